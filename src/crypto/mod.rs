@@ -1,0 +1,222 @@
+//! Room secrets, key derivation and authenticated encryption. Pure Rust: no browser APIs, no I/O.
+//!
+//! A room is identified by a 32-byte secret that travels only in the room link's fragment. From it,
+//! HKDF-SHA256 derives the public room id, the opaque signaling topic and the 32-byte key that
+//! seals every envelope with XChaCha20-Poly1305 under a random 24-byte nonce.
+
+mod link;
+
+pub use link::{parse_join_link, JoinLinkError};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+/// Length of a room secret in bytes.
+pub const SECRET_LEN: usize = 32;
+/// Length of the random nonce prefixed to every sealed message.
+pub const NONCE_LEN: usize = 24;
+/// Bytes a sealed message adds to its plaintext: nonce plus Poly1305 tag.
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
+
+/// Fills `buf` from the operating system's (or the browser's) CSPRNG.
+pub fn random_bytes(buf: &mut [u8]) {
+    // A failing system CSPRNG leaves no safe way to continue: no key may come from anything else.
+    getrandom::fill(buf).expect("the system random number generator is unavailable");
+}
+
+/// A random identifier as 32 lowercase hex digits (128 bits).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    random_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The secret a room link carries. Whoever holds it can read and write the room.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RoomSecret([u8; SECRET_LEN]);
+
+impl std::fmt::Debug for RoomSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomSecret(..)")
+    }
+}
+
+impl RoomSecret {
+    /// A fresh secret from the CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; SECRET_LEN];
+        random_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; SECRET_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The secret as unpadded base64url, the form used in links and storage.
+    pub fn to_base64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// Parses the unpadded base64url form; anything but exactly 32 bytes is refused.
+    pub fn from_base64url(text: &str) -> Result<Self, JoinLinkError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| JoinLinkError::NotBase64)?;
+        let bytes: [u8; SECRET_LEN] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| JoinLinkError::WrongLength(b.len()))?;
+        Ok(Self(bytes))
+    }
+
+    fn derive(&self, label: &str) -> [u8; 32] {
+        let hk = Hkdf::<Sha256>::new(Some(b"tequio room v1"), &self.0);
+        let mut out = [0u8; 32];
+        hk.expand(label.as_bytes(), &mut out)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
+
+    /// The room's public identifier (hex), used as the storage key. Reveals nothing of the secret.
+    pub fn room_id(&self) -> String {
+        hex(&self.derive("room id")[..16])
+    }
+
+    /// The opaque topic under which peers meet on a signaling server.
+    pub fn signaling_topic(&self) -> String {
+        format!("tequio-{}", hex(&self.derive("signaling topic")))
+    }
+
+    /// The key that seals every signaling payload and data-channel envelope of the room.
+    pub fn room_key(&self) -> RoomKey {
+        RoomKey(self.derive("envelope key"))
+    }
+}
+
+/// Why a sealed message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error("sealed message of {0} bytes is shorter than nonce and tag")]
+    TooShort(usize),
+    #[error("sealed message failed authentication (wrong key or tampered)")]
+    Unauthentic,
+}
+
+/// A 32-byte XChaCha20-Poly1305 key.
+#[derive(Clone)]
+pub struct RoomKey([u8; 32]);
+
+impl RoomKey {
+    /// Encrypts and authenticates `plaintext`, binding it to `context` (associated data, e.g. the
+    /// channel it is meant for). Output: nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random_bytes(&mut nonce);
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Verifies and decrypts what [`RoomKey::seal`] produced under the same key and context.
+    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        if sealed.len() < SEAL_OVERHEAD {
+            return Err(OpenError::TooShort(sealed.len()));
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: context,
+                },
+            )
+            .map_err(|_| OpenError::Unauthentic)
+    }
+}
+
+/// Encodes bytes as unpadded base64url (signaling payloads travel as JSON strings).
+pub fn to_base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes unpadded base64url; `None` for anything malformed.
+pub fn from_base64url(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_random_and_round_trip_through_base64url() {
+        let a = RoomSecret::generate();
+        let b = RoomSecret::generate();
+        assert_ne!(a, b);
+        let text = a.to_base64url();
+        assert_eq!(text.len(), 43);
+        assert!(!text.contains('=') && !text.contains('+') && !text.contains('/'));
+        assert_eq!(RoomSecret::from_base64url(&text).unwrap(), a);
+    }
+
+    #[test]
+    fn derivations_are_stable_distinct_and_do_not_leak_the_secret() {
+        let s = RoomSecret::from_bytes([7u8; 32]);
+        assert_eq!(s.room_id(), s.clone().room_id());
+        assert_eq!(s.room_id().len(), 32);
+        assert!(!s.signaling_topic().contains(&s.room_id()));
+        assert!(!s.signaling_topic().contains(&s.to_base64url()));
+        let other = RoomSecret::from_bytes([8u8; 32]);
+        assert_ne!(s.room_id(), other.room_id());
+        assert_ne!(s.signaling_topic(), other.signaling_topic());
+    }
+
+    #[test]
+    fn sealed_messages_open_only_with_the_right_key_and_context() {
+        let key = RoomSecret::from_bytes([1u8; 32]).room_key();
+        let sealed = key.seal(b"ctx", b"hello commons");
+        assert_eq!(sealed.len(), 13 + SEAL_OVERHEAD);
+        assert_eq!(key.open(b"ctx", &sealed).unwrap(), b"hello commons");
+        // Two seals of the same text differ (random nonce).
+        assert_ne!(key.seal(b"ctx", b"hello commons"), sealed);
+
+        let wrong = RoomSecret::from_bytes([2u8; 32]).room_key();
+        assert_eq!(wrong.open(b"ctx", &sealed), Err(OpenError::Unauthentic));
+        assert_eq!(key.open(b"other", &sealed), Err(OpenError::Unauthentic));
+        for i in 0..sealed.len() {
+            let mut tampered = sealed.clone();
+            tampered[i] ^= 0x40;
+            assert_eq!(
+                key.open(b"ctx", &tampered),
+                Err(OpenError::Unauthentic),
+                "byte {i}"
+            );
+        }
+        assert_eq!(
+            key.open(b"ctx", &sealed[..39]),
+            Err(OpenError::TooShort(39))
+        );
+        assert_eq!(key.open(b"ctx", &[]), Err(OpenError::TooShort(0)));
+    }
+}

@@ -1,0 +1,420 @@
+//! Needs and offers: the mutual-aid board (ValueFlows intents).
+//!
+//! A post is a map under `posts/<id>`; its description is automerge text so that concurrent edits
+//! on two devices merge character by character.
+
+use super::room::{read_i64, read_string, required_text, DomainError, RoomDoc};
+use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
+
+const MAX_TITLE: usize = 120;
+const MAX_CATEGORY: usize = 40;
+const MAX_DESCRIPTION: usize = 4000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostKind {
+    Need,
+    Offer,
+}
+
+impl PostKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostKind::Need => "need",
+            PostKind::Offer => "offer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "need" => Some(PostKind::Need),
+            "offer" => Some(PostKind::Offer),
+            _ => None,
+        }
+    }
+}
+
+/// Open → matched → fulfilled or withdrawn. Fulfilled and withdrawn are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostStatus {
+    Open,
+    Matched,
+    Fulfilled,
+    Withdrawn,
+}
+
+impl PostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Open => "open",
+            PostStatus::Matched => "matched",
+            PostStatus::Fulfilled => "fulfilled",
+            PostStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Open, Self::Matched, Self::Fulfilled, Self::Withdrawn]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, PostStatus::Fulfilled | PostStatus::Withdrawn)
+    }
+
+    /// Whether a post in this status may move to `to`.
+    pub fn may_become(self, to: PostStatus) -> bool {
+        use PostStatus::*;
+        matches!(
+            (self, to),
+            (Open, Matched) | (Matched, Open) | (Open | Matched, Fulfilled | Withdrawn)
+        )
+    }
+}
+
+/// What a person fills in to post a need or an offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPost {
+    pub kind: PostKind,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+}
+
+/// Changes to a post's text fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+}
+
+/// A post as the board shows it (a derived view; never stored in this form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub id: String,
+    pub kind: PostKind,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub status: PostStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn description_text(value: &str) -> Result<String, DomainError> {
+    let chars = value.chars().count();
+    if chars > MAX_DESCRIPTION {
+        return Err(DomainError::Invalid {
+            field: "description",
+            problem: format!("is {chars} characters long; at most {MAX_DESCRIPTION} are allowed"),
+        });
+    }
+    Ok(value.trim_end().to_owned())
+}
+
+impl RoomDoc {
+    /// Posts a need or an offer and returns its id.
+    pub fn add_post(&mut self, post: NewPost, now_ms: i64) -> Result<String, DomainError> {
+        let posts = self.writable_posts()?;
+        let title = required_text("title", &post.title, MAX_TITLE)?;
+        let category = required_text("category", &post.category, MAX_CATEGORY)?;
+        let description = description_text(&post.description)?;
+        let id = crate::crypto::random_id();
+        let doc = &mut self.doc;
+        let obj = doc.put_object(&posts, id.as_str(), ObjType::Map)?;
+        doc.put(&obj, "kind", post.kind.as_str())?;
+        doc.put(&obj, "title", title)?;
+        let text = doc.put_object(&obj, "description", ObjType::Text)?;
+        doc.splice_text(&text, 0, 0, &description)?;
+        doc.put(&obj, "category", category)?;
+        doc.put(&obj, "status", PostStatus::Open.as_str())?;
+        doc.put(&obj, "created_at", ScalarValue::Timestamp(now_ms))?;
+        doc.put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        doc.commit();
+        Ok(id)
+    }
+
+    fn post_obj(&self, id: &str) -> Result<automerge::ObjId, DomainError> {
+        let posts = self.writable_posts()?;
+        match self.doc.get(&posts, id)? {
+            Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
+            _ => Err(DomainError::NoSuchPost(id.to_owned())),
+        }
+    }
+
+    /// Edits a post's title, description or category. The description is diffed into the text
+    /// object, so a concurrent edit elsewhere in it survives.
+    pub fn edit_post(&mut self, id: &str, edit: PostEdit, now_ms: i64) -> Result<(), DomainError> {
+        let obj = self.post_obj(id)?;
+        let title = edit
+            .title
+            .map(|t| required_text("title", &t, MAX_TITLE))
+            .transpose()?;
+        let category = edit
+            .category
+            .map(|c| required_text("category", &c, MAX_CATEGORY))
+            .transpose()?;
+        let description = edit.description.map(|d| description_text(&d)).transpose()?;
+        let doc = &mut self.doc;
+        if let Some(title) = title {
+            doc.put(&obj, "title", title)?;
+        }
+        if let Some(category) = category {
+            doc.put(&obj, "category", category)?;
+        }
+        if let Some(description) = description {
+            match doc.get(&obj, "description")? {
+                Some((Value::Object(ObjType::Text), text)) => {
+                    doc.update_text(&text, description)?
+                }
+                _ => {
+                    let text = doc.put_object(&obj, "description", ObjType::Text)?;
+                    doc.splice_text(&text, 0, 0, &description)?;
+                }
+            }
+        }
+        doc.put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        doc.commit();
+        Ok(())
+    }
+
+    /// Moves a post along open → matched → fulfilled / withdrawn.
+    pub fn set_post_status(
+        &mut self,
+        id: &str,
+        to: PostStatus,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        let obj = self.post_obj(id)?;
+        let from = read_string(&self.doc, &obj, "status")
+            .and_then(|s| PostStatus::parse(&s))
+            .unwrap_or(PostStatus::Open);
+        if !from.may_become(to) {
+            return Err(DomainError::BadTransition {
+                from: from.as_str().into(),
+                to: to.as_str().into(),
+            });
+        }
+        self.doc.put(&obj, "status", to.as_str())?;
+        self.doc
+            .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// Number of posts on the board (cheap; reads no post content).
+    pub fn post_count(&self) -> usize {
+        self.posts_obj().map_or(0, |p| self.doc.length(&p))
+    }
+
+    /// One post, or `None` if it does not exist or is malformed.
+    pub fn post(&self, id: &str) -> Option<Post> {
+        let posts = self.posts_obj()?;
+        match self.doc.get(&posts, id).ok()?? {
+            (Value::Object(ObjType::Map), obj) => self.read_post(id, &obj),
+            _ => None,
+        }
+    }
+
+    fn read_post(&self, id: &str, obj: &automerge::ObjId) -> Option<Post> {
+        let doc = &self.doc;
+        Some(Post {
+            id: id.to_owned(),
+            kind: PostKind::parse(&read_string(doc, obj, "kind")?)?,
+            title: read_string(doc, obj, "title")?,
+            description: read_string(doc, obj, "description").unwrap_or_default(),
+            category: read_string(doc, obj, "category").unwrap_or_default(),
+            status: read_string(doc, obj, "status")
+                .and_then(|s| PostStatus::parse(&s))
+                .unwrap_or(PostStatus::Open),
+            created_at: read_i64(doc, obj, "created_at").unwrap_or(0),
+            updated_at: read_i64(doc, obj, "updated_at").unwrap_or(0),
+        })
+    }
+
+    /// The board: every well-formed post, newest first (ties broken by id, so every device
+    /// shows the same order). Entries a peer wrote in a shape this build does not know are skipped.
+    pub fn posts(&self) -> Vec<Post> {
+        let Some(posts) = self.posts_obj() else {
+            return Vec::new();
+        };
+        let mut out: Vec<Post> = self
+            .doc
+            .map_range(&posts, ..)
+            .filter_map(|item| match item.value {
+                ValueRef::Object(ObjType::Map) => self.read_post(&item.key, &item.id()),
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::sync::{State, SyncDoc};
+
+    fn offer(title: &str) -> NewPost {
+        NewPost {
+            kind: PostKind::Offer,
+            title: title.into(),
+            description: "A sturdy ladder, 3 m".into(),
+            category: "Tools".into(),
+        }
+    }
+
+    fn sync_pair(a: &mut RoomDoc, b: &mut RoomDoc) {
+        let (mut sa, mut sb) = (State::new(), State::new());
+        for _ in 0..20 {
+            let m1 = a.doc.sync().generate_sync_message(&mut sa);
+            if let Some(m) = m1.clone() {
+                b.doc.sync().receive_sync_message(&mut sb, m).unwrap();
+            }
+            let m2 = b.doc.sync().generate_sync_message(&mut sb);
+            if let Some(m) = m2.clone() {
+                a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
+            }
+            if m1.is_none() && m2.is_none() {
+                return;
+            }
+        }
+        panic!("sync did not settle in 20 rounds");
+    }
+
+    #[test]
+    fn posting_editing_and_listing() {
+        let mut room = RoomDoc::create("Street", 1).unwrap();
+        let a = room.add_post(offer("Ladder"), 10).unwrap();
+        let b = room
+            .add_post(
+                NewPost {
+                    kind: PostKind::Need,
+                    title: "Help moving".into(),
+                    description: String::new(),
+                    category: "Services".into(),
+                },
+                20,
+            )
+            .unwrap();
+        let list = room.posts();
+        assert_eq!(
+            list.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            [b.as_str(), a.as_str()]
+        );
+        assert_eq!(list[1].kind, PostKind::Offer);
+        assert_eq!(list[1].status, PostStatus::Open);
+        assert_eq!(list[1].description, "A sturdy ladder, 3 m");
+        assert_eq!(room.post_count(), 2);
+
+        room.edit_post(
+            &a,
+            PostEdit {
+                title: Some("Long ladder".into()),
+                description: Some("A sturdy ladder, 4 m".into()),
+                category: None,
+            },
+            30,
+        )
+        .unwrap();
+        let p = room.post(&a).unwrap();
+        assert_eq!(
+            (p.title.as_str(), p.description.as_str()),
+            ("Long ladder", "A sturdy ladder, 4 m")
+        );
+        assert_eq!(
+            (p.category.as_str(), p.updated_at, p.created_at),
+            ("Tools", 30, 10)
+        );
+    }
+
+    #[test]
+    fn invalid_posts_are_refused_and_write_nothing() {
+        let mut room = RoomDoc::create("Street", 1).unwrap();
+        let heads = room.doc_mut().get_heads();
+        let err = room.add_post(offer("   "), 2).unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { field: "title", .. }));
+        let mut long = offer("ok");
+        long.description = "x".repeat(4001);
+        assert!(matches!(
+            room.add_post(long, 2),
+            Err(DomainError::Invalid {
+                field: "description",
+                ..
+            })
+        ));
+        let mut no_cat = offer("ok");
+        no_cat.category = String::new();
+        assert!(room.add_post(no_cat, 2).is_err());
+        assert_eq!(room.doc_mut().get_heads(), heads);
+        assert_eq!(
+            room.edit_post("nope", PostEdit::default(), 3),
+            Err(DomainError::NoSuchPost("nope".into()))
+        );
+        assert_eq!(
+            RoomDoc::empty().add_post(offer("x"), 1),
+            Err(DomainError::NotReady)
+        );
+    }
+
+    #[test]
+    fn status_moves_forward_and_final_states_stay_final() {
+        let mut room = RoomDoc::create("Street", 1).unwrap();
+        let id = room.add_post(offer("Ladder"), 10).unwrap();
+        room.set_post_status(&id, PostStatus::Matched, 11).unwrap();
+        room.set_post_status(&id, PostStatus::Fulfilled, 12)
+            .unwrap();
+        assert_eq!(room.post(&id).unwrap().status, PostStatus::Fulfilled);
+        assert!(matches!(
+            room.set_post_status(&id, PostStatus::Open, 13),
+            Err(DomainError::BadTransition { .. })
+        ));
+        let other = room.add_post(offer("Drill"), 14).unwrap();
+        room.set_post_status(&other, PostStatus::Withdrawn, 15)
+            .unwrap();
+        assert!(room
+            .set_post_status(&other, PostStatus::Matched, 16)
+            .is_err());
+    }
+
+    #[test]
+    fn concurrent_description_edits_merge_by_character() {
+        let mut a = RoomDoc::create("Street", 1).unwrap();
+        let id = a.add_post(offer("Ladder"), 10).unwrap();
+        let mut b = RoomDoc::empty();
+        sync_pair(&mut a, &mut b);
+        assert_eq!(b.posts(), a.posts());
+        let edit = |d: &str| PostEdit {
+            description: Some(d.into()),
+            ..PostEdit::default()
+        };
+        a.edit_post(&id, edit("Please: A sturdy ladder, 3 m"), 20)
+            .unwrap();
+        b.edit_post(&id, edit("A sturdy ladder, 3 m, in the shed"), 21)
+            .unwrap();
+        sync_pair(&mut a, &mut b);
+        let merged = a.post(&id).unwrap().description;
+        assert_eq!(merged, "Please: A sturdy ladder, 3 m, in the shed");
+        assert_eq!(b.post(&id).unwrap().description, merged);
+    }
+
+    #[test]
+    fn malformed_entries_from_a_peer_are_skipped() {
+        let mut room = RoomDoc::create("Street", 1).unwrap();
+        room.add_post(offer("Ladder"), 10).unwrap();
+        let posts = room.posts_obj().unwrap();
+        room.doc_mut().put(&posts, "junk", 42).unwrap();
+        let odd = room
+            .doc_mut()
+            .put_object(&posts, "odd", ObjType::Map)
+            .unwrap();
+        room.doc_mut().put(&odd, "kind", "gift").unwrap();
+        assert_eq!(room.posts().len(), 1);
+    }
+}

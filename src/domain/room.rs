@@ -1,0 +1,228 @@
+//! The room document: schema version, name and creation time at the root, one map per module.
+
+use automerge::{
+    transaction::Transactable, AutoCommit, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+};
+
+/// The schema this build writes. A room carrying a newer one is opened read-only.
+pub const SCHEMA_VERSION: u64 = 1;
+pub(crate) const POSTS: &str = "posts";
+const MAX_NAME_CHARS: usize = 80;
+
+/// Why a command was refused. Nothing is written when a command returns an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+    #[error("the room has not arrived from a peer yet")]
+    NotReady,
+    #[error("this room was written by a newer version of Tequio (schema {0}); update the app to change it")]
+    NewerSchema(u64),
+    #[error("no post with id {0}")]
+    NoSuchPost(String),
+    #[error("a {from} post cannot become {to}")]
+    BadTransition { from: String, to: String },
+    #[error("the room document is damaged: {0}")]
+    Document(String),
+}
+
+impl From<automerge::AutomergeError> for DomainError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        DomainError::Document(e.to_string())
+    }
+}
+
+/// Checks a required single-line text field and returns it trimmed.
+pub(crate) fn required_text(
+    field: &'static str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, DomainError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(DomainError::Invalid {
+            field,
+            problem: "must not be empty".into(),
+        });
+    }
+    let chars = value.chars().count();
+    if chars > max_chars {
+        return Err(DomainError::Invalid {
+            field,
+            problem: format!("is {chars} characters long; at most {max_chars} are allowed"),
+        });
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(DomainError::Invalid {
+            field,
+            problem: "must be a single line without control characters".into(),
+        });
+    }
+    Ok(value.to_owned())
+}
+
+/// One room: the automerge document every device holds a full copy of.
+pub struct RoomDoc {
+    pub(crate) doc: AutoCommit,
+}
+
+impl RoomDoc {
+    /// A new room created on this device.
+    pub fn create(name: &str, now_ms: i64) -> Result<Self, DomainError> {
+        let name = required_text("name", name, MAX_NAME_CHARS)?;
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "schema", SCHEMA_VERSION)?;
+        doc.put(ROOT, "name", name)?;
+        doc.put(ROOT, "created_at", ScalarValue::Timestamp(now_ms))?;
+        doc.put_object(ROOT, POSTS, ObjType::Map)?;
+        doc.commit();
+        Ok(Self { doc })
+    }
+
+    /// A room joined by link: empty until a peer sends it.
+    pub fn empty() -> Self {
+        Self {
+            doc: AutoCommit::new(),
+        }
+    }
+
+    /// Loads a room from its saved bytes (a snapshot and/or incremental chunks, in any order).
+    pub fn load_chunks<'a>(
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, DomainError> {
+        let mut doc = AutoCommit::new();
+        for chunk in chunks {
+            doc.load_incremental(chunk)?;
+        }
+        Ok(Self { doc })
+    }
+
+    /// The underlying document, for the sync and store layers.
+    pub fn doc(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    /// True once the room's root (name and modules) exists on this device.
+    pub fn is_ready(&self) -> bool {
+        self.name().is_some() && self.posts_obj().is_some()
+    }
+
+    pub fn schema_version(&self) -> Option<u64> {
+        match self.doc.get(ROOT, "schema").ok()??.0 {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Uint(v) => Some(*v),
+                ScalarValue::Int(v) => u64::try_from(*v).ok(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// True when this build may write to the room.
+    pub fn is_writable(&self) -> bool {
+        self.is_ready() && self.schema_version().is_some_and(|v| v <= SCHEMA_VERSION)
+    }
+
+    pub fn name(&self) -> Option<String> {
+        read_string(&self.doc, &ROOT, "name")
+    }
+
+    pub fn created_at(&self) -> Option<i64> {
+        read_i64(&self.doc, &ROOT, "created_at")
+    }
+
+    pub(crate) fn posts_obj(&self) -> Option<automerge::ObjId> {
+        match self.doc.get(ROOT, POSTS).ok()?? {
+            (Value::Object(ObjType::Map), id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Checks the room can be written by this build and returns the posts map.
+    pub(crate) fn writable_posts(&self) -> Result<automerge::ObjId, DomainError> {
+        if let Some(v) = self.schema_version().filter(|v| *v > SCHEMA_VERSION) {
+            return Err(DomainError::NewerSchema(v));
+        }
+        self.posts_obj().ok_or(DomainError::NotReady)
+    }
+}
+
+pub(crate) fn read_string(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key).ok()?? {
+        (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
+        (Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
+        _ => None,
+    }
+}
+
+pub(crate) fn read_i64(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Option<i64> {
+    match doc.get(obj, key).ok()??.0 {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Timestamp(v) | ScalarValue::Int(v) => Some(*v),
+            ScalarValue::Uint(v) => i64::try_from(*v).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_room_has_its_root_and_a_joined_one_waits() {
+        let room = RoomDoc::create("  Tool library  ", 1_700_000_000_000).unwrap();
+        assert!(room.is_ready() && room.is_writable());
+        assert_eq!(room.name().as_deref(), Some("Tool library"));
+        assert_eq!(room.schema_version(), Some(SCHEMA_VERSION));
+        assert_eq!(room.created_at(), Some(1_700_000_000_000));
+        let empty = RoomDoc::empty();
+        assert!(!empty.is_ready() && !empty.is_writable());
+        assert_eq!(empty.name(), None);
+    }
+
+    #[test]
+    fn room_names_are_validated() {
+        assert!(matches!(
+            RoomDoc::create("   ", 0),
+            Err(DomainError::Invalid { field: "name", .. })
+        ));
+        assert!(RoomDoc::create(&"x".repeat(81), 0).is_err());
+        assert!(RoomDoc::create("a\u{7}b", 0).is_err());
+        assert!(RoomDoc::create(&"é".repeat(80), 0).is_ok());
+    }
+
+    #[test]
+    fn a_room_round_trips_through_saved_chunks() {
+        let mut room = RoomDoc::create("Garden", 5).unwrap();
+        let first = room.doc_mut().save_incremental();
+        room.doc_mut().put(ROOT, "name", "Garden commons").unwrap();
+        let second = room.doc_mut().save_incremental();
+        // Order does not matter: automerge queues changes until their dependencies arrive.
+        let loaded = RoomDoc::load_chunks([second.as_slice(), first.as_slice()]).unwrap();
+        assert_eq!(loaded.name().as_deref(), Some("Garden commons"));
+        assert!(RoomDoc::load_chunks([&b"not a document"[..]]).is_err());
+    }
+
+    #[test]
+    fn a_newer_schema_makes_the_room_read_only() {
+        let mut room = RoomDoc::create("Future", 0).unwrap();
+        room.doc_mut()
+            .put(ROOT, "schema", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(room.is_ready());
+        assert!(!room.is_writable());
+        assert_eq!(
+            room.writable_posts(),
+            Err(DomainError::NewerSchema(SCHEMA_VERSION + 1))
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Tequio: a local-first commons app. `domain`, `crypto` and `sync` are pure Rust and tested
+//! natively; `store`, `net` and `ui` are the browser edge and exist only on wasm32.
+
+pub mod crypto;
+pub mod domain;
+pub mod sync;

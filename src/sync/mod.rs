@@ -1,0 +1,14 @@
+//! The peer protocol as a pure state machine, for any reliable transport (a WebRTC data channel
+//! in the browser, a simulated network in tests). No I/O: it turns received bytes into document
+//! changes and tells the caller what to send.
+//!
+//! Wire format of one data-channel message: `seal(key, "tequio/data/v1", frame)` where a frame is
+//! `version u8 | kind u8 | message id u32 | chunk index u16 | chunk count u16 | payload`. An
+//! automerge sync message larger than [`CHUNK_PAYLOAD`] is split across several frames so that
+//! every sealed message stays below 64 KiB. Sizes are checked before anything is decoded.
+
+mod frame;
+mod session;
+
+pub use frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
+pub use session::{Received, Rejected, Session, MAX_SEALED_FRAME};

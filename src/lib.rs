@@ -4,3 +4,5 @@
 pub mod crypto;
 pub mod domain;
 pub mod sync;
+#[cfg(target_arch = "wasm32")]
+pub mod store;

@@ -1,0 +1,245 @@
+//! IndexedDB persistence (browser only): the device's room list, each room's document as
+//! incremental chunks plus compacted snapshots, and device settings.
+//!
+//! A write resolves only after its transaction has completed, so a caller may show an edit as
+//! saved exactly when the returned future succeeds. Compaction writes the snapshot in one
+//! transaction and deletes the chunks it replaced in a later one, so a crash between the two
+//! leaves duplicates (harmless to automerge) and never a gap.
+
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use js_sys::Uint8Array;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+
+const ROOMS: &str = "rooms";
+const CHUNKS: &str = "chunks";
+const SETTINGS: &str = "settings";
+/// Incremental chunks tolerated before a room is compacted into one snapshot.
+pub const COMPACT_AFTER: usize = 64;
+
+/// A storage failure, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the browser's storage is full: free some space, then try again ({0})")]
+    QuotaExceeded(String),
+    #[error("storage failed: {0}")]
+    Failed(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl From<indexed_db_futures::error::Error> for StoreError {
+    fn from(e: indexed_db_futures::error::Error) -> Self {
+        let text = e.to_string();
+        if text.contains("Quota") || text.contains("quota") {
+            StoreError::QuotaExceeded(text)
+        } else {
+            StoreError::Failed(text)
+        }
+    }
+}
+
+impl From<indexed_db_futures::error::OpenDbError> for StoreError {
+    fn from(e: indexed_db_futures::error::OpenDbError) -> Self {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+/// What the device remembers about one room (its content lives in the chunks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomRecord {
+    pub id: String,
+    pub name: String,
+    /// The room secret (base64url): needed to reconnect and to share the link again.
+    pub secret: String,
+    pub joined_at: i64,
+    pub last_opened: i64,
+}
+
+/// The saved chunks of one room, with the keys needed to compact them later.
+pub struct LoadedRoom {
+    pub keys: Vec<String>,
+    pub chunks: Vec<Vec<u8>>,
+}
+
+/// The device's database.
+#[derive(Clone)]
+pub struct Store {
+    db: std::rc::Rc<Database>,
+}
+
+fn chunk_range(room_id: &str) -> std::ops::Range<String> {
+    // Keys are "<room id>/<chunk id>"; '0' sorts right after '/'.
+    format!("{room_id}/")..format!("{room_id}0")
+}
+
+impl Store {
+    /// Opens (creating or upgrading) the database called `name`.
+    pub async fn open(name: &str) -> Result<Self, StoreError> {
+        let db = Database::open(name)
+            .with_version(1u8)
+            .with_on_upgrade_needed(|event, db| {
+                if event.old_version() < 1.0 {
+                    db.create_object_store(ROOMS).build()?;
+                    db.create_object_store(CHUNKS).build()?;
+                    db.create_object_store(SETTINGS).build()?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(Self {
+            db: std::rc::Rc::new(db),
+        })
+    }
+
+    /// Every room on this device, most recently opened first.
+    pub async fn rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+        let tx = self.db.transaction(ROOMS).build()?;
+        let store = tx.object_store(ROOMS)?;
+        let values = store.get_all::<JsValue>().primitive()?.await?;
+        let mut rooms = Vec::new();
+        for value in values {
+            let text = value?
+                .as_string()
+                .ok_or_else(|| StoreError::Corrupt("a room record is not text".into()))?;
+            rooms.push(
+                serde_json::from_str::<RoomRecord>(&text)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        rooms.sort_by(|a, b| b.last_opened.cmp(&a.last_opened).then(a.name.cmp(&b.name)));
+        Ok(rooms)
+    }
+
+    /// Adds or updates a room record; resolves once committed.
+    pub async fn put_room(&self, room: &RoomRecord) -> Result<(), StoreError> {
+        let text = serde_json::to_string(room).map_err(|e| StoreError::Failed(e.to_string()))?;
+        let tx = self
+            .db
+            .transaction(ROOMS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(ROOMS)?
+            .put(JsValue::from_str(&text))
+            .with_key(room.id.clone())
+            .primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// All saved chunks of a room (empty for a room never saved).
+    pub async fn load_room(&self, room_id: &str) -> Result<LoadedRoom, StoreError> {
+        let tx = self.db.transaction(CHUNKS).build()?;
+        let store = tx.object_store(CHUNKS)?;
+        let keys = store
+            .get_all_keys::<JsValue>()
+            .with_query(chunk_range(room_id))
+            .primitive()?
+            .await?;
+        let values = store
+            .get_all::<JsValue>()
+            .with_query(chunk_range(room_id))
+            .primitive()?
+            .await?;
+        let mut loaded = LoadedRoom {
+            keys: Vec::new(),
+            chunks: Vec::new(),
+        };
+        for key in keys {
+            loaded.keys.push(
+                key?.as_string()
+                    .ok_or_else(|| StoreError::Corrupt("a chunk key is not text".into()))?,
+            );
+        }
+        for value in values {
+            let bytes = value?
+                .dyn_into::<Uint8Array>()
+                .map_err(|_| StoreError::Corrupt("a chunk is not bytes".into()))?;
+            loaded.chunks.push(bytes.to_vec());
+        }
+        if loaded.keys.len() != loaded.chunks.len() {
+            return Err(StoreError::Corrupt("chunk keys and values disagree".into()));
+        }
+        Ok(loaded)
+    }
+
+    /// Saves one chunk of a room; resolves with its key once the transaction has completed.
+    pub async fn append_chunk(&self, room_id: &str, bytes: &[u8]) -> Result<String, StoreError> {
+        let key = format!("{room_id}/{}", crate::crypto::random_id());
+        let tx = self
+            .db
+            .transaction(CHUNKS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(CHUNKS)?
+            .put(JsValue::from(Uint8Array::from(bytes)))
+            .with_key(key.clone())
+            .primitive()?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// Replaces the chunks named by `replaced` with one snapshot: the snapshot is committed
+    /// first, then exactly those chunks are deleted. Returns the snapshot's key.
+    pub async fn compact(
+        &self,
+        room_id: &str,
+        snapshot: &[u8],
+        replaced: &[String],
+    ) -> Result<String, StoreError> {
+        let key = self.append_chunk(room_id, snapshot).await?;
+        let tx = self
+            .db
+            .transaction(CHUNKS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        let store = tx.object_store(CHUNKS)?;
+        for old in replaced {
+            store.delete(old.clone()).primitive()?;
+        }
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// Forgets a room and everything saved of it on this device.
+    pub async fn delete_room(&self, room_id: &str) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction([ROOMS, CHUNKS])
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(ROOMS)?.delete(room_id.to_owned()).primitive()?;
+        tx.object_store(CHUNKS)?
+            .delete(chunk_range(room_id))
+            .primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A device setting (JSON text), if set.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.transaction(SETTINGS).build()?;
+        let value = tx
+            .object_store(SETTINGS)?
+            .get::<JsValue, _, _>(key.to_owned())
+            .primitive()?
+            .await?;
+        Ok(value.and_then(|v| v.as_string()))
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(SETTINGS)
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(SETTINGS)?
+            .put(JsValue::from_str(value))
+            .with_key(key.to_owned())
+            .primitive()?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! IndexedDB persistence in a real headless Chromium (wasm-bindgen-test).
+#![cfg(target_arch = "wasm32")]
+
+use tequio::crypto::RoomSecret;
+use tequio::domain::{NewPost, PostKind, RoomDoc};
+use tequio::store::{RoomRecord, Store};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn post(title: &str) -> NewPost {
+    NewPost {
+        kind: PostKind::Offer,
+        title: title.into(),
+        description: "described".into(),
+        category: "Tools".into(),
+    }
+}
+
+async fn fresh_store() -> (Store, String) {
+    let name = format!("tequio-test-{}", tequio::crypto::random_id());
+    (Store::open(&name).await.unwrap(), name)
+}
+
+#[wasm_bindgen_test]
+async fn saved_chunks_survive_reopening_the_database() {
+    let (store, name) = fresh_store().await;
+    let secret = RoomSecret::generate();
+    let id = secret.room_id();
+    let mut room = RoomDoc::create("Tools", 1).unwrap();
+    store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+    room.add_post(post("Ladder"), 2).unwrap();
+    store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+    let record = RoomRecord {
+        id: id.clone(),
+        name: "Tools".into(),
+        secret: secret.to_base64url(),
+        joined_at: 1,
+        last_opened: 2,
+    };
+    store.put_room(&record).await.unwrap();
+    drop(store);
+
+    let reopened = Store::open(&name).await.unwrap();
+    assert_eq!(reopened.rooms().await.unwrap(), vec![record]);
+    let loaded = reopened.load_room(&id).await.unwrap();
+    assert_eq!(loaded.chunks.len(), 2);
+    let back = RoomDoc::load_chunks(loaded.chunks.iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(back.posts(), room.posts());
+    assert_eq!(back.name().as_deref(), Some("Tools"));
+}
+
+#[wasm_bindgen_test]
+async fn compaction_replaces_chunks_with_one_snapshot() {
+    let (store, _) = fresh_store().await;
+    let id = RoomSecret::generate().room_id();
+    let mut room = RoomDoc::create("Pantry", 1).unwrap();
+    store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+    for i in 0..5 {
+        room.add_post(post(&format!("Jar {i}")), i).unwrap();
+        store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+    }
+    let before = store.load_room(&id).await.unwrap();
+    assert_eq!(before.chunks.len(), 6);
+    let snapshot_key = store.compact(&id, &room.doc_mut().save(), &before.keys).await.unwrap();
+    let after = store.load_room(&id).await.unwrap();
+    assert_eq!(after.keys, vec![snapshot_key]);
+    let back = RoomDoc::load_chunks(after.chunks.iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(back.posts().len(), 5);
+    assert_eq!(back.posts(), room.posts());
+}
+
+#[wasm_bindgen_test]
+async fn two_rooms_are_kept_apart() {
+    let (store, _) = fresh_store().await;
+    let (a, b) = (RoomSecret::generate().room_id(), RoomSecret::generate().room_id());
+    let mut room_a = RoomDoc::create("A", 1).unwrap();
+    let mut room_b = RoomDoc::create("B", 1).unwrap();
+    store.append_chunk(&a, &room_a.doc_mut().save()).await.unwrap();
+    store.append_chunk(&b, &room_b.doc_mut().save()).await.unwrap();
+    room_b.add_post(post("Only in B"), 3).unwrap();
+    store.append_chunk(&b, &room_b.doc_mut().save_incremental()).await.unwrap();
+    let la = store.load_room(&a).await.unwrap();
+    let lb = store.load_room(&b).await.unwrap();
+    assert_eq!((la.chunks.len(), lb.chunks.len()), (1, 2));
+    let back_a = RoomDoc::load_chunks(la.chunks.iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(back_a.name().as_deref(), Some("A"));
+    assert!(back_a.posts().is_empty());
+    store.delete_room(&a).await.unwrap();
+    assert!(store.load_room(&a).await.unwrap().chunks.is_empty());
+    assert_eq!(store.load_room(&b).await.unwrap().chunks.len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn settings_round_trip() {
+    let (store, _) = fresh_store().await;
+    assert_eq!(store.setting("name").await.unwrap(), None);
+    store.set_setting("name", "\"Ana\"").await.unwrap();
+    assert_eq!(store.setting("name").await.unwrap().as_deref(), Some("\"Ana\""));
+}

@@ -6,3 +6,7 @@ pub mod domain;
 pub mod sync;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod net;
+#[cfg(target_arch = "wasm32")]
+pub mod ui;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs whatever is missing to build, serve and test Tequio; quick when everything is there.
+# Sourced by serve.sh and test.sh (it also puts node_modules/.bin on PATH for wasm-opt).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+trunk_version="0.21.14"
+if ! trunk --version 2>/dev/null | grep -q " $trunk_version\$"; then
+  say "installing trunk $trunk_version"
+  cargo install --locked "trunk@$trunk_version"
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen version in Cargo.lock exactly.
+wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg_version\$" \
+  || ! command -v wasm-bindgen-test-runner >/dev/null; then
+  say "installing wasm-bindgen-cli $wbg_version"
+  # Not --locked: one of its locked dependencies is no longer in the registry.
+  cargo install --force "wasm-bindgen-cli@$wbg_version"
+fi
+
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  say "installing Debian's chromium and chromium-driver"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null \
+  && [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (wasm-opt, y-webrtc signaling server, playwright-core)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

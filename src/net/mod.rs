@@ -1,0 +1,244 @@
+//! WebRTC peer connections and signaling transports (browser only).
+//!
+//! A [`Mesh`] joins one room: it publishes sealed [`Signal`]s on every configured transport
+//! (a BroadcastChannel between tabs, y-webrtc WebSocket servers across browsers), opens one
+//! RTCPeerConnection with a data channel per remote device, and reports bytes and connection
+//! changes through a callback. It knows nothing of documents: `sync::Session` does that.
+
+mod peer;
+mod signaling;
+
+use crate::crypto::{random_id, RoomKey, RoomSecret};
+use crate::sync::{Signal, SignalBody};
+use peer::PeerLink;
+use signaling::Transport;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+/// What the mesh tells its owner.
+pub enum NetEvent {
+    /// A data channel to this peer opened: start a sync session.
+    Connected(String),
+    /// The peer went away: drop its session.
+    Disconnected(String),
+    /// Bytes arrived from the peer (not yet checked in any way).
+    Data(String, Vec<u8>),
+}
+
+/// Where to find peers and how to reach them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct NetConfig {
+    /// y-webrtc signaling servers (`ws://` or `wss://` URLs).
+    #[serde(default)]
+    pub signaling: Vec<String>,
+    /// STUN/TURN URLs for crossing NATs; none are needed on one machine or a LAN.
+    #[serde(default)]
+    pub ice_servers: Vec<String>,
+}
+
+type Handler = Rc<dyn Fn(NetEvent)>;
+
+pub(crate) struct MeshInner {
+    me: String,
+    key: RoomKey,
+    topic: String,
+    config: NetConfig,
+    transports: Vec<Transport>,
+    peers: HashMap<String, PeerLink>,
+    seen: VecDeque<String>,
+    handler: Handler,
+    closed: bool,
+}
+
+/// The set of connections of this device in one room.
+#[derive(Clone)]
+pub struct Mesh(Rc<RefCell<MeshInner>>);
+
+fn log(text: &str) {
+    web_sys::console::warn_1(&text.into());
+}
+
+impl Mesh {
+    /// Starts finding peers for the room. `handler` is called outside of any internal borrow.
+    pub fn join(secret: &RoomSecret, config: NetConfig, handler: impl Fn(NetEvent) + 'static) -> Self {
+        let inner = Rc::new(RefCell::new(MeshInner {
+            me: random_id(),
+            key: secret.room_key(),
+            topic: secret.signaling_topic(),
+            config: config.clone(),
+            transports: Vec::new(),
+            peers: HashMap::new(),
+            seen: VecDeque::new(),
+            handler: Rc::new(handler),
+            closed: false,
+        }));
+        let mesh = Mesh(inner);
+        let mut transports = Vec::new();
+        match signaling::broadcast_channel(&mesh) {
+            Ok(t) => transports.push(t),
+            Err(e) => log(&format!("tequio: no BroadcastChannel: {e}")),
+        }
+        for url in &config.signaling {
+            transports.push(signaling::websocket(&mesh, url.clone()));
+        }
+        mesh.0.borrow_mut().transports = transports;
+        mesh.announce(None);
+        mesh.schedule_announce();
+        mesh
+    }
+
+    fn weak(&self) -> Weak<RefCell<MeshInner>> {
+        Rc::downgrade(&self.0)
+    }
+
+    fn upgrade(weak: &Weak<RefCell<MeshInner>>) -> Option<Mesh> {
+        weak.upgrade().map(Mesh).filter(|m| !m.0.borrow().closed)
+    }
+
+    /// Re-announces every few seconds, so lost announcements and restarted servers heal.
+    fn schedule_announce(&self) {
+        let weak = self.weak();
+        gloo_timers::callback::Timeout::new(4_000, move || {
+            if let Some(mesh) = Mesh::upgrade(&weak) {
+                mesh.announce(None);
+                mesh.schedule_announce();
+            }
+        })
+        .forget();
+    }
+
+    pub(crate) fn announce(&self, to: Option<String>) {
+        self.publish(to, SignalBody::Announce);
+    }
+
+    pub(crate) fn publish(&self, to: Option<String>, body: SignalBody) {
+        let inner = self.0.borrow();
+        let signal = Signal {
+            id: random_id(),
+            from: inner.me.clone(),
+            to,
+            body,
+        };
+        let text = signal.seal(&inner.key);
+        for t in &inner.transports {
+            t.publish(&inner.topic, &text);
+        }
+    }
+
+    /// Handles a payload that arrived on any signaling transport.
+    pub(crate) fn on_signal(&self, text: &str) {
+        let signal = {
+            let mut inner = self.0.borrow_mut();
+            let signal = match Signal::open(&inner.key, text) {
+                Ok(s) => s,
+                Err(e) => {
+                    log(&format!("tequio: dropped a signaling message: {e}"));
+                    return;
+                }
+            };
+            if signal.from == inner.me
+                || signal.to.as_ref().is_some_and(|to| *to != inner.me)
+                || inner.seen.contains(&signal.id)
+            {
+                return;
+            }
+            inner.seen.push_back(signal.id.clone());
+            if inner.seen.len() > 512 {
+                inner.seen.pop_front();
+            }
+            signal
+        };
+        let me = self.0.borrow().me.clone();
+        let from = signal.from;
+        match signal.body {
+            SignalBody::Announce => {
+                if self.0.borrow().peers.contains_key(&from) {
+                    return;
+                }
+                if me < from {
+                    // The lower id offers; the other side only answers.
+                    PeerLink::offer(self, from);
+                } else {
+                    self.announce(Some(from));
+                }
+            }
+            SignalBody::Offer { sdp } => {
+                if me < from {
+                    // Against the rule (only the lower id offers): ignore, re-announce instead.
+                    self.announce(Some(from));
+                    return;
+                }
+                self.drop_peer(&from, false);
+                PeerLink::answer(self, from, sdp);
+            }
+            SignalBody::Answer { sdp } => {
+                let link = self.0.borrow().peers.get(&from).cloned();
+                match link {
+                    Some(link) => link.accept_answer(sdp),
+                    None => log("tequio: answer from an unknown peer dropped"),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn config(&self) -> NetConfig {
+        self.0.borrow().config.clone()
+    }
+
+    pub(crate) fn insert_peer(&self, id: String, link: PeerLink) {
+        self.0.borrow_mut().peers.insert(id, link);
+    }
+
+    pub(crate) fn emit(&self, event: NetEvent) {
+        let handler = self.0.borrow().handler.clone();
+        handler(event);
+    }
+
+    /// Forgets a peer (connection failed or closed); tells the owner if it was connected.
+    pub(crate) fn drop_peer(&self, id: &str, notify: bool) {
+        let link = self.0.borrow_mut().peers.remove(id);
+        if let Some(link) = link {
+            let was_open = link.is_open();
+            link.close();
+            if notify && was_open {
+                self.emit(NetEvent::Disconnected(id.to_owned()));
+            }
+        }
+    }
+
+    /// Sends bytes to one connected peer; false if it is not connected.
+    pub fn send(&self, peer: &str, bytes: &[u8]) -> bool {
+        let link = self.0.borrow().peers.get(peer).cloned();
+        link.is_some_and(|l| l.send(bytes))
+    }
+
+    /// Peers with an open data channel right now.
+    pub fn connected_peers(&self) -> Vec<String> {
+        self.0
+            .borrow()
+            .peers
+            .iter()
+            .filter(|(_, l)| l.is_open())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Closes every connection and transport.
+    pub fn leave(&self) {
+        let (peers, transports) = {
+            let mut inner = self.0.borrow_mut();
+            inner.closed = true;
+            (
+                std::mem::take(&mut inner.peers),
+                std::mem::take(&mut inner.transports),
+            )
+        };
+        for (_, link) in peers {
+            link.close();
+        }
+        for t in transports {
+            t.close();
+        }
+    }
+}

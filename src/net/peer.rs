@@ -1,0 +1,264 @@
+//! One RTCPeerConnection with one ordered, reliable data channel.
+
+use super::{log, Mesh, MeshInner, NetEvent};
+use crate::sync::SignalBody;
+use js_sys::{Array, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelState,
+    RtcDataChannelType, RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState,
+    RtcSdpType, RtcSessionDescriptionInit,
+};
+
+type Callback = Closure<dyn FnMut(JsValue)>;
+
+struct LinkInner {
+    pc: RtcPeerConnection,
+    channel: Option<RtcDataChannel>,
+    callbacks: Vec<Callback>,
+}
+
+/// A connection to one remote device.
+#[derive(Clone)]
+pub(crate) struct PeerLink(Rc<RefCell<LinkInner>>);
+
+fn new_connection(mesh: &Mesh) -> Result<RtcPeerConnection, JsValue> {
+    let config = RtcConfiguration::new();
+    let servers = Array::new();
+    for url in mesh.config().ice_servers {
+        let server = js_sys::Object::new();
+        Reflect::set(&server, &"urls".into(), &url.into())?;
+        servers.push(&server);
+    }
+    config.set_ice_servers(&servers);
+    RtcPeerConnection::new_with_configuration(&config)
+}
+
+impl PeerLink {
+    fn new(mesh: &Mesh, remote: &str) -> Result<Self, JsValue> {
+        let pc = new_connection(mesh)?;
+        let link = PeerLink(Rc::new(RefCell::new(LinkInner {
+            pc: pc.clone(),
+            channel: None,
+            callbacks: Vec::new(),
+        })));
+        let weak = mesh.weak();
+        let id = remote.to_owned();
+        let pc2 = pc.clone();
+        link.on(
+            |cb| pc.set_onconnectionstatechange(Some(cb)),
+            move |_| {
+                if matches!(
+                    pc2.connection_state(),
+                    RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed | RtcPeerConnectionState::Disconnected
+                ) {
+                    if let Some(mesh) = Mesh::upgrade(&weak) {
+                        mesh.drop_peer(&id, true);
+                        // Whoever is still there will be found again by the next announcement.
+                        mesh.announce(None);
+                    }
+                }
+            },
+        );
+        Ok(link)
+    }
+
+    fn on(&self, install: impl FnOnce(&js_sys::Function), f: impl FnMut(JsValue) + 'static) {
+        let cb: Callback = Closure::new(f);
+        install(cb.as_ref().unchecked_ref());
+        self.0.borrow_mut().callbacks.push(cb);
+    }
+
+    fn attach_channel(&self, mesh: &Mesh, remote: &str, channel: RtcDataChannel) {
+        channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+        let weak: Weak<RefCell<MeshInner>> = mesh.weak();
+        let id = remote.to_owned();
+        let ch = channel.clone();
+        self.on(
+            |cb| ch.set_onopen(Some(cb)),
+            {
+                let weak = weak.clone();
+                let id = id.clone();
+                move |_| {
+                    if let Some(mesh) = Mesh::upgrade(&weak) {
+                        mesh.emit(NetEvent::Connected(id.clone()));
+                    }
+                }
+            },
+        );
+        self.on(
+            |cb| ch.set_onmessage(Some(cb)),
+            {
+                let weak = weak.clone();
+                let id = id.clone();
+                move |event: JsValue| {
+                    let Some(mesh) = Mesh::upgrade(&weak) else { return };
+                    let data = event.unchecked_into::<MessageEvent>().data();
+                    match data.dyn_into::<js_sys::ArrayBuffer>() {
+                        Ok(buffer) => {
+                            // Size is checked by the sync layer before anything is decoded.
+                            let bytes = Uint8Array::new(&buffer).to_vec();
+                            mesh.emit(NetEvent::Data(id.clone(), bytes));
+                        }
+                        Err(_) => log("tequio: non-binary data-channel message dropped"),
+                    }
+                }
+            },
+        );
+        self.on(
+            |cb| ch.set_onclose(Some(cb)),
+            move |_| {
+                if let Some(mesh) = Mesh::upgrade(&weak) {
+                    mesh.drop_peer(&id, true);
+                    mesh.announce(None);
+                }
+            },
+        );
+        self.0.borrow_mut().channel = Some(channel);
+    }
+
+    /// Starts a connection as the offering side.
+    pub(crate) fn offer(mesh: &Mesh, remote: String) {
+        let link = match PeerLink::new(mesh, &remote) {
+            Ok(l) => l,
+            Err(e) => return log(&format!("tequio: cannot create a peer connection: {e:?}")),
+        };
+        let pc = link.0.borrow().pc.clone();
+        let channel = pc.create_data_channel("tequio");
+        link.attach_channel(mesh, &remote, channel);
+        mesh.insert_peer(remote.clone(), link.clone());
+        let weak = mesh.weak();
+        spawn_local(async move {
+            let result: Result<(), JsValue> = async {
+                let offer = JsFuture::from(pc.create_offer()).await?;
+                let sdp = Reflect::get(&offer, &"sdp".into())?.as_string().unwrap_or_default();
+                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+                init.set_sdp(&sdp);
+                JsFuture::from(pc.set_local_description(&init)).await?;
+                let sdp = gathered_sdp(&link).await?;
+                if let Some(mesh) = Mesh::upgrade(&weak) {
+                    mesh.publish(Some(remote.clone()), SignalBody::Offer { sdp });
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                log(&format!("tequio: offer failed: {e:?}"));
+                if let Some(mesh) = Mesh::upgrade(&weak) {
+                    mesh.drop_peer(&remote, true);
+                }
+            }
+        });
+    }
+
+    /// Answers a remote offer.
+    pub(crate) fn answer(mesh: &Mesh, remote: String, offer_sdp: String) {
+        let link = match PeerLink::new(mesh, &remote) {
+            Ok(l) => l,
+            Err(e) => return log(&format!("tequio: cannot create a peer connection: {e:?}")),
+        };
+        let pc = link.0.borrow().pc.clone();
+        let weak = mesh.weak();
+        {
+            let link2 = link.clone();
+            let weak = weak.clone();
+            let remote = remote.clone();
+            link.on(
+                |cb| pc.set_ondatachannel(Some(cb)),
+                move |event: JsValue| {
+                    let channel = event.unchecked_into::<RtcDataChannelEvent>().channel();
+                    if let Some(mesh) = Mesh::upgrade(&weak) {
+                        link2.attach_channel(&mesh, &remote, channel);
+                    }
+                },
+            );
+        }
+        mesh.insert_peer(remote.clone(), link.clone());
+        spawn_local(async move {
+            let result: Result<(), JsValue> = async {
+                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+                init.set_sdp(&offer_sdp);
+                JsFuture::from(pc.set_remote_description(&init)).await?;
+                let answer = JsFuture::from(pc.create_answer()).await?;
+                let sdp = Reflect::get(&answer, &"sdp".into())?.as_string().unwrap_or_default();
+                let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+                init.set_sdp(&sdp);
+                JsFuture::from(pc.set_local_description(&init)).await?;
+                let sdp = gathered_sdp(&link).await?;
+                if let Some(mesh) = Mesh::upgrade(&weak) {
+                    mesh.publish(Some(remote.clone()), SignalBody::Answer { sdp });
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                log(&format!("tequio: answer failed: {e:?}"));
+                if let Some(mesh) = Mesh::upgrade(&weak) {
+                    mesh.drop_peer(&remote, true);
+                }
+            }
+        });
+    }
+
+    /// Completes an offer with the remote answer.
+    pub(crate) fn accept_answer(&self, sdp: String) {
+        let pc = self.0.borrow().pc.clone();
+        spawn_local(async move {
+            let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+            init.set_sdp(&sdp);
+            if let Err(e) = JsFuture::from(pc.set_remote_description(&init)).await {
+                log(&format!("tequio: bad answer dropped: {e:?}"));
+            }
+        });
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.0
+            .borrow()
+            .channel
+            .as_ref()
+            .is_some_and(|c| c.ready_state() == RtcDataChannelState::Open)
+    }
+
+    pub(crate) fn send(&self, bytes: &[u8]) -> bool {
+        let inner = self.0.borrow();
+        match inner.channel.as_ref() {
+            Some(c) if c.ready_state() == RtcDataChannelState::Open => {
+                c.send_with_u8_array(bytes).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        let inner = self.0.borrow();
+        inner.pc.set_onconnectionstatechange(None);
+        inner.pc.set_ondatachannel(None);
+        if let Some(c) = &inner.channel {
+            c.set_onopen(None);
+            c.set_onmessage(None);
+            c.set_onclose(None);
+            c.close();
+        }
+        inner.pc.close();
+    }
+}
+
+/// Waits (bounded) for ICE gathering to finish, then returns the local SDP with every candidate,
+/// so one offer and one answer suffice.
+async fn gathered_sdp(link: &PeerLink) -> Result<String, JsValue> {
+    let pc = link.0.borrow().pc.clone();
+    for _ in 0..100 {
+        if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    pc.local_description()
+        .map(|d| d.sdp())
+        .ok_or_else(|| JsValue::from_str("no local description"))
+}

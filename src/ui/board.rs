@@ -1,0 +1,202 @@
+//! Needs and offers: the post form, the list (paged) and each post's edit and status controls.
+
+use super::runtime::{RoomHandle, RoomView};
+use crate::domain::{DomainError, NewPost, Post, PostEdit, PostKind, PostStatus};
+use leptos::prelude::*;
+
+const CATEGORIES: [&str; 8] = ["Goods", "Services", "Skills", "Time", "Space", "Food", "Transport", "Other"];
+const PAGE: usize = 50;
+
+/// A refused command as (field, message); field is "" when it concerns no single field.
+fn field_error(e: DomainError) -> (String, String) {
+    match e {
+        DomainError::Invalid { field, problem } => (field.to_owned(), format!("The {field} {problem}.")),
+        other => (String::new(), other.to_string()),
+    }
+}
+
+fn error_for(errors: RwSignal<Option<(String, String)>>, field: &'static str) -> impl IntoView {
+    move || {
+        errors
+            .get()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| view! { <p class="field-error" role="alert">{m}</p> })
+    }
+}
+
+fn category_options(selected: String) -> impl IntoView {
+    CATEGORIES
+        .iter()
+        .map(|c| view! { <option value=*c selected=selected == *c>{*c}</option> })
+        .collect_view()
+}
+
+#[component]
+pub fn Board(
+    handle: StoredValue<Option<RoomHandle>, LocalStorage>,
+    view: RwSignal<RoomView>,
+) -> impl IntoView {
+    let run = move |f: &dyn Fn(&RoomHandle) -> Result<(), DomainError>| -> Result<(), DomainError> {
+        handle.with_value(|h| match h {
+            Some(h) => f(h),
+            None => Err(DomainError::NotReady),
+        })
+    };
+    let kind = RwSignal::new("need".to_string());
+    let title = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let category = RwSignal::new(CATEGORIES[0].to_string());
+    let errors = RwSignal::new(None::<(String, String)>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let post = NewPost {
+            kind: PostKind::parse(&kind.get_untracked()).unwrap_or(PostKind::Need),
+            title: title.get_untracked(),
+            description: description.get_untracked(),
+            category: category.get_untracked(),
+        };
+        match run(&|h| h.command(|room, now| room.add_post(post.clone(), now)).map(|_| ())) {
+            Ok(()) => {
+                title.set(String::new());
+                description.set(String::new());
+                errors.set(None);
+            }
+            Err(e) => errors.set(Some(field_error(e))),
+        }
+    };
+    let writable = Memo::new(move |_| view.get().writable);
+    let limit = RwSignal::new(PAGE);
+    let total = Memo::new(move |_| view.get().posts.len());
+    let shown = move || view.get().posts.into_iter().take(limit.get()).collect::<Vec<_>>();
+
+    view! {
+        {move || (!writable.get()).then(|| view! {
+            <p class="card error" role="alert">"This room was changed by a newer version of Tequio. Update the app to make changes here; you can still read it."</p>
+        })}
+        <section class="card">
+            <h2>"Post a need or an offer"</h2>
+            <form on:submit=submit class="post-form">
+                <fieldset class="kind">
+                    <legend>"Kind"</legend>
+                    <label><input type="radio" name="kind" value="need" prop:checked=move || kind.get() == "need" on:change=move |_| kind.set("need".into())/>" Need"</label>
+                    <label><input type="radio" name="kind" value="offer" prop:checked=move || kind.get() == "offer" on:change=move |_| kind.set("offer".into())/>" Offer"</label>
+                </fieldset>
+                <label for="post-title">"Title"</label>
+                <input id="post-title" maxlength="120" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/>
+                {error_for(errors, "title")}
+                <label for="post-description">"Description"</label>
+                <textarea id="post-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea>
+                {error_for(errors, "description")}
+                <label for="post-category">"Category"</label>
+                <select id="post-category" on:change=move |ev| category.set(event_target_value(&ev))>
+                    {category_options(CATEGORIES[0].to_string())}
+                </select>
+                {error_for(errors, "category")}
+                {error_for(errors, "")}
+                <button type="submit" disabled=move || !writable.get()>"Post"</button>
+            </form>
+        </section>
+        <section class="card">
+            <h2>"Needs and offers " <span class="count" data-testid="post-count">{move || total.get()}</span></h2>
+            {move || (total.get() == 0).then(|| view! { <p>"Nothing posted yet."</p> })}
+            <ul class="posts">
+                <For each=shown key=|p: &Post| (p.id.clone(), p.updated_at, p.status, p.description.clone(), p.title.clone()) let:post>
+                    <PostItem post handle writable/>
+                </For>
+            </ul>
+            {move || (total.get() > limit.get()).then(|| view! {
+                <button on:click=move |_| limit.update(|l| *l += PAGE)>{move || format!("Show more ({} more)", total.get() - limit.get())}</button>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn PostItem(
+    post: Post,
+    handle: StoredValue<Option<RoomHandle>, LocalStorage>,
+    writable: Memo<bool>,
+) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let errors = RwSignal::new(None::<(String, String)>);
+    let title = RwSignal::new(post.title.clone());
+    let description = RwSignal::new(post.description.clone());
+    let category = RwSignal::new(post.category.clone());
+    let id = StoredValue::new(post.id.clone());
+    let run = move |f: Box<dyn FnOnce(&RoomHandle) -> Result<(), DomainError>>| {
+        let result = handle.with_value(|h| match h {
+            Some(h) => f(h),
+            None => Err(DomainError::NotReady),
+        });
+        match result {
+            Ok(()) => {
+                errors.set(None);
+                editing.set(false);
+            }
+            Err(e) => errors.set(Some(field_error(e))),
+        }
+    };
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let edit = PostEdit {
+            title: Some(title.get_untracked()),
+            description: Some(description.get_untracked()),
+            category: Some(category.get_untracked()),
+        };
+        let id = id.get_value();
+        run(Box::new(move |h| h.command(|room, now| room.edit_post(&id, edit, now))));
+    };
+    let set_status = move |to: PostStatus| {
+        let id = id.get_value();
+        run(Box::new(move |h| h.command(|room, now| room.set_post_status(&id, to, now))));
+    };
+    let status = post.status;
+    let kind_label = match post.kind {
+        PostKind::Need => "Need",
+        PostKind::Offer => "Offer",
+    };
+    let transitions: Vec<(PostStatus, &'static str)> = [
+        (PostStatus::Open, "Reopen"),
+        (PostStatus::Matched, "Mark matched"),
+        (PostStatus::Fulfilled, "Mark fulfilled"),
+        (PostStatus::Withdrawn, "Withdraw"),
+    ]
+    .into_iter()
+    .filter(|(to, _)| status.may_become(*to))
+    .collect();
+    let original_category = post.category.clone();
+    view! {
+        <li class=format!("post {} {}", post.kind.as_str(), status.as_str()) data-testid="post"
+            data-title=post.title.clone() data-status=status.as_str()>
+            <div class="post-head">
+                <span class="badge">{kind_label}</span>
+                <h3>{post.title.clone()}</h3>
+                <span class="category">{post.category.clone()}</span>
+                <span class="post-status" data-testid="post-status">{status.as_str()}</span>
+            </div>
+            <p class="description" data-testid="post-description">{post.description.clone()}</p>
+            {move || editing.get().then(|| {
+                let original_category = original_category.clone();
+                view! {
+                <form class="edit" on:submit=save>
+                    <label>"Title"<input data-testid="edit-title" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
+                    {error_for(errors, "title")}
+                    <label>"Description"<textarea data-testid="edit-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea></label>
+                    {error_for(errors, "description")}
+                    <label>"Category"<select on:change=move |ev| category.set(event_target_value(&ev))>{category_options(original_category)}</select></label>
+                    <button type="submit">"Save"</button>
+                    <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </form>
+            }})}
+            {error_for(errors, "")}
+            <div class="actions">
+                {(!status.is_final()).then(|| view! {
+                    <button on:click=move |_| editing.set(true) disabled=move || !writable.get()>"Edit"</button>
+                })}
+                {transitions.into_iter().map(|(to, label)| view! {
+                    <button on:click=move |_| set_status(to) disabled=move || !writable.get()>{label}</button>
+                }).collect_view()}
+            </div>
+        </li>
+    }
+}

@@ -1,0 +1,131 @@
+//! Leptos components (browser only): a hash router (`#/`, `#/join/<secret>`, `#/room/<id>`)
+//! so the app runs from any static host with no server rewrites, the start page and the room.
+
+mod board;
+mod room;
+mod runtime;
+mod start;
+
+use crate::net::NetConfig;
+use crate::store::Store;
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+pub use runtime::{RoomHandle, RoomView};
+
+/// Everything a page needs from the device: its database and network configuration.
+#[derive(Clone, Copy)]
+pub struct Device {
+    pub store: StoredValue<Store, LocalStorage>,
+    pub config: StoredValue<NetConfig, LocalStorage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Start,
+    Join(String),
+    Room(String),
+}
+
+fn current_route() -> Route {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    let path = hash.trim_start_matches('#');
+    if let Some(rest) = path.strip_prefix("/join/") {
+        Route::Join(rest.to_owned())
+    } else if path.starts_with("/join") {
+        Route::Join(String::new())
+    } else if let Some(id) = path.strip_prefix("/room/") {
+        Route::Room(id.to_owned())
+    } else {
+        Route::Start
+    }
+}
+
+/// Navigates within the app by changing the fragment.
+pub fn go(hash: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().set_hash(hash);
+    }
+}
+
+/// Milliseconds since the epoch, from the browser clock.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// The network configuration shipped beside the app (`config.json`); none if absent.
+pub async fn load_config() -> NetConfig {
+    async fn fetch() -> Result<NetConfig, JsValue> {
+        let window = web_sys::window().ok_or("no window")?;
+        let response: web_sys::Response =
+            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str("config.json"))
+                .await?
+                .dyn_into()?;
+        if !response.ok() {
+            return Err("no config.json".into());
+        }
+        let text = wasm_bindgen_futures::JsFuture::from(response.text()?).await?;
+        let text = text.as_string().unwrap_or_default();
+        serde_json::from_str(&text).map_err(|e| JsValue::from_str(&e.to_string()))
+    }
+    fetch().await.unwrap_or_default()
+}
+
+/// Opens the database, reads the configuration and mounts the app.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::task::spawn_local(async {
+        let config = load_config().await;
+        match Store::open("tequio").await {
+            Ok(store) => {
+                request_persistent_storage();
+                let device = Device {
+                    store: StoredValue::new_local(store),
+                    config: StoredValue::new_local(config),
+                };
+                leptos::mount::mount_to_body(move || view! { <App device/> });
+            }
+            Err(e) => {
+                let text = format!("Tequio cannot open this browser's storage: {e}");
+                leptos::mount::mount_to_body(move || view! { <p class="fatal" role="alert">{text.clone()}</p> });
+            }
+        }
+    });
+}
+
+/// Asks the browser not to evict the rooms under storage pressure.
+fn request_persistent_storage() {
+    if let Some(storage) = web_sys::window().map(|w| w.navigator().storage()) {
+        if let Ok(promise) = storage.persist() {
+            leptos::task::spawn_local(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            });
+        }
+    }
+}
+
+#[component]
+fn App(device: Device) -> impl IntoView {
+    let route = RwSignal::new(current_route());
+    let on_hash = Closure::<dyn FnMut()>::new(move || route.set(current_route()));
+    if let Some(w) = web_sys::window() {
+        let _ = w.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+    }
+    // The app lives as long as the page: the listener stays.
+    on_hash.forget();
+    view! {
+        <header class="top">
+            <a href="#/" class="brand">"Tequio"</a>
+        </header>
+        <main>
+            {move || match route.get() {
+                Route::Start => view! { <start::StartPage device/> }.into_any(),
+                Route::Join(raw) => view! { <start::JoinPage device raw/> }.into_any(),
+                Route::Room(id) => view! { <room::RoomPage device id/> }.into_any(),
+            }}
+        </main>
+    }
+}

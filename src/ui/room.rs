@@ -1,0 +1,108 @@
+//! The room page: name, peers, save state, share link, and the board.
+
+use super::board::Board;
+use super::runtime::RoomHandle;
+use super::{now_ms, Device};
+use leptos::prelude::*;
+
+#[component]
+pub fn RoomPage(device: Device, id: String) -> impl IntoView {
+    let handle = StoredValue::new_local(None::<RoomHandle>);
+    let view_signal = RwSignal::new(None::<RwSignal<super::RoomView>>);
+    let error = RwSignal::new(None::<String>);
+    let store = device.store.get_value();
+    let config = device.config.get_value();
+    leptos::task::spawn_local(async move {
+        let rooms = match store.rooms().await {
+            Ok(r) => r,
+            Err(e) => return error.set(Some(e.to_string())),
+        };
+        let Some(mut record) = rooms.into_iter().find(|r| r.id == id) else {
+            return error.set(Some("This room is not on this device. Ask for its link to join it.".into()));
+        };
+        record.last_opened = now_ms();
+        let _ = store.put_room(&record).await;
+        match RoomHandle::open(store, record, config).await {
+            Ok(h) => {
+                view_signal.set(Some(h.view()));
+                handle.set_value(Some(h));
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    });
+    on_cleanup(move || {
+        if let Some(h) = handle.try_get_value().flatten() {
+            h.close();
+        }
+    });
+
+    let share_open = RwSignal::new(false);
+    let copied = RwSignal::new(false);
+    let share_link = move || {
+        let secret = handle.with_value(|h| h.as_ref().map(RoomHandle::link_secret)).unwrap_or_default();
+        let location = web_sys::window().map(|w| w.location());
+        let base = location
+            .map(|l| format!("{}{}", l.origin().unwrap_or_default(), l.pathname().unwrap_or_default()))
+            .unwrap_or_default();
+        format!("{base}#/join/{secret}")
+    };
+    let copy = move |_| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&share_link());
+            copied.set(true);
+        }
+    };
+
+    view! {
+        {move || error.get().map(|e| view! {
+            <section class="card"><p class="error" role="alert">{e}</p><p><a href="#/">"Back to my rooms"</a></p></section>
+        })}
+        {move || view_signal.get().map(|v| view! {
+            <section class="room-head">
+                <h1 data-testid="room-name">{move || v.get().name.unwrap_or_else(|| "Waiting for the room…".into())}</h1>
+                <p class="status">
+                    <span data-testid="peer-count" data-count=move || v.get().peers.to_string()>
+                        {move || match v.get().peers {
+                            0 => "No peers connected".to_string(),
+                            1 => "1 peer connected".to_string(),
+                            n => format!("{n} peers connected"),
+                        }}
+                    </span>
+                    " · "
+                    <span data-testid="save-state" data-state=move || {
+                        let v = v.get();
+                        if v.save_error.is_some() { "error" } else if v.pending_saves > 0 { "saving" } else { "saved" }
+                    }>
+                        {move || {
+                            let v = v.get();
+                            match (v.save_error, v.pending_saves) {
+                                (Some(e), _) => format!("Not saved: {e}"),
+                                (None, 0) => "All changes saved on this device".to_string(),
+                                (None, _) => "Saving…".to_string(),
+                            }
+                        }}
+                    </span>
+                    {move || v.get().save_error.map(|_| view! {
+                        <button on:click=move |_| handle.with_value(|h| if let Some(h) = h { h.retry_save() })>"Retry saving"</button>
+                    })}
+                </p>
+                <button on:click=move |_| share_open.update(|o| *o = !*o) aria-expanded=move || share_open.get().to_string()>"Share"</button>
+                {move || share_open.get().then(|| view! {
+                    <div class="share">
+                        <label for="share-link">"Anyone with this link can read and change the room:"</label>
+                        <input id="share-link" data-testid="share-link" readonly prop:value=share_link/>
+                        <button on:click=copy>{move || if copied.get() { "Copied" } else { "Copy link" }}</button>
+                    </div>
+                })}
+            </section>
+            {
+                let ready = Memo::new(move |_| v.get().ready);
+                move || if ready.get() {
+                    view! { <Board handle view=v/> }.into_any()
+                } else {
+                    view! { <p class="card" data-testid="waiting">"This room has not arrived yet. It will appear as soon as another member's device is online."</p> }.into_any()
+                }
+            }
+        })}
+    }
+}

@@ -1,0 +1,287 @@
+//! The open room on this device: its document, its saves and its peers. Every change, local or
+//! from a peer, goes through here: document → IndexedDB → peers → view.
+
+use crate::crypto::RoomSecret;
+use crate::domain::{DomainError, Post, RoomDoc};
+use crate::net::{Mesh, NetConfig, NetEvent};
+use crate::store::{RoomRecord, Store, COMPACT_AFTER};
+use crate::sync::{Received, Session};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+/// What the room page shows; rebuilt from the document after every change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomView {
+    pub name: Option<String>,
+    pub ready: bool,
+    pub writable: bool,
+    pub posts: Vec<Post>,
+    pub peers: usize,
+    pub pending_saves: usize,
+    pub save_error: Option<String>,
+}
+
+struct Runtime {
+    record: RoomRecord,
+    secret: RoomSecret,
+    room: RoomDoc,
+    sessions: HashMap<String, Session>,
+    mesh: Option<Mesh>,
+    store: Store,
+    chunk_keys: Vec<String>,
+    unsaved: Vec<u8>,
+    compacting: bool,
+    view: RwSignal<RoomView>,
+}
+
+/// A handle on the open room, cheap to clone into event handlers.
+#[derive(Clone)]
+pub struct RoomHandle(Rc<RefCell<Runtime>>);
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+impl RoomHandle {
+    /// Loads the room from IndexedDB and starts looking for its peers.
+    pub async fn open(store: Store, record: RoomRecord, config: NetConfig) -> Result<Self, String> {
+        let secret = RoomSecret::from_base64url(&record.secret).map_err(|e| e.to_string())?;
+        let loaded = store.load_room(&record.id).await.map_err(|e| e.to_string())?;
+        let mut room = RoomDoc::load_chunks(loaded.chunks.iter().map(Vec::as_slice))
+            .map_err(|e| format!("the saved room could not be read: {e}"))?;
+        // What was just loaded is saved already.
+        room.doc_mut().save_incremental();
+        let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
+            record,
+            secret: secret.clone(),
+            room,
+            sessions: HashMap::new(),
+            mesh: None,
+            store,
+            chunk_keys: loaded.keys,
+            unsaved: Vec::new(),
+            compacting: false,
+            view: RwSignal::new(RoomView::default()),
+        })));
+        let weak = Rc::downgrade(&handle.0);
+        let mesh = Mesh::join(&secret, config, move |event| {
+            if let Some(rt) = weak.upgrade() {
+                RoomHandle(rt).on_net(event);
+            }
+        });
+        handle.0.borrow_mut().mesh = Some(mesh);
+        handle.refresh();
+        Ok(handle)
+    }
+
+    pub fn view(&self) -> RwSignal<RoomView> {
+        self.0.borrow().view
+    }
+
+    pub fn link_secret(&self) -> String {
+        self.0.borrow().secret.to_base64url()
+    }
+
+    /// Runs a domain command; on success the change is saved, sent to peers and shown.
+    pub fn command<T>(
+        &self,
+        f: impl FnOnce(&mut RoomDoc, i64) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let out = f(&mut self.0.borrow_mut().room, now_ms())?;
+        self.after_change();
+        Ok(out)
+    }
+
+    /// Tries again to save what a failed write left unsaved.
+    pub fn retry_save(&self) {
+        self.persist();
+        self.refresh();
+    }
+
+    pub fn close(&self) {
+        let mesh = self.0.borrow_mut().mesh.take();
+        if let Some(mesh) = mesh {
+            mesh.leave();
+        }
+    }
+
+    fn after_change(&self) {
+        self.persist();
+        self.update_record();
+        self.pump_all();
+        self.refresh();
+    }
+
+    fn on_net(&self, event: NetEvent) {
+        match event {
+            NetEvent::Connected(peer) => {
+                let key = self.0.borrow().secret.room_key();
+                self.0.borrow_mut().sessions.insert(peer.clone(), Session::new(key));
+                self.pump(&peer);
+            }
+            NetEvent::Disconnected(peer) => {
+                self.0.borrow_mut().sessions.remove(&peer);
+            }
+            NetEvent::Data(peer, bytes) => {
+                let result = {
+                    let mut rt = self.0.borrow_mut();
+                    let rt = &mut *rt;
+                    match rt.sessions.get_mut(&peer) {
+                        Some(session) => session.receive(rt.room.doc_mut(), &bytes),
+                        None => return,
+                    }
+                };
+                match result {
+                    Ok(Received::Applied { changed: true }) => self.after_change(),
+                    Ok(_) => self.pump(&peer),
+                    Err(e) => {
+                        web_sys::console::warn_1(&format!("tequio: dropped a message from a peer: {e}").into());
+                    }
+                }
+                return;
+            }
+        }
+        self.refresh_peers();
+    }
+
+    fn refresh_peers(&self) {
+        let rt = self.0.borrow();
+        let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
+        rt.view.update(|v| v.peers = peers);
+    }
+
+    fn pump(&self, peer: &str) {
+        let (frames, mesh) = {
+            let mut rt = self.0.borrow_mut();
+            let rt = &mut *rt;
+            let frames = match rt.sessions.get_mut(peer) {
+                Some(s) => s.outgoing(rt.room.doc_mut()),
+                None => return,
+            };
+            (frames, rt.mesh.clone())
+        };
+        if let Some(mesh) = mesh {
+            for frame in frames {
+                mesh.send(peer, &frame);
+            }
+        }
+    }
+
+    fn pump_all(&self) {
+        let peers: Vec<String> = self.0.borrow().sessions.keys().cloned().collect();
+        for p in peers {
+            self.pump(&p);
+        }
+    }
+
+    /// Keeps the room list's name in step with the document (a joined room learns its name).
+    fn update_record(&self) {
+        let (store, record) = {
+            let mut rt = self.0.borrow_mut();
+            match rt.room.name() {
+                Some(name) if name != rt.record.name => {
+                    rt.record.name = name;
+                    (rt.store.clone(), rt.record.clone())
+                }
+                _ => return,
+            }
+        };
+        leptos::task::spawn_local(async move {
+            if let Err(e) = store.put_room(&record).await {
+                web_sys::console::warn_1(&format!("tequio: room list not updated: {e}").into());
+            }
+        });
+    }
+
+    /// Writes every change not yet saved as one chunk. The view counts the write as pending
+    /// until IndexedDB reports the transaction complete.
+    fn persist(&self) {
+        let (store, room_id, mut chunk) = {
+            let mut rt = self.0.borrow_mut();
+            let fresh = rt.room.doc_mut().save_incremental();
+            if fresh.is_empty() && rt.unsaved.is_empty() {
+                return;
+            }
+            let mut chunk = std::mem::take(&mut rt.unsaved);
+            chunk.extend_from_slice(&fresh);
+            rt.view.update(|v| v.pending_saves += 1);
+            (rt.store.clone(), rt.record.id.clone(), chunk)
+        };
+        let weak = Rc::downgrade(&self.0);
+        leptos::task::spawn_local(async move {
+            let result = store.append_chunk(&room_id, &chunk).await;
+            let Some(rt) = weak.upgrade() else { return };
+            let handle = RoomHandle(rt);
+            {
+                let mut rt = handle.0.borrow_mut();
+                rt.view.update(|v| v.pending_saves -= 1);
+                match result {
+                    Ok(key) => {
+                        rt.chunk_keys.push(key);
+                        if rt.unsaved.is_empty() {
+                            rt.view.update(|v| v.save_error = None);
+                        }
+                    }
+                    Err(e) => {
+                        // Keep the bytes: the next save (or "retry") writes them again.
+                        chunk.extend_from_slice(&rt.unsaved);
+                        rt.unsaved = chunk;
+                        rt.view.update(|v| v.save_error = Some(e.to_string()));
+                    }
+                }
+            }
+            handle.maybe_compact();
+        });
+    }
+
+    fn maybe_compact(&self) {
+        let (store, room_id, snapshot, keys) = {
+            let mut rt = self.0.borrow_mut();
+            if rt.compacting || rt.chunk_keys.len() <= COMPACT_AFTER || !rt.unsaved.is_empty() {
+                return;
+            }
+            rt.compacting = true;
+            let keys = rt.chunk_keys.clone();
+            // Anything newer than the saved chunks goes out as its own chunk first.
+            drop(rt);
+            self.persist();
+            let mut rt = self.0.borrow_mut();
+            let snapshot = rt.room.doc_mut().save();
+            (rt.store.clone(), rt.record.id.clone(), snapshot, keys)
+        };
+        let weak = Rc::downgrade(&self.0);
+        leptos::task::spawn_local(async move {
+            let result = store.compact(&room_id, &snapshot, &keys).await;
+            let Some(rt) = Weak::upgrade(&weak) else { return };
+            let mut rt = rt.borrow_mut();
+            rt.compacting = false;
+            match result {
+                Ok(key) => {
+                    rt.chunk_keys.retain(|k| !keys.contains(k));
+                    rt.chunk_keys.push(key);
+                }
+                Err(e) => web_sys::console::warn_1(&format!("tequio: compaction failed: {e}").into()),
+            }
+        });
+    }
+
+    fn refresh(&self) {
+        let rt = self.0.borrow();
+        let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
+        let (name, ready, writable, posts) = (
+            rt.room.name(),
+            rt.room.is_ready(),
+            rt.room.is_writable(),
+            rt.room.posts(),
+        );
+        rt.view.update(|v| {
+            v.name = name;
+            v.ready = ready;
+            v.writable = writable;
+            v.posts = posts;
+            v.peers = peers;
+        });
+    }
+}

@@ -1,0 +1,154 @@
+//! The start page (my rooms, create, join by pasting a link) and the join route.
+
+use super::{go, now_ms, Device};
+use crate::crypto::{parse_join_link, RoomSecret};
+use crate::domain::RoomDoc;
+use crate::store::RoomRecord;
+use leptos::prelude::*;
+
+#[component]
+pub fn StartPage(device: Device) -> impl IntoView {
+    let rooms = RwSignal::new(None::<Result<Vec<RoomRecord>, String>>);
+    let store = device.store.get_value();
+    leptos::task::spawn_local(async move {
+        rooms.set(Some(store.rooms().await.map_err(|e| e.to_string())));
+    });
+
+    let new_name = RwSignal::new(String::new());
+    let create_error = RwSignal::new(None::<String>);
+    let creating = RwSignal::new(false);
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if creating.get_untracked() {
+            return;
+        }
+        let now = now_ms();
+        let mut room = match RoomDoc::create(&new_name.get_untracked(), now) {
+            Ok(room) => room,
+            Err(e) => return create_error.set(Some(e.to_string())),
+        };
+        creating.set(true);
+        let secret = RoomSecret::generate();
+        let record = RoomRecord {
+            id: secret.room_id(),
+            name: room.name().unwrap_or_default(),
+            secret: secret.to_base64url(),
+            joined_at: now,
+            last_opened: now,
+        };
+        let store = device.store.get_value();
+        leptos::task::spawn_local(async move {
+            let bytes = room.doc_mut().save();
+            let saved = match store.append_chunk(&record.id, &bytes).await {
+                Ok(_) => store.put_room(&record).await,
+                Err(e) => Err(e),
+            };
+            creating.set(false);
+            match saved {
+                Ok(()) => go(&format!("/room/{}", record.id)),
+                Err(e) => create_error.set(Some(format!("The room was not created: {e}"))),
+            }
+        });
+    };
+
+    let link = RwSignal::new(String::new());
+    let join_error = RwSignal::new(None::<String>);
+    let join = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match parse_join_link(&link.get_untracked()) {
+            Ok(secret) => go(&format!("/join/{}", secret.to_base64url())),
+            Err(e) => join_error.set(Some(format!("That link does not work: {e}."))),
+        }
+    };
+
+    view! {
+        <section class="card">
+            <h1>"My rooms"</h1>
+            {move || match rooms.get() {
+                None => view! { <p>"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => {
+                    view! { <p data-testid="no-rooms">"No rooms on this device yet. Create one, or join with a link someone shared."</p> }.into_any()
+                }
+                Some(Ok(list)) => view! {
+                    <ul class="rooms" data-testid="room-list">
+                        {list.into_iter().map(|r| view! {
+                            <li><a href=format!("#/room/{}", r.id) data-testid="room-link">{r.name}</a></li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+        <section class="card">
+            <h2>"Create a room"</h2>
+            <form on:submit=create>
+                <label for="room-name">"Room name"</label>
+                <input id="room-name" name="room-name" maxlength="80" required
+                    placeholder="e.g. Elm Street tool library"
+                    prop:value=move || new_name.get()
+                    on:input=move |ev| { new_name.set(event_target_value(&ev)); create_error.set(None); }/>
+                {move || create_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                <button type="submit" disabled=move || creating.get()>"Create a room"</button>
+            </form>
+        </section>
+        <section class="card">
+            <h2>"Join a room"</h2>
+            <form on:submit=join>
+                <label for="join-link">"Room link"</label>
+                <input id="join-link" name="join-link" placeholder="https://…/#/join/…"
+                    prop:value=move || link.get()
+                    on:input=move |ev| { link.set(event_target_value(&ev)); join_error.set(None); }/>
+                {move || join_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                <button type="submit">"Join"</button>
+            </form>
+        </section>
+    }
+}
+
+/// `#/join/<secret>`: adds the room to this device (once) and opens it; a bad link creates nothing.
+#[component]
+pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    match parse_join_link(&raw) {
+        Err(e) => error.set(Some(format!("This room link does not work: {e}."))),
+        Ok(secret) => {
+            let store = device.store.get_value();
+            leptos::task::spawn_local(async move {
+                let id = secret.room_id();
+                let known = match store.rooms().await {
+                    Ok(rooms) => rooms.iter().any(|r| r.id == id),
+                    Err(e) => return error.set(Some(e.to_string())),
+                };
+                if !known {
+                    let now = now_ms();
+                    let record = RoomRecord {
+                        id: id.clone(),
+                        name: "Joining room…".into(),
+                        secret: secret.to_base64url(),
+                        joined_at: now,
+                        last_opened: now,
+                    };
+                    if let Err(e) = store.put_room(&record).await {
+                        return error.set(Some(format!("The room could not be added: {e}")));
+                    }
+                }
+                // Replace the join link in history so "back" does not re-join.
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().replace(&format!("#/room/{id}"));
+                }
+            });
+        }
+    }
+    view! {
+        <section class="card">
+            {move || match error.get() {
+                Some(e) => view! {
+                    <h1>"Cannot join"</h1>
+                    <p class="error" role="alert" data-testid="join-error">{e}</p>
+                    <p><a href="#/">"Back to my rooms"</a></p>
+                }.into_any(),
+                None => view! { <p>"Joining…"</p> }.into_any(),
+            }}
+        </section>
+    }
+}

@@ -77,7 +77,8 @@ pub async fn load_config() -> NetConfig {
 /// Opens the database, reads the configuration and mounts the app.
 pub fn start() {
     console_error_panic_hook::set_once();
-    leptos::task::spawn_local(async {
+    // Leptos's executor is set up by mounting, so the start-up work runs on wasm-bindgen's.
+    wasm_bindgen_futures::spawn_local(async {
         let config = load_config().await;
         match Store::open("tequio").await {
             Ok(store) => {
@@ -100,7 +101,7 @@ pub fn start() {
 fn request_persistent_storage() {
     if let Some(storage) = web_sys::window().map(|w| w.navigator().storage()) {
         if let Ok(promise) = storage.persist() {
-            leptos::task::spawn_local(async move {
+            wasm_bindgen_futures::spawn_local(async move {
                 let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
             });
         }

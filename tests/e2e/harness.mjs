@@ -1,0 +1,181 @@
+// Shared set-up for the end-to-end tests: the release build served on 127.0.0.1, the real
+// y-webrtc signaling server on 127.0.0.1, and each device a separate Chromium process with its
+// own profile directory (so IndexedDB survives closing and reopening "the browser").
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage']
+export const WAIT = 15_000
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort () {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitForPort (port, child, what) {
+  const deadline = Date.now() + WAIT
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`)
+    const ok = await new Promise(resolve => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`${what} did not listen on ${port} within ${WAIT} ms`)
+}
+
+function startNode (args, env, what) {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  child.what = what
+  return child
+}
+
+async function stopChild (child) {
+  if (!child || child.exitCode !== null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** The real y-webrtc signaling server; stop() and start() again on the same port. */
+export class Signaling {
+  constructor (port) { this.port = port; this.child = null }
+  get url () { return `ws://127.0.0.1:${this.port}` }
+  async start () {
+    this.child = startNode(['scripts/signaling-server.mjs'], { PORT: String(this.port) }, 'signaling server')
+    await waitForPort(this.port, this.child, 'signaling server')
+  }
+  async stop () { await stopChild(this.child); this.child = null }
+}
+
+/** The release build (dist/) on 127.0.0.1 with a config.json naming the signaling servers. */
+export class App {
+  constructor (port, signalingUrls) { this.port = port; this.signalingUrls = signalingUrls }
+  get url () { return `http://127.0.0.1:${this.port}/` }
+  async start () {
+    const config = JSON.stringify({ signaling: this.signalingUrls, ice_servers: [] })
+    this.child = startNode(['scripts/static-server.mjs', 'dist', String(this.port), config], {}, 'static server')
+    await waitForPort(this.port, this.child, 'static server')
+  }
+  async stop () { await stopChild(this.child) }
+}
+
+/** One device: a Chromium process with a persistent profile that can be closed and reopened. */
+export class Device {
+  constructor (name) { this.name = name; this.dir = null; this.context = null; this.logs = [] }
+  async open () {
+    if (!this.dir) this.dir = await mkdtemp(path.join(os.tmpdir(), `tequio-e2e-${this.name}-`))
+    this.context = await chromium.launchPersistentContext(this.dir, {
+      executablePath: CHROMIUM, headless: true, args: FLAGS, permissions: ['clipboard-read', 'clipboard-write'],
+    })
+    return this
+  }
+  async page (url) {
+    const page = this.context.pages()[0] ?? await this.context.newPage()
+    return this.watch(page, url)
+  }
+  async newPage (url) { return this.watch(await this.context.newPage(), url) }
+  async watch (page, url) {
+    page.on('console', m => this.logs.push(`[${this.name}] ${m.type()}: ${m.text()}`))
+    page.on('pageerror', e => this.logs.push(`[${this.name}] pageerror: ${e.message}`))
+    if (url) await page.goto(url)
+    return page
+  }
+  async close () { if (this.context) await this.context.close(); this.context = null }
+  async dispose () { await this.close(); if (this.dir) await rm(this.dir, { recursive: true, force: true }) }
+}
+
+// --- what a person does in the app ------------------------------------------------------------
+
+export async function createRoom (page, name) {
+  await page.getByLabel('Room name').fill(name)
+  await page.getByRole('button', { name: 'Create a room' }).click()
+  await page.getByTestId('room-name').filter({ hasText: name }).waitFor({ timeout: WAIT })
+}
+
+export async function shareLink (page) {
+  await page.getByRole('button', { name: 'Share' }).click()
+  return page.getByTestId('share-link').inputValue()
+}
+
+export async function post (page, { kind = 'need', title, description = '', category = 'Goods' }) {
+  await page.getByLabel(kind === 'need' ? 'Need' : 'Offer', { exact: true }).check()
+  await page.getByLabel('Title', { exact: true }).fill(title)
+  await page.getByLabel('Description', { exact: true }).fill(description)
+  await page.getByLabel('Category', { exact: true }).selectOption(category)
+  await page.getByRole('button', { name: 'Post', exact: true }).click()
+  await postItem(page, title).waitFor({ timeout: WAIT })
+  await saved(page)
+}
+
+export function postItem (page, title) {
+  return page.locator(`[data-testid=post][data-title="${title}"]`)
+}
+
+/** Waits until the page says every change is committed to IndexedDB. */
+export async function saved (page) {
+  await page.locator('[data-testid=save-state][data-state=saved]').waitFor({ timeout: WAIT })
+}
+
+export async function peers (page, n) {
+  await page.locator(`[data-testid=peer-count][data-count="${n}"]`).waitFor({ timeout: WAIT })
+}
+
+export async function titles (page) {
+  return (await page.locator('[data-testid=post]').evaluateAll(els => els.map(e => e.dataset.title))).sort()
+}
+
+/** Waits (bounded) until the board shows exactly these titles. */
+export async function boardIs (page, expected) {
+  const want = [...expected].sort()
+  const deadline = Date.now() + WAIT
+  let got
+  while (Date.now() < deadline) {
+    got = await titles(page)
+    if (JSON.stringify(got) === JSON.stringify(want)) return
+    await page.waitForTimeout(50)
+  }
+  throw new Error(`board shows ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`)
+}
+
+export async function descriptionOf (page, title) {
+  return postItem(page, title).getByTestId('post-description').innerText()
+}
+
+export async function editDescription (page, title, text) {
+  const item = postItem(page, title)
+  await item.getByRole('button', { name: 'Edit' }).click()
+  await item.getByTestId('edit-description').fill(text)
+  await item.getByRole('button', { name: 'Save' }).click()
+  await page.locator(`[data-testid=post][data-title="${title}"] [data-testid=post-description]`).filter({ hasText: text }).waitFor({ timeout: WAIT })
+  await saved(page)
+}
+
+export async function waitFor (what, check) {
+  const deadline = Date.now() + WAIT
+  let last
+  while (Date.now() < deadline) {
+    last = await check()
+    if (last === true) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
+}

@@ -1,0 +1,168 @@
+// End-to-end: real Chromium processes as separate devices, WebRTC between them, the real
+// y-webrtc signaling server and IndexedDB — nothing mocked.
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import {
+  App, Device, Signaling, boardIs, createRoom, descriptionOf, editDescription, freePort, peers,
+  post, postItem, saved, shareLink, waitFor, WAIT,
+} from './harness.mjs'
+
+let signaling, app
+const devices = []
+function device (name) { const d = new Device(name); devices.push(d); return d }
+
+before(async () => {
+  signaling = new Signaling(await freePort())
+  await signaling.start()
+  app = new App(await freePort(), [signaling.url])
+  await app.start()
+})
+
+after(async () => {
+  for (const d of devices) await d.dispose().catch(() => {})
+  await app?.stop()
+  await signaling?.stop()
+})
+
+/** Prints the devices' console when a test fails, for diagnosis. */
+async function withLogs (fn) {
+  try { await fn() } catch (e) {
+    for (const d of devices) console.error(d.logs.slice(-40).join('\n'))
+    throw e
+  }
+}
+
+describe('a room that syncs between browsers', () => {
+  test('a: A creates, B joins by link, both post, both see both; b: B reloads alone', () => withLogs(async () => {
+    const a = await device('a').open()
+    const b = await device('b').open()
+    const pa = await a.page(app.url)
+    await createRoom(pa, 'Elm Street commons')
+    await pa.getByText('Nothing posted yet.').waitFor()
+    const link = await shareLink(pa)
+    assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#\/join\/[A-Za-z0-9_-]{43}$/)
+
+    const pb = await b.page(link)
+    await pb.getByTestId('room-name').filter({ hasText: 'Elm Street commons' }).waitFor({ timeout: WAIT })
+    await peers(pa, 1)
+    await peers(pb, 1)
+
+    await post(pa, { kind: 'offer', title: 'Ladder', description: 'A 3 m ladder', category: 'Goods' })
+    await post(pb, { kind: 'need', title: 'Help moving', description: 'Saturday', category: 'Services' })
+    await boardIs(pa, ['Help moving', 'Ladder'])
+    await boardIs(pb, ['Help moving', 'Ladder'])
+
+    // Edits and status changes travel too.
+    await editDescription(pb, 'Ladder', 'A 3 m ladder, in the shed')
+    await postItem(pa, 'Ladder').getByTestId('post-description').filter({ hasText: 'in the shed' }).waitFor({ timeout: WAIT })
+    await postItem(pa, 'Help moving').getByRole('button', { name: 'Mark fulfilled' }).click()
+    await pb.locator('[data-testid=post][data-title="Help moving"][data-status=fulfilled]').waitFor({ timeout: WAIT })
+    await saved(pa)
+    await saved(pb)
+
+    // The room is in B's own list.
+    await pb.goto(app.url)
+    await pb.getByTestId('room-link').filter({ hasText: 'Elm Street commons' }).waitFor({ timeout: WAIT })
+
+    // b: A's browser is closed; B reloads and still has everything, from IndexedDB alone.
+    await a.close()
+    await pb.getByTestId('room-link').click()
+    await pb.reload()
+    await boardIs(pb, ['Help moving', 'Ladder'])
+    assert.equal(await descriptionOf(pb, 'Ladder'), 'A 3 m ladder, in the shed')
+    await pb.locator('[data-testid=post][data-title="Help moving"][data-status=fulfilled]').waitFor()
+    await peers(pb, 0)
+  }))
+
+  test('c, d: edits made apart converge, concurrent description edits merge', () => withLogs(async () => {
+    const a = await device('a2').open()
+    const b = await device('b2').open()
+    const pa = await a.page(app.url)
+    await createRoom(pa, 'Tool library')
+    await post(pa, { kind: 'offer', title: 'Drill', description: 'Cordless drill', category: 'Goods' })
+    const roomUrl = pa.url()
+    const pb = await b.page(await shareLink(pa))
+    await boardIs(pb, ['Drill'])
+    await peers(pb, 1)
+
+    // Cut: the signaling server goes away and A's browser is closed.
+    await signaling.stop()
+    await a.close()
+    await peers(pb, 0)
+    await post(pb, { kind: 'need', title: 'Bike pump', category: 'Goods' })
+    await editDescription(pb, 'Drill', 'Cordless drill with two batteries')
+
+    await a.open()
+    const pa2 = await a.page(roomUrl)
+    await boardIs(pa2, ['Drill'])
+    await post(pa2, { kind: 'offer', title: 'Sewing machine', category: 'Goods' })
+    await editDescription(pa2, 'Drill', 'Borrow: Cordless drill')
+    await peers(pa2, 0)
+
+    // Reconnect: both converge to the union, and both description edits survive.
+    await signaling.start()
+    await peers(pa2, 1)
+    await boardIs(pa2, ['Bike pump', 'Drill', 'Sewing machine'])
+    await boardIs(pb, ['Bike pump', 'Drill', 'Sewing machine'])
+    const merged = 'Borrow: Cordless drill with two batteries'
+    await waitFor('merged description on A', async () => (await descriptionOf(pa2, 'Drill')) === merged || await descriptionOf(pa2, 'Drill'))
+    await waitFor('merged description on B', async () => (await descriptionOf(pb, 'Drill')) === merged || await descriptionOf(pb, 'Drill'))
+  }))
+
+  test('e: three peers joining at different times converge', () => withLogs(async () => {
+    const [a, b, c] = await Promise.all(['a3', 'b3', 'c3'].map(n => device(n).open()))
+    const pa = await a.page(app.url)
+    await createRoom(pa, 'Food share')
+    await post(pa, { title: 'Bread', category: 'Food' })
+    const link = await shareLink(pa)
+    const pb = await b.page(link)
+    await boardIs(pb, ['Bread'])
+    await post(pb, { kind: 'offer', title: 'Apples', category: 'Food' })
+    await boardIs(pa, ['Apples', 'Bread'])
+    const pc = await c.page(link)
+    await boardIs(pc, ['Apples', 'Bread'])
+    await post(pc, { kind: 'offer', title: 'Soup', category: 'Food' })
+    for (const p of [pa, pb, pc]) {
+      await boardIs(p, ['Apples', 'Bread', 'Soup'])
+      await peers(p, 2)
+    }
+  }))
+
+  test('f: a malformed or truncated join link shows an error and creates nothing', () => withLogs(async () => {
+    const d = await device('f').open()
+    const p = await d.page(app.url)
+    await p.getByTestId('no-rooms').waitFor()
+    for (const bad of ['#/join/', '#/join/not*a*secret', '#/join/AAAAAAAAAAAAAAAAAAAA']) {
+      await p.goto(app.url + bad)
+      const error = p.getByTestId('join-error')
+      await error.waitFor({ timeout: WAIT })
+      assert.match(await error.innerText(), /link does not work/)
+    }
+    // Pasting a truncated link on the start page is refused next to the field.
+    await p.goto(app.url)
+    await p.getByLabel('Room link').fill(app.url + '#/join/abcdefghij')
+    await p.getByRole('button', { name: 'Join' }).click()
+    await p.getByText('That link does not work').waitFor()
+    await p.reload()
+    await p.getByTestId('no-rooms').waitFor()
+  }))
+
+  test('g: two tabs of one browser sync with no signaling server (BroadcastChannel)', () => withLogs(async () => {
+    await signaling.stop()
+    try {
+      const d = await device('g').open()
+      const t1 = await d.page(app.url)
+      await createRoom(t1, 'Same browser')
+      const t2 = await d.newPage(t1.url())
+      await t2.getByTestId('room-name').filter({ hasText: 'Same browser' }).waitFor({ timeout: WAIT })
+      await peers(t1, 1)
+      await peers(t2, 1)
+      await post(t1, { title: 'From tab one', category: 'Time' })
+      await boardIs(t2, ['From tab one'])
+      await post(t2, { kind: 'offer', title: 'From tab two', category: 'Time' })
+      await boardIs(t1, ['From tab one', 'From tab two'])
+    } finally {
+      await signaling.start()
+    }
+  }))
+})

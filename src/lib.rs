@@ -3,10 +3,10 @@
 
 pub mod crypto;
 pub mod domain;
-pub mod sync;
-#[cfg(target_arch = "wasm32")]
-pub mod store;
 #[cfg(target_arch = "wasm32")]
 pub mod net;
+#[cfg(target_arch = "wasm32")]
+pub mod store;
+pub mod sync;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

@@ -28,9 +28,15 @@ async fn saved_chunks_survive_reopening_the_database() {
     let secret = RoomSecret::generate();
     let id = secret.room_id();
     let mut room = RoomDoc::create("Tools", 1).unwrap();
-    store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+    store
+        .append_chunk(&id, &room.doc_mut().save_incremental())
+        .await
+        .unwrap();
     room.add_post(post("Ladder"), 2).unwrap();
-    store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+    store
+        .append_chunk(&id, &room.doc_mut().save_incremental())
+        .await
+        .unwrap();
     let record = RoomRecord {
         id: id.clone(),
         name: "Tools".into(),
@@ -55,14 +61,23 @@ async fn compaction_replaces_chunks_with_one_snapshot() {
     let (store, _) = fresh_store().await;
     let id = RoomSecret::generate().room_id();
     let mut room = RoomDoc::create("Pantry", 1).unwrap();
-    store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+    store
+        .append_chunk(&id, &room.doc_mut().save_incremental())
+        .await
+        .unwrap();
     for i in 0..5 {
         room.add_post(post(&format!("Jar {i}")), i).unwrap();
-        store.append_chunk(&id, &room.doc_mut().save_incremental()).await.unwrap();
+        store
+            .append_chunk(&id, &room.doc_mut().save_incremental())
+            .await
+            .unwrap();
     }
     let before = store.load_room(&id).await.unwrap();
     assert_eq!(before.chunks.len(), 6);
-    let snapshot_key = store.compact(&id, &room.doc_mut().save(), &before.keys).await.unwrap();
+    let snapshot_key = store
+        .compact(&id, &room.doc_mut().save(), &before.keys)
+        .await
+        .unwrap();
     let after = store.load_room(&id).await.unwrap();
     assert_eq!(after.keys, vec![snapshot_key]);
     let back = RoomDoc::load_chunks(after.chunks.iter().map(Vec::as_slice)).unwrap();
@@ -73,13 +88,25 @@ async fn compaction_replaces_chunks_with_one_snapshot() {
 #[wasm_bindgen_test]
 async fn two_rooms_are_kept_apart() {
     let (store, _) = fresh_store().await;
-    let (a, b) = (RoomSecret::generate().room_id(), RoomSecret::generate().room_id());
+    let (a, b) = (
+        RoomSecret::generate().room_id(),
+        RoomSecret::generate().room_id(),
+    );
     let mut room_a = RoomDoc::create("A", 1).unwrap();
     let mut room_b = RoomDoc::create("B", 1).unwrap();
-    store.append_chunk(&a, &room_a.doc_mut().save()).await.unwrap();
-    store.append_chunk(&b, &room_b.doc_mut().save()).await.unwrap();
+    store
+        .append_chunk(&a, &room_a.doc_mut().save())
+        .await
+        .unwrap();
+    store
+        .append_chunk(&b, &room_b.doc_mut().save())
+        .await
+        .unwrap();
     room_b.add_post(post("Only in B"), 3).unwrap();
-    store.append_chunk(&b, &room_b.doc_mut().save_incremental()).await.unwrap();
+    store
+        .append_chunk(&b, &room_b.doc_mut().save_incremental())
+        .await
+        .unwrap();
     let la = store.load_room(&a).await.unwrap();
     let lb = store.load_room(&b).await.unwrap();
     assert_eq!((la.chunks.len(), lb.chunks.len()), (1, 2));
@@ -96,5 +123,8 @@ async fn settings_round_trip() {
     let (store, _) = fresh_store().await;
     assert_eq!(store.setting("name").await.unwrap(), None);
     store.set_setting("name", "\"Ana\"").await.unwrap();
-    assert_eq!(store.setting("name").await.unwrap().as_deref(), Some("\"Ana\""));
+    assert_eq!(
+        store.setting("name").await.unwrap().as_deref(),
+        Some("\"Ana\"")
+    );
 }

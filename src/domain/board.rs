@@ -3,7 +3,7 @@
 //! A post is a map under `posts/<id>`; its description is automerge text so that concurrent edits
 //! on two devices merge character by character.
 
-use super::room::{read_i64, read_string, required_text, DomainError, RoomDoc};
+use super::room::{read_string, required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
 use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
 
 const MAX_TITLE: usize = 120;
@@ -217,19 +217,38 @@ impl RoomDoc {
         }
     }
 
+    /// Reads a post in one pass over its fields (the board reads thousands of them).
     fn read_post(&self, id: &str, obj: &automerge::ObjId) -> Option<Post> {
         let doc = &self.doc;
+        let (mut kind, mut title, mut description, mut category) = (None, None, None, None);
+        let (mut status, mut created_at, mut updated_at) = (PostStatus::Open, 0, 0);
+        for item in doc.map_range(obj, ..) {
+            match (item.key.as_ref(), &item.value) {
+                ("kind", ValueRef::Scalar(s)) => kind = scalar_str(s).and_then(PostKind::parse),
+                ("title", ValueRef::Scalar(s)) => title = scalar_str(s).map(str::to_owned),
+                ("category", ValueRef::Scalar(s)) => category = scalar_str(s).map(str::to_owned),
+                ("status", ValueRef::Scalar(s)) => {
+                    status = scalar_str(s)
+                        .and_then(PostStatus::parse)
+                        .unwrap_or(PostStatus::Open)
+                }
+                ("created_at", ValueRef::Scalar(s)) => created_at = scalar_i64(s).unwrap_or(0),
+                ("updated_at", ValueRef::Scalar(s)) => updated_at = scalar_i64(s).unwrap_or(0),
+                ("description", ValueRef::Object(ObjType::Text)) => {
+                    description = doc.text(item.id()).ok()
+                }
+                _ => {}
+            }
+        }
         Some(Post {
             id: id.to_owned(),
-            kind: PostKind::parse(&read_string(doc, obj, "kind")?)?,
-            title: read_string(doc, obj, "title")?,
-            description: read_string(doc, obj, "description").unwrap_or_default(),
-            category: read_string(doc, obj, "category").unwrap_or_default(),
-            status: read_string(doc, obj, "status")
-                .and_then(|s| PostStatus::parse(&s))
-                .unwrap_or(PostStatus::Open),
-            created_at: read_i64(doc, obj, "created_at").unwrap_or(0),
-            updated_at: read_i64(doc, obj, "updated_at").unwrap_or(0),
+            kind: kind?,
+            title: title?,
+            description: description.unwrap_or_default(),
+            category: category.unwrap_or_default(),
+            status,
+            created_at,
+            updated_at,
         })
     }
 

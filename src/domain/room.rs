@@ -173,6 +173,24 @@ pub(crate) fn read_i64(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> O
     }
 }
 
+/// A string scalar's text.
+pub(crate) fn scalar_str<'a>(s: &'a automerge::ScalarValueRef<'_>) -> Option<&'a str> {
+    match s {
+        automerge::ScalarValueRef::Str(text) => Some(text),
+        _ => None,
+    }
+}
+
+/// An integer or timestamp scalar as i64 (anything else, or out of range: `None`).
+pub(crate) fn scalar_i64(s: &automerge::ScalarValueRef<'_>) -> Option<i64> {
+    use automerge::ScalarValueRef as S;
+    match s {
+        S::Timestamp(v) | S::Int(v) => Some(*v),
+        S::Uint(v) => i64::try_from(*v).ok(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

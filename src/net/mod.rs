@@ -61,7 +61,11 @@ fn log(text: &str) {
 
 impl Mesh {
     /// Starts finding peers for the room. `handler` is called outside of any internal borrow.
-    pub fn join(secret: &RoomSecret, config: NetConfig, handler: impl Fn(NetEvent) + 'static) -> Self {
+    pub fn join(
+        secret: &RoomSecret,
+        config: NetConfig,
+        handler: impl Fn(NetEvent) + 'static,
+    ) -> Self {
         let inner = Rc::new(RefCell::new(MeshInner {
             me: random_id(),
             key: secret.room_key(),

@@ -54,7 +54,9 @@ impl PeerLink {
             move |_| {
                 if matches!(
                     pc2.connection_state(),
-                    RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed | RtcPeerConnectionState::Disconnected
+                    RtcPeerConnectionState::Failed
+                        | RtcPeerConnectionState::Closed
+                        | RtcPeerConnectionState::Disconnected
                 ) {
                     if let Some(mesh) = Mesh::upgrade(&weak) {
                         mesh.drop_peer(&id, true);
@@ -78,37 +80,33 @@ impl PeerLink {
         let weak: Weak<RefCell<MeshInner>> = mesh.weak();
         let id = remote.to_owned();
         let ch = channel.clone();
-        self.on(
-            |cb| ch.set_onopen(Some(cb)),
-            {
-                let weak = weak.clone();
-                let id = id.clone();
-                move |_| {
-                    if let Some(mesh) = Mesh::upgrade(&weak) {
-                        mesh.emit(NetEvent::Connected(id.clone()));
-                    }
+        self.on(|cb| ch.set_onopen(Some(cb)), {
+            let weak = weak.clone();
+            let id = id.clone();
+            move |_| {
+                if let Some(mesh) = Mesh::upgrade(&weak) {
+                    mesh.emit(NetEvent::Connected(id.clone()));
                 }
-            },
-        );
-        self.on(
-            |cb| ch.set_onmessage(Some(cb)),
-            {
-                let weak = weak.clone();
-                let id = id.clone();
-                move |event: JsValue| {
-                    let Some(mesh) = Mesh::upgrade(&weak) else { return };
-                    let data = event.unchecked_into::<MessageEvent>().data();
-                    match data.dyn_into::<js_sys::ArrayBuffer>() {
-                        Ok(buffer) => {
-                            // Size is checked by the sync layer before anything is decoded.
-                            let bytes = Uint8Array::new(&buffer).to_vec();
-                            mesh.emit(NetEvent::Data(id.clone(), bytes));
-                        }
-                        Err(_) => log("tequio: non-binary data-channel message dropped"),
+            }
+        });
+        self.on(|cb| ch.set_onmessage(Some(cb)), {
+            let weak = weak.clone();
+            let id = id.clone();
+            move |event: JsValue| {
+                let Some(mesh) = Mesh::upgrade(&weak) else {
+                    return;
+                };
+                let data = event.unchecked_into::<MessageEvent>().data();
+                match data.dyn_into::<js_sys::ArrayBuffer>() {
+                    Ok(buffer) => {
+                        // Size is checked by the sync layer before anything is decoded.
+                        let bytes = Uint8Array::new(&buffer).to_vec();
+                        mesh.emit(NetEvent::Data(id.clone(), bytes));
                     }
+                    Err(_) => log("tequio: non-binary data-channel message dropped"),
                 }
-            },
-        );
+            }
+        });
         self.on(
             |cb| ch.set_onclose(Some(cb)),
             move |_| {
@@ -135,7 +133,9 @@ impl PeerLink {
         spawn_local(async move {
             let result: Result<(), JsValue> = async {
                 let offer = JsFuture::from(pc.create_offer()).await?;
-                let sdp = Reflect::get(&offer, &"sdp".into())?.as_string().unwrap_or_default();
+                let sdp = Reflect::get(&offer, &"sdp".into())?
+                    .as_string()
+                    .unwrap_or_default();
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
                 init.set_sdp(&sdp);
                 JsFuture::from(pc.set_local_description(&init)).await?;
@@ -184,7 +184,9 @@ impl PeerLink {
                 init.set_sdp(&offer_sdp);
                 JsFuture::from(pc.set_remote_description(&init)).await?;
                 let answer = JsFuture::from(pc.create_answer()).await?;
-                let sdp = Reflect::get(&answer, &"sdp".into())?.as_string().unwrap_or_default();
+                let sdp = Reflect::get(&answer, &"sdp".into())?
+                    .as_string()
+                    .unwrap_or_default();
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
                 init.set_sdp(&sdp);
                 JsFuture::from(pc.set_local_description(&init)).await?;

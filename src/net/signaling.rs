@@ -38,7 +38,11 @@ impl Transport {
             }
             Transport::Socket(socket) => {
                 let socket = socket.borrow();
-                if let Some(ws) = socket.ws.as_ref().filter(|ws| ws.ready_state() == WebSocket::OPEN) {
+                if let Some(ws) = socket
+                    .ws
+                    .as_ref()
+                    .filter(|ws| ws.ready_state() == WebSocket::OPEN)
+                {
                     let msg = serde_json::json!({"type": "publish", "topic": topic, "data": text});
                     let _ = ws.send_with_str(&msg.to_string());
                 }
@@ -116,7 +120,9 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
     let on_open: Callback = Closure::new({
         let weak_socket = weak_socket.clone();
         move |_| {
-            let Some(socket) = weak_socket.upgrade() else { return };
+            let Some(socket) = weak_socket.upgrade() else {
+                return;
+            };
             let mesh = {
                 let mut s = socket.borrow_mut();
                 s.retry_ms = 500;
@@ -134,7 +140,9 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
     let on_message: Callback = Closure::new({
         let weak_socket = weak_socket.clone();
         move |event: JsValue| {
-            let Some(socket) = weak_socket.upgrade() else { return };
+            let Some(socket) = weak_socket.upgrade() else {
+                return;
+            };
             let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else {
                 return log("tequio: non-text signaling message dropped");
             };
@@ -157,7 +165,9 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
         }
     });
     let on_close: Callback = Closure::new(move |_| {
-        let Some(socket) = weak_socket.upgrade() else { return };
+        let Some(socket) = weak_socket.upgrade() else {
+            return;
+        };
         let delay = {
             let mut s = socket.borrow_mut();
             if s.closed {
@@ -195,7 +205,10 @@ fn schedule_ping(socket: &Rc<RefCell<Socket>>) {
         if s.closed {
             return;
         }
-        if let Some(ws) = s.ws.as_ref().filter(|ws| ws.ready_state() == WebSocket::OPEN) {
+        if let Some(ws) =
+            s.ws.as_ref()
+                .filter(|ws| ws.ready_state() == WebSocket::OPEN)
+        {
             let _ = ws.send_with_str(r#"{"type":"ping"}"#);
         }
         drop(s);

@@ -210,7 +210,9 @@ impl Store {
             .transaction([ROOMS, CHUNKS])
             .with_mode(TransactionMode::Readwrite)
             .build()?;
-        tx.object_store(ROOMS)?.delete(room_id.to_owned()).primitive()?;
+        tx.object_store(ROOMS)?
+            .delete(room_id.to_owned())
+            .primitive()?;
         tx.object_store(CHUNKS)?
             .delete(chunk_range(room_id))
             .primitive()?;

@@ -107,17 +107,26 @@ mod tests {
             Signal::open(&key, &"A".repeat(MAX_SIGNAL_TEXT + 1)),
             Err(SignalError::TooLarge(MAX_SIGNAL_TEXT + 1))
         );
-        assert_eq!(Signal::open(&key, "not base64!"), Err(SignalError::NotBase64));
+        assert_eq!(
+            Signal::open(&key, "not base64!"),
+            Err(SignalError::NotBase64)
+        );
         assert_eq!(
             Signal::open(&key, &s.seal(&other)),
             Err(SignalError::Sealed(OpenError::Unauthentic))
         );
         let junk = to_base64url(&key.seal(CONTEXT, b"{\"id\":1}"));
-        assert!(matches!(Signal::open(&key, &junk), Err(SignalError::Decode(_))));
+        assert!(matches!(
+            Signal::open(&key, &junk),
+            Err(SignalError::Decode(_))
+        ));
         let long_id = Signal {
             from: "x".repeat(65),
             ..s
         };
-        assert_eq!(Signal::open(&key, &long_id.seal(&key)), Err(SignalError::BadId));
+        assert_eq!(
+            Signal::open(&key, &long_id.seal(&key)),
+            Err(SignalError::BadId)
+        );
     }
 }

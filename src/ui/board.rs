@@ -4,13 +4,27 @@ use super::runtime::{RoomHandle, RoomView};
 use crate::domain::{DomainError, NewPost, Post, PostEdit, PostKind, PostStatus};
 use leptos::prelude::*;
 
-const CATEGORIES: [&str; 8] = ["Goods", "Services", "Skills", "Time", "Space", "Food", "Transport", "Other"];
+const CATEGORIES: [&str; 8] = [
+    "Goods",
+    "Services",
+    "Skills",
+    "Time",
+    "Space",
+    "Food",
+    "Transport",
+    "Other",
+];
 const PAGE: usize = 50;
+
+/// A change to one post, run against the open room.
+type PostCommand = Box<dyn FnOnce(&RoomHandle) -> Result<(), DomainError>>;
 
 /// A refused command as (field, message); field is "" when it concerns no single field.
 fn field_error(e: DomainError) -> (String, String) {
     match e {
-        DomainError::Invalid { field, problem } => (field.to_owned(), format!("The {field} {problem}.")),
+        DomainError::Invalid { field, problem } => {
+            (field.to_owned(), format!("The {field} {problem}."))
+        }
         other => (String::new(), other.to_string()),
     }
 }
@@ -55,7 +69,10 @@ pub fn Board(
             description: description.get_untracked(),
             category: category.get_untracked(),
         };
-        match run(&|h| h.command(|room, now| room.add_post(post.clone(), now)).map(|_| ())) {
+        match run(&|h| {
+            h.command(|room, now| room.add_post(post.clone(), now))
+                .map(|_| ())
+        }) {
             Ok(()) => {
                 title.set(String::new());
                 description.set(String::new());
@@ -67,7 +84,13 @@ pub fn Board(
     let writable = Memo::new(move |_| view.get().writable);
     let limit = RwSignal::new(PAGE);
     let total = Memo::new(move |_| view.get().posts.len());
-    let shown = move || view.get().posts.into_iter().take(limit.get()).collect::<Vec<_>>();
+    let shown = move || {
+        view.get()
+            .posts
+            .into_iter()
+            .take(limit.get())
+            .collect::<Vec<_>>()
+    };
 
     view! {
         {move || (!writable.get()).then(|| view! {
@@ -123,7 +146,7 @@ fn PostItem(
     let description = RwSignal::new(post.description.clone());
     let category = RwSignal::new(post.category.clone());
     let id = StoredValue::new(post.id.clone());
-    let run = move |f: Box<dyn FnOnce(&RoomHandle) -> Result<(), DomainError>>| {
+    let run = move |f: PostCommand| {
         let result = handle.with_value(|h| match h {
             Some(h) => f(h),
             None => Err(DomainError::NotReady),
@@ -144,11 +167,15 @@ fn PostItem(
             category: Some(category.get_untracked()),
         };
         let id = id.get_value();
-        run(Box::new(move |h| h.command(|room, now| room.edit_post(&id, edit, now))));
+        run(Box::new(move |h| {
+            h.command(|room, now| room.edit_post(&id, edit, now))
+        }));
     };
     let set_status = move |to: PostStatus| {
         let id = id.get_value();
-        run(Box::new(move |h| h.command(|room, now| room.set_post_status(&id, to, now))));
+        run(Box::new(move |h| {
+            h.command(|room, now| room.set_post_status(&id, to, now))
+        }));
     };
     let status = post.status;
     let kind_label = match post.kind {

@@ -91,7 +91,9 @@ pub fn start() {
             }
             Err(e) => {
                 let text = format!("Tequio cannot open this browser's storage: {e}");
-                leptos::mount::mount_to_body(move || view! { <p class="fatal" role="alert">{text.clone()}</p> });
+                leptos::mount::mount_to_body(
+                    move || view! { <p class="fatal" role="alert">{text.clone()}</p> },
+                );
             }
         }
     });

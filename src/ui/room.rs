@@ -18,7 +18,9 @@ pub fn RoomPage(device: Device, id: String) -> impl IntoView {
             Err(e) => return error.set(Some(e.to_string())),
         };
         let Some(mut record) = rooms.into_iter().find(|r| r.id == id) else {
-            return error.set(Some("This room is not on this device. Ask for its link to join it.".into()));
+            return error.set(Some(
+                "This room is not on this device. Ask for its link to join it.".into(),
+            ));
         };
         record.last_opened = now_ms();
         let _ = store.put_room(&record).await;
@@ -39,10 +41,18 @@ pub fn RoomPage(device: Device, id: String) -> impl IntoView {
     let share_open = RwSignal::new(false);
     let copied = RwSignal::new(false);
     let share_link = move || {
-        let secret = handle.with_value(|h| h.as_ref().map(RoomHandle::link_secret)).unwrap_or_default();
+        let secret = handle
+            .with_value(|h| h.as_ref().map(RoomHandle::link_secret))
+            .unwrap_or_default();
         let location = web_sys::window().map(|w| w.location());
         let base = location
-            .map(|l| format!("{}{}", l.origin().unwrap_or_default(), l.pathname().unwrap_or_default()))
+            .map(|l| {
+                format!(
+                    "{}{}",
+                    l.origin().unwrap_or_default(),
+                    l.pathname().unwrap_or_default()
+                )
+            })
             .unwrap_or_default();
         format!("{base}#/join/{secret}")
     };

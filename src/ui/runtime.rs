@@ -48,7 +48,10 @@ impl RoomHandle {
     /// Loads the room from IndexedDB and starts looking for its peers.
     pub async fn open(store: Store, record: RoomRecord, config: NetConfig) -> Result<Self, String> {
         let secret = RoomSecret::from_base64url(&record.secret).map_err(|e| e.to_string())?;
-        let loaded = store.load_room(&record.id).await.map_err(|e| e.to_string())?;
+        let loaded = store
+            .load_room(&record.id)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut room = RoomDoc::load_chunks(loaded.chunks.iter().map(Vec::as_slice))
             .map_err(|e| format!("the saved room could not be read: {e}"))?;
         // What was just loaded is saved already.
@@ -118,7 +121,10 @@ impl RoomHandle {
         match event {
             NetEvent::Connected(peer) => {
                 let key = self.0.borrow().secret.room_key();
-                self.0.borrow_mut().sessions.insert(peer.clone(), Session::new(key));
+                self.0
+                    .borrow_mut()
+                    .sessions
+                    .insert(peer.clone(), Session::new(key));
                 self.pump(&peer);
             }
             NetEvent::Disconnected(peer) => {
@@ -137,7 +143,9 @@ impl RoomHandle {
                     Ok(Received::Applied { changed: true }) => self.after_change(),
                     Ok(_) => self.pump(&peer),
                     Err(e) => {
-                        web_sys::console::warn_1(&format!("tequio: dropped a message from a peer: {e}").into());
+                        web_sys::console::warn_1(
+                            &format!("tequio: dropped a message from a peer: {e}").into(),
+                        );
                     }
                 }
                 return;
@@ -254,7 +262,9 @@ impl RoomHandle {
         let weak = Rc::downgrade(&self.0);
         leptos::task::spawn_local(async move {
             let result = store.compact(&room_id, &snapshot, &keys).await;
-            let Some(rt) = Weak::upgrade(&weak) else { return };
+            let Some(rt) = Weak::upgrade(&weak) else {
+                return;
+            };
             let mut rt = rt.borrow_mut();
             rt.compacting = false;
             match result {
@@ -262,7 +272,9 @@ impl RoomHandle {
                     rt.chunk_keys.retain(|k| !keys.contains(k));
                     rt.chunk_keys.push(key);
                 }
-                Err(e) => web_sys::console::warn_1(&format!("tequio: compaction failed: {e}").into()),
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("tequio: compaction failed: {e}").into())
+                }
             }
         });
     }

@@ -1,0 +1,54 @@
+//! Native timings of the hot paths behind the browser figures: loading a 5,000-post room,
+//! deriving its board, and syncing it to an empty peer. Run with `--release`.
+
+use std::time::Instant;
+use tequio::crypto::RoomSecret;
+use tequio::domain::{NewPost, PostKind, RoomDoc};
+use tequio::sync::Session;
+
+fn main() {
+    let mut room = RoomDoc::create("Bench", 0).unwrap();
+    for i in 0..5000 {
+        room.add_post(
+            NewPost {
+                kind: PostKind::Need,
+                title: format!("Post number {i}"),
+                description: format!("Description of post {i}: something a neighbour needs or offers, with a few words of detail."),
+                category: "Goods".into(),
+            },
+            i,
+        )
+        .unwrap();
+    }
+    let bytes = room.doc_mut().save();
+    println!("saved document: {} bytes", bytes.len());
+    let t = Instant::now();
+    let loaded = RoomDoc::load_chunks([bytes.as_slice()]).unwrap();
+    println!("load: {:?}", t.elapsed());
+    let t = Instant::now();
+    let posts = loaded.posts();
+    println!("posts(): {:?} for {}", t.elapsed(), posts.len());
+    let key = RoomSecret::generate().room_key();
+    let (mut a, mut b) = (room, RoomDoc::empty());
+    let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key));
+    let t = Instant::now();
+    let mut rounds = 0;
+    loop {
+        let out_b = sb.outgoing(b.doc_mut());
+        let out_a = sa.outgoing(a.doc_mut());
+        if out_a.is_empty() && out_b.is_empty() {
+            break;
+        }
+        rounds += 1;
+        for f in out_b {
+            sa.receive(a.doc_mut(), &f).unwrap();
+        }
+        for f in out_a {
+            sb.receive(b.doc_mut(), &f).unwrap();
+        }
+    }
+    println!(
+        "sync to an empty peer: {:?} in {rounds} rounds",
+        t.elapsed()
+    );
+}

@@ -1,0 +1,82 @@
+// Benchmarks (not tests): wasm size, time to an interactive board (empty and 5,000-post rooms),
+// and time for a 5,000-post room to reach a freshly joined peer. Prints the figures.
+// Run: source scripts/setup.sh && trunk build --release && node scripts/bench.mjs
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
+import { App, Device, Signaling, createRoom, freePort, WAIT } from '../tests/e2e/harness.mjs'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const fmt = xs => `median ${median(xs)} ms (runs: ${xs.join(', ')})`
+
+const wasm = readdirSync('dist').find(f => f.endsWith('.wasm'))
+const bytes = readFileSync(`dist/${wasm}`)
+console.log(`wasm: ${bytes.length} bytes raw, ${gzipSync(bytes, { level: 9 }).length} bytes gzipped`)
+
+const room = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--release', '--example', 'bench_room', '--', '5000'], { maxBuffer: 1 << 28 }))
+
+const signaling = new Signaling(await freePort())
+await signaling.start()
+const app = new App(await freePort(), [signaling.url])
+await app.start()
+const devices = []
+try {
+  const a = await new Device('bench-a').open(); devices.push(a)
+  const page = await a.page(app.url)
+  await createRoom(page, 'Empty room')
+  const emptyUrl = page.url()
+
+  /** ms from navigation start to the board's form being usable and the list rendered. */
+  async function interactive (url, count) {
+    await page.goto('about:blank')
+    const t0 = Date.now()
+    await page.goto(url)
+    await page.locator(`[data-testid=post-count]:text-is("${count}")`).waitFor({ timeout: WAIT * 4 })
+    await page.locator('#post-title:enabled').waitFor()
+    return Date.now() - t0
+  }
+  const empty = []
+  for (let i = 0; i < RUNS; i++) empty.push(await interactive(emptyUrl, 0))
+  console.log(`empty room interactive: ${fmt(empty)}`)
+
+  // Put the 5,000-post room into this device's IndexedDB, as the app itself stores rooms.
+  await page.evaluate(async ({ id, name, secret, doc }) => {
+    const b64 = doc.replace(/-/g, '+').replace(/_/g, '/')
+    const bin = Uint8Array.from(atob(b64 + '='.repeat((4 - b64.length % 4) % 4)), c => c.charCodeAt(0))
+    const db = await new Promise((resolve, reject) => {
+      const r = indexedDB.open('tequio', 1); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error)
+    })
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction(['rooms', 'chunks'], 'readwrite')
+      const now = Date.now()
+      tx.objectStore('rooms').put(JSON.stringify({ id, name, secret, joined_at: now, last_opened: now }), id)
+      tx.objectStore('chunks').put(bin, `${id}/bench`)
+      tx.oncomplete = resolve; tx.onerror = () => reject(tx.error)
+    })
+    db.close()
+  }, room)
+  const bigUrl = `${app.url}#/room/${room.id}`
+  const big = []
+  for (let i = 0; i < RUNS; i++) big.push(await interactive(bigUrl, 5000))
+  console.log(`5,000-post room interactive: ${fmt(big)}`)
+
+  // A stays in the room; fresh devices join by link and wait for all 5,000 posts.
+  await page.goto(bigUrl)
+  await page.locator('[data-testid=post-count]:text-is("5000")').waitFor({ timeout: WAIT * 4 })
+  const synced = []
+  for (let i = 0; i < RUNS; i++) {
+    const b = await new Device(`bench-b${i}`).open(); devices.push(b)
+    const pb = await b.page()
+    const t0 = Date.now()
+    await pb.goto(`${app.url}#/join/${room.secret}`)
+    await pb.locator('[data-testid=post-count]:text-is("5000")').waitFor({ timeout: WAIT * 4 })
+    synced.push(Date.now() - t0)
+    await b.dispose()
+  }
+  console.log(`5,000-post room synced to a new peer: ${fmt(synced)}`)
+} finally {
+  for (const d of devices) await d.dispose().catch(() => {})
+  await app.stop()
+  await signaling.stop()
+}

@@ -33,7 +33,16 @@ pub enum StoreError {
 impl From<indexed_db_futures::error::Error> for StoreError {
     fn from(e: indexed_db_futures::error::Error) -> Self {
         let text = e.to_string();
-        if text.contains("Quota") || text.contains("quota") {
+        let name = match &e {
+            indexed_db_futures::error::Error::DomException(d) => d
+                .as_ref()
+                .dyn_ref::<web_sys::DomException>()
+                .map(web_sys::DomException::name)
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        web_sys::console::warn_1(&format!("tequio: storage error {name}: {text}").into());
+        if name == "QuotaExceededError" || text.contains("Quota") || text.contains("quota") {
             StoreError::QuotaExceeded(text)
         } else {
             StoreError::Failed(text)
@@ -68,6 +77,20 @@ pub struct LoadedRoom {
 #[derive(Clone)]
 pub struct Store {
     db: std::rc::Rc<Database>,
+}
+
+/// Waits until a read-write transaction has completed (the browser auto-commits it once its
+/// requests are done). When it aborts, the transaction's own error (for instance
+/// `QuotaExceededError`) says why, and that is what is reported.
+async fn completed(tx: indexed_db_futures::transaction::Transaction<'_>) -> Result<(), StoreError> {
+    use indexed_db_futures::transaction::TransactionFinishKind;
+    match tx.on_done()?.await {
+        TransactionFinishKind::Ok => Ok(()),
+        _ => Err(tx
+            .error()
+            .map(StoreError::from)
+            .unwrap_or_else(|| StoreError::Failed("the write was aborted".into()))),
+    }
 }
 
 fn chunk_range(room_id: &str) -> std::ops::Range<String> {
@@ -125,8 +148,7 @@ impl Store {
             .put(JsValue::from_str(&text))
             .with_key(room.id.clone())
             .primitive()?;
-        tx.commit().await?;
-        Ok(())
+        completed(tx).await
     }
 
     /// All saved chunks of a room (empty for a room never saved).
@@ -177,7 +199,7 @@ impl Store {
             .put(JsValue::from(Uint8Array::from(bytes)))
             .with_key(key.clone())
             .primitive()?;
-        tx.commit().await?;
+        completed(tx).await?;
         Ok(key)
     }
 
@@ -241,7 +263,6 @@ impl Store {
             .put(JsValue::from_str(value))
             .with_key(key.to_owned())
             .primitive()?;
-        tx.commit().await?;
-        Ok(())
+        completed(tx).await
     }
 }

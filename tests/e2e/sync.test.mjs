@@ -166,3 +166,30 @@ describe('a room that syncs between browsers', () => {
     }
   }))
 })
+
+describe('storage failures', () => {
+  test('h: a write refused for lack of space gives a clear error and creates nothing', () => withLogs(async () => {
+    const d = await device('h').open()
+    const p = await d.page(app.url)
+    await p.getByTestId('no-rooms').waitFor()
+    // Shrink this origin's quota to one byte (Chromium's own quota override, through the
+    // DevTools protocol): IndexedDB now refuses writes with a real QuotaExceededError.
+    const cdp = await d.context.newCDPSession(p)
+    const origin = new URL(app.url).origin
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 })
+    await p.getByLabel('Room name').fill('Small disk')
+    await p.getByRole('button', { name: 'Create a room' }).click()
+    const error = p.getByText('The room was not created')
+    await error.waitFor({ timeout: WAIT })
+    assert.match(await error.innerText(), /storage is full/)
+    await p.reload()
+    await p.getByTestId('no-rooms').waitFor()
+
+    // Space comes back: the same form works, and the room survives a reload.
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin })
+    await createRoom(p, 'Small disk')
+    await post(p, { title: 'Saved at last', category: 'Goods' })
+    await p.reload()
+    await boardIs(p, ['Saved at last'])
+  }))
+})

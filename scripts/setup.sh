@@ -36,8 +36,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null \
-  && [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/y-webrtc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (wasm-opt, y-webrtc signaling server, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi

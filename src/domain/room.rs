@@ -67,6 +67,8 @@ pub(crate) fn required_text(
 /// One room: the automerge document every device holds a full copy of.
 pub struct RoomDoc {
     pub(crate) doc: AutoCommit,
+    /// Heads already persisted (by whoever stores this document): see [`RoomDoc::take_unsaved`].
+    saved_heads: Vec<automerge::ChangeHash>,
 }
 
 impl RoomDoc {
@@ -79,13 +81,17 @@ impl RoomDoc {
         doc.put(ROOT, "created_at", ScalarValue::Timestamp(now_ms))?;
         doc.put_object(ROOT, POSTS, ObjType::Map)?;
         doc.commit();
-        Ok(Self { doc })
+        Ok(Self {
+            doc,
+            saved_heads: Vec::new(),
+        })
     }
 
     /// A room joined by link: empty until a peer sends it.
     pub fn empty() -> Self {
         Self {
             doc: AutoCommit::new(),
+            saved_heads: Vec::new(),
         }
     }
 
@@ -97,7 +103,24 @@ impl RoomDoc {
         for chunk in chunks {
             doc.load_incremental(chunk)?;
         }
-        Ok(Self { doc })
+        let saved_heads = doc.get_heads();
+        Ok(Self { doc, saved_heads })
+    }
+
+    /// The changes not yet persisted, as one chunk for storage (empty if there are none), and
+    /// marks them persisted. The first chunk of a room is a compact snapshot.
+    pub fn take_unsaved(&mut self) -> Vec<u8> {
+        let heads = self.doc.get_heads();
+        if heads == self.saved_heads {
+            return Vec::new();
+        }
+        let bytes = if self.saved_heads.is_empty() {
+            self.doc.save()
+        } else {
+            self.doc.save_after(&self.saved_heads)
+        };
+        self.saved_heads = heads;
+        bytes
     }
 
     /// The underlying document, for the sync and store layers.
@@ -228,6 +251,21 @@ mod tests {
         let loaded = RoomDoc::load_chunks([second.as_slice(), first.as_slice()]).unwrap();
         assert_eq!(loaded.name().as_deref(), Some("Garden commons"));
         assert!(RoomDoc::load_chunks([&b"not a document"[..]]).is_err());
+    }
+
+    #[test]
+    fn unsaved_changes_are_taken_once_and_load_back() {
+        let mut room = RoomDoc::create("Garden", 5).unwrap();
+        let first = room.take_unsaved();
+        assert!(!first.is_empty());
+        assert!(room.take_unsaved().is_empty());
+        room.doc_mut().put(ROOT, "name", "Garden commons").unwrap();
+        let second = room.take_unsaved();
+        assert!(!second.is_empty() && second.len() < first.len());
+        let mut loaded = RoomDoc::load_chunks([first.as_slice(), second.as_slice()]).unwrap();
+        assert_eq!(loaded.name().as_deref(), Some("Garden commons"));
+        // What was loaded counts as saved.
+        assert!(loaded.take_unsaved().is_empty());
     }
 
     #[test]

@@ -52,10 +52,8 @@ impl RoomHandle {
             .load_room(&record.id)
             .await
             .map_err(|e| e.to_string())?;
-        let mut room = RoomDoc::load_chunks(loaded.chunks.iter().map(Vec::as_slice))
+        let room = RoomDoc::load_chunks(loaded.chunks.iter().map(Vec::as_slice))
             .map_err(|e| format!("the saved room could not be read: {e}"))?;
-        // What was just loaded is saved already.
-        room.doc_mut().save_incremental();
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
             secret: secret.clone(),
@@ -208,7 +206,7 @@ impl RoomHandle {
     fn persist(&self) {
         let (store, room_id, mut chunk) = {
             let mut rt = self.0.borrow_mut();
-            let fresh = rt.room.doc_mut().save_incremental();
+            let fresh = rt.room.take_unsaved();
             if fresh.is_empty() && rt.unsaved.is_empty() {
                 return;
             }

@@ -38,7 +38,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
         };
         let store = device.store.get_value();
         leptos::task::spawn_local(async move {
-            let bytes = room.doc_mut().save();
+            let bytes = room.take_unsaved();
             let saved = match store.append_chunk(&record.id, &bytes).await {
                 Ok(_) => store.put_room(&record).await,
                 Err(e) => Err(e),

@@ -211,6 +211,14 @@ impl Mesh {
         }
     }
 
+    /// Forgets a peer only if `link` is still its current connection (not a newer one).
+    pub(crate) fn drop_peer_if(&self, id: &str, link: &PeerLink) {
+        let current = self.0.borrow().peers.get(id).is_some_and(|l| l.same(link));
+        if current {
+            self.drop_peer(id, true);
+        }
+    }
+
     /// Sends bytes to one connected peer; false if it is not connected.
     pub fn send(&self, peer: &str, bytes: &[u8]) -> bool {
         let link = self.0.borrow().peers.get(peer).cloned();

@@ -15,6 +15,7 @@ use web_sys::{
 };
 
 type Callback = Closure<dyn FnMut(JsValue)>;
+const CONNECT_TIMEOUT_MS: u32 = 10_000;
 
 struct LinkInner {
     pc: RtcPeerConnection,
@@ -67,6 +68,28 @@ impl PeerLink {
             },
         );
         Ok(link)
+    }
+
+    /// Gives up on a connection that has not opened in time (an offer or answer lost while a
+    /// signaling server was away), so the next announcement can start afresh.
+    fn expire_unless_open(&self, mesh: &Mesh, remote: &str) {
+        let weak = mesh.weak();
+        let link = Rc::downgrade(&self.0);
+        let remote = remote.to_owned();
+        gloo_timers::callback::Timeout::new(CONNECT_TIMEOUT_MS, move || {
+            let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) else {
+                return;
+            };
+            let link = PeerLink(link);
+            if !link.is_open() {
+                mesh.drop_peer_if(&remote, &link);
+            }
+        })
+        .forget();
+    }
+
+    pub(crate) fn same(&self, other: &PeerLink) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 
     fn on(&self, install: impl FnOnce(&js_sys::Function), f: impl FnMut(JsValue) + 'static) {
@@ -129,6 +152,7 @@ impl PeerLink {
         let channel = pc.create_data_channel("tequio");
         link.attach_channel(mesh, &remote, channel);
         mesh.insert_peer(remote.clone(), link.clone());
+        link.expire_unless_open(mesh, &remote);
         let weak = mesh.weak();
         spawn_local(async move {
             let result: Result<(), JsValue> = async {
@@ -178,6 +202,7 @@ impl PeerLink {
             );
         }
         mesh.insert_peer(remote.clone(), link.clone());
+        link.expire_unless_open(mesh, &remote);
         spawn_local(async move {
             let result: Result<(), JsValue> = async {
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);

@@ -60,6 +60,10 @@ impl Transport {
                 let mut s = socket.borrow_mut();
                 s.closed = true;
                 if let Some(ws) = s.ws.take() {
+                    if ws.ready_state() == WebSocket::OPEN {
+                        let msg = serde_json::json!({"type": "unsubscribe", "topics": [s.topic]});
+                        let _ = ws.send_with_str(&msg.to_string());
+                    }
                     ws.set_onopen(None);
                     ws.set_onmessage(None);
                     ws.set_onclose(None);

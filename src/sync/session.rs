@@ -8,7 +8,9 @@ use automerge::AutoCommit;
 
 /// The largest sealed data-channel message accepted; anything larger is dropped unread.
 pub const MAX_SEALED_FRAME: usize = FRAME_HEADER + CHUNK_PAYLOAD + SEAL_OVERHEAD;
-const CONTEXT: &[u8] = b"tequio/data/v1";
+/// Associated data binding every sealed data-channel message to its purpose.
+pub const DATA_CONTEXT: &[u8] = b"tequio/data/v1";
+const CONTEXT: &[u8] = DATA_CONTEXT;
 
 /// Why an incoming message was dropped. Nothing of it reached the document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -40,6 +40,29 @@ try {
   for (let i = 0; i < RUNS; i++) empty.push(await interactive(emptyUrl, 0))
   console.log(`empty room interactive: ${fmt(empty)}`)
 
+  async function shareLinkOf (p) {
+    await p.getByRole('button', { name: 'Share' }).click()
+    return p.getByTestId('share-link').inputValue()
+  }
+
+  // A post made on one device, until another connected device shows it.
+  {
+    const b = await new Device('bench-live').open(); devices.push(b)
+    const pb = await b.page(`${app.url}#/join/${new URL(await shareLinkOf(page)).hash.slice('#/join/'.length)}`)
+    await pb.locator('[data-testid=peer-count][data-count="1"]').waitFor({ timeout: WAIT })
+    const live = []
+    for (let i = 0; i < RUNS; i++) {
+      const title = `Live ${i}`
+      await page.getByLabel('Title', { exact: true }).fill(title)
+      const t0 = Date.now()
+      await page.getByRole('button', { name: 'Post', exact: true }).click()
+      await pb.locator(`[data-testid=post][data-title="${title}"]`).waitFor({ timeout: WAIT })
+      live.push(Date.now() - t0)
+    }
+    console.log(`a post reaching a connected peer: ${fmt(live)}`)
+    await b.dispose()
+  }
+
   // Put the 5,000-post room into this device's IndexedDB, as the app itself stores rooms.
   await page.evaluate(async ({ id, name, secret, doc }) => {
     const b64 = doc.replace(/-/g, '+').replace(/_/g, '/')

@@ -192,4 +192,33 @@ describe('storage failures', () => {
     await p.reload()
     await boardIs(p, ['Saved at last'])
   }))
+
+  test('i: an edit the disk refuses shows as not saved, and is saved by a retry once space is back', () => withLogs(async () => {
+    const d = await device('i').open()
+    let p = await d.page(app.url)
+    await createRoom(p, 'Full disk later')
+    await post(p, { title: 'Saved first', category: 'Goods' })
+    // A new browser process, with the quota shrunk before it writes anything.
+    await d.close()
+    await d.open()
+    p = await d.page(app.url)
+    await p.getByTestId('room-link').waitFor({ timeout: WAIT })
+    const cdp = await d.context.newCDPSession(p)
+    const origin = new URL(app.url).origin
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 })
+    await p.getByTestId('room-link').click()
+    await boardIs(p, ['Saved first'])
+    const noise = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(97 + (i * 7919 % 26))).join('')
+    await p.getByLabel('Title', { exact: true }).fill('Written while full')
+    await p.getByLabel('Description', { exact: true }).fill(noise)
+    await p.getByRole('button', { name: 'Post', exact: true }).click()
+    await p.locator('[data-testid=save-state][data-state=error]').waitFor({ timeout: WAIT })
+    assert.match(await p.getByTestId('save-state').innerText(), /Not saved: .*storage is full/)
+
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin })
+    await p.getByRole('button', { name: 'Retry saving' }).click()
+    await saved(p)
+    await p.reload()
+    await boardIs(p, ['Saved first', 'Written while full'])
+  }))
 })

@@ -2,7 +2,7 @@
 //! of the saved automerge document), for `scripts/bench.mjs` to load into a browser's IndexedDB.
 
 use tequio::crypto::{to_base64url, RoomSecret};
-use tequio::domain::{NewPost, PostKind, RoomDoc};
+use tequio::domain::{NewPost, PostKind, RoomDoc, CATEGORIES};
 
 fn main() {
     let n: usize = std::env::args()
@@ -12,16 +12,6 @@ fn main() {
     let secret = RoomSecret::generate();
     let name = format!("Benchmark room ({n} posts)");
     let mut room = RoomDoc::create(&name, 1_700_000_000_000).expect("valid name");
-    let categories = [
-        "Goods",
-        "Services",
-        "Skills",
-        "Time",
-        "Space",
-        "Food",
-        "Transport",
-        "Other",
-    ];
     for i in 0..n {
         let kind = if i % 2 == 0 {
             PostKind::Need
@@ -33,7 +23,7 @@ fn main() {
                 kind,
                 title: format!("Post number {i}"),
                 description: format!("Description of post {i}: something a neighbour needs or offers, with a few words of detail."),
-                category: categories[i % categories.len()].into(),
+                category: CATEGORIES[i % CATEGORIES.len()].into(),
             },
             1_700_000_000_000 + i as i64 * 1000,
         )

@@ -6,6 +6,18 @@
 use super::room::{read_string, required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
 use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
 
+/// Categories the board suggests; a post may name any other.
+pub const CATEGORIES: [&str; 8] = [
+    "Goods",
+    "Services",
+    "Skills",
+    "Time",
+    "Space",
+    "Food",
+    "Transport",
+    "Other",
+];
+
 const MAX_TITLE: usize = 120;
 const MAX_CATEGORY: usize = 40;
 const MAX_DESCRIPTION: usize = 4000;

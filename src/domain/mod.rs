@@ -4,5 +4,5 @@
 mod board;
 mod room;
 
-pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus};
+pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};

@@ -155,27 +155,12 @@ impl PeerLink {
         link.expire_unless_open(mesh, &remote);
         let weak = mesh.weak();
         spawn_local(async move {
-            let result: Result<(), JsValue> = async {
+            let result = async {
                 let offer = JsFuture::from(pc.create_offer()).await?;
-                let sdp = Reflect::get(&offer, &"sdp".into())?
-                    .as_string()
-                    .unwrap_or_default();
-                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-                init.set_sdp(&sdp);
-                JsFuture::from(pc.set_local_description(&init)).await?;
-                let sdp = gathered_sdp(&link).await?;
-                if let Some(mesh) = Mesh::upgrade(&weak) {
-                    mesh.publish(Some(remote.clone()), SignalBody::Offer { sdp });
-                }
-                Ok(())
+                publish_description(&link, &weak, &remote, RtcSdpType::Offer, offer).await
             }
             .await;
-            if let Err(e) = result {
-                log(&format!("tequio: offer failed: {e:?}"));
-                if let Some(mesh) = Mesh::upgrade(&weak) {
-                    mesh.drop_peer(&remote, true);
-                }
-            }
+            give_up_on_error(result, &weak, &remote, "offer");
         });
     }
 
@@ -204,30 +189,15 @@ impl PeerLink {
         mesh.insert_peer(remote.clone(), link.clone());
         link.expire_unless_open(mesh, &remote);
         spawn_local(async move {
-            let result: Result<(), JsValue> = async {
+            let result = async {
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
                 init.set_sdp(&offer_sdp);
                 JsFuture::from(pc.set_remote_description(&init)).await?;
                 let answer = JsFuture::from(pc.create_answer()).await?;
-                let sdp = Reflect::get(&answer, &"sdp".into())?
-                    .as_string()
-                    .unwrap_or_default();
-                let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-                init.set_sdp(&sdp);
-                JsFuture::from(pc.set_local_description(&init)).await?;
-                let sdp = gathered_sdp(&link).await?;
-                if let Some(mesh) = Mesh::upgrade(&weak) {
-                    mesh.publish(Some(remote.clone()), SignalBody::Answer { sdp });
-                }
-                Ok(())
+                publish_description(&link, &weak, &remote, RtcSdpType::Answer, answer).await
             }
             .await;
-            if let Err(e) = result {
-                log(&format!("tequio: answer failed: {e:?}"));
-                if let Some(mesh) = Mesh::upgrade(&weak) {
-                    mesh.drop_peer(&remote, true);
-                }
-            }
+            give_up_on_error(result, &weak, &remote, "answer");
         });
     }
 
@@ -272,6 +242,48 @@ impl PeerLink {
             c.close();
         }
         inner.pc.close();
+    }
+}
+
+/// Sets a created offer or answer as the local description, waits for its candidates, and
+/// sends it to the remote peer.
+async fn publish_description(
+    link: &PeerLink,
+    mesh: &Weak<RefCell<MeshInner>>,
+    remote: &str,
+    kind: RtcSdpType,
+    created: JsValue,
+) -> Result<(), JsValue> {
+    let pc = link.0.borrow().pc.clone();
+    let sdp = Reflect::get(&created, &"sdp".into())?
+        .as_string()
+        .unwrap_or_default();
+    let init = RtcSessionDescriptionInit::new(kind);
+    init.set_sdp(&sdp);
+    JsFuture::from(pc.set_local_description(&init)).await?;
+    let sdp = gathered_sdp(link).await?;
+    if let Some(mesh) = Mesh::upgrade(mesh) {
+        let body = match kind {
+            RtcSdpType::Offer => SignalBody::Offer { sdp },
+            _ => SignalBody::Answer { sdp },
+        };
+        mesh.publish(Some(remote.to_owned()), body);
+    }
+    Ok(())
+}
+
+/// A failed negotiation drops the connection; the next announcement starts a new one.
+fn give_up_on_error(
+    result: Result<(), JsValue>,
+    mesh: &Weak<RefCell<MeshInner>>,
+    remote: &str,
+    what: &str,
+) {
+    if let Err(e) = result {
+        log(&format!("tequio: {what} failed: {e:?}"));
+        if let Some(mesh) = Mesh::upgrade(mesh) {
+            mesh.drop_peer(remote, true);
+        }
     }
 }
 

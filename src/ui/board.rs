@@ -1,19 +1,9 @@
 //! Needs and offers: the post form, the list (paged) and each post's edit and status controls.
 
 use super::runtime::{RoomHandle, RoomView};
-use crate::domain::{DomainError, NewPost, Post, PostEdit, PostKind, PostStatus};
+use crate::domain::{DomainError, NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 use leptos::prelude::*;
 
-const CATEGORIES: [&str; 8] = [
-    "Goods",
-    "Services",
-    "Skills",
-    "Time",
-    "Space",
-    "Food",
-    "Transport",
-    "Other",
-];
 const PAGE: usize = 50;
 
 /// A change to one post, run against the open room.

@@ -7,7 +7,7 @@ use tequio::domain::{NewPost, PostKind, RoomDoc};
 use tequio::sync::Session;
 
 fn main() {
-    let mut room = RoomDoc::create("Bench", 0).unwrap();
+    let mut room = RoomDoc::create("room-1", "Bench", 0).unwrap();
     for i in 0..5000 {
         room.add_post(
             NewPost {
@@ -23,13 +23,13 @@ fn main() {
     let bytes = room.doc_mut().save();
     println!("saved document: {} bytes", bytes.len());
     let t = Instant::now();
-    let loaded = RoomDoc::load_chunks([bytes.as_slice()]).unwrap();
+    let loaded = RoomDoc::load_chunks("room-1", [bytes.as_slice()]).unwrap();
     println!("load: {:?}", t.elapsed());
     let t = Instant::now();
     let posts = loaded.posts();
     println!("posts(): {:?} for {}", t.elapsed(), posts.len());
     let key = RoomSecret::generate().room_key();
-    let (mut a, mut b) = (room, RoomDoc::empty());
+    let (mut a, mut b) = (room, RoomDoc::empty("room-1"));
     let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key));
     let t = Instant::now();
     let mut rounds = 0;

@@ -11,7 +11,8 @@ fn main() {
         .unwrap_or(5_000);
     let secret = RoomSecret::generate();
     let name = format!("Benchmark room ({n} posts)");
-    let mut room = RoomDoc::create(&name, 1_700_000_000_000).expect("valid name");
+    let mut room =
+        RoomDoc::create(&secret.room_id(), &name, 1_700_000_000_000).expect("valid name");
     for i in 0..n {
         let kind = if i % 2 == 0 {
             PostKind::Need

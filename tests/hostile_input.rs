@@ -27,7 +27,7 @@ proptest! {
     ) {
         let secret = RoomSecret::from_bytes([3; 32]);
         let key = secret.room_key();
-        let mut room = RoomDoc::create("Target", 0).unwrap();
+        let mut room = RoomDoc::create("room-1", "Target", 0).unwrap();
         let heads = room.doc_mut().get_heads();
         // Garbage sealed with the right key: it authenticates, then must fail to decode.
         let payload = if as_frame { Frame::split(7, &plain).remove(0) } else { plain };
@@ -40,7 +40,7 @@ proptest! {
     #[test]
     fn unsealed_random_bytes_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let key = RoomSecret::from_bytes([4; 32]).room_key();
-        let mut room = RoomDoc::create("Target", 0).unwrap();
+        let mut room = RoomDoc::create("room-1", "Target", 0).unwrap();
         let mut session = Session::new(key);
         prop_assert!(session.receive(room.doc_mut(), &bytes).is_err());
     }

@@ -27,7 +27,7 @@ async fn saved_chunks_survive_reopening_the_database() {
     let (store, name) = fresh_store().await;
     let secret = RoomSecret::generate();
     let id = secret.room_id();
-    let mut room = RoomDoc::create("Tools", 1).unwrap();
+    let mut room = RoomDoc::create("room-1", "Tools", 1).unwrap();
     store
         .append_chunk(&id, &room.doc_mut().save_incremental())
         .await
@@ -51,7 +51,7 @@ async fn saved_chunks_survive_reopening_the_database() {
     assert_eq!(reopened.rooms().await.unwrap(), vec![record]);
     let loaded = reopened.load_room(&id).await.unwrap();
     assert_eq!(loaded.chunks.len(), 2);
-    let back = RoomDoc::load_chunks(loaded.chunks.iter().map(Vec::as_slice)).unwrap();
+    let back = RoomDoc::load_chunks("room-1", loaded.chunks.iter().map(Vec::as_slice)).unwrap();
     assert_eq!(back.posts(), room.posts());
     assert_eq!(back.name().as_deref(), Some("Tools"));
 }
@@ -60,7 +60,7 @@ async fn saved_chunks_survive_reopening_the_database() {
 async fn compaction_replaces_chunks_with_one_snapshot() {
     let (store, _) = fresh_store().await;
     let id = RoomSecret::generate().room_id();
-    let mut room = RoomDoc::create("Pantry", 1).unwrap();
+    let mut room = RoomDoc::create("room-1", "Pantry", 1).unwrap();
     store
         .append_chunk(&id, &room.doc_mut().save_incremental())
         .await
@@ -80,7 +80,7 @@ async fn compaction_replaces_chunks_with_one_snapshot() {
         .unwrap();
     let after = store.load_room(&id).await.unwrap();
     assert_eq!(after.keys, vec![snapshot_key]);
-    let back = RoomDoc::load_chunks(after.chunks.iter().map(Vec::as_slice)).unwrap();
+    let back = RoomDoc::load_chunks("room-1", after.chunks.iter().map(Vec::as_slice)).unwrap();
     assert_eq!(back.posts().len(), 5);
     assert_eq!(back.posts(), room.posts());
 }
@@ -92,8 +92,8 @@ async fn two_rooms_are_kept_apart() {
         RoomSecret::generate().room_id(),
         RoomSecret::generate().room_id(),
     );
-    let mut room_a = RoomDoc::create("A", 1).unwrap();
-    let mut room_b = RoomDoc::create("B", 1).unwrap();
+    let mut room_a = RoomDoc::create("room-1", "A", 1).unwrap();
+    let mut room_b = RoomDoc::create("room-1", "B", 1).unwrap();
     store
         .append_chunk(&a, &room_a.doc_mut().save())
         .await
@@ -110,7 +110,7 @@ async fn two_rooms_are_kept_apart() {
     let la = store.load_room(&a).await.unwrap();
     let lb = store.load_room(&b).await.unwrap();
     assert_eq!((la.chunks.len(), lb.chunks.len()), (1, 2));
-    let back_a = RoomDoc::load_chunks(la.chunks.iter().map(Vec::as_slice)).unwrap();
+    let back_a = RoomDoc::load_chunks("room-1", la.chunks.iter().map(Vec::as_slice)).unwrap();
     assert_eq!(back_a.name().as_deref(), Some("A"));
     assert!(back_a.posts().is_empty());
     store.delete_room(&a).await.unwrap();

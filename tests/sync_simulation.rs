@@ -50,8 +50,8 @@ fn pair(a: usize, b: usize) -> (usize, usize) {
 impl Net {
     fn new(peers: usize) -> Self {
         let key = RoomSecret::generate().room_key();
-        let mut rooms = vec![RoomDoc::create("Simulated commons", 0).unwrap()];
-        rooms.extend((1..peers).map(|_| RoomDoc::empty()));
+        let mut rooms = vec![RoomDoc::create("room-1", "Simulated commons", 0).unwrap()];
+        rooms.extend((1..peers).map(|_| RoomDoc::empty("room-1")));
         let mut net = Net {
             key,
             rooms,

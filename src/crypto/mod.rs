@@ -4,8 +4,10 @@
 //! HKDF-SHA256 derives the public room id, the opaque signaling topic and the 32-byte key that
 //! seals every envelope with XChaCha20-Poly1305 under a random 24-byte nonce.
 
+mod identity;
 mod link;
 
+pub use identity::{verify, Identity};
 pub use link::{parse_join_link, JoinLinkError};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn posting_editing_and_listing() {
-        let mut room = RoomDoc::create("Street", 1).unwrap();
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
         let a = room.add_post(offer("Ladder"), 10).unwrap();
         let b = room
             .add_post(
@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn invalid_posts_are_refused_and_write_nothing() {
-        let mut room = RoomDoc::create("Street", 1).unwrap();
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
         let heads = room.doc_mut().get_heads();
         let err = room.add_post(offer("   "), 2).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { field: "title", .. }));
@@ -389,14 +389,14 @@ mod tests {
             Err(DomainError::NoSuchPost("nope".into()))
         );
         assert_eq!(
-            RoomDoc::empty().add_post(offer("x"), 1),
+            RoomDoc::empty("room-1").add_post(offer("x"), 1),
             Err(DomainError::NotReady)
         );
     }
 
     #[test]
     fn status_moves_forward_and_final_states_stay_final() {
-        let mut room = RoomDoc::create("Street", 1).unwrap();
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
         let id = room.add_post(offer("Ladder"), 10).unwrap();
         room.set_post_status(&id, PostStatus::Matched, 11).unwrap();
         room.set_post_status(&id, PostStatus::Fulfilled, 12)
@@ -416,9 +416,9 @@ mod tests {
 
     #[test]
     fn concurrent_description_edits_merge_by_character() {
-        let mut a = RoomDoc::create("Street", 1).unwrap();
+        let mut a = RoomDoc::create("room-1", "Street", 1).unwrap();
         let id = a.add_post(offer("Ladder"), 10).unwrap();
-        let mut b = RoomDoc::empty();
+        let mut b = RoomDoc::empty("room-1");
         sync_pair(&mut a, &mut b);
         assert_eq!(b.posts(), a.posts());
         let edit = |d: &str| PostEdit {
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn malformed_entries_from_a_peer_are_skipped() {
-        let mut room = RoomDoc::create("Street", 1).unwrap();
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
         room.add_post(offer("Ladder"), 10).unwrap();
         let posts = room.posts_obj().unwrap();
         room.doc_mut().put(&posts, "junk", 42).unwrap();

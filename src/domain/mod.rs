@@ -2,7 +2,10 @@
 //! no UI. Commands validate their input and change the document; views are derived by functions.
 
 mod board;
+mod members;
 mod room;
+mod signed;
 
 pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
+pub use members::{admission_threshold, Member, Profile, Standing};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};

@@ -25,6 +25,16 @@ pub enum DomainError {
     NoSuchPost(String),
     #[error("a {from} post cannot become {to}")]
     BadTransition { from: String, to: String },
+    #[error("this room already has a founder")]
+    AlreadyFounded,
+    #[error("only admitted members can do this")]
+    NotAdmitted,
+    #[error("no member with key {0}")]
+    NoSuchMember(String),
+    #[error("this member is already admitted")]
+    AlreadyAdmitted,
+    #[error("you have already vouched for this member")]
+    AlreadyVouched,
     #[error("the room document is damaged: {0}")]
     Document(String),
 }
@@ -67,13 +77,16 @@ pub(crate) fn required_text(
 /// One room: the automerge document every device holds a full copy of.
 pub struct RoomDoc {
     pub(crate) doc: AutoCommit,
+    /// The id derived from the room secret: every signature in the room covers it, so an entry
+    /// copied from another room never verifies here.
+    room_id: String,
     /// Heads already persisted (by whoever stores this document): see [`RoomDoc::take_unsaved`].
     saved_heads: Vec<automerge::ChangeHash>,
 }
 
 impl RoomDoc {
     /// A new room created on this device.
-    pub fn create(name: &str, now_ms: i64) -> Result<Self, DomainError> {
+    pub fn create(room_id: &str, name: &str, now_ms: i64) -> Result<Self, DomainError> {
         let name = required_text("name", name, MAX_NAME_CHARS)?;
         let mut doc = AutoCommit::new();
         doc.put(ROOT, "schema", SCHEMA_VERSION)?;
@@ -83,20 +96,23 @@ impl RoomDoc {
         doc.commit();
         Ok(Self {
             doc,
+            room_id: room_id.to_owned(),
             saved_heads: Vec::new(),
         })
     }
 
     /// A room joined by link: empty until a peer sends it.
-    pub fn empty() -> Self {
+    pub fn empty(room_id: &str) -> Self {
         Self {
             doc: AutoCommit::new(),
+            room_id: room_id.to_owned(),
             saved_heads: Vec::new(),
         }
     }
 
     /// Loads a room from its saved bytes (a snapshot and/or incremental chunks, in any order).
     pub fn load_chunks<'a>(
+        room_id: &str,
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self, DomainError> {
         let mut doc = AutoCommit::new();
@@ -104,7 +120,11 @@ impl RoomDoc {
             doc.load_incremental(chunk)?;
         }
         let saved_heads = doc.get_heads();
-        Ok(Self { doc, saved_heads })
+        Ok(Self {
+            doc,
+            room_id: room_id.to_owned(),
+            saved_heads,
+        })
     }
 
     /// The changes not yet persisted, as one chunk for storage (empty if there are none), and
@@ -121,6 +141,11 @@ impl RoomDoc {
         };
         self.saved_heads = heads;
         bytes
+    }
+
+    /// The room's id (derived from its secret).
+    pub fn room_id(&self) -> &str {
+        &self.room_id
     }
 
     /// The underlying document, for the sync and store layers.
@@ -220,12 +245,12 @@ mod tests {
 
     #[test]
     fn a_created_room_has_its_root_and_a_joined_one_waits() {
-        let room = RoomDoc::create("  Tool library  ", 1_700_000_000_000).unwrap();
+        let room = RoomDoc::create("room-1", "  Tool library  ", 1_700_000_000_000).unwrap();
         assert!(room.is_ready() && room.is_writable());
         assert_eq!(room.name().as_deref(), Some("Tool library"));
         assert_eq!(room.schema_version(), Some(SCHEMA_VERSION));
         assert_eq!(room.created_at(), Some(1_700_000_000_000));
-        let empty = RoomDoc::empty();
+        let empty = RoomDoc::empty("room-1");
         assert!(!empty.is_ready() && !empty.is_writable());
         assert_eq!(empty.name(), None);
     }
@@ -233,36 +258,37 @@ mod tests {
     #[test]
     fn room_names_are_validated() {
         assert!(matches!(
-            RoomDoc::create("   ", 0),
+            RoomDoc::create("room-1", "   ", 0),
             Err(DomainError::Invalid { field: "name", .. })
         ));
-        assert!(RoomDoc::create(&"x".repeat(81), 0).is_err());
-        assert!(RoomDoc::create("a\u{7}b", 0).is_err());
-        assert!(RoomDoc::create(&"é".repeat(80), 0).is_ok());
+        assert!(RoomDoc::create("room-1", &"x".repeat(81), 0).is_err());
+        assert!(RoomDoc::create("room-1", "a\u{7}b", 0).is_err());
+        assert!(RoomDoc::create("room-1", &"é".repeat(80), 0).is_ok());
     }
 
     #[test]
     fn a_room_round_trips_through_saved_chunks() {
-        let mut room = RoomDoc::create("Garden", 5).unwrap();
+        let mut room = RoomDoc::create("room-1", "Garden", 5).unwrap();
         let first = room.doc_mut().save_incremental();
         room.doc_mut().put(ROOT, "name", "Garden commons").unwrap();
         let second = room.doc_mut().save_incremental();
         // Order does not matter: automerge queues changes until their dependencies arrive.
-        let loaded = RoomDoc::load_chunks([second.as_slice(), first.as_slice()]).unwrap();
+        let loaded = RoomDoc::load_chunks("room-1", [second.as_slice(), first.as_slice()]).unwrap();
         assert_eq!(loaded.name().as_deref(), Some("Garden commons"));
-        assert!(RoomDoc::load_chunks([&b"not a document"[..]]).is_err());
+        assert!(RoomDoc::load_chunks("room-1", [&b"not a document"[..]]).is_err());
     }
 
     #[test]
     fn unsaved_changes_are_taken_once_and_load_back() {
-        let mut room = RoomDoc::create("Garden", 5).unwrap();
+        let mut room = RoomDoc::create("room-1", "Garden", 5).unwrap();
         let first = room.take_unsaved();
         assert!(!first.is_empty());
         assert!(room.take_unsaved().is_empty());
         room.doc_mut().put(ROOT, "name", "Garden commons").unwrap();
         let second = room.take_unsaved();
         assert!(!second.is_empty() && second.len() < first.len());
-        let mut loaded = RoomDoc::load_chunks([first.as_slice(), second.as_slice()]).unwrap();
+        let mut loaded =
+            RoomDoc::load_chunks("room-1", [first.as_slice(), second.as_slice()]).unwrap();
         assert_eq!(loaded.name().as_deref(), Some("Garden commons"));
         // What was loaded counts as saved.
         assert!(loaded.take_unsaved().is_empty());
@@ -270,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_newer_schema_makes_the_room_read_only() {
-        let mut room = RoomDoc::create("Future", 0).unwrap();
+        let mut room = RoomDoc::create("room-1", "Future", 0).unwrap();
         room.doc_mut()
             .put(ROOT, "schema", SCHEMA_VERSION + 1)
             .unwrap();

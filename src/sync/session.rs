@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn a_large_room_reaches_a_new_peer_in_chunks_below_64k() {
         let key = RoomSecret::generate().room_key();
-        let mut a = RoomDoc::create("Big", 0).unwrap();
+        let mut a = RoomDoc::create("room-1", "Big", 0).unwrap();
         for i in 0..600 {
             a.add_post(
                 NewPost {
@@ -144,7 +144,7 @@ mod tests {
             )
             .unwrap();
         }
-        let mut b = RoomDoc::empty();
+        let mut b = RoomDoc::empty("room-1");
         let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key));
         let mut largest = 0;
         // Route frames by hand to observe their sizes.
@@ -172,7 +172,7 @@ mod tests {
     fn hostile_messages_are_rejected_and_change_nothing() {
         let secret = RoomSecret::generate();
         let key = secret.room_key();
-        let mut doc = RoomDoc::create("Room", 0).unwrap();
+        let mut doc = RoomDoc::create("room-1", "Room", 0).unwrap();
         let heads = doc.doc_mut().get_heads();
         let mut s = Session::new(key.clone());
         let huge = vec![0u8; MAX_SEALED_FRAME + 1];
@@ -206,8 +206,8 @@ mod tests {
     #[test]
     fn reconnecting_with_fresh_sessions_catches_up() {
         let key = RoomSecret::generate().room_key();
-        let mut a = RoomDoc::create("Room", 0).unwrap();
-        let mut b = RoomDoc::empty();
+        let mut a = RoomDoc::create("room-1", "Room", 0).unwrap();
+        let mut b = RoomDoc::empty("room-1");
         let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key.clone()));
         exchange(&mut a, &mut sa, &mut b, &mut sb);
         let post = |t: &str| NewPost {

@@ -52,7 +52,7 @@ impl RoomHandle {
             .load_room(&record.id)
             .await
             .map_err(|e| e.to_string())?;
-        let room = RoomDoc::load_chunks(loaded.chunks.iter().map(Vec::as_slice))
+        let room = RoomDoc::load_chunks(&record.id, loaded.chunks.iter().map(Vec::as_slice))
             .map_err(|e| format!("the saved room could not be read: {e}"))?;
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,

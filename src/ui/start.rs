@@ -23,12 +23,12 @@ pub fn StartPage(device: Device) -> impl IntoView {
             return;
         }
         let now = now_ms();
-        let mut room = match RoomDoc::create(&new_name.get_untracked(), now) {
+        let secret = RoomSecret::generate();
+        let mut room = match RoomDoc::create(&secret.room_id(), &new_name.get_untracked(), now) {
             Ok(room) => room,
             Err(e) => return create_error.set(Some(e.to_string())),
         };
         creating.set(true);
-        let secret = RoomSecret::generate();
         let record = RoomRecord {
             id: secret.room_id(),
             name: room.name().unwrap_or_default(),

@@ -1,0 +1,91 @@
+//! Device identities: one Ed25519 key pair per device per room (so rooms cannot be linked through
+//! a key). Public keys and signatures travel as unpadded base64url text inside the document.
+
+use super::{from_base64url, random_bytes, to_base64url};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+/// This device's key pair in one room.
+#[derive(Clone)]
+pub struct Identity(SigningKey);
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identity({})", self.public())
+    }
+}
+
+impl Identity {
+    /// A fresh key pair from the CSPRNG.
+    pub fn generate() -> Self {
+        let mut secret = [0u8; 32];
+        random_bytes(&mut secret);
+        Self(SigningKey::from_bytes(&secret))
+    }
+
+    /// Restores a key pair from its stored 32-byte secret (base64url).
+    pub fn from_secret(text: &str) -> Option<Self> {
+        let bytes: [u8; 32] = from_base64url(text)?.try_into().ok()?;
+        Some(Self(SigningKey::from_bytes(&bytes)))
+    }
+
+    /// The 32-byte secret as base64url, for this device's own storage only.
+    pub fn secret(&self) -> String {
+        to_base64url(&self.0.to_bytes())
+    }
+
+    /// The public key as base64url: how members are named in the document.
+    pub fn public(&self) -> String {
+        to_base64url(self.0.verifying_key().as_bytes())
+    }
+
+    /// Signs `message`; the signature as base64url.
+    pub fn sign(&self, message: &[u8]) -> String {
+        to_base64url(&self.0.sign(message).to_bytes())
+    }
+}
+
+/// Checks a base64url signature by a base64url public key. Malformed keys or signatures are
+/// simply not valid; nothing here panics.
+pub fn verify(public: &str, message: &[u8], signature: &str) -> bool {
+    let Some(key) = from_base64url(public)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+    else {
+        return false;
+    };
+    let Some(sig) = from_base64url(signature).and_then(|b| Signature::from_slice(&b).ok()) else {
+        return false;
+    };
+    key.verify_strict(message, &sig).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_only_for_their_key_and_message() {
+        let me = Identity::generate();
+        let other = Identity::generate();
+        assert_ne!(me.public(), other.public());
+        let sig = me.sign(b"vouch for ana");
+        assert!(verify(&me.public(), b"vouch for ana", &sig));
+        assert!(!verify(&me.public(), b"vouch for bob", &sig));
+        assert!(!verify(&other.public(), b"vouch for ana", &sig));
+        assert!(!verify("not a key", b"vouch for ana", &sig));
+        assert!(!verify(&me.public(), b"vouch for ana", "bad"));
+        assert!(!verify(
+            &me.public(),
+            b"vouch for ana",
+            &other.sign(b"vouch for ana")
+        ));
+    }
+
+    #[test]
+    fn an_identity_round_trips_through_its_secret() {
+        let me = Identity::generate();
+        let back = Identity::from_secret(&me.secret()).unwrap();
+        assert_eq!(back.public(), me.public());
+        assert!(Identity::from_secret("short").is_none());
+    }
+}

@@ -3,9 +3,11 @@
 
 mod board;
 mod members;
+mod pot;
 mod room;
 mod signed;
 
 pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 pub use members::{admission_threshold, Member, Profile, Standing};
+pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView, DEFAULT_APPROVALS};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};

@@ -35,6 +35,16 @@ pub enum DomainError {
     AlreadyAdmitted,
     #[error("you have already vouched for this member")]
     AlreadyVouched,
+    #[error("no entry with id {0}")]
+    NoSuchEntry(String),
+    #[error("the pot holds {balance}; {amount} cannot be paid out of it")]
+    InsufficientFunds { balance: i64, amount: i64 },
+    #[error("you cannot approve your own request")]
+    SelfApproval,
+    #[error("you have already approved this")]
+    AlreadyApproved,
+    #[error("this expense is not approved yet")]
+    NotApproved,
     #[error("the room document is damaged: {0}")]
     Document(String),
 }

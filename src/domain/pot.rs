@@ -1,0 +1,803 @@
+//! The common pot: a transparent, append-only ledger in integer minor units (cents, or minutes
+//! for an hours pot). Money comes in (inflow) and goes out as payouts or as expenses that other
+//! admitted members approve under the charter's policy before they are paid. A correction is a
+//! reversing entry, never an edit. Balances are derived by replaying verified entries in
+//! (time, id) order; an outflow that the balance cannot cover at its turn is refused, so
+//! concurrent payouts on two devices can never overdraw the pot.
+
+use super::room::{required_text, DomainError, RoomDoc};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use crate::crypto::{random_id, Identity};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Approvals an expense needs by default (the charter's pot policy), never from its requester.
+pub const DEFAULT_APPROVALS: usize = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Inflow,
+    Payout,
+    Expense,
+    Reversal,
+}
+
+impl EntryKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Inflow => "inflow",
+            EntryKind::Payout => "payout",
+            EntryKind::Expense => "expense",
+            EntryKind::Reversal => "reversal",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Inflow, Self::Payout, Self::Expense, Self::Reversal]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A ledger entry to record: an amount in minor units (> 0), a memo, and for a reversal the id
+/// of the entry it undoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub kind: EntryKind,
+    pub amount: i64,
+    pub memo: String,
+    pub target: Option<String>,
+}
+
+impl NewEntry {
+    pub fn new(kind: EntryKind, amount: i64, memo: &str) -> Self {
+        Self {
+            kind,
+            amount,
+            memo: memo.to_owned(),
+            target: None,
+        }
+    }
+
+    pub fn reversal(of: &str, amount: i64, memo: &str) -> Self {
+        Self {
+            kind: EntryKind::Reversal,
+            amount,
+            memo: memo.to_owned(),
+            target: Some(of.to_owned()),
+        }
+    }
+}
+
+/// Where a ledger entry stands after replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryState {
+    /// Counted in the balance.
+    Counted,
+    /// An expense waiting for approvals: how many it has and needs.
+    AwaitingApproval { approvals: usize, needed: usize },
+    /// Approved but not yet paid out.
+    Approved,
+    /// Undone by a later reversal entry.
+    Reversed,
+    /// Not counted: the reason (insufficient funds, unverified, author not admitted, ...).
+    Refused(String),
+}
+
+/// One ledger line as the room sees it (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerLine {
+    pub id: String,
+    pub kind: EntryKind,
+    pub amount: i64,
+    pub memo: String,
+    pub author: String,
+    pub at: i64,
+    pub state: EntryState,
+}
+
+/// A pot and its derived ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PotView {
+    pub id: String,
+    pub name: String,
+    /// ISO currency code, or "hours" (amounts in minutes).
+    pub unit: String,
+    pub balance: i64,
+    pub lines: Vec<LedgerLine>,
+}
+
+fn pot_canonical(room: &str, id: &str, name: &str, unit: &str, at: i64) -> Canonical {
+    Canonical::new(room, "pot", id)
+        .text("name", name)
+        .text("unit", unit)
+        .int("at", at)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entry_canonical(
+    room: &str,
+    id: &str,
+    pot: &str,
+    kind: &str,
+    amount: i64,
+    memo: &str,
+    target: &str,
+    at: i64,
+) -> Canonical {
+    Canonical::new(room, "ledger", id)
+        .text("pot", pot)
+        .text("entry", kind)
+        .int("amount", amount)
+        .text("memo", memo)
+        .text("target", target)
+        .int("at", at)
+}
+
+fn approval_canonical(room: &str, id: &str, target: &str, at: i64) -> Canonical {
+    Canonical::new(room, "approval", id)
+        .text("target", target)
+        .int("at", at)
+}
+
+fn paid_canonical(room: &str, id: &str, target: &str, at: i64) -> Canonical {
+    Canonical::new(room, "paid", id)
+        .text("target", target)
+        .int("at", at)
+}
+
+struct Entry {
+    id: String,
+    pot: String,
+    kind: EntryKind,
+    amount: i64,
+    memo: String,
+    target: String,
+    author: String,
+    at: i64,
+    verified: bool,
+}
+
+impl RoomDoc {
+    fn require_admitted(&self, me: &Identity) -> Result<(), DomainError> {
+        self.writable_posts()?;
+        if self.admitted().contains(&me.public()) {
+            Ok(())
+        } else {
+            Err(DomainError::NotAdmitted)
+        }
+    }
+
+    /// Opens a pot in a currency (ISO code such as "EUR") or in "hours".
+    pub fn open_pot(
+        &mut self,
+        me: &Identity,
+        name: &str,
+        unit: &str,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        self.require_admitted(me)?;
+        let name = required_text("name", name, 60)?;
+        let unit = unit.trim();
+        let unit_ok =
+            unit == "hours" || (unit.len() == 3 && unit.chars().all(|c| c.is_ascii_uppercase()));
+        if !unit_ok {
+            return Err(DomainError::Invalid {
+                field: "unit",
+                problem: format!(
+                    "\"{unit}\" is neither a three-letter currency code nor \"hours\""
+                ),
+            });
+        }
+        let id = random_id();
+        let canonical = pot_canonical(self.room_id(), &id, &name, unit, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("pot:{id}"),
+            me,
+            canonical,
+            &[
+                ("name", Field::Text(name)),
+                ("unit", Field::Text(unit.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    /// Records an inflow, payout or expense request of `amount` minor units (> 0), or a reversal
+    /// of entry `target`. Outflows beyond the balance are refused.
+    pub fn record(
+        &mut self,
+        me: &Identity,
+        pot: &str,
+        entry: NewEntry,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        let NewEntry {
+            kind,
+            amount,
+            memo,
+            target,
+        } = entry;
+        let memo = memo.as_str();
+        self.require_admitted(me)?;
+        let view = self
+            .pot(pot)
+            .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
+        if amount <= 0 {
+            return Err(DomainError::Invalid {
+                field: "amount",
+                problem: "must be a positive whole number of minor units".into(),
+            });
+        }
+        if memo.chars().count() > 200 {
+            return Err(DomainError::Invalid {
+                field: "memo",
+                problem: "is longer than 200 characters".into(),
+            });
+        }
+        let target = target.as_deref().unwrap_or_default();
+        match kind {
+            EntryKind::Payout if amount > view.balance => {
+                return Err(DomainError::InsufficientFunds {
+                    balance: view.balance,
+                    amount,
+                })
+            }
+            EntryKind::Reversal => {
+                let line = view
+                    .lines
+                    .iter()
+                    .find(|l| l.id == target)
+                    .ok_or_else(|| DomainError::NoSuchEntry(target.to_owned()))?;
+                if line.kind == EntryKind::Reversal
+                    || line.state != EntryState::Counted
+                    || line.amount != amount
+                {
+                    return Err(DomainError::Invalid {
+                        field: "target",
+                        problem: "a reversal must undo one counted entry for its full amount"
+                            .into(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        let id = random_id();
+        let canonical = entry_canonical(
+            self.room_id(),
+            &id,
+            pot,
+            kind.as_str(),
+            amount,
+            memo,
+            target,
+            now_ms,
+        );
+        put_signed(
+            &mut self.doc,
+            &format!("ledger:{id}"),
+            me,
+            canonical,
+            &[
+                ("pot", Field::Text(pot.to_owned())),
+                ("entry", Field::Text(kind.as_str().to_owned())),
+                ("amount", Field::Int(amount)),
+                ("memo", Field::Text(memo.to_owned())),
+                ("target", Field::Text(target.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    /// Approves someone else's expense request.
+    pub fn approve(
+        &mut self,
+        me: &Identity,
+        pot: &str,
+        expense: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        let line = self.expense_line(pot, expense)?;
+        if line.author == me.public() {
+            return Err(DomainError::SelfApproval);
+        }
+        if self.approvers(expense).contains(&me.public()) {
+            return Err(DomainError::AlreadyApproved);
+        }
+        let id = random_id();
+        let canonical = approval_canonical(self.room_id(), &id, expense, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("approval:{id}"),
+            me,
+            canonical,
+            &[
+                ("target", Field::Text(expense.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// Pays out an approved expense (refused if the balance cannot cover it).
+    pub fn pay(
+        &mut self,
+        me: &Identity,
+        pot: &str,
+        expense: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        let line = self.expense_line(pot, expense)?;
+        if line.state != EntryState::Approved {
+            return Err(DomainError::NotApproved);
+        }
+        let balance = self.pot(pot).map_or(0, |p| p.balance);
+        if line.amount > balance {
+            return Err(DomainError::InsufficientFunds {
+                balance,
+                amount: line.amount,
+            });
+        }
+        let id = random_id();
+        let canonical = paid_canonical(self.room_id(), &id, expense, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("paid:{id}"),
+            me,
+            canonical,
+            &[
+                ("target", Field::Text(expense.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    fn expense_line(&self, pot: &str, expense: &str) -> Result<LedgerLine, DomainError> {
+        self.pot(pot)
+            .and_then(|p| {
+                p.lines
+                    .into_iter()
+                    .find(|l| l.id == expense && l.kind == EntryKind::Expense)
+            })
+            .ok_or_else(|| DomainError::NoSuchEntry(expense.to_owned()))
+    }
+
+    /// Verified approvers of an entry (any standing; the replay decides what counts).
+    fn approvers(&self, target: &str) -> BTreeSet<String> {
+        self.signed_marks("approval:", approval_canonical)
+            .into_iter()
+            .filter(|(t, _, _)| t == target)
+            .map(|(_, author, _)| author)
+            .collect()
+    }
+
+    /// Verified (target, author, at) of approval or payment marks.
+    fn signed_marks(
+        &self,
+        prefix: &str,
+        canonical: fn(&str, &str, &str, i64) -> Canonical,
+    ) -> Vec<(String, String, i64)> {
+        root_entries(&self.doc, prefix)
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (target, at) = (text(&f, "target")?, int(&f, "at")?);
+                verifies(&f, &canonical(self.room_id(), &id, target, at))
+                    .then(|| Some((target.to_owned(), text(&f, "author")?.to_owned(), at)))
+                    .flatten()
+            })
+            .collect()
+    }
+
+    /// Every pot, with its ledger and derived balance.
+    pub fn pots(&self) -> Vec<PotView> {
+        let admitted = self.admitted();
+        let entries: Vec<Entry> = root_entries(&self.doc, "ledger:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (pot, kind, amount, at) = (
+                    text(&f, "pot")?,
+                    text(&f, "entry")?,
+                    int(&f, "amount")?,
+                    int(&f, "at")?,
+                );
+                let (memo, target) = (
+                    text(&f, "memo").unwrap_or_default(),
+                    text(&f, "target").unwrap_or_default(),
+                );
+                let canonical =
+                    entry_canonical(self.room_id(), &id, pot, kind, amount, memo, target, at);
+                Some(Entry {
+                    verified: verifies(&f, &canonical),
+                    pot: pot.to_owned(),
+                    kind: EntryKind::parse(kind)?,
+                    amount,
+                    memo: memo.to_owned(),
+                    target: target.to_owned(),
+                    author: text(&f, "author").unwrap_or_default().to_owned(),
+                    at,
+                    id,
+                })
+            })
+            .collect();
+        let mut approvals: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (target, author, _) in self.signed_marks("approval:", approval_canonical) {
+            if admitted.contains(&author) {
+                approvals.entry(target).or_default().insert(author);
+            }
+        }
+        let mut paid: BTreeMap<String, i64> = BTreeMap::new();
+        for (target, author, at) in self.signed_marks("paid:", paid_canonical) {
+            if admitted.contains(&author) {
+                let first = paid.entry(target).or_insert(at);
+                *first = (*first).min(at);
+            }
+        }
+        root_entries(&self.doc, "pot:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (name, unit, at) = (text(&f, "name")?, text(&f, "unit")?, int(&f, "at")?);
+                verifies(&f, &pot_canonical(self.room_id(), &id, name, unit, at)).then_some(())?;
+                let mine: Vec<&Entry> = entries.iter().filter(|e| e.pot == id).collect();
+                let (balance, lines) = replay(&mine, &admitted, &approvals, &paid);
+                Some(PotView {
+                    id,
+                    name: name.to_owned(),
+                    unit: unit.to_owned(),
+                    balance,
+                    lines,
+                })
+            })
+            .collect()
+    }
+
+    /// One pot by id.
+    pub fn pot(&self, id: &str) -> Option<PotView> {
+        self.pots().into_iter().find(|p| p.id == id)
+    }
+}
+
+/// Replays a pot's entries in (time, id) order; an expense takes effect when it is paid.
+fn replay(
+    entries: &[&Entry],
+    admitted: &BTreeSet<String>,
+    approvals: &BTreeMap<String, BTreeSet<String>>,
+    paid: &BTreeMap<String, i64>,
+) -> (i64, Vec<LedgerLine>) {
+    // Each event: (time, id, what). Expenses move money at their payment time.
+    let mut order: Vec<(i64, &str, usize)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let when = if e.kind == EntryKind::Expense {
+            paid.get(&e.id).copied().unwrap_or(i64::MAX)
+        } else {
+            e.at
+        };
+        order.push((when, e.id.as_str(), i));
+    }
+    order.sort();
+    let mut states: Vec<EntryState> = vec![EntryState::Counted; entries.len()];
+    let mut effect: Vec<i64> = vec![0; entries.len()];
+    let mut balance: i64 = 0;
+    for (_, _, i) in order {
+        let e = entries[i];
+        if !e.verified {
+            states[i] = EntryState::Refused("signature does not verify".into());
+            continue;
+        }
+        if !admitted.contains(&e.author) {
+            states[i] = EntryState::Refused("author is not an admitted member".into());
+            continue;
+        }
+        let delta = match e.kind {
+            EntryKind::Inflow => e.amount,
+            EntryKind::Payout => -e.amount,
+            EntryKind::Expense => {
+                let approvers = approvals
+                    .get(&e.id)
+                    .map_or(0, |a| a.iter().filter(|x| **x != e.author).count());
+                if approvers < DEFAULT_APPROVALS {
+                    states[i] = EntryState::AwaitingApproval {
+                        approvals: approvers,
+                        needed: DEFAULT_APPROVALS,
+                    };
+                    continue;
+                }
+                if !paid.contains_key(&e.id) {
+                    states[i] = EntryState::Approved;
+                    continue;
+                }
+                -e.amount
+            }
+            EntryKind::Reversal => {
+                let Some(t) = entries.iter().position(|x| x.id == e.target) else {
+                    states[i] = EntryState::Refused("reverses an unknown entry".into());
+                    continue;
+                };
+                if states[t] != EntryState::Counted
+                    || effect[t] == 0
+                    || entries[t].amount != e.amount
+                {
+                    states[i] = EntryState::Refused("nothing to reverse".into());
+                    continue;
+                }
+                states[t] = EntryState::Reversed;
+                let undo = -effect[t];
+                effect[t] = 0;
+                match balance.checked_add(undo) {
+                    Some(b) if b >= 0 => {
+                        balance = b;
+                        continue;
+                    }
+                    _ => {
+                        states[t] = EntryState::Counted;
+                        effect[t] = -undo;
+                        states[i] = EntryState::Refused("insufficient funds".into());
+                        continue;
+                    }
+                }
+            }
+        };
+        match balance.checked_add(delta) {
+            Some(b) if b >= 0 => {
+                balance = b;
+                effect[i] = delta;
+            }
+            _ => states[i] = EntryState::Refused("insufficient funds".into()),
+        }
+    }
+    let mut lines: Vec<LedgerLine> = entries
+        .iter()
+        .zip(states)
+        .map(|(e, state)| LedgerLine {
+            id: e.id.clone(),
+            kind: e.kind,
+            amount: e.amount,
+            memo: e.memo.clone(),
+            author: e.author.clone(),
+            at: e.at,
+            state,
+        })
+        .collect();
+    lines.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    (balance, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Profile;
+
+    /// A room with three admitted members: ana (founder), bo and cy.
+    fn room3() -> (RoomDoc, Identity, Identity, Identity) {
+        let mut room = RoomDoc::create("room-1", "Pot room", 0).unwrap();
+        let (ana, bo, cy) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let p = |n: &str| Profile {
+            name: n.into(),
+            ..Profile::default()
+        };
+        room.found(&ana, p("Ana"), 1).unwrap();
+        room.set_profile(&bo, p("Bo"), 2).unwrap();
+        room.set_profile(&cy, p("Cy"), 2).unwrap();
+        room.vouch(&ana, &bo.public(), 3).unwrap();
+        room.vouch(&ana, &cy.public(), 4).unwrap();
+        assert_eq!(room.admitted().len(), 3);
+        (room, ana, bo, cy)
+    }
+
+    #[test]
+    fn inflows_payouts_and_balances() {
+        let (mut room, ana, bo, _) = room3();
+        let pot = room.open_pot(&ana, "Common pot", "EUR", 10).unwrap();
+        room.record(
+            &ana,
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 10_000, "dues"),
+            11,
+        )
+        .unwrap();
+        room.record(
+            &bo,
+            &pot,
+            NewEntry::new(EntryKind::Payout, 2_550, "solidarity"),
+            12,
+        )
+        .unwrap();
+        let view = room.pot(&pot).unwrap();
+        assert_eq!(view.balance, 7_450);
+        assert_eq!(view.lines.len(), 2);
+        assert!(view.lines.iter().all(|l| l.state == EntryState::Counted));
+        // Overspending is refused, as are zero and negative amounts.
+        assert_eq!(
+            room.record(&bo, &pot, NewEntry::new(EntryKind::Payout, 7_451, ""), 13),
+            Err(DomainError::InsufficientFunds {
+                balance: 7_450,
+                amount: 7_451
+            })
+        );
+        assert!(matches!(
+            room.record(&bo, &pot, NewEntry::new(EntryKind::Inflow, 0, ""), 13),
+            Err(DomainError::Invalid {
+                field: "amount",
+                ..
+            })
+        ));
+        assert!(matches!(
+            room.record(&bo, &pot, NewEntry::new(EntryKind::Inflow, -5, ""), 13),
+            Err(DomainError::Invalid {
+                field: "amount",
+                ..
+            })
+        ));
+        assert!(matches!(
+            room.open_pot(&ana, "Bad", "euros", 14),
+            Err(DomainError::Invalid { field: "unit", .. })
+        ));
+    }
+
+    #[test]
+    fn expenses_need_two_approvals_never_the_requesters_own() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Tools", "EUR", 10).unwrap();
+        room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 5_000, ""), 11)
+            .unwrap();
+        let exp = room
+            .record(
+                &bo,
+                &pot,
+                NewEntry::new(EntryKind::Expense, 1_200, "saw blades"),
+                12,
+            )
+            .unwrap();
+        assert_eq!(
+            room.approve(&bo, &pot, &exp, 13),
+            Err(DomainError::SelfApproval)
+        );
+        assert_eq!(
+            room.pay(&ana, &pot, &exp, 13),
+            Err(DomainError::NotApproved)
+        );
+        room.approve(&ana, &pot, &exp, 14).unwrap();
+        assert_eq!(
+            room.approve(&ana, &pot, &exp, 15),
+            Err(DomainError::AlreadyApproved)
+        );
+        let line = |room: &RoomDoc| {
+            room.pot(&pot)
+                .unwrap()
+                .lines
+                .into_iter()
+                .find(|l| l.id == exp)
+                .unwrap()
+        };
+        assert_eq!(
+            line(&room).state,
+            EntryState::AwaitingApproval {
+                approvals: 1,
+                needed: 2
+            }
+        );
+        room.approve(&cy, &pot, &exp, 16).unwrap();
+        assert_eq!(line(&room).state, EntryState::Approved);
+        assert_eq!(room.pot(&pot).unwrap().balance, 5_000);
+        room.pay(&cy, &pot, &exp, 17).unwrap();
+        assert_eq!(line(&room).state, EntryState::Counted);
+        assert_eq!(room.pot(&pot).unwrap().balance, 3_800);
+    }
+
+    #[test]
+    fn reversals_correct_without_editing() {
+        let (mut room, ana, bo, _) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        let wrong = room
+            .record(
+                &ana,
+                &pot,
+                NewEntry::new(EntryKind::Inflow, 900, "typo"),
+                11,
+            )
+            .unwrap();
+        room.record(
+            &ana,
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 90, "right"),
+            12,
+        )
+        .unwrap();
+        room.record(&bo, &pot, NewEntry::reversal(&wrong, 900, "undo typo"), 13)
+            .unwrap();
+        let view = room.pot(&pot).unwrap();
+        assert_eq!(view.balance, 90);
+        assert_eq!(view.lines[0].state, EntryState::Reversed);
+        assert_eq!(view.lines.len(), 3);
+        // The same entry cannot be reversed twice, nor for another amount.
+        assert!(room
+            .record(&bo, &pot, NewEntry::reversal(&wrong, 900, ""), 14)
+            .is_err());
+    }
+
+    #[test]
+    fn strangers_and_forgeries_move_no_money() {
+        let (mut room, ana, _, _) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        let stranger = Identity::generate();
+        assert_eq!(
+            room.record(
+                &stranger,
+                &pot,
+                NewEntry::new(EntryKind::Inflow, 100, ""),
+                11
+            ),
+            Err(DomainError::NotAdmitted)
+        );
+        // A forged entry written straight into the document (as a hostile peer could).
+        let canonical = entry_canonical("room-1", "f1", &pot, "payout", 100, "", "", 12);
+        put_signed(
+            &mut room.doc,
+            "ledger:f1",
+            &stranger,
+            canonical,
+            &[
+                ("pot", Field::Text(pot.clone())),
+                ("entry", Field::Text("payout".into())),
+                ("amount", Field::Int(100)),
+                ("memo", Field::Text(String::new())),
+                ("target", Field::Text(String::new())),
+                ("at", Field::Int(12)),
+            ],
+        )
+        .unwrap();
+        room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 50, ""), 13)
+            .unwrap();
+        let view = room.pot(&pot).unwrap();
+        assert_eq!(view.balance, 50);
+        assert!(matches!(view.lines[0].state, EntryState::Refused(_)));
+    }
+
+    #[test]
+    fn concurrent_payouts_cannot_overdraw_after_merging() {
+        use automerge::sync::{State, SyncDoc};
+        let (mut a, ana, bo, _) = room3();
+        let pot = a.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        a.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 1_000, ""), 11)
+            .unwrap();
+        let mut b = RoomDoc::empty("room-1");
+        let sync = |a: &mut RoomDoc, b: &mut RoomDoc| {
+            let (mut sa, mut sb) = (State::new(), State::new());
+            for _ in 0..10 {
+                if let Some(m) = a.doc.sync().generate_sync_message(&mut sa) {
+                    b.doc.sync().receive_sync_message(&mut sb, m).unwrap();
+                }
+                if let Some(m) = b.doc.sync().generate_sync_message(&mut sb) {
+                    a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
+                }
+            }
+        };
+        sync(&mut a, &mut b);
+        // Apart, each device pays out 700 of the 1,000: both are valid locally.
+        a.record(&ana, &pot, NewEntry::new(EntryKind::Payout, 700, "a"), 20)
+            .unwrap();
+        b.record(&bo, &pot, NewEntry::new(EntryKind::Payout, 700, "b"), 21)
+            .unwrap();
+        sync(&mut a, &mut b);
+        let (va, vb) = (a.pot(&pot).unwrap(), b.pot(&pot).unwrap());
+        assert_eq!(va, vb);
+        assert_eq!(va.balance, 300);
+        let refused = va
+            .lines
+            .iter()
+            .filter(|l| matches!(l.state, EntryState::Refused(_)))
+            .count();
+        assert_eq!(refused, 1);
+    }
+}

@@ -2,12 +2,14 @@
 //! no UI. Commands validate their input and change the document; views are derived by functions.
 
 mod board;
+mod decisions;
 mod members;
 mod pot;
 mod room;
 mod signed;
 
 pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
+pub use decisions::{instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance};
 pub use members::{admission_threshold, Member, Profile, Standing};
 pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView, DEFAULT_APPROVALS};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};

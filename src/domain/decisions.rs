@@ -1,0 +1,721 @@
+//! Decisions (Loomio's methods): consent, majority, score (0–5 per option), ranked choice
+//! (instant runoff) and dot vote. A proposal has options, a closing time and a quorum (a share
+//! of admitted members). Each admitted member's latest stance before closing counts; tallies and
+//! outcomes are derived, with deterministic tie-breaking (the lower option index wins a tie).
+
+use super::room::{required_text, DomainError, RoomDoc};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use crate::crypto::{random_id, Identity};
+use std::collections::BTreeMap;
+
+const MAX_OPTIONS: usize = 20;
+const MAX_SCORE: u32 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Consent,
+    Majority,
+    Score,
+    Ranked,
+    /// Each member spreads up to this many dots over the options.
+    Dots(u32),
+}
+
+impl Method {
+    fn encode(self) -> String {
+        match self {
+            Method::Consent => "consent".into(),
+            Method::Majority => "majority".into(),
+            Method::Score => "score".into(),
+            Method::Ranked => "ranked".into(),
+            Method::Dots(n) => format!("dots:{n}"),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "consent" => Method::Consent,
+            "majority" => Method::Majority,
+            "score" => Method::Score,
+            "ranked" => Method::Ranked,
+            _ => Method::Dots(s.strip_prefix("dots:")?.parse().ok().filter(|n| *n > 0)?),
+        })
+    }
+}
+
+/// A member's stance. Option indices refer to the proposal's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stance {
+    Agree,
+    Abstain,
+    Disagree,
+    Block,
+    Choose(usize),
+    Scores(Vec<u32>),
+    Ranking(Vec<usize>),
+    Dots(Vec<u32>),
+}
+
+impl Stance {
+    fn encode(&self) -> String {
+        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        match self {
+            Stance::Agree => "agree".into(),
+            Stance::Abstain => "abstain".into(),
+            Stance::Disagree => "disagree".into(),
+            Stance::Block => "block".into(),
+            Stance::Choose(i) => format!("choose:{i}"),
+            Stance::Scores(v) => format!("scores:{}", list(v)),
+            Stance::Ranking(v) => format!(
+                "ranking:{}",
+                v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+            ),
+            Stance::Dots(v) => format!("dots:{}", list(v)),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        fn nums<T: std::str::FromStr>(s: &str) -> Option<Vec<T>> {
+            if s.is_empty() {
+                return Some(Vec::new());
+            }
+            s.split(',').map(|x| x.parse().ok()).collect()
+        }
+        Some(match s {
+            "agree" => Stance::Agree,
+            "abstain" => Stance::Abstain,
+            "disagree" => Stance::Disagree,
+            "block" => Stance::Block,
+            _ => {
+                let (tag, rest) = s.split_once(':')?;
+                match tag {
+                    "choose" => Stance::Choose(rest.parse().ok()?),
+                    "scores" => Stance::Scores(nums(rest)?),
+                    "ranking" => Stance::Ranking(nums(rest)?),
+                    "dots" => Stance::Dots(nums(rest)?),
+                    _ => return None,
+                }
+            }
+        })
+    }
+
+    /// Whether this stance is a valid answer to a proposal with `options` under `method`.
+    fn fits(&self, method: Method, options: usize) -> bool {
+        match (method, self) {
+            (
+                Method::Consent,
+                Stance::Agree | Stance::Abstain | Stance::Disagree | Stance::Block,
+            ) => true,
+            (Method::Majority, Stance::Choose(i)) => *i < options,
+            (Method::Score, Stance::Scores(v)) => {
+                v.len() == options && v.iter().all(|s| *s <= MAX_SCORE)
+            }
+            (Method::Ranked, Stance::Ranking(v)) => {
+                let mut seen = vec![false; options];
+                !v.is_empty()
+                    && v.iter()
+                        .all(|i| *i < options && !std::mem::replace(&mut seen[*i], true))
+            }
+            (Method::Dots(n), Stance::Dots(v)) => {
+                v.len() == options
+                    && v.iter()
+                        .try_fold(0u32, |a, d| a.checked_add(*d))
+                        .is_some_and(|t| t <= n)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a person fills in to propose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProposal {
+    pub title: String,
+    pub method: Method,
+    /// Options to choose among (ignored for consent).
+    pub options: Vec<String>,
+    pub closes_at: i64,
+    /// Share of admitted members who must take part, in percent (0–100).
+    pub quorum_percent: u32,
+}
+
+/// How a decision came out (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Open,
+    Passed { winner: Option<usize> },
+    Rejected,
+    Blocked,
+    NoQuorum,
+}
+
+/// A decision with its live tally (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionView {
+    pub id: String,
+    pub title: String,
+    pub method: Method,
+    pub options: Vec<String>,
+    pub closes_at: i64,
+    pub quorum_percent: u32,
+    pub author: String,
+    /// Members whose stance counts.
+    pub participants: usize,
+    /// Per option (consent: agree, abstain, disagree, block): votes, points, or dots.
+    pub totals: Vec<u64>,
+    pub outcome: Outcome,
+}
+
+fn proposal_canonical(room: &str, id: &str, p: &NewProposal, at: i64) -> Canonical {
+    Canonical::new(room, "decision", id)
+        .text("title", &p.title)
+        .text("method", &p.method.encode())
+        .text("options", &p.options.join("\n"))
+        .int("closes_at", p.closes_at)
+        .int("quorum", i64::from(p.quorum_percent))
+        .int("at", at)
+}
+
+fn stance_canonical(
+    room: &str,
+    id: &str,
+    decision: &str,
+    value: &str,
+    reason: &str,
+    at: i64,
+) -> Canonical {
+    Canonical::new(room, "stance", id)
+        .text("decision", decision)
+        .text("value", value)
+        .text("reason", reason)
+        .int("at", at)
+}
+
+/// Instant runoff: repeatedly drop the option with the fewest first preferences (ties: the
+/// higher index goes) until one holds a majority of the ballots still in play.
+pub fn instant_runoff(options: usize, ballots: &[Vec<usize>]) -> (Option<usize>, Vec<u64>) {
+    let mut alive = vec![true; options];
+    let first_round = first_preferences(options, ballots, &alive);
+    loop {
+        let counts = first_preferences(options, ballots, &alive);
+        let in_play: u64 = counts.iter().sum();
+        let standing: Vec<usize> = (0..options).filter(|i| alive[*i]).collect();
+        if in_play == 0 || standing.is_empty() {
+            return (None, first_round);
+        }
+        let leader = standing
+            .iter()
+            .copied()
+            .max_by(|a, b| counts[*a].cmp(&counts[*b]).then(b.cmp(a)));
+        if let Some(l) = leader {
+            if counts[l] * 2 > in_play || standing.len() == 1 {
+                return (Some(l), first_round);
+            }
+        }
+        let loser = standing
+            .iter()
+            .copied()
+            .min_by(|a, b| counts[*a].cmp(&counts[*b]).then(b.cmp(a)))
+            .expect("standing is not empty");
+        alive[loser] = false;
+    }
+}
+
+fn first_preferences(options: usize, ballots: &[Vec<usize>], alive: &[bool]) -> Vec<u64> {
+    let mut counts = vec![0u64; options];
+    for ballot in ballots {
+        if let Some(top) = ballot.iter().find(|i| alive[**i]) {
+            counts[*top] += 1;
+        }
+    }
+    counts
+}
+
+/// The lowest index among the highest totals, if any total is above zero.
+fn best(totals: &[u64]) -> Option<usize> {
+    let max = *totals.iter().max()?;
+    (max > 0)
+        .then(|| totals.iter().position(|t| *t == max))
+        .flatten()
+}
+
+impl RoomDoc {
+    /// Proposes a decision; returns its id.
+    pub fn propose(
+        &mut self,
+        me: &Identity,
+        p: NewProposal,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        self.writable_posts()?;
+        if !self.admitted().contains(&me.public()) {
+            return Err(DomainError::NotAdmitted);
+        }
+        let title = required_text("title", &p.title, 160)?;
+        let options: Vec<String> = if p.method == Method::Consent {
+            Vec::new()
+        } else {
+            p.options
+                .iter()
+                .map(|o| required_text("option", o, 100))
+                .collect::<Result<_, _>>()?
+        };
+        if p.method != Method::Consent && !(2..=MAX_OPTIONS).contains(&options.len()) {
+            return Err(DomainError::Invalid {
+                field: "options",
+                problem: format!("there must be between 2 and {MAX_OPTIONS} options"),
+            });
+        }
+        if p.closes_at <= now_ms {
+            return Err(DomainError::Invalid {
+                field: "closes_at",
+                problem: "must be in the future".into(),
+            });
+        }
+        if p.quorum_percent > 100 {
+            return Err(DomainError::Invalid {
+                field: "quorum",
+                problem: "is a percentage from 0 to 100".into(),
+            });
+        }
+        let p = NewProposal {
+            title,
+            options,
+            ..p
+        };
+        let id = random_id();
+        let canonical = proposal_canonical(self.room_id(), &id, &p, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("decision:{id}"),
+            me,
+            canonical,
+            &[
+                ("title", Field::Text(p.title)),
+                ("method", Field::Text(p.method.encode())),
+                ("options", Field::Text(p.options.join("\n"))),
+                ("closes_at", Field::Int(p.closes_at)),
+                ("quorum", Field::Int(i64::from(p.quorum_percent))),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    /// States (or changes) this member's stance; the latest before closing counts.
+    pub fn take_stance(
+        &mut self,
+        me: &Identity,
+        decision: &str,
+        stance: Stance,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.writable_posts()?;
+        if !self.admitted().contains(&me.public()) {
+            return Err(DomainError::NotAdmitted);
+        }
+        let d = self
+            .decision(decision, now_ms)
+            .ok_or_else(|| DomainError::NoSuchEntry(decision.to_owned()))?;
+        if now_ms >= d.closes_at {
+            return Err(DomainError::DecisionClosed);
+        }
+        if !stance.fits(d.method, d.options.len()) {
+            return Err(DomainError::Invalid {
+                field: "stance",
+                problem: "does not fit this decision's method and options".into(),
+            });
+        }
+        if reason.chars().count() > 1000 {
+            return Err(DomainError::Invalid {
+                field: "reason",
+                problem: "is longer than 1000 characters".into(),
+            });
+        }
+        let id = random_id();
+        let value = stance.encode();
+        let canonical = stance_canonical(self.room_id(), &id, decision, &value, reason, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("stance:{id}"),
+            me,
+            canonical,
+            &[
+                ("decision", Field::Text(decision.to_owned())),
+                ("value", Field::Text(value)),
+                ("reason", Field::Text(reason.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// Every decision with its tally and outcome as of `now_ms`.
+    pub fn decisions(&self, now_ms: i64) -> Vec<DecisionView> {
+        let admitted = self.admitted();
+        // Latest verified stance per (decision, member), by (time, id).
+        let mut latest: BTreeMap<(String, String), (i64, String, Stance)> = BTreeMap::new();
+        for (id, f) in root_entries(&self.doc, "stance:") {
+            let (Some(decision), Some(value), Some(at)) =
+                (text(&f, "decision"), text(&f, "value"), int(&f, "at"))
+            else {
+                continue;
+            };
+            let reason = text(&f, "reason").unwrap_or_default();
+            if !verifies(
+                &f,
+                &stance_canonical(self.room_id(), &id, decision, value, reason, at),
+            ) {
+                continue;
+            }
+            let (Some(author), Some(stance)) = (text(&f, "author"), Stance::parse(value)) else {
+                continue;
+            };
+            let key = (decision.to_owned(), author.to_owned());
+            if latest.get(&key).is_none_or(|(t, i, _)| (at, &id) > (*t, i)) {
+                latest.insert(key, (at, id, stance));
+            }
+        }
+        root_entries(&self.doc, "decision:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let method = Method::parse(text(&f, "method")?)?;
+                let options: Vec<String> = match text(&f, "options")? {
+                    "" => Vec::new(),
+                    o => o.split('\n').map(str::to_owned).collect(),
+                };
+                let p = NewProposal {
+                    title: text(&f, "title")?.to_owned(),
+                    method,
+                    options,
+                    closes_at: int(&f, "closes_at")?,
+                    quorum_percent: u32::try_from(int(&f, "quorum")?).ok()?,
+                };
+                let at = int(&f, "at")?;
+                if !verifies(&f, &proposal_canonical(self.room_id(), &id, &p, at)) {
+                    return None;
+                }
+                let stances: Vec<&Stance> = latest
+                    .range((id.clone(), String::new())..)
+                    .take_while(|((d, _), _)| *d == id)
+                    .filter(|((_, member), (t, _, s))| {
+                        admitted.contains(member)
+                            && *t < p.closes_at
+                            && s.fits(method, p.options.len())
+                    })
+                    .map(|(_, (_, _, s))| s)
+                    .collect();
+                Some(tally(
+                    id,
+                    text(&f, "author")?.to_owned(),
+                    p,
+                    &stances,
+                    admitted.len(),
+                    now_ms,
+                ))
+            })
+            .collect()
+    }
+
+    /// One decision as of `now_ms`.
+    pub fn decision(&self, id: &str, now_ms: i64) -> Option<DecisionView> {
+        self.decisions(now_ms).into_iter().find(|d| d.id == id)
+    }
+}
+
+fn tally(
+    id: String,
+    author: String,
+    p: NewProposal,
+    stances: &[&Stance],
+    admitted: usize,
+    now_ms: i64,
+) -> DecisionView {
+    let n = p.options.len();
+    let (totals, winner): (Vec<u64>, Option<usize>) = match p.method {
+        Method::Consent => {
+            let mut t = vec![0u64; 4];
+            for s in stances {
+                let i = match s {
+                    Stance::Agree => 0,
+                    Stance::Abstain => 1,
+                    Stance::Disagree => 2,
+                    _ => 3,
+                };
+                t[i] += 1;
+            }
+            (t, None)
+        }
+        Method::Majority => {
+            let mut t = vec![0u64; n];
+            for s in stances {
+                if let Stance::Choose(i) = s {
+                    t[*i] += 1;
+                }
+            }
+            let w = best(&t);
+            (t, w)
+        }
+        Method::Score | Method::Dots(_) => {
+            let mut t = vec![0u64; n];
+            for s in stances {
+                if let Stance::Scores(v) | Stance::Dots(v) = s {
+                    for (i, x) in v.iter().enumerate() {
+                        t[i] += u64::from(*x);
+                    }
+                }
+            }
+            let w = best(&t);
+            (t, w)
+        }
+        Method::Ranked => {
+            let ballots: Vec<Vec<usize>> = stances
+                .iter()
+                .filter_map(|s| match s {
+                    Stance::Ranking(v) => Some(v.clone()),
+                    _ => None,
+                })
+                .collect();
+            let (w, first) = instant_runoff(n, &ballots);
+            (first, w)
+        }
+    };
+    let participants = stances.len();
+    let outcome = if now_ms < p.closes_at {
+        Outcome::Open
+    } else if (participants as u64) * 100 < u64::from(p.quorum_percent) * admitted as u64 {
+        Outcome::NoQuorum
+    } else if p.method == Method::Consent {
+        if totals[3] > 0 {
+            Outcome::Blocked
+        } else if totals[0] > totals[2] {
+            Outcome::Passed { winner: None }
+        } else {
+            Outcome::Rejected
+        }
+    } else {
+        match winner {
+            Some(w) => Outcome::Passed { winner: Some(w) },
+            None => Outcome::Rejected,
+        }
+    };
+    DecisionView {
+        id,
+        title: p.title,
+        method: p.method,
+        options: p.options,
+        closes_at: p.closes_at,
+        quorum_percent: p.quorum_percent,
+        author,
+        participants,
+        totals,
+        outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Profile;
+
+    /// A room with `n` admitted members; returns their identities (the first is the founder).
+    fn room(n: usize) -> (RoomDoc, Vec<Identity>) {
+        let mut room = RoomDoc::create("room-1", "Decisions", 0).unwrap();
+        let people: Vec<Identity> = (0..n).map(|_| Identity::generate()).collect();
+        let p = |i: usize| Profile {
+            name: format!("M{i}"),
+            ..Profile::default()
+        };
+        room.found(&people[0], p(0), 1).unwrap();
+        for (i, who) in people.iter().enumerate().skip(1) {
+            room.set_profile(who, p(i), 2).unwrap();
+            // Vouch until admitted (the threshold grows with the room).
+            for (t, voucher) in (3 + i as i64 * 10..).zip(&people[..i]) {
+                if room.admitted().contains(&who.public()) {
+                    break;
+                }
+                room.vouch(voucher, &who.public(), t).unwrap();
+            }
+        }
+        assert_eq!(room.admitted().len(), n);
+        (room, people)
+    }
+
+    fn proposal(method: Method, options: &[&str]) -> NewProposal {
+        NewProposal {
+            title: "Buy a cargo bike".into(),
+            method,
+            options: options.iter().map(|s| s.to_string()).collect(),
+            closes_at: 1_000,
+            quorum_percent: 50,
+        }
+    }
+
+    #[test]
+    fn consent_passes_is_blocked_and_latest_stance_counts() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], proposal(Method::Consent, &[]), 100)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 101).unwrap();
+        r.take_stance(&m[1], &d, Stance::Block, "too dear", 102)
+            .unwrap();
+        r.take_stance(&m[2], &d, Stance::Disagree, "", 103).unwrap();
+        assert_eq!(r.decision(&d, 500).unwrap().outcome, Outcome::Open);
+        assert_eq!(r.decision(&d, 1_000).unwrap().outcome, Outcome::Blocked);
+        // m1 changes their mind before closing: the latest stance counts, once.
+        r.take_stance(&m[1], &d, Stance::Agree, "convinced", 104)
+            .unwrap();
+        let v = r.decision(&d, 1_000).unwrap();
+        assert_eq!((v.participants, v.totals.clone()), (3, vec![2, 0, 1, 0]));
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+    }
+
+    #[test]
+    fn refusals_closed_unadmitted_and_ill_fitting_stances() {
+        let (mut r, m) = room(2);
+        let d = r
+            .propose(&m[0], proposal(Method::Majority, &["yes", "no"]), 100)
+            .unwrap();
+        assert_eq!(
+            r.take_stance(&m[1], &d, Stance::Choose(0), "", 1_000),
+            Err(DomainError::DecisionClosed)
+        );
+        let stranger = Identity::generate();
+        assert_eq!(
+            r.take_stance(&stranger, &d, Stance::Choose(0), "", 200),
+            Err(DomainError::NotAdmitted)
+        );
+        assert!(matches!(
+            r.take_stance(&m[1], &d, Stance::Choose(2), "", 200),
+            Err(DomainError::Invalid { .. })
+        ));
+        assert!(matches!(
+            r.take_stance(&m[1], &d, Stance::Agree, "", 200),
+            Err(DomainError::Invalid { .. })
+        ));
+        assert!(matches!(
+            r.propose(&m[0], proposal(Method::Majority, &["only"]), 100),
+            Err(DomainError::Invalid {
+                field: "options",
+                ..
+            })
+        ));
+        let mut past = proposal(Method::Consent, &[]);
+        past.closes_at = 50;
+        assert!(matches!(
+            r.propose(&m[0], past, 100),
+            Err(DomainError::Invalid {
+                field: "closes_at",
+                ..
+            })
+        ));
+        assert_eq!(
+            r.propose(&stranger, proposal(Method::Consent, &[]), 100),
+            Err(DomainError::NotAdmitted)
+        );
+    }
+
+    #[test]
+    fn majority_ties_go_to_the_lower_option_and_quorum_is_enforced() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], proposal(Method::Majority, &["a", "b", "c"]), 100)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Choose(2), "", 101)
+            .unwrap();
+        assert_eq!(r.decision(&d, 1_000).unwrap().outcome, Outcome::NoQuorum);
+        r.take_stance(&m[1], &d, Stance::Choose(1), "", 102)
+            .unwrap();
+        let v = r.decision(&d, 1_000).unwrap();
+        assert_eq!(v.totals, vec![0, 1, 1]);
+        assert_eq!(v.outcome, Outcome::Passed { winner: Some(1) });
+    }
+
+    #[test]
+    fn score_and_dot_votes_sum_per_option() {
+        let (mut r, m) = room(3);
+        let s = r
+            .propose(&m[0], proposal(Method::Score, &["x", "y"]), 100)
+            .unwrap();
+        r.take_stance(&m[0], &s, Stance::Scores(vec![5, 1]), "", 101)
+            .unwrap();
+        r.take_stance(&m[1], &s, Stance::Scores(vec![0, 4]), "", 102)
+            .unwrap();
+        assert!(r
+            .take_stance(&m[2], &s, Stance::Scores(vec![6, 0]), "", 103)
+            .is_err());
+        let v = r.decision(&s, 2_000).unwrap();
+        assert_eq!(
+            (v.totals, v.outcome),
+            (vec![5, 5], Outcome::Passed { winner: Some(0) })
+        );
+
+        let d = r
+            .propose(&m[0], proposal(Method::Dots(3), &["x", "y", "z"]), 100)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Dots(vec![0, 3, 0]), "", 101)
+            .unwrap();
+        r.take_stance(&m[1], &d, Stance::Dots(vec![1, 0, 2]), "", 102)
+            .unwrap();
+        assert!(r
+            .take_stance(&m[2], &d, Stance::Dots(vec![2, 2, 0]), "", 103)
+            .is_err());
+        let v = r.decision(&d, 2_000).unwrap();
+        assert_eq!(
+            (v.totals, v.outcome),
+            (vec![1, 3, 2], Outcome::Passed { winner: Some(1) })
+        );
+    }
+
+    #[test]
+    fn instant_runoff_transfers_eliminated_preferences() {
+        // First preferences: a 4, b 3, c 2 (no majority of 9). c goes; its ballots prefer b.
+        let mut ballots = vec![vec![0, 1]; 4];
+        ballots.extend(vec![vec![1, 0]; 3]);
+        ballots.extend(vec![vec![2, 1]; 2]);
+        assert_eq!(instant_runoff(3, &ballots), (Some(1), vec![4, 3, 2]));
+        // Exhausted ballots drop out; an outright majority wins at once.
+        assert_eq!(
+            instant_runoff(2, &[vec![0], vec![0], vec![1]]),
+            (Some(0), vec![2, 1])
+        );
+        assert_eq!(instant_runoff(2, &[]).0, None);
+        // Through the room: a ranking must name distinct options.
+        let (mut r, m) = room(3);
+        let d = r
+            .propose(&m[0], proposal(Method::Ranked, &["a", "b", "c"]), 100)
+            .unwrap();
+        assert!(r
+            .take_stance(&m[0], &d, Stance::Ranking(vec![0, 0]), "", 101)
+            .is_err());
+        r.take_stance(&m[0], &d, Stance::Ranking(vec![2, 0]), "", 101)
+            .unwrap();
+        r.take_stance(&m[1], &d, Stance::Ranking(vec![0]), "", 102)
+            .unwrap();
+        r.take_stance(&m[2], &d, Stance::Ranking(vec![1, 0]), "", 103)
+            .unwrap();
+        // a 1, b 1, c 1: c (highest index among the lowest) goes, then b; a wins 2 to 0.
+        assert_eq!(
+            r.decision(&d, 2_000).unwrap().outcome,
+            Outcome::Passed { winner: Some(0) }
+        );
+    }
+
+    #[test]
+    fn stances_of_members_who_left_no_longer_count() {
+        let (mut r, m) = room(3);
+        let d = r
+            .propose(&m[0], proposal(Method::Consent, &[]), 100)
+            .unwrap();
+        r.take_stance(&m[1], &d, Stance::Block, "", 101).unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 102).unwrap();
+        r.leave(&m[1], 103).unwrap();
+        let v = r.decision(&d, 2_000).unwrap();
+        assert_eq!(v.participants, 1);
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+    }
+}

@@ -3,6 +3,7 @@
 //! of admitted members). Each admitted member's latest stance before closing counts; tallies and
 //! outcomes are derived, with deterministic tie-breaking (the lower option index wins a tie).
 
+use super::charter::Amendment;
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
 use crate::crypto::{random_id, Identity};
@@ -137,6 +138,8 @@ pub struct NewProposal {
     pub closes_at: i64,
     /// Share of admitted members who must take part, in percent (0–100).
     pub quorum_percent: u32,
+    /// A charter change enacted if this (consent) decision passes.
+    pub amendment: Option<Amendment>,
 }
 
 /// How a decision came out (derived).
@@ -158,6 +161,7 @@ pub struct DecisionView {
     pub options: Vec<String>,
     pub closes_at: i64,
     pub quorum_percent: u32,
+    pub amendment: Option<Amendment>,
     pub author: String,
     /// Members whose stance counts.
     pub participants: usize,
@@ -173,6 +177,13 @@ fn proposal_canonical(room: &str, id: &str, p: &NewProposal, at: i64) -> Canonic
         .text("options", &p.options.join("\n"))
         .int("closes_at", p.closes_at)
         .int("quorum", i64::from(p.quorum_percent))
+        .text(
+            "amend",
+            &p.amendment
+                .as_ref()
+                .map(Amendment::encode)
+                .unwrap_or_default(),
+        )
         .int("at", at)
 }
 
@@ -272,6 +283,15 @@ impl RoomDoc {
                 problem: "must be in the future".into(),
             });
         }
+        if let Some(a) = &p.amendment {
+            if p.method != Method::Consent {
+                return Err(DomainError::Invalid {
+                    field: "amendment",
+                    problem: "a charter change is decided by consent".into(),
+                });
+            }
+            a.validate()?;
+        }
         if p.quorum_percent > 100 {
             return Err(DomainError::Invalid {
                 field: "quorum",
@@ -296,6 +316,15 @@ impl RoomDoc {
                 ("options", Field::Text(p.options.join("\n"))),
                 ("closes_at", Field::Int(p.closes_at)),
                 ("quorum", Field::Int(i64::from(p.quorum_percent))),
+                (
+                    "amend",
+                    Field::Text(
+                        p.amendment
+                            .as_ref()
+                            .map(Amendment::encode)
+                            .unwrap_or_default(),
+                    ),
+                ),
                 ("at", Field::Int(now_ms)),
             ],
         )?;
@@ -393,6 +422,10 @@ impl RoomDoc {
                     options,
                     closes_at: int(&f, "closes_at")?,
                     quorum_percent: u32::try_from(int(&f, "quorum")?).ok()?,
+                    amendment: match text(&f, "amend").unwrap_or_default() {
+                        "" => None,
+                        a => Some(Amendment::parse(a)?),
+                    },
                 };
                 let at = int(&f, "at")?;
                 if !verifies(&f, &proposal_canonical(self.room_id(), &id, &p, at)) {
@@ -509,6 +542,7 @@ fn tally(
         options: p.options,
         closes_at: p.closes_at,
         quorum_percent: p.quorum_percent,
+        amendment: p.amendment,
         author,
         participants,
         totals,
@@ -551,6 +585,7 @@ mod tests {
             options: options.iter().map(|s| s.to_string()).collect(),
             closes_at: 1_000,
             quorum_percent: 50,
+            amendment: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! no UI. Commands validate their input and change the document; views are derived by functions.
 
 mod board;
+mod charter;
 mod decisions;
 mod members;
 mod pot;
@@ -9,7 +10,8 @@ mod room;
 mod signed;
 
 pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
+pub use charter::{Amendment, Charter, LICENCES};
 pub use decisions::{instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance};
 pub use members::{admission_threshold, Member, Profile, Standing};
-pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView, DEFAULT_APPROVALS};
+pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};

@@ -10,9 +10,6 @@ use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Fi
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Approvals an expense needs by default (the charter's pot policy), never from its requester.
-pub const DEFAULT_APPROVALS: usize = 2;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     Inflow,
@@ -222,7 +219,7 @@ impl RoomDoc {
         let memo = memo.as_str();
         self.require_admitted(me)?;
         let view = self
-            .pot(pot)
+            .pot(pot, now_ms)
             .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
         if amount <= 0 {
             return Err(DomainError::Invalid {
@@ -301,7 +298,7 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
-        let line = self.expense_line(pot, expense)?;
+        let line = self.expense_line(pot, expense, now_ms)?;
         if line.author == me.public() {
             return Err(DomainError::SelfApproval);
         }
@@ -333,11 +330,11 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
-        let line = self.expense_line(pot, expense)?;
+        let line = self.expense_line(pot, expense, now_ms)?;
         if line.state != EntryState::Approved {
             return Err(DomainError::NotApproved);
         }
-        let balance = self.pot(pot).map_or(0, |p| p.balance);
+        let balance = self.pot(pot, now_ms).map_or(0, |p| p.balance);
         if line.amount > balance {
             return Err(DomainError::InsufficientFunds {
                 balance,
@@ -360,8 +357,13 @@ impl RoomDoc {
         Ok(())
     }
 
-    fn expense_line(&self, pot: &str, expense: &str) -> Result<LedgerLine, DomainError> {
-        self.pot(pot)
+    fn expense_line(
+        &self,
+        pot: &str,
+        expense: &str,
+        now_ms: i64,
+    ) -> Result<LedgerLine, DomainError> {
+        self.pot(pot, now_ms)
             .and_then(|p| {
                 p.lines
                     .into_iter()
@@ -397,7 +399,8 @@ impl RoomDoc {
     }
 
     /// Every pot, with its ledger and derived balance.
-    pub fn pots(&self) -> Vec<PotView> {
+    pub fn pots(&self, now_ms: i64) -> Vec<PotView> {
+        let needed = self.charter(now_ms).approvals;
         let admitted = self.admitted();
         let entries: Vec<Entry> = root_entries(&self.doc, "ledger:")
             .into_iter()
@@ -446,7 +449,7 @@ impl RoomDoc {
                 let (name, unit, at) = (text(&f, "name")?, text(&f, "unit")?, int(&f, "at")?);
                 verifies(&f, &pot_canonical(self.room_id(), &id, name, unit, at)).then_some(())?;
                 let mine: Vec<&Entry> = entries.iter().filter(|e| e.pot == id).collect();
-                let (balance, lines) = replay(&mine, &admitted, &approvals, &paid);
+                let (balance, lines) = replay(&mine, &admitted, &approvals, &paid, needed);
                 Some(PotView {
                     id,
                     name: name.to_owned(),
@@ -459,8 +462,8 @@ impl RoomDoc {
     }
 
     /// One pot by id.
-    pub fn pot(&self, id: &str) -> Option<PotView> {
-        self.pots().into_iter().find(|p| p.id == id)
+    pub fn pot(&self, id: &str, now_ms: i64) -> Option<PotView> {
+        self.pots(now_ms).into_iter().find(|p| p.id == id)
     }
 }
 
@@ -470,6 +473,7 @@ fn replay(
     admitted: &BTreeSet<String>,
     approvals: &BTreeMap<String, BTreeSet<String>>,
     paid: &BTreeMap<String, i64>,
+    needed: usize,
 ) -> (i64, Vec<LedgerLine>) {
     // Each event: (time, id, what). Expenses move money at their payment time.
     let mut order: Vec<(i64, &str, usize)> = Vec::new();
@@ -502,10 +506,10 @@ fn replay(
                 let approvers = approvals
                     .get(&e.id)
                     .map_or(0, |a| a.iter().filter(|x| **x != e.author).count());
-                if approvers < DEFAULT_APPROVALS {
+                if approvers < needed {
                     states[i] = EntryState::AwaitingApproval {
                         approvals: approvers,
-                        needed: DEFAULT_APPROVALS,
+                        needed,
                     };
                     continue;
                 }
@@ -574,6 +578,8 @@ mod tests {
     use super::*;
     use crate::domain::Profile;
 
+    const NOW: i64 = 1_000_000;
+
     /// A room with three admitted members: ana (founder), bo and cy.
     fn room3() -> (RoomDoc, Identity, Identity, Identity) {
         let mut room = RoomDoc::create("room-1", "Pot room", 0).unwrap();
@@ -613,7 +619,7 @@ mod tests {
             12,
         )
         .unwrap();
-        let view = room.pot(&pot).unwrap();
+        let view = room.pot(&pot, NOW).unwrap();
         assert_eq!(view.balance, 7_450);
         assert_eq!(view.lines.len(), 2);
         assert!(view.lines.iter().all(|l| l.state == EntryState::Counted));
@@ -673,7 +679,7 @@ mod tests {
             Err(DomainError::AlreadyApproved)
         );
         let line = |room: &RoomDoc| {
-            room.pot(&pot)
+            room.pot(&pot, NOW)
                 .unwrap()
                 .lines
                 .into_iter()
@@ -689,10 +695,10 @@ mod tests {
         );
         room.approve(&cy, &pot, &exp, 16).unwrap();
         assert_eq!(line(&room).state, EntryState::Approved);
-        assert_eq!(room.pot(&pot).unwrap().balance, 5_000);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 5_000);
         room.pay(&cy, &pot, &exp, 17).unwrap();
         assert_eq!(line(&room).state, EntryState::Counted);
-        assert_eq!(room.pot(&pot).unwrap().balance, 3_800);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 3_800);
     }
 
     #[test]
@@ -716,7 +722,7 @@ mod tests {
         .unwrap();
         room.record(&bo, &pot, NewEntry::reversal(&wrong, 900, "undo typo"), 13)
             .unwrap();
-        let view = room.pot(&pot).unwrap();
+        let view = room.pot(&pot, NOW).unwrap();
         assert_eq!(view.balance, 90);
         assert_eq!(view.lines[0].state, EntryState::Reversed);
         assert_eq!(view.lines.len(), 3);
@@ -759,7 +765,7 @@ mod tests {
         .unwrap();
         room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 50, ""), 13)
             .unwrap();
-        let view = room.pot(&pot).unwrap();
+        let view = room.pot(&pot, NOW).unwrap();
         assert_eq!(view.balance, 50);
         assert!(matches!(view.lines[0].state, EntryState::Refused(_)));
     }
@@ -790,7 +796,7 @@ mod tests {
         b.record(&bo, &pot, NewEntry::new(EntryKind::Payout, 700, "b"), 21)
             .unwrap();
         sync(&mut a, &mut b);
-        let (va, vb) = (a.pot(&pot).unwrap(), b.pot(&pot).unwrap());
+        let (va, vb) = (a.pot(&pot, NOW).unwrap(), b.pot(&pot, NOW).unwrap());
         assert_eq!(va, vb);
         assert_eq!(va.balance, 300);
         let refused = va

@@ -1,0 +1,313 @@
+//! The charter: the room's rules as data. It starts from defaults and changes only through
+//! passed consent decisions that carry an amendment; the charter in force is derived by applying
+//! enacted amendments in (closing time, decision id) order, identically on every device.
+//! (The admission rule is fixed at its default for now: admission feeds decisions, so making it
+//! amendable needs a two-phase derivation.)
+
+use super::decisions::Outcome;
+use super::room::{DomainError, RoomDoc};
+use std::collections::BTreeMap;
+
+/// The rules in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charter {
+    pub purpose: String,
+    pub values: String,
+    /// Default quorum for new decisions, in percent of admitted members.
+    pub quorum_percent: u32,
+    /// Approvals (never the requester's) an expense needs before it can be paid.
+    pub approvals: usize,
+    pub licence: String,
+    /// Value types for contributions, with weights in percent.
+    pub value_types: BTreeMap<String, u32>,
+}
+
+impl Default for Charter {
+    fn default() -> Self {
+        Charter {
+            purpose: String::new(),
+            values: String::new(),
+            quorum_percent: 50,
+            approvals: 2,
+            licence: "CC BY-SA 4.0".into(),
+            value_types: ["work", "care", "money", "materials", "knowledge"]
+                .into_iter()
+                .map(|t| (t.to_owned(), 100))
+                .collect(),
+        }
+    }
+}
+
+/// Licences a room or resource may use.
+pub const LICENCES: [&str; 5] = [
+    "CC BY-SA 4.0",
+    "CC0",
+    "GPL-3.0",
+    "Peer Production Licence",
+    "members only",
+];
+
+/// One change to the charter: `key` is `purpose`, `values`, `quorum_percent`, `approvals`,
+/// `licence` or `value_type:<name>` (weight in percent; 0 removes the type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amendment {
+    pub key: String,
+    pub value: String,
+}
+
+impl Amendment {
+    pub fn new(key: &str, value: &str) -> Self {
+        Amendment {
+            key: key.trim().to_owned(),
+            value: value.trim().to_owned(),
+        }
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        format!("{}={}", self.key, self.value)
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let (key, value) = text.split_once('=')?;
+        let a = Amendment {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        };
+        a.validate().ok().map(|_| a)
+    }
+
+    fn invalid(problem: &str) -> DomainError {
+        DomainError::Invalid {
+            field: "amendment",
+            problem: problem.into(),
+        }
+    }
+
+    /// Checks that the amendment names a rule and a value the rule accepts.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let number = |max: u32| -> Result<(), DomainError> {
+            match self.value.parse::<u32>() {
+                Ok(n) if n <= max => Ok(()),
+                _ => Err(Self::invalid(&format!(
+                    "{} takes a whole number from 0 to {max}",
+                    self.key
+                ))),
+            }
+        };
+        match self.key.as_str() {
+            "purpose" | "values" if self.value.chars().count() <= 2000 => Ok(()),
+            "purpose" | "values" => Err(Self::invalid("is longer than 2000 characters")),
+            "quorum_percent" => number(100),
+            "approvals" => match self.value.parse::<u32>() {
+                Ok(1..=10) => Ok(()),
+                _ => Err(Self::invalid("approvals takes a whole number from 1 to 10")),
+            },
+            "licence" if LICENCES.contains(&self.value.as_str()) => Ok(()),
+            "licence" => Err(Self::invalid("is not a known licence")),
+            key => match key.strip_prefix("value_type:") {
+                Some(name)
+                    if !name.trim().is_empty()
+                        && name.chars().count() <= 40
+                        && !name.contains('=') =>
+                {
+                    number(1000)
+                }
+                _ => Err(Self::invalid(&format!(
+                    "\"{key}\" is not a rule of the charter"
+                ))),
+            },
+        }
+    }
+
+    fn apply(&self, c: &mut Charter) {
+        match self.key.as_str() {
+            "purpose" => c.purpose = self.value.clone(),
+            "values" => c.values = self.value.clone(),
+            "quorum_percent" => c.quorum_percent = self.value.parse().unwrap_or(c.quorum_percent),
+            "approvals" => c.approvals = self.value.parse().unwrap_or(c.approvals),
+            "licence" => c.licence = self.value.clone(),
+            key => {
+                if let (Some(name), Ok(weight)) =
+                    (key.strip_prefix("value_type:"), self.value.parse::<u32>())
+                {
+                    if weight == 0 {
+                        c.value_types.remove(name);
+                    } else {
+                        c.value_types.insert(name.to_owned(), weight);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl RoomDoc {
+    /// Enacted amendments as of `now_ms`, in the order they apply: (decision id, closed at, change).
+    pub fn charter_history(&self, now_ms: i64) -> Vec<(String, i64, Amendment)> {
+        let mut enacted: Vec<(String, i64, Amendment)> = self
+            .decisions(now_ms)
+            .into_iter()
+            .filter(|d| d.outcome == Outcome::Passed { winner: None })
+            .filter_map(|d| Some((d.id, d.closes_at, d.amendment?)))
+            .collect();
+        enacted.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        enacted
+    }
+
+    /// The charter in force at `now_ms`.
+    pub fn charter(&self, now_ms: i64) -> Charter {
+        let mut charter = Charter::default();
+        for (_, _, amendment) in self.charter_history(now_ms) {
+            amendment.apply(&mut charter);
+        }
+        charter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Identity;
+    use crate::domain::{EntryKind, EntryState, Method, NewEntry, NewProposal, Profile, Stance};
+
+    fn two_members() -> (RoomDoc, Identity, Identity) {
+        let mut room = RoomDoc::create("room-1", "Charter", 0).unwrap();
+        let (ana, bo) = (Identity::generate(), Identity::generate());
+        room.found(
+            &ana,
+            Profile {
+                name: "Ana".into(),
+                ..Profile::default()
+            },
+            1,
+        )
+        .unwrap();
+        room.set_profile(
+            &bo,
+            Profile {
+                name: "Bo".into(),
+                ..Profile::default()
+            },
+            2,
+        )
+        .unwrap();
+        room.vouch(&ana, &bo.public(), 3).unwrap();
+        (room, ana, bo)
+    }
+
+    fn amend(room: &mut RoomDoc, by: &Identity, key: &str, value: &str, closes_at: i64) -> String {
+        let p = NewProposal {
+            title: format!("Set {key}"),
+            method: Method::Consent,
+            options: vec![],
+            closes_at,
+            quorum_percent: 50,
+            amendment: Some(Amendment::new(key, value)),
+        };
+        room.propose(by, p, 10).unwrap()
+    }
+
+    #[test]
+    fn amendments_apply_only_once_passed_in_closing_order() {
+        let (mut room, ana, bo) = two_members();
+        assert_eq!(room.charter(0), Charter::default());
+        let later = amend(&mut room, &ana, "purpose", "Share tools", 300);
+        let sooner = amend(&mut room, &ana, "purpose", "Share food", 200);
+        let blocked = amend(&mut room, &ana, "licence", "CC0", 200);
+        for d in [&later, &sooner] {
+            room.take_stance(&ana, d, Stance::Agree, "", 20).unwrap();
+        }
+        room.take_stance(&ana, &blocked, Stance::Agree, "", 20)
+            .unwrap();
+        room.take_stance(&bo, &blocked, Stance::Block, "keep copyleft", 21)
+            .unwrap();
+        assert_eq!(room.charter(199).purpose, "");
+        assert_eq!(room.charter(250).purpose, "Share food");
+        let c = room.charter(300);
+        assert_eq!(
+            (c.purpose.as_str(), c.licence.as_str()),
+            ("Share tools", "CC BY-SA 4.0")
+        );
+        let order: Vec<String> = room.charter_history(300).into_iter().map(|h| h.0).collect();
+        assert_eq!(order, vec![sooner, later]);
+    }
+
+    #[test]
+    fn the_pot_policy_follows_the_charter() {
+        let (mut room, ana, bo) = two_members();
+        let d = amend(&mut room, &ana, "approvals", "1", 100);
+        room.take_stance(&ana, &d, Stance::Agree, "", 20).unwrap();
+        room.take_stance(&bo, &d, Stance::Agree, "", 21).unwrap();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 30).unwrap();
+        room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 500, ""), 31)
+            .unwrap();
+        let exp = room
+            .record(
+                &bo,
+                &pot,
+                NewEntry::new(EntryKind::Expense, 100, "rope"),
+                32,
+            )
+            .unwrap();
+        room.approve(&ana, &pot, &exp, 33).unwrap();
+        let state = |now| {
+            room.pot(&pot, now)
+                .unwrap()
+                .lines
+                .into_iter()
+                .find(|l| l.id == exp)
+                .unwrap()
+                .state
+        };
+        // Before the decision closes two approvals are needed; after, one.
+        assert_eq!(
+            state(50),
+            EntryState::AwaitingApproval {
+                approvals: 1,
+                needed: 2
+            }
+        );
+        assert_eq!(state(100), EntryState::Approved);
+    }
+
+    #[test]
+    fn bad_amendments_are_refused() {
+        let (mut room, ana, _) = two_members();
+        for (key, value) in [
+            ("quorum_percent", "101"),
+            ("approvals", "0"),
+            ("licence", "mine"),
+            ("owner", "ana"),
+            ("value_type:", "5"),
+        ] {
+            let p = NewProposal {
+                title: "x".into(),
+                method: Method::Consent,
+                options: vec![],
+                closes_at: 100,
+                quorum_percent: 50,
+                amendment: Some(Amendment::new(key, value)),
+            };
+            assert!(
+                matches!(
+                    room.propose(&ana, p, 10),
+                    Err(DomainError::Invalid {
+                        field: "amendment",
+                        ..
+                    })
+                ),
+                "{key}={value}"
+            );
+        }
+        let by_majority = NewProposal {
+            title: "x".into(),
+            method: Method::Majority,
+            options: vec!["yes".into(), "no".into()],
+            closes_at: 100,
+            quorum_percent: 50,
+            amendment: Some(Amendment::new("purpose", "x")),
+        };
+        assert!(room.propose(&ana, by_majority, 10).is_err());
+        assert!(Amendment::new("value_type:seeds", "150").validate().is_ok());
+    }
+}

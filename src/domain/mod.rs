@@ -3,6 +3,7 @@
 
 mod board;
 mod charter;
+mod contributions;
 mod decisions;
 mod members;
 mod pot;
@@ -11,6 +12,7 @@ mod signed;
 
 pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 pub use charter::{Amendment, Charter, LICENCES};
+pub use contributions::{ContributionTotals, ContributionView, NewContribution};
 pub use decisions::{instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance};
 pub use members::{admission_threshold, Member, Profile, Standing};
 pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};

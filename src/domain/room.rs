@@ -45,6 +45,8 @@ pub enum DomainError {
     AlreadyApproved,
     #[error("this expense is not approved yet")]
     NotApproved,
+    #[error("only the beneficiary can countersign")]
+    NotBeneficiary,
     #[error("this decision is closed")]
     DecisionClosed,
     #[error("the room document is damaged: {0}")]

@@ -1,0 +1,450 @@
+//! Contributions: open value accounting (Sensorica, ValueFlows work events). A member logs a
+//! contribution of a value type the charter defines, as an integer quantity (minutes, or units
+//! of the type); peers validate it after the fact; the beneficiary's countersignature makes it
+//! confirmed. A correction is a new entry that reverses another. A contribution counts once it
+//! has at least one validation by another admitted member, or is confirmed. Totals and shares
+//! are derived, weighted by the charter, in integers.
+
+use super::room::{DomainError, RoomDoc};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use crate::crypto::{random_id, Identity};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a member logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContribution {
+    pub value_type: String,
+    /// Minutes for time, or units of the value type; always positive.
+    pub quantity: i64,
+    pub description: String,
+    /// When the work was done (ms since the epoch).
+    pub date: i64,
+    /// The member it benefited, who may countersign.
+    pub beneficiary: Option<String>,
+    /// The contribution this entry corrects (reverses).
+    pub reverses: Option<String>,
+}
+
+/// A contribution as the room sees it (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContributionView {
+    pub id: String,
+    pub contributor: String,
+    pub value_type: String,
+    pub quantity: i64,
+    pub description: String,
+    pub date: i64,
+    pub beneficiary: Option<String>,
+    pub reverses: Option<String>,
+    pub validators: BTreeSet<String>,
+    pub confirmed: bool,
+    pub reversed: bool,
+    /// Whether it counts in totals (verified, by an admitted member, of a charter value type,
+    /// validated or confirmed, not reversed, not itself a correction).
+    pub counts: bool,
+}
+
+/// Derived totals: raw quantities per member and type, weighted points (quantity × weight %),
+/// and each member's share of all weighted points in basis points (1/100 of a percent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContributionTotals {
+    pub by_member_and_type: BTreeMap<(String, String), i64>,
+    pub weighted_by_member: BTreeMap<String, i64>,
+    pub weighted_by_type: BTreeMap<String, i64>,
+    pub share_basis_points: BTreeMap<String, i64>,
+}
+
+fn contribution_canonical(room: &str, id: &str, c: &NewContribution, at: i64) -> Canonical {
+    Canonical::new(room, "contribution", id)
+        .text("value_type", &c.value_type)
+        .int("quantity", c.quantity)
+        .text("description", &c.description)
+        .int("date", c.date)
+        .text("beneficiary", c.beneficiary.as_deref().unwrap_or_default())
+        .text("reverses", c.reverses.as_deref().unwrap_or_default())
+        .int("at", at)
+}
+
+fn mark_canonical(room: &str, kind: &str, id: &str, target: &str, at: i64) -> Canonical {
+    Canonical::new(room, kind, id)
+        .text("target", target)
+        .int("at", at)
+}
+
+impl RoomDoc {
+    fn admitted_or_refuse(&self, me: &Identity) -> Result<(), DomainError> {
+        self.writable_posts()?;
+        if self.admitted().contains(&me.public()) {
+            Ok(())
+        } else {
+            Err(DomainError::NotAdmitted)
+        }
+    }
+
+    /// Logs a contribution (or a correction reversing one of one's own).
+    pub fn log_contribution(
+        &mut self,
+        me: &Identity,
+        c: NewContribution,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        self.admitted_or_refuse(me)?;
+        if !self.charter(now_ms).value_types.contains_key(&c.value_type) {
+            return Err(DomainError::Invalid {
+                field: "value_type",
+                problem: format!("\"{}\" is not a value type of the charter", c.value_type),
+            });
+        }
+        if c.quantity <= 0 {
+            return Err(DomainError::Invalid {
+                field: "quantity",
+                problem: "must be a positive whole number".into(),
+            });
+        }
+        if c.description.chars().count() > 1000 {
+            return Err(DomainError::Invalid {
+                field: "description",
+                problem: "is longer than 1000 characters".into(),
+            });
+        }
+        let existing = self.contributions(now_ms);
+        if let Some(b) = &c.beneficiary {
+            if !self.members().iter().any(|m| &m.key == b) || *b == me.public() {
+                return Err(DomainError::NoSuchMember(b.clone()));
+            }
+        }
+        if let Some(target) = &c.reverses {
+            let t = existing
+                .iter()
+                .find(|x| &x.id == target)
+                .ok_or_else(|| DomainError::NoSuchEntry(target.clone()))?;
+            if t.contributor != me.public() || t.reversed || t.reverses.is_some() {
+                return Err(DomainError::Invalid {
+                    field: "reverses",
+                    problem: "only your own, not yet corrected contribution can be reversed".into(),
+                });
+            }
+        }
+        let id = random_id();
+        let canonical = contribution_canonical(self.room_id(), &id, &c, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("contribution:{id}"),
+            me,
+            canonical,
+            &[
+                ("value_type", Field::Text(c.value_type)),
+                ("quantity", Field::Int(c.quantity)),
+                ("description", Field::Text(c.description)),
+                ("date", Field::Int(c.date)),
+                (
+                    "beneficiary",
+                    Field::Text(c.beneficiary.unwrap_or_default()),
+                ),
+                ("reverses", Field::Text(c.reverses.unwrap_or_default())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    fn mark(
+        &mut self,
+        me: &Identity,
+        kind: &str,
+        target: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        let id = random_id();
+        let canonical = mark_canonical(self.room_id(), kind, &id, target, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("{kind}:{id}"),
+            me,
+            canonical,
+            &[
+                ("target", Field::Text(target.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// A peer validates someone else's contribution.
+    pub fn validate_contribution(
+        &mut self,
+        me: &Identity,
+        target: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.admitted_or_refuse(me)?;
+        let c = self
+            .contributions(now_ms)
+            .into_iter()
+            .find(|c| c.id == target)
+            .ok_or_else(|| DomainError::NoSuchEntry(target.to_owned()))?;
+        if c.contributor == me.public() {
+            return Err(DomainError::SelfApproval);
+        }
+        if c.validators.contains(&me.public()) {
+            return Err(DomainError::AlreadyApproved);
+        }
+        self.mark(me, "validation", target, now_ms)
+    }
+
+    /// The beneficiary countersigns: the contribution becomes confirmed.
+    pub fn countersign(
+        &mut self,
+        me: &Identity,
+        target: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.admitted_or_refuse(me)?;
+        let c = self
+            .contributions(now_ms)
+            .into_iter()
+            .find(|c| c.id == target)
+            .ok_or_else(|| DomainError::NoSuchEntry(target.to_owned()))?;
+        if c.beneficiary.as_deref() != Some(me.public().as_str()) {
+            return Err(DomainError::NotBeneficiary);
+        }
+        if c.confirmed {
+            return Err(DomainError::AlreadyApproved);
+        }
+        self.mark(me, "countersign", target, now_ms)
+    }
+
+    fn marks(&self, kind: &str) -> Vec<(String, String)> {
+        root_entries(&self.doc, &format!("{kind}:"))
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (target, at) = (text(&f, "target")?, int(&f, "at")?);
+                verifies(&f, &mark_canonical(self.room_id(), kind, &id, target, at))
+                    .then(|| Some((target.to_owned(), text(&f, "author")?.to_owned())))
+                    .flatten()
+            })
+            .collect()
+    }
+
+    /// Every contribution, oldest work first.
+    pub fn contributions(&self, now_ms: i64) -> Vec<ContributionView> {
+        let admitted = self.admitted();
+        let types = self.charter(now_ms).value_types;
+        let mut validators: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (target, author) in self.marks("validation") {
+            if admitted.contains(&author) {
+                validators.entry(target).or_default().insert(author);
+            }
+        }
+        let countersigned: BTreeSet<(String, String)> =
+            self.marks("countersign").into_iter().collect();
+        let mut list: Vec<ContributionView> = root_entries(&self.doc, "contribution:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let opt = |name: &str| text(&f, name).filter(|s| !s.is_empty()).map(str::to_owned);
+                let c = NewContribution {
+                    value_type: text(&f, "value_type")?.to_owned(),
+                    quantity: int(&f, "quantity")?,
+                    description: text(&f, "description").unwrap_or_default().to_owned(),
+                    date: int(&f, "date")?,
+                    beneficiary: opt("beneficiary"),
+                    reverses: opt("reverses"),
+                };
+                let verified = verifies(
+                    &f,
+                    &contribution_canonical(self.room_id(), &id, &c, int(&f, "at")?),
+                );
+                let contributor = text(&f, "author")?.to_owned();
+                let mut v = validators.get(&id).cloned().unwrap_or_default();
+                v.remove(&contributor);
+                let confirmed = c.beneficiary.as_ref().is_some_and(|b| {
+                    admitted.contains(b) && countersigned.contains(&(id.clone(), b.clone()))
+                });
+                let counts = verified
+                    && c.quantity > 0
+                    && admitted.contains(&contributor)
+                    && types.contains_key(&c.value_type)
+                    && c.reverses.is_none()
+                    && (confirmed || !v.is_empty());
+                Some(ContributionView {
+                    id,
+                    contributor,
+                    value_type: c.value_type,
+                    quantity: c.quantity,
+                    description: c.description,
+                    date: c.date,
+                    beneficiary: c.beneficiary,
+                    reverses: if verified { c.reverses } else { None },
+                    validators: v,
+                    confirmed,
+                    reversed: false,
+                    counts,
+                })
+            })
+            .collect();
+        // A verified correction by the same contributor reverses its target.
+        let reversals: BTreeSet<(String, String)> = list
+            .iter()
+            .filter_map(|c| Some((c.reverses.clone()?, c.contributor.clone())))
+            .collect();
+        for c in &mut list {
+            if reversals.contains(&(c.id.clone(), c.contributor.clone())) {
+                c.reversed = true;
+                c.counts = false;
+            }
+        }
+        list.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+        list
+    }
+
+    /// Totals per member and per value type, weighted by the charter.
+    pub fn contribution_totals(&self, now_ms: i64) -> ContributionTotals {
+        let weights = self.charter(now_ms).value_types;
+        let mut t = ContributionTotals::default();
+        for c in self.contributions(now_ms).into_iter().filter(|c| c.counts) {
+            let weight = i64::from(*weights.get(&c.value_type).unwrap_or(&0));
+            let weighted = c.quantity.saturating_mul(weight);
+            let raw = t
+                .by_member_and_type
+                .entry((c.contributor.clone(), c.value_type.clone()))
+                .or_default();
+            *raw = raw.saturating_add(c.quantity);
+            let m = t.weighted_by_member.entry(c.contributor).or_default();
+            *m = m.saturating_add(weighted);
+            let ty = t.weighted_by_type.entry(c.value_type).or_default();
+            *ty = ty.saturating_add(weighted);
+        }
+        let total: i128 = t.weighted_by_member.values().map(|v| i128::from(*v)).sum();
+        if total > 0 {
+            for (member, w) in &t.weighted_by_member {
+                let bp = i128::from(*w) * 10_000 / total;
+                t.share_basis_points
+                    .insert(member.clone(), i64::try_from(bp).unwrap_or(i64::MAX));
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Profile;
+
+    fn room3() -> (RoomDoc, Identity, Identity, Identity) {
+        let mut room = RoomDoc::create("room-1", "Value", 0).unwrap();
+        let (ana, bo, cy) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let p = |n: &str| Profile {
+            name: n.into(),
+            ..Profile::default()
+        };
+        room.found(&ana, p("Ana"), 1).unwrap();
+        room.set_profile(&bo, p("Bo"), 2).unwrap();
+        room.set_profile(&cy, p("Cy"), 2).unwrap();
+        room.vouch(&ana, &bo.public(), 3).unwrap();
+        room.vouch(&ana, &cy.public(), 4).unwrap();
+        (room, ana, bo, cy)
+    }
+
+    fn work(minutes: i64, beneficiary: Option<&Identity>) -> NewContribution {
+        NewContribution {
+            value_type: "work".into(),
+            quantity: minutes,
+            description: "fixed the bike rack".into(),
+            date: 100,
+            beneficiary: beneficiary.map(Identity::public),
+            reverses: None,
+        }
+    }
+
+    #[test]
+    fn validated_and_confirmed_contributions_count() {
+        let (mut room, ana, bo, cy) = room3();
+        let unvalidated = room.log_contribution(&bo, work(30, None), 10).unwrap();
+        let validated = room.log_contribution(&bo, work(90, None), 11).unwrap();
+        let confirmed = room
+            .log_contribution(&cy, work(60, Some(&ana)), 12)
+            .unwrap();
+        assert_eq!(
+            room.validate_contribution(&bo, &validated, 13),
+            Err(DomainError::SelfApproval)
+        );
+        room.validate_contribution(&ana, &validated, 14).unwrap();
+        assert_eq!(
+            room.validate_contribution(&ana, &validated, 15),
+            Err(DomainError::AlreadyApproved)
+        );
+        assert_eq!(
+            room.countersign(&bo, &confirmed, 16),
+            Err(DomainError::NotBeneficiary)
+        );
+        room.countersign(&ana, &confirmed, 17).unwrap();
+        let list = room.contributions(20);
+        let get = |id: &str| list.iter().find(|c| c.id == id).unwrap();
+        assert!(!get(&unvalidated).counts);
+        assert!(get(&validated).counts);
+        assert!(get(&confirmed).confirmed && get(&confirmed).counts);
+
+        let t = room.contribution_totals(20);
+        assert_eq!(
+            t.by_member_and_type.get(&(bo.public(), "work".into())),
+            Some(&90)
+        );
+        assert_eq!(t.weighted_by_type.get("work"), Some(&(150 * 100)));
+        // Bo 90 of 150 weighted minutes: 60.00 %; Cy 40.00 %.
+        assert_eq!(t.share_basis_points.get(&bo.public()), Some(&6_000));
+        assert_eq!(t.share_basis_points.get(&cy.public()), Some(&4_000));
+    }
+
+    #[test]
+    fn corrections_reverse_and_bad_input_is_refused() {
+        let (mut room, ana, bo, _) = room3();
+        let wrong = room.log_contribution(&bo, work(600, None), 10).unwrap();
+        room.validate_contribution(&ana, &wrong, 11).unwrap();
+        let mut fix = work(600, None);
+        fix.reverses = Some(wrong.clone());
+        assert!(
+            room.log_contribution(&ana, fix.clone(), 12).is_err(),
+            "only one's own entry"
+        );
+        room.log_contribution(&bo, fix.clone(), 12).unwrap();
+        assert!(
+            room.log_contribution(&bo, fix, 13).is_err(),
+            "reversed once"
+        );
+        assert!(room.contribution_totals(20).weighted_by_member.is_empty());
+
+        let mut bad = work(0, None);
+        assert!(matches!(
+            room.log_contribution(&bo, bad.clone(), 14),
+            Err(DomainError::Invalid {
+                field: "quantity",
+                ..
+            })
+        ));
+        bad.quantity = 5;
+        bad.value_type = "vibes".into();
+        assert!(matches!(
+            room.log_contribution(&bo, bad, 14),
+            Err(DomainError::Invalid {
+                field: "value_type",
+                ..
+            })
+        ));
+        assert!(
+            room.log_contribution(&bo, work(5, Some(&bo)), 14).is_err(),
+            "own beneficiary"
+        );
+        let stranger = Identity::generate();
+        assert_eq!(
+            room.log_contribution(&stranger, work(5, None), 14),
+            Err(DomainError::NotAdmitted)
+        );
+    }
+}

@@ -7,6 +7,7 @@ mod contributions;
 mod decisions;
 mod members;
 mod pot;
+mod resources;
 mod room;
 mod signed;
 
@@ -16,4 +17,5 @@ pub use contributions::{ContributionTotals, ContributionView, NewContribution};
 pub use decisions::{instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance};
 pub use members::{admission_threshold, Member, Profile, Standing};
 pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};
+pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};

@@ -47,6 +47,8 @@ pub enum DomainError {
     NotApproved,
     #[error("only the beneficiary can countersign")]
     NotBeneficiary,
+    #[error("the resource is already booked then (booking {0})")]
+    BookingConflict(String),
     #[error("this decision is closed")]
     DecisionClosed,
     #[error("the room document is damaged: {0}")]

@@ -1,0 +1,503 @@
+//! Shared resources and lending (Lend Engine, ValueFlows transferCustody): physical things and
+//! knowledge with stewards, usage rules, condition, location and licence; bookings over time
+//! intervals, where overlapping bookings are detected deterministically and shown as conflicts,
+//! never dropped; loans as custody transfers (hand-over and return, each with a condition
+//! note), from which the current holder and overdue loans are derived.
+
+use super::charter::LICENCES;
+use super::room::{required_text, DomainError, RoomDoc};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use crate::crypto::{random_id, Identity};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewResource {
+    /// "physical" or "knowledge".
+    pub kind: String,
+    pub name: String,
+    pub rules: String,
+    pub condition: String,
+    pub location: String,
+    pub licence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub id: String,
+    pub member: String,
+    pub start: i64,
+    pub end: i64,
+    /// Ids of verified bookings of the same resource whose interval overlaps this one.
+    pub conflicts_with: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: String,
+    /// "handover" (to `holder`) or "return".
+    pub kind: String,
+    pub holder: String,
+    pub due: Option<i64>,
+    pub note: String,
+    pub by: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceView {
+    pub id: String,
+    pub steward: String,
+    pub resource: NewResource,
+    pub bookings: Vec<Booking>,
+    pub transfers: Vec<Transfer>,
+    /// Who has it now (None: with its steward).
+    pub holder: Option<String>,
+    pub due: Option<i64>,
+}
+
+impl ResourceView {
+    pub fn overdue(&self, now_ms: i64) -> bool {
+        self.holder.is_some() && self.due.is_some_and(|d| d < now_ms)
+    }
+}
+
+fn resource_canonical(room: &str, id: &str, r: &NewResource, at: i64) -> Canonical {
+    Canonical::new(room, "resource", id)
+        .text("kind", &r.kind)
+        .text("name", &r.name)
+        .text("rules", &r.rules)
+        .text("condition", &r.condition)
+        .text("location", &r.location)
+        .text("licence", &r.licence)
+        .int("at", at)
+}
+
+fn booking_canonical(room: &str, id: &str, resource: &str, start: i64, end: i64) -> Canonical {
+    Canonical::new(room, "booking", id)
+        .text("resource", resource)
+        .int("start", start)
+        .int("end", end)
+}
+
+fn transfer_canonical(room: &str, id: &str, t: &Transfer, resource: &str) -> Canonical {
+    Canonical::new(room, "transfer", id)
+        .text("resource", resource)
+        .text("transfer", &t.kind)
+        .text("holder", &t.holder)
+        .int("due", t.due.unwrap_or(0))
+        .text("note", &t.note)
+        .int("at", t.at)
+}
+
+impl RoomDoc {
+    fn admitted_member(&self, me: &Identity) -> Result<(), DomainError> {
+        self.writable_posts()?;
+        if self.admitted().contains(&me.public()) {
+            Ok(())
+        } else {
+            Err(DomainError::NotAdmitted)
+        }
+    }
+
+    /// Registers a resource; the registering member becomes its steward.
+    pub fn add_resource(
+        &mut self,
+        me: &Identity,
+        r: NewResource,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        self.admitted_member(me)?;
+        if r.kind != "physical" && r.kind != "knowledge" {
+            return Err(DomainError::Invalid {
+                field: "kind",
+                problem: "is \"physical\" or \"knowledge\"".into(),
+            });
+        }
+        if !LICENCES.contains(&r.licence.as_str()) {
+            return Err(DomainError::Invalid {
+                field: "licence",
+                problem: format!("must be one of {}", LICENCES.join(", ")),
+            });
+        }
+        let r = NewResource {
+            name: required_text("name", &r.name, 100)?,
+            ..r
+        };
+        for (field, value) in [
+            ("rules", &r.rules),
+            ("condition", &r.condition),
+            ("location", &r.location),
+        ] {
+            if value.chars().count() > 1000 {
+                return Err(DomainError::Invalid {
+                    field,
+                    problem: "is longer than 1000 characters".into(),
+                });
+            }
+        }
+        let id = random_id();
+        let canonical = resource_canonical(self.room_id(), &id, &r, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("resource:{id}"),
+            me,
+            canonical,
+            &[
+                ("kind", Field::Text(r.kind)),
+                ("name", Field::Text(r.name)),
+                ("rules", Field::Text(r.rules)),
+                ("condition", Field::Text(r.condition)),
+                ("location", Field::Text(r.location)),
+                ("licence", Field::Text(r.licence)),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    /// Books a physical resource for [start, end). An overlap with another booking is allowed
+    /// to be written (devices may book while apart) and shows as a conflict on both.
+    pub fn book(
+        &mut self,
+        me: &Identity,
+        resource: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<String, DomainError> {
+        self.admitted_member(me)?;
+        let r = self
+            .resource(resource)
+            .ok_or_else(|| DomainError::NoSuchEntry(resource.to_owned()))?;
+        if r.resource.kind != "physical" {
+            return Err(DomainError::Invalid {
+                field: "resource",
+                problem: "only physical things are booked".into(),
+            });
+        }
+        if end <= start {
+            return Err(DomainError::Invalid {
+                field: "end",
+                problem: "must be after the start".into(),
+            });
+        }
+        if let Some(b) = r.bookings.iter().find(|b| b.start < end && start < b.end) {
+            return Err(DomainError::BookingConflict(b.id.clone()));
+        }
+        let id = random_id();
+        let canonical = booking_canonical(self.room_id(), &id, resource, start, end);
+        put_signed(
+            &mut self.doc,
+            &format!("booking:{id}"),
+            me,
+            canonical,
+            &[
+                ("resource", Field::Text(resource.to_owned())),
+                ("start", Field::Int(start)),
+                ("end", Field::Int(end)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    /// Hands a resource over to `holder` (until `due`), or records its return (`holder` None).
+    pub fn transfer_custody(
+        &mut self,
+        me: &Identity,
+        resource: &str,
+        holder: Option<&str>,
+        due: Option<i64>,
+        note: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.admitted_member(me)?;
+        let r = self
+            .resource(resource)
+            .ok_or_else(|| DomainError::NoSuchEntry(resource.to_owned()))?;
+        let t = match holder {
+            Some(h) => {
+                if r.holder.is_some() {
+                    return Err(DomainError::Invalid {
+                        field: "holder",
+                        problem: "it is already lent out; record its return first".into(),
+                    });
+                }
+                if !self.admitted().contains(h) {
+                    return Err(DomainError::NoSuchMember(h.to_owned()));
+                }
+                Transfer {
+                    id: random_id(),
+                    kind: "handover".into(),
+                    holder: h.to_owned(),
+                    due,
+                    note: note.to_owned(),
+                    by: me.public(),
+                    at: now_ms,
+                }
+            }
+            None => {
+                if r.holder.is_none() {
+                    return Err(DomainError::Invalid {
+                        field: "holder",
+                        problem: "it is not lent out".into(),
+                    });
+                }
+                Transfer {
+                    id: random_id(),
+                    kind: "return".into(),
+                    holder: String::new(),
+                    due: None,
+                    note: note.to_owned(),
+                    by: me.public(),
+                    at: now_ms,
+                }
+            }
+        };
+        let canonical = transfer_canonical(self.room_id(), &t.id, &t, resource);
+        put_signed(
+            &mut self.doc,
+            &format!("transfer:{}", t.id),
+            me,
+            canonical,
+            &[
+                ("resource", Field::Text(resource.to_owned())),
+                ("transfer", Field::Text(t.kind)),
+                ("holder", Field::Text(t.holder)),
+                ("due", Field::Int(t.due.unwrap_or(0))),
+                ("note", Field::Text(t.note)),
+                ("at", Field::Int(t.at)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// Every resource with its bookings (conflicts marked), custody history and holder.
+    pub fn resources(&self) -> Vec<ResourceView> {
+        let admitted = self.admitted();
+        let mut bookings: Vec<(String, Booking)> = root_entries(&self.doc, "booking:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (resource, start, end) =
+                    (text(&f, "resource")?, int(&f, "start")?, int(&f, "end")?);
+                let author = text(&f, "author")?;
+                (verifies(
+                    &f,
+                    &booking_canonical(self.room_id(), &id, resource, start, end),
+                ) && admitted.contains(author)
+                    && start < end)
+                    .then(|| {
+                        (
+                            resource.to_owned(),
+                            Booking {
+                                id,
+                                member: author.to_owned(),
+                                start,
+                                end,
+                                conflicts_with: vec![],
+                            },
+                        )
+                    })
+            })
+            .collect();
+        bookings.sort_by(|a, b| (&a.0, a.1.start, &a.1.id).cmp(&(&b.0, b.1.start, &b.1.id)));
+        let snapshot = bookings.clone();
+        for (res, b) in &mut bookings {
+            b.conflicts_with = snapshot
+                .iter()
+                .filter(|(r2, o)| r2 == res && o.id != b.id && o.start < b.end && b.start < o.end)
+                .map(|(_, o)| o.id.clone())
+                .collect();
+        }
+        let mut transfers: Vec<(String, Transfer)> = root_entries(&self.doc, "transfer:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let resource = text(&f, "resource")?.to_owned();
+                let due = int(&f, "due")?;
+                let t = Transfer {
+                    id,
+                    kind: text(&f, "transfer")?.to_owned(),
+                    holder: text(&f, "holder")?.to_owned(),
+                    due: (due != 0).then_some(due),
+                    note: text(&f, "note").unwrap_or_default().to_owned(),
+                    by: text(&f, "author")?.to_owned(),
+                    at: int(&f, "at")?,
+                };
+                (verifies(
+                    &f,
+                    &transfer_canonical(self.room_id(), &t.id, &t, &resource),
+                ) && admitted.contains(&t.by))
+                .then_some((resource, t))
+            })
+            .collect();
+        transfers.sort_by(|a, b| (a.1.at, &a.1.id).cmp(&(b.1.at, &b.1.id)));
+        root_entries(&self.doc, "resource:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let r = NewResource {
+                    kind: text(&f, "kind")?.to_owned(),
+                    name: text(&f, "name")?.to_owned(),
+                    rules: text(&f, "rules").unwrap_or_default().to_owned(),
+                    condition: text(&f, "condition").unwrap_or_default().to_owned(),
+                    location: text(&f, "location").unwrap_or_default().to_owned(),
+                    licence: text(&f, "licence").unwrap_or_default().to_owned(),
+                };
+                verifies(
+                    &f,
+                    &resource_canonical(self.room_id(), &id, &r, int(&f, "at")?),
+                )
+                .then_some(())?;
+                let mine: Vec<Transfer> = transfers
+                    .iter()
+                    .filter(|(r, _)| *r == id)
+                    .map(|(_, t)| t.clone())
+                    .collect();
+                // Replay custody: a hand-over while lent out, or a return while home, is ignored.
+                let (mut holder, mut due) = (None::<String>, None);
+                for t in &mine {
+                    match (t.kind.as_str(), &holder) {
+                        ("handover", None) => {
+                            holder = Some(t.holder.clone());
+                            due = t.due;
+                        }
+                        ("return", Some(_)) => {
+                            holder = None;
+                            due = None;
+                        }
+                        _ => {}
+                    }
+                }
+                Some(ResourceView {
+                    steward: text(&f, "author")?.to_owned(),
+                    bookings: bookings
+                        .iter()
+                        .filter(|(r, _)| *r == id)
+                        .map(|(_, b)| b.clone())
+                        .collect(),
+                    id,
+                    resource: r,
+                    transfers: mine,
+                    holder,
+                    due,
+                })
+            })
+            .collect()
+    }
+
+    pub fn resource(&self, id: &str) -> Option<ResourceView> {
+        self.resources().into_iter().find(|r| r.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Profile;
+    use automerge::sync::{State, SyncDoc};
+
+    fn room2() -> (RoomDoc, Identity, Identity) {
+        let mut room = RoomDoc::create("room-1", "Tools", 0).unwrap();
+        let (ana, bo) = (Identity::generate(), Identity::generate());
+        room.found(
+            &ana,
+            Profile {
+                name: "Ana".into(),
+                ..Profile::default()
+            },
+            1,
+        )
+        .unwrap();
+        room.set_profile(
+            &bo,
+            Profile {
+                name: "Bo".into(),
+                ..Profile::default()
+            },
+            2,
+        )
+        .unwrap();
+        room.vouch(&ana, &bo.public(), 3).unwrap();
+        (room, ana, bo)
+    }
+
+    fn drill() -> NewResource {
+        NewResource {
+            kind: "physical".into(),
+            name: "Drill".into(),
+            rules: "Return charged".into(),
+            condition: "good".into(),
+            location: "shed".into(),
+            licence: "members only".into(),
+        }
+    }
+
+    #[test]
+    fn lending_tracks_the_holder_and_overdue_loans() {
+        let (mut room, ana, bo) = room2();
+        let id = room.add_resource(&ana, drill(), 10).unwrap();
+        assert_eq!(room.resource(&id).unwrap().steward, ana.public());
+        room.transfer_custody(
+            &ana,
+            &id,
+            Some(&bo.public()),
+            Some(1_000),
+            "battery full",
+            20,
+        )
+        .unwrap();
+        assert!(room
+            .transfer_custody(&ana, &id, Some(&bo.public()), None, "", 21)
+            .is_err());
+        let r = room.resource(&id).unwrap();
+        assert_eq!(r.holder, Some(bo.public()));
+        assert!(!r.overdue(999) && r.overdue(1_001));
+        room.transfer_custody(&bo, &id, None, None, "bit worn", 30)
+            .unwrap();
+        let r = room.resource(&id).unwrap();
+        assert_eq!((r.holder, r.transfers.len()), (None, 2));
+        assert!(room.transfer_custody(&bo, &id, None, None, "", 31).is_err());
+        let mut bad = drill();
+        bad.licence = "whatever".into();
+        assert!(room.add_resource(&ana, bad, 40).is_err());
+    }
+
+    #[test]
+    fn overlapping_bookings_are_refused_locally_and_shown_when_made_apart() {
+        let (mut a, ana, bo) = room2();
+        let id = a.add_resource(&ana, drill(), 10).unwrap();
+        a.book(&ana, &id, 100, 200).unwrap();
+        assert!(matches!(
+            a.book(&bo, &id, 150, 250),
+            Err(DomainError::BookingConflict(_))
+        ));
+        a.book(&bo, &id, 200, 300).unwrap(); // touching is not overlapping
+        let mut b = RoomDoc::empty("room-1");
+        let sync = |a: &mut RoomDoc, b: &mut RoomDoc| {
+            let (mut sa, mut sb) = (State::new(), State::new());
+            for _ in 0..10 {
+                if let Some(m) = a.doc.sync().generate_sync_message(&mut sa) {
+                    b.doc.sync().receive_sync_message(&mut sb, m).unwrap();
+                }
+                if let Some(m) = b.doc.sync().generate_sync_message(&mut sb) {
+                    a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
+                }
+            }
+        };
+        sync(&mut a, &mut b);
+        let x = a.book(&ana, &id, 400, 500).unwrap();
+        let y = b.book(&bo, &id, 450, 550).unwrap();
+        sync(&mut a, &mut b);
+        let (ra, rb) = (a.resource(&id).unwrap(), b.resource(&id).unwrap());
+        assert_eq!(ra, rb);
+        let get = |i: &str| {
+            ra.bookings
+                .iter()
+                .find(|bk| bk.id == i)
+                .unwrap()
+                .conflicts_with
+                .clone()
+        };
+        assert_eq!((get(&x), get(&y)), (vec![y.clone()], vec![x.clone()]));
+        assert_eq!(ra.bookings.len(), 4);
+    }
+}

@@ -290,7 +290,6 @@ impl RoomDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::sync::{State, SyncDoc};
 
     fn offer(title: &str) -> NewPost {
         NewPost {
@@ -302,21 +301,7 @@ mod tests {
     }
 
     fn sync_pair(a: &mut RoomDoc, b: &mut RoomDoc) {
-        let (mut sa, mut sb) = (State::new(), State::new());
-        for _ in 0..20 {
-            let m1 = a.doc.sync().generate_sync_message(&mut sa);
-            if let Some(m) = m1.clone() {
-                b.doc.sync().receive_sync_message(&mut sb, m).unwrap();
-            }
-            let m2 = b.doc.sync().generate_sync_message(&mut sb);
-            if let Some(m) = m2.clone() {
-                a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
-            }
-            if m1.is_none() && m2.is_none() {
-                return;
-            }
-        }
-        panic!("sync did not settle in 20 rounds");
+        crate::domain::testing::sync(a, b)
     }
 
     #[test]

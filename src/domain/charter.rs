@@ -168,30 +168,11 @@ impl RoomDoc {
 mod tests {
     use super::*;
     use crate::crypto::Identity;
-    use crate::domain::{EntryKind, EntryState, Method, NewEntry, NewProposal, Profile, Stance};
+    use crate::domain::{EntryKind, EntryState, Method, NewEntry, NewProposal, Stance};
 
     fn two_members() -> (RoomDoc, Identity, Identity) {
-        let mut room = RoomDoc::create("room-1", "Charter", 0).unwrap();
-        let (ana, bo) = (Identity::generate(), Identity::generate());
-        room.found(
-            &ana,
-            Profile {
-                name: "Ana".into(),
-                ..Profile::default()
-            },
-            1,
-        )
-        .unwrap();
-        room.set_profile(
-            &bo,
-            Profile {
-                name: "Bo".into(),
-                ..Profile::default()
-            },
-            2,
-        )
-        .unwrap();
-        room.vouch(&ana, &bo.public(), 3).unwrap();
+        let (room, mut m) = crate::domain::testing::community(2);
+        let (bo, ana) = (m.pop().unwrap(), m.pop().unwrap());
         (room, ana, bo)
     }
 

@@ -65,22 +65,7 @@ fn contribution_canonical(room: &str, id: &str, c: &NewContribution, at: i64) ->
         .int("at", at)
 }
 
-fn mark_canonical(room: &str, kind: &str, id: &str, target: &str, at: i64) -> Canonical {
-    Canonical::new(room, kind, id)
-        .text("target", target)
-        .int("at", at)
-}
-
 impl RoomDoc {
-    fn admitted_or_refuse(&self, me: &Identity) -> Result<(), DomainError> {
-        self.writable_posts()?;
-        if self.admitted().contains(&me.public()) {
-            Ok(())
-        } else {
-            Err(DomainError::NotAdmitted)
-        }
-    }
-
     /// Logs a contribution (or a correction reversing one of one's own).
     pub fn log_contribution(
         &mut self,
@@ -88,7 +73,7 @@ impl RoomDoc {
         c: NewContribution,
         now_ms: i64,
     ) -> Result<String, DomainError> {
-        self.admitted_or_refuse(me)?;
+        self.require_admitted(me)?;
         if !self.charter(now_ms).value_types.contains_key(&c.value_type) {
             return Err(DomainError::Invalid {
                 field: "value_type",
@@ -149,29 +134,6 @@ impl RoomDoc {
         Ok(id)
     }
 
-    fn mark(
-        &mut self,
-        me: &Identity,
-        kind: &str,
-        target: &str,
-        now_ms: i64,
-    ) -> Result<(), DomainError> {
-        let id = random_id();
-        let canonical = mark_canonical(self.room_id(), kind, &id, target, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("{kind}:{id}"),
-            me,
-            canonical,
-            &[
-                ("target", Field::Text(target.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
-        self.doc.commit();
-        Ok(())
-    }
-
     /// A peer validates someone else's contribution.
     pub fn validate_contribution(
         &mut self,
@@ -179,7 +141,7 @@ impl RoomDoc {
         target: &str,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        self.admitted_or_refuse(me)?;
+        self.require_admitted(me)?;
         let c = self
             .contributions(now_ms)
             .into_iter()
@@ -191,7 +153,7 @@ impl RoomDoc {
         if c.validators.contains(&me.public()) {
             return Err(DomainError::AlreadyApproved);
         }
-        self.mark(me, "validation", target, now_ms)
+        self.put_mark(me, "validation", target, now_ms)
     }
 
     /// The beneficiary countersigns: the contribution becomes confirmed.
@@ -201,7 +163,7 @@ impl RoomDoc {
         target: &str,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        self.admitted_or_refuse(me)?;
+        self.require_admitted(me)?;
         let c = self
             .contributions(now_ms)
             .into_iter()
@@ -213,19 +175,7 @@ impl RoomDoc {
         if c.confirmed {
             return Err(DomainError::AlreadyApproved);
         }
-        self.mark(me, "countersign", target, now_ms)
-    }
-
-    fn marks(&self, kind: &str) -> Vec<(String, String)> {
-        root_entries(&self.doc, &format!("{kind}:"))
-            .into_iter()
-            .filter_map(|(id, f)| {
-                let (target, at) = (text(&f, "target")?, int(&f, "at")?);
-                verifies(&f, &mark_canonical(self.room_id(), kind, &id, target, at))
-                    .then(|| Some((target.to_owned(), text(&f, "author")?.to_owned())))
-                    .flatten()
-            })
-            .collect()
+        self.put_mark(me, "countersign", target, now_ms)
     }
 
     /// Every contribution, oldest work first.
@@ -233,13 +183,16 @@ impl RoomDoc {
         let admitted = self.admitted();
         let types = self.charter(now_ms).value_types;
         let mut validators: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (target, author) in self.marks("validation") {
-            if admitted.contains(&author) {
-                validators.entry(target).or_default().insert(author);
+        for m in self.marks("validation") {
+            if admitted.contains(&m.author) {
+                validators.entry(m.target).or_default().insert(m.author);
             }
         }
-        let countersigned: BTreeSet<(String, String)> =
-            self.marks("countersign").into_iter().collect();
+        let countersigned: BTreeSet<(String, String)> = self
+            .marks("countersign")
+            .into_iter()
+            .map(|m| (m.target, m.author))
+            .collect();
         let mut list: Vec<ContributionView> = root_entries(&self.doc, "contribution:")
             .into_iter()
             .filter_map(|(id, f)| {
@@ -331,24 +284,10 @@ impl RoomDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Profile;
 
     fn room3() -> (RoomDoc, Identity, Identity, Identity) {
-        let mut room = RoomDoc::create("room-1", "Value", 0).unwrap();
-        let (ana, bo, cy) = (
-            Identity::generate(),
-            Identity::generate(),
-            Identity::generate(),
-        );
-        let p = |n: &str| Profile {
-            name: n.into(),
-            ..Profile::default()
-        };
-        room.found(&ana, p("Ana"), 1).unwrap();
-        room.set_profile(&bo, p("Bo"), 2).unwrap();
-        room.set_profile(&cy, p("Cy"), 2).unwrap();
-        room.vouch(&ana, &bo.public(), 3).unwrap();
-        room.vouch(&ana, &cy.public(), 4).unwrap();
+        let (room, mut m) = crate::domain::testing::community(3);
+        let (cy, bo, ana) = (m.pop().unwrap(), m.pop().unwrap(), m.pop().unwrap());
         (room, ana, bo, cy)
     }
 

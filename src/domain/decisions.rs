@@ -553,29 +553,10 @@ fn tally(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Profile;
 
     /// A room with `n` admitted members; returns their identities (the first is the founder).
     fn room(n: usize) -> (RoomDoc, Vec<Identity>) {
-        let mut room = RoomDoc::create("room-1", "Decisions", 0).unwrap();
-        let people: Vec<Identity> = (0..n).map(|_| Identity::generate()).collect();
-        let p = |i: usize| Profile {
-            name: format!("M{i}"),
-            ..Profile::default()
-        };
-        room.found(&people[0], p(0), 1).unwrap();
-        for (i, who) in people.iter().enumerate().skip(1) {
-            room.set_profile(who, p(i), 2).unwrap();
-            // Vouch until admitted (the threshold grows with the room).
-            for (t, voucher) in (3 + i as i64 * 10..).zip(&people[..i]) {
-                if room.admitted().contains(&who.public()) {
-                    break;
-                }
-                room.vouch(voucher, &who.public(), t).unwrap();
-            }
-        }
-        assert_eq!(room.admitted().len(), n);
-        (room, people)
+        crate::domain::testing::community(n)
     }
 
     fn proposal(method: Method, options: &[&str]) -> NewProposal {

@@ -101,6 +101,16 @@ impl RoomDoc {
         self.writable_posts().map(|_| ())
     }
 
+    /// Refuses unless the room is writable and `me` is an admitted member.
+    pub(crate) fn require_admitted(&self, me: &Identity) -> Result<(), DomainError> {
+        self.ensure_writable()?;
+        if self.admitted().contains(&me.public()) {
+            Ok(())
+        } else {
+            Err(DomainError::NotAdmitted)
+        }
+    }
+
     /// Makes `me` the room's founder (its first admitted member). Done once, by the creator.
     pub fn found(
         &mut self,

@@ -10,6 +10,9 @@ mod pot;
 mod resources;
 mod room;
 mod signed;
+mod tasks;
+#[cfg(test)]
+mod testing;
 
 pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 pub use charter::{Amendment, Charter, LICENCES};
@@ -19,3 +22,4 @@ pub use members::{admission_threshold, Member, Profile, Standing};
 pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};
+pub use tasks::{TaskView, WorkPartyView};

@@ -129,18 +129,6 @@ fn entry_canonical(
         .int("at", at)
 }
 
-fn approval_canonical(room: &str, id: &str, target: &str, at: i64) -> Canonical {
-    Canonical::new(room, "approval", id)
-        .text("target", target)
-        .int("at", at)
-}
-
-fn paid_canonical(room: &str, id: &str, target: &str, at: i64) -> Canonical {
-    Canonical::new(room, "paid", id)
-        .text("target", target)
-        .int("at", at)
-}
-
 struct Entry {
     id: String,
     pot: String,
@@ -154,15 +142,6 @@ struct Entry {
 }
 
 impl RoomDoc {
-    fn require_admitted(&self, me: &Identity) -> Result<(), DomainError> {
-        self.writable_posts()?;
-        if self.admitted().contains(&me.public()) {
-            Ok(())
-        } else {
-            Err(DomainError::NotAdmitted)
-        }
-    }
-
     /// Opens a pot in a currency (ISO code such as "EUR") or in "hours".
     pub fn open_pot(
         &mut self,
@@ -305,20 +284,7 @@ impl RoomDoc {
         if self.approvers(expense).contains(&me.public()) {
             return Err(DomainError::AlreadyApproved);
         }
-        let id = random_id();
-        let canonical = approval_canonical(self.room_id(), &id, expense, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("approval:{id}"),
-            me,
-            canonical,
-            &[
-                ("target", Field::Text(expense.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
-        self.doc.commit();
-        Ok(())
+        self.put_mark(me, "approval", expense, now_ms)
     }
 
     /// Pays out an approved expense (refused if the balance cannot cover it).
@@ -341,20 +307,7 @@ impl RoomDoc {
                 amount: line.amount,
             });
         }
-        let id = random_id();
-        let canonical = paid_canonical(self.room_id(), &id, expense, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("paid:{id}"),
-            me,
-            canonical,
-            &[
-                ("target", Field::Text(expense.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
-        self.doc.commit();
-        Ok(())
+        self.put_mark(me, "paid", expense, now_ms)
     }
 
     fn expense_line(
@@ -374,27 +327,10 @@ impl RoomDoc {
 
     /// Verified approvers of an entry (any standing; the replay decides what counts).
     fn approvers(&self, target: &str) -> BTreeSet<String> {
-        self.signed_marks("approval:", approval_canonical)
+        self.marks("approval")
             .into_iter()
-            .filter(|(t, _, _)| t == target)
-            .map(|(_, author, _)| author)
-            .collect()
-    }
-
-    /// Verified (target, author, at) of approval or payment marks.
-    fn signed_marks(
-        &self,
-        prefix: &str,
-        canonical: fn(&str, &str, &str, i64) -> Canonical,
-    ) -> Vec<(String, String, i64)> {
-        root_entries(&self.doc, prefix)
-            .into_iter()
-            .filter_map(|(id, f)| {
-                let (target, at) = (text(&f, "target")?, int(&f, "at")?);
-                verifies(&f, &canonical(self.room_id(), &id, target, at))
-                    .then(|| Some((target.to_owned(), text(&f, "author")?.to_owned(), at)))
-                    .flatten()
-            })
+            .filter(|m| m.target == target)
+            .map(|m| m.author)
             .collect()
     }
 
@@ -431,16 +367,16 @@ impl RoomDoc {
             })
             .collect();
         let mut approvals: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (target, author, _) in self.signed_marks("approval:", approval_canonical) {
-            if admitted.contains(&author) {
-                approvals.entry(target).or_default().insert(author);
+        for m in self.marks("approval") {
+            if admitted.contains(&m.author) {
+                approvals.entry(m.target).or_default().insert(m.author);
             }
         }
         let mut paid: BTreeMap<String, i64> = BTreeMap::new();
-        for (target, author, at) in self.signed_marks("paid:", paid_canonical) {
-            if admitted.contains(&author) {
-                let first = paid.entry(target).or_insert(at);
-                *first = (*first).min(at);
+        for m in self.marks("paid") {
+            if admitted.contains(&m.author) {
+                let first = paid.entry(m.target).or_insert(m.at);
+                *first = (*first).min(m.at);
             }
         }
         root_entries(&self.doc, "pot:")
@@ -576,28 +512,13 @@ fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Profile;
 
     const NOW: i64 = 1_000_000;
 
     /// A room with three admitted members: ana (founder), bo and cy.
     fn room3() -> (RoomDoc, Identity, Identity, Identity) {
-        let mut room = RoomDoc::create("room-1", "Pot room", 0).unwrap();
-        let (ana, bo, cy) = (
-            Identity::generate(),
-            Identity::generate(),
-            Identity::generate(),
-        );
-        let p = |n: &str| Profile {
-            name: n.into(),
-            ..Profile::default()
-        };
-        room.found(&ana, p("Ana"), 1).unwrap();
-        room.set_profile(&bo, p("Bo"), 2).unwrap();
-        room.set_profile(&cy, p("Cy"), 2).unwrap();
-        room.vouch(&ana, &bo.public(), 3).unwrap();
-        room.vouch(&ana, &cy.public(), 4).unwrap();
-        assert_eq!(room.admitted().len(), 3);
+        let (room, mut m) = crate::domain::testing::community(3);
+        let (cy, bo, ana) = (m.pop().unwrap(), m.pop().unwrap(), m.pop().unwrap());
         (room, ana, bo, cy)
     }
 
@@ -772,23 +693,12 @@ mod tests {
 
     #[test]
     fn concurrent_payouts_cannot_overdraw_after_merging() {
-        use automerge::sync::{State, SyncDoc};
         let (mut a, ana, bo, _) = room3();
         let pot = a.open_pot(&ana, "Pot", "EUR", 10).unwrap();
         a.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 1_000, ""), 11)
             .unwrap();
         let mut b = RoomDoc::empty("room-1");
-        let sync = |a: &mut RoomDoc, b: &mut RoomDoc| {
-            let (mut sa, mut sb) = (State::new(), State::new());
-            for _ in 0..10 {
-                if let Some(m) = a.doc.sync().generate_sync_message(&mut sa) {
-                    b.doc.sync().receive_sync_message(&mut sb, m).unwrap();
-                }
-                if let Some(m) = b.doc.sync().generate_sync_message(&mut sb) {
-                    a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
-                }
-            }
-        };
+        let sync = crate::domain::testing::sync;
         sync(&mut a, &mut b);
         // Apart, each device pays out 700 of the 1,000: both are valid locally.
         a.record(&ana, &pot, NewEntry::new(EntryKind::Payout, 700, "a"), 20)

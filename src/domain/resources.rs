@@ -89,15 +89,6 @@ fn transfer_canonical(room: &str, id: &str, t: &Transfer, resource: &str) -> Can
 }
 
 impl RoomDoc {
-    fn admitted_member(&self, me: &Identity) -> Result<(), DomainError> {
-        self.writable_posts()?;
-        if self.admitted().contains(&me.public()) {
-            Ok(())
-        } else {
-            Err(DomainError::NotAdmitted)
-        }
-    }
-
     /// Registers a resource; the registering member becomes its steward.
     pub fn add_resource(
         &mut self,
@@ -105,7 +96,7 @@ impl RoomDoc {
         r: NewResource,
         now_ms: i64,
     ) -> Result<String, DomainError> {
-        self.admitted_member(me)?;
+        self.require_admitted(me)?;
         if r.kind != "physical" && r.kind != "knowledge" {
             return Err(DomainError::Invalid {
                 field: "kind",
@@ -164,7 +155,7 @@ impl RoomDoc {
         start: i64,
         end: i64,
     ) -> Result<String, DomainError> {
-        self.admitted_member(me)?;
+        self.require_admitted(me)?;
         let r = self
             .resource(resource)
             .ok_or_else(|| DomainError::NoSuchEntry(resource.to_owned()))?;
@@ -210,7 +201,7 @@ impl RoomDoc {
         note: &str,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        self.admitted_member(me)?;
+        self.require_admitted(me)?;
         let r = self
             .resource(resource)
             .ok_or_else(|| DomainError::NoSuchEntry(resource.to_owned()))?;
@@ -392,31 +383,10 @@ impl RoomDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Profile;
-    use automerge::sync::{State, SyncDoc};
 
     fn room2() -> (RoomDoc, Identity, Identity) {
-        let mut room = RoomDoc::create("room-1", "Tools", 0).unwrap();
-        let (ana, bo) = (Identity::generate(), Identity::generate());
-        room.found(
-            &ana,
-            Profile {
-                name: "Ana".into(),
-                ..Profile::default()
-            },
-            1,
-        )
-        .unwrap();
-        room.set_profile(
-            &bo,
-            Profile {
-                name: "Bo".into(),
-                ..Profile::default()
-            },
-            2,
-        )
-        .unwrap();
-        room.vouch(&ana, &bo.public(), 3).unwrap();
+        let (room, mut m) = crate::domain::testing::community(2);
+        let (bo, ana) = (m.pop().unwrap(), m.pop().unwrap());
         (room, ana, bo)
     }
 
@@ -472,17 +442,7 @@ mod tests {
         ));
         a.book(&bo, &id, 200, 300).unwrap(); // touching is not overlapping
         let mut b = RoomDoc::empty("room-1");
-        let sync = |a: &mut RoomDoc, b: &mut RoomDoc| {
-            let (mut sa, mut sb) = (State::new(), State::new());
-            for _ in 0..10 {
-                if let Some(m) = a.doc.sync().generate_sync_message(&mut sa) {
-                    b.doc.sync().receive_sync_message(&mut sb, m).unwrap();
-                }
-                if let Some(m) = b.doc.sync().generate_sync_message(&mut sb) {
-                    a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
-                }
-            }
-        };
+        let sync = crate::domain::testing::sync;
         sync(&mut a, &mut b);
         let x = a.book(&ana, &id, 400, 500).unwrap();
         let y = b.book(&bo, &id, 450, 550).unwrap();

@@ -49,6 +49,8 @@ pub enum DomainError {
     NotBeneficiary,
     #[error("the resource is already booked then (booking {0})")]
     BookingConflict(String),
+    #[error("you have already signed up for this")]
+    AlreadyClaimed,
     #[error("this decision is closed")]
     DecisionClosed,
     #[error("the room document is damaged: {0}")]

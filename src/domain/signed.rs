@@ -5,7 +5,7 @@
 use automerge::{transaction::Transactable, AutoCommit, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
 use std::collections::BTreeMap;
 
-use super::room::DomainError;
+use super::room::{DomainError, RoomDoc};
 use crate::crypto::{verify, Identity};
 
 /// The bytes an author signs: field names and values, length-prefixed so that no two entries
@@ -118,6 +118,68 @@ pub(crate) fn root_entries(
             (id, read_fields(doc, &item.id()))
         })
         .collect()
+}
+
+/// The canonical bytes of a mark: a signed entry that points at another (an approval, a
+/// validation, a claim, a sign-up, ...).
+pub(crate) fn mark_canonical(room: &str, kind: &str, id: &str, target: &str, at: i64) -> Canonical {
+    Canonical::new(room, kind, id)
+        .text("target", target)
+        .int("at", at)
+}
+
+/// A verified mark.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Mark {
+    pub at: i64,
+    pub id: String,
+    pub target: String,
+    pub author: String,
+}
+
+impl RoomDoc {
+    /// Writes a mark of `kind` on `target`, signed by `me`.
+    pub(crate) fn put_mark(
+        &mut self,
+        me: &Identity,
+        kind: &str,
+        target: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        let id = crate::crypto::random_id();
+        let canonical = mark_canonical(self.room_id(), kind, &id, target, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("{kind}:{id}"),
+            me,
+            canonical,
+            &[
+                ("target", Field::Text(target.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// Verified marks of `kind`, in (time, id) order.
+    pub(crate) fn marks(&self, kind: &str) -> Vec<Mark> {
+        let mut marks: Vec<Mark> = root_entries(&self.doc, &format!("{kind}:"))
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (target, at, author) =
+                    (text(&f, "target")?, int(&f, "at")?, text(&f, "author")?);
+                verifies(&f, &mark_canonical(self.room_id(), kind, &id, target, at)).then(|| Mark {
+                    at,
+                    id,
+                    target: target.to_owned(),
+                    author: author.to_owned(),
+                })
+            })
+            .collect();
+        marks.sort();
+        marks
+    }
 }
 
 #[cfg(test)]

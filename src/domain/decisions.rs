@@ -163,6 +163,7 @@ pub struct DecisionView {
     pub quorum_percent: u32,
     pub amendment: Option<Amendment>,
     pub author: String,
+    pub proposed_at: i64,
     /// Members whose stance counts.
     pub participants: usize,
     /// Per option (consent: agree, abstain, disagree, block): votes, points, or dots.
@@ -443,7 +444,7 @@ impl RoomDoc {
                     .collect();
                 Some(tally(
                     id,
-                    text(&f, "author")?.to_owned(),
+                    (text(&f, "author")?.to_owned(), at),
                     p,
                     &stances,
                     admitted.len(),
@@ -461,7 +462,7 @@ impl RoomDoc {
 
 fn tally(
     id: String,
-    author: String,
+    (author, proposed_at): (String, i64),
     p: NewProposal,
     stances: &[&Stance],
     admitted: usize,
@@ -544,6 +545,7 @@ fn tally(
         quorum_percent: p.quorum_percent,
         amendment: p.amendment,
         author,
+        proposed_at,
         participants,
         totals,
         outcome,

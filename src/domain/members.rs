@@ -43,6 +43,8 @@ pub struct Member {
     pub profile: Profile,
     pub standing: Standing,
     pub founder: bool,
+    /// When the profile was last written.
+    pub since: i64,
 }
 
 /// The admission threshold for a room with `admitted` admitted members.
@@ -252,7 +254,7 @@ impl RoomDoc {
     }
 
     /// Verified profiles by key (an unverifiable profile is not a member).
-    fn profiles(&self) -> BTreeMap<String, Profile> {
+    fn profiles(&self) -> BTreeMap<String, (Profile, i64)> {
         root_entries(&self.doc, "member:")
             .into_iter()
             .filter_map(|(key, f)| {
@@ -262,8 +264,9 @@ impl RoomDoc {
                     bio: text(&f, "bio").unwrap_or_default().to_owned(),
                 };
                 let canonical = profile_canonical(self.room_id(), &key, &p, int(&f, "at")?);
+                let at = int(&f, "at")?;
                 (text(&f, "author") == Some(key.as_str()) && verifies(&f, &canonical))
-                    .then_some((key, p))
+                    .then_some((key, (p, at)))
             })
             .collect()
     }
@@ -328,7 +331,7 @@ impl RoomDoc {
         let needed = admission_threshold(admitted.len());
         profiles
             .into_iter()
-            .map(|(key, profile)| {
+            .map(|(key, (profile, since))| {
                 let standing = if left.contains(&key) {
                     Standing::Left
                 } else if admitted.contains(&key) {
@@ -344,6 +347,7 @@ impl RoomDoc {
                     key,
                     profile,
                     standing,
+                    since,
                 }
             })
             .collect()

@@ -1,11 +1,13 @@
 //! The commons model: pure Rust over one automerge document per room. No browser APIs, no async,
 //! no UI. Commands validate their input and change the document; views are derived by functions.
 
+mod activity;
 mod board;
 mod charter;
 mod contributions;
 mod decisions;
 mod members;
+mod pages;
 mod pot;
 mod resources;
 mod room;
@@ -14,11 +16,13 @@ mod tasks;
 #[cfg(test)]
 mod testing;
 
+pub use activity::ActivityItem;
 pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 pub use charter::{Amendment, Charter, LICENCES};
 pub use contributions::{ContributionTotals, ContributionView, NewContribution};
 pub use decisions::{instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance};
 pub use members::{admission_threshold, Member, Profile, Standing};
+pub use pages::PageView;
 pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};

@@ -1,0 +1,175 @@
+//! Pages: the room's knowledge commons. A page's body is automerge text, so concurrent edits on
+//! two devices merge character by character; each edit also writes a signed mark, from which the
+//! page's history (who changed it, when) is derived.
+
+use super::room::{required_text, DomainError, RoomDoc};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use crate::crypto::{random_id, Identity};
+use automerge::{transaction::Transactable, ObjType, ReadDoc, Value, ROOT};
+
+const MAX_PAGE_CHARS: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    pub id: String,
+    pub title: String,
+    pub author: String,
+    pub body: String,
+    /// (member, time) of every recorded edit, oldest first; the first is the creation.
+    pub history: Vec<(String, i64)>,
+}
+
+fn page_canonical(room: &str, id: &str, title: &str, at: i64) -> Canonical {
+    Canonical::new(room, "page", id)
+        .text("title", title)
+        .int("at", at)
+}
+
+fn body_key(id: &str) -> String {
+    format!("pagebody:{id}")
+}
+
+fn checked_body(body: &str) -> Result<(), DomainError> {
+    let n = body.chars().count();
+    if n > MAX_PAGE_CHARS {
+        return Err(DomainError::Invalid {
+            field: "body",
+            problem: format!("is {n} characters long; at most {MAX_PAGE_CHARS} are allowed"),
+        });
+    }
+    Ok(())
+}
+
+impl RoomDoc {
+    /// Creates a page with a title and a markdown body.
+    pub fn create_page(
+        &mut self,
+        me: &Identity,
+        title: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        self.require_admitted(me)?;
+        let title = required_text("title", title, 160)?;
+        checked_body(body)?;
+        let id = random_id();
+        let canonical = page_canonical(self.room_id(), &id, &title, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("page:{id}"),
+            me,
+            canonical,
+            &[("title", Field::Text(title)), ("at", Field::Int(now_ms))],
+        )?;
+        let text = self.doc.put_object(ROOT, body_key(&id), ObjType::Text)?;
+        self.doc.splice_text(&text, 0, 0, body)?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    /// Replaces a page's body; the change is diffed into the text so concurrent edits merge.
+    pub fn edit_page(
+        &mut self,
+        me: &Identity,
+        id: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        checked_body(body)?;
+        let text = match self.doc.get(ROOT, body_key(id))? {
+            Some((Value::Object(ObjType::Text), obj)) if self.page(id).is_some() => obj,
+            _ => return Err(DomainError::NoSuchEntry(id.to_owned())),
+        };
+        self.doc.update_text(&text, body)?;
+        self.put_mark(me, "pageedit", id, now_ms)
+    }
+
+    /// Every verified page, with body and history.
+    pub fn pages(&self) -> Vec<PageView> {
+        let edits = self.marks("pageedit");
+        root_entries(&self.doc, "page:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (title, at, author) = (text(&f, "title")?, int(&f, "at")?, text(&f, "author")?);
+                verifies(&f, &page_canonical(self.room_id(), &id, title, at)).then_some(())?;
+                let body = match self.doc.get(ROOT, body_key(&id)).ok()? {
+                    Some((Value::Object(ObjType::Text), obj)) => self.doc.text(&obj).ok()?,
+                    _ => String::new(),
+                };
+                let mut history = vec![(author.to_owned(), at)];
+                history.extend(
+                    edits
+                        .iter()
+                        .filter(|m| m.target == id)
+                        .map(|m| (m.author.clone(), m.at)),
+                );
+                Some(PageView {
+                    title: title.to_owned(),
+                    author: author.to_owned(),
+                    body,
+                    history,
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    pub fn page(&self, id: &str) -> Option<PageView> {
+        self.pages().into_iter().find(|p| p.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::{community, sync};
+
+    #[test]
+    fn concurrent_page_edits_merge_and_history_records_who_and_when() {
+        let (mut a, m) = community(2);
+        let id = a
+            .create_page(&m[0], "How we lend", "Borrow for a week.", 10)
+            .unwrap();
+        let mut b = RoomDoc::empty("room-1");
+        sync(&mut a, &mut b);
+        a.edit_page(&m[0], &id, "# Lending\nBorrow for a week.", 20)
+            .unwrap();
+        b.edit_page(&m[1], &id, "Borrow for a week. Return it clean.", 21)
+            .unwrap();
+        sync(&mut a, &mut b);
+        let (pa, pb) = (a.page(&id).unwrap(), b.page(&id).unwrap());
+        assert_eq!(pa, pb);
+        assert_eq!(pa.body, "# Lending\nBorrow for a week. Return it clean.");
+        let who: Vec<(String, i64)> = pa.history;
+        assert_eq!(
+            who,
+            vec![
+                (m[0].public(), 10),
+                (m[0].public(), 20),
+                (m[1].public(), 21)
+            ]
+        );
+    }
+
+    #[test]
+    fn pages_refuse_bad_input() {
+        let (mut room, m) = community(1);
+        assert!(matches!(
+            room.create_page(&m[0], " ", "", 1),
+            Err(DomainError::Invalid { field: "title", .. })
+        ));
+        assert!(room
+            .create_page(&m[0], "Big", &"x".repeat(MAX_PAGE_CHARS + 1), 1)
+            .is_err());
+        assert_eq!(
+            room.edit_page(&m[0], "nope", "x", 1),
+            Err(DomainError::NoSuchEntry("nope".into()))
+        );
+        let stranger = Identity::generate();
+        assert_eq!(
+            room.create_page(&stranger, "Mine", "", 1),
+            Err(DomainError::NotAdmitted)
+        );
+    }
+}

@@ -212,9 +212,11 @@ impl RoomDoc {
                 let contributor = text(&f, "author")?.to_owned();
                 let mut v = validators.get(&id).cloned().unwrap_or_default();
                 v.remove(&contributor);
-                let confirmed = c.beneficiary.as_ref().is_some_and(|b| {
-                    admitted.contains(b) && countersigned.contains(&(id.clone(), b.clone()))
-                });
+                // Confirmed: the contributor's signature and the beneficiary's both verify.
+                let confirmed = verified
+                    && c.beneficiary.as_ref().is_some_and(|b| {
+                        admitted.contains(b) && countersigned.contains(&(id.clone(), b.clone()))
+                    });
                 let counts = verified
                     && c.quantity > 0
                     && admitted.contains(&contributor)

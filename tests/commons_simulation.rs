@@ -1,0 +1,383 @@
+//! 3–5 simulated devices run random commands from every module of the commons while partitioned
+//! and merged in random schedules. After healing, every device derives identical views, and the
+//! invariants hold: pot balances equal the sum of their counted entries and never go negative,
+//! no member is counted twice in a tally, confirmed contributions carry both signatures.
+#![cfg(not(target_arch = "wasm32"))]
+
+use automerge::sync::{State, SyncDoc};
+use std::collections::BTreeSet;
+use tequio::crypto::Identity;
+use tequio::domain::*;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        (!items.is_empty()).then(|| &items[self.below(items.len())])
+    }
+}
+
+fn sync(a: &mut RoomDoc, b: &mut RoomDoc) {
+    let (mut sa, mut sb) = (State::new(), State::new());
+    for _ in 0..30 {
+        let m1 = a.doc_mut().sync().generate_sync_message(&mut sa);
+        if let Some(m) = m1.clone() {
+            b.doc_mut().sync().receive_sync_message(&mut sb, m).unwrap();
+        }
+        let m2 = b.doc_mut().sync().generate_sync_message(&mut sb);
+        if let Some(m) = m2.clone() {
+            a.doc_mut().sync().receive_sync_message(&mut sa, m).unwrap();
+        }
+        if m1.is_none() && m2.is_none() {
+            return;
+        }
+    }
+    panic!("sync did not settle");
+}
+
+fn pair<T>(v: &mut [T], i: usize, j: usize) -> (&mut T, &mut T) {
+    assert!(i < j);
+    let (left, right) = v.split_at_mut(j);
+    (&mut left[i], &mut right[0])
+}
+
+/// One random command by device `who` at time `now`; refusals are part of the rules.
+fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], now: i64) {
+    let other = rng.pick(people).unwrap().public();
+    let pots: Vec<String> = room.pots(now).into_iter().map(|p| p.id).collect();
+    let _ = match rng.below(14) {
+        0 => {
+            let pending: Vec<String> = room
+                .members()
+                .into_iter()
+                .filter(|m| matches!(m.standing, Standing::Pending { .. }))
+                .map(|m| m.key)
+                .collect();
+            match rng.pick(&pending) {
+                Some(p) => room.vouch(me, p, now),
+                None => Ok(()),
+            }
+        }
+        1 if pots.len() < 2 => room.open_pot(me, "Pot", "EUR", now).map(drop),
+        2 | 3 => match rng.pick(&pots) {
+            Some(pot) => {
+                let kind = [EntryKind::Inflow, EntryKind::Payout, EntryKind::Expense][rng.below(3)];
+                room.record(
+                    me,
+                    pot,
+                    NewEntry::new(kind, 1 + rng.below(500) as i64, "sim"),
+                    now,
+                )
+                .map(drop)
+            }
+            None => Ok(()),
+        },
+        4 => {
+            let lines: Vec<(String, String)> = room
+                .pots(now)
+                .into_iter()
+                .flat_map(|p| {
+                    p.lines
+                        .into_iter()
+                        .filter(|l| l.kind == EntryKind::Expense)
+                        .map(move |l| (p.id.clone(), l.id))
+                })
+                .collect();
+            match rng.pick(&lines) {
+                Some((pot, line)) if rng.below(2) == 0 => room.approve(me, pot, line, now),
+                Some((pot, line)) => room.pay(me, pot, line, now),
+                None => Ok(()),
+            }
+        }
+        5 => room
+            .propose(
+                me,
+                NewProposal {
+                    title: format!("Proposal {now}"),
+                    method: [Method::Consent, Method::Majority, Method::Ranked][rng.below(3)],
+                    options: vec!["a".into(), "b".into(), "c".into()],
+                    closes_at: now + 300,
+                    quorum_percent: 30,
+                    amendment: None,
+                },
+                now,
+            )
+            .map(drop),
+        6 | 7 => {
+            let open: Vec<DecisionView> = room
+                .decisions(now)
+                .into_iter()
+                .filter(|d| d.outcome == Outcome::Open)
+                .collect();
+            match rng.pick(&open) {
+                Some(d) => {
+                    let stance = match d.method {
+                        Method::Consent => [
+                            Stance::Agree,
+                            Stance::Disagree,
+                            Stance::Abstain,
+                            Stance::Block,
+                        ][rng.below(4)]
+                        .clone(),
+                        Method::Ranked => Stance::Ranking(
+                            vec![rng.below(3), (rng.below(2) + 1 + rng.below(1)) % 3]
+                                .into_iter()
+                                .collect::<BTreeSet<_>>()
+                                .into_iter()
+                                .collect(),
+                        ),
+                        _ => Stance::Choose(rng.below(3)),
+                    };
+                    room.take_stance(me, &d.id, stance, "", now)
+                }
+                None => Ok(()),
+            }
+        }
+        8 => room
+            .log_contribution(
+                me,
+                NewContribution {
+                    value_type: "work".into(),
+                    quantity: 1 + rng.below(120) as i64,
+                    description: "sim".into(),
+                    date: now,
+                    beneficiary: Some(other.clone()),
+                    reverses: None,
+                },
+                now,
+            )
+            .map(drop),
+        9 => {
+            let ids: Vec<(String, Option<String>)> = room
+                .contributions(now)
+                .into_iter()
+                .map(|c| (c.id, c.beneficiary))
+                .collect();
+            match rng.pick(&ids) {
+                Some((id, Some(b))) if *b == me.public() => room.countersign(me, id, now),
+                Some((id, _)) => room.validate_contribution(me, id, now),
+                None => Ok(()),
+            }
+        }
+        10 => {
+            let tasks: Vec<String> = room.tasks().into_iter().map(|t| t.id).collect();
+            match rng.pick(&tasks) {
+                Some(t) if rng.below(2) == 0 => room.claim_task(me, t, now),
+                Some(t) => room.finish_task(me, t, 30, now).map(drop),
+                None => room.add_task(me, "Sweep", 2, now).map(drop),
+            }
+        }
+        11 => {
+            let res: Vec<String> = room.resources().into_iter().map(|r| r.id).collect();
+            match rng.pick(&res) {
+                Some(r) => room
+                    .book(me, r, now, now + 1 + rng.below(30) as i64)
+                    .map(drop),
+                None => room
+                    .add_resource(
+                        me,
+                        NewResource {
+                            kind: "physical".into(),
+                            name: "Drill".into(),
+                            rules: String::new(),
+                            condition: String::new(),
+                            location: String::new(),
+                            licence: "CC0".into(),
+                        },
+                        now,
+                    )
+                    .map(drop),
+            }
+        }
+        12 => {
+            let pages: Vec<PageView> = room.pages();
+            match rng.pick(&pages) {
+                Some(p) => {
+                    let mut body = p.body.clone();
+                    body.insert_str(
+                        rng.below(body.len() + 1).min(body.len()),
+                        &format!("[{now}]"),
+                    );
+                    // Keep to char boundaries: bodies here are ASCII.
+                    room.edit_page(me, &p.id, &body, now)
+                }
+                None => room.create_page(me, "Notes", "start", now).map(drop),
+            }
+        }
+        _ => room
+            .add_post(
+                NewPost {
+                    kind: PostKind::Offer,
+                    title: format!("Offer {now}"),
+                    description: String::new(),
+                    category: "Goods".into(),
+                },
+                now,
+            )
+            .map(drop),
+    };
+}
+
+fn run(seed: u64) {
+    let mut rng = Rng(seed);
+    let n = 3 + rng.below(3);
+    let people: Vec<Identity> = (0..n).map(|_| Identity::generate()).collect();
+    let mut rooms: Vec<RoomDoc> =
+        vec![RoomDoc::create("sim-room", "Simulated commons", 0).unwrap()];
+    rooms[0]
+        .found(
+            &people[0],
+            Profile {
+                name: "P0".into(),
+                ..Profile::default()
+            },
+            1,
+        )
+        .unwrap();
+    rooms.extend((1..n).map(|_| RoomDoc::empty("sim-room")));
+    for i in 1..n {
+        let (a, b) = pair(&mut rooms, 0, i);
+        sync(a, b);
+        rooms[i]
+            .set_profile(
+                &people[i],
+                Profile {
+                    name: format!("P{i}"),
+                    ..Profile::default()
+                },
+                2,
+            )
+            .unwrap();
+    }
+    let mut cut: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for step in 0..150i64 {
+        let now = 10 + step * 5;
+        match rng.below(10) {
+            0 => {
+                let (i, j) = (rng.below(n), rng.below(n));
+                if i != j {
+                    let p = (i.min(j), i.max(j));
+                    if !cut.remove(&p) {
+                        cut.insert(p);
+                    }
+                }
+            }
+            1 | 2 => {
+                let (i, j) = (rng.below(n), rng.below(n));
+                let p = (i.min(j), i.max(j));
+                if i != j && !cut.contains(&p) {
+                    let (a, b) = pair(&mut rooms, p.0, p.1);
+                    sync(a, b);
+                }
+            }
+            _ => {
+                let who = rng.below(n);
+                act(&mut rng, &mut rooms[who], &people[who], &people, now);
+            }
+        }
+    }
+    // Heal: everyone syncs with everyone, twice around.
+    for _ in 0..2 {
+        for i in 0..n {
+            for j in i + 1..n {
+                let (a, b) = pair(&mut rooms, i, j);
+                sync(a, b);
+            }
+        }
+    }
+    let end = 100_000;
+    let first = &rooms[0];
+    for (k, r) in rooms.iter().enumerate().skip(1) {
+        assert_eq!(
+            r.members(),
+            first.members(),
+            "seed {seed}: members differ on {k}"
+        );
+        assert_eq!(
+            r.pots(end),
+            first.pots(end),
+            "seed {seed}: pots differ on {k}"
+        );
+        assert_eq!(
+            r.decisions(end),
+            first.decisions(end),
+            "seed {seed}: decisions differ on {k}"
+        );
+        assert_eq!(
+            r.contributions(end),
+            first.contributions(end),
+            "seed {seed}: contributions differ on {k}"
+        );
+        assert_eq!(
+            r.resources(),
+            first.resources(),
+            "seed {seed}: resources differ on {k}"
+        );
+        assert_eq!(r.tasks(), first.tasks(), "seed {seed}: tasks differ on {k}");
+        assert_eq!(r.pages(), first.pages(), "seed {seed}: pages differ on {k}");
+        assert_eq!(
+            r.activity(end),
+            first.activity(end),
+            "seed {seed}: activity differs on {k}"
+        );
+    }
+    let admitted = first.admitted().len();
+    for pot in first.pots(end) {
+        let mut sum: i64 = 0;
+        for l in pot.lines.iter().filter(|l| l.state == EntryState::Counted) {
+            sum += match l.kind {
+                EntryKind::Inflow => l.amount,
+                EntryKind::Payout | EntryKind::Expense => -l.amount,
+                EntryKind::Reversal => 0,
+            };
+        }
+        assert_eq!(
+            pot.balance, sum,
+            "seed {seed}: balance is not the sum of its entries"
+        );
+        assert!(pot.balance >= 0, "seed {seed}: overdrawn pot");
+    }
+    for d in first.decisions(end) {
+        assert!(
+            d.participants <= admitted,
+            "seed {seed}: more participants than members"
+        );
+        if d.method == Method::Consent || d.method == Method::Majority {
+            assert_eq!(
+                d.totals.iter().sum::<u64>(),
+                d.participants as u64,
+                "seed {seed}: a member counted twice"
+            );
+        }
+    }
+    for c in first.contributions(end).into_iter().filter(|c| c.confirmed) {
+        assert!(
+            c.beneficiary.is_some() && first.members().iter().any(|m| m.key == c.contributor),
+            "seed {seed}: confirmed without both signatures"
+        );
+    }
+}
+
+#[test]
+fn every_device_derives_the_same_commons_after_partitions_heal() {
+    let runs: u64 = std::env::var("COMMONS_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let base: u64 = std::env::var("COMMONS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xC0_0105);
+    for seed in base..base + runs {
+        run(seed);
+    }
+}

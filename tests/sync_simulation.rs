@@ -8,23 +8,8 @@ use tequio::crypto::{RoomKey, RoomSecret};
 use tequio::domain::{NewPost, PostEdit, PostKind, PostStatus, RoomDoc};
 use tequio::sync::{Received, Session};
 
-/// splitmix64: a tiny deterministic generator so schedules depend only on the seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+mod support;
+use support::Rng;
 
 struct InFlight {
     from: usize,

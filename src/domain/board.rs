@@ -112,6 +112,86 @@ pub struct Post {
     pub status: PostStatus,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Lowercase tags, for filtering and matching.
+    pub tags: Vec<String>,
+    pub urgency: Urgency,
+    /// After this time the post is shown as expired (it stays on the board).
+    pub expires_at: Option<i64>,
+}
+
+impl Post {
+    /// Whether the post has passed its expiry (derived; never stored).
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now_ms)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Urgency {
+    Low,
+    #[default]
+    Normal,
+    High,
+}
+
+impl Urgency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Urgency::Low => "low",
+            Urgency::Normal => "normal",
+            Urgency::High => "high",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Low, Self::Normal, Self::High]
+            .into_iter()
+            .find(|u| u.as_str() == text)
+    }
+}
+
+/// The optional details of a post: tags, urgency and expiry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostDetails {
+    pub tags: Vec<String>,
+    pub urgency: Urgency,
+    pub expires_at: Option<i64>,
+}
+
+/// A suggested pairing of an open need with an open offer, with its score (2 for the same
+/// category, plus 1 per shared tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    pub need: String,
+    pub offer: String,
+    pub score: u32,
+}
+
+fn checked_tags(tags: &[String]) -> Result<Vec<String>, DomainError> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_lowercase();
+        if tag.is_empty()
+            || tag.chars().count() > 30
+            || tag.contains(',')
+            || tag.chars().any(char::is_control)
+        {
+            return Err(DomainError::Invalid {
+                field: "tags",
+                problem: format!("\"{tag}\" is not a tag: 1 to 30 characters, no commas"),
+            });
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > 10 {
+        return Err(DomainError::Invalid {
+            field: "tags",
+            problem: "at most 10 tags".into(),
+        });
+    }
+    Ok(out)
 }
 
 fn description_text(value: &str) -> Result<String, DomainError> {
@@ -234,6 +314,7 @@ impl RoomDoc {
         let doc = &self.doc;
         let (mut kind, mut title, mut description, mut category) = (None, None, None, None);
         let (mut status, mut created_at, mut updated_at) = (PostStatus::Open, 0, 0);
+        let (mut tags, mut urgency, mut expires_at) = (Vec::new(), Urgency::Normal, None);
         for item in doc.map_range(obj, ..) {
             match (item.key.as_ref(), &item.value) {
                 ("kind", ValueRef::Scalar(s)) => kind = scalar_str(s).and_then(PostKind::parse),
@@ -245,6 +326,22 @@ impl RoomDoc {
                         .unwrap_or(PostStatus::Open)
                 }
                 ("created_at", ValueRef::Scalar(s)) => created_at = scalar_i64(s).unwrap_or(0),
+                ("tags", ValueRef::Scalar(s)) => {
+                    tags = scalar_str(s)
+                        .map(|t| {
+                            t.split(',')
+                                .filter(|x| !x.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }
+                ("urgency", ValueRef::Scalar(s)) => {
+                    urgency = scalar_str(s).and_then(Urgency::parse).unwrap_or_default()
+                }
+                ("expires_at", ValueRef::Scalar(s)) => {
+                    expires_at = scalar_i64(s).filter(|t| *t > 0)
+                }
                 ("updated_at", ValueRef::Scalar(s)) => updated_at = scalar_i64(s).unwrap_or(0),
                 ("description", ValueRef::Object(ObjType::Text)) => {
                     description = doc.text(item.id()).ok()
@@ -261,7 +358,69 @@ impl RoomDoc {
             status,
             created_at,
             updated_at,
+            tags,
+            urgency,
+            expires_at,
         })
+    }
+
+    /// Sets a post's tags, urgency and expiry.
+    pub fn set_post_details(
+        &mut self,
+        id: &str,
+        details: PostDetails,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        let obj = self.post_obj(id)?;
+        let tags = checked_tags(&details.tags)?;
+        if details.expires_at.is_some_and(|t| t <= 0) {
+            return Err(DomainError::Invalid {
+                field: "expires_at",
+                problem: "must be a time after 1970".into(),
+            });
+        }
+        self.doc.put(&obj, "tags", tags.join(","))?;
+        self.doc.put(&obj, "urgency", details.urgency.as_str())?;
+        self.doc
+            .put(&obj, "expires_at", details.expires_at.unwrap_or(0))?;
+        self.doc
+            .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// Matching suggestions: open, unexpired needs paired with open, unexpired offers that share
+    /// a category or tags; best first, then by ids so every device lists them alike.
+    pub fn matches(&self, now_ms: i64) -> Vec<Match> {
+        let live: Vec<Post> = self
+            .posts()
+            .into_iter()
+            .filter(|p| p.status == PostStatus::Open && !p.is_expired(now_ms))
+            .collect();
+        let mut out = Vec::new();
+        for need in live.iter().filter(|p| p.kind == PostKind::Need) {
+            for offer in live.iter().filter(|p| p.kind == PostKind::Offer) {
+                let shared = need.tags.iter().filter(|t| offer.tags.contains(t)).count() as u32;
+                let score = if need.category == offer.category {
+                    2
+                } else {
+                    0
+                } + shared;
+                if score > 0 {
+                    out.push(Match {
+                        need: need.id.clone(),
+                        offer: offer.id.clone(),
+                        score,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then_with(|| (&a.need, &a.offer).cmp(&(&b.need, &b.offer)))
+        });
+        out
     }
 
     /// The board: every well-formed post, newest first (ties broken by id, so every device
@@ -418,6 +577,90 @@ mod tests {
         let merged = a.post(&id).unwrap().description;
         assert_eq!(merged, "Please: A sturdy ladder, 3 m, in the shed");
         assert_eq!(b.post(&id).unwrap().description, merged);
+    }
+
+    #[test]
+    fn details_expiry_and_matching_suggestions() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let need = room
+            .add_post(
+                NewPost {
+                    kind: PostKind::Need,
+                    title: "Need a ladder".into(),
+                    description: String::new(),
+                    category: "Tools".into(),
+                },
+                10,
+            )
+            .unwrap();
+        let ladder = room.add_post(offer("Ladder"), 11).unwrap();
+        let drill = room
+            .add_post(
+                NewPost {
+                    kind: PostKind::Offer,
+                    title: "Drill".into(),
+                    description: String::new(),
+                    category: "Goods".into(),
+                },
+                12,
+            )
+            .unwrap();
+        let details = |tags: &[&str], expires_at| PostDetails {
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            urgency: Urgency::High,
+            expires_at,
+        };
+        room.set_post_details(&need, details(&["Height", "roof"], Some(500)), 13)
+            .unwrap();
+        room.set_post_details(&drill, details(&["roof"], None), 14)
+            .unwrap();
+        let p = room.post(&need).unwrap();
+        assert_eq!(
+            (p.tags.clone(), p.urgency),
+            (
+                vec!["height".to_string(), "roof".to_string()],
+                Urgency::High
+            )
+        );
+        assert!(!p.is_expired(499) && p.is_expired(500));
+        let m = room.matches(100);
+        assert_eq!(
+            m,
+            vec![
+                Match {
+                    need: need.clone(),
+                    offer: ladder.clone(),
+                    score: 2
+                },
+                Match {
+                    need: need.clone(),
+                    offer: drill.clone(),
+                    score: 1
+                },
+            ]
+        );
+        assert!(
+            room.matches(600).is_empty(),
+            "an expired need is not matched"
+        );
+        room.set_post_status(&ladder, PostStatus::Withdrawn, 15)
+            .unwrap();
+        assert_eq!(room.matches(100).len(), 1);
+        assert!(matches!(
+            room.set_post_details(&need, details(&["a,b"], None), 16),
+            Err(DomainError::Invalid { field: "tags", .. })
+        ));
+        let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        assert!(room
+            .set_post_details(
+                &need,
+                PostDetails {
+                    tags: many,
+                    ..PostDetails::default()
+                },
+                16
+            )
+            .is_err());
     }
 
     #[test]

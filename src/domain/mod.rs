@@ -17,7 +17,9 @@ mod tasks;
 mod testing;
 
 pub use activity::ActivityItem;
-pub use board::{NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
+pub use board::{
+    Match, NewPost, Post, PostDetails, PostEdit, PostKind, PostStatus, Urgency, CATEGORIES,
+};
 pub use charter::{Amendment, Charter, LICENCES};
 pub use contributions::{ContributionTotals, ContributionView, NewContribution};
 pub use decisions::{instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance};

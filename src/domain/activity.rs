@@ -42,6 +42,9 @@ impl RoomDoc {
                 format!("posted a {}: {}", p.kind.as_str(), p.title),
             );
         }
+        for r in self.responses(None) {
+            push(r.at, Some(&r.author), "responded to a post".to_owned());
+        }
         for m in self.members() {
             push(
                 m.since,

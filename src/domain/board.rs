@@ -677,3 +677,134 @@ mod tests {
         assert_eq!(room.posts().len(), 1);
     }
 }
+
+/// A member's reply to a need or an offer (signed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub id: String,
+    pub post: String,
+    pub author: String,
+    pub text: String,
+    pub at: i64,
+}
+
+fn response_canonical(
+    room: &str,
+    id: &str,
+    post: &str,
+    text: &str,
+    at: i64,
+) -> super::signed::Canonical {
+    super::signed::Canonical::new(room, "response", id)
+        .text("post", post)
+        .text("text", text)
+        .int("at", at)
+}
+
+impl RoomDoc {
+    /// Replies to a post ("I can lend mine", "still needed?").
+    pub fn respond(
+        &mut self,
+        me: &crate::crypto::Identity,
+        post: &str,
+        text: &str,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        use super::signed::{put_signed, Field};
+        self.require_admitted(me)?;
+        if self.post(post).is_none() {
+            return Err(DomainError::NoSuchPost(post.to_owned()));
+        }
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 1000 {
+            return Err(DomainError::Invalid {
+                field: "response",
+                problem: "must be 1 to 1000 characters".into(),
+            });
+        }
+        let id = crate::crypto::random_id();
+        let canonical = response_canonical(self.room_id(), &id, post, text, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("response:{id}"),
+            me,
+            canonical,
+            &[
+                ("post", Field::Text(post.to_owned())),
+                ("text", Field::Text(text.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(id)
+    }
+
+    /// Verified responses by admitted members, oldest first; all posts' when `post` is None.
+    pub fn responses(&self, post: Option<&str>) -> Vec<Response> {
+        use super::signed::{int, root_entries, text, verifies};
+        let admitted = self.admitted();
+        let mut out: Vec<Response> = root_entries(&self.doc, "response:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (p, body, at, author) = (
+                    text(&f, "post")?,
+                    text(&f, "text")?,
+                    int(&f, "at")?,
+                    text(&f, "author")?,
+                );
+                (post.is_none_or(|want| want == p)
+                    && admitted.contains(author)
+                    && verifies(&f, &response_canonical(self.room_id(), &id, p, body, at)))
+                .then(|| Response {
+                    id,
+                    post: p.to_owned(),
+                    author: author.to_owned(),
+                    text: body.to_owned(),
+                    at,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod response_tests {
+    use super::*;
+    use crate::crypto::Identity;
+    use crate::domain::testing::community;
+
+    #[test]
+    fn admitted_members_respond_to_posts() {
+        let (mut room, m) = community(2);
+        let post = room
+            .add_post(
+                NewPost {
+                    kind: PostKind::Need,
+                    title: "Ladder".into(),
+                    description: String::new(),
+                    category: "Goods".into(),
+                },
+                10,
+            )
+            .unwrap();
+        room.respond(&m[1], &post, "I can lend mine", 11).unwrap();
+        room.respond(&m[0], &post, "Thanks!", 12).unwrap();
+        let r = room.responses(Some(&post));
+        assert_eq!(
+            r.iter().map(|x| x.text.as_str()).collect::<Vec<_>>(),
+            ["I can lend mine", "Thanks!"]
+        );
+        assert_eq!(r[0].author, m[1].public());
+        assert_eq!(
+            room.respond(&Identity::generate(), &post, "hi", 13),
+            Err(DomainError::NotAdmitted)
+        );
+        assert!(room.respond(&m[0], &post, "  ", 13).is_err());
+        assert_eq!(
+            room.respond(&m[0], "nope", "hi", 13),
+            Err(DomainError::NoSuchPost("nope".into()))
+        );
+    }
+}

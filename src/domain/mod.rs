@@ -15,6 +15,7 @@ mod signed;
 mod tasks;
 #[cfg(test)]
 mod testing;
+mod timebank;
 
 pub use activity::ActivityItem;
 pub use board::{
@@ -29,3 +30,4 @@ pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};
 pub use tasks::{TaskView, WorkPartyView};
+pub use timebank::{HourTransfer, CREDIT_LIMIT_MINUTES};

@@ -51,6 +51,8 @@ pub enum DomainError {
     BookingConflict(String),
     #[error("you have already signed up for this")]
     AlreadyClaimed,
+    #[error("this would take your time account past its credit limit: {available} minutes left")]
+    OverCreditLimit { available: i64 },
     #[error("this decision is closed")]
     DecisionClosed,
     #[error("the room document is damaged: {0}")]

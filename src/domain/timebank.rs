@@ -1,0 +1,186 @@
+//! The time bank (TimeOverflow): members pay each other in minutes. Every transfer moves time
+//! from its author's account to another member's, so accounts always sum to zero. An account may
+//! go into debt down to a credit limit; a transfer that would pass it at its turn in (time, id)
+//! order is refused, so transfers made apart can never break the limit once merged.
+
+use super::room::{DomainError, RoomDoc};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use crate::crypto::{random_id, Identity};
+use std::collections::BTreeMap;
+
+/// How far into debt an account may go, in minutes (10 hours).
+pub const CREDIT_LIMIT_MINUTES: i64 = 600;
+
+/// A time transfer as the room sees it (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourTransfer {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub minutes: i64,
+    pub memo: String,
+    pub at: i64,
+    /// False when refused at replay (past the credit limit, or not by/to admitted members).
+    pub counted: bool,
+}
+
+fn transfer_canonical(
+    room: &str,
+    id: &str,
+    to: &str,
+    minutes: i64,
+    memo: &str,
+    at: i64,
+) -> Canonical {
+    Canonical::new(room, "hours", id)
+        .text("to", to)
+        .int("minutes", minutes)
+        .text("memo", memo)
+        .int("at", at)
+}
+
+impl RoomDoc {
+    /// Pays `minutes` of time from this member to another.
+    pub fn pay_hours(
+        &mut self,
+        me: &Identity,
+        to: &str,
+        minutes: i64,
+        memo: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        if to == me.public() || !self.admitted().contains(to) {
+            return Err(DomainError::NoSuchMember(to.to_owned()));
+        }
+        if !(1..=100_000).contains(&minutes) {
+            return Err(DomainError::Invalid {
+                field: "minutes",
+                problem: "must be from 1 to 100000".into(),
+            });
+        }
+        if memo.chars().count() > 200 {
+            return Err(DomainError::Invalid {
+                field: "memo",
+                problem: "is longer than 200 characters".into(),
+            });
+        }
+        let balance = self
+            .time_accounts()
+            .0
+            .get(&me.public())
+            .copied()
+            .unwrap_or(0);
+        if balance - minutes < -CREDIT_LIMIT_MINUTES {
+            return Err(DomainError::OverCreditLimit {
+                available: balance + CREDIT_LIMIT_MINUTES,
+            });
+        }
+        let id = random_id();
+        let canonical = transfer_canonical(self.room_id(), &id, to, minutes, memo, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("hours:{id}"),
+            me,
+            canonical,
+            &[
+                ("to", Field::Text(to.to_owned())),
+                ("minutes", Field::Int(minutes)),
+                ("memo", Field::Text(memo.to_owned())),
+                ("at", Field::Int(now_ms)),
+            ],
+        )?;
+        self.doc.commit();
+        Ok(())
+    }
+
+    /// Every member's time balance in minutes (summing to zero) and the transfers, oldest first.
+    pub fn time_accounts(&self) -> (BTreeMap<String, i64>, Vec<HourTransfer>) {
+        let admitted = self.admitted();
+        let mut transfers: Vec<HourTransfer> = root_entries(&self.doc, "hours:")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let (to, minutes, at, from) = (
+                    text(&f, "to")?,
+                    int(&f, "minutes")?,
+                    int(&f, "at")?,
+                    text(&f, "author")?,
+                );
+                let memo = text(&f, "memo").unwrap_or_default();
+                verifies(
+                    &f,
+                    &transfer_canonical(self.room_id(), &id, to, minutes, memo, at),
+                )
+                .then(|| HourTransfer {
+                    id,
+                    from: from.to_owned(),
+                    to: to.to_owned(),
+                    minutes,
+                    memo: memo.to_owned(),
+                    at,
+                    counted: false,
+                })
+            })
+            .collect();
+        transfers.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let mut accounts: BTreeMap<String, i64> = admitted.iter().map(|m| (m.clone(), 0)).collect();
+        for t in &mut transfers {
+            let valid = t.minutes > 0
+                && t.from != t.to
+                && admitted.contains(&t.from)
+                && admitted.contains(&t.to);
+            let from_balance = accounts.get(&t.from).copied().unwrap_or(0);
+            if valid && from_balance - t.minutes >= -CREDIT_LIMIT_MINUTES {
+                *accounts.entry(t.from.clone()).or_default() -= t.minutes;
+                *accounts.entry(t.to.clone()).or_default() += t.minutes;
+                t.counted = true;
+            }
+        }
+        (accounts, transfers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::{community, sync};
+
+    #[test]
+    fn transfers_sum_to_zero_and_respect_the_credit_limit() {
+        let (mut room, m) = community(3);
+        room.pay_hours(&m[0], &m[1].public(), 90, "garden help", 10)
+            .unwrap();
+        room.pay_hours(&m[1], &m[2].public(), 30, "lift to town", 11)
+            .unwrap();
+        let (acc, _) = room.time_accounts();
+        assert_eq!(acc[&m[0].public()], -90);
+        assert_eq!(acc[&m[1].public()], 60);
+        assert_eq!(acc[&m[2].public()], 30);
+        assert_eq!(acc.values().sum::<i64>(), 0);
+        assert!(matches!(
+            room.pay_hours(&m[0], &m[1].public(), 511, "", 12),
+            Err(DomainError::OverCreditLimit { available: 510 })
+        ));
+        assert!(room.pay_hours(&m[0], &m[0].public(), 5, "", 12).is_err());
+        assert!(room.pay_hours(&m[0], &m[1].public(), 0, "", 12).is_err());
+        assert_eq!(
+            room.pay_hours(&Identity::generate(), &m[1].public(), 5, "", 12),
+            Err(DomainError::NotAdmitted)
+        );
+    }
+
+    #[test]
+    fn transfers_made_apart_cannot_break_the_limit_after_merging() {
+        let (mut a, m) = community(3);
+        let mut b = RoomDoc::empty("room-1");
+        sync(&mut a, &mut b);
+        a.pay_hours(&m[0], &m[1].public(), 400, "", 20).unwrap();
+        b.pay_hours(&m[0], &m[2].public(), 400, "", 21).unwrap();
+        sync(&mut a, &mut b);
+        let (acc, transfers) = a.time_accounts();
+        assert_eq!((acc.clone(), transfers.clone()), b.time_accounts());
+        assert_eq!(acc[&m[0].public()], -400);
+        assert_eq!(transfers.iter().filter(|t| !t.counted).count(), 1);
+        assert_eq!(acc.values().sum::<i64>(), 0);
+    }
+}

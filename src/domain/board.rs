@@ -710,7 +710,7 @@ impl RoomDoc {
         text: &str,
         now_ms: i64,
     ) -> Result<String, DomainError> {
-        use super::signed::{put_signed, Field};
+        use super::signed::put_signed;
         self.require_admitted(me)?;
         if self.post(post).is_none() {
             return Err(DomainError::NoSuchPost(post.to_owned()));
@@ -724,17 +724,7 @@ impl RoomDoc {
         }
         let id = crate::crypto::random_id();
         let canonical = response_canonical(self.room_id(), &id, post, text, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("response:{id}"),
-            me,
-            canonical,
-            &[
-                ("post", Field::Text(post.to_owned())),
-                ("text", Field::Text(text.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("response:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }

@@ -6,7 +6,7 @@
 //! are derived, weighted by the charter, in integers.
 
 use super::room::{DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -112,24 +112,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = contribution_canonical(self.room_id(), &id, &c, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("contribution:{id}"),
-            me,
-            canonical,
-            &[
-                ("value_type", Field::Text(c.value_type)),
-                ("quantity", Field::Int(c.quantity)),
-                ("description", Field::Text(c.description)),
-                ("date", Field::Int(c.date)),
-                (
-                    "beneficiary",
-                    Field::Text(c.beneficiary.unwrap_or_default()),
-                ),
-                ("reverses", Field::Text(c.reverses.unwrap_or_default())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("contribution:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }

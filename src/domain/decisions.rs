@@ -5,7 +5,7 @@
 
 use super::charter::Amendment;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::BTreeMap;
 
@@ -306,29 +306,7 @@ impl RoomDoc {
         };
         let id = random_id();
         let canonical = proposal_canonical(self.room_id(), &id, &p, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("decision:{id}"),
-            me,
-            canonical,
-            &[
-                ("title", Field::Text(p.title)),
-                ("method", Field::Text(p.method.encode())),
-                ("options", Field::Text(p.options.join("\n"))),
-                ("closes_at", Field::Int(p.closes_at)),
-                ("quorum", Field::Int(i64::from(p.quorum_percent))),
-                (
-                    "amend",
-                    Field::Text(
-                        p.amendment
-                            .as_ref()
-                            .map(Amendment::encode)
-                            .unwrap_or_default(),
-                    ),
-                ),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("decision:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }
@@ -367,18 +345,7 @@ impl RoomDoc {
         let id = random_id();
         let value = stance.encode();
         let canonical = stance_canonical(self.room_id(), &id, decision, &value, reason, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("stance:{id}"),
-            me,
-            canonical,
-            &[
-                ("decision", Field::Text(decision.to_owned())),
-                ("value", Field::Text(value)),
-                ("reason", Field::Text(reason.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("stance:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(())
     }

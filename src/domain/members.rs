@@ -7,7 +7,7 @@
 //! `leave:<id>`), so devices that write concurrently never contend for one container.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, read_fields, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, read_fields, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use automerge::{ObjType, ReadDoc, Value, ROOT};
 use std::collections::{BTreeMap, BTreeSet};
@@ -126,13 +126,7 @@ impl RoomDoc {
         }
         let profile = checked_profile(profile)?;
         let canonical = founder_canonical(self.room_id(), now_ms);
-        put_signed(
-            &mut self.doc,
-            "founder",
-            me,
-            canonical,
-            &[("at", Field::Int(now_ms))],
-        )?;
+        put_signed(&mut self.doc, "founder", me, canonical)?;
         self.write_profile(me, profile, now_ms)?;
         self.doc.commit();
         Ok(())
@@ -152,18 +146,7 @@ impl RoomDoc {
     fn write_profile(&mut self, me: &Identity, p: Profile, now_ms: i64) -> Result<(), DomainError> {
         let key = me.public();
         let canonical = profile_canonical(self.room_id(), &key, &p, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("member:{key}"),
-            me,
-            canonical,
-            &[
-                ("name", Field::Text(p.name)),
-                ("skills", Field::Text(p.skills)),
-                ("bio", Field::Text(p.bio)),
-                ("at", Field::Int(now_ms)),
-            ],
-        )
+        put_signed(&mut self.doc, &format!("member:{key}"), me, canonical)
     }
 
     /// Introduces this device to the room, or updates its profile.
@@ -203,16 +186,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = vouch_canonical(self.room_id(), &id, newcomer, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("vouch:{id}"),
-            me,
-            canonical,
-            &[
-                ("newcomer", Field::Text(newcomer.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("vouch:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(())
     }
@@ -229,13 +203,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = leave_canonical(self.room_id(), &id, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("leave:{id}"),
-            me,
-            canonical,
-            &[("at", Field::Int(now_ms))],
-        )?;
+        put_signed(&mut self.doc, &format!("leave:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(())
     }
@@ -475,17 +443,7 @@ mod tests {
         // A vouch "by Ana" signed by someone else.
         let mallory = Identity::generate();
         let forged = vouch_canonical("room-1", "x1", &bo.public(), 3);
-        put_signed(
-            &mut room.doc,
-            "vouch:x1",
-            &mallory,
-            forged,
-            &[
-                ("newcomer", Field::Text(bo.public())),
-                ("at", Field::Int(3)),
-            ],
-        )
-        .unwrap();
+        put_signed(&mut room.doc, "vouch:x1", &mallory, forged).unwrap();
         room.doc
             .put(
                 &room.doc.get(ROOT, "vouch:x1").unwrap().unwrap().1,
@@ -499,17 +457,7 @@ mod tests {
         ));
         // A genuine vouch by Ana, but signed for another room.
         let replayed = vouch_canonical("room-2", "x2", &bo.public(), 4);
-        put_signed(
-            &mut room.doc,
-            "vouch:x2",
-            &ana,
-            replayed,
-            &[
-                ("newcomer", Field::Text(bo.public())),
-                ("at", Field::Int(4)),
-            ],
-        )
-        .unwrap();
+        put_signed(&mut room.doc, "vouch:x2", &ana, replayed).unwrap();
         assert!(matches!(
             standing(&room, &bo),
             Some(Standing::Pending { .. })

@@ -3,7 +3,7 @@
 //! page's history (who changed it, when) is derived.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use automerge::{transaction::Transactable, ObjType, ReadDoc, Value, ROOT};
 
@@ -54,13 +54,7 @@ impl RoomDoc {
         checked_body(body)?;
         let id = random_id();
         let canonical = page_canonical(self.room_id(), &id, &title, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("page:{id}"),
-            me,
-            canonical,
-            &[("title", Field::Text(title)), ("at", Field::Int(now_ms))],
-        )?;
+        put_signed(&mut self.doc, &format!("page:{id}"), me, canonical)?;
         let text = self.doc.put_object(ROOT, body_key(&id), ObjType::Text)?;
         self.doc.splice_text(&text, 0, 0, body)?;
         self.doc.commit();

@@ -6,7 +6,7 @@
 //! concurrent payouts on two devices can never overdraw the pot.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -165,17 +165,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = pot_canonical(self.room_id(), &id, &name, unit, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("pot:{id}"),
-            me,
-            canonical,
-            &[
-                ("name", Field::Text(name)),
-                ("unit", Field::Text(unit.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("pot:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }
@@ -250,20 +240,7 @@ impl RoomDoc {
             target,
             now_ms,
         );
-        put_signed(
-            &mut self.doc,
-            &format!("ledger:{id}"),
-            me,
-            canonical,
-            &[
-                ("pot", Field::Text(pot.to_owned())),
-                ("entry", Field::Text(kind.as_str().to_owned())),
-                ("amount", Field::Int(amount)),
-                ("memo", Field::Text(memo.to_owned())),
-                ("target", Field::Text(target.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("ledger:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }
@@ -669,21 +646,7 @@ mod tests {
         );
         // A forged entry written straight into the document (as a hostile peer could).
         let canonical = entry_canonical("room-1", "f1", &pot, "payout", 100, "", "", 12);
-        put_signed(
-            &mut room.doc,
-            "ledger:f1",
-            &stranger,
-            canonical,
-            &[
-                ("pot", Field::Text(pot.clone())),
-                ("entry", Field::Text("payout".into())),
-                ("amount", Field::Int(100)),
-                ("memo", Field::Text(String::new())),
-                ("target", Field::Text(String::new())),
-                ("at", Field::Int(12)),
-            ],
-        )
-        .unwrap();
+        put_signed(&mut room.doc, "ledger:f1", &stranger, canonical).unwrap();
         room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 50, ""), 13)
             .unwrap();
         let view = room.pot(&pot, NOW).unwrap();

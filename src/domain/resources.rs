@@ -6,7 +6,7 @@
 
 use super::charter::LICENCES;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,21 +127,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = resource_canonical(self.room_id(), &id, &r, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("resource:{id}"),
-            me,
-            canonical,
-            &[
-                ("kind", Field::Text(r.kind)),
-                ("name", Field::Text(r.name)),
-                ("rules", Field::Text(r.rules)),
-                ("condition", Field::Text(r.condition)),
-                ("location", Field::Text(r.location)),
-                ("licence", Field::Text(r.licence)),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("resource:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }
@@ -176,17 +162,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = booking_canonical(self.room_id(), &id, resource, start, end);
-        put_signed(
-            &mut self.doc,
-            &format!("booking:{id}"),
-            me,
-            canonical,
-            &[
-                ("resource", Field::Text(resource.to_owned())),
-                ("start", Field::Int(start)),
-                ("end", Field::Int(end)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("booking:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }
@@ -245,20 +221,7 @@ impl RoomDoc {
             }
         };
         let canonical = transfer_canonical(self.room_id(), &t.id, &t, resource);
-        put_signed(
-            &mut self.doc,
-            &format!("transfer:{}", t.id),
-            me,
-            canonical,
-            &[
-                ("resource", Field::Text(resource.to_owned())),
-                ("transfer", Field::Text(t.kind)),
-                ("holder", Field::Text(t.holder)),
-                ("due", Field::Int(t.due.unwrap_or(0))),
-                ("note", Field::Text(t.note)),
-                ("at", Field::Int(t.at)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("transfer:{}", t.id), me, canonical)?;
         self.doc.commit();
         Ok(())
     }

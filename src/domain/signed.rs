@@ -8,35 +8,50 @@ use std::collections::BTreeMap;
 use super::room::{DomainError, RoomDoc};
 use crate::crypto::{verify, Identity};
 
-/// The bytes an author signs: field names and values, length-prefixed so that no two entries
-/// encode alike.
-pub(crate) struct Canonical(Vec<u8>);
+/// An entry's content: its fields, and the bytes its author signs (room id, kind, id and every
+/// field, length-prefixed so that no two entries encode alike). The same value is used to write
+/// an entry and to check one read back, so what is stored is exactly what is signed.
+pub(crate) struct Canonical {
+    bytes: Vec<u8>,
+    fields: Vec<(String, Field)>,
+}
 
 impl Canonical {
     pub fn new(room_id: &str, kind: &str, id: &str) -> Self {
-        let c = Canonical(b"tequio-entry-v1".to_vec());
-        c.text("room", room_id).text("kind", kind).text("id", id)
+        let mut c = Canonical {
+            bytes: b"tequio-entry-v1".to_vec(),
+            fields: Vec::new(),
+        };
+        for (name, value) in [("room", room_id), ("kind", kind), ("id", id)] {
+            c.push(name, b's', value.as_bytes());
+        }
+        c
     }
 
-    fn push(mut self, name: &str, tag: u8, value: &[u8]) -> Self {
+    fn push(&mut self, name: &str, tag: u8, value: &[u8]) {
         for part in [name.as_bytes(), value] {
-            self.0.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            self.0.extend_from_slice(part);
+            self.bytes
+                .extend_from_slice(&(part.len() as u32).to_be_bytes());
+            self.bytes.extend_from_slice(part);
         }
-        self.0.push(tag);
+        self.bytes.push(tag);
+    }
+
+    pub fn text(mut self, name: &str, value: &str) -> Self {
+        self.push(name, b's', value.as_bytes());
+        self.fields
+            .push((name.to_owned(), Field::Text(value.to_owned())));
         self
     }
 
-    pub fn text(self, name: &str, value: &str) -> Self {
-        self.push(name, b's', value.as_bytes())
-    }
-
-    pub fn int(self, name: &str, value: i64) -> Self {
-        self.push(name, b'i', &value.to_be_bytes())
+    pub fn int(mut self, name: &str, value: i64) -> Self {
+        self.push(name, b'i', &value.to_be_bytes());
+        self.fields.push((name.to_owned(), Field::Int(value)));
+        self
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 }
 
@@ -76,19 +91,19 @@ pub(crate) fn int(fields: &BTreeMap<String, Field>, name: &str) -> Option<i64> {
     }
 }
 
-/// Writes a signed entry as a map at the root under `key`, with `author` and `sig` fields.
+/// Writes a signed entry as a map at the root under `key`: the canonical's fields, `author`
+/// and `sig`.
 pub(crate) fn put_signed(
     doc: &mut AutoCommit,
     key: &str,
     signer: &Identity,
     canonical: Canonical,
-    fields: &[(&str, Field)],
 ) -> Result<(), DomainError> {
     let obj = doc.put_object(ROOT, key, ObjType::Map)?;
-    for (name, value) in fields {
+    for (name, value) in &canonical.fields {
         match value {
-            Field::Text(t) => doc.put(&obj, *name, t.as_str())?,
-            Field::Int(v) => doc.put(&obj, *name, *v)?,
+            Field::Text(t) => doc.put(&obj, name.as_str(), t.as_str())?,
+            Field::Int(v) => doc.put(&obj, name.as_str(), *v)?,
         }
     }
     doc.put(&obj, "author", signer.public())?;
@@ -179,16 +194,7 @@ impl RoomDoc {
     ) -> Result<(), DomainError> {
         let id = crate::crypto::random_id();
         let canonical = mark_canonical(self.room_id(), kind, &id, target, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("{kind}:{id}"),
-            me,
-            canonical,
-            &[
-                ("target", Field::Text(target.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("{kind}:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(())
     }

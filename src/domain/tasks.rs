@@ -5,7 +5,7 @@
 
 use super::contributions::NewContribution;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::BTreeSet;
 
@@ -87,17 +87,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = task_canonical(self.room_id(), &id, &title, slots as i64, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("task:{id}"),
-            me,
-            canonical,
-            &[
-                ("title", Field::Text(title)),
-                ("slots", Field::Int(slots as i64)),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("task:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(id)
     }
@@ -225,20 +215,7 @@ impl RoomDoc {
             });
         }
         let canonical = party_canonical(self.room_id(), &p.id, &p, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("party:{}", p.id),
-            me,
-            canonical,
-            &[
-                ("title", Field::Text(p.title.clone())),
-                ("place", Field::Text(p.place.clone())),
-                ("date", Field::Int(date)),
-                ("every_days", Field::Int(every_days)),
-                ("slots", Field::Int(slots as i64)),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("party:{}", p.id), me, canonical)?;
         self.doc.commit();
         Ok(p.id)
     }

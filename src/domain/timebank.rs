@@ -4,7 +4,7 @@
 //! order is refused, so transfers made apart can never break the limit once merged.
 
 use super::room::{DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical, Field};
+use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::BTreeMap;
 
@@ -78,18 +78,7 @@ impl RoomDoc {
         }
         let id = random_id();
         let canonical = transfer_canonical(self.room_id(), &id, to, minutes, memo, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("hours:{id}"),
-            me,
-            canonical,
-            &[
-                ("to", Field::Text(to.to_owned())),
-                ("minutes", Field::Int(minutes)),
-                ("memo", Field::Text(memo.to_owned())),
-                ("at", Field::Int(now_ms)),
-            ],
-        )?;
+        put_signed(&mut self.doc, &format!("hours:{id}"), me, canonical)?;
         self.doc.commit();
         Ok(())
     }

@@ -126,9 +126,7 @@ impl RoomDoc {
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
         let c = self
-            .contributions(now_ms)
-            .into_iter()
-            .find(|c| c.id == target)
+            .contribution(target, now_ms)
             .ok_or_else(|| DomainError::NoSuchEntry(target.to_owned()))?;
         if c.contributor == me.public() {
             return Err(DomainError::SelfApproval);
@@ -148,9 +146,7 @@ impl RoomDoc {
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
         let c = self
-            .contributions(now_ms)
-            .into_iter()
-            .find(|c| c.id == target)
+            .contribution(target, now_ms)
             .ok_or_else(|| DomainError::NoSuchEntry(target.to_owned()))?;
         if c.beneficiary.as_deref() != Some(me.public().as_str()) {
             return Err(DomainError::NotBeneficiary);
@@ -235,6 +231,10 @@ impl RoomDoc {
         }
         list.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
         list
+    }
+
+    pub fn contribution(&self, id: &str, now_ms: i64) -> Option<ContributionView> {
+        self.contributions(now_ms).into_iter().find(|c| c.id == id)
     }
 
     /// Totals per member and per value type, weighted by the charter.

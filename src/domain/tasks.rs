@@ -100,9 +100,7 @@ impl RoomDoc {
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
         let t = self
-            .tasks()
-            .into_iter()
-            .find(|t| t.id == task)
+            .task(task)
             .ok_or_else(|| DomainError::NoSuchEntry(task.to_owned()))?;
         if t.claimed_by.contains(&me.public()) || t.waiting.contains(&me.public()) {
             return Err(DomainError::AlreadyClaimed);
@@ -120,9 +118,7 @@ impl RoomDoc {
     ) -> Result<String, DomainError> {
         self.require_admitted(me)?;
         let t = self
-            .tasks()
-            .into_iter()
-            .find(|t| t.id == task)
+            .task(task)
             .ok_or_else(|| DomainError::NoSuchEntry(task.to_owned()))?;
         if !t.claimed_by.contains(&me.public()) {
             return Err(DomainError::Invalid {
@@ -223,14 +219,20 @@ impl RoomDoc {
     pub fn sign_up(&mut self, me: &Identity, party: &str, now_ms: i64) -> Result<(), DomainError> {
         self.require_admitted(me)?;
         let p = self
-            .work_parties()
-            .into_iter()
-            .find(|p| p.id == party)
+            .work_party(party)
             .ok_or_else(|| DomainError::NoSuchEntry(party.to_owned()))?;
         if p.signed_up.contains(&me.public()) || p.waiting.contains(&me.public()) {
             return Err(DomainError::AlreadyClaimed);
         }
         self.put_mark(me, "signup", party, now_ms)
+    }
+
+    pub fn task(&self, id: &str) -> Option<TaskView> {
+        self.tasks().into_iter().find(|t| t.id == id)
+    }
+
+    pub fn work_party(&self, id: &str) -> Option<WorkPartyView> {
+        self.work_parties().into_iter().find(|p| p.id == id)
     }
 
     pub fn work_parties(&self) -> Vec<WorkPartyView> {

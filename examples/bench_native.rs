@@ -34,17 +34,17 @@ fn main() {
     let t = Instant::now();
     let mut rounds = 0;
     loop {
-        let out_b = sb.outgoing(b.doc_mut());
-        let out_a = sa.outgoing(a.doc_mut());
+        let out_b = sb.outgoing(&mut b.doc_mut());
+        let out_a = sa.outgoing(&mut a.doc_mut());
         if out_a.is_empty() && out_b.is_empty() {
             break;
         }
         rounds += 1;
         for f in out_b {
-            sa.receive(a.doc_mut(), &f).unwrap();
+            sa.receive(&mut a.doc_mut(), &f).unwrap();
         }
         for f in out_a {
-            sb.receive(b.doc_mut(), &f).unwrap();
+            sb.receive(&mut b.doc_mut(), &f).unwrap();
         }
     }
     println!(

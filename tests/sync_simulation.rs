@@ -66,7 +66,7 @@ impl Net {
             }
             let session = self.sessions.get_mut(&(from, to)).unwrap();
             let epoch = self.epochs[&pair(from, to)];
-            for bytes in session.outgoing(self.rooms[from].doc_mut()) {
+            for bytes in session.outgoing(&mut self.rooms[from].doc_mut()) {
                 self.queue.push(InFlight {
                     from,
                     to,
@@ -82,7 +82,7 @@ impl Net {
             return; // the connection it was sent on is gone
         }
         let session = self.sessions.get_mut(&(m.to, m.from)).unwrap();
-        let result = session.receive(self.rooms[m.to].doc_mut(), &m.bytes);
+        let result = session.receive(&mut self.rooms[m.to].doc_mut(), &m.bytes);
         assert!(
             matches!(result, Ok(Received::Applied { .. } | Received::Partial)),
             "seed {seed}: a genuine message was refused: {result:?}"

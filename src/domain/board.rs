@@ -291,7 +291,7 @@ impl RoomDoc {
         self.doc.put(&obj, "status", to.as_str())?;
         self.doc
             .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
@@ -385,7 +385,7 @@ impl RoomDoc {
             .put(&obj, "expires_at", details.expires_at.unwrap_or(0))?;
         self.doc
             .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
@@ -725,26 +725,27 @@ impl RoomDoc {
         let id = crate::crypto::random_id();
         let canonical = response_canonical(self.room_id(), &id, post, text, now_ms);
         put_signed(&mut self.doc, &format!("response:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
     /// Verified responses by admitted members, oldest first; all posts' when `post` is None.
     pub fn responses(&self, post: Option<&str>) -> Vec<Response> {
-        use super::signed::{int, root_entries, text, verifies};
+        use super::signed::{int, text, verifies};
         let admitted = self.admitted();
-        let mut out: Vec<Response> = root_entries(&self.doc, "response:")
-            .into_iter()
+        let mut out: Vec<Response> = self
+            .entries("response:")
             .filter_map(|(id, f)| {
+                let id = id.to_owned();
                 let (p, body, at, author) = (
-                    text(&f, "post")?,
-                    text(&f, "text")?,
-                    int(&f, "at")?,
-                    text(&f, "author")?,
+                    text(f, "post")?,
+                    text(f, "text")?,
+                    int(f, "at")?,
+                    text(f, "author")?,
                 );
                 (post.is_none_or(|want| want == p)
                     && admitted.contains(author)
-                    && verifies(&f, &response_canonical(self.room_id(), &id, p, body, at)))
+                    && verifies(f, || response_canonical(self.room_id(), &id, p, body, at)))
                 .then(|| Response {
                     id,
                     post: p.to_owned(),

@@ -4,7 +4,6 @@
 //! (The admission rule is fixed at its default for now: admission feeds decisions, so making it
 //! amendable needs a two-phase derivation.)
 
-use super::decisions::Outcome;
 use super::room::{DomainError, RoomDoc};
 use std::collections::BTreeMap;
 
@@ -20,6 +19,18 @@ pub struct Charter {
     pub licence: String,
     /// Value types for contributions, with weights in percent.
     pub value_types: BTreeMap<String, u32>,
+    /// Vouches a newcomer needs; 0 means the default, min(3, ceil(admitted / 2)).
+    pub admission: u32,
+}
+
+impl Charter {
+    /// Vouches from admitted members a newcomer needs when `admitted` members are admitted.
+    pub fn admission_threshold(&self, admitted: usize) -> usize {
+        match self.admission {
+            0 => super::members::admission_threshold(admitted),
+            n => (n as usize).min(admitted.max(1)),
+        }
+    }
 }
 
 impl Default for Charter {
@@ -34,6 +45,7 @@ impl Default for Charter {
                 .into_iter()
                 .map(|t| (t.to_owned(), 100))
                 .collect(),
+            admission: 0,
         }
     }
 }
@@ -47,8 +59,10 @@ pub const LICENCES: [&str; 5] = [
     "members only",
 ];
 
-/// One change to the charter: `key` is `purpose`, `values`, `quorum_percent`, `approvals`,
-/// `licence` or `value_type:<name>` (weight in percent; 0 removes the type).
+/// What a passed consent decision enacts. A charter change: `key` is `purpose`, `values`,
+/// `quorum_percent`, `approvals`, `admission` (vouches needed; 0 for the default rule),
+/// `licence` or `value_type:<name>` (weight in percent; 0 removes the type). Or an action:
+/// `remove` (value: a member's key) or `expense` (value: an expense entry's id, approved).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amendment {
     pub key: String,
@@ -102,6 +116,19 @@ impl Amendment {
                 Ok(1..=10) => Ok(()),
                 _ => Err(Self::invalid("approvals takes a whole number from 1 to 10")),
             },
+            "admission" => number(20),
+            "remove" | "expense"
+                if !self.value.is_empty()
+                    && self.value.len() <= 100
+                    && self
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Ok(())
+            }
+            "remove" => Err(Self::invalid("remove takes a member's key")),
+            "expense" => Err(Self::invalid("expense takes an expense entry's id")),
             "licence" if LICENCES.contains(&self.value.as_str()) => Ok(()),
             "licence" => Err(Self::invalid("is not a known licence")),
             key => match key.strip_prefix("value_type:") {
@@ -119,12 +146,13 @@ impl Amendment {
         }
     }
 
-    fn apply(&self, c: &mut Charter) {
+    pub(crate) fn apply(&self, c: &mut Charter) {
         match self.key.as_str() {
             "purpose" => c.purpose = self.value.clone(),
             "values" => c.values = self.value.clone(),
             "quorum_percent" => c.quorum_percent = self.value.parse().unwrap_or(c.quorum_percent),
             "approvals" => c.approvals = self.value.parse().unwrap_or(c.approvals),
+            "admission" => c.admission = self.value.parse().unwrap_or(c.admission),
             "licence" => c.licence = self.value.clone(),
             key => {
                 if let (Some(name), Ok(weight)) =
@@ -142,22 +170,25 @@ impl Amendment {
 }
 
 impl RoomDoc {
-    /// Enacted amendments as of `now_ms`, in the order they apply: (decision id, closed at, change).
+    /// Charter changes enacted as of `now_ms`, in the order they applied: (decision id, enacted
+    /// at, change).
     pub fn charter_history(&self, now_ms: i64) -> Vec<(String, i64, Amendment)> {
-        let mut enacted: Vec<(String, i64, Amendment)> = self
-            .decisions(now_ms)
-            .into_iter()
-            .filter(|d| d.outcome == Outcome::Passed { winner: None })
-            .filter_map(|d| Some((d.id, d.closes_at, d.amendment?)))
-            .collect();
-        enacted.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        enacted
+        self.governance()
+            .history
+            .iter()
+            .filter(|(_, at, _)| *at <= now_ms)
+            .cloned()
+            .collect()
     }
 
     /// The charter in force at `now_ms`.
     pub fn charter(&self, now_ms: i64) -> Charter {
+        let g = self.governance();
+        if g.history.last().is_none_or(|(_, at, _)| *at <= now_ms) {
+            return g.charter.clone();
+        }
         let mut charter = Charter::default();
-        for (_, _, amendment) in self.charter_history(now_ms) {
+        for (_, _, amendment) in g.history.iter().filter(|(_, at, _)| *at <= now_ms) {
             amendment.apply(&mut charter);
         }
         charter
@@ -189,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn amendments_apply_only_once_passed_in_closing_order() {
+    fn amendments_apply_when_the_outcome_of_a_passed_decision_is_recorded() {
         let (mut room, ana, bo) = two_members();
         assert_eq!(room.charter(0), Charter::default());
         let later = amend(&mut room, &ana, "purpose", "Share tools", 300);
@@ -202,6 +233,32 @@ mod tests {
             .unwrap();
         room.take_stance(&bo, &blocked, Stance::Block, "keep copyleft", 21)
             .unwrap();
+        // No outcome can be recorded while a decision is open.
+        assert!(matches!(
+            room.record_outcome(&ana, &sooner, "Food it is", None, 199),
+            Err(DomainError::Invalid {
+                field: "outcome",
+                ..
+            })
+        ));
+        assert_eq!(room.charter(10_000).purpose, "");
+        room.record_outcome(&bo, &sooner, "Food it is", Some(5_000), 200)
+            .unwrap();
+        room.record_outcome(&ana, &blocked, "Blocked: we keep copyleft", None, 200)
+            .unwrap();
+        room.record_outcome(&ana, &later, "Tools", None, 300)
+            .unwrap();
+        assert!(matches!(
+            room.record_outcome(&ana, &later, "Again", None, 301),
+            Err(DomainError::Invalid {
+                field: "outcome",
+                ..
+            })
+        ));
+        let d = room.decision(&sooner, 400).unwrap();
+        assert!(d.enacted);
+        assert_eq!(d.statement.as_ref().map(|s| s.review_at), Some(5_000));
+        assert!(!room.decision(&blocked, 400).unwrap().enacted);
         assert_eq!(room.charter(199).purpose, "");
         assert_eq!(room.charter(250).purpose, "Share food");
         let c = room.charter(300);
@@ -219,6 +276,8 @@ mod tests {
         let d = amend(&mut room, &ana, "approvals", "1", 100);
         room.take_stance(&ana, &d, Stance::Agree, "", 20).unwrap();
         room.take_stance(&bo, &d, Stance::Agree, "", 21).unwrap();
+        room.record_outcome(&ana, &d, "One approval is enough", None, 100)
+            .unwrap();
         let pot = room.open_pot(&ana, "Pot", "EUR", 30).unwrap();
         room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 500, ""), 31)
             .unwrap();

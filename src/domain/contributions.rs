@@ -6,7 +6,7 @@
 //! are derived, weighted by the charter, in integers.
 
 use super::room::{DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,7 +113,7 @@ impl RoomDoc {
         let id = random_id();
         let canonical = contribution_canonical(self.room_id(), &id, &c, now_ms);
         put_signed(&mut self.doc, &format!("contribution:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
@@ -172,23 +172,22 @@ impl RoomDoc {
             .into_iter()
             .map(|m| (m.target, m.author))
             .collect();
-        let mut list: Vec<ContributionView> = root_entries(&self.doc, "contribution:")
-            .into_iter()
+        let mut list: Vec<ContributionView> = self
+            .entries("contribution:")
             .filter_map(|(id, f)| {
-                let opt = |name: &str| text(&f, name).filter(|s| !s.is_empty()).map(str::to_owned);
+                let id = id.to_owned();
+                let opt = |name: &str| text(f, name).filter(|s| !s.is_empty()).map(str::to_owned);
                 let c = NewContribution {
-                    value_type: text(&f, "value_type")?.to_owned(),
-                    quantity: int(&f, "quantity")?,
-                    description: text(&f, "description").unwrap_or_default().to_owned(),
-                    date: int(&f, "date")?,
+                    value_type: text(f, "value_type")?.to_owned(),
+                    quantity: int(f, "quantity")?,
+                    description: text(f, "description").unwrap_or_default().to_owned(),
+                    date: int(f, "date")?,
                     beneficiary: opt("beneficiary"),
                     reverses: opt("reverses"),
                 };
-                let verified = verifies(
-                    &f,
-                    &contribution_canonical(self.room_id(), &id, &c, int(&f, "at")?),
-                );
-                let contributor = text(&f, "author")?.to_owned();
+                let at = int(f, "at")?;
+                let verified = verifies(f, || contribution_canonical(self.room_id(), &id, &c, at));
+                let contributor = text(f, "author")?.to_owned();
                 let mut v = validators.get(&id).cloned().unwrap_or_default();
                 v.remove(&contributor);
                 // Confirmed: the contributor's signature and the beneficiary's both verify.

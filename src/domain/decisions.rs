@@ -5,9 +5,9 @@
 
 use super::charter::Amendment;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
 use crate::crypto::{random_id, Identity};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_OPTIONS: usize = 20;
 const MAX_SCORE: u32 = 5;
@@ -169,6 +169,35 @@ pub struct DecisionView {
     /// Per option (consent: agree, abstain, disagree, block): votes, points, or dots.
     pub totals: Vec<u64>,
     pub outcome: Outcome,
+    /// The outcome statement recorded after closing, if any (the first, by time and id).
+    pub statement: Option<Statement>,
+    /// True once a recorded outcome enacted this decision's change.
+    pub enacted: bool,
+}
+
+/// An outcome statement: what was decided, in words, and when to review it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub text: String,
+    /// When to look at the decision again (0: no review planned).
+    pub review_at: i64,
+    pub author: String,
+    pub at: i64,
+}
+
+fn outcome_canonical(
+    room: &str,
+    id: &str,
+    decision: &str,
+    statement: &str,
+    review_at: i64,
+    at: i64,
+) -> Canonical {
+    Canonical::new(room, "outcome", id)
+        .text("decision", decision)
+        .text("statement", statement)
+        .int("review", review_at)
+        .int("at", at)
 }
 
 fn proposal_canonical(room: &str, id: &str, p: &NewProposal, at: i64) -> Canonical {
@@ -292,6 +321,18 @@ impl RoomDoc {
                 });
             }
             a.validate()?;
+            match a.key.as_str() {
+                "remove" if !self.admitted().contains(&a.value) => {
+                    return Err(DomainError::NoSuchMember(a.value.clone()))
+                }
+                "expense" if !self.is_pending_expense(&a.value, now_ms) => {
+                    return Err(DomainError::Invalid {
+                        field: "amendment",
+                        problem: "names no expense waiting for approval".into(),
+                    })
+                }
+                _ => {}
+            }
         }
         if p.quorum_percent > 100 {
             return Err(DomainError::Invalid {
@@ -307,7 +348,7 @@ impl RoomDoc {
         let id = random_id();
         let canonical = proposal_canonical(self.room_id(), &id, &p, now_ms);
         put_signed(&mut self.doc, &format!("decision:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
@@ -345,86 +386,224 @@ impl RoomDoc {
         let id = random_id();
         let value = stance.encode();
         let canonical = stance_canonical(self.room_id(), &id, decision, &value, reason, now_ms);
-        put_signed(&mut self.doc, &format!("stance:{id}"), me, canonical)?;
-        self.doc.commit();
+        put_signed(
+            &mut self.doc,
+            &format!("{}{id}", stance_prefix(decision)),
+            me,
+            canonical,
+        )?;
+        self.commit();
         Ok(())
     }
 
     /// Every decision with its tally and outcome as of `now_ms`.
     pub fn decisions(&self, now_ms: i64) -> Vec<DecisionView> {
-        let admitted = self.admitted();
-        // Latest verified stance per (decision, member), by (time, id).
-        let mut latest: BTreeMap<(String, String), (i64, String, Stance)> = BTreeMap::new();
-        for (id, f) in root_entries(&self.doc, "stance:") {
-            let (Some(decision), Some(value), Some(at)) =
-                (text(&f, "decision"), text(&f, "value"), int(&f, "at"))
-            else {
-                continue;
-            };
-            let reason = text(&f, "reason").unwrap_or_default();
-            if !verifies(
-                &f,
-                &stance_canonical(self.room_id(), &id, decision, value, reason, at),
-            ) {
-                continue;
-            }
-            let (Some(author), Some(stance)) = (text(&f, "author"), Stance::parse(value)) else {
-                continue;
-            };
-            let key = (decision.to_owned(), author.to_owned());
-            if latest.get(&key).is_none_or(|(t, i, _)| (at, &id) > (*t, i)) {
-                latest.insert(key, (at, id, stance));
-            }
-        }
-        root_entries(&self.doc, "decision:")
-            .into_iter()
+        let g = self.governance();
+        self.entries("decision:")
             .filter_map(|(id, f)| {
-                let method = Method::parse(text(&f, "method")?)?;
-                let options: Vec<String> = match text(&f, "options")? {
-                    "" => Vec::new(),
-                    o => o.split('\n').map(str::to_owned).collect(),
-                };
-                let p = NewProposal {
-                    title: text(&f, "title")?.to_owned(),
-                    method,
-                    options,
-                    closes_at: int(&f, "closes_at")?,
-                    quorum_percent: u32::try_from(int(&f, "quorum")?).ok()?,
-                    amendment: match text(&f, "amend").unwrap_or_default() {
-                        "" => None,
-                        a => Some(Amendment::parse(a)?),
-                    },
-                };
-                let at = int(&f, "at")?;
-                if !verifies(&f, &proposal_canonical(self.room_id(), &id, &p, at)) {
-                    return None;
-                }
-                let stances: Vec<&Stance> = latest
-                    .range((id.clone(), String::new())..)
-                    .take_while(|((d, _), _)| *d == id)
-                    .filter(|((_, member), (t, _, s))| {
-                        admitted.contains(member)
-                            && *t < p.closes_at
-                            && s.fits(method, p.options.len())
-                    })
-                    .map(|(_, (_, _, s))| s)
-                    .collect();
-                Some(tally(
-                    id,
-                    (text(&f, "author")?.to_owned(), at),
-                    p,
-                    &stances,
-                    admitted.len(),
-                    now_ms,
-                ))
+                let mut d = self.derive_decision(id, f, &g.admitted, now_ms)?;
+                d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
+                Some(d)
             })
             .collect()
     }
 
     /// One decision as of `now_ms`.
     pub fn decision(&self, id: &str, now_ms: i64) -> Option<DecisionView> {
-        self.decisions(now_ms).into_iter().find(|d| d.id == id)
+        let f = self.index.get(&format!("decision:{id}"))?;
+        let g = self.governance();
+        let mut d = self.derive_decision(id, f, &g.admitted, now_ms)?;
+        d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
+        Some(d)
     }
+
+    /// Records the outcome of a closed decision: a statement and an optional review date. If
+    /// the decision passed and carries a change, recording its outcome enacts the change.
+    pub fn record_outcome(
+        &mut self,
+        me: &Identity,
+        decision: &str,
+        statement: &str,
+        review_at: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        let d = self
+            .decision(decision, now_ms)
+            .ok_or_else(|| DomainError::NoSuchEntry(decision.to_owned()))?;
+        if d.outcome == Outcome::Open {
+            return Err(DomainError::Invalid {
+                field: "outcome",
+                problem: "the decision is still open".into(),
+            });
+        }
+        if d.statement.is_some() {
+            return Err(DomainError::Invalid {
+                field: "outcome",
+                problem: "has already been recorded".into(),
+            });
+        }
+        let statement = statement.trim();
+        if statement.chars().count() > 2000 {
+            return Err(DomainError::Invalid {
+                field: "statement",
+                problem: "is longer than 2000 characters".into(),
+            });
+        }
+        let review_at = review_at.unwrap_or(0);
+        if review_at != 0 && review_at <= now_ms {
+            return Err(DomainError::Invalid {
+                field: "review",
+                problem: "must be in the future".into(),
+            });
+        }
+        let id = random_id();
+        let canonical =
+            outcome_canonical(self.room_id(), &id, decision, statement, review_at, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("outcome:{decision}:{id}"),
+            me,
+            canonical,
+        )?;
+        self.commit();
+        Ok(())
+    }
+
+    /// Verified outcome entries: (id, author, decision, at).
+    pub(crate) fn outcome_entries(&self) -> Vec<(&str, &str, &str, i64)> {
+        self.entries("outcome:")
+            .filter_map(|(key, f)| {
+                let (decision, id) = key.split_once(':')?;
+                let (statement, review, at, author) = (
+                    text(f, "statement")?,
+                    int(f, "review")?,
+                    int(f, "at")?,
+                    text(f, "author")?,
+                );
+                (text(f, "decision") == Some(decision)
+                    && verifies(f, || {
+                        outcome_canonical(self.room_id(), id, decision, statement, review, at)
+                    }))
+                .then_some((id, author, decision, at))
+            })
+            .collect()
+    }
+
+    /// The first verified outcome statement of a decision recorded at or after it closed.
+    fn statement(&self, decision: &str, closes_at: i64) -> Option<Statement> {
+        self.entries(&format!("outcome:{decision}:"))
+            .filter_map(|(id, f)| {
+                let (statement, review, at, author) = (
+                    text(f, "statement")?,
+                    int(f, "review")?,
+                    int(f, "at")?,
+                    text(f, "author")?,
+                );
+                (at >= closes_at
+                    && text(f, "decision") == Some(decision)
+                    && verifies(f, || {
+                        outcome_canonical(self.room_id(), id, decision, statement, review, at)
+                    }))
+                .then(|| {
+                    (
+                        (at, id),
+                        Statement {
+                            text: statement.to_owned(),
+                            review_at: review,
+                            author: author.to_owned(),
+                            at,
+                        },
+                    )
+                })
+            })
+            .min_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, s)| s)
+    }
+
+    pub(crate) fn derive_decision(
+        &self,
+        id: &str,
+        f: &Raw,
+        admitted: &BTreeSet<String>,
+        now_ms: i64,
+    ) -> Option<DecisionView> {
+        let method = Method::parse(text(f, "method")?)?;
+        let options: Vec<String> = match text(f, "options")? {
+            "" => Vec::new(),
+            o => o.split('\n').map(str::to_owned).collect(),
+        };
+        let p = NewProposal {
+            title: text(f, "title")?.to_owned(),
+            method,
+            options,
+            closes_at: int(f, "closes_at")?,
+            quorum_percent: u32::try_from(int(f, "quorum")?).ok()?,
+            amendment: match text(f, "amend").unwrap_or_default() {
+                "" => None,
+                a => Some(Amendment::parse(a)?),
+            },
+        };
+        let at = int(f, "at")?;
+        if !verifies(f, || proposal_canonical(self.room_id(), id, &p, at)) {
+            return None;
+        }
+        // The latest verified stance of each admitted member before closing, by (time, id).
+        let mut latest: BTreeMap<&str, (i64, &str, Stance)> = BTreeMap::new();
+        for (stance_id, s) in self.entries(&stance_prefix(id)) {
+            let (Some(decision), Some(value), Some(stance_at), Some(author)) = (
+                text(s, "decision"),
+                text(s, "value"),
+                int(s, "at"),
+                text(s, "author"),
+            ) else {
+                continue;
+            };
+            if decision != id || stance_at >= p.closes_at || !admitted.contains(author) {
+                continue;
+            }
+            let Some(stance) = Stance::parse(value).filter(|s| s.fits(method, p.options.len()))
+            else {
+                continue;
+            };
+            if latest
+                .get(author)
+                .is_some_and(|(t, i, _)| (stance_at, stance_id) < (*t, *i))
+            {
+                continue;
+            }
+            let reason = text(s, "reason").unwrap_or_default();
+            if verifies(s, || {
+                stance_canonical(
+                    self.room_id(),
+                    stance_id,
+                    decision,
+                    value,
+                    reason,
+                    stance_at,
+                )
+            }) {
+                latest.insert(author, (stance_at, stance_id, stance));
+            }
+        }
+        let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
+        let statement = self.statement(id, p.closes_at);
+        let mut view = tally(
+            id.to_owned(),
+            (text(f, "author")?.to_owned(), at),
+            p,
+            &stances,
+            admitted.len(),
+            now_ms,
+        );
+        view.statement = statement;
+        Some(view)
+    }
+}
+
+/// A decision's stances live at `stance:<decision>:<id>`: one range of the index each.
+fn stance_prefix(decision: &str) -> String {
+    format!("stance:{decision}:")
 }
 
 fn tally(
@@ -516,6 +695,8 @@ fn tally(
         participants,
         totals,
         outcome,
+        statement: None,
+        enacted: false,
     }
 }
 

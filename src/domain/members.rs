@@ -6,10 +6,11 @@
 //! Entries live at the root under unique keys (`founder`, `member:<key>`, `vouch:<id>`,
 //! `leave:<id>`), so devices that write concurrently never contend for one container.
 
+use super::charter::{Amendment, Charter};
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, read_fields, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
-use automerge::{ObjType, ReadDoc, Value, ROOT};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_NAME: usize = 60;
@@ -34,6 +35,43 @@ pub enum Standing {
         needed: usize,
     },
     Left,
+    /// Removed by a decision.
+    Removed,
+}
+
+/// What the governance replay derives: who is admitted, who left or was removed, vouches per
+/// newcomer, the charter in force with its history, and what decisions enacted.
+#[derive(Debug, Default)]
+pub(crate) struct Governance {
+    pub charter: Charter,
+    /// Enacted charter changes in the order they applied: (decision id, enacted at, change).
+    pub history: Vec<(String, i64, Amendment)>,
+    pub admitted: BTreeSet<String>,
+    pub left: BTreeSet<String>,
+    pub removed: BTreeSet<String>,
+    pub vouchers: BTreeMap<String, BTreeSet<String>>,
+    /// Expense entries approved by decision.
+    pub approved_expenses: BTreeSet<String>,
+    /// Decisions whose outcome was recorded: whether each passed (and so enacted its change).
+    pub enacted: BTreeMap<String, bool>,
+}
+
+impl Governance {
+    fn enact(&mut self, decision: &str, at: i64, change: Amendment) {
+        match change.key.as_str() {
+            "remove" => {
+                self.admitted.remove(&change.value);
+                self.removed.insert(change.value);
+            }
+            "expense" => {
+                self.approved_expenses.insert(change.value);
+            }
+            _ => {
+                change.apply(&mut self.charter);
+                self.history.push((decision.to_owned(), at, change));
+            }
+        }
+    }
 }
 
 /// A member as the room sees them (derived).
@@ -93,11 +131,6 @@ fn checked_profile(p: Profile) -> Result<Profile, DomainError> {
     })
 }
 
-enum Event {
-    Vouch { author: String, newcomer: String },
-    Leave { author: String },
-}
-
 impl RoomDoc {
     fn ensure_writable(&self) -> Result<(), DomainError> {
         self.writable_posts().map(|_| ())
@@ -128,19 +161,16 @@ impl RoomDoc {
         let canonical = founder_canonical(self.room_id(), now_ms);
         put_signed(&mut self.doc, "founder", me, canonical)?;
         self.write_profile(me, profile, now_ms)?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
     /// The founder's key, if the founder entry verifies.
     pub fn founder(&self) -> Option<String> {
-        let obj = match self.doc.get(ROOT, "founder").ok()?? {
-            (Value::Object(ObjType::Map), obj) => obj,
-            _ => return None,
-        };
-        let fields = read_fields(&self.doc, &obj);
-        let canonical = founder_canonical(self.room_id(), int(&fields, "at")?);
-        verifies(&fields, &canonical).then(|| text(&fields, "author").map(str::to_owned))?
+        let fields = self.index.get("founder")?;
+        let at = int(fields, "at")?;
+        verifies(fields, || founder_canonical(self.room_id(), at))
+            .then(|| text(fields, "author").map(str::to_owned))?
     }
 
     fn write_profile(&mut self, me: &Identity, p: Profile, now_ms: i64) -> Result<(), DomainError> {
@@ -159,7 +189,7 @@ impl RoomDoc {
         self.ensure_writable()?;
         let profile = checked_profile(profile)?;
         self.write_profile(me, profile, now_ms)?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
@@ -174,7 +204,9 @@ impl RoomDoc {
         match find(newcomer).map(|m| &m.standing) {
             None => return Err(DomainError::NoSuchMember(newcomer.to_owned())),
             Some(Standing::Admitted) => return Err(DomainError::AlreadyAdmitted),
-            Some(Standing::Left) => return Err(DomainError::NoSuchMember(newcomer.to_owned())),
+            Some(Standing::Left | Standing::Removed) => {
+                return Err(DomainError::NoSuchMember(newcomer.to_owned()))
+            }
             Some(Standing::Pending { .. }) => {}
         }
         if self
@@ -187,35 +219,33 @@ impl RoomDoc {
         let id = random_id();
         let canonical = vouch_canonical(self.room_id(), &id, newcomer, now_ms);
         put_signed(&mut self.doc, &format!("vouch:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
     /// This device leaves the room: its votes and vouches no longer count from now on.
     pub fn leave(&mut self, me: &Identity, now_ms: i64) -> Result<(), DomainError> {
         self.ensure_writable()?;
-        if !self
-            .members()
-            .iter()
-            .any(|m| m.key == me.public() && m.standing != Standing::Left)
-        {
+        if !self.members().iter().any(|m| {
+            m.key == me.public() && !matches!(m.standing, Standing::Left | Standing::Removed)
+        }) {
             return Err(DomainError::NoSuchMember(me.public()));
         }
         let id = random_id();
         let canonical = leave_canonical(self.room_id(), &id, now_ms);
         put_signed(&mut self.doc, &format!("leave:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
     fn verified_vouches(&self) -> Vec<(String, String)> {
-        root_entries(&self.doc, "vouch:")
-            .into_iter()
+        self.entries("vouch:")
             .filter_map(|(id, f)| {
-                let newcomer = text(&f, "newcomer")?;
-                let canonical = vouch_canonical(self.room_id(), &id, newcomer, int(&f, "at")?);
-                verifies(&f, &canonical)
-                    .then(|| Some((text(&f, "author")?.to_owned(), newcomer.to_owned())))
+                let id = id.to_owned();
+                let newcomer = text(f, "newcomer")?;
+                let canonical = vouch_canonical(self.room_id(), &id, newcomer, int(f, "at")?);
+                verifies(f, || canonical)
+                    .then(|| Some((text(f, "author")?.to_owned(), newcomer.to_owned())))
                     .flatten()
             })
             .collect()
@@ -223,91 +253,41 @@ impl RoomDoc {
 
     /// Verified profiles by key (an unverifiable profile is not a member).
     fn profiles(&self) -> BTreeMap<String, (Profile, i64)> {
-        root_entries(&self.doc, "member:")
-            .into_iter()
+        self.entries("member:")
             .filter_map(|(key, f)| {
                 let p = Profile {
-                    name: text(&f, "name")?.to_owned(),
-                    skills: text(&f, "skills").unwrap_or_default().to_owned(),
-                    bio: text(&f, "bio").unwrap_or_default().to_owned(),
+                    name: text(f, "name")?.to_owned(),
+                    skills: text(f, "skills").unwrap_or_default().to_owned(),
+                    bio: text(f, "bio").unwrap_or_default().to_owned(),
                 };
-                let canonical = profile_canonical(self.room_id(), &key, &p, int(&f, "at")?);
-                let at = int(&f, "at")?;
-                (text(&f, "author") == Some(key.as_str()) && verifies(&f, &canonical))
-                    .then_some((key, (p, at)))
+                let canonical = profile_canonical(self.room_id(), key, &p, int(f, "at")?);
+                let at = int(f, "at")?;
+                (text(f, "author") == Some(key) && verifies(f, || canonical))
+                    .then_some((key.to_owned(), (p, at)))
             })
             .collect()
     }
 
-    /// Everyone who introduced themselves, with their standing (derived by replaying verified
-    /// vouches and departures in (time, id) order).
+    /// Everyone who introduced themselves, with their standing (derived by the governance
+    /// replay: verified vouches, departures and enacted decisions in (time, id) order).
     pub fn members(&self) -> Vec<Member> {
-        let profiles = self.profiles();
-        let founder = self.founder().filter(|f| profiles.contains_key(f));
-        let mut events: Vec<(i64, String, Event)> = Vec::new();
-        for (id, f) in root_entries(&self.doc, "vouch:") {
-            let (Some(newcomer), Some(at)) = (text(&f, "newcomer"), int(&f, "at")) else {
-                continue;
-            };
-            if verifies(&f, &vouch_canonical(self.room_id(), &id, newcomer, at)) {
-                let author = text(&f, "author").unwrap_or_default().to_owned();
-                events.push((
-                    at,
-                    id,
-                    Event::Vouch {
-                        author,
-                        newcomer: newcomer.to_owned(),
-                    },
-                ));
-            }
-        }
-        for (id, f) in root_entries(&self.doc, "leave:") {
-            let Some(at) = int(&f, "at") else { continue };
-            if verifies(&f, &leave_canonical(self.room_id(), &id, at)) {
-                let author = text(&f, "author").unwrap_or_default().to_owned();
-                events.push((at, id, Event::Leave { author }));
-            }
-        }
-        events.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-
-        let mut admitted: BTreeSet<String> = founder.iter().cloned().collect();
-        let mut left: BTreeSet<String> = BTreeSet::new();
-        let mut vouchers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (_, _, event) in events {
-            match event {
-                Event::Vouch { author, newcomer } => {
-                    if !admitted.contains(&author)
-                        || admitted.contains(&newcomer)
-                        || left.contains(&newcomer)
-                        || !profiles.contains_key(&newcomer)
-                    {
-                        continue;
-                    }
-                    let set = vouchers.entry(newcomer.clone()).or_default();
-                    set.insert(author);
-                    let counted = set.iter().filter(|v| admitted.contains(*v)).count();
-                    if counted >= admission_threshold(admitted.len()) {
-                        admitted.insert(newcomer);
-                    }
-                }
-                Event::Leave { author } => {
-                    admitted.remove(&author);
-                    left.insert(author);
-                }
-            }
-        }
-        let needed = admission_threshold(admitted.len());
-        profiles
+        let g = self.governance();
+        let founder = self.founder();
+        let needed = g.charter.admission_threshold(g.admitted.len());
+        self.profiles()
             .into_iter()
             .map(|(key, (profile, since))| {
-                let standing = if left.contains(&key) {
+                let standing = if g.removed.contains(&key) {
+                    Standing::Removed
+                } else if g.left.contains(&key) {
                     Standing::Left
-                } else if admitted.contains(&key) {
+                } else if g.admitted.contains(&key) {
                     Standing::Admitted
                 } else {
-                    let vouches = vouchers
+                    let vouches = g
+                        .vouchers
                         .get(&key)
-                        .map_or(0, |s| s.iter().filter(|v| admitted.contains(*v)).count());
+                        .map_or(0, |s| s.iter().filter(|v| g.admitted.contains(*v)).count());
                     Standing::Pending { vouches, needed }
                 };
                 Member {
@@ -319,6 +299,105 @@ impl RoomDoc {
                 }
             })
             .collect()
+    }
+
+    /// The governance replay, remembered until the document changes.
+    pub(crate) fn governance(&self) -> std::rc::Rc<Governance> {
+        let generation = self.index.generation();
+        if let Some((g, cached)) = &*self.governance_cache.borrow() {
+            if *g == generation {
+                return cached.clone();
+            }
+        }
+        let g = std::rc::Rc::new(self.replay_governance());
+        *self.governance_cache.borrow_mut() = Some((generation, g.clone()));
+        g
+    }
+
+    /// Membership and the charter depend on each other (admitted members decide; decisions
+    /// change the admission rule and remove members), so they are derived in one replay of
+    /// every vouch, departure and recorded outcome in (time, id) order. A recorded outcome
+    /// enacts its decision's change if the decision passed, counted with the members admitted
+    /// at that moment.
+    fn replay_governance(&self) -> Governance {
+        enum Event<'a> {
+            Vouch { author: &'a str, newcomer: &'a str },
+            Leave { author: &'a str },
+            Outcome { author: &'a str, decision: &'a str },
+        }
+        let profiles = self.profiles();
+        let mut events: Vec<(i64, &str, Event)> = Vec::new();
+        for (id, f) in self.entries("vouch:") {
+            let (Some(newcomer), Some(at), Some(author)) =
+                (text(f, "newcomer"), int(f, "at"), text(f, "author"))
+            else {
+                continue;
+            };
+            if verifies(f, || vouch_canonical(self.room_id(), id, newcomer, at)) {
+                events.push((at, id, Event::Vouch { author, newcomer }));
+            }
+        }
+        for (id, f) in self.entries("leave:") {
+            let (Some(at), Some(author)) = (int(f, "at"), text(f, "author")) else {
+                continue;
+            };
+            if verifies(f, || leave_canonical(self.room_id(), id, at)) {
+                events.push((at, id, Event::Leave { author }));
+            }
+        }
+        for (id, author, decision, at) in self.outcome_entries() {
+            events.push((at, id, Event::Outcome { author, decision }));
+        }
+        events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+
+        let mut g = Governance::default();
+        if let Some(founder) = self.founder().filter(|f| profiles.contains_key(f)) {
+            g.admitted.insert(founder);
+        }
+        for (at, _, event) in events {
+            match event {
+                Event::Vouch { author, newcomer } => {
+                    if !g.admitted.contains(author)
+                        || g.admitted.contains(newcomer)
+                        || g.left.contains(newcomer)
+                        || g.removed.contains(newcomer)
+                        || !profiles.contains_key(newcomer)
+                    {
+                        continue;
+                    }
+                    let set = g.vouchers.entry(newcomer.to_owned()).or_default();
+                    set.insert(author.to_owned());
+                    let counted = set.iter().filter(|v| g.admitted.contains(*v)).count();
+                    if counted >= g.charter.admission_threshold(g.admitted.len()) {
+                        g.admitted.insert(newcomer.to_owned());
+                    }
+                }
+                Event::Leave { author } => {
+                    g.admitted.remove(author);
+                    g.left.insert(author.to_owned());
+                }
+                Event::Outcome { author, decision } => {
+                    if !g.admitted.contains(author) || g.enacted.contains_key(decision) {
+                        continue;
+                    }
+                    let Some(f) = self.index.get(&format!("decision:{decision}")) else {
+                        continue;
+                    };
+                    let Some(d) = self.derive_decision(decision, f, &g.admitted, at) else {
+                        continue;
+                    };
+                    if at < d.closes_at {
+                        continue;
+                    }
+                    let passed = d.outcome == super::decisions::Outcome::Passed { winner: None };
+                    g.enacted.insert(decision.to_owned(), passed);
+                    if let (true, Some(change)) = (passed, d.amendment) {
+                        g.enact(decision, at, change);
+                    }
+                }
+            }
+        }
+        g
     }
 
     /// Keys of the members admitted now.
@@ -335,6 +414,7 @@ impl RoomDoc {
 mod tests {
     use super::*;
     use automerge::transaction::Transactable;
+    use automerge::{ReadDoc, ROOT};
 
     fn profile(name: &str) -> Profile {
         Profile {
@@ -444,6 +524,7 @@ mod tests {
         let mallory = Identity::generate();
         let forged = vouch_canonical("room-1", "x1", &bo.public(), 3);
         put_signed(&mut room.doc, "vouch:x1", &mallory, forged).unwrap();
+        room.commit();
         room.doc
             .put(
                 &room.doc.get(ROOT, "vouch:x1").unwrap().unwrap().1,
@@ -458,6 +539,7 @@ mod tests {
         // A genuine vouch by Ana, but signed for another room.
         let replayed = vouch_canonical("room-2", "x2", &bo.public(), 4);
         put_signed(&mut room.doc, "vouch:x2", &ana, replayed).unwrap();
+        room.commit();
         assert!(matches!(
             standing(&room, &bo),
             Some(Standing::Pending { .. })
@@ -470,6 +552,7 @@ mod tests {
             .unwrap()
             .1;
         room.doc.put(&obj, "name", "Bob the admin").unwrap();
+        room.commit();
         assert_eq!(standing(&room, &bo), None);
     }
 
@@ -492,23 +575,12 @@ mod tests {
 
     #[test]
     fn admission_is_the_same_on_every_device_after_concurrent_vouches() {
-        use automerge::sync::{State, SyncDoc};
         let (mut a, ana) = founded();
         let bo = Identity::generate();
         a.set_profile(&bo, profile("Bo"), 2).unwrap();
         a.vouch(&ana, &bo.public(), 3).unwrap();
         let mut b = RoomDoc::empty("room-1");
-        let (mut sa, mut sb) = (State::new(), State::new());
-        let mut exchange = |a: &mut RoomDoc, b: &mut RoomDoc| {
-            for _ in 0..10 {
-                if let Some(m) = a.doc.sync().generate_sync_message(&mut sa) {
-                    b.doc.sync().receive_sync_message(&mut sb, m).unwrap();
-                }
-                if let Some(m) = b.doc.sync().generate_sync_message(&mut sb) {
-                    a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
-                }
-            }
-        };
+        let exchange = crate::domain::testing::sync;
         exchange(&mut a, &mut b);
         let (cy, di) = (Identity::generate(), Identity::generate());
         a.set_profile(&cy, profile("Cy"), 4).unwrap();
@@ -520,5 +592,180 @@ mod tests {
         // Ordered by (time, id): the first vouch admits its newcomer at threshold 1; the second
         // then needs 2 of 3 admitted members.
         assert_eq!(a.admitted().len(), 3);
+    }
+}
+
+#[cfg(test)]
+mod governance_tests {
+    use super::*;
+    use crate::domain::testing::{community, sync};
+    use crate::domain::{EntryKind, EntryState, Method, NewEntry, NewProposal, Outcome, Stance};
+
+    /// Proposes `change` by consent (closing at 100), has everyone in `yes` agree, and records
+    /// the outcome at 100. Returns the decision id.
+    fn decide(room: &mut RoomDoc, yes: &[&Identity], key: &str, value: &str) -> String {
+        let d = room
+            .propose(
+                yes[0],
+                NewProposal {
+                    title: format!("{key} {value}"),
+                    method: Method::Consent,
+                    options: vec![],
+                    closes_at: 100,
+                    quorum_percent: 50,
+                    amendment: Some(Amendment::new(key, value)),
+                },
+                50,
+            )
+            .unwrap();
+        for (i, who) in yes.iter().enumerate() {
+            room.take_stance(who, &d, Stance::Agree, "", 60 + i as i64)
+                .unwrap();
+        }
+        room.record_outcome(yes[0], &d, "Decided", None, 100)
+            .unwrap();
+        d
+    }
+
+    fn standing(room: &RoomDoc, who: &Identity) -> Standing {
+        room.members()
+            .into_iter()
+            .find(|m| m.key == who.public())
+            .unwrap()
+            .standing
+    }
+
+    #[test]
+    fn a_passed_decision_removes_a_member_and_their_voice() {
+        let (mut room, p) = community(3);
+        assert_eq!(
+            room.propose(
+                &p[0],
+                NewProposal {
+                    title: "Remove a stranger".into(),
+                    method: Method::Consent,
+                    options: vec![],
+                    closes_at: 100,
+                    quorum_percent: 50,
+                    amendment: Some(Amendment::new("remove", "nobody")),
+                },
+                50
+            ),
+            Err(DomainError::NoSuchMember("nobody".into()))
+        );
+        decide(&mut room, &[&p[0], &p[1]], "remove", &p[2].public());
+        assert_eq!(standing(&room, &p[2]), Standing::Removed);
+        assert!(!room.admitted().contains(&p[2].public()));
+        assert_eq!(
+            room.open_pot(&p[2], "Mine", "EUR", 200),
+            Err(DomainError::NotAdmitted)
+        );
+        // A removed member cannot come back by vouches.
+        assert_eq!(
+            room.vouch(&p[0], &p[2].public(), 201),
+            Err(DomainError::NoSuchMember(p[2].public()))
+        );
+    }
+
+    #[test]
+    fn the_admission_rule_is_amendable() {
+        let (mut room, p) = community(3);
+        let newcomer = Identity::generate();
+        room.set_profile(
+            &newcomer,
+            Profile {
+                name: "New".into(),
+                ..Profile::default()
+            },
+            10,
+        )
+        .unwrap();
+        // Default rule: min(3, ceil(3 / 2)) = 2 vouches.
+        assert_eq!(
+            standing(&room, &newcomer),
+            Standing::Pending {
+                vouches: 0,
+                needed: 2
+            }
+        );
+        decide(&mut room, &[&p[0], &p[1]], "admission", "1");
+        assert_eq!(room.charter(100).admission, 1);
+        assert_eq!(
+            standing(&room, &newcomer),
+            Standing::Pending {
+                vouches: 0,
+                needed: 1
+            }
+        );
+        room.vouch(&p[2], &newcomer.public(), 200).unwrap();
+        assert_eq!(standing(&room, &newcomer), Standing::Admitted);
+    }
+
+    #[test]
+    fn a_passed_decision_approves_an_expense() {
+        let (mut room, p) = community(3);
+        let pot = room.open_pot(&p[0], "Pot", "EUR", 10).unwrap();
+        room.record(&p[0], &pot, NewEntry::new(EntryKind::Inflow, 900, ""), 11)
+            .unwrap();
+        let expense = room
+            .record(
+                &p[1],
+                &pot,
+                NewEntry::new(EntryKind::Expense, 400, "tent"),
+                12,
+            )
+            .unwrap();
+        let state = |room: &RoomDoc| {
+            room.pot(&pot, 1_000)
+                .unwrap()
+                .lines
+                .into_iter()
+                .find(|l| l.id == expense)
+                .unwrap()
+                .state
+        };
+        assert!(matches!(state(&room), EntryState::AwaitingApproval { .. }));
+        decide(&mut room, &[&p[0], &p[1]], "expense", &expense);
+        assert_eq!(state(&room), EntryState::Approved);
+        room.pay(&p[2], &pot, &expense, 300).unwrap();
+        assert_eq!(room.pot(&pot, 1_000).unwrap().balance, 500);
+    }
+
+    #[test]
+    fn outcomes_recorded_on_two_devices_enact_once_and_converge() {
+        let (mut a, p) = community(3);
+        let d = a
+            .propose(
+                &p[0],
+                NewProposal {
+                    title: "Ask for two vouches always".into(),
+                    method: Method::Consent,
+                    options: vec![],
+                    closes_at: 100,
+                    quorum_percent: 50,
+                    amendment: Some(Amendment::new("admission", "2")),
+                },
+                50,
+            )
+            .unwrap();
+        a.take_stance(&p[0], &d, Stance::Agree, "", 60).unwrap();
+        a.take_stance(&p[1], &d, Stance::Agree, "", 61).unwrap();
+        let mut b = RoomDoc::empty("room-1");
+        sync(&mut a, &mut b);
+        a.record_outcome(&p[0], &d, "Two vouches", None, 120)
+            .unwrap();
+        b.record_outcome(&p[1], &d, "Two vouches from now on", None, 110)
+            .unwrap();
+        sync(&mut a, &mut b);
+        assert_eq!(a.charter_history(1_000), b.charter_history(1_000));
+        assert_eq!(a.charter_history(1_000).len(), 1);
+        // The earlier statement is the one shown, on both devices.
+        let (da, db) = (
+            a.decision(&d, 1_000).unwrap(),
+            b.decision(&d, 1_000).unwrap(),
+        );
+        assert_eq!(da, db);
+        assert_eq!(da.outcome, Outcome::Passed { winner: None });
+        assert_eq!(da.statement.unwrap().text, "Two vouches from now on");
     }
 }

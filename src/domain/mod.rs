@@ -23,11 +23,13 @@ pub use board::{
 };
 pub use charter::{Amendment, Charter, LICENCES};
 pub use contributions::{ContributionTotals, ContributionView, NewContribution};
-pub use decisions::{instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance};
+pub use decisions::{
+    instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance, Statement,
+};
 pub use members::{admission_threshold, Member, Profile, Standing};
 pub use pages::PageView;
 pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
-pub use room::{DomainError, RoomDoc, SCHEMA_VERSION};
+pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
 pub use tasks::{TaskView, WorkPartyView};
 pub use timebank::{HourTransfer, CREDIT_LIMIT_MINUTES};

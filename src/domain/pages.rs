@@ -3,7 +3,7 @@
 //! page's history (who changed it, when) is derived.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use automerge::{transaction::Transactable, ObjType, ReadDoc, Value, ROOT};
 
@@ -57,7 +57,7 @@ impl RoomDoc {
         put_signed(&mut self.doc, &format!("page:{id}"), me, canonical)?;
         let text = self.doc.put_object(ROOT, body_key(&id), ObjType::Text)?;
         self.doc.splice_text(&text, 0, 0, body)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
@@ -82,11 +82,11 @@ impl RoomDoc {
     /// Every verified page, with body and history.
     pub fn pages(&self) -> Vec<PageView> {
         let edits = self.marks("pageedit");
-        root_entries(&self.doc, "page:")
-            .into_iter()
+        self.entries("page:")
             .filter_map(|(id, f)| {
-                let (title, at, author) = (text(&f, "title")?, int(&f, "at")?, text(&f, "author")?);
-                verifies(&f, &page_canonical(self.room_id(), &id, title, at)).then_some(())?;
+                let id = id.to_owned();
+                let (title, at, author) = (text(f, "title")?, int(f, "at")?, text(f, "author")?);
+                verifies(f, || page_canonical(self.room_id(), &id, title, at)).then_some(())?;
                 let body = match self.doc.get(ROOT, body_key(&id)).ok()? {
                     Some((Value::Object(ObjType::Text), obj)) => self.doc.text(&obj).ok()?,
                     _ => String::new(),

@@ -6,7 +6,7 @@
 //! concurrent payouts on two devices can never overdraw the pot.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -129,16 +129,33 @@ fn entry_canonical(
         .int("at", at)
 }
 
-struct Entry {
-    id: String,
-    pot: String,
+/// A ledger entry as read from the index (borrowed: deriving a pot allocates per line only
+/// when lines are asked for).
+struct Entry<'a> {
+    id: &'a str,
     kind: EntryKind,
     amount: i64,
-    memo: String,
-    target: String,
-    author: String,
+    raw: &'a super::signed::Raw,
+    target: &'a str,
+    author: &'a str,
     at: i64,
     verified: bool,
+}
+
+/// A ledger entry's typed reading, kept with the entry in the index.
+struct Parsed {
+    kind: EntryKind,
+    amount: i64,
+    at: i64,
+    verified: bool,
+    author: String,
+    target: String,
+}
+
+/// Where a pot's ledger entries live: `ledger:<pot>:<entry>`, so one pot's entries are one
+/// contiguous range of the index.
+fn ledger_prefix(pot: &str) -> String {
+    format!("ledger:{pot}:")
 }
 
 impl RoomDoc {
@@ -166,7 +183,7 @@ impl RoomDoc {
         let id = random_id();
         let canonical = pot_canonical(self.room_id(), &id, &name, unit, now_ms);
         put_signed(&mut self.doc, &format!("pot:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
@@ -187,8 +204,7 @@ impl RoomDoc {
         } = entry;
         let memo = memo.as_str();
         self.require_admitted(me)?;
-        let view = self
-            .pot(pot, now_ms)
+        self.pot_header(pot)
             .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
         if amount <= 0 {
             return Err(DomainError::Invalid {
@@ -203,14 +219,19 @@ impl RoomDoc {
             });
         }
         let target = target.as_deref().unwrap_or_default();
+        // Only outflows and reversals depend on the ledger so far; inflows and requests do not
+        // need it replayed.
         match kind {
-            EntryKind::Payout if amount > view.balance => {
-                return Err(DomainError::InsufficientFunds {
-                    balance: view.balance,
-                    amount,
-                })
+            EntryKind::Payout => {
+                let balance = self.pot_balance(pot, now_ms);
+                if amount > balance {
+                    return Err(DomainError::InsufficientFunds { balance, amount });
+                }
             }
             EntryKind::Reversal => {
+                let view = self
+                    .pot(pot, now_ms)
+                    .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
                 let line = view
                     .lines
                     .iter()
@@ -240,8 +261,13 @@ impl RoomDoc {
             target,
             now_ms,
         );
-        put_signed(&mut self.doc, &format!("ledger:{id}"), me, canonical)?;
-        self.doc.commit();
+        put_signed(
+            &mut self.doc,
+            &format!("{}{id}", ledger_prefix(pot)),
+            me,
+            canonical,
+        )?;
+        self.commit();
         Ok(id)
     }
 
@@ -277,7 +303,7 @@ impl RoomDoc {
         if line.state != EntryState::Approved {
             return Err(DomainError::NotApproved);
         }
-        let balance = self.pot(pot, now_ms).map_or(0, |p| p.balance);
+        let balance = self.pot_balance(pot, now_ms);
         if line.amount > balance {
             return Err(DomainError::InsufficientFunds {
                 balance,
@@ -313,36 +339,52 @@ impl RoomDoc {
 
     /// Every pot, with its ledger and derived balance.
     pub fn pots(&self, now_ms: i64) -> Vec<PotView> {
-        let needed = self.charter(now_ms).approvals;
-        let admitted = self.admitted();
-        let entries: Vec<Entry> = root_entries(&self.doc, "ledger:")
-            .into_iter()
-            .filter_map(|(id, f)| {
-                let (pot, kind, amount, at) = (
-                    text(&f, "pot")?,
-                    text(&f, "entry")?,
-                    int(&f, "amount")?,
-                    int(&f, "at")?,
-                );
-                let (memo, target) = (
-                    text(&f, "memo").unwrap_or_default(),
-                    text(&f, "target").unwrap_or_default(),
-                );
-                let canonical =
-                    entry_canonical(self.room_id(), &id, pot, kind, amount, memo, target, at);
-                Some(Entry {
-                    verified: verifies(&f, &canonical),
-                    pot: pot.to_owned(),
-                    kind: EntryKind::parse(kind)?,
-                    amount,
-                    memo: memo.to_owned(),
-                    target: target.to_owned(),
-                    author: text(&f, "author").unwrap_or_default().to_owned(),
-                    at,
-                    id,
-                })
+        let ctx = self.replay_context(now_ms);
+        self.entries("pot:")
+            .filter_map(|(id, _)| self.derive_pot(id, &ctx, true))
+            .collect()
+    }
+
+    /// One pot by id.
+    pub fn pot(&self, id: &str, now_ms: i64) -> Option<PotView> {
+        self.derive_pot(id, &self.replay_context(now_ms), true)
+    }
+
+    /// Every pot's balance, without materialising the ledger lines: (pot id, balance).
+    pub fn pot_balances(&self, now_ms: i64) -> Vec<(String, i64)> {
+        let ctx = self.replay_context(now_ms);
+        self.entries("pot:")
+            .filter_map(|(id, _)| Some((id.to_owned(), self.derive_pot(id, &ctx, false)?.balance)))
+            .collect()
+    }
+
+    /// True if some pot holds expense `entry`, still waiting for approvals.
+    pub(crate) fn is_pending_expense(&self, entry: &str, now_ms: i64) -> bool {
+        self.pots(now_ms).iter().any(|p| {
+            p.lines.iter().any(|l| {
+                l.id == entry
+                    && l.kind == EntryKind::Expense
+                    && matches!(l.state, EntryState::AwaitingApproval { .. })
             })
-            .collect();
+        })
+    }
+
+    fn pot_balance(&self, id: &str, now_ms: i64) -> i64 {
+        self.derive_pot(id, &self.replay_context(now_ms), false)
+            .map_or(0, |p| p.balance)
+    }
+
+    /// A verified pot's name and unit.
+    fn pot_header(&self, id: &str) -> Option<(&str, &str)> {
+        let f = self.index.get(&format!("pot:{id}"))?;
+        let (name, unit, at) = (text(f, "name")?, text(f, "unit")?, int(f, "at")?);
+        verifies(f, || pot_canonical(self.room_id(), id, name, unit, at)).then_some((name, unit))
+    }
+
+    /// What a replay needs from the rest of the room: admitted members, counted approvals,
+    /// first payment times, and the charter's approval count.
+    fn replay_context(&self, now_ms: i64) -> ReplayContext {
+        let admitted = self.admitted();
         let mut approvals: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for m in self.marks("approval") {
             if admitted.contains(&m.author) {
@@ -356,59 +398,112 @@ impl RoomDoc {
                 *first = (*first).min(m.at);
             }
         }
-        root_entries(&self.doc, "pot:")
-            .into_iter()
-            .filter_map(|(id, f)| {
-                let (name, unit, at) = (text(&f, "name")?, text(&f, "unit")?, int(&f, "at")?);
-                verifies(&f, &pot_canonical(self.room_id(), &id, name, unit, at)).then_some(())?;
-                let mine: Vec<&Entry> = entries.iter().filter(|e| e.pot == id).collect();
-                let (balance, lines) = replay(&mine, &admitted, &approvals, &paid, needed);
-                Some(PotView {
-                    id,
-                    name: name.to_owned(),
-                    unit: unit.to_owned(),
-                    balance,
-                    lines,
-                })
-            })
-            .collect()
+        ReplayContext {
+            needed: self.charter(now_ms).approvals,
+            approved_by_decision: self.governance().approved_expenses.clone(),
+            admitted,
+            approvals,
+            paid,
+        }
     }
 
-    /// One pot by id.
-    pub fn pot(&self, id: &str, now_ms: i64) -> Option<PotView> {
-        self.pots(now_ms).into_iter().find(|p| p.id == id)
+    fn derive_pot(&self, id: &str, ctx: &ReplayContext, with_lines: bool) -> Option<PotView> {
+        let (name, unit) = self.pot_header(id)?;
+        let prefix = ledger_prefix(id);
+        let entries: Vec<Entry> = self
+            .entries(&prefix)
+            .filter_map(|(entry_id, f)| {
+                let p = f.parsed(|f| {
+                    let (kind, amount, at) = (text(f, "entry")?, int(f, "amount")?, int(f, "at")?);
+                    let (memo, target) = (
+                        text(f, "memo").unwrap_or_default(),
+                        text(f, "target").unwrap_or_default(),
+                    );
+                    let verified = text(f, "pot") == Some(id)
+                        && verifies(f, || {
+                            entry_canonical(
+                                self.room_id(),
+                                entry_id,
+                                id,
+                                kind,
+                                amount,
+                                memo,
+                                target,
+                                at,
+                            )
+                        });
+                    Some(Parsed {
+                        kind: EntryKind::parse(kind)?,
+                        amount,
+                        at,
+                        verified,
+                        author: text(f, "author").unwrap_or_default().to_owned(),
+                        target: target.to_owned(),
+                    })
+                })?;
+                Some(Entry {
+                    id: entry_id,
+                    kind: p.kind,
+                    amount: p.amount,
+                    raw: f,
+                    target: &p.target,
+                    author: &p.author,
+                    at: p.at,
+                    verified: p.verified,
+                })
+            })
+            .collect();
+        let (balance, lines) = replay(&entries, ctx, with_lines);
+        Some(PotView {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            unit: unit.to_owned(),
+            balance,
+            lines,
+        })
     }
 }
 
-/// Replays a pot's entries in (time, id) order; an expense takes effect when it is paid.
-fn replay(
-    entries: &[&Entry],
-    admitted: &BTreeSet<String>,
-    approvals: &BTreeMap<String, BTreeSet<String>>,
-    paid: &BTreeMap<String, i64>,
+struct ReplayContext {
     needed: usize,
-) -> (i64, Vec<LedgerLine>) {
+    /// Expenses approved by a passed decision.
+    approved_by_decision: BTreeSet<String>,
+    admitted: BTreeSet<String>,
+    approvals: BTreeMap<String, BTreeSet<String>>,
+    paid: BTreeMap<String, i64>,
+}
+
+/// Replays a pot's entries in (time, id) order; an expense takes effect when it is paid.
+fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec<LedgerLine>) {
+    let ReplayContext {
+        needed,
+        admitted,
+        approvals,
+        paid,
+        ..
+    } = ctx;
+    let needed = *needed;
     // Each event: (time, id, what). Expenses move money at their payment time.
     let mut order: Vec<(i64, &str, usize)> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let when = if e.kind == EntryKind::Expense {
-            paid.get(&e.id).copied().unwrap_or(i64::MAX)
+            paid.get(e.id).copied().unwrap_or(i64::MAX)
         } else {
             e.at
         };
-        order.push((when, e.id.as_str(), i));
+        order.push((when, e.id, i));
     }
     order.sort();
     let mut states: Vec<EntryState> = vec![EntryState::Counted; entries.len()];
     let mut effect: Vec<i64> = vec![0; entries.len()];
     let mut balance: i64 = 0;
     for (_, _, i) in order {
-        let e = entries[i];
+        let e = &entries[i];
         if !e.verified {
             states[i] = EntryState::Refused("signature does not verify".into());
             continue;
         }
-        if !admitted.contains(&e.author) {
+        if !admitted.contains(e.author) {
             states[i] = EntryState::Refused("author is not an admitted member".into());
             continue;
         }
@@ -417,16 +512,16 @@ fn replay(
             EntryKind::Payout => -e.amount,
             EntryKind::Expense => {
                 let approvers = approvals
-                    .get(&e.id)
-                    .map_or(0, |a| a.iter().filter(|x| **x != e.author).count());
-                if approvers < needed {
+                    .get(e.id)
+                    .map_or(0, |a| a.iter().filter(|x| *x != e.author).count());
+                if approvers < needed && !ctx.approved_by_decision.contains(e.id) {
                     states[i] = EntryState::AwaitingApproval {
                         approvals: approvers,
                         needed,
                     };
                     continue;
                 }
-                if !paid.contains_key(&e.id) {
+                if !paid.contains_key(e.id) {
                     states[i] = EntryState::Approved;
                     continue;
                 }
@@ -469,15 +564,18 @@ fn replay(
             _ => states[i] = EntryState::Refused("insufficient funds".into()),
         }
     }
+    if !with_lines {
+        return (balance, Vec::new());
+    }
     let mut lines: Vec<LedgerLine> = entries
         .iter()
         .zip(states)
         .map(|(e, state)| LedgerLine {
-            id: e.id.clone(),
+            id: e.id.to_owned(),
             kind: e.kind,
             amount: e.amount,
-            memo: e.memo.clone(),
-            author: e.author.clone(),
+            memo: text(e.raw, "memo").unwrap_or_default().to_owned(),
+            author: e.author.to_owned(),
             at: e.at,
             state,
         })
@@ -646,7 +744,14 @@ mod tests {
         );
         // A forged entry written straight into the document (as a hostile peer could).
         let canonical = entry_canonical("room-1", "f1", &pot, "payout", 100, "", "", 12);
-        put_signed(&mut room.doc, "ledger:f1", &stranger, canonical).unwrap();
+        put_signed(
+            &mut room.doc,
+            &format!("ledger:{pot}:f1"),
+            &stranger,
+            canonical,
+        )
+        .unwrap();
+        room.commit();
         room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 50, ""), 13)
             .unwrap();
         let view = room.pot(&pot, NOW).unwrap();

@@ -6,7 +6,7 @@
 
 use super::charter::LICENCES;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +128,7 @@ impl RoomDoc {
         let id = random_id();
         let canonical = resource_canonical(self.room_id(), &id, &r, now_ms);
         put_signed(&mut self.doc, &format!("resource:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
@@ -163,7 +163,7 @@ impl RoomDoc {
         let id = random_id();
         let canonical = booking_canonical(self.room_id(), &id, resource, start, end);
         put_signed(&mut self.doc, &format!("booking:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
@@ -222,23 +222,23 @@ impl RoomDoc {
         };
         let canonical = transfer_canonical(self.room_id(), &t.id, &t, resource);
         put_signed(&mut self.doc, &format!("transfer:{}", t.id), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
     /// Every resource with its bookings (conflicts marked), custody history and holder.
     pub fn resources(&self) -> Vec<ResourceView> {
         let admitted = self.admitted();
-        let mut bookings: Vec<(String, Booking)> = root_entries(&self.doc, "booking:")
-            .into_iter()
+        let mut bookings: Vec<(String, Booking)> = self
+            .entries("booking:")
             .filter_map(|(id, f)| {
+                let id = id.to_owned();
                 let (resource, start, end) =
-                    (text(&f, "resource")?, int(&f, "start")?, int(&f, "end")?);
-                let author = text(&f, "author")?;
-                (verifies(
-                    &f,
-                    &booking_canonical(self.room_id(), &id, resource, start, end),
-                ) && admitted.contains(author)
+                    (text(f, "resource")?, int(f, "start")?, int(f, "end")?);
+                let author = text(f, "author")?;
+                (verifies(f, || {
+                    booking_canonical(self.room_id(), &id, resource, start, end)
+                }) && admitted.contains(author)
                     && start < end)
                     .then(|| {
                         (
@@ -263,44 +263,41 @@ impl RoomDoc {
                 .map(|(_, o)| o.id.clone())
                 .collect();
         }
-        let mut transfers: Vec<(String, Transfer)> = root_entries(&self.doc, "transfer:")
-            .into_iter()
+        let mut transfers: Vec<(String, Transfer)> = self
+            .entries("transfer:")
             .filter_map(|(id, f)| {
-                let resource = text(&f, "resource")?.to_owned();
-                let due = int(&f, "due")?;
+                let id = id.to_owned();
+                let resource = text(f, "resource")?.to_owned();
+                let due = int(f, "due")?;
                 let t = Transfer {
                     id,
-                    kind: text(&f, "transfer")?.to_owned(),
-                    holder: text(&f, "holder")?.to_owned(),
+                    kind: text(f, "transfer")?.to_owned(),
+                    holder: text(f, "holder")?.to_owned(),
                     due: (due != 0).then_some(due),
-                    note: text(&f, "note").unwrap_or_default().to_owned(),
-                    by: text(&f, "author")?.to_owned(),
-                    at: int(&f, "at")?,
+                    note: text(f, "note").unwrap_or_default().to_owned(),
+                    by: text(f, "author")?.to_owned(),
+                    at: int(f, "at")?,
                 };
-                (verifies(
-                    &f,
-                    &transfer_canonical(self.room_id(), &t.id, &t, &resource),
-                ) && admitted.contains(&t.by))
+                (verifies(f, || {
+                    transfer_canonical(self.room_id(), &t.id, &t, &resource)
+                }) && admitted.contains(&t.by))
                 .then_some((resource, t))
             })
             .collect();
         transfers.sort_by(|a, b| (a.1.at, &a.1.id).cmp(&(b.1.at, &b.1.id)));
-        root_entries(&self.doc, "resource:")
-            .into_iter()
+        self.entries("resource:")
             .filter_map(|(id, f)| {
+                let id = id.to_owned();
                 let r = NewResource {
-                    kind: text(&f, "kind")?.to_owned(),
-                    name: text(&f, "name")?.to_owned(),
-                    rules: text(&f, "rules").unwrap_or_default().to_owned(),
-                    condition: text(&f, "condition").unwrap_or_default().to_owned(),
-                    location: text(&f, "location").unwrap_or_default().to_owned(),
-                    licence: text(&f, "licence").unwrap_or_default().to_owned(),
+                    kind: text(f, "kind")?.to_owned(),
+                    name: text(f, "name")?.to_owned(),
+                    rules: text(f, "rules").unwrap_or_default().to_owned(),
+                    condition: text(f, "condition").unwrap_or_default().to_owned(),
+                    location: text(f, "location").unwrap_or_default().to_owned(),
+                    licence: text(f, "licence").unwrap_or_default().to_owned(),
                 };
-                verifies(
-                    &f,
-                    &resource_canonical(self.room_id(), &id, &r, int(&f, "at")?),
-                )
-                .then_some(())?;
+                let at = int(f, "at")?;
+                verifies(f, || resource_canonical(self.room_id(), &id, &r, at)).then_some(())?;
                 let mine: Vec<Transfer> = transfers
                     .iter()
                     .filter(|(r, _)| *r == id)
@@ -322,7 +319,7 @@ impl RoomDoc {
                     }
                 }
                 Some(ResourceView {
-                    steward: text(&f, "author")?.to_owned(),
+                    steward: text(f, "author")?.to_owned(),
                     bookings: bookings
                         .iter()
                         .filter(|(r, _)| *r == id)

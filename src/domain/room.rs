@@ -1,5 +1,6 @@
 //! The room document: schema version, name and creation time at the root, one map per module.
 
+use super::signed::{Index, Raw};
 use automerge::{
     transaction::Transactable, AutoCommit, ObjType, ReadDoc, ScalarValue, Value, ROOT,
 };
@@ -102,6 +103,36 @@ pub struct RoomDoc {
     room_id: String,
     /// Heads already persisted (by whoever stores this document): see [`RoomDoc::take_unsaved`].
     saved_heads: Vec<automerge::ChangeHash>,
+    /// The module entries, kept in step with the document (see [`RoomDoc::reindex`]).
+    pub(crate) index: Index,
+    /// The heads the index reflects.
+    indexed_heads: Vec<automerge::ChangeHash>,
+    /// The last governance replay and the index generation it was made at.
+    pub(crate) governance_cache:
+        std::cell::RefCell<Option<(u64, std::rc::Rc<super::members::Governance>)>>,
+}
+
+/// Mutable access to the document for the sync and store layers; the room's index catches up
+/// with whatever changed when this is dropped.
+pub struct DocMut<'a>(&'a mut RoomDoc);
+
+impl std::ops::Deref for DocMut<'_> {
+    type Target = AutoCommit;
+    fn deref(&self) -> &AutoCommit {
+        &self.0.doc
+    }
+}
+
+impl std::ops::DerefMut for DocMut<'_> {
+    fn deref_mut(&mut self) -> &mut AutoCommit {
+        &mut self.0.doc
+    }
+}
+
+impl Drop for DocMut<'_> {
+    fn drop(&mut self) {
+        self.0.reindex();
+    }
 }
 
 impl RoomDoc {
@@ -114,20 +145,72 @@ impl RoomDoc {
         doc.put(ROOT, "created_at", ScalarValue::Timestamp(now_ms))?;
         doc.put_object(ROOT, POSTS, ObjType::Map)?;
         doc.commit();
-        Ok(Self {
-            doc,
-            room_id: room_id.to_owned(),
-            saved_heads: Vec::new(),
-        })
+        Ok(Self::indexed(doc, room_id, Vec::new()))
     }
 
     /// A room joined by link: empty until a peer sends it.
     pub fn empty(room_id: &str) -> Self {
+        Self::indexed(AutoCommit::new(), room_id, Vec::new())
+    }
+
+    fn indexed(
+        mut doc: AutoCommit,
+        room_id: &str,
+        saved_heads: Vec<automerge::ChangeHash>,
+    ) -> Self {
+        let index = Index::build(&doc);
         Self {
-            doc: AutoCommit::new(),
+            indexed_heads: doc.get_heads(),
+            governance_cache: Default::default(),
+            doc,
             room_id: room_id.to_owned(),
-            saved_heads: Vec::new(),
+            saved_heads,
+            index,
         }
+    }
+
+    /// Commits the pending change and brings the index up to date.
+    pub(crate) fn commit(&mut self) {
+        self.doc.commit();
+        self.reindex();
+    }
+
+    /// Re-reads the root entries touched by the changes applied since the last call: each new
+    /// change's operations name the root key they write (or the entry map they write into), so
+    /// the cost follows the size of the new changes, not of the room.
+    pub(crate) fn reindex(&mut self) {
+        let heads = self.doc.get_heads();
+        if heads == self.indexed_heads {
+            return;
+        }
+        let mut touched: Vec<String> = Vec::new();
+        for change in self.doc.get_changes(&self.indexed_heads) {
+            for op in change.decode().operations {
+                use automerge::legacy::{Key, ObjectId};
+                match (&op.obj, &op.key) {
+                    (ObjectId::Root, Key::Map(key)) => touched.push(key.to_string()),
+                    (ObjectId::Id(obj), _) => {
+                        if let Some(key) = self.index.key_of(&obj.to_string()) {
+                            touched.push(key.to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        self.index
+            .refresh(&self.doc, touched.iter().map(String::as_str));
+        self.indexed_heads = heads;
+    }
+
+    /// Entries at the root whose key starts with `prefix`: (rest of the key, entry).
+    pub(crate) fn entries<'a>(
+        &'a self,
+        prefix: &str,
+    ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
+        self.index.range(prefix)
     }
 
     /// Loads a room from its saved bytes (a snapshot and/or incremental chunks, in any order).
@@ -140,11 +223,7 @@ impl RoomDoc {
             doc.load_incremental(chunk)?;
         }
         let saved_heads = doc.get_heads();
-        Ok(Self {
-            doc,
-            room_id: room_id.to_owned(),
-            saved_heads,
-        })
+        Ok(Self::indexed(doc, room_id, saved_heads))
     }
 
     /// The changes not yet persisted, as one chunk for storage (empty if there are none), and
@@ -173,8 +252,9 @@ impl RoomDoc {
         &self.doc
     }
 
-    pub fn doc_mut(&mut self) -> &mut AutoCommit {
-        &mut self.doc
+    /// Mutable access for syncing and saving; the index catches up when the guard is dropped.
+    pub fn doc_mut(&mut self) -> DocMut<'_> {
+        DocMut(self)
     }
 
     /// True once the room's root (name and modules) exists on this device.

@@ -3,6 +3,7 @@
 //! signature does not verify is kept in the document but counts for nothing.
 
 use automerge::{transaction::Transactable, AutoCommit, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use super::room::{DomainError, RoomDoc};
@@ -77,6 +78,123 @@ pub(crate) fn read_fields(doc: &AutoCommit, obj: &ObjId) -> BTreeMap<String, Fie
         .collect()
 }
 
+/// One root entry as read from the document, with its verification remembered: entries are
+/// re-read whenever a change touches them, so the answer stays right for what is held here.
+#[derive(Default)]
+pub(crate) struct Raw {
+    fields: BTreeMap<String, Field>,
+    verified: OnceCell<bool>,
+    /// A module's typed reading of the entry, made the first time a view needs it.
+    parsed: OnceCell<Option<Box<dyn std::any::Any>>>,
+}
+
+impl Raw {
+    fn new(fields: BTreeMap<String, Field>) -> Self {
+        Raw {
+            fields,
+            verified: OnceCell::new(),
+            parsed: OnceCell::new(),
+        }
+    }
+
+    /// The entry read as a `T` by `parse` (which runs once per entry and should check the
+    /// signature); `None` if it does not parse. One module reads each prefix, so one `T` per
+    /// entry.
+    pub fn parsed<T: 'static>(&self, parse: impl FnOnce(&Raw) -> Option<T>) -> Option<&T> {
+        self.parsed
+            .get_or_init(|| parse(self).map(|t| Box::new(t) as Box<dyn std::any::Any>))
+            .as_ref()?
+            .downcast_ref()
+    }
+}
+
+impl std::ops::Deref for Raw {
+    type Target = BTreeMap<String, Field>;
+    fn deref(&self) -> &Self::Target {
+        &self.fields
+    }
+}
+
+/// Every map at the root whose key holds a `:` (module entries), read once and kept in step
+/// with the document by [`RoomDoc`]'s incremental re-indexing. Views read this, never the
+/// document, so deriving a view costs no automerge lookups and no repeated signature checks.
+#[derive(Default)]
+pub(crate) struct Index {
+    entries: BTreeMap<String, Raw>,
+    /// Each entry map's object id (as automerge prints it) → its root key, so an operation on
+    /// an entry's field can be traced to the entry.
+    objects: std::collections::HashMap<String, String>,
+    /// Bumped whenever an entry changes, so derived views can be remembered until then.
+    generation: u64,
+}
+
+impl Index {
+    /// Reads every entry of `doc`.
+    pub fn build(doc: &AutoCommit) -> Self {
+        let mut index = Index::default();
+        for item in doc.map_range(ROOT, ..) {
+            if indexed_key(&item.key) && matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                let fields = read_fields(doc, &item.id());
+                index
+                    .objects
+                    .insert(item.id().to_string(), item.key.to_string());
+                index.entries.insert(item.key.to_string(), Raw::new(fields));
+            }
+        }
+        index
+    }
+
+    /// Re-reads the root keys in `touched` from `doc`.
+    pub fn refresh<'a>(&mut self, doc: &AutoCommit, touched: impl IntoIterator<Item = &'a str>) {
+        self.generation += 1;
+        for key in touched {
+            if !indexed_key(key) {
+                continue;
+            }
+            match doc.get(ROOT, key) {
+                Ok(Some((automerge::Value::Object(ObjType::Map), obj))) => {
+                    self.objects.insert(obj.to_string(), key.to_owned());
+                    let raw = Raw::new(read_fields(doc, &obj));
+                    self.entries.insert(key.to_owned(), raw);
+                }
+                _ => {
+                    self.entries.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Every entry whose key starts with `prefix`: (the key after the prefix, entry).
+    pub fn range<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
+        let (prefix, skip) = (prefix.to_owned(), prefix.len());
+        self.entries
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(move |(k, raw)| (&k[skip..], raw))
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The root key of the entry map with this object id.
+    pub fn key_of(&self, object: &str) -> Option<&str> {
+        self.objects.get(object).map(String::as_str)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Raw> {
+        self.entries.get(key)
+    }
+}
+
+/// Root keys the index holds: module entries (`kind:id`) and the founder entry.
+fn indexed_key(key: &str) -> bool {
+    key.contains(':') || key == "founder"
+}
+
 pub(crate) fn text<'a>(fields: &'a BTreeMap<String, Field>, name: &str) -> Option<&'a str> {
     match fields.get(name)? {
         Field::Text(t) => Some(t),
@@ -111,59 +229,15 @@ pub(crate) fn put_signed(
     Ok(())
 }
 
-/// Whether an entry's `sig` verifies for its `author` over `canonical`.
-///
-/// Views re-derive from the whole document, so each (author, signature, content) that verified
-/// once is remembered by its SHA-256 digest: an Ed25519 check costs ~50 µs, a digest ~1 µs.
-/// Only successes are remembered, and the digest covers everything the check covered.
-pub(crate) fn verifies(fields: &BTreeMap<String, Field>, canonical: &Canonical) -> bool {
-    use sha2::{Digest, Sha256};
-    let (Some(author), Some(sig)) = (text(fields, "author"), text(fields, "sig")) else {
-        return false;
-    };
-    let mut hasher = Sha256::new();
-    for part in [author.as_bytes(), sig.as_bytes(), canonical.bytes()] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    let digest: [u8; 32] = hasher.finalize().into();
-    if VERIFIED.with(|v| v.borrow().contains(&digest)) {
-        return true;
-    }
-    let ok = verify(author, canonical.bytes(), sig);
-    if ok {
-        VERIFIED.with(|v| {
-            let mut v = v.borrow_mut();
-            if v.len() >= MAX_REMEMBERED {
-                v.clear();
-            }
-            v.insert(digest);
-        });
-    }
-    ok
-}
-
-const MAX_REMEMBERED: usize = 1 << 20;
-
-thread_local! {
-    static VERIFIED: std::cell::RefCell<std::collections::HashSet<[u8; 32]>> =
-        std::cell::RefCell::new(std::collections::HashSet::new());
-}
-
-/// Every root entry whose key starts with `prefix`: (id after the prefix, fields).
-pub(crate) fn root_entries(
-    doc: &AutoCommit,
-    prefix: &str,
-) -> Vec<(String, BTreeMap<String, Field>)> {
-    // Keys sort as strings; every key with the prefix lies between it and the prefix + U+FFFF.
-    let end = format!("{prefix}\u{ffff}");
-    doc.map_range(ROOT, prefix.to_owned()..end)
-        .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
-        .map(|item| {
-            let id = item.key[prefix.len()..].to_owned();
-            (id, read_fields(doc, &item.id()))
-        })
-        .collect()
+/// Whether an entry's `sig` verifies for its `author` over its canonical encoding (built only
+/// the first time the entry is checked; the answer is kept until the entry changes).
+pub(crate) fn verifies(raw: &Raw, canonical: impl FnOnce() -> Canonical) -> bool {
+    *raw.verified.get_or_init(|| {
+        let (Some(author), Some(sig)) = (text(raw, "author"), text(raw, "sig")) else {
+            return false;
+        };
+        verify(author, canonical().bytes(), sig)
+    })
 }
 
 /// The canonical bytes of a mark: a signed entry that points at another (an approval, a
@@ -195,20 +269,21 @@ impl RoomDoc {
         let id = crate::crypto::random_id();
         let canonical = mark_canonical(self.room_id(), kind, &id, target, now_ms);
         put_signed(&mut self.doc, &format!("{kind}:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
     /// Verified marks of `kind`, in (time, id) order.
     pub(crate) fn marks(&self, kind: &str) -> Vec<Mark> {
-        let mut marks: Vec<Mark> = root_entries(&self.doc, &format!("{kind}:"))
-            .into_iter()
+        let prefix = format!("{kind}:");
+        let mut marks: Vec<Mark> = self
+            .index
+            .range(&prefix)
             .filter_map(|(id, f)| {
-                let (target, at, author) =
-                    (text(&f, "target")?, int(&f, "at")?, text(&f, "author")?);
-                verifies(&f, &mark_canonical(self.room_id(), kind, &id, target, at)).then(|| Mark {
+                let (target, at, author) = (text(f, "target")?, int(f, "at")?, text(f, "author")?);
+                verifies(f, || mark_canonical(self.room_id(), kind, id, target, at)).then(|| Mark {
                     at,
-                    id,
+                    id: id.to_owned(),
                     target: target.to_owned(),
                     author: author.to_owned(),
                 })

@@ -5,7 +5,7 @@
 
 use super::contributions::NewContribution;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::BTreeSet;
 
@@ -88,7 +88,7 @@ impl RoomDoc {
         let id = random_id();
         let canonical = task_canonical(self.room_id(), &id, &title, slots as i64, now_ms);
         put_signed(&mut self.doc, &format!("task:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(id)
     }
 
@@ -149,11 +149,11 @@ impl RoomDoc {
         let admitted = self.admitted();
         let claims = self.marks("claim");
         let dones = self.marks("done");
-        root_entries(&self.doc, "task:")
-            .into_iter()
+        self.entries("task:")
             .filter_map(|(id, f)| {
-                let (title, slots, at) = (text(&f, "title")?, int(&f, "slots")?, int(&f, "at")?);
-                verifies(&f, &task_canonical(self.room_id(), &id, title, slots, at))
+                let id = id.to_owned();
+                let (title, slots, at) = (text(f, "title")?, int(f, "slots")?, int(f, "at")?);
+                verifies(f, || task_canonical(self.room_id(), &id, title, slots, at))
                     .then_some(())?;
                 let slots = usize::try_from(slots).ok()?;
                 let mut claimants: Vec<String> = Vec::new();
@@ -171,7 +171,7 @@ impl RoomDoc {
                 Some(TaskView {
                     title: title.to_owned(),
                     slots,
-                    author: text(&f, "author")?.to_owned(),
+                    author: text(f, "author")?.to_owned(),
                     claimed_by: claimants,
                     waiting,
                     done_by,
@@ -212,7 +212,7 @@ impl RoomDoc {
         }
         let canonical = party_canonical(self.room_id(), &p.id, &p, now_ms);
         put_signed(&mut self.doc, &format!("party:{}", p.id), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(p.id)
     }
 
@@ -238,24 +238,21 @@ impl RoomDoc {
     pub fn work_parties(&self) -> Vec<WorkPartyView> {
         let admitted = self.admitted();
         let signups = self.marks("signup");
-        root_entries(&self.doc, "party:")
-            .into_iter()
+        self.entries("party:")
             .filter_map(|(id, f)| {
+                let id = id.to_owned();
                 let mut p = WorkPartyView {
                     id,
-                    title: text(&f, "title")?.to_owned(),
-                    place: text(&f, "place")?.to_owned(),
-                    date: int(&f, "date")?,
-                    every_days: int(&f, "every_days")?,
-                    slots: usize::try_from(int(&f, "slots")?).ok()?,
+                    title: text(f, "title")?.to_owned(),
+                    place: text(f, "place")?.to_owned(),
+                    date: int(f, "date")?,
+                    every_days: int(f, "every_days")?,
+                    slots: usize::try_from(int(f, "slots")?).ok()?,
                     signed_up: vec![],
                     waiting: vec![],
                 };
-                verifies(
-                    &f,
-                    &party_canonical(self.room_id(), &p.id, &p, int(&f, "at")?),
-                )
-                .then_some(())?;
+                let at = int(f, "at")?;
+                verifies(f, || party_canonical(self.room_id(), &p.id, &p, at)).then_some(())?;
                 for m in signups.iter().filter(|m| m.target == p.id) {
                     if admitted.contains(&m.author) && !p.signed_up.contains(&m.author) {
                         p.signed_up.push(m.author.clone());

@@ -40,6 +40,8 @@ pub(crate) fn sync(a: &mut RoomDoc, b: &mut RoomDoc) {
             a.doc.sync().receive_sync_message(&mut sa, m).unwrap();
         }
         if m1.is_none() && m2.is_none() {
+            a.reindex();
+            b.reindex();
             return;
         }
     }

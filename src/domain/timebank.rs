@@ -4,7 +4,7 @@
 //! order is refused, so transfers made apart can never break the limit once merged.
 
 use super::room::{DomainError, RoomDoc};
-use super::signed::{int, put_signed, root_entries, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::BTreeMap;
 
@@ -79,27 +79,27 @@ impl RoomDoc {
         let id = random_id();
         let canonical = transfer_canonical(self.room_id(), &id, to, minutes, memo, now_ms);
         put_signed(&mut self.doc, &format!("hours:{id}"), me, canonical)?;
-        self.doc.commit();
+        self.commit();
         Ok(())
     }
 
     /// Every member's time balance in minutes (summing to zero) and the transfers, oldest first.
     pub fn time_accounts(&self) -> (BTreeMap<String, i64>, Vec<HourTransfer>) {
         let admitted = self.admitted();
-        let mut transfers: Vec<HourTransfer> = root_entries(&self.doc, "hours:")
-            .into_iter()
+        let mut transfers: Vec<HourTransfer> = self
+            .entries("hours:")
             .filter_map(|(id, f)| {
+                let id = id.to_owned();
                 let (to, minutes, at, from) = (
-                    text(&f, "to")?,
-                    int(&f, "minutes")?,
-                    int(&f, "at")?,
-                    text(&f, "author")?,
+                    text(f, "to")?,
+                    int(f, "minutes")?,
+                    int(f, "at")?,
+                    text(f, "author")?,
                 );
-                let memo = text(&f, "memo").unwrap_or_default();
-                verifies(
-                    &f,
-                    &transfer_canonical(self.room_id(), &id, to, minutes, memo, at),
-                )
+                let memo = text(f, "memo").unwrap_or_default();
+                verifies(f, || {
+                    transfer_canonical(self.room_id(), &id, to, minutes, memo, at)
+                })
                 .then(|| HourTransfer {
                     id,
                     from: from.to_owned(),

@@ -112,17 +112,17 @@ mod tests {
     fn exchange(a: &mut RoomDoc, sa: &mut Session, b: &mut RoomDoc, sb: &mut Session) -> usize {
         let mut frames = 0;
         for _ in 0..50 {
-            let out_a = sa.outgoing(a.doc_mut());
-            let out_b = sb.outgoing(b.doc_mut());
+            let out_a = sa.outgoing(&mut a.doc_mut());
+            let out_b = sb.outgoing(&mut b.doc_mut());
             if out_a.is_empty() && out_b.is_empty() {
                 return frames;
             }
             frames += out_a.len() + out_b.len();
             for f in out_a {
-                sb.receive(b.doc_mut(), &f).unwrap();
+                sb.receive(&mut b.doc_mut(), &f).unwrap();
             }
             for f in out_b {
-                sa.receive(a.doc_mut(), &f).unwrap();
+                sa.receive(&mut a.doc_mut(), &f).unwrap();
             }
         }
         panic!("no quiescence");
@@ -149,17 +149,17 @@ mod tests {
         let mut largest = 0;
         // Route frames by hand to observe their sizes.
         for _ in 0..50 {
-            let out_a = sa.outgoing(a.doc_mut());
-            let out_b = sb.outgoing(b.doc_mut());
+            let out_a = sa.outgoing(&mut a.doc_mut());
+            let out_b = sb.outgoing(&mut b.doc_mut());
             if out_a.is_empty() && out_b.is_empty() {
                 break;
             }
             for f in out_a {
                 largest = largest.max(f.len());
-                sb.receive(b.doc_mut(), &f).unwrap();
+                sb.receive(&mut b.doc_mut(), &f).unwrap();
             }
             for f in out_b {
-                sa.receive(a.doc_mut(), &f).unwrap();
+                sa.receive(&mut a.doc_mut(), &f).unwrap();
             }
         }
         assert!(largest < 64 * 1024, "largest frame {largest}");
@@ -177,27 +177,27 @@ mod tests {
         let mut s = Session::new(key.clone());
         let huge = vec![0u8; MAX_SEALED_FRAME + 1];
         assert_eq!(
-            s.receive(doc.doc_mut(), &huge),
+            s.receive(&mut doc.doc_mut(), &huge),
             Err(Rejected::TooLarge(huge.len()))
         );
         assert!(matches!(
-            s.receive(doc.doc_mut(), b"short"),
+            s.receive(&mut doc.doc_mut(), b"short"),
             Err(Rejected::Sealed(_))
         ));
         let other = RoomSecret::generate().room_key();
         let foreign = other.seal(CONTEXT, &Frame::split(0, b"x")[0]);
         assert_eq!(
-            s.receive(doc.doc_mut(), &foreign),
+            s.receive(&mut doc.doc_mut(), &foreign),
             Err(Rejected::Sealed(OpenError::Unauthentic))
         );
         let garbage = key.seal(CONTEXT, &Frame::split(0, b"\x42garbage")[0]);
         assert!(matches!(
-            s.receive(doc.doc_mut(), &garbage),
+            s.receive(&mut doc.doc_mut(), &garbage),
             Err(Rejected::Decode(_))
         ));
         let not_a_frame = key.seal(CONTEXT, b"\x07");
         assert!(matches!(
-            s.receive(doc.doc_mut(), &not_a_frame),
+            s.receive(&mut doc.doc_mut(), &not_a_frame),
             Err(Rejected::Frame(_))
         ));
         assert_eq!(doc.doc_mut().get_heads(), heads);

@@ -133,7 +133,7 @@ impl RoomHandle {
                     let mut rt = self.0.borrow_mut();
                     let rt = &mut *rt;
                     match rt.sessions.get_mut(&peer) {
-                        Some(session) => session.receive(rt.room.doc_mut(), &bytes),
+                        Some(session) => session.receive(&mut rt.room.doc_mut(), &bytes),
                         None => return,
                     }
                 };
@@ -163,7 +163,7 @@ impl RoomHandle {
             let mut rt = self.0.borrow_mut();
             let rt = &mut *rt;
             let frames = match rt.sessions.get_mut(peer) {
-                Some(s) => s.outgoing(rt.room.doc_mut()),
+                Some(s) => s.outgoing(&mut rt.room.doc_mut()),
                 None => return,
             };
             (frames, rt.mesh.clone())

@@ -6,11 +6,15 @@ use tequio::crypto::RoomSecret;
 use tequio::domain::{NewPost, PostKind, RoomDoc};
 use tequio::sync::Session;
 
+/// A fresh device key to sign with.
+fn me() -> tequio::crypto::Identity {
+    tequio::crypto::Identity::generate()
+}
+
 fn main() {
     let mut room = RoomDoc::create("room-1", "Bench", 0).unwrap();
     for i in 0..5000 {
-        room.add_post(
-            NewPost {
+        room.add_post(&me(), NewPost {
                 kind: PostKind::Need,
                 title: format!("Post number {i}"),
                 description: format!("Description of post {i}: something a neighbour needs or offers, with a few words of detail."),

@@ -4,6 +4,11 @@
 use tequio::crypto::{to_base64url, RoomSecret};
 use tequio::domain::{NewPost, PostKind, RoomDoc, CATEGORIES};
 
+/// A fresh device key to sign with.
+fn me() -> tequio::crypto::Identity {
+    tequio::crypto::Identity::generate()
+}
+
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
@@ -19,8 +24,7 @@ fn main() {
         } else {
             PostKind::Offer
         };
-        room.add_post(
-            NewPost {
+        room.add_post(&me(), NewPost {
                 kind,
                 title: format!("Post number {i}"),
                 description: format!("Description of post {i}: something a neighbour needs or offers, with a few words of detail."),

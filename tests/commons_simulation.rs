@@ -228,6 +228,7 @@ fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], no
         }
         _ => room
             .add_post(
+                me,
                 NewPost {
                     kind: PostKind::Offer,
                     title: format!("Offer {now}"),

@@ -6,6 +6,11 @@ use tequio::domain::{NewPost, PostKind, RoomDoc};
 use tequio::store::{RoomRecord, Store};
 use wasm_bindgen_test::*;
 
+/// A fresh device key to sign with.
+fn me() -> tequio::crypto::Identity {
+    tequio::crypto::Identity::generate()
+}
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn post(title: &str) -> NewPost {
@@ -32,7 +37,7 @@ async fn saved_chunks_survive_reopening_the_database() {
         .append_chunk(&id, &room.doc_mut().save_incremental())
         .await
         .unwrap();
-    room.add_post(post("Ladder"), 2).unwrap();
+    room.add_post(&me(), post("Ladder"), 2).unwrap();
     store
         .append_chunk(&id, &room.doc_mut().save_incremental())
         .await
@@ -43,6 +48,7 @@ async fn saved_chunks_survive_reopening_the_database() {
         secret: secret.to_base64url(),
         joined_at: 1,
         last_opened: 2,
+        identity: String::new(),
     };
     store.put_room(&record).await.unwrap();
     drop(store);
@@ -66,7 +72,7 @@ async fn compaction_replaces_chunks_with_one_snapshot() {
         .await
         .unwrap();
     for i in 0..5 {
-        room.add_post(post(&format!("Jar {i}")), i).unwrap();
+        room.add_post(&me(), post(&format!("Jar {i}")), i).unwrap();
         store
             .append_chunk(&id, &room.doc_mut().save_incremental())
             .await
@@ -102,7 +108,7 @@ async fn two_rooms_are_kept_apart() {
         .append_chunk(&b, &room_b.doc_mut().save())
         .await
         .unwrap();
-    room_b.add_post(post("Only in B"), 3).unwrap();
+    room_b.add_post(&me(), post("Only in B"), 3).unwrap();
     store
         .append_chunk(&b, &room_b.doc_mut().save_incremental())
         .await

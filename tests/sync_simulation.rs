@@ -11,6 +11,11 @@ use tequio::sync::{Received, Session};
 mod support;
 use support::Rng;
 
+/// A fresh device key to sign with.
+fn me() -> tequio::crypto::Identity {
+    tequio::crypto::Identity::generate()
+}
+
 struct InFlight {
     from: usize,
     to: usize,
@@ -105,6 +110,7 @@ impl Net {
                     PostKind::Offer
                 };
                 room.add_post(
+                    &me(),
                     NewPost {
                         kind,
                         title: format!("post by {who} at {now}"),
@@ -122,6 +128,7 @@ impl Net {
                 d.push_str(&format!("<{who}>"));
                 d.extend(p.description.chars().skip(at));
                 room.edit_post(
+                    &me(),
                     &p.id,
                     PostEdit {
                         description: Some(d),
@@ -139,7 +146,7 @@ impl Net {
                     PostStatus::Withdrawn,
                 ][rng.below(3)];
                 // Refused transitions are part of the domain's rules; ignore them here.
-                let _ = room.set_post_status(&p.id, to, now);
+                let _ = room.set_post_status(&me(), &p.id, to, now);
             }
             _ => {}
         }

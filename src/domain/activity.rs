@@ -38,7 +38,7 @@ impl RoomDoc {
         for p in self.posts() {
             push(
                 p.created_at,
-                None,
+                p.author.as_deref(),
                 format!("posted a {}: {}", p.kind.as_str(), p.title),
             );
         }
@@ -68,6 +68,32 @@ impl RoomDoc {
                 Some(&d.author),
                 format!("proposed: {}", d.title),
             );
+        }
+        for d in self.decisions(now_ms) {
+            if let Some(st) = &d.statement {
+                let what = if d.enacted {
+                    format!("recorded the outcome of {} (enacted)", d.title)
+                } else {
+                    format!("recorded the outcome of {}", d.title)
+                };
+                push(st.at, Some(&st.author), what);
+            }
+        }
+        for c in self.circles() {
+            push(
+                c.opened_at,
+                Some(&c.author),
+                format!("started the lending circle {}", c.name),
+            );
+            for r in &c.rounds {
+                for (payer, at) in r.paid.iter().zip(&r.paid_at) {
+                    push(
+                        *at,
+                        Some(payer),
+                        format!("paid into round {} of {}", r.index + 1, c.name),
+                    );
+                }
+            }
         }
         for c in self.contributions(now_ms) {
             push(
@@ -113,6 +139,7 @@ mod tests {
     fn the_feed_shows_everything_newest_first() {
         let (mut room, m) = community(3);
         room.add_post(
+            &m[0],
             NewPost {
                 kind: PostKind::Need,
                 title: "Ladder".into(),

@@ -4,6 +4,8 @@
 //! on two devices merge character by character.
 
 use super::room::{read_string, required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
+use super::signed::Canonical;
+use crate::crypto::Identity;
 use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
 
 /// Categories the board suggests; a post may name any other.
@@ -117,6 +119,9 @@ pub struct Post {
     pub urgency: Urgency,
     /// After this time the post is shown as expired (it stays on the board).
     pub expires_at: Option<i64>,
+    /// The key that signed the post; `None` if it carries no valid signature (a post from
+    /// before signatures, or one a peer forged), which the board shows as unverified.
+    pub author: Option<String>,
 }
 
 impl Post {
@@ -205,9 +210,58 @@ fn description_text(value: &str) -> Result<String, DomainError> {
     Ok(value.trim_end().to_owned())
 }
 
+fn post_canonical(room: &str, id: &str, kind: &str, created_at: i64) -> Canonical {
+    Canonical::new(room, "post", id)
+        .text("kind", kind)
+        .int("created_at", created_at)
+}
+
 impl RoomDoc {
+    /// Whether a post's signature holds; each answer is remembered by everything it covered,
+    /// since the board is read in full on every change.
+    fn post_signature_holds(
+        &self,
+        id: &str,
+        kind: PostKind,
+        created_at: i64,
+        author: &str,
+        sig: &str,
+    ) -> bool {
+        let canonical = post_canonical(&self.room_id, id, kind.as_str(), created_at);
+        let mut key = canonical.bytes().to_vec();
+        for part in [author, sig] {
+            key.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            key.extend_from_slice(part.as_bytes());
+        }
+        if let Some(ok) = self.post_checks.borrow().get(&key) {
+            return *ok;
+        }
+        let ok = crate::crypto::verify(author, canonical.bytes(), sig);
+        let mut checks = self.post_checks.borrow_mut();
+        if checks.len() > 200_000 {
+            checks.clear();
+        }
+        checks.insert(key, ok);
+        ok
+    }
+
+    /// Who edited a post and when (verified edit marks, oldest first).
+    pub fn post_edits(&self, id: &str) -> Vec<(String, i64)> {
+        self.marks("postedit")
+            .into_iter()
+            .filter(|m| m.target == id)
+            .map(|m| (m.author, m.at))
+            .collect()
+    }
+
     /// Posts a need or an offer and returns its id.
-    pub fn add_post(&mut self, post: NewPost, now_ms: i64) -> Result<String, DomainError> {
+    /// The post is signed by `me` (kind, id, room and creation time); edits are signed marks.
+    pub fn add_post(
+        &mut self,
+        me: &Identity,
+        post: NewPost,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
         let posts = self.writable_posts()?;
         let title = required_text("title", &post.title, MAX_TITLE)?;
         let category = required_text("category", &post.category, MAX_CATEGORY)?;
@@ -223,7 +277,11 @@ impl RoomDoc {
         doc.put(&obj, "status", PostStatus::Open.as_str())?;
         doc.put(&obj, "created_at", ScalarValue::Timestamp(now_ms))?;
         doc.put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        doc.commit();
+        let canonical = post_canonical(&self.room_id, &id, post.kind.as_str(), now_ms);
+        let doc = &mut self.doc;
+        doc.put(&obj, "author", me.public())?;
+        doc.put(&obj, "sig", me.sign(canonical.bytes()))?;
+        self.commit();
         Ok(id)
     }
 
@@ -237,7 +295,13 @@ impl RoomDoc {
 
     /// Edits a post's title, description or category. The description is diffed into the text
     /// object, so a concurrent edit elsewhere in it survives.
-    pub fn edit_post(&mut self, id: &str, edit: PostEdit, now_ms: i64) -> Result<(), DomainError> {
+    pub fn edit_post(
+        &mut self,
+        me: &Identity,
+        id: &str,
+        edit: PostEdit,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
         let obj = self.post_obj(id)?;
         let title = edit
             .title
@@ -267,13 +331,13 @@ impl RoomDoc {
             }
         }
         doc.put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        doc.commit();
-        Ok(())
+        self.put_mark(me, "postedit", id, now_ms)
     }
 
     /// Moves a post along open → matched → fulfilled / withdrawn.
     pub fn set_post_status(
         &mut self,
+        me: &Identity,
         id: &str,
         to: PostStatus,
         now_ms: i64,
@@ -291,8 +355,7 @@ impl RoomDoc {
         self.doc.put(&obj, "status", to.as_str())?;
         self.doc
             .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        self.commit();
-        Ok(())
+        self.put_mark(me, "postedit", id, now_ms)
     }
 
     /// Number of posts on the board (cheap; reads no post content).
@@ -315,6 +378,7 @@ impl RoomDoc {
         let (mut kind, mut title, mut description, mut category) = (None, None, None, None);
         let (mut status, mut created_at, mut updated_at) = (PostStatus::Open, 0, 0);
         let (mut tags, mut urgency, mut expires_at) = (Vec::new(), Urgency::Normal, None);
+        let (mut author, mut sig) = (None, None);
         for item in doc.map_range(obj, ..) {
             match (item.key.as_ref(), &item.value) {
                 ("kind", ValueRef::Scalar(s)) => kind = scalar_str(s).and_then(PostKind::parse),
@@ -343,15 +407,25 @@ impl RoomDoc {
                     expires_at = scalar_i64(s).filter(|t| *t > 0)
                 }
                 ("updated_at", ValueRef::Scalar(s)) => updated_at = scalar_i64(s).unwrap_or(0),
+                ("author", ValueRef::Scalar(s)) => author = scalar_str(s).map(str::to_owned),
+                ("sig", ValueRef::Scalar(s)) => sig = scalar_str(s).map(str::to_owned),
                 ("description", ValueRef::Object(ObjType::Text)) => {
                     description = doc.text(item.id()).ok()
                 }
                 _ => {}
             }
         }
+        let kind = kind?;
+        let author = match (author, sig) {
+            (Some(author), Some(sig)) => self
+                .post_signature_holds(id, kind, created_at, &author, &sig)
+                .then_some(author),
+            _ => None,
+        };
         Some(Post {
+            author,
             id: id.to_owned(),
-            kind: kind?,
+            kind,
             title: title?,
             description: description.unwrap_or_default(),
             category: category.unwrap_or_default(),
@@ -367,6 +441,7 @@ impl RoomDoc {
     /// Sets a post's tags, urgency and expiry.
     pub fn set_post_details(
         &mut self,
+        me: &Identity,
         id: &str,
         details: PostDetails,
         now_ms: i64,
@@ -385,8 +460,7 @@ impl RoomDoc {
             .put(&obj, "expires_at", details.expires_at.unwrap_or(0))?;
         self.doc
             .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        self.commit();
-        Ok(())
+        self.put_mark(me, "postedit", id, now_ms)
     }
 
     /// Matching suggestions: open, unexpired needs paired with open, unexpired offers that share
@@ -450,6 +524,11 @@ impl RoomDoc {
 mod tests {
     use super::*;
 
+    /// A fresh device key to sign with.
+    fn me() -> crate::crypto::Identity {
+        crate::crypto::Identity::generate()
+    }
+
     fn offer(title: &str) -> NewPost {
         NewPost {
             kind: PostKind::Offer,
@@ -466,9 +545,10 @@ mod tests {
     #[test]
     fn posting_editing_and_listing() {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
-        let a = room.add_post(offer("Ladder"), 10).unwrap();
+        let a = room.add_post(&me(), offer("Ladder"), 10).unwrap();
         let b = room
             .add_post(
+                &me(),
                 NewPost {
                     kind: PostKind::Need,
                     title: "Help moving".into(),
@@ -489,6 +569,7 @@ mod tests {
         assert_eq!(room.post_count(), 2);
 
         room.edit_post(
+            &me(),
             &a,
             PostEdit {
                 title: Some("Long ladder".into()),
@@ -510,15 +591,48 @@ mod tests {
     }
 
     #[test]
+    fn posts_carry_their_signer_and_forgeries_show_unverified() {
+        let mut room = RoomDoc::create("room-1", "Tools", 0).unwrap();
+        let (ana, bo) = (me(), me());
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        assert_eq!(room.post(&id).unwrap().author, Some(ana.public()));
+        room.edit_post(
+            &bo,
+            &id,
+            PostEdit {
+                title: Some("Long ladder".into()),
+                ..Default::default()
+            },
+            11,
+        )
+        .unwrap();
+        assert_eq!(room.post_edits(&id), vec![(bo.public(), 11)]);
+        // A peer rewrites what the signature covers: the post stays, unverified.
+        let obj = room.post_obj(&id).unwrap();
+        room.doc.put(&obj, "kind", "need").unwrap();
+        room.commit();
+        let post = room.post(&id).unwrap();
+        assert_eq!((post.kind, post.author), (PostKind::Need, None));
+        // A signature made for the same post in another room does not verify here.
+        let mine = room.add_post(&ana, offer("Drill"), 12).unwrap();
+        assert_eq!(room.post(&mine).unwrap().author, Some(ana.public()));
+        let sig = ana.sign(post_canonical("room-2", &mine, "offer", 12).bytes());
+        let obj = room.post_obj(&mine).unwrap();
+        room.doc.put(&obj, "sig", sig).unwrap();
+        room.commit();
+        assert_eq!(room.post(&mine).unwrap().author, None);
+    }
+
+    #[test]
     fn invalid_posts_are_refused_and_write_nothing() {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
         let heads = room.doc_mut().get_heads();
-        let err = room.add_post(offer("   "), 2).unwrap_err();
+        let err = room.add_post(&me(), offer("   "), 2).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { field: "title", .. }));
         let mut long = offer("ok");
         long.description = "x".repeat(4001);
         assert!(matches!(
-            room.add_post(long, 2),
+            room.add_post(&me(), long, 2),
             Err(DomainError::Invalid {
                 field: "description",
                 ..
@@ -526,14 +640,14 @@ mod tests {
         ));
         let mut no_cat = offer("ok");
         no_cat.category = String::new();
-        assert!(room.add_post(no_cat, 2).is_err());
+        assert!(room.add_post(&me(), no_cat, 2).is_err());
         assert_eq!(room.doc_mut().get_heads(), heads);
         assert_eq!(
-            room.edit_post("nope", PostEdit::default(), 3),
+            room.edit_post(&me(), "nope", PostEdit::default(), 3),
             Err(DomainError::NoSuchPost("nope".into()))
         );
         assert_eq!(
-            RoomDoc::empty("room-1").add_post(offer("x"), 1),
+            RoomDoc::empty("room-1").add_post(&me(), offer("x"), 1),
             Err(DomainError::NotReady)
         );
     }
@@ -541,27 +655,28 @@ mod tests {
     #[test]
     fn status_moves_forward_and_final_states_stay_final() {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
-        let id = room.add_post(offer("Ladder"), 10).unwrap();
-        room.set_post_status(&id, PostStatus::Matched, 11).unwrap();
-        room.set_post_status(&id, PostStatus::Fulfilled, 12)
+        let id = room.add_post(&me(), offer("Ladder"), 10).unwrap();
+        room.set_post_status(&me(), &id, PostStatus::Matched, 11)
+            .unwrap();
+        room.set_post_status(&me(), &id, PostStatus::Fulfilled, 12)
             .unwrap();
         assert_eq!(room.post(&id).unwrap().status, PostStatus::Fulfilled);
         assert!(matches!(
-            room.set_post_status(&id, PostStatus::Open, 13),
+            room.set_post_status(&me(), &id, PostStatus::Open, 13),
             Err(DomainError::BadTransition { .. })
         ));
-        let other = room.add_post(offer("Drill"), 14).unwrap();
-        room.set_post_status(&other, PostStatus::Withdrawn, 15)
+        let other = room.add_post(&me(), offer("Drill"), 14).unwrap();
+        room.set_post_status(&me(), &other, PostStatus::Withdrawn, 15)
             .unwrap();
         assert!(room
-            .set_post_status(&other, PostStatus::Matched, 16)
+            .set_post_status(&me(), &other, PostStatus::Matched, 16)
             .is_err());
     }
 
     #[test]
     fn concurrent_description_edits_merge_by_character() {
         let mut a = RoomDoc::create("room-1", "Street", 1).unwrap();
-        let id = a.add_post(offer("Ladder"), 10).unwrap();
+        let id = a.add_post(&me(), offer("Ladder"), 10).unwrap();
         let mut b = RoomDoc::empty("room-1");
         sync_pair(&mut a, &mut b);
         assert_eq!(b.posts(), a.posts());
@@ -569,9 +684,9 @@ mod tests {
             description: Some(d.into()),
             ..PostEdit::default()
         };
-        a.edit_post(&id, edit("Please: A sturdy ladder, 3 m"), 20)
+        a.edit_post(&me(), &id, edit("Please: A sturdy ladder, 3 m"), 20)
             .unwrap();
-        b.edit_post(&id, edit("A sturdy ladder, 3 m, in the shed"), 21)
+        b.edit_post(&me(), &id, edit("A sturdy ladder, 3 m, in the shed"), 21)
             .unwrap();
         sync_pair(&mut a, &mut b);
         let merged = a.post(&id).unwrap().description;
@@ -584,6 +699,7 @@ mod tests {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
         let need = room
             .add_post(
+                &me(),
                 NewPost {
                     kind: PostKind::Need,
                     title: "Need a ladder".into(),
@@ -593,9 +709,10 @@ mod tests {
                 10,
             )
             .unwrap();
-        let ladder = room.add_post(offer("Ladder"), 11).unwrap();
+        let ladder = room.add_post(&me(), offer("Ladder"), 11).unwrap();
         let drill = room
             .add_post(
+                &me(),
                 NewPost {
                     kind: PostKind::Offer,
                     title: "Drill".into(),
@@ -610,9 +727,9 @@ mod tests {
             urgency: Urgency::High,
             expires_at,
         };
-        room.set_post_details(&need, details(&["Height", "roof"], Some(500)), 13)
+        room.set_post_details(&me(), &need, details(&["Height", "roof"], Some(500)), 13)
             .unwrap();
-        room.set_post_details(&drill, details(&["roof"], None), 14)
+        room.set_post_details(&me(), &drill, details(&["roof"], None), 14)
             .unwrap();
         let p = room.post(&need).unwrap();
         assert_eq!(
@@ -643,16 +760,17 @@ mod tests {
             room.matches(600).is_empty(),
             "an expired need is not matched"
         );
-        room.set_post_status(&ladder, PostStatus::Withdrawn, 15)
+        room.set_post_status(&me(), &ladder, PostStatus::Withdrawn, 15)
             .unwrap();
         assert_eq!(room.matches(100).len(), 1);
         assert!(matches!(
-            room.set_post_details(&need, details(&["a,b"], None), 16),
+            room.set_post_details(&me(), &need, details(&["a,b"], None), 16),
             Err(DomainError::Invalid { field: "tags", .. })
         ));
         let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
         assert!(room
             .set_post_details(
+                &me(),
                 &need,
                 PostDetails {
                     tags: many,
@@ -666,7 +784,7 @@ mod tests {
     #[test]
     fn malformed_entries_from_a_peer_are_skipped() {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
-        room.add_post(offer("Ladder"), 10).unwrap();
+        room.add_post(&me(), offer("Ladder"), 10).unwrap();
         let posts = room.posts_obj().unwrap();
         room.doc_mut().put(&posts, "junk", 42).unwrap();
         let odd = room
@@ -771,6 +889,7 @@ mod response_tests {
         let (mut room, m) = community(2);
         let post = room
             .add_post(
+                &m[0],
                 NewPost {
                     kind: PostKind::Need,
                     title: "Ladder".into(),

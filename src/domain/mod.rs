@@ -4,6 +4,7 @@
 mod activity;
 mod board;
 mod charter;
+mod circles;
 mod contributions;
 mod decisions;
 mod members;
@@ -22,6 +23,7 @@ pub use board::{
     Match, NewPost, Post, PostDetails, PostEdit, PostKind, PostStatus, Urgency, CATEGORIES,
 };
 pub use charter::{Amendment, Charter, LICENCES};
+pub use circles::{CircleView, NewCircle, Round};
 pub use contributions::{ContributionTotals, ContributionView, NewContribution};
 pub use decisions::{
     instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance, Statement,

@@ -65,6 +65,10 @@ pub struct RoomRecord {
     pub secret: String,
     pub joined_at: i64,
     pub last_opened: i64,
+    /// This device's signing key in the room (base64url secret; see `crypto::Identity`).
+    /// Records saved before identities existed have none until the room is next opened.
+    #[serde(default)]
+    pub identity: String,
 }
 
 /// The saved chunks of one room, with the keys needed to compact them later.

@@ -106,6 +106,11 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh device key to sign with.
+    fn me() -> crate::crypto::Identity {
+        crate::crypto::Identity::generate()
+    }
     use crate::crypto::RoomSecret;
     use crate::domain::{NewPost, PostKind, RoomDoc};
 
@@ -134,6 +139,7 @@ mod tests {
         let mut a = RoomDoc::create("room-1", "Big", 0).unwrap();
         for i in 0..600 {
             a.add_post(
+                &me(),
                 NewPost {
                     kind: PostKind::Need,
                     title: format!("Need {i}"),
@@ -216,8 +222,8 @@ mod tests {
             description: String::new(),
             category: "Time".into(),
         };
-        a.add_post(post("from a"), 1).unwrap();
-        b.add_post(post("from b"), 2).unwrap();
+        a.add_post(&me(), post("from a"), 1).unwrap();
+        b.add_post(&me(), post("from b"), 2).unwrap();
         let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key));
         assert!(exchange(&mut a, &mut sa, &mut b, &mut sb) > 0);
         assert_eq!(a.posts(), b.posts());

@@ -60,7 +60,7 @@ pub fn Board(
             category: category.get_untracked(),
         };
         match run(&|h| {
-            h.command(|room, now| room.add_post(post.clone(), now))
+            h.command(|room, me, now| room.add_post(me, post.clone(), now))
                 .map(|_| ())
         }) {
             Ok(()) => {
@@ -158,13 +158,13 @@ fn PostItem(
         };
         let id = id.get_value();
         run(Box::new(move |h| {
-            h.command(|room, now| room.edit_post(&id, edit, now))
+            h.command(|room, me, now| room.edit_post(me, &id, edit, now))
         }));
     };
     let set_status = move |to: PostStatus| {
         let id = id.get_value();
         run(Box::new(move |h| {
-            h.command(|room, now| room.set_post_status(&id, to, now))
+            h.command(|room, me, now| room.set_post_status(me, &id, to, now))
         }));
     };
     let status = post.status;
@@ -190,6 +190,12 @@ fn PostItem(
                 <h3>{post.title.clone()}</h3>
                 <span class="category">{post.category.clone()}</span>
                 <span class="post-status" data-testid="post-status">{status.as_str()}</span>
+                {post.author.is_none().then(|| view! {
+                    <span class="unverified" data-testid="unverified"
+                        title="This post carries no valid signature: it was written by an older version, or altered after it was signed.">
+                        "unverified"
+                    </span>
+                })}
             </div>
             <p class="description" data-testid="post-description">{post.description.clone()}</p>
             {move || editing.get().then(|| {

@@ -1,7 +1,7 @@
 //! The open room on this device: its document, its saves and its peers. Every change, local or
 //! from a peer, goes through here: document → IndexedDB → peers → view.
 
-use crate::crypto::RoomSecret;
+use crate::crypto::{Identity, RoomSecret};
 use crate::domain::{DomainError, Post, RoomDoc};
 use crate::net::{Mesh, NetConfig, NetEvent};
 use crate::store::{RoomRecord, Store, COMPACT_AFTER};
@@ -25,6 +25,8 @@ pub struct RoomView {
 
 struct Runtime {
     record: RoomRecord,
+    /// This device's key in the room: it signs every entry written here.
+    me: Identity,
     secret: RoomSecret,
     room: RoomDoc,
     sessions: HashMap<String, Session>,
@@ -48,6 +50,20 @@ impl RoomHandle {
     /// Loads the room from IndexedDB and starts looking for its peers.
     pub async fn open(store: Store, record: RoomRecord, config: NetConfig) -> Result<Self, String> {
         let secret = RoomSecret::from_base64url(&record.secret).map_err(|e| e.to_string())?;
+        let mut record = record;
+        let me = match Identity::from_secret(&record.identity) {
+            Some(me) => me,
+            None => {
+                // A room saved before identities: give this device its key now and keep it.
+                let me = Identity::generate();
+                record.identity = me.secret();
+                store
+                    .put_room(&record)
+                    .await
+                    .map_err(|e| format!("this device's key could not be saved: {e}"))?;
+                me
+            }
+        };
         let loaded = store
             .load_room(&record.id)
             .await
@@ -56,6 +72,7 @@ impl RoomHandle {
             .map_err(|e| format!("the saved room could not be read: {e}"))?;
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
+            me,
             secret: secret.clone(),
             room,
             sessions: HashMap::new(),
@@ -88,9 +105,13 @@ impl RoomHandle {
     /// Runs a domain command; on success the change is saved, sent to peers and shown.
     pub fn command<T>(
         &self,
-        f: impl FnOnce(&mut RoomDoc, i64) -> Result<T, DomainError>,
+        f: impl FnOnce(&mut RoomDoc, &Identity, i64) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
-        let out = f(&mut self.0.borrow_mut().room, now_ms())?;
+        let out = {
+            let mut rt = self.0.borrow_mut();
+            let rt = &mut *rt;
+            f(&mut rt.room, &rt.me, now_ms())?
+        };
         self.after_change();
         Ok(out)
     }

@@ -1,7 +1,7 @@
 //! The start page (my rooms, create, join by pasting a link) and the join route.
 
 use super::{go, now_ms, Device};
-use crate::crypto::{parse_join_link, RoomSecret};
+use crate::crypto::{parse_join_link, Identity, RoomSecret};
 use crate::domain::RoomDoc;
 use crate::store::RoomRecord;
 use leptos::prelude::*;
@@ -35,6 +35,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
             secret: secret.to_base64url(),
             joined_at: now,
             last_opened: now,
+            identity: Identity::generate().secret(),
         };
         let store = device.store.get_value();
         leptos::task::spawn_local(async move {
@@ -127,6 +128,7 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
                         secret: secret.to_base64url(),
                         joined_at: now,
                         last_opened: now,
+                        identity: Identity::generate().secret(),
                     };
                     if let Err(e) = store.put_room(&record).await {
                         return error.set(Some(format!("The room could not be added: {e}")));

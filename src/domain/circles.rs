@@ -1,0 +1,367 @@
+//! Lending circles (rotating savings): a fixed group of members each pays a fixed amount every
+//! period, and each round one member, in rotation order, receives what the others paid. The
+//! schedule — who receives each round, when it is due, who has paid — is derived, never stored.
+
+use super::room::{required_text, DomainError, RoomDoc};
+use super::signed::{int, put_signed, text, verifies, Canonical};
+use crate::crypto::{random_id, Identity};
+use std::collections::BTreeSet;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+const MAX_CIRCLE: usize = 60;
+
+/// A circle to start: members in rotation order (the first receives the first round).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCircle {
+    pub name: String,
+    /// ISO currency code or "hours".
+    pub unit: String,
+    /// What each member pays each round, in minor units.
+    pub amount: i64,
+    pub period_days: i64,
+    pub starts_at: i64,
+    pub members: Vec<String>,
+}
+
+/// One round of a circle (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub index: usize,
+    pub receiver: String,
+    pub due_at: i64,
+    /// Members who paid into this round, in payment order, and when each paid.
+    pub paid: Vec<String>,
+    pub paid_at: Vec<i64>,
+    /// Members who still owe this round.
+    pub owing: Vec<String>,
+    /// What the receiver gets once everyone has paid: amount × (members − 1).
+    pub total: i64,
+}
+
+/// A lending circle and its schedule (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CircleView {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub amount: i64,
+    pub period_days: i64,
+    pub starts_at: i64,
+    pub members: Vec<String>,
+    pub rounds: Vec<Round>,
+    pub author: String,
+    pub opened_at: i64,
+}
+
+impl CircleView {
+    /// The round due next at `now_ms` (the last one once all are past).
+    pub fn current_round(&self, now_ms: i64) -> usize {
+        let elapsed = (now_ms - self.starts_at).max(0) / (self.period_days * DAY_MS);
+        usize::try_from(elapsed)
+            .unwrap_or(usize::MAX)
+            .min(self.rounds.len().saturating_sub(1))
+    }
+}
+
+fn circle_canonical(room: &str, id: &str, c: &NewCircle, at: i64) -> Canonical {
+    Canonical::new(room, "circle", id)
+        .text("name", &c.name)
+        .text("unit", &c.unit)
+        .int("amount", c.amount)
+        .int("period_days", c.period_days)
+        .int("starts_at", c.starts_at)
+        .text("members", &c.members.join("\n"))
+        .int("at", at)
+}
+
+fn payment_canonical(room: &str, id: &str, circle: &str, round: i64, at: i64) -> Canonical {
+    Canonical::new(room, "circlepay", id)
+        .text("circle", circle)
+        .int("round", round)
+        .int("at", at)
+}
+
+fn invalid(field: &'static str, problem: &str) -> DomainError {
+    DomainError::Invalid {
+        field,
+        problem: problem.into(),
+    }
+}
+
+impl RoomDoc {
+    /// Starts a lending circle among admitted members; returns its id.
+    pub fn open_circle(
+        &mut self,
+        me: &Identity,
+        c: NewCircle,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        self.require_admitted(me)?;
+        let name = required_text("name", &c.name, 60)?;
+        let unit = c.unit.trim().to_owned();
+        if !(unit == "hours" || (unit.len() == 3 && unit.chars().all(|x| x.is_ascii_uppercase()))) {
+            return Err(invalid(
+                "unit",
+                "is neither a three-letter currency code nor \"hours\"",
+            ));
+        }
+        if c.amount <= 0 {
+            return Err(invalid(
+                "amount",
+                "must be a positive whole number of minor units",
+            ));
+        }
+        if !(1..=366).contains(&c.period_days) {
+            return Err(invalid("period", "must be from 1 to 366 days"));
+        }
+        if !(2..=MAX_CIRCLE).contains(&c.members.len()) {
+            return Err(invalid(
+                "members",
+                &format!("a circle needs from 2 to {MAX_CIRCLE} members"),
+            ));
+        }
+        if c.members.iter().collect::<BTreeSet<_>>().len() != c.members.len() {
+            return Err(invalid("members", "lists someone twice"));
+        }
+        let admitted = self.admitted();
+        if let Some(m) = c.members.iter().find(|m| !admitted.contains(*m)) {
+            return Err(DomainError::NoSuchMember(m.clone()));
+        }
+        let c = NewCircle { name, unit, ..c };
+        let id = random_id();
+        let canonical = circle_canonical(self.room_id(), &id, &c, now_ms);
+        put_signed(&mut self.doc, &format!("circle:{id}"), me, canonical)?;
+        self.commit();
+        Ok(id)
+    }
+
+    /// Records that `me` paid their share of round `round` (counted from 0).
+    pub fn pay_into_circle(
+        &mut self,
+        me: &Identity,
+        circle: &str,
+        round: usize,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        let view = self
+            .circle(circle)
+            .ok_or_else(|| DomainError::NoSuchEntry(circle.to_owned()))?;
+        let r = view
+            .rounds
+            .get(round)
+            .ok_or_else(|| invalid("round", "is not a round of this circle"))?;
+        let key = me.public();
+        if !view.members.contains(&key) {
+            return Err(DomainError::NoSuchMember(key));
+        }
+        if r.receiver == key {
+            return Err(invalid("round", "is the round you receive"));
+        }
+        if r.paid.contains(&key) {
+            return Err(DomainError::AlreadyClaimed);
+        }
+        let id = random_id();
+        let canonical = payment_canonical(self.room_id(), &id, circle, round as i64, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("circlepay:{circle}:{id}"),
+            me,
+            canonical,
+        )?;
+        self.commit();
+        Ok(())
+    }
+
+    /// Every lending circle with its schedule.
+    pub fn circles(&self) -> Vec<CircleView> {
+        self.entries("circle:")
+            .filter_map(|(id, _)| self.circle(id))
+            .collect()
+    }
+
+    /// One circle by id.
+    pub fn circle(&self, id: &str) -> Option<CircleView> {
+        let f = self.index.get(&format!("circle:{id}"))?;
+        let c = NewCircle {
+            name: text(f, "name")?.to_owned(),
+            unit: text(f, "unit")?.to_owned(),
+            amount: int(f, "amount")?,
+            period_days: int(f, "period_days")?,
+            starts_at: int(f, "starts_at")?,
+            members: text(f, "members")?.split('\n').map(str::to_owned).collect(),
+        };
+        let at = int(f, "at")?;
+        let sound = c.amount > 0
+            && (1..=366).contains(&c.period_days)
+            && (2..=MAX_CIRCLE).contains(&c.members.len());
+        if !sound || !verifies(f, || circle_canonical(self.room_id(), id, &c, at)) {
+            return None;
+        }
+        let n = c.members.len();
+        let mut rounds: Vec<Round> = c
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, receiver)| Round {
+                index: i,
+                receiver: receiver.clone(),
+                due_at: c.starts_at + i as i64 * c.period_days * DAY_MS,
+                paid: Vec::new(),
+                paid_at: Vec::new(),
+                owing: Vec::new(),
+                total: c.amount * (n as i64 - 1),
+            })
+            .collect();
+        // Payments in (time, id) order; the first by each member for each round counts.
+        let mut payments: Vec<(i64, &str, usize, &str)> = self
+            .entries(&format!("circlepay:{id}:"))
+            .filter_map(|(pid, p)| {
+                let (round, pat, author) = (int(p, "round")?, int(p, "at")?, text(p, "author")?);
+                (text(p, "circle") == Some(id)
+                    && verifies(p, || payment_canonical(self.room_id(), pid, id, round, pat)))
+                .then_some(())?;
+                Some((pat, pid, usize::try_from(round).ok()?, author))
+            })
+            .collect();
+        payments.sort();
+        for (paid_at, _, round, payer) in payments {
+            let Some(r) = rounds.get_mut(round) else {
+                continue;
+            };
+            if r.receiver != payer
+                && c.members.iter().any(|m| m == payer)
+                && !r.paid.iter().any(|p| p == payer)
+            {
+                r.paid.push(payer.to_owned());
+                r.paid_at.push(paid_at);
+            }
+        }
+        for r in &mut rounds {
+            r.owing = c
+                .members
+                .iter()
+                .filter(|m| **m != r.receiver && !r.paid.contains(m))
+                .cloned()
+                .collect();
+        }
+        Some(CircleView {
+            id: id.to_owned(),
+            name: c.name,
+            unit: c.unit,
+            amount: c.amount,
+            period_days: c.period_days,
+            starts_at: c.starts_at,
+            members: c.members,
+            rounds,
+            author: text(f, "author")?.to_owned(),
+            opened_at: at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::{community, sync};
+
+    fn circle_of(members: &[&Identity]) -> NewCircle {
+        NewCircle {
+            name: "Spring circle".into(),
+            unit: "EUR".into(),
+            amount: 5_000,
+            period_days: 30,
+            starts_at: 1_000,
+            members: members.iter().map(|m| m.public()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_schedule_rotates_and_tracks_who_has_paid() {
+        let (mut room, p) = community(3);
+        let id = room
+            .open_circle(&p[0], circle_of(&[&p[1], &p[0], &p[2]]), 10)
+            .unwrap();
+        room.pay_into_circle(&p[0], &id, 0, 20).unwrap();
+        let c = room.circle(&id).unwrap();
+        assert_eq!(c.rounds.len(), 3);
+        assert_eq!(c.rounds[0].receiver, p[1].public());
+        assert_eq!(c.rounds[1].receiver, p[0].public());
+        assert_eq!(c.rounds[2].due_at, 1_000 + 2 * 30 * DAY_MS);
+        assert_eq!(c.rounds[0].paid, vec![p[0].public()]);
+        assert_eq!(c.rounds[0].owing, vec![p[2].public()]);
+        assert_eq!(c.rounds[0].total, 10_000);
+        assert_eq!(c.current_round(0), 0);
+        assert_eq!(c.current_round(1_000 + 31 * DAY_MS), 1);
+        assert_eq!(c.current_round(i64::MAX), 2);
+        // Refusals: paying twice, paying the round you receive, a round that does not exist.
+        assert_eq!(
+            room.pay_into_circle(&p[0], &id, 0, 21),
+            Err(DomainError::AlreadyClaimed)
+        );
+        assert!(matches!(
+            room.pay_into_circle(&p[1], &id, 0, 22),
+            Err(DomainError::Invalid { field: "round", .. })
+        ));
+        assert!(matches!(
+            room.pay_into_circle(&p[2], &id, 3, 23),
+            Err(DomainError::Invalid { field: "round", .. })
+        ));
+    }
+
+    #[test]
+    fn circles_refuse_bad_input() {
+        let (mut room, p) = community(2);
+        let stranger = Identity::generate();
+        let bad = [
+            NewCircle {
+                amount: 0,
+                ..circle_of(&[&p[0], &p[1]])
+            },
+            NewCircle {
+                period_days: 0,
+                ..circle_of(&[&p[0], &p[1]])
+            },
+            NewCircle {
+                unit: "euros".into(),
+                ..circle_of(&[&p[0], &p[1]])
+            },
+            circle_of(&[&p[0]]),
+            circle_of(&[&p[0], &p[0]]),
+        ];
+        for c in bad {
+            assert!(
+                matches!(
+                    room.open_circle(&p[0], c.clone(), 10),
+                    Err(DomainError::Invalid { .. })
+                ),
+                "{c:?}"
+            );
+        }
+        assert_eq!(
+            room.open_circle(&p[0], circle_of(&[&p[0], &stranger]), 10),
+            Err(DomainError::NoSuchMember(stranger.public()))
+        );
+        assert_eq!(
+            room.open_circle(&stranger, circle_of(&[&p[0], &p[1]]), 10),
+            Err(DomainError::NotAdmitted)
+        );
+        assert!(room.circles().is_empty());
+    }
+
+    #[test]
+    fn payments_made_apart_count_once() {
+        let (mut a, p) = community(3);
+        let id = a
+            .open_circle(&p[0], circle_of(&[&p[0], &p[1], &p[2]]), 10)
+            .unwrap();
+        let mut b = RoomDoc::empty("room-1");
+        sync(&mut a, &mut b);
+        // The same member pays round 0 on two devices before they sync.
+        a.pay_into_circle(&p[1], &id, 0, 20).unwrap();
+        b.pay_into_circle(&p[1], &id, 0, 21).unwrap();
+        sync(&mut a, &mut b);
+        assert_eq!(a.circles(), b.circles());
+        assert_eq!(a.circle(&id).unwrap().rounds[0].paid, vec![p[1].public()]);
+    }
+}

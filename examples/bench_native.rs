@@ -6,21 +6,20 @@ use tequio::crypto::RoomSecret;
 use tequio::domain::{NewPost, PostKind, RoomDoc};
 use tequio::sync::Session;
 
-/// A fresh device key to sign with.
-fn me() -> tequio::crypto::Identity {
-    tequio::crypto::Identity::generate()
-}
-
 fn main() {
     let mut room = RoomDoc::create("room-1", "Bench", 0).unwrap();
-    for i in 0..5000 {
-        room.add_post(&me(), NewPost {
+    // A room where 20 members (each on one device) wrote the posts.
+    let authors: Vec<tequio::crypto::Identity> = (0..20)
+        .map(|_| tequio::crypto::Identity::generate())
+        .collect();
+    for i in 0..5000usize {
+        room.add_post(&authors[i % authors.len()], NewPost {
                 kind: PostKind::Need,
                 title: format!("Post number {i}"),
                 description: format!("Description of post {i}: something a neighbour needs or offers, with a few words of detail."),
                 category: "Goods".into(),
             },
-            i,
+            i as i64,
         )
         .unwrap();
     }

@@ -4,11 +4,6 @@
 use tequio::crypto::{to_base64url, RoomSecret};
 use tequio::domain::{NewPost, PostKind, RoomDoc, CATEGORIES};
 
-/// A fresh device key to sign with.
-fn me() -> tequio::crypto::Identity {
-    tequio::crypto::Identity::generate()
-}
-
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
@@ -18,13 +13,17 @@ fn main() {
     let name = format!("Benchmark room ({n} posts)");
     let mut room =
         RoomDoc::create(&secret.room_id(), &name, 1_700_000_000_000).expect("valid name");
+    // A room where 20 members (each on one device) wrote the posts.
+    let authors: Vec<tequio::crypto::Identity> = (0..20)
+        .map(|_| tequio::crypto::Identity::generate())
+        .collect();
     for i in 0..n {
         let kind = if i % 2 == 0 {
             PostKind::Need
         } else {
             PostKind::Offer
         };
-        room.add_post(&me(), NewPost {
+        room.add_post(&authors[i % authors.len()], NewPost {
                 kind,
                 title: format!("Post number {i}"),
                 description: format!("Description of post {i}: something a neighbour needs or offers, with a few words of detail."),

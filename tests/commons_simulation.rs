@@ -40,7 +40,7 @@ fn pair<T>(v: &mut [T], i: usize, j: usize) -> (&mut T, &mut T) {
 fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], now: i64) {
     let other = rng.pick(people).unwrap().public();
     let pots: Vec<String> = room.pots(now).into_iter().map(|p| p.id).collect();
-    let _ = match rng.below(14) {
+    let _ = match rng.below(15) {
         0 => {
             let pending: Vec<String> = room
                 .members()
@@ -226,6 +226,30 @@ fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], no
                 None => room.create_page(me, "Notes", "start", now).map(drop),
             }
         }
+        13 => {
+            let circles = room.circles();
+            match rng.pick(&circles) {
+                Some(c) if rng.below(4) != 0 => {
+                    room.pay_into_circle(me, &c.id, rng.below(c.rounds.len()), now)
+                }
+                _ => {
+                    let members: Vec<String> = room.admitted().into_iter().collect();
+                    room.open_circle(
+                        me,
+                        NewCircle {
+                            name: format!("Circle {now}"),
+                            unit: "EUR".into(),
+                            amount: 100,
+                            period_days: 7,
+                            starts_at: now,
+                            members,
+                        },
+                        now,
+                    )
+                    .map(drop)
+                }
+            }
+        }
         _ => room
             .add_post(
                 me,
@@ -267,6 +291,7 @@ fn assert_same_commons(first: &RoomDoc, r: &RoomDoc, end: i64, at: &str) {
     );
     assert_eq!(r.resources(), first.resources(), "{at}: resources differ");
     assert_eq!(r.tasks(), first.tasks(), "{at}: tasks differ");
+    assert_eq!(r.circles(), first.circles(), "{at}: lending circles differ");
     assert_eq!(r.pages(), first.pages(), "{at}: pages differ");
     assert_eq!(
         r.activity(end),
@@ -275,8 +300,9 @@ fn assert_same_commons(first: &RoomDoc, r: &RoomDoc, end: i64, at: &str) {
     );
 }
 
-/// Runs one schedule; returns how many decisions enacted a change.
-fn run(seed: u64) -> usize {
+/// Runs one schedule; returns how many decisions enacted a change and how many lending-circle
+/// payments counted.
+fn run(seed: u64) -> (usize, usize) {
     let mut rng = Rng(seed);
     let n = 3 + rng.below(3);
     let people: Vec<Identity> = (0..n).map(|_| Identity::generate()).collect();
@@ -387,6 +413,21 @@ fn run(seed: u64) -> usize {
             "seed {seed}: confirmed without both signatures"
         );
     }
+    for c in first.circles() {
+        for r in &c.rounds {
+            let mut everyone: Vec<&String> =
+                r.paid.iter().chain(&r.owing).chain([&r.receiver]).collect();
+            everyone.sort();
+            let before = everyone.len();
+            everyone.dedup();
+            assert_eq!(before, everyone.len(), "seed {seed}: someone paid twice");
+            assert_eq!(
+                everyone.len(),
+                c.members.len(),
+                "seed {seed}: a round lost a member"
+            );
+        }
+    }
     let members = first.members();
     for m in members.iter().filter(|m| m.standing == Standing::Removed) {
         assert!(
@@ -412,7 +453,13 @@ fn run(seed: u64) -> usize {
             .count(),
         "seed {seed}: enactments and their effects disagree"
     );
-    enacted
+    let payments = first
+        .circles()
+        .iter()
+        .flat_map(|c| &c.rounds)
+        .map(|r| r.paid.len())
+        .sum();
+    (enacted, payments)
 }
 
 #[test]
@@ -425,8 +472,11 @@ fn every_device_derives_the_same_commons_after_partitions_heal() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0xC0_0105);
-    let enacted: usize = (base..base + runs).map(run).sum();
-    // The schedules must reach the governance paths they are meant to test.
+    let (enacted, payments) = (base..base + runs)
+        .map(run)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    // The schedules must reach the paths they are meant to test.
     assert!(enacted > 0, "no schedule enacted a decision");
-    eprintln!("{runs} schedules, {enacted} decisions enacted");
+    assert!(payments > 0, "no schedule paid into a lending circle");
+    eprintln!("{runs} schedules, {enacted} decisions enacted, {payments} circle payments");
 }

@@ -38,7 +38,7 @@ impl RoomDoc {
         for p in self.posts() {
             push(
                 p.created_at,
-                p.author.as_deref(),
+                self.post_signer(&p).as_deref(),
                 format!("posted a {}: {}", p.kind.as_str(), p.title),
             );
         }

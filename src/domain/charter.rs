@@ -4,6 +4,7 @@
 //! (The admission rule is fixed at its default for now: admission feeds decisions, so making it
 //! amendable needs a two-phase derivation.)
 
+use super::decisions::Method;
 use super::room::{DomainError, RoomDoc};
 use std::collections::BTreeMap;
 
@@ -12,6 +13,8 @@ use std::collections::BTreeMap;
 pub struct Charter {
     pub purpose: String,
     pub values: String,
+    /// Default method for new decisions.
+    pub method: Method,
     /// Default quorum for new decisions, in percent of admitted members.
     pub quorum_percent: u32,
     /// Approvals (never the requester's) an expense needs before it can be paid.
@@ -38,6 +41,7 @@ impl Default for Charter {
         Charter {
             purpose: String::new(),
             values: String::new(),
+            method: Method::Consent,
             quorum_percent: 50,
             approvals: 2,
             licence: "CC BY-SA 4.0".into(),
@@ -60,7 +64,8 @@ pub const LICENCES: [&str; 5] = [
 ];
 
 /// What a passed consent decision enacts. A charter change: `key` is `purpose`, `values`,
-/// `quorum_percent`, `approvals`, `admission` (vouches needed; 0 for the default rule),
+/// `method` (`consent`, `majority`, `score`, `ranked` or `dots:<n>`), `quorum_percent`,
+/// `approvals`, `admission` (vouches needed; 0 for the default rule),
 /// `licence` or `value_type:<name>` (weight in percent; 0 removes the type). Or an action:
 /// `remove` (value: a member's key) or `expense` (value: an expense entry's id, approved).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +117,13 @@ impl Amendment {
             "purpose" | "values" if self.value.chars().count() <= 2000 => Ok(()),
             "purpose" | "values" => Err(Self::invalid("is longer than 2000 characters")),
             "quorum_percent" => number(100),
+            "method" => match Method::parse(&self.value) {
+                Some(Method::Dots(n)) if n > 100 => Err(Self::invalid("at most 100 dots")),
+                Some(_) => Ok(()),
+                None => Err(Self::invalid(
+                    "method is consent, majority, score, ranked or dots:<n>",
+                )),
+            },
             "approvals" => match self.value.parse::<u32>() {
                 Ok(1..=10) => Ok(()),
                 _ => Err(Self::invalid("approvals takes a whole number from 1 to 10")),
@@ -151,6 +163,7 @@ impl Amendment {
             "purpose" => c.purpose = self.value.clone(),
             "values" => c.values = self.value.clone(),
             "quorum_percent" => c.quorum_percent = self.value.parse().unwrap_or(c.quorum_percent),
+            "method" => c.method = Method::parse(&self.value).unwrap_or(c.method),
             "approvals" => c.approvals = self.value.parse().unwrap_or(c.approvals),
             "admission" => c.admission = self.value.parse().unwrap_or(c.admission),
             "licence" => c.licence = self.value.clone(),
@@ -315,6 +328,7 @@ mod tests {
         let (mut room, ana, _) = two_members();
         for (key, value) in [
             ("quorum_percent", "101"),
+            ("method", "lottery"),
             ("approvals", "0"),
             ("licence", "mine"),
             ("owner", "ana"),
@@ -349,5 +363,6 @@ mod tests {
         };
         assert!(room.propose(&ana, by_majority, 10).is_err());
         assert!(Amendment::new("value_type:seeds", "150").validate().is_ok());
+        assert!(Amendment::new("method", "dots:10").validate().is_ok());
     }
 }

@@ -33,7 +33,7 @@ impl Method {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "consent" => Method::Consent,
             "majority" => Method::Majority,

@@ -144,6 +144,21 @@ impl Index {
         index
     }
 
+    /// Re-reads every entry of `doc`, keeping what is known (signature checks, typed readings)
+    /// about entries whose fields are unchanged.
+    pub fn rebuild(&mut self, doc: &AutoCommit) {
+        let mut fresh = Index::build(doc);
+        for (key, raw) in fresh.entries.iter_mut() {
+            if let Some(old) = self.entries.remove(key) {
+                if old.fields == raw.fields {
+                    *raw = old;
+                }
+            }
+        }
+        fresh.generation = self.generation + 1;
+        *self = fresh;
+    }
+
     /// Re-reads the root keys in `touched` from `doc`.
     pub fn refresh<'a>(&mut self, doc: &AutoCommit, touched: impl IntoIterator<Item = &'a str>) {
         self.generation += 1;

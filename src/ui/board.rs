@@ -190,7 +190,7 @@ fn PostItem(
                 <h3>{post.title.clone()}</h3>
                 <span class="category">{post.category.clone()}</span>
                 <span class="post-status" data-testid="post-status">{status.as_str()}</span>
-                {post.author.is_none().then(|| view! {
+                {handle.with_value(|h| h.as_ref().map(|h| h.post_signer(&post))).flatten().is_none().then(|| view! {
                     <span class="unverified" data-testid="unverified"
                         title="This post carries no valid signature: it was written by an older version, or altered after it was signed.">
                         "unverified"

@@ -98,6 +98,11 @@ impl RoomHandle {
         self.0.borrow().view
     }
 
+    /// The verified signer of a post (see `RoomDoc::post_signer`).
+    pub fn post_signer(&self, post: &Post) -> Option<String> {
+        self.0.borrow().room.post_signer(post)
+    }
+
     pub fn link_secret(&self) -> String {
         self.0.borrow().secret.to_base64url()
     }

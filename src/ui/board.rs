@@ -1,5 +1,6 @@
 //! Needs and offers: the post form, the list (paged) and each post's edit and status controls.
 
+use super::form::{error_for, field_error};
 use super::runtime::{RoomHandle, RoomView};
 use crate::domain::{DomainError, NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 use leptos::prelude::*;
@@ -8,25 +9,6 @@ const PAGE: usize = 50;
 
 /// A change to one post, run against the open room.
 type PostCommand = Box<dyn FnOnce(&RoomHandle) -> Result<(), DomainError>>;
-
-/// A refused command as (field, message); field is "" when it concerns no single field.
-fn field_error(e: DomainError) -> (String, String) {
-    match e {
-        DomainError::Invalid { field, problem } => {
-            (field.to_owned(), format!("The {field} {problem}."))
-        }
-        other => (String::new(), other.to_string()),
-    }
-}
-
-fn error_for(errors: RwSignal<Option<(String, String)>>, field: &'static str) -> impl IntoView {
-    move || {
-        errors
-            .get()
-            .filter(|(f, _)| f == field)
-            .map(|(_, m)| view! { <p class="field-error" role="alert">{m}</p> })
-    }
-}
 
 fn category_options(selected: String) -> impl IntoView {
     CATEGORIES

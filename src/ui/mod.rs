@@ -2,6 +2,11 @@
 //! so the app runs from any static host with no server rewrites, the start page and the room.
 
 mod board;
+mod charter;
+mod decisions;
+mod form;
+mod home;
+mod members;
 mod room;
 mod runtime;
 mod start;
@@ -25,7 +30,8 @@ pub struct Device {
 enum Route {
     Start,
     Join(String),
-    Room(String),
+    /// A room, and the section of it shown ("" for its home).
+    Room(String, String),
 }
 
 fn current_route() -> Route {
@@ -37,8 +43,9 @@ fn current_route() -> Route {
         Route::Join(rest.to_owned())
     } else if path.starts_with("/join") {
         Route::Join(String::new())
-    } else if let Some(id) = path.strip_prefix("/room/") {
-        Route::Room(id.to_owned())
+    } else if let Some(rest) = path.strip_prefix("/room/") {
+        let (id, section) = rest.split_once('/').unwrap_or((rest, ""));
+        Route::Room(id.to_owned(), section.to_owned())
     } else {
         Route::Start
     }
@@ -119,15 +126,25 @@ fn App(device: Device) -> impl IntoView {
     }
     // The app lives as long as the page: the listener stays.
     on_hash.forget();
+    // The page changes with the route, but moving between a room's sections keeps the room
+    // open (its connections and state): the section is a signal of its own.
+    let page = Memo::new(move |_| match route.get() {
+        Route::Room(id, _) => Route::Room(id, String::new()),
+        other => other,
+    });
+    let section = Memo::new(move |_| match route.get() {
+        Route::Room(_, section) => section,
+        _ => String::new(),
+    });
     view! {
         <header class="top">
             <a href="#/" class="brand">"Tequio"</a>
         </header>
         <main>
-            {move || match route.get() {
+            {move || match page.get() {
                 Route::Start => view! { <start::StartPage device/> }.into_any(),
                 Route::Join(raw) => view! { <start::JoinPage device raw/> }.into_any(),
-                Route::Room(id) => view! { <room::RoomPage device id/> }.into_any(),
+                Route::Room(id, _) => view! { <room::RoomPage device id section/> }.into_any(),
             }}
         </main>
     }

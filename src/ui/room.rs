@@ -1,12 +1,17 @@
-//! The room page: name, peers, save state, share link, and the board.
+//! The room page: name, peers, save state, share link, the section menu and the section shown.
 
 use super::board::Board;
+use super::charter::CharterSection;
+use super::decisions::DecisionsSection;
+use super::home::HomeSection;
+use super::members::MembersSection;
 use super::runtime::RoomHandle;
 use super::{now_ms, Device};
 use leptos::prelude::*;
 
 #[component]
-pub fn RoomPage(device: Device, id: String) -> impl IntoView {
+pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoView {
+    let room_id = id.clone();
     let handle = StoredValue::new_local(None::<RoomHandle>);
     let view_signal = RwSignal::new(None::<RwSignal<super::RoomView>>);
     let error = RwSignal::new(None::<String>);
@@ -35,6 +40,19 @@ pub fn RoomPage(device: Device, id: String) -> impl IntoView {
     on_cleanup(move || {
         if let Some(h) = handle.try_get_value().flatten() {
             h.close();
+        }
+    });
+
+    // Time moves views too (decisions close, posts expire): re-derive twice a minute.
+    let tick = gloo_timers::callback::Interval::new(30_000, move || {
+        if let Some(v) = view_signal.try_get_untracked().flatten() {
+            v.update(|v| v.version += 1);
+        }
+    });
+    let tick = StoredValue::new_local(Some(tick));
+    on_cleanup(move || {
+        if let Some(t) = tick.try_update_value(Option::take).flatten() {
+            t.cancel();
         }
     });
 
@@ -107,8 +125,28 @@ pub fn RoomPage(device: Device, id: String) -> impl IntoView {
             </section>
             {
                 let ready = Memo::new(move |_| v.get().ready);
+                let room_id = room_id.clone();
                 move || if ready.get() {
-                    view! { <Board handle view=v/> }.into_any()
+                    let room_id = room_id.clone();
+                    view! {
+                        <nav class="sections" aria-label="Room sections">
+                            {SECTIONS.iter().map(|(slug, label)| {
+                                let href = format!("#/room/{room_id}/{slug}");
+                                let slug = *slug;
+                                view! {
+                                    <a href=href data-testid=format!("nav-{}", if slug.is_empty() { "home" } else { slug })
+                                        aria-current=move || (section.get() == slug).then_some("page")>{*label}</a>
+                                }
+                            }).collect_view()}
+                        </nav>
+                        {move || match section.get().as_str() {
+                            "board" => view! { <Board handle view=v/> }.into_any(),
+                            "members" => view! { <MembersSection handle view=v/> }.into_any(),
+                            "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
+                            "charter" => view! { <CharterSection handle view=v/> }.into_any(),
+                            _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
+                        }}
+                    }.into_any()
                 } else {
                     view! { <p class="card" data-testid="waiting">"This room has not arrived yet. It will appear as soon as another member's device is online."</p> }.into_any()
                 }
@@ -116,3 +154,12 @@ pub fn RoomPage(device: Device, id: String) -> impl IntoView {
         })}
     }
 }
+
+/// The sections of a room, as (route slug, menu label).
+const SECTIONS: [(&str, &str); 5] = [
+    ("", "Home"),
+    ("board", "Needs & offers"),
+    ("members", "Members"),
+    ("decisions", "Decisions"),
+    ("charter", "Charter"),
+];

@@ -21,6 +21,9 @@ pub struct RoomView {
     pub peers: usize,
     pub pending_saves: usize,
     pub save_error: Option<String>,
+    /// Bumped whenever the document changes: sections derive their own views from the room
+    /// (through [`RoomHandle::read`]) when this moves, and only while they are shown.
+    pub version: u64,
 }
 
 struct Runtime {
@@ -96,6 +99,17 @@ impl RoomHandle {
 
     pub fn view(&self) -> RwSignal<RoomView> {
         self.0.borrow().view
+    }
+
+    /// Reads the room (for a section's derived view) with this device's key.
+    pub fn read<T>(&self, f: impl FnOnce(&RoomDoc, &Identity) -> T) -> T {
+        let rt = self.0.borrow();
+        f(&rt.room, &rt.me)
+    }
+
+    /// This device's public key in the room.
+    pub fn my_key(&self) -> String {
+        self.0.borrow().me.public()
     }
 
     /// The verified signer of a post (see `RoomDoc::post_signer`).
@@ -318,6 +332,7 @@ impl RoomHandle {
             v.writable = writable;
             v.posts = posts;
             v.peers = peers;
+            v.version += 1;
         });
     }
 }

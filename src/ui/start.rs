@@ -2,7 +2,7 @@
 
 use super::{go, now_ms, Device};
 use crate::crypto::{parse_join_link, Identity, RoomSecret};
-use crate::domain::RoomDoc;
+use crate::domain::{Profile, RoomDoc};
 use crate::store::RoomRecord;
 use leptos::prelude::*;
 
@@ -15,6 +15,8 @@ pub fn StartPage(device: Device) -> impl IntoView {
     });
 
     let new_name = RwSignal::new(String::new());
+    let my_name = RwSignal::new(String::new());
+    let my_name_error = RwSignal::new(None::<String>);
     let create_error = RwSignal::new(None::<String>);
     let creating = RwSignal::new(false);
     let create = move |ev: leptos::ev::SubmitEvent| {
@@ -28,6 +30,15 @@ pub fn StartPage(device: Device) -> impl IntoView {
             Ok(room) => room,
             Err(e) => return create_error.set(Some(e.to_string())),
         };
+        // The creator founds the room: its first admitted member, under the name they chose.
+        let me = Identity::generate();
+        let profile = Profile {
+            name: my_name.get_untracked(),
+            ..Profile::default()
+        };
+        if let Err(e) = room.found(&me, profile, now) {
+            return my_name_error.set(Some(e.to_string()));
+        }
         creating.set(true);
         let record = RoomRecord {
             id: secret.room_id(),
@@ -35,7 +46,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
             secret: secret.to_base64url(),
             joined_at: now,
             last_opened: now,
-            identity: Identity::generate().secret(),
+            identity: me.secret(),
         };
         let store = device.store.get_value();
         leptos::task::spawn_local(async move {
@@ -89,6 +100,11 @@ pub fn StartPage(device: Device) -> impl IntoView {
                     prop:value=move || new_name.get()
                     on:input=move |ev| { new_name.set(event_target_value(&ev)); create_error.set(None); }/>
                 {move || create_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                <label for="my-name">"Your name in this room"</label>
+                <input id="my-name" name="my-name" maxlength="60" required autocomplete="nickname"
+                    prop:value=move || my_name.get()
+                    on:input=move |ev| { my_name.set(event_target_value(&ev)); my_name_error.set(None); }/>
+                {move || my_name_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
                 <button type="submit" disabled=move || creating.get()>"Create a room"</button>
             </form>
         </section>

@@ -105,10 +105,19 @@ export class Device {
 
 // --- what a person does in the app ------------------------------------------------------------
 
-export async function createRoom (page, name) {
+export async function createRoom (page, name, me = 'Ana') {
   await page.getByLabel('Room name').fill(name)
+  await page.getByLabel('Your name in this room').fill(me)
   await page.getByRole('button', { name: 'Create a room' }).click()
   await page.getByTestId('room-name').filter({ hasText: name }).waitFor({ timeout: WAIT })
+}
+
+/** Opens a section of the open room from its menu ('board', 'members', 'decisions', ...). */
+export async function section (page, name) {
+  const nav = page.getByTestId(`nav-${name}`)
+  await nav.waitFor({ timeout: WAIT })
+  if ((await nav.getAttribute('aria-current')) !== 'page') await nav.click()
+  await page.locator(`[data-testid=nav-${name}][aria-current=page]`).waitFor({ timeout: WAIT })
 }
 
 export async function shareLink (page) {
@@ -117,6 +126,7 @@ export async function shareLink (page) {
 }
 
 export async function post (page, { kind = 'need', title, description = '', category = 'Goods' }) {
+  await section(page, 'board')
   await page.getByLabel(kind === 'need' ? 'Need' : 'Offer', { exact: true }).check()
   await page.getByLabel('Title', { exact: true }).fill(title)
   await page.getByLabel('Description', { exact: true }).fill(description)
@@ -140,6 +150,7 @@ export async function peers (page, n) {
 }
 
 export async function titles (page) {
+  await section(page, 'board')
   return (await page.locator('[data-testid=post]').evaluateAll(els => els.map(e => e.dataset.title))).sort()
 }
 
@@ -157,10 +168,12 @@ export async function boardIs (page, expected) {
 }
 
 export async function descriptionOf (page, title) {
+  await section(page, 'board')
   return postItem(page, title).getByTestId('post-description').innerText()
 }
 
 export async function editDescription (page, title, text) {
+  await section(page, 'board')
   const item = postItem(page, title)
   await item.getByRole('button', { name: 'Edit' }).click()
   await item.getByTestId('edit-description').fill(text)

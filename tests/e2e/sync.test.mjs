@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, Signaling, boardIs, createRoom, descriptionOf, editDescription, freePort, peers,
+  App, Device, Signaling, boardIs, createRoom, section, descriptionOf, editDescription, freePort, peers,
   post, postItem, saved, shareLink, waitFor, WAIT,
 } from './harness.mjs'
 
@@ -38,6 +38,7 @@ describe('a room that syncs between browsers', () => {
     const b = await device('b').open()
     const pa = await a.page(app.url)
     await createRoom(pa, 'Elm Street commons')
+    await section(pa, 'board')
     await pa.getByText('Nothing posted yet.').waitFor()
     const link = await shareLink(pa)
     assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#\/join\/[A-Za-z0-9_-]{43}$/)
@@ -55,6 +56,7 @@ describe('a room that syncs between browsers', () => {
     // Edits and status changes travel too.
     await editDescription(pb, 'Ladder', 'A 3 m ladder, in the shed')
     await postItem(pa, 'Ladder').getByTestId('post-description').filter({ hasText: 'in the shed' }).waitFor({ timeout: WAIT })
+    await section(pa, 'board')
     await postItem(pa, 'Help moving').getByRole('button', { name: 'Mark fulfilled' }).click()
     await pb.locator('[data-testid=post][data-title="Help moving"][data-status=fulfilled]').waitFor({ timeout: WAIT })
     await saved(pa)
@@ -69,6 +71,7 @@ describe('a room that syncs between browsers', () => {
     await pb.getByTestId('room-link').click()
     await pb.reload()
     await boardIs(pb, ['Help moving', 'Ladder'])
+    await section(pb, 'board')
     assert.equal(await descriptionOf(pb, 'Ladder'), 'A 3 m ladder, in the shed')
     await pb.locator('[data-testid=post][data-title="Help moving"][data-status=fulfilled]').waitFor()
     await peers(pb, 0)
@@ -178,6 +181,7 @@ describe('storage failures', () => {
     const origin = new URL(app.url).origin
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 })
     await p.getByLabel('Room name').fill('Small disk')
+    await p.getByLabel('Your name in this room').fill('Ana')
     await p.getByRole('button', { name: 'Create a room' }).click()
     const error = p.getByText('The room was not created')
     await error.waitFor({ timeout: WAIT })
@@ -208,6 +212,7 @@ describe('storage failures', () => {
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 })
     await p.getByTestId('room-link').click()
     await boardIs(p, ['Saved first'])
+    await section(p, 'board')
     const noise = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(97 + (i * 7919 % 26))).join('')
     await p.getByLabel('Title', { exact: true }).fill('Written while full')
     await p.getByLabel('Description', { exact: true }).fill(noise)

@@ -1,0 +1,88 @@
+//! The charter: the rules in force and how they came to be (changed only by decisions).
+
+use super::form::{derived, when, Handle};
+use super::now_ms;
+use super::runtime::RoomView;
+use leptos::prelude::*;
+
+#[component]
+pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, _| {
+        let now = now_ms();
+        (
+            room.charter(now),
+            room.charter_history(now),
+            room.admitted().len(),
+        )
+    });
+    move || {
+        let Some((c, history, admitted)) = data.get() else {
+            return view! { <p>"Loading…"</p> }.into_any();
+        };
+        let or_none = |s: &str| {
+            if s.is_empty() {
+                "(not written yet)".to_string()
+            } else {
+                s.to_owned()
+            }
+        };
+        let admission = if c.admission == 0 {
+            format!(
+                "min(3, half the members, rounded up): {} now",
+                c.admission_threshold(admitted)
+            )
+        } else {
+            format!("{} (at most the number of members)", c.admission)
+        };
+        let rows = vec![
+            ("Purpose", or_none(&c.purpose)),
+            ("Values", or_none(&c.values)),
+            ("Vouches a newcomer needs", admission),
+            (
+                "Default decision method",
+                format!("{:?}", c.method).to_lowercase(),
+            ),
+            (
+                "Default quorum",
+                format!("{}% of members", c.quorum_percent),
+            ),
+            (
+                "Approvals an expense needs",
+                format!("{} (never the requester's own)", c.approvals),
+            ),
+            ("Default licence", c.licence.clone()),
+            (
+                "Value types (weight)",
+                c.value_types
+                    .iter()
+                    .map(|(t, w)| format!("{t} ({w}%)"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ];
+        view! {
+            <section class="card" data-testid="charter">
+                <h2>"Charter"</h2>
+                <dl class="charter">
+                    {rows.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd data-testid=format!("charter-{}", k.to_lowercase().replace(' ', "-"))>{v}</dd> }).collect_view()}
+                </dl>
+                <p class="hint">"The charter changes only when a decision that proposes the change passes and its outcome is recorded (see Decisions)."</p>
+            </section>
+            <section class="card">
+                <h2>"History"</h2>
+                {if history.is_empty() {
+                    view! { <p>"No changes yet: the room runs on the starting rules."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="history">
+                            {history.into_iter().map(|(_, at, a)| view! {
+                                <li>{format!("{}: {} = {}", when(at), a.key, a.value)}</li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }}
+            </section>
+        }
+        .into_any()
+    }
+}

@@ -1,0 +1,378 @@
+//! Decisions: propose (method, options, closing time, an optional change to enact), state a
+//! stance with a reason, the live tally, and recording the outcome once closed.
+
+use super::form::{derived, error_for, name_of, run, when, Handle};
+use super::now_ms;
+use super::runtime::RoomView;
+use crate::domain::{Amendment, DecisionView, Method, NewProposal, Outcome, Stance};
+use leptos::prelude::*;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The changes a proposal can carry, as (amendment key, label).
+const CHANGES: [(&str, &str); 10] = [
+    ("", "Nothing: just decide"),
+    ("purpose", "Change the purpose"),
+    ("values", "Change the values"),
+    ("method", "Change the default decision method"),
+    ("quorum_percent", "Change the default quorum (%)"),
+    ("approvals", "Change the approvals an expense needs"),
+    (
+        "admission",
+        "Change the vouches a newcomer needs (0: default rule)",
+    ),
+    ("licence", "Change the default licence"),
+    ("remove", "Remove a member (their key)"),
+    ("expense", "Approve an expense (its entry id)"),
+];
+
+fn method_label(m: Method) -> String {
+    match m {
+        Method::Consent => "consent".into(),
+        Method::Majority => "majority".into(),
+        Method::Score => "score (0–5)".into(),
+        Method::Ranked => "ranked choice".into(),
+        Method::Dots(n) => format!("dot vote ({n} dots)"),
+    }
+}
+
+fn outcome_label(o: &Outcome, options: &[String]) -> String {
+    match o {
+        Outcome::Open => "open".into(),
+        Outcome::Passed { winner: None } => "passed".into(),
+        Outcome::Passed { winner: Some(i) } => {
+            format!("passed: {}", options.get(*i).cloned().unwrap_or_default())
+        }
+        Outcome::Rejected => "rejected".into(),
+        Outcome::Blocked => "blocked".into(),
+        Outcome::NoQuorum => "no quorum".into(),
+    }
+}
+
+#[component]
+fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let charter = derived(handle, view, |room, _| room.charter(now_ms()));
+    let errors = RwSignal::new(None::<(String, String)>);
+    let title = RwSignal::new(String::new());
+    let method = RwSignal::new("consent".to_string());
+    let dots = RwSignal::new("10".to_string());
+    let options = RwSignal::new(String::new());
+    let days = RwSignal::new("3".to_string());
+    let quorum = RwSignal::new(String::new());
+    let change = RwSignal::new(String::new());
+    let value = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let m = match method.get_untracked().as_str() {
+            "majority" => Method::Majority,
+            "score" => Method::Score,
+            "ranked" => Method::Ranked,
+            "dots" => match dots.get_untracked().trim().parse::<u32>() {
+                Ok(n) if (1..=100).contains(&n) => Method::Dots(n),
+                _ => {
+                    return errors.set(Some((
+                        "dots".into(),
+                        "The number of dots must be a whole number from 1 to 100.".into(),
+                    )))
+                }
+            },
+            _ => Method::Consent,
+        };
+        let Ok(days) = days.get_untracked().trim().parse::<i64>() else {
+            return errors.set(Some((
+                "closes_at".into(),
+                "Say in how many days the decision closes (a whole number).".into(),
+            )));
+        };
+        let quorum_percent = match quorum.get_untracked().trim() {
+            "" => charter.get_untracked().map_or(50, |c| c.quorum_percent),
+            q => match q.parse::<u32>() {
+                Ok(q) => q,
+                Err(_) => {
+                    return errors.set(Some((
+                        "quorum".into(),
+                        "The quorum is a whole percentage from 0 to 100.".into(),
+                    )))
+                }
+            },
+        };
+        let key = change.get_untracked();
+        let amendment = (!key.is_empty()).then(|| Amendment::new(&key, &value.get_untracked()));
+        let now = now_ms();
+        let proposal = NewProposal {
+            title: title.get_untracked(),
+            method: if amendment.is_some() {
+                Method::Consent
+            } else {
+                m
+            },
+            options: options
+                .get_untracked()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            closes_at: now + days.max(0) * DAY_MS,
+            quorum_percent,
+            amendment,
+        };
+        if run(handle, errors, |room, me, now| {
+            room.propose(me, proposal, now)
+        })
+        .is_some()
+        {
+            title.set(String::new());
+            options.set(String::new());
+            change.set(String::new());
+            value.set(String::new());
+        }
+    };
+    view! {
+        <form class="propose" on:submit=submit data-testid="propose-form">
+            <label for="d-title">"What should we decide?"</label>
+            <input id="d-title" data-testid="decision-title" maxlength="160" prop:value=move || title.get()
+                on:input=move |ev| title.set(event_target_value(&ev))/>
+            {error_for(errors, "title")}
+            <label for="d-change">"If it passes, it enacts"</label>
+            <select id="d-change" data-testid="decision-change" on:change=move |ev| change.set(event_target_value(&ev))>
+                {CHANGES.iter().map(|(k, label)| view! { <option value=*k selected=move || change.get() == *k>{*label}</option> }).collect_view()}
+            </select>
+            {move || (!change.get().is_empty()).then(|| view! {
+                <label for="d-value">"New value"</label>
+                <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev))/>
+                <p class="hint">"A change is decided by consent."</p>
+            })}
+            {error_for(errors, "amendment")}
+            {move || change.get().is_empty().then(|| view! {
+                <label for="d-method">"How we decide"</label>
+                <select id="d-method" data-testid="decision-method" on:change=move |ev| method.set(event_target_value(&ev))>
+                    <option value="consent">"Consent (agree, abstain, disagree, block)"</option>
+                    <option value="majority">"Majority (one option each)"</option>
+                    <option value="score">"Score each option 0–5"</option>
+                    <option value="ranked">"Ranked choice"</option>
+                    <option value="dots">"Dot vote"</option>
+                </select>
+                {move || (method.get() == "dots").then(|| view! {
+                    <label for="d-dots">"Dots per member"</label>
+                    <input id="d-dots" inputmode="numeric" prop:value=move || dots.get() on:input=move |ev| dots.set(event_target_value(&ev))/>
+                    {error_for(errors, "dots")}
+                })}
+                {move || (method.get() != "consent").then(|| view! {
+                    <label for="d-options">"Options, one per line"</label>
+                    <textarea id="d-options" data-testid="decision-options" rows="3" prop:value=move || options.get()
+                        on:input=move |ev| options.set(event_target_value(&ev))></textarea>
+                    {error_for(errors, "options")}
+                })}
+            })}
+            <label for="d-days">"Closes in (days)"</label>
+            <input id="d-days" data-testid="decision-days" inputmode="numeric" prop:value=move || days.get()
+                on:input=move |ev| days.set(event_target_value(&ev))/>
+            {error_for(errors, "closes_at")}
+            <label for="d-quorum">"Quorum (% of members; empty: the charter's)"</label>
+            <input id="d-quorum" inputmode="numeric" prop:value=move || quorum.get()
+                on:input=move |ev| quorum.set(event_target_value(&ev))/>
+            {error_for(errors, "quorum")}
+            {error_for(errors, "")}
+            <button type="submit" data-testid="propose">"Propose"</button>
+        </form>
+    }
+}
+
+/// Stance controls for an open decision.
+#[component]
+fn StanceForm(handle: Handle, decision: DecisionView) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let reason = RwSignal::new(String::new());
+    let id = StoredValue::new(decision.id.clone());
+    let n = decision.options.len();
+    let numbers: Vec<RwSignal<String>> = (0..n).map(|_| RwSignal::new(String::new())).collect();
+    let take = move |stance: Stance| {
+        let id = id.get_value();
+        let reason = reason.get_untracked();
+        run(handle, errors, |room, me, now| {
+            room.take_stance(me, &id, stance, &reason, now)
+        });
+    };
+    let method = decision.method;
+    let buttons = match method {
+        Method::Consent => [
+            (Stance::Agree, "Agree"),
+            (Stance::Abstain, "Abstain"),
+            (Stance::Disagree, "Disagree"),
+            (Stance::Block, "Block"),
+        ]
+        .into_iter()
+        .map(|(s, label)| {
+            view! { <button type="button" data-testid="stance" data-stance=label on:click=move |_| take(s.clone())>{label}</button> }
+        })
+        .collect_view()
+        .into_any(),
+        Method::Majority => decision
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                view! { <button type="button" data-testid="stance" data-stance=o.clone() on:click=move |_| take(Stance::Choose(i))>{o.clone()}</button> }
+            })
+            .collect_view()
+            .into_any(),
+        _ => {
+            let inputs = numbers.clone();
+            let hint = match method {
+                Method::Score => "Score each option from 0 to 5.".to_string(),
+                Method::Ranked => "Number the options in your order of preference (1 = first); leave out any you would not accept.".to_string(),
+                Method::Dots(d) => format!("Spread up to {d} dots over the options."),
+                _ => String::new(),
+            };
+            let submit = move |_| {
+                let values: Vec<Option<u32>> = numbers
+                    .iter()
+                    .map(|s| s.get_untracked().trim().parse::<u32>().ok())
+                    .collect();
+                let stance = match method {
+                    Method::Score => Stance::Scores(values.iter().map(|v| v.unwrap_or(0)).collect()),
+                    Method::Dots(_) => Stance::Dots(values.iter().map(|v| v.unwrap_or(0)).collect()),
+                    _ => {
+                        let mut ranked: Vec<(u32, usize)> = values
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, v)| v.filter(|r| *r > 0).map(|r| (r, i)))
+                            .collect();
+                        ranked.sort();
+                        Stance::Ranking(ranked.into_iter().map(|(_, i)| i).collect())
+                    }
+                };
+                take(stance);
+            };
+            view! {
+                <p class="hint">{hint}</p>
+                {decision.options.iter().zip(inputs.iter().copied()).map(|(o, sig)| view! {
+                    <label class="inline">{o.clone()}" "<input inputmode="numeric" size="3" prop:value=move || sig.get()
+                        on:input=move |ev| sig.set(event_target_value(&ev))/></label>
+                }).collect_view()}
+                <button type="button" data-testid="stance-submit" on:click=submit>"Send my stance"</button>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="stance">
+            <label>"Reason (optional)"<input maxlength="1000" prop:value=move || reason.get()
+                on:input=move |ev| reason.set(event_target_value(&ev))/></label>
+            <div class="actions">{buttons}</div>
+            {error_for(errors, "stance")}
+            {error_for(errors, "reason")}
+            {error_for(errors, "")}
+        </div>
+    }
+}
+
+#[component]
+fn OutcomeForm(handle: Handle, id: String) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let statement = RwSignal::new(String::new());
+    let review = RwSignal::new(String::new());
+    let id = StoredValue::new(id);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let review_at = match review.get_untracked().trim() {
+            "" => None,
+            d => match d.parse::<i64>() {
+                Ok(d) if d > 0 => Some(now_ms() + d * DAY_MS),
+                _ => {
+                    return errors.set(Some((
+                        "review".into(),
+                        "Review in how many days? A whole number above 0, or leave it empty."
+                            .into(),
+                    )))
+                }
+            },
+        };
+        let (id, text) = (id.get_value(), statement.get_untracked());
+        run(handle, errors, |room, me, now| {
+            room.record_outcome(me, &id, &text, review_at, now)
+        });
+    };
+    view! {
+        <form class="outcome" on:submit=submit>
+            <label>"Outcome statement"<textarea data-testid="outcome-text" rows="2" prop:value=move || statement.get()
+                on:input=move |ev| statement.set(event_target_value(&ev))></textarea></label>
+            {error_for(errors, "statement")}
+            <label>"Review in (days, optional)"<input inputmode="numeric" prop:value=move || review.get()
+                on:input=move |ev| review.set(event_target_value(&ev))/></label>
+            {error_for(errors, "review")}
+            {error_for(errors, "outcome")}
+            {error_for(errors, "")}
+            <button type="submit" data-testid="record-outcome">"Record the outcome"</button>
+        </form>
+    }
+}
+
+#[component]
+pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, me| {
+        let now = now_ms();
+        (
+            room.decisions(now),
+            room.members(),
+            room.admitted().contains(&me.public()),
+        )
+    });
+    view! {
+        <section class="card">
+            <h2>"Propose"</h2>
+            {move || match data.get() {
+                Some((_, _, true)) => view! { <ProposeForm handle view/> }.into_any(),
+                _ => view! { <p>"Once you are a member, you can propose and take part."</p> }.into_any(),
+            }}
+        </section>
+        <section class="card">
+            <h2>"Decisions"</h2>
+            <ul class="decisions" data-testid="decision-list">
+                {move || {
+                    let (mut list, members, admitted) = data.get().unwrap_or_default();
+                    list.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at).then(a.id.cmp(&b.id)));
+                    if list.is_empty() {
+                        return view! { <p>"No decisions yet."</p> }.into_any();
+                    }
+                    list.into_iter().map(|d| {
+                        let labels: Vec<String> = if d.method == Method::Consent {
+                            ["agree", "abstain", "disagree", "block"].map(String::from).to_vec()
+                        } else {
+                            d.options.clone()
+                        };
+                        let tally = labels.iter().zip(&d.totals)
+                            .map(|(l, t)| format!("{l}: {t}"))
+                            .collect::<Vec<_>>()
+                            .join(" · ");
+                        let outcome = outcome_label(&d.outcome, &d.options);
+                        let outcome_tag = outcome.clone();
+                        let open = d.outcome == Outcome::Open;
+                        view! {
+                            <li class="decision" data-testid="decision" data-title=d.title.clone() data-outcome=outcome_tag>
+                                <h3>{d.title.clone()}</h3>
+                                <p class="muted">
+                                    {format!("{} · proposed by {} · {} {}", method_label(d.method), name_of(&members, &d.author),
+                                        if open { "closes" } else { "closed" }, when(d.closes_at))}
+                                </p>
+                                {d.amendment.as_ref().map(|a| view! {
+                                    <p>{format!("Enacts: {} = {}", a.key, a.value)}{d.enacted.then_some(" (enacted)")}</p>
+                                })}
+                                <p data-testid="tally">{format!("{} taking part · {tally}", d.participants)}</p>
+                                <p><strong data-testid="outcome">{outcome}</strong></p>
+                                {d.statement.as_ref().map(|s| view! {
+                                    <p data-testid="statement">{format!("“{}” — {}, {}", s.text, name_of(&members, &s.author), when(s.at))}
+                                    {(s.review_at > 0).then(|| format!(" · review {}", when(s.review_at)))}</p>
+                                })}
+                                {(open && admitted).then(|| view! { <StanceForm handle decision=d.clone()/> })}
+                                {(!open && admitted && d.statement.is_none()).then(|| view! { <OutcomeForm handle id=d.id.clone()/> })}
+                            </li>
+                        }
+                    }).collect_view().into_any()
+                }}
+            </ul>
+        </section>
+    }
+}

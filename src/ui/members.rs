@@ -1,0 +1,179 @@
+//! Members: introducing myself (a newcomer is pending until vouched for), my standing, pending
+//! newcomers that admitted members can vouch for, everyone's profile, and leaving the room.
+
+use super::form::{derived, error_for, run, Handle};
+use super::runtime::RoomView;
+use crate::domain::{Member, Profile, Standing};
+use leptos::prelude::*;
+
+fn standing_text(s: &Standing) -> String {
+    match s {
+        Standing::Admitted => "member".into(),
+        Standing::Pending { vouches, needed } => {
+            format!("pending: {vouches} of {needed} vouches")
+        }
+        Standing::Left => "left".into(),
+        Standing::Removed => "removed by decision".into(),
+    }
+}
+
+/// The form a device fills in to introduce itself (or update its profile).
+#[component]
+pub fn ProfileForm(handle: Handle, view: RwSignal<RoomView>, me: Option<Member>) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let current = me.as_ref().map(|m| m.profile.clone()).unwrap_or_default();
+    let name = RwSignal::new(current.name);
+    let skills = RwSignal::new(current.skills);
+    let bio = RwSignal::new(current.bio);
+    let saved = RwSignal::new(false);
+    let introducing = me.is_none();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let profile = Profile {
+            name: name.get_untracked(),
+            skills: skills.get_untracked(),
+            bio: bio.get_untracked(),
+        };
+        let done = run(handle, errors, |room, me, now| {
+            room.set_profile(me, profile, now)
+        });
+        saved.set(done.is_some());
+    };
+    let writable = Memo::new(move |_| view.with(|v| v.writable));
+    view! {
+        <form class="profile-form" on:submit=submit data-testid="profile-form">
+            <label for="profile-name">"Your name in this room"</label>
+            <input id="profile-name" data-testid="profile-name" maxlength="60" autocomplete="nickname"
+                prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+            {error_for(errors, "name")}
+            <label for="profile-skills">"Skills you can share (optional)"</label>
+            <input id="profile-skills" maxlength="200" prop:value=move || skills.get()
+                on:input=move |ev| skills.set(event_target_value(&ev))/>
+            {error_for(errors, "skills")}
+            <label for="profile-bio">"A few words about you (optional)"</label>
+            <textarea id="profile-bio" rows="2" maxlength="500" prop:value=move || bio.get()
+                on:input=move |ev| bio.set(event_target_value(&ev))></textarea>
+            {error_for(errors, "bio")}
+            {error_for(errors, "")}
+            <button type="submit" data-testid="profile-save" disabled=move || !writable.get()>
+                {if introducing { "Introduce me" } else { "Save my profile" }}
+            </button>
+            {move || saved.get().then(|| view! { <span class="ok">" Saved."</span> })}
+        </form>
+    }
+}
+
+#[component]
+pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let members = derived(handle, view, |room, _| room.members());
+    let my_key = handle.with_value(|h| h.as_ref().map(|h| h.my_key()).unwrap_or_default());
+    let errors = RwSignal::new(None::<(String, String)>);
+    let me = {
+        let my_key = my_key.clone();
+        Memo::new(move |_| {
+            members
+                .get()
+                .unwrap_or_default()
+                .into_iter()
+                .find(|m| m.key == my_key)
+        })
+    };
+    let admitted = Memo::new(move |_| me.get().is_some_and(|m| m.standing == Standing::Admitted));
+    let vouch = move |key: String| {
+        run(handle, errors, |room, me, now| room.vouch(me, &key, now));
+    };
+    let leave = move |_| {
+        let sure = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(
+                    "Leave this room? Your stances and vouches stop counting from now on.",
+                )
+                .ok()
+            })
+            .unwrap_or(false);
+        if sure {
+            run(handle, errors, |room, me, now| room.leave(me, now));
+        }
+    };
+    let pending = Memo::new(move |_| {
+        members
+            .get()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| matches!(m.standing, Standing::Pending { .. }))
+            .collect::<Vec<_>>()
+    });
+    view! {
+        <section class="card" data-testid="my-standing">
+            <h2>"You"</h2>
+            {move || match me.get() {
+                None => view! {
+                    <p data-testid="standing" data-standing="stranger">"Introduce yourself so the members can vouch for you."</p>
+                    <ProfileForm handle view me=None/>
+                }.into_any(),
+                Some(m) => {
+                    let standing = m.standing.clone();
+                    let label = standing_text(&standing);
+                    let tag = match standing {
+                        Standing::Admitted => "admitted",
+                        Standing::Pending { .. } => "pending",
+                        Standing::Left => "left",
+                        Standing::Removed => "removed",
+                    };
+                    view! {
+                        <p data-testid="standing" data-standing=tag>
+                            {format!("{} — {label}", m.profile.name)}
+                        </p>
+                        {matches!(standing, Standing::Pending { .. }).then(|| view! {
+                            <p class="hint">"You can read everything and post needs and offers. Once enough members vouch for you, you can take part in decisions, the pot and the rest."</p>
+                        })}
+                        <details>
+                            <summary>"Edit my profile"</summary>
+                            <ProfileForm handle view me=Some(m.clone())/>
+                        </details>
+                        {(standing == Standing::Admitted).then(|| view! {
+                            <button class="danger" data-testid="leave" on:click=leave>"Leave this room"</button>
+                        })}
+                    }.into_any()
+                }
+            }}
+            {error_for(errors, "")}
+        </section>
+        {move || (!pending.get().is_empty()).then(|| view! {
+            <section class="card" data-testid="pending">
+                <h2>"Waiting to be vouched for"</h2>
+                <ul class="members">
+                    {pending.get().into_iter().map(|m| {
+                        let key = m.key.clone();
+                        let label = standing_text(&m.standing);
+                        view! {
+                            <li data-testid="pending-member" data-name=m.profile.name.clone()>
+                                <strong>{m.profile.name.clone()}</strong>" "<span class="muted">{label}</span>
+                                {(!m.profile.skills.is_empty()).then(|| view! { <p>{format!("Skills: {}", m.profile.skills)}</p> })}
+                                {(!m.profile.bio.is_empty()).then(|| view! { <p>{m.profile.bio.clone()}</p> })}
+                                {move || admitted.get().then(|| {
+                                    let key = key.clone();
+                                    view! { <button data-testid="vouch" on:click=move |_| vouch(key.clone())>"Vouch"</button> }
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
+        <section class="card">
+            <h2>"Members"</h2>
+            <ul class="members" data-testid="member-list">
+                {move || members.get().unwrap_or_default().into_iter()
+                    .filter(|m| !matches!(m.standing, Standing::Pending { .. }))
+                    .map(|m| view! {
+                        <li data-testid="member" data-name=m.profile.name.clone()>
+                            <strong>{m.profile.name.clone()}</strong>
+                            " "<span class="muted">{standing_text(&m.standing)}{m.founder.then_some(" · founder")}</span>
+                            {(!m.profile.skills.is_empty()).then(|| view! { <p>{format!("Skills: {}", m.profile.skills)}</p> })}
+                        </li>
+                    }).collect_view()}
+            </ul>
+        </section>
+    }
+}

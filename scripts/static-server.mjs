@@ -17,7 +17,7 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://localhost')
   let file = decodeURIComponent(url.pathname)
   if (file.endsWith('/')) file += 'index.html'
-  if (file === '/config.json' && config) {
+  if (file.endsWith('/config.json') && config) {
     res.writeHead(200, { 'content-type': types['.json'], 'cache-control': 'no-store' })
     return res.end(config)
   }

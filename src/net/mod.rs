@@ -39,6 +39,11 @@ pub struct NetConfig {
 
 type Handler = Rc<dyn Fn(NetEvent)>;
 
+/// How often connected peers are sent a keep-alive.
+const HEARTBEAT_MS: u32 = 2_000;
+/// A peer silent for longer than this (several missed keep-alives) is taken as gone.
+const SILENCE_LIMIT_MS: f64 = 7_000.0;
+
 pub(crate) struct MeshInner {
     me: String,
     key: RoomKey,
@@ -89,7 +94,44 @@ impl Mesh {
         mesh.0.borrow_mut().transports = transports;
         mesh.announce(None);
         mesh.schedule_announce();
+        mesh.schedule_heartbeat();
         mesh
+    }
+
+    /// Every couple of seconds, sends each connected peer an empty keep-alive message and
+    /// drops any peer not heard from for a while: a device that vanished without closing its
+    /// connection (a crash, a lost network, a browser torn down) shows as gone in seconds, not
+    /// when the transport finally times out.
+    fn schedule_heartbeat(&self) {
+        let weak = self.weak();
+        gloo_timers::callback::Timeout::new(HEARTBEAT_MS, move || {
+            let Some(mesh) = Mesh::upgrade(&weak) else {
+                return;
+            };
+            let now = js_sys::Date::now();
+            let links: Vec<(String, PeerLink)> = mesh
+                .0
+                .borrow()
+                .peers
+                .iter()
+                .filter(|(_, l)| l.is_open())
+                .map(|(id, l)| (id.clone(), l.clone()))
+                .collect();
+            let mut lost = false;
+            for (id, link) in links {
+                if link.silent_for(now) > SILENCE_LIMIT_MS {
+                    mesh.drop_peer(&id, true);
+                    lost = true;
+                } else {
+                    link.send(&[]);
+                }
+            }
+            if lost {
+                mesh.announce(None);
+            }
+            mesh.schedule_heartbeat();
+        })
+        .forget();
     }
 
     fn weak(&self) -> Weak<RefCell<MeshInner>> {
@@ -199,13 +241,15 @@ impl Mesh {
         handler(event);
     }
 
-    /// Forgets a peer (connection failed or closed); tells the owner if it was connected.
+    /// Forgets a peer (connection failed or closed); tells the owner if it had been told the
+    /// peer connected. (Not "if the channel is open": a channel that closed on its own is
+    /// already closed by the time it is dropped, and its peer must still be reported gone.)
     pub(crate) fn drop_peer(&self, id: &str, notify: bool) {
         let link = self.0.borrow_mut().peers.remove(id);
         if let Some(link) = link {
-            let was_open = link.is_open();
+            let was_connected = link.was_connected();
             link.close();
-            if notify && was_open {
+            if notify && was_connected {
                 self.emit(NetEvent::Disconnected(id.to_owned()));
             }
         }

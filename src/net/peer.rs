@@ -21,6 +21,10 @@ struct LinkInner {
     pc: RtcPeerConnection,
     channel: Option<RtcDataChannel>,
     callbacks: Vec<Callback>,
+    /// When anything last arrived from the peer (ms since the epoch): see `Mesh::heartbeat`.
+    last_heard: f64,
+    /// Whether the owner was told this peer connected (its channel opened).
+    connected: bool,
 }
 
 /// A connection to one remote device.
@@ -46,6 +50,8 @@ impl PeerLink {
             pc: pc.clone(),
             channel: None,
             callbacks: Vec::new(),
+            last_heard: js_sys::Date::now(),
+            connected: false,
         })));
         let weak = mesh.weak();
         let id = remote.to_owned();
@@ -103,10 +109,17 @@ impl PeerLink {
         let weak: Weak<RefCell<MeshInner>> = mesh.weak();
         let id = remote.to_owned();
         let ch = channel.clone();
+        let link = Rc::downgrade(&self.0);
         self.on(|cb| ch.set_onopen(Some(cb)), {
             let weak = weak.clone();
             let id = id.clone();
+            let link = link.clone();
             move |_| {
+                if let Some(l) = link.upgrade() {
+                    let mut l = l.borrow_mut();
+                    l.last_heard = js_sys::Date::now();
+                    l.connected = true;
+                }
                 if let Some(mesh) = Mesh::upgrade(&weak) {
                     mesh.emit(NetEvent::Connected(id.clone()));
                 }
@@ -119,8 +132,13 @@ impl PeerLink {
                 let Some(mesh) = Mesh::upgrade(&weak) else {
                     return;
                 };
+                if let Some(l) = link.upgrade() {
+                    l.borrow_mut().last_heard = js_sys::Date::now();
+                }
                 let data = event.unchecked_into::<MessageEvent>().data();
                 match data.dyn_into::<js_sys::ArrayBuffer>() {
+                    // An empty message is a keep-alive: it only says the peer is there.
+                    Ok(buffer) if buffer.byte_length() == 0 => {}
                     Ok(buffer) => {
                         // Size is checked by the sync layer before anything is decoded.
                         let bytes = Uint8Array::new(&buffer).to_vec();
@@ -211,6 +229,15 @@ impl PeerLink {
                 log(&format!("tequio: bad answer dropped: {e:?}"));
             }
         });
+    }
+
+    pub(crate) fn was_connected(&self) -> bool {
+        self.0.borrow().connected
+    }
+
+    /// Milliseconds since anything arrived from the peer.
+    pub(crate) fn silent_for(&self, now: f64) -> f64 {
+        now - self.0.borrow().last_heard
     }
 
     pub(crate) fn is_open(&self) -> bool {

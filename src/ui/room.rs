@@ -43,6 +43,45 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         }
     });
 
+    // Closing the tab or the browser says goodbye to the peers (they see us leave at once,
+    // rather than when their connection times out); a page restored from the back-forward
+    // cache starts afresh.
+    let on_hide = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        if let Some(h) = handle.try_get_value().flatten() {
+            h.close();
+        }
+    });
+    let on_show = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(
+        move |e: web_sys::Event| {
+            let persisted = js_sys::Reflect::get(&e, &"persisted".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if persisted {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().reload();
+                }
+            }
+        },
+    );
+    if let Some(w) = web_sys::window() {
+        use wasm_bindgen::JsCast;
+        let _ = w.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+        let _ = w.add_event_listener_with_callback("pageshow", on_show.as_ref().unchecked_ref());
+    }
+    let listeners = StoredValue::new_local(Some((on_hide, on_show)));
+    on_cleanup(move || {
+        if let Some((hide, show)) = listeners.try_update_value(Option::take).flatten() {
+            if let Some(w) = web_sys::window() {
+                use wasm_bindgen::JsCast;
+                let _ = w
+                    .remove_event_listener_with_callback("pagehide", hide.as_ref().unchecked_ref());
+                let _ = w
+                    .remove_event_listener_with_callback("pageshow", show.as_ref().unchecked_ref());
+            }
+        }
+    });
+
     // Time moves views too (decisions close, posts expire): re-derive twice a minute.
     let tick = gloo_timers::callback::Interval::new(30_000, move || {
         if let Some(v) = view_signal.try_get_untracked().flatten() {

@@ -68,11 +68,11 @@ export class Signaling {
 
 /** The release build (dist/) on 127.0.0.1 with a config.json naming the signaling servers. */
 export class App {
-  constructor (port, signalingUrls) { this.port = port; this.signalingUrls = signalingUrls }
+  constructor (port, signalingUrls, dir = 'dist') { this.port = port; this.signalingUrls = signalingUrls; this.dir = dir }
   get url () { return `http://127.0.0.1:${this.port}/` }
   async start () {
     const config = JSON.stringify({ signaling: this.signalingUrls, ice_servers: [] })
-    this.child = startNode(['scripts/static-server.mjs', 'dist', String(this.port), config], {}, 'static server')
+    this.child = startNode(['scripts/static-server.mjs', this.dir, String(this.port), config], {}, 'static server')
     await waitForPort(this.port, this.child, 'static server')
   }
   async stop () { await stopChild(this.child) }

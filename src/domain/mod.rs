@@ -30,7 +30,7 @@ pub use decisions::{
 };
 pub use members::{admission_threshold, Member, Profile, Standing};
 pub use pages::PageView;
-pub use pot::{EntryKind, EntryState, LedgerLine, NewEntry, PotView};
+pub use pot::{format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
 pub use tasks::{TaskView, WorkPartyView};

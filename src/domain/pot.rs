@@ -785,3 +785,124 @@ mod tests {
         assert_eq!(refused, 1);
     }
 }
+
+/// Reads an amount typed by a person into minor units, without floating point: "12", "12.5",
+/// "12,50" (cents) for a currency; "90" (minutes), "1:30" or "1.5" (hours) for an hours pot.
+pub fn parse_amount(text: &str, unit: &str) -> Result<i64, DomainError> {
+    let bad = |problem: &str| DomainError::Invalid {
+        field: "amount",
+        problem: problem.into(),
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let number =
+        |s: &str| -> Result<i64, DomainError> { s.parse::<i64>().map_err(|_| bad("is too large")) };
+    let (whole, fraction, scale) = if unit == "hours" {
+        if let Some((h, m)) = text.split_once(':') {
+            if !digits(h) || !digits(m) || m.len() != 2 || number(m)? >= 60 {
+                return Err(bad("is not a time like 1:30"));
+            }
+            let minutes = number(h)?
+                .checked_mul(60)
+                .and_then(|v| v.checked_add(number(m).unwrap_or(0)))
+                .ok_or_else(|| bad("is too large"))?;
+            return if minutes > 0 {
+                Ok(minutes)
+            } else {
+                Err(bad("must be more than zero"))
+            };
+        }
+        match text.split_once(['.', ',']) {
+            // Decimal hours: 1.5 h = 90 min; at most two decimals, whole minutes only.
+            Some((h, f)) => (h, f, 60),
+            None => {
+                if !digits(text) {
+                    return Err(bad("is not a number of minutes, or hours like 1:30"));
+                }
+                let minutes = number(text)?;
+                return if minutes > 0 {
+                    Ok(minutes)
+                } else {
+                    Err(bad("must be more than zero"))
+                };
+            }
+        }
+    } else {
+        match text.split_once(['.', ',']) {
+            Some((w, f)) => (w, f, 100),
+            None => (text, "", 100),
+        }
+    };
+    if !digits(whole) || !(fraction.is_empty() || digits(fraction)) || fraction.len() > 2 {
+        return Err(bad("is not an amount like 12.50 (at most two decimals)"));
+    }
+    let hundredths = match fraction.len() {
+        0 => 0,
+        1 => number(fraction)? * 10,
+        _ => number(fraction)?,
+    };
+    let minor_fraction = hundredths * scale;
+    if minor_fraction % 100 != 0 {
+        return Err(bad("is not a whole number of minutes"));
+    }
+    let total = number(whole)?
+        .checked_mul(scale)
+        .and_then(|v| v.checked_add(minor_fraction / 100))
+        .ok_or_else(|| bad("is too large"))?;
+    if total <= 0 {
+        return Err(bad("must be more than zero"));
+    }
+    Ok(total)
+}
+
+/// Writes minor units for people: "12.50 EUR", "1:30 h".
+pub fn format_amount(minor: i64, unit: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let v = minor.unsigned_abs();
+    if unit == "hours" {
+        format!("{sign}{}:{:02} h", v / 60, v % 60)
+    } else {
+        format!("{sign}{}.{:02} {unit}", v / 100, v % 100)
+    }
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_read_and_written_without_floating_point() {
+        for (text, unit, minor) in [
+            ("12", "EUR", 1_200),
+            ("12.5", "EUR", 1_250),
+            ("12,05", "EUR", 1_205),
+            ("0.01", "EUR", 1),
+            ("90", "hours", 90),
+            ("1:30", "hours", 90),
+            ("1.5", "hours", 90),
+            ("2,25", "hours", 135),
+        ] {
+            assert_eq!(parse_amount(text, unit), Ok(minor), "{text} {unit}");
+        }
+        for (text, unit) in [
+            ("", "EUR"),
+            ("-3", "EUR"),
+            ("0", "EUR"),
+            ("1.234", "EUR"),
+            ("1e3", "EUR"),
+            ("12 EUR", "EUR"),
+            ("99999999999999999999", "EUR"),
+            ("1:75", "hours"),
+            ("1.01", "hours"),
+            ("0:00", "hours"),
+        ] {
+            assert!(parse_amount(text, unit).is_err(), "{text} {unit}");
+        }
+        assert_eq!(format_amount(1_205, "EUR"), "12.05 EUR");
+        assert_eq!(format_amount(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(format_amount(90, "hours"), "1:30 h");
+    }
+}

@@ -7,6 +7,7 @@ mod decisions;
 mod form;
 mod home;
 mod members;
+mod pot;
 mod room;
 mod runtime;
 mod start;

@@ -5,6 +5,7 @@ use super::charter::CharterSection;
 use super::decisions::DecisionsSection;
 use super::home::HomeSection;
 use super::members::MembersSection;
+use super::pot::PotSection;
 use super::runtime::RoomHandle;
 use super::{now_ms, Device};
 use leptos::prelude::*;
@@ -182,6 +183,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             "board" => view! { <Board handle view=v/> }.into_any(),
                             "members" => view! { <MembersSection handle view=v/> }.into_any(),
                             "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
+                            "pot" => view! { <PotSection handle view=v/> }.into_any(),
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
                         }}
@@ -195,10 +197,11 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
 }
 
 /// The sections of a room, as (route slug, menu label).
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("", "Home"),
     ("board", "Needs & offers"),
     ("members", "Members"),
+    ("pot", "Common pot"),
     ("decisions", "Decisions"),
     ("charter", "Charter"),
 ];

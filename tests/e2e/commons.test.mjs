@@ -65,6 +65,16 @@ async function stance (page, title, which, reason = '') {
   await saved(page)
 }
 
+async function record (page, kind, amount, memo) {
+  const pot = page.locator('[data-testid=pot][data-name="Common pot"]')
+  await pot.getByTestId('record-kind').selectOption(kind)
+  await pot.getByTestId('record-amount').fill(amount)
+  await pot.getByTestId('record-memo').fill(memo)
+  await pot.getByTestId('record').click()
+  await pot.locator(`[data-testid=line][data-memo="${memo}"]`).waitFor({ timeout: WAIT })
+  await saved(page)
+}
+
 async function tallyShows (page, title, participants) {
   await decision(page, title).getByTestId('tally').filter({ hasText: `${participants} taking part` }).waitFor({ timeout: WAIT })
 }
@@ -130,6 +140,58 @@ describe('the commons through the UI', () => {
       await section(p, 'charter')
       await p.getByTestId('charter-purpose').filter({ hasText: 'Share seeds and skills' }).waitFor({ timeout: WAIT })
       assert.match(await p.locator('ol.history').innerText(), /purpose = Share seeds and skills/)
+    }
+  }))
+
+  test('an expense is requested, approved by two others and paid', () => withLogs(async () => {
+    const [a, b, c] = await Promise.all(['pa', 'pb', 'pc'].map(n => device(n).open()))
+    const pa = await a.page(app.url)
+    await createRoom(pa, 'Garden club', 'Ana')
+    const link = await shareLink(pa)
+    const pages = [pa]
+    for (const [d, name] of [[b, 'Bo'], [c, 'Cy']]) {
+      const p = await d.page(link)
+      await p.getByTestId('room-name').filter({ hasText: 'Garden club' }).waitFor({ timeout: WAIT })
+      await section(p, 'members')
+      await p.getByTestId('profile-name').fill(name)
+      await p.getByTestId('profile-save').click()
+      await standing(p, 'pending')
+      // With one or two members admitted, one vouch is enough (min(3, half rounded up)).
+      await section(pa, 'members')
+      await pa.locator(`[data-testid=pending-member][data-name=${name}]`).getByTestId('vouch').click()
+      await standing(p, 'admitted')
+      pages.push(p)
+    }
+    const [, pb, pc] = pages
+
+    await section(pa, 'pot')
+    await pa.getByTestId('pot-name').fill('Common pot')
+    await pa.getByTestId('open-pot-submit').click()
+    const potOf = p => p.locator('[data-testid=pot][data-name="Common pot"]')
+    await potOf(pa).waitFor({ timeout: WAIT })
+    await record(pa, 'inflow', '100', 'Dues')
+    await potOf(pa).getByTestId('balance').filter({ hasText: '100.00 EUR' }).waitFor({ timeout: WAIT })
+
+    // Cy asks for an expense; a bad amount is refused next to the field and writes nothing.
+    await section(pc, 'pot')
+    await potOf(pc).waitFor({ timeout: WAIT })
+    await potOf(pc).getByTestId('record-amount').fill('12.345')
+    await potOf(pc).getByTestId('record').click()
+    await potOf(pc).getByText('at most two decimals').waitFor({ timeout: WAIT })
+    await record(pc, 'expense', '40', 'Seeds')
+    const line = p => potOf(p).locator('[data-testid=line][data-memo=Seeds]')
+    await line(pc).getByTestId('line-state').filter({ hasText: '0 of 2' }).waitFor({ timeout: WAIT })
+    assert.equal(await line(pc).getByTestId('approve').count(), 0, 'no approving your own request')
+
+    await section(pa, 'pot')
+    await line(pa).getByTestId('approve').click()
+    await section(pb, 'pot')
+    await line(pb).getByTestId('line-state').filter({ hasText: '1 of 2' }).waitFor({ timeout: WAIT })
+    await line(pb).getByTestId('approve').click()
+    await line(pb).getByTestId('pay').click()
+    for (const p of [pa, pb, pc]) {
+      await potOf(p).getByTestId('balance').filter({ hasText: '60.00 EUR' }).waitFor({ timeout: WAIT })
+      await line(p).getByTestId('line-state').filter({ hasText: 'counted' }).waitFor({ timeout: WAIT })
     }
   }))
 })

@@ -1,0 +1,199 @@
+//! The common pot: pots and balances, the ledger, recording money in and out, requesting an
+//! expense, approving others' requests and paying approved ones.
+
+use super::form::{derived, error_for, name_of, run, when, Handle};
+use super::now_ms;
+use super::runtime::RoomView;
+use crate::domain::{
+    format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView,
+};
+use leptos::prelude::*;
+
+const LINES: usize = 50;
+
+fn state_text(s: &EntryState) -> String {
+    match s {
+        EntryState::Counted => "counted".into(),
+        EntryState::AwaitingApproval { approvals, needed } => {
+            format!("waiting for approval ({approvals} of {needed})")
+        }
+        EntryState::Approved => "approved, not paid yet".into(),
+        EntryState::Reversed => "reversed".into(),
+        EntryState::Refused(why) => format!("not counted: {why}"),
+    }
+}
+
+fn kind_text(k: EntryKind) -> &'static str {
+    match k {
+        EntryKind::Inflow => "in",
+        EntryKind::Payout => "out",
+        EntryKind::Expense => "expense",
+        EntryKind::Reversal => "reversal",
+    }
+}
+
+#[component]
+fn RecordForm(handle: Handle, pot: String, unit: String) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let kind = RwSignal::new("expense".to_string());
+    let amount = RwSignal::new(String::new());
+    let memo = RwSignal::new(String::new());
+    let (pot, unit) = (StoredValue::new(pot), StoredValue::new(unit));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let minor = match parse_amount(&amount.get_untracked(), &unit.get_value()) {
+            Ok(m) => m,
+            Err(e) => return errors.set(Some(super::form::field_error(e))),
+        };
+        let kind = match kind.get_untracked().as_str() {
+            "inflow" => EntryKind::Inflow,
+            "payout" => EntryKind::Payout,
+            _ => EntryKind::Expense,
+        };
+        let entry = NewEntry::new(kind, minor, &memo.get_untracked());
+        let pot = pot.get_value();
+        if run(handle, errors, |room, me, now| {
+            room.record(me, &pot, entry, now)
+        })
+        .is_some()
+        {
+            amount.set(String::new());
+            memo.set(String::new());
+        }
+    };
+    view! {
+        <form class="record" on:submit=submit data-testid="record-form">
+            <label for=move || format!("kind-{}", pot.get_value())>"What"</label>
+            <select id=move || format!("kind-{}", pot.get_value()) data-testid="record-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                <option value="expense">"Ask for an expense (others approve it)"</option>
+                <option value="inflow">"Money in"</option>
+                <option value="payout">"Money out"</option>
+            </select>
+            <label>{move || format!("Amount ({})", unit.get_value())}
+                <input data-testid="record-amount" inputmode="decimal" prop:value=move || amount.get()
+                    on:input=move |ev| amount.set(event_target_value(&ev))/></label>
+            {error_for(errors, "amount")}
+            <label>"What for"<input data-testid="record-memo" maxlength="200" prop:value=move || memo.get()
+                on:input=move |ev| memo.set(event_target_value(&ev))/></label>
+            {error_for(errors, "memo")}
+            {error_for(errors, "")}
+            <button type="submit" data-testid="record">"Record"</button>
+        </form>
+    }
+}
+
+#[component]
+fn Ledger(
+    handle: Handle,
+    pot: PotView,
+    my_key: String,
+    members: Vec<crate::domain::Member>,
+) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let limit = RwSignal::new(LINES);
+    let pot_id = StoredValue::new(pot.id.clone());
+    let approve = move |id: String| {
+        let pot = pot_id.get_value();
+        run(handle, errors, |room, me, now| {
+            room.approve(me, &pot, &id, now)
+        });
+    };
+    let pay = move |id: String| {
+        let pot = pot_id.get_value();
+        run(handle, errors, |room, me, now| room.pay(me, &pot, &id, now));
+    };
+    let unit = pot.unit.clone();
+    let mut lines: Vec<LedgerLine> = pot.lines;
+    lines.reverse();
+    let total = lines.len();
+    view! {
+        {error_for(errors, "")}
+        <ul class="ledger" data-testid="ledger">
+            {move || lines.iter().take(limit.get()).map(|l| {
+                let id = l.id.clone();
+                let mine = l.author == my_key;
+                let can_approve = matches!(l.state, EntryState::AwaitingApproval { .. }) && !mine;
+                let can_pay = l.state == EntryState::Approved;
+                view! {
+                    <li data-testid="line" data-memo=l.memo.clone() data-state=format!("{:?}", l.state).split(['(', ' ', '{']).next().unwrap_or_default().to_lowercase()>
+                        <span class="muted">{when(l.at)}</span>" "
+                        <strong>{format!("{} {}", kind_text(l.kind), format_amount(l.amount, &unit))}</strong>" "
+                        {l.memo.clone()}" · "{name_of(&members, &l.author)}" · "
+                        <span data-testid="line-state">{state_text(&l.state)}</span>
+                        {can_approve.then(|| { let id = id.clone(); view! { <button data-testid="approve" on:click=move |_| approve(id.clone())>"Approve"</button> } })}
+                        {can_pay.then(|| { let id = id.clone(); view! { <button data-testid="pay" on:click=move |_| pay(id.clone())>"Pay out"</button> } })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+        {move || (total > limit.get()).then(|| view! {
+            <button on:click=move |_| limit.update(|l| *l += LINES)>"Show older entries"</button>
+        })}
+    }
+}
+
+#[component]
+pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, me| {
+        let now = now_ms();
+        (
+            room.pots(now),
+            room.members(),
+            room.admitted().contains(&me.public()),
+            me.public(),
+        )
+    });
+    let errors = RwSignal::new(None::<(String, String)>);
+    let name = RwSignal::new(String::new());
+    let unit = RwSignal::new("EUR".to_string());
+    let open = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (n, u) = (
+            name.get_untracked(),
+            unit.get_untracked().trim().to_uppercase(),
+        );
+        let u = if u == "HOURS" { "hours".to_string() } else { u };
+        if run(handle, errors, |room, me, now| {
+            room.open_pot(me, &n, &u, now)
+        })
+        .is_some()
+        {
+            name.set(String::new());
+        }
+    };
+    view! {
+        {move || {
+            let (pots, members, admitted, my_key) = data.get().unwrap_or_default();
+            if pots.is_empty() {
+                return view! { <section class="card"><h2>"Common pot"</h2><p>"No pot yet."</p></section> }.into_any();
+            }
+            pots.into_iter().map(|p| {
+                let balance = format_amount(p.balance, &p.unit);
+                view! {
+                    <section class="card" data-testid="pot" data-name=p.name.clone()>
+                        <h2>{p.name.clone()}" "<span data-testid="balance">{balance}</span></h2>
+                        {admitted.then(|| view! { <RecordForm handle pot=p.id.clone() unit=p.unit.clone()/> })}
+                        <Ledger handle pot=p.clone() my_key=my_key.clone() members=members.clone()/>
+                    </section>
+                }
+            }).collect_view().into_any()
+        }}
+        {move || data.get().is_some_and(|d| d.2).then(|| view! {
+            <section class="card">
+                <h2>"Open a pot"</h2>
+                <form on:submit=open data-testid="open-pot">
+                    <label for="pot-name">"Name"</label>
+                    <input id="pot-name" data-testid="pot-name" maxlength="60" prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))/>
+                    {error_for(errors, "name")}
+                    <label for="pot-unit">"Currency code (EUR, MXN, …) or \"hours\""</label>
+                    <input id="pot-unit" data-testid="pot-unit" maxlength="5" prop:value=move || unit.get()
+                        on:input=move |ev| unit.set(event_target_value(&ev))/>
+                    {error_for(errors, "unit")}
+                    {error_for(errors, "")}
+                    <button type="submit" data-testid="open-pot-submit">"Open the pot"</button>
+                </form>
+            </section>
+        })}
+    }
+}

@@ -25,3 +25,5 @@ trunk build --release
 
 say "end-to-end tests"
 node --test --test-concurrency=1 tests/e2e/
+
+say "screenshots of every screen (360 px and 1280 px): $(pwd)/target/screenshots"

@@ -137,7 +137,7 @@ export async function post (page, { kind = 'need', title, description = '', cate
 }
 
 export function postItem (page, title) {
-  return page.locator(`[data-testid=post][data-title="${title}"]`)
+  return page.locator(`[data-testid=post][data-title="${title.replace(/["\\]/g, '\\$&')}"]`)
 }
 
 /** Waits until the page says every change is committed to IndexedDB. */
@@ -178,7 +178,7 @@ export async function editDescription (page, title, text) {
   await item.getByRole('button', { name: 'Edit' }).click()
   await item.getByTestId('edit-description').fill(text)
   await item.getByRole('button', { name: 'Save' }).click()
-  await page.locator(`[data-testid=post][data-title="${title}"] [data-testid=post-description]`).filter({ hasText: text }).waitFor({ timeout: WAIT })
+  await postItem(page, title).getByTestId('post-description').filter({ hasText: text }).waitFor({ timeout: WAIT })
   await saved(page)
 }
 

@@ -1,0 +1,62 @@
+// End-to-end: every screen at a phone width (360 px) and a desktop width (1280 px), saved as
+// screenshots for review; and a corpus of hostile text shown through titles and names runs no
+// script.
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { App, Device, Signaling, createRoom, freePort, post, section, WAIT } from './harness.mjs'
+
+const SHOTS = path.resolve(process.env.SCREENSHOTS_DIR ?? 'target/screenshots')
+let signaling, app
+const devices = []
+
+before(async () => {
+  signaling = new Signaling(await freePort())
+  await signaling.start()
+  app = new App(await freePort(), [signaling.url])
+  await app.start()
+  await mkdir(SHOTS, { recursive: true })
+})
+
+after(async () => {
+  for (const d of devices) await d.dispose().catch(() => {})
+  await app?.stop()
+  await signaling?.stop()
+})
+
+const HOSTILE = [
+  '<script>window.__xss = 1</script>',
+  '<img src=x onerror="window.__xss = 2">',
+  '"><svg onload=window.__xss=3>',
+  '<a href="javascript:window.__xss=4">click</a>',
+]
+
+describe('screens', () => {
+  test('every section at 360 px and 1280 px; hostile text stays text', async () => {
+    const d = new Device('screens'); devices.push(d); await d.open()
+    const page = await d.page(app.url)
+    await page.setViewportSize({ width: 360, height: 780 })
+    await page.screenshot({ path: path.join(SHOTS, 'start-360.png'), fullPage: true })
+    await createRoom(page, 'Tool library', HOSTILE[0])
+    for (const [i, title] of HOSTILE.entries()) await post(page, { title: `${title} ${i}`, category: 'Goods' })
+    for (const width of [360, 1280]) {
+      await page.setViewportSize({ width, height: width === 360 ? 780 : 900 })
+      for (const name of ['home', 'board', 'members', 'pot', 'decisions', 'charter']) {
+        await section(page, name)
+        await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true })
+        // Nothing wider than the screen (no sideways scrolling on a phone).
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+        assert.ok(overflow <= 0, `${name} at ${width}px is ${overflow}px too wide`)
+      }
+    }
+    await section(page, 'board')
+    for (const [i, title] of HOSTILE.entries()) {
+      await page.locator('[data-testid=post] h3').filter({ hasText: `${title} ${i}` }).waitFor({ timeout: WAIT })
+    }
+    await section(page, 'members')
+    await page.locator('[data-testid=member] strong').filter({ hasText: HOSTILE[0] }).waitFor({ timeout: WAIT })
+    assert.equal(await page.evaluate(() => window.__xss), undefined)
+    console.log(`screenshots: ${SHOTS}`)
+  })
+})

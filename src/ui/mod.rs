@@ -25,6 +25,10 @@ pub use runtime::{RoomHandle, RoomView};
 pub struct Device {
     pub store: StoredValue<Store, LocalStorage>,
     pub config: StoredValue<NetConfig, LocalStorage>,
+    /// Whether the browser granted persistent storage (`None` until it answers).
+    pub persisted: RwSignal<Option<bool>>,
+    /// Whether the browser says it has a network.
+    pub online: RwSignal<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +94,15 @@ pub fn start() {
         let config = load_config().await;
         match Store::open("tequio").await {
             Ok(store) => {
-                request_persistent_storage();
+                let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
                 let device = Device {
                     store: StoredValue::new_local(store),
                     config: StoredValue::new_local(config),
+                    persisted: RwSignal::new(None),
+                    online: RwSignal::new(online),
                 };
+                request_persistent_storage(device.persisted);
+                watch_network(device.online);
                 leptos::mount::mount_to_body(move || view! { <App device/> });
             }
             Err(e) => {
@@ -108,13 +116,29 @@ pub fn start() {
 }
 
 /// Asks the browser not to evict the rooms under storage pressure.
-fn request_persistent_storage() {
+fn request_persistent_storage(persisted: RwSignal<Option<bool>>) {
     if let Some(storage) = web_sys::window().map(|w| w.navigator().storage()) {
         if let Ok(promise) = storage.persist() {
             wasm_bindgen_futures::spawn_local(async move {
-                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+                let granted = wasm_bindgen_futures::JsFuture::from(promise)
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                persisted.set(Some(granted));
             });
         }
+    }
+}
+
+/// Keeps `online` in step with the browser's online and offline events.
+fn watch_network(online: RwSignal<bool>) {
+    let Some(w) = web_sys::window() else { return };
+    for (event, value) in [("online", true), ("offline", false)] {
+        let cb = Closure::<dyn FnMut()>::new(move || online.set(value));
+        let _ = w.add_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
+        // Listens for the life of the page.
+        cb.forget();
     }
 }
 
@@ -140,7 +164,15 @@ fn App(device: Device) -> impl IntoView {
     view! {
         <header class="top">
             <a href="#/" class="brand">"Tequio"</a>
+            {move || (!device.online.get()).then(|| view! {
+                <span class="offline" data-testid="offline" role="status">"Offline: changes are kept on this device and sync when you are back"</span>
+            })}
         </header>
+        {move || (device.persisted.get() == Some(false)).then(|| view! {
+            <p class="notice" role="status" data-testid="not-persisted">
+                "This browser did not promise to keep Tequio's data: it may clear it when space runs low. Installing the app usually fixes this; keep your room links safe."
+            </p>
+        })}
         <main>
             {move || match page.get() {
                 Route::Start => view! { <start::StartPage device/> }.into_any(),

@@ -67,7 +67,13 @@ describe('the app as a PWA', () => {
     assert.deepEqual(installabilityErrors, [])
 
     // Offline: the app and the room open from the service worker and IndexedDB.
+    // Losing the network is shown at once, and so is getting it back.
     await d.context.setOffline(true)
+    await page.getByTestId('offline').waitFor({ timeout: WAIT })
+    await d.context.setOffline(false)
+    await page.getByTestId('offline').waitFor({ state: 'detached', timeout: WAIT })
+    await d.context.setOffline(true)
+    await page.getByTestId('offline').waitFor({ timeout: WAIT })
     await page.goto(url)
     await page.getByTestId('room-link').filter({ hasText: 'Offline pantry' }).click()
     await section(page, 'board')

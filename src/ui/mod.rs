@@ -8,6 +8,7 @@ mod form;
 mod home;
 mod members;
 mod pot;
+mod resources;
 mod room;
 mod runtime;
 mod start;

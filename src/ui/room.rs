@@ -6,6 +6,7 @@ use super::decisions::DecisionsSection;
 use super::home::HomeSection;
 use super::members::MembersSection;
 use super::pot::PotSection;
+use super::resources::ResourcesSection;
 use super::runtime::RoomHandle;
 use super::{now_ms, Device};
 use leptos::prelude::*;
@@ -184,6 +185,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             "members" => view! { <MembersSection handle view=v/> }.into_any(),
                             "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
                             "pot" => view! { <PotSection handle view=v/> }.into_any(),
+                            "things" => view! { <ResourcesSection handle view=v/> }.into_any(),
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
                         }}
@@ -197,9 +199,10 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
 }
 
 /// The sections of a room, as (route slug, menu label).
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("", "Home"),
     ("board", "Needs & offers"),
+    ("things", "Shared things"),
     ("members", "Members"),
     ("pot", "Common pot"),
     ("decisions", "Decisions"),

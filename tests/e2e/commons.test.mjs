@@ -194,4 +194,49 @@ describe('the commons through the UI', () => {
       await line(p).getByTestId('line-state').filter({ hasText: 'counted' }).waitFor({ timeout: WAIT })
     }
   }))
+
+  test('a tool is shared, booked, handed over and returned', () => withLogs(async () => {
+    const [a, b] = await Promise.all(['ra', 'rb'].map(n => device(n).open()))
+    const pa = await a.page(app.url)
+    await createRoom(pa, 'Tool library', 'Ana')
+    const pb = await b.page(await shareLink(pa))
+    await pb.getByTestId('room-name').filter({ hasText: 'Tool library' }).waitFor({ timeout: WAIT })
+    await section(pb, 'members')
+    await pb.getByTestId('profile-name').fill('Bo')
+    await pb.getByTestId('profile-save').click()
+    await section(pa, 'members')
+    await pa.locator('[data-testid=pending-member][data-name=Bo]').getByTestId('vouch').click()
+    await standing(pb, 'admitted')
+
+    await section(pa, 'things')
+    await pa.getByTestId('resource-name').fill('Ladder')
+    await pa.getByTestId('add-resource-submit').click()
+    const ladder = p => p.locator('[data-testid=resource][data-name=Ladder]')
+    await ladder(pa).waitFor({ timeout: WAIT })
+
+    // Bo books it for two days; Ana's overlapping booking is refused and shows why.
+    await section(pb, 'things')
+    await ladder(pb).getByTestId('book-from').fill('2030-05-01')
+    await ladder(pb).getByTestId('book-to').fill('2030-05-02')
+    await ladder(pb).getByTestId('book').click()
+    await ladder(pa).getByTestId('booking').waitFor({ timeout: WAIT })
+    await ladder(pa).getByTestId('book-from').fill('2030-05-02')
+    await ladder(pa).getByTestId('book-to').fill('2030-05-03')
+    await ladder(pa).getByTestId('book').click()
+    await ladder(pa).getByText('already booked').waitFor({ timeout: WAIT })
+    assert.equal(await ladder(pa).getByTestId('booking').count(), 1)
+
+    // Handed over to Bo with a note, then returned.
+    await ladder(pa).getByTestId('lend-to').selectOption({ label: 'Bo' })
+    await ladder(pa).getByTestId('custody-note').fill('Good, one scratch on the left rail')
+    await ladder(pa).getByTestId('hand-over').click()
+    await pb.locator('[data-testid=resource][data-name=Ladder][data-holder=Bo]').waitFor({ timeout: WAIT })
+    await ladder(pb).getByTestId('custody-note').fill('Back in the shed, clean')
+    await ladder(pb).getByTestId('return').click()
+    for (const p of [pa, pb]) {
+      await ladder(p).getByTestId('holder').filter({ hasText: 'Available' }).waitFor({ timeout: WAIT })
+    }
+    await saved(pa)
+    await saved(pb)
+  }))
 })

@@ -1,0 +1,209 @@
+//! Shared resources: the registry (steward, licence, rules, condition, location), bookings with
+//! conflicts shown, and lending (hand over, return) with condition notes.
+
+use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
+use super::now_ms;
+use super::runtime::RoomView;
+use crate::domain::{DomainError, NewResource, ResourceView, LICENCES};
+use leptos::prelude::*;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A date typed in a date field ("2026-11-21") as the start of that day, UTC.
+fn day_start(text: &str) -> Result<i64, DomainError> {
+    let ms = js_sys::Date::parse(text.trim());
+    if ms.is_nan() {
+        return Err(DomainError::Invalid {
+            field: "start",
+            problem: "is not a date".into(),
+        });
+    }
+    Ok(ms as i64)
+}
+
+#[component]
+fn ResourceItem(
+    handle: Handle,
+    r: ResourceView,
+    members: Vec<crate::domain::Member>,
+    admitted: Vec<String>,
+) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let id = StoredValue::new(r.id.clone());
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
+    let lend_to = RwSignal::new(admitted.first().cloned().unwrap_or_default());
+    let due_days = RwSignal::new("7".to_string());
+    let note = RwSignal::new(String::new());
+    let book = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (start, end) = match (
+            day_start(&from.get_untracked()),
+            day_start(&to.get_untracked()),
+        ) {
+            (Ok(s), Ok(e)) => (s, e + DAY_MS),
+            (Err(e), _) | (_, Err(e)) => return errors.set(Some(field_error(e))),
+        };
+        let id = id.get_value();
+        run(handle, errors, |room, me, _| room.book(me, &id, start, end));
+    };
+    let hand_over = move |_| {
+        let (who, note_text) = (lend_to.get_untracked(), note.get_untracked());
+        let due = due_days
+            .get_untracked()
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|d| *d > 0)
+            .map(|d| now_ms() + d * DAY_MS);
+        let id = id.get_value();
+        if run(handle, errors, |room, me, now| {
+            room.transfer_custody(me, &id, Some(&who), due, &note_text, now)
+        })
+        .is_some()
+        {
+            note.set(String::new());
+        }
+    };
+    let give_back = move |_| {
+        let note_text = note.get_untracked();
+        let id = id.get_value();
+        if run(handle, errors, |room, me, now| {
+            room.transfer_custody(me, &id, None, None, &note_text, now)
+        })
+        .is_some()
+        {
+            note.set(String::new());
+        }
+    };
+    let now = now_ms();
+    let lent = r.holder.is_some();
+    let physical = r.resource.kind == "physical";
+    view! {
+        <li class="resource" data-testid="resource" data-name=r.resource.name.clone()
+            data-holder=r.holder.as_deref().map(|h| name_of(&members, h)).unwrap_or_default()>
+            <h3>{r.resource.name.clone()}</h3>
+            <p class="muted">{format!("{} · steward {} · {}", r.resource.kind, name_of(&members, &r.steward), r.resource.licence)}</p>
+            {(!r.resource.location.is_empty()).then(|| view! { <p>{format!("Where: {}", r.resource.location)}</p> })}
+            {(!r.resource.condition.is_empty()).then(|| view! { <p>{format!("Condition: {}", r.resource.condition)}</p> })}
+            {(!r.resource.rules.is_empty()).then(|| view! { <p>{format!("Rules: {}", r.resource.rules)}</p> })}
+            <p data-testid="holder">{match &r.holder {
+                Some(h) => format!("With {}{}{}", name_of(&members, h),
+                    r.due.map(|d| format!(", due back {}", when(d))).unwrap_or_default(),
+                    if r.overdue(now) { " — overdue" } else { "" }),
+                None => "Available".to_string(),
+            }}</p>
+            {(!r.bookings.is_empty()).then(|| view! {
+                <ul class="bookings">
+                    {r.bookings.iter().map(|b| view! {
+                        <li data-testid="booking" data-conflict=(!b.conflicts_with.is_empty()).to_string()>
+                            {format!("{} – {} · {}", when(b.start), when(b.end), name_of(&members, &b.member))}
+                            {(!b.conflicts_with.is_empty()).then(|| view! { <strong class="error">" overlaps another booking"</strong> })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
+            {physical.then(|| view! {
+                <form class="book" on:submit=book>
+                    <label class="inline">"From"<input type="date" data-testid="book-from" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/></label>
+                    <label class="inline">"To"<input type="date" data-testid="book-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/></label>
+                    <button type="submit" data-testid="book">"Book"</button>
+                </form>
+            })}
+            {error_for(errors, "start")}
+            {error_for(errors, "end")}
+            <label>"Condition note"<input data-testid="custody-note" maxlength="500" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/></label>
+            {if lent {
+                view! { <button data-testid="return" on:click=give_back>"Record its return"</button> }.into_any()
+            } else {
+                view! {
+                    <label class="inline">"Lend to"<select data-testid="lend-to" on:change=move |ev| lend_to.set(event_target_value(&ev))>
+                        {admitted.iter().map(|k| view! { <option value=k.clone()>{name_of(&members, k)}</option> }).collect_view()}
+                    </select></label>
+                    <label class="inline">"for (days)"<input inputmode="numeric" prop:value=move || due_days.get() on:input=move |ev| due_days.set(event_target_value(&ev))/></label>
+                    <button data-testid="hand-over" on:click=hand_over>"Hand over"</button>
+                }.into_any()
+            }}
+            {error_for(errors, "holder")}
+            {error_for(errors, "note")}
+            {error_for(errors, "")}
+        </li>
+    }
+}
+
+#[component]
+pub fn ResourcesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, me| {
+        let admitted: Vec<String> = room.admitted().into_iter().collect();
+        let mine = admitted.contains(&me.public());
+        (room.resources(), room.members(), admitted, mine)
+    });
+    let errors = RwSignal::new(None::<(String, String)>);
+    let kind = RwSignal::new("physical".to_string());
+    let name = RwSignal::new(String::new());
+    let location = RwSignal::new(String::new());
+    let condition = RwSignal::new(String::new());
+    let rules = RwSignal::new(String::new());
+    let licence = RwSignal::new(LICENCES[0].to_string());
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let r = NewResource {
+            kind: kind.get_untracked(),
+            name: name.get_untracked(),
+            rules: rules.get_untracked(),
+            condition: condition.get_untracked(),
+            location: location.get_untracked(),
+            licence: licence.get_untracked(),
+        };
+        if run(handle, errors, |room, me, now| {
+            room.add_resource(me, r, now)
+        })
+        .is_some()
+        {
+            name.set(String::new());
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>"Shared things"</h2>
+            <ul class="resources" data-testid="resource-list">
+                {move || {
+                    let (list, members, admitted, _) = data.get().unwrap_or_default();
+                    if list.is_empty() {
+                        return view! { <p>"Nothing shared yet."</p> }.into_any();
+                    }
+                    list.into_iter().map(|r| view! {
+                        <ResourceItem handle r members=members.clone() admitted=admitted.clone()/>
+                    }).collect_view().into_any()
+                }}
+            </ul>
+        </section>
+        {move || data.get().is_some_and(|d| d.3).then(|| view! {
+            <section class="card">
+                <h2>"Share something"</h2>
+                <form on:submit=add data-testid="add-resource">
+                    <label for="r-kind">"Kind"</label>
+                    <select id="r-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                        <option value="physical">"A thing (can be booked and lent)"</option>
+                        <option value="knowledge">"Knowledge (a guide, a file, a skill)"</option>
+                    </select>
+                    <label for="r-name">"Name"</label>
+                    <input id="r-name" data-testid="resource-name" maxlength="100" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                    {error_for(errors, "name")}
+                    <label for="r-location">"Where it is"</label>
+                    <input id="r-location" prop:value=move || location.get() on:input=move |ev| location.set(event_target_value(&ev))/>
+                    <label for="r-condition">"Condition"</label>
+                    <input id="r-condition" prop:value=move || condition.get() on:input=move |ev| condition.set(event_target_value(&ev))/>
+                    <label for="r-rules">"How to use it"</label>
+                    <textarea id="r-rules" rows="2" prop:value=move || rules.get() on:input=move |ev| rules.set(event_target_value(&ev))></textarea>
+                    <label for="r-licence">"Licence"</label>
+                    <select id="r-licence" on:change=move |ev| licence.set(event_target_value(&ev))>
+                        {LICENCES.iter().map(|l| view! { <option value=*l>{*l}</option> }).collect_view()}
+                    </select>
+                    {error_for(errors, "")}
+                    <button type="submit" data-testid="add-resource-submit">"Share it"</button>
+                </form>
+            </section>
+        })}
+    }
+}

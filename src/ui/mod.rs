@@ -3,6 +3,7 @@
 
 mod board;
 mod charter;
+mod contributions;
 mod decisions;
 mod form;
 mod home;

@@ -2,6 +2,7 @@
 
 use super::board::Board;
 use super::charter::CharterSection;
+use super::contributions::ContributionsSection;
 use super::decisions::DecisionsSection;
 use super::home::HomeSection;
 use super::members::MembersSection;
@@ -186,6 +187,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
                             "pot" => view! { <PotSection handle view=v/> }.into_any(),
                             "things" => view! { <ResourcesSection handle view=v/> }.into_any(),
+                            "contributions" => view! { <ContributionsSection handle view=v/> }.into_any(),
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
                         }}
@@ -199,12 +201,13 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
 }
 
 /// The sections of a room, as (route slug, menu label).
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("", "Home"),
     ("board", "Needs & offers"),
     ("things", "Shared things"),
     ("members", "Members"),
     ("pot", "Common pot"),
+    ("contributions", "Contributions"),
     ("decisions", "Decisions"),
     ("charter", "Charter"),
 ];

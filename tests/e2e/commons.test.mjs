@@ -239,4 +239,38 @@ describe('the commons through the UI', () => {
     await saved(pa)
     await saved(pb)
   }))
+
+  test('a contribution is logged, validated and countersigned', () => withLogs(async () => {
+    const [a, b] = await Promise.all(['ka', 'kb'].map(n => device(n).open()))
+    const pa = await a.page(app.url)
+    await createRoom(pa, 'Fence builders', 'Ana')
+    const pb = await b.page(await shareLink(pa))
+    await pb.getByTestId('room-name').filter({ hasText: 'Fence builders' }).waitFor({ timeout: WAIT })
+    await section(pb, 'members')
+    await pb.getByTestId('profile-name').fill('Bo')
+    await pb.getByTestId('profile-save').click()
+    await section(pa, 'members')
+    await pa.locator('[data-testid=pending-member][data-name=Bo]').getByTestId('vouch').click()
+    await standing(pb, 'admitted')
+
+    await section(pb, 'contributions')
+    await pb.getByTestId('contribution-quantity').fill('1:75')
+    await pb.getByTestId('log').click()
+    await pb.getByText('not a time like 1:30').waitFor({ timeout: WAIT })
+    await pb.getByTestId('contribution-quantity').fill('1:30')
+    await pb.getByTestId('contribution-description').fill('Fixed the fence')
+    await pb.getByTestId('contribution-beneficiary').selectOption({ label: 'Ana' })
+    await pb.getByTestId('log').click()
+    const item = p => p.locator('[data-testid=contribution][data-description="Fixed the fence"]')
+    await item(pb).waitFor({ timeout: WAIT })
+    assert.equal(await item(pb).getByTestId('validate').count(), 0, 'no validating your own work')
+
+    await section(pa, 'contributions')
+    await item(pa).getByTestId('validate').click()
+    await item(pa).getByTestId('countersign').click()
+    for (const p of [pa, pb]) {
+      await p.locator('[data-testid=contribution][data-description="Fixed the fence"][data-confirmed=true]').waitFor({ timeout: WAIT })
+      await p.locator('[data-testid=total][data-name=Bo]').filter({ hasText: '1:30 h' }).waitFor({ timeout: WAIT })
+    }
+  }))
 })

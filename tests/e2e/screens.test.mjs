@@ -42,7 +42,7 @@ describe('screens', () => {
     for (const [i, title] of HOSTILE.entries()) await post(page, { title: `${title} ${i}`, category: 'Goods' })
     for (const width of [360, 1280]) {
       await page.setViewportSize({ width, height: width === 360 ? 780 : 900 })
-      for (const name of ['home', 'board', 'things', 'members', 'pot', 'decisions', 'charter']) {
+      for (const name of ['home', 'board', 'things', 'members', 'pot', 'contributions', 'decisions', 'charter']) {
         await section(page, name)
         await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true })
         // Nothing wider than the screen (no sideways scrolling on a phone).

@@ -1,0 +1,161 @@
+//! Contributions: log one (value type from the charter, minutes or units, optional beneficiary),
+//! validate others', countersign as beneficiary, and totals and shares per member and type.
+
+use super::form::{derived, error_for, name_of, run, when, Handle};
+use super::now_ms;
+use super::runtime::RoomView;
+use crate::domain::{format_amount, parse_amount, NewContribution};
+use leptos::prelude::*;
+
+const SHOWN: usize = 50;
+
+#[component]
+pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, me| {
+        let now = now_ms();
+        let admitted: Vec<String> = room.admitted().into_iter().collect();
+        (
+            room.contributions(now),
+            room.contribution_totals(now),
+            room.members(),
+            admitted,
+            me.public(),
+            room.charter(now)
+                .value_types
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    });
+    let errors = RwSignal::new(None::<(String, String)>);
+    let value_type = RwSignal::new("work".to_string());
+    let quantity = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let beneficiary = RwSignal::new(String::new());
+    let log = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        // Time is entered as hours (1:30) or minutes; other value types as whole units.
+        let minutes = match parse_amount(&quantity.get_untracked(), "hours") {
+            Ok(m) => m,
+            Err(e) => return errors.set(Some(super::form::field_error(e))),
+        };
+        let c = NewContribution {
+            value_type: value_type.get_untracked(),
+            quantity: minutes,
+            description: description.get_untracked(),
+            date: now_ms(),
+            beneficiary: Some(beneficiary.get_untracked()).filter(|b| !b.is_empty()),
+            reverses: None,
+        };
+        if run(handle, errors, |room, me, now| {
+            room.log_contribution(me, c, now)
+        })
+        .is_some()
+        {
+            quantity.set(String::new());
+            description.set(String::new());
+        }
+    };
+    let act_errors = RwSignal::new(None::<(String, String)>);
+    let validate = move |id: String| {
+        run(handle, act_errors, |room, me, now| {
+            room.validate_contribution(me, &id, now)
+        });
+    };
+    let countersign = move |id: String| {
+        run(handle, act_errors, |room, me, now| {
+            room.countersign(me, &id, now)
+        });
+    };
+    view! {
+        {move || data.get().is_some_and(|d| d.3.contains(&d.4)).then(|| {
+            let (_, _, members, admitted, _, types) = data.get().unwrap_or_default();
+            view! {
+                <section class="card">
+                    <h2>"Log a contribution"</h2>
+                    <form on:submit=log data-testid="log-contribution">
+                        <label for="c-type">"Kind of value"</label>
+                        <select id="c-type" data-testid="contribution-type" on:change=move |ev| value_type.set(event_target_value(&ev))>
+                            {types.into_iter().map(|t| view! { <option value=t.clone() selected=t == "work">{t.clone()}</option> }).collect_view()}
+                        </select>
+                        <label for="c-qty">"Time spent (hours like 1:30, or minutes)"</label>
+                        <input id="c-qty" data-testid="contribution-quantity" inputmode="decimal" prop:value=move || quantity.get()
+                            on:input=move |ev| quantity.set(event_target_value(&ev))/>
+                        {error_for(errors, "amount")}
+                        {error_for(errors, "quantity")}
+                        <label for="c-desc">"What you did"</label>
+                        <input id="c-desc" data-testid="contribution-description" maxlength="500" prop:value=move || description.get()
+                            on:input=move |ev| description.set(event_target_value(&ev))/>
+                        {error_for(errors, "description")}
+                        <label for="c-ben">"For whom (optional; they can confirm it)"</label>
+                        <select id="c-ben" data-testid="contribution-beneficiary" on:change=move |ev| beneficiary.set(event_target_value(&ev))>
+                            <option value="">"The room"</option>
+                            {admitted.iter().map(|k| view! { <option value=k.clone()>{name_of(&members, k)}</option> }).collect_view()}
+                        </select>
+                        {error_for(errors, "beneficiary")}
+                        {error_for(errors, "")}
+                        <button type="submit" data-testid="log">"Log it"</button>
+                    </form>
+                </section>
+            }
+        })}
+        <section class="card">
+            <h2>"Contributions"</h2>
+            {error_for(act_errors, "")}
+            <ul class="ledger" data-testid="contribution-list">
+                {move || {
+                    let (mut list, _, members, admitted, me, _) = data.get().unwrap_or_default();
+                    let member = admitted.contains(&me);
+                    list.sort_by(|a, b| b.date.cmp(&a.date).then(a.id.cmp(&b.id)));
+                    if list.is_empty() {
+                        return view! { <li>"Nothing logged yet."</li> }.into_any();
+                    }
+                    list.into_iter().take(SHOWN).map(|c| {
+                        let id = c.id.clone();
+                        let can_validate = member && c.contributor != me && !c.validators.contains(&me);
+                        let can_confirm = c.beneficiary.as_deref() == Some(me.as_str()) && !c.confirmed;
+                        let status = if c.reversed { "reversed".to_string() } else if c.confirmed {
+                            format!("confirmed · {} validation(s)", c.validators.len())
+                        } else {
+                            format!("{} validation(s)", c.validators.len())
+                        };
+                        view! {
+                            <li data-testid="contribution" data-description=c.description.clone() data-confirmed=c.confirmed.to_string()>
+                                <span class="muted">{when(c.date)}</span>
+                                <strong>{name_of(&members, &c.contributor)}</strong>
+                                {format!(" · {} of {} · {}", format_amount(c.quantity, "hours"), c.value_type, c.description)}
+                                {c.beneficiary.as_ref().map(|b| format!(" · for {}", name_of(&members, b)))}
+                                " · "<span data-testid="contribution-status">{status}</span>
+                                {can_validate.then(|| { let id = id.clone(); view! { <button data-testid="validate" on:click=move |_| validate(id.clone())>"Validate"</button> } })}
+                                {can_confirm.then(|| { let id = id.clone(); view! { <button data-testid="countersign" on:click=move |_| countersign(id.clone())>"Confirm it was for me"</button> } })}
+                            </li>
+                        }
+                    }).collect_view().into_any()
+                }}
+            </ul>
+        </section>
+        <section class="card">
+            <h2>"Totals"</h2>
+            <table class="totals" data-testid="contribution-totals">
+                <thead><tr><th scope="col">"Member"</th><th scope="col">"Weighted total"</th><th scope="col">"Share"</th><th scope="col"><span class="sr-only">"Bar"</span></th></tr></thead>
+                <tbody>
+                    {move || {
+                        let (_, totals, members, _, _, _) = data.get().unwrap_or_default();
+                        totals.weighted_by_member.iter().map(|(k, v)| {
+                            let bp = totals.share_basis_points.get(k).copied().unwrap_or(0);
+                            view! {
+                                <tr data-testid="total" data-name=name_of(&members, k)>
+                                    <td>{name_of(&members, k)}</td>
+                                    // Weights are percentages: minutes × weight / 100.
+                                    <td>{format_amount(*v / 100, "hours")}</td>
+                                    <td>{format!("{}.{:02} %", bp / 100, bp % 100)}</td>
+                                    <td><progress max="10000" value=bp.to_string()></progress></td>
+                                </tr>
+                            }
+                        }).collect_view()
+                    }}
+                </tbody>
+            </table>
+        </section>
+    }
+}

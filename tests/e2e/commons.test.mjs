@@ -3,42 +3,17 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, Signaling, createRoom, freePort, peers, saved, section, shareLink, WAIT,
+  createRoom, joinAndBeVouched, peers, saved, section, shareLink, standing, useServers, WAIT,
 } from './harness.mjs'
 
-let signaling, app
-const devices = []
-function device (name) { const d = new Device(name); devices.push(d); return d }
-
-before(async () => {
-  signaling = new Signaling(await freePort())
-  await signaling.start()
-  app = new App(await freePort(), [signaling.url])
-  await app.start()
-})
-
-after(async () => {
-  for (const d of devices) await d.dispose().catch(() => {})
-  await app?.stop()
-  await signaling?.stop()
-})
-
-async function withLogs (fn) {
-  try { await fn() } catch (e) {
-    for (const d of devices) console.error(d.logs.slice(-40).join('\n'))
-    throw e
-  }
-}
+const servers = useServers({ before, after })
+const { device, withLogs } = servers
 
 const DAY = 24 * 60 * 60 * 1000
 
 /** Sets what `Date.now()` says on every page (timers keep running), so decisions can close. */
 async function clockAt (pages, ms) {
   for (const p of pages) await p.clock.setFixedTime(ms)
-}
-
-async function standing (page, tag) {
-  await page.locator(`[data-testid=standing][data-standing=${tag}]`).waitFor({ timeout: WAIT })
 }
 
 function decision (page, title) {
@@ -83,7 +58,7 @@ describe('the commons through the UI', () => {
   test('a newcomer joins and is vouched in; a blocked proposal changes nothing, a passed one changes the charter', () => withLogs(async () => {
     const a = await device('ca').open()
     const b = await device('cb').open()
-    const pa = await a.page(app.url)
+    const pa = await a.page(servers.app.url)
     const t0 = Date.now()
     await clockAt([pa], t0)
     await createRoom(pa, 'Seed library', 'Ana')
@@ -145,21 +120,13 @@ describe('the commons through the UI', () => {
 
   test('an expense is requested, approved by two others and paid', () => withLogs(async () => {
     const [a, b, c] = await Promise.all(['pa', 'pb', 'pc'].map(n => device(n).open()))
-    const pa = await a.page(app.url)
+    const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Garden club', 'Ana')
     const link = await shareLink(pa)
     const pages = [pa]
     for (const [d, name] of [[b, 'Bo'], [c, 'Cy']]) {
-      const p = await d.page(link)
-      await p.getByTestId('room-name').filter({ hasText: 'Garden club' }).waitFor({ timeout: WAIT })
-      await section(p, 'members')
-      await p.getByTestId('profile-name').fill(name)
-      await p.getByTestId('profile-save').click()
-      await standing(p, 'pending')
-      // With one or two members admitted, one vouch is enough (min(3, half rounded up)).
-      await section(pa, 'members')
-      await pa.locator(`[data-testid=pending-member][data-name=${name}]`).getByTestId('vouch').click()
-      await standing(p, 'admitted')
+      const p = await d.page()
+      await joinAndBeVouched(p, link, 'Garden club', name, pa)
       pages.push(p)
     }
     const [, pb, pc] = pages
@@ -197,16 +164,10 @@ describe('the commons through the UI', () => {
 
   test('a tool is shared, booked, handed over and returned', () => withLogs(async () => {
     const [a, b] = await Promise.all(['ra', 'rb'].map(n => device(n).open()))
-    const pa = await a.page(app.url)
+    const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Tool library', 'Ana')
-    const pb = await b.page(await shareLink(pa))
-    await pb.getByTestId('room-name').filter({ hasText: 'Tool library' }).waitFor({ timeout: WAIT })
-    await section(pb, 'members')
-    await pb.getByTestId('profile-name').fill('Bo')
-    await pb.getByTestId('profile-save').click()
-    await section(pa, 'members')
-    await pa.locator('[data-testid=pending-member][data-name=Bo]').getByTestId('vouch').click()
-    await standing(pb, 'admitted')
+    const pb = await b.page()
+    await joinAndBeVouched(pb, await shareLink(pa), 'Tool library', 'Bo', pa)
 
     await section(pa, 'things')
     await pa.getByTestId('resource-name').fill('Ladder')
@@ -242,16 +203,10 @@ describe('the commons through the UI', () => {
 
   test('a contribution is logged, validated and countersigned', () => withLogs(async () => {
     const [a, b] = await Promise.all(['ka', 'kb'].map(n => device(n).open()))
-    const pa = await a.page(app.url)
+    const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Fence builders', 'Ana')
-    const pb = await b.page(await shareLink(pa))
-    await pb.getByTestId('room-name').filter({ hasText: 'Fence builders' }).waitFor({ timeout: WAIT })
-    await section(pb, 'members')
-    await pb.getByTestId('profile-name').fill('Bo')
-    await pb.getByTestId('profile-save').click()
-    await section(pa, 'members')
-    await pa.locator('[data-testid=pending-member][data-name=Bo]').getByTestId('vouch').click()
-    await standing(pb, 'admitted')
+    const pb = await b.page()
+    await joinAndBeVouched(pb, await shareLink(pa), 'Fence builders', 'Bo', pa)
 
     await section(pb, 'contributions')
     await pb.getByTestId('contribution-quantity').fill('1:75')

@@ -120,6 +120,55 @@ export async function section (page, name) {
   await page.locator(`[data-testid=nav-${name}][aria-current=page]`).waitFor({ timeout: WAIT })
 }
 
+/** Waits until the Members section says this device is `tag` (stranger, pending, admitted, ...). */
+export async function standing (page, tag) {
+  await page.locator(`[data-testid=standing][data-standing=${tag}]`).waitFor({ timeout: WAIT })
+}
+
+/**
+ * A newcomer opens the room link on `page`, introduces themselves as `name`, and `voucher` (an
+ * admitted member's page) vouches for them — enough while the room has one or two members.
+ */
+export async function joinAndBeVouched (page, link, roomName, name, voucher) {
+  await page.goto(link)
+  await page.getByTestId('room-name').filter({ hasText: roomName }).waitFor({ timeout: WAIT })
+  await section(page, 'members')
+  await page.getByTestId('profile-name').fill(name)
+  await page.getByTestId('profile-save').click()
+  await standing(page, 'pending')
+  await section(voucher, 'members')
+  await voucher.locator(`[data-testid=pending-member][data-name=${name}]`).getByTestId('vouch').click()
+  await standing(page, 'admitted')
+}
+
+/**
+ * The servers a test file needs (the real signaling server and the static app), started before
+ * its tests and stopped after, with the devices it opens; `withLogs` prints their consoles when a
+ * test fails.
+ */
+export function useServers ({ dir = 'dist', before, after, prepare = async () => dir } = {}) {
+  const ctx = { signaling: null, app: null, devices: [] }
+  before(async () => {
+    ctx.signaling = new Signaling(await freePort())
+    await ctx.signaling.start()
+    ctx.app = new App(await freePort(), [ctx.signaling.url], await prepare())
+    await ctx.app.start()
+  })
+  after(async () => {
+    for (const d of ctx.devices) await d.dispose().catch(() => {})
+    await ctx.app?.stop()
+    await ctx.signaling?.stop()
+  })
+  ctx.device = name => { const d = new Device(name); ctx.devices.push(d); return d }
+  ctx.withLogs = async fn => {
+    try { await fn() } catch (e) {
+      for (const d of ctx.devices) console.error(d.logs.slice(-40).join('\n'))
+      throw e
+    }
+  }
+  return ctx
+}
+
 export async function shareLink (page) {
   await page.getByRole('button', { name: 'Share' }).click()
   return page.getByTestId('share-link').inputValue()

@@ -5,36 +5,22 @@ import assert from 'node:assert/strict'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { App, Device, Signaling, createRoom, freePort, post, saved, section, WAIT } from './harness.mjs'
+import { createRoom, post, saved, section, useServers, WAIT } from './harness.mjs'
 
-let signaling, app, site
-const devices = []
-function device (name) { const d = new Device(name); devices.push(d); return d }
-
-before(async () => {
-  signaling = new Signaling(await freePort())
-  await signaling.start()
-  // A copy of the build, served from a sub-path as a static host would, so the test can
-  // deploy a "new version" into it.
-  site = await mkdtemp(path.join(os.tmpdir(), 'tequio-site-'))
-  await cp('dist', path.join(site, 'tequio'), { recursive: true })
-  app = new App(await freePort(), [signaling.url], site)
-  await app.start()
+let site
+// A copy of the build, served from a sub-path as a static host would, so the test can deploy a
+// "new version" into it.
+const servers = useServers({
+  before,
+  after,
+  prepare: async () => {
+    site = await mkdtemp(path.join(os.tmpdir(), 'tequio-site-'))
+    await cp('dist', path.join(site, 'tequio'), { recursive: true })
+    return site
+  },
 })
-
-after(async () => {
-  for (const d of devices) await d.dispose().catch(() => {})
-  await app?.stop()
-  await signaling?.stop()
-  if (site) await rm(site, { recursive: true, force: true })
-})
-
-async function withLogs (fn) {
-  try { await fn() } catch (e) {
-    for (const d of devices) console.error(d.logs.slice(-40).join('\n'))
-    throw e
-  }
-}
+const { device, withLogs } = servers
+after(async () => { if (site) await rm(site, { recursive: true, force: true }) })
 
 /** Waits until a service worker controls the page. */
 async function controlled (page) {
@@ -44,7 +30,7 @@ async function controlled (page) {
 describe('the app as a PWA', () => {
   test('installable, strict CSP, offline after one visit, and told about a new version', () => withLogs(async () => {
     const d = await device('pwa').open()
-    const url = app.url + 'tequio/'
+    const url = servers.app.url + 'tequio/'
     const page = await d.page()
     await page.addInitScript(() => {
       window.__violations = []

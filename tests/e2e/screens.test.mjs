@@ -5,25 +5,11 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { App, Device, Signaling, createRoom, freePort, post, section, WAIT } from './harness.mjs'
+import { createRoom, post, section, useServers, WAIT } from './harness.mjs'
 
 const SHOTS = path.resolve(process.env.SCREENSHOTS_DIR ?? 'target/screenshots')
-let signaling, app
-const devices = []
-
-before(async () => {
-  signaling = new Signaling(await freePort())
-  await signaling.start()
-  app = new App(await freePort(), [signaling.url])
-  await app.start()
-  await mkdir(SHOTS, { recursive: true })
-})
-
-after(async () => {
-  for (const d of devices) await d.dispose().catch(() => {})
-  await app?.stop()
-  await signaling?.stop()
-})
+const servers = useServers({ before, after })
+before(async () => { await mkdir(SHOTS, { recursive: true }) })
 
 const HOSTILE = [
   '<script>window.__xss = 1</script>',
@@ -34,8 +20,8 @@ const HOSTILE = [
 
 describe('screens', () => {
   test('every section at 360 px and 1280 px; hostile text stays text', async () => {
-    const d = new Device('screens'); devices.push(d); await d.open()
-    const page = await d.page(app.url)
+    const d = await servers.device('screens').open()
+    const page = await d.page(servers.app.url)
     await page.setViewportSize({ width: 360, height: 780 })
     await page.screenshot({ path: path.join(SHOTS, 'start-360.png'), fullPage: true })
     await createRoom(page, 'Tool library', HOSTILE[0])

@@ -3,40 +3,18 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, Signaling, boardIs, createRoom, section, descriptionOf, editDescription, freePort, peers,
+  boardIs, useServers, createRoom, section, descriptionOf, editDescription, peers,
   post, postItem, saved, shareLink, waitFor, WAIT,
 } from './harness.mjs'
 
-let signaling, app
-const devices = []
-function device (name) { const d = new Device(name); devices.push(d); return d }
-
-before(async () => {
-  signaling = new Signaling(await freePort())
-  await signaling.start()
-  app = new App(await freePort(), [signaling.url])
-  await app.start()
-})
-
-after(async () => {
-  for (const d of devices) await d.dispose().catch(() => {})
-  await app?.stop()
-  await signaling?.stop()
-})
-
-/** Prints the devices' console when a test fails, for diagnosis. */
-async function withLogs (fn) {
-  try { await fn() } catch (e) {
-    for (const d of devices) console.error(d.logs.slice(-40).join('\n'))
-    throw e
-  }
-}
+const servers = useServers({ before, after })
+const { device, withLogs } = servers
 
 describe('a room that syncs between browsers', () => {
   test('a: A creates, B joins by link, both post, both see both; b: B reloads alone', () => withLogs(async () => {
     const a = await device('a').open()
     const b = await device('b').open()
-    const pa = await a.page(app.url)
+    const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Elm Street commons')
     await section(pa, 'board')
     await pa.getByText('Nothing posted yet.').waitFor()
@@ -63,7 +41,7 @@ describe('a room that syncs between browsers', () => {
     await saved(pb)
 
     // The room is in B's own list.
-    await pb.goto(app.url)
+    await pb.goto(servers.app.url)
     await pb.getByTestId('room-link').filter({ hasText: 'Elm Street commons' }).waitFor({ timeout: WAIT })
 
     // b: A's browser is closed; B reloads and still has everything, from IndexedDB alone.
@@ -80,7 +58,7 @@ describe('a room that syncs between browsers', () => {
   test('c, d: edits made apart converge, concurrent description edits merge', () => withLogs(async () => {
     const a = await device('a2').open()
     const b = await device('b2').open()
-    const pa = await a.page(app.url)
+    const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Tool library')
     await post(pa, { kind: 'offer', title: 'Drill', description: 'Cordless drill', category: 'Goods' })
     const roomUrl = pa.url()
@@ -89,7 +67,7 @@ describe('a room that syncs between browsers', () => {
     await peers(pb, 1)
 
     // Cut: the signaling server goes away and A's browser is closed.
-    await signaling.stop()
+    await servers.signaling.stop()
     await a.close()
     await peers(pb, 0)
     await post(pb, { kind: 'need', title: 'Bike pump', category: 'Goods' })
@@ -103,7 +81,7 @@ describe('a room that syncs between browsers', () => {
     await peers(pa2, 0)
 
     // Reconnect: both converge to the union, and both description edits survive.
-    await signaling.start()
+    await servers.signaling.start()
     await peers(pa2, 1)
     await boardIs(pa2, ['Bike pump', 'Drill', 'Sewing machine'])
     await boardIs(pb, ['Bike pump', 'Drill', 'Sewing machine'])
@@ -114,7 +92,7 @@ describe('a room that syncs between browsers', () => {
 
   test('e: three peers joining at different times converge', () => withLogs(async () => {
     const [a, b, c] = await Promise.all(['a3', 'b3', 'c3'].map(n => device(n).open()))
-    const pa = await a.page(app.url)
+    const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Food share')
     await post(pa, { title: 'Bread', category: 'Food' })
     const link = await shareLink(pa)
@@ -133,17 +111,17 @@ describe('a room that syncs between browsers', () => {
 
   test('f: a malformed or truncated join link shows an error and creates nothing', () => withLogs(async () => {
     const d = await device('f').open()
-    const p = await d.page(app.url)
+    const p = await d.page(servers.app.url)
     await p.getByTestId('no-rooms').waitFor()
     for (const bad of ['#/join/', '#/join/not*a*secret', '#/join/AAAAAAAAAAAAAAAAAAAA']) {
-      await p.goto(app.url + bad)
+      await p.goto(servers.app.url + bad)
       const error = p.getByTestId('join-error')
       await error.waitFor({ timeout: WAIT })
       assert.match(await error.innerText(), /link does not work/)
     }
     // Pasting a truncated link on the start page is refused next to the field.
-    await p.goto(app.url)
-    await p.getByLabel('Room link').fill(app.url + '#/join/abcdefghij')
+    await p.goto(servers.app.url)
+    await p.getByLabel('Room link').fill(servers.app.url + '#/join/abcdefghij')
     await p.getByRole('button', { name: 'Join' }).click()
     await p.getByText('That link does not work').waitFor()
     await p.reload()
@@ -151,10 +129,10 @@ describe('a room that syncs between browsers', () => {
   }))
 
   test('g: two tabs of one browser sync with no signaling server (BroadcastChannel)', () => withLogs(async () => {
-    await signaling.stop()
+    await servers.signaling.stop()
     try {
       const d = await device('g').open()
-      const t1 = await d.page(app.url)
+      const t1 = await d.page(servers.app.url)
       await createRoom(t1, 'Same browser')
       const t2 = await d.newPage(t1.url())
       await t2.getByTestId('room-name').filter({ hasText: 'Same browser' }).waitFor({ timeout: WAIT })
@@ -165,7 +143,7 @@ describe('a room that syncs between browsers', () => {
       await post(t2, { kind: 'offer', title: 'From tab two', category: 'Time' })
       await boardIs(t1, ['From tab one', 'From tab two'])
     } finally {
-      await signaling.start()
+      await servers.signaling.start()
     }
   }))
 })
@@ -173,12 +151,12 @@ describe('a room that syncs between browsers', () => {
 describe('storage failures', () => {
   test('h: a write refused for lack of space gives a clear error and creates nothing', () => withLogs(async () => {
     const d = await device('h').open()
-    const p = await d.page(app.url)
+    const p = await d.page(servers.app.url)
     await p.getByTestId('no-rooms').waitFor()
     // Shrink this origin's quota to one byte (Chromium's own quota override, through the
     // DevTools protocol): IndexedDB now refuses writes with a real QuotaExceededError.
     const cdp = await d.context.newCDPSession(p)
-    const origin = new URL(app.url).origin
+    const origin = new URL(servers.app.url).origin
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 })
     await p.getByLabel('Room name').fill('Small disk')
     await p.getByLabel('Your name in this room').fill('Ana')
@@ -199,16 +177,16 @@ describe('storage failures', () => {
 
   test('i: an edit the disk refuses shows as not saved, and is saved by a retry once space is back', () => withLogs(async () => {
     const d = await device('i').open()
-    let p = await d.page(app.url)
+    let p = await d.page(servers.app.url)
     await createRoom(p, 'Full disk later')
     await post(p, { title: 'Saved first', category: 'Goods' })
     // A new browser process, with the quota shrunk before it writes anything.
     await d.close()
     await d.open()
-    p = await d.page(app.url)
+    p = await d.page(servers.app.url)
     await p.getByTestId('room-link').waitFor({ timeout: WAIT })
     const cdp = await d.context.newCDPSession(p)
-    const origin = new URL(app.url).origin
+    const origin = new URL(servers.app.url).origin
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 })
     await p.getByTestId('room-link').click()
     await boardIs(p, ['Saved first'])

@@ -56,13 +56,56 @@ pub fn Board(
     let writable = Memo::new(move |_| view.get().writable);
     let limit = RwSignal::new(PAGE);
     let total = Memo::new(move |_| view.get().posts.len());
+    // Filters: kind, status, and words found in the title, category or tags.
+    let filter_kind = RwSignal::new(String::new());
+    let filter_status = RwSignal::new(String::new());
+    let filter_text = RwSignal::new(String::new());
+    let filtered = Memo::new(move |_| {
+        let (kind, status) = (filter_kind.get(), filter_status.get());
+        let words = filter_text.get().to_lowercase();
+        view.with(|v| {
+            v.posts
+                .iter()
+                .filter(|p| kind.is_empty() || p.kind.as_str() == kind)
+                .filter(|p| status.is_empty() || p.status.as_str() == status)
+                .filter(|p| {
+                    words.split_whitespace().all(|w| {
+                        p.title.to_lowercase().contains(w)
+                            || p.category.to_lowercase().contains(w)
+                            || p.tags.iter().any(|t| t.contains(w))
+                    })
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
     let shown = move || {
-        view.get()
-            .posts
+        filtered
+            .get()
             .into_iter()
             .take(limit.get())
             .collect::<Vec<_>>()
     };
+    // Matching suggestions pair every open need with every open offer: computed only on request.
+    let suggesting = RwSignal::new(false);
+    let suggestions = super::form::derived(handle, view, move |room, _| {
+        if !suggesting.get_untracked() {
+            return Vec::new();
+        }
+        let posts = room.posts();
+        let title = |id: &str| {
+            posts
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.title.clone())
+                .unwrap_or_default()
+        };
+        room.matches(super::now_ms())
+            .into_iter()
+            .take(10)
+            .map(|m| (title(&m.need), title(&m.offer), m.score))
+            .collect::<Vec<_>>()
+    });
 
     view! {
         {move || (!writable.get()).then(|| view! {
@@ -93,14 +136,47 @@ pub fn Board(
         </section>
         <section class="card">
             <h2>"Needs and offers " <span class="count" data-testid="post-count">{move || total.get()}</span></h2>
+            <div class="filters">
+                <label class="inline">"Kind"<select data-testid="filter-kind" on:change=move |ev| filter_kind.set(event_target_value(&ev))>
+                    <option value="">"All"</option><option value="need">"Needs"</option><option value="offer">"Offers"</option>
+                </select></label>
+                <label class="inline">"Status"<select data-testid="filter-status" on:change=move |ev| filter_status.set(event_target_value(&ev))>
+                    <option value="">"Any"</option><option value="open">"Open"</option><option value="matched">"Matched"</option>
+                    <option value="fulfilled">"Fulfilled"</option><option value="withdrawn">"Withdrawn"</option>
+                </select></label>
+                <label class="inline">"Search"<input data-testid="filter-text" type="search" prop:value=move || filter_text.get()
+                    on:input=move |ev| filter_text.set(event_target_value(&ev))/></label>
+                {move || (filtered.with(Vec::len) != total.get()).then(|| view! {
+                    <span class="muted" data-testid="filtered-count">{move || format!("{} shown", filtered.with(Vec::len))}</span>
+                })}
+            </div>
+            <button type="button" data-testid="suggest" on:click=move |_| {
+                suggesting.update(|s| *s = !*s);
+                view.update(|v| v.version += 1);
+            }>{move || if suggesting.get() { "Hide matching suggestions" } else { "Suggest matches" }}</button>
+            {move || suggesting.get().then(|| view! {
+                <ul class="matches" data-testid="matches">
+                    {move || {
+                        let list = suggestions.get().unwrap_or_default();
+                        if list.is_empty() {
+                            return view! { <li>"No open need shares a category or tag with an open offer."</li> }.into_any();
+                        }
+                        list.into_iter().map(|(need, offer, score)| view! {
+                            <li data-testid="match" data-need=need.clone() data-offer=offer.clone()>
+                                {format!("Need “{need}” ↔ offer “{offer}” (score {score})")}
+                            </li>
+                        }).collect_view().into_any()
+                    }}
+                </ul>
+            })}
             {move || (total.get() == 0).then(|| view! { <p>"Nothing posted yet."</p> })}
             <ul class="posts">
                 <For each=shown key=|p: &Post| (p.id.clone(), p.updated_at, p.status, p.description.clone(), p.title.clone()) let:post>
                     <PostItem post handle writable/>
                 </For>
             </ul>
-            {move || (total.get() > limit.get()).then(|| view! {
-                <button on:click=move |_| limit.update(|l| *l += PAGE)>{move || format!("Show more ({} more)", total.get() - limit.get())}</button>
+            {move || (filtered.with(Vec::len) > limit.get()).then(|| view! {
+                <button on:click=move |_| limit.update(|l| *l += PAGE)>{move || format!("Show more ({} more)", filtered.with(Vec::len).saturating_sub(limit.get()))}</button>
             })}
         </section>
     }

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  createRoom, joinAndBeVouched, peers, saved, section, shareLink, standing, useServers, WAIT,
+  createRoom, joinAndBeVouched, peers, post, saved, section, shareLink, standing, useServers, WAIT,
 } from './harness.mjs'
 
 const servers = useServers({ before, after })
@@ -227,5 +227,25 @@ describe('the commons through the UI', () => {
       await p.locator('[data-testid=contribution][data-description="Fixed the fence"][data-confirmed=true]').waitFor({ timeout: WAIT })
       await p.locator('[data-testid=total][data-name=Bo]').filter({ hasText: '1:30 h' }).waitFor({ timeout: WAIT })
     }
+  }))
+
+  test('a need meets an offer: suggested as a match, found by the filters', () => withLogs(async () => {
+    const a = await device('na').open()
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Street share', 'Ana')
+    await post(pa, { kind: 'need', title: 'Need a ladder', category: 'Goods' })
+    await post(pa, { kind: 'offer', title: 'Ladder to lend', category: 'Goods' })
+    await post(pa, { kind: 'offer', title: 'Soup on Fridays', category: 'Food' })
+    await pa.getByTestId('suggest').click()
+    const match = pa.locator('[data-testid=match][data-need="Need a ladder"][data-offer="Ladder to lend"]')
+    await match.waitFor({ timeout: WAIT })
+    assert.equal(await pa.getByTestId('match').count(), 1, 'only the pair sharing a category')
+    await pa.getByTestId('filter-kind').selectOption('offer')
+    await pa.getByTestId('filtered-count').filter({ hasText: '2 shown' }).waitFor({ timeout: WAIT })
+    await pa.getByTestId('filter-text').fill('soup')
+    await pa.getByTestId('filtered-count').filter({ hasText: '1 shown' }).waitFor({ timeout: WAIT })
+    assert.deepEqual(await pa.locator('[data-testid=post]').evaluateAll(els => els.map(e => e.dataset.title)), ['Soup on Fridays'])
+    // The total stays the whole board.
+    assert.equal(await pa.getByTestId('post-count').innerText(), '3')
   }))
 })

@@ -98,13 +98,7 @@ impl RoomDoc {
     ) -> Result<String, DomainError> {
         self.require_admitted(me)?;
         let name = required_text("name", &c.name, 60)?;
-        let unit = c.unit.trim().to_owned();
-        if !(unit == "hours" || (unit.len() == 3 && unit.chars().all(|x| x.is_ascii_uppercase()))) {
-            return Err(invalid(
-                "unit",
-                "is neither a three-letter currency code nor \"hours\"",
-            ));
-        }
+        let unit = super::pot::checked_unit(&c.unit)?.to_owned();
         if c.amount <= 0 {
             return Err(invalid(
                 "amount",

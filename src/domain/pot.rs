@@ -169,17 +169,7 @@ impl RoomDoc {
     ) -> Result<String, DomainError> {
         self.require_admitted(me)?;
         let name = required_text("name", name, 60)?;
-        let unit = unit.trim();
-        let unit_ok =
-            unit == "hours" || (unit.len() == 3 && unit.chars().all(|c| c.is_ascii_uppercase()));
-        if !unit_ok {
-            return Err(DomainError::Invalid {
-                field: "unit",
-                problem: format!(
-                    "\"{unit}\" is neither a three-letter currency code nor \"hours\""
-                ),
-            });
-        }
+        let unit = checked_unit(unit)?;
         let id = random_id();
         let canonical = pot_canonical(self.room_id(), &id, &name, unit, now_ms);
         put_signed(&mut self.doc, &format!("pot:{id}"), me, canonical)?;
@@ -783,6 +773,19 @@ mod tests {
             .filter(|l| matches!(l.state, EntryState::Refused(_)))
             .count();
         assert_eq!(refused, 1);
+    }
+}
+
+/// A pot's (or lending circle's) unit, trimmed: a three-letter currency code or "hours".
+pub(crate) fn checked_unit(unit: &str) -> Result<&str, DomainError> {
+    let unit = unit.trim();
+    if unit == "hours" || (unit.len() == 3 && unit.chars().all(|c| c.is_ascii_uppercase())) {
+        Ok(unit)
+    } else {
+        Err(DomainError::Invalid {
+            field: "unit",
+            problem: format!("\"{unit}\" is neither a three-letter currency code nor \"hours\""),
+        })
     }
 }
 

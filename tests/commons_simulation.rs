@@ -221,7 +221,8 @@ fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], no
                         &format!("[{now}]"),
                     );
                     // Keep to char boundaries: bodies here are ASCII.
-                    room.edit_page(me, &p.id, &body, now)
+                    let heads = room.heads();
+                    room.edit_page(me, &p.id, &heads, &body, now)
                 }
                 None => room.create_page(me, "Notes", "start", now).map(drop),
             }

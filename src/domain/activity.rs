@@ -153,7 +153,9 @@ mod tests {
         room.record(&m[1], &pot, NewEntry::new(EntryKind::Inflow, 500, ""), 120)
             .unwrap();
         let page = room.create_page(&m[2], "Rules", "Be kind", 130).unwrap();
-        room.edit_page(&m[0], &page, "Be kind.", 140).unwrap();
+        let heads = room.heads();
+        room.edit_page(&m[0], &page, &heads, "Be kind.", 140)
+            .unwrap();
         let feed = room.activity(1_000);
         let top: Vec<&str> = feed.iter().take(4).map(|i| i.what.as_str()).collect();
         assert_eq!(

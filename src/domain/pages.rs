@@ -5,7 +5,7 @@
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
-use automerge::{transaction::Transactable, ObjType, ReadDoc, Value, ROOT};
+use automerge::{transaction::Transactable, ChangeHash, ObjType, ReadDoc, Value, ROOT};
 
 const MAX_PAGE_CHARS: usize = 100_000;
 
@@ -61,11 +61,14 @@ impl RoomDoc {
         Ok(id)
     }
 
-    /// Replaces a page's body; the change is diffed into the text so concurrent edits merge.
+    /// Replaces a page's body with `body`, written by someone who started from the page as it
+    /// was at `since` (the room's heads when they began editing). The edit is diffed against that
+    /// text, so changes that arrived meanwhile, from other devices, are kept and merged with it.
     pub fn edit_page(
         &mut self,
         me: &Identity,
         id: &str,
+        since: &[ChangeHash],
         body: &str,
         now_ms: i64,
     ) -> Result<(), DomainError> {
@@ -75,7 +78,26 @@ impl RoomDoc {
             Some((Value::Object(ObjType::Text), obj)) if self.page(id).is_some() => obj,
             _ => return Err(DomainError::NoSuchEntry(id.to_owned())),
         };
-        self.doc.update_text(&text, body)?;
+        let unknown = DomainError::Invalid {
+            field: "page",
+            problem: "was edited from a version this device does not have".into(),
+        };
+        if since.is_empty()
+            || since
+                .iter()
+                .any(|h| self.doc.get_change_by_hash(h).is_none())
+        {
+            return Err(unknown);
+        }
+        let started_from = self.doc.text_at(&text, since).map_err(|_| unknown)?;
+        if started_from == self.doc.text(&text)? {
+            self.doc.update_text(&text, body)?;
+        } else {
+            // Apply the edit where it was made, then merge it with what happened since.
+            let mut at = self.doc.fork_at(since)?;
+            at.update_text(&text, body)?;
+            self.doc.merge(&mut at)?;
+        }
         self.put_mark(me, "pageedit", id, now_ms)
     }
 
@@ -127,9 +149,10 @@ mod tests {
             .unwrap();
         let mut b = RoomDoc::empty("room-1");
         sync(&mut a, &mut b);
-        a.edit_page(&m[0], &id, "# Lending\nBorrow for a week.", 20)
+        let (ha, hb) = (a.heads(), b.heads());
+        a.edit_page(&m[0], &id, &ha, "# Lending\nBorrow for a week.", 20)
             .unwrap();
-        b.edit_page(&m[1], &id, "Borrow for a week. Return it clean.", 21)
+        b.edit_page(&m[1], &id, &hb, "Borrow for a week. Return it clean.", 21)
             .unwrap();
         sync(&mut a, &mut b);
         let (pa, pb) = (a.page(&id).unwrap(), b.page(&id).unwrap());
@@ -147,6 +170,36 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_begun_before_a_remote_change_arrived_keeps_that_change() {
+        let (mut a, m) = community(2);
+        let id = a
+            .create_page(&m[0], "Rota", "Mon: Ana\nTue: Ben", 10)
+            .unwrap();
+        let mut b = RoomDoc::empty("room-1");
+        sync(&mut a, &mut b);
+        // Ana opens the editor; meanwhile Ben's edit arrives on her device.
+        let started = a.heads();
+        let hb = b.heads();
+        b.edit_page(&m[1], &id, &hb, "Mon: Ana\nTue: Ben\nWed: Cy", 20)
+            .unwrap();
+        sync(&mut a, &mut b);
+        a.edit_page(&m[0], &id, &started, "Mon: Ana and Dee\nTue: Ben", 30)
+            .unwrap();
+        sync(&mut a, &mut b);
+        let expected = "Mon: Ana and Dee\nTue: Ben\nWed: Cy";
+        assert_eq!(a.page(&id).unwrap().body, expected);
+        assert_eq!(b.page(&id).unwrap().body, expected);
+        // A version this device never had is refused, and nothing is written.
+        let heads_before = a.heads();
+        let unknown = [automerge::ChangeHash([7; 32])];
+        assert!(matches!(
+            a.edit_page(&m[0], &id, &unknown, "gone", 40),
+            Err(DomainError::Invalid { field: "page", .. })
+        ));
+        assert_eq!(a.heads(), heads_before);
+    }
+
+    #[test]
     fn pages_refuse_bad_input() {
         let (mut room, m) = community(1);
         assert!(matches!(
@@ -156,8 +209,9 @@ mod tests {
         assert!(room
             .create_page(&m[0], "Big", &"x".repeat(MAX_PAGE_CHARS + 1), 1)
             .is_err());
+        let heads = room.heads();
         assert_eq!(
-            room.edit_page(&m[0], "nope", "x", 1),
+            room.edit_page(&m[0], "nope", &heads, "x", 1),
             Err(DomainError::NoSuchEntry("nope".into()))
         );
         let stranger = Identity::generate();

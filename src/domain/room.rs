@@ -305,6 +305,12 @@ impl RoomDoc {
     }
 
     /// The room's id (derived from its secret).
+    /// The heads of the document as last indexed (every command and every `doc_mut` ends by
+    /// indexing): a version to come back to, e.g. where a page editor started.
+    pub fn heads(&self) -> Vec<automerge::ChangeHash> {
+        self.indexed_heads.clone()
+    }
+
     pub fn room_id(&self) -> &str {
         &self.room_id
     }

@@ -8,11 +8,13 @@ mod decisions;
 mod form;
 mod home;
 mod members;
+mod pages;
 mod pot;
 mod resources;
 mod room;
 mod runtime;
 mod start;
+mod tasks;
 
 use crate::net::NetConfig;
 use crate::store::Store;

@@ -6,9 +6,11 @@ use super::contributions::ContributionsSection;
 use super::decisions::DecisionsSection;
 use super::home::HomeSection;
 use super::members::MembersSection;
+use super::pages::PagesSection;
 use super::pot::PotSection;
 use super::resources::ResourcesSection;
 use super::runtime::RoomHandle;
+use super::tasks::TasksSection;
 use super::{now_ms, Device};
 use leptos::prelude::*;
 
@@ -189,6 +191,8 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             "things" => view! { <ResourcesSection handle view=v/> }.into_any(),
                             "contributions" => view! { <ContributionsSection handle view=v/> }.into_any(),
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
+                            "tasks" => view! { <TasksSection handle view=v/> }.into_any(),
+                            "pages" => view! { <PagesSection handle view=v/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
                         }}
                     }.into_any()
@@ -201,10 +205,12 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
 }
 
 /// The sections of a room, as (route slug, menu label).
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 10] = [
     ("", "Home"),
     ("board", "Needs & offers"),
     ("things", "Shared things"),
+    ("tasks", "Tasks"),
+    ("pages", "Pages"),
     ("members", "Members"),
     ("pot", "Common pot"),
     ("contributions", "Contributions"),

@@ -248,4 +248,92 @@ describe('the commons through the UI', () => {
     // The total stays the whole board.
     assert.equal(await pa.getByTestId('post-count').innerText(), '3')
   }))
+
+  test('a page is edited on two devices at once and both edits survive', () => withLogs(async () => {
+    const [a, b] = await Promise.all(['ga', 'gb'].map(n => device(n).open()))
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Allotment', 'Ana')
+    const pb = await b.page()
+    await joinAndBeVouched(pb, await shareLink(pa), 'Allotment', 'Bo', pa)
+
+    await section(pa, 'pages')
+    await pa.getByTestId('new-page').click()
+    await pa.getByTestId('page-title').fill('Watering rota')
+    await pa.getByTestId('page-text').fill('# Rota\n\n- Monday: Ana\n- Tuesday: Bo')
+    // The preview follows the typing.
+    await pa.getByTestId('page-preview').locator('li').filter({ hasText: 'Tuesday: Bo' }).waitFor({ timeout: WAIT })
+    await pa.getByTestId('create').click()
+    await pa.getByTestId('page-rendered').locator('h1').filter({ hasText: 'Rota' }).waitFor({ timeout: WAIT })
+    await saved(pa)
+
+    await section(pb, 'pages')
+    await pb.locator('[data-testid=page-item][data-title="Watering rota"] button').click()
+    // Both open the editor on the same version.
+    await pa.getByTestId('edit-page').click()
+    await pb.getByTestId('edit-page').click()
+    await pa.getByTestId('page-text').fill('# Rota\n\n- Monday: Ana and Dee\n- Tuesday: Bo')
+    await pb.getByTestId('page-text').fill('# Rota\n\n- Monday: Ana\n- Tuesday: Bo\n- Wednesday: Cy')
+    await pa.getByTestId('save-page').click()
+    await saved(pa)
+    // Ana's edit reaches Bo while he is still writing; he is told, and saving keeps both.
+    await pb.getByTestId('changed-meanwhile').waitFor({ timeout: WAIT })
+    await pb.getByTestId('save-page').click()
+    for (const p of [pa, pb]) {
+      const items = p.getByTestId('page-rendered').locator('li')
+      await items.filter({ hasText: 'Wednesday: Cy' }).waitFor({ timeout: WAIT })
+      assert.deepEqual(await items.allInnerTexts(), ['Monday: Ana and Dee', 'Tuesday: Bo', 'Wednesday: Cy'])
+      await p.getByTestId('page-history').filter({ hasText: 'edited 2 times' }).waitFor({ timeout: WAIT })
+    }
+  }))
+
+  test('a task is taken on and done, its time logged; members sign up to a work party', () => withLogs(async () => {
+    const [a, b] = await Promise.all(['ta', 'tb'].map(n => device(n).open()))
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Creek friends', 'Ana')
+    const pb = await b.page()
+    await joinAndBeVouched(pb, await shareLink(pa), 'Creek friends', 'Bo', pa)
+
+    await section(pa, 'tasks')
+    await pa.getByTestId('task-slots').fill('0')
+    await pa.getByTestId('task-title').fill('Fix the gate')
+    await pa.getByTestId('add').click()
+    await pa.getByText('The slots must be from 1 to 100.').waitFor({ timeout: WAIT })
+    await pa.getByTestId('task-slots').fill('1')
+    await pa.getByTestId('add').click()
+    const task = p => p.locator('[data-testid=task][data-title="Fix the gate"]')
+    await task(pa).waitFor({ timeout: WAIT })
+
+    await section(pb, 'tasks')
+    await task(pb).getByTestId('claim').click()
+    await task(pb).getByTestId('claimed-by').filter({ hasText: 'Bo' }).waitFor({ timeout: WAIT })
+    // The only slot is taken: Ana can only wait.
+    await task(pa).getByTestId('claim').filter({ hasText: 'Join the waiting list' }).waitFor({ timeout: WAIT })
+    await task(pb).getByTestId('finish').click()
+    await task(pb).getByTestId('finish-time').fill('2:00')
+    await task(pb).getByTestId('finish-log').click()
+    await task(pa).getByTestId('done-by').filter({ hasText: 'Bo' }).waitFor({ timeout: WAIT })
+    // The time is a contribution Ana can validate.
+    await section(pa, 'contributions')
+    const logged = pa.locator('[data-testid=contribution][data-description="Task: Fix the gate"]')
+    await logged.getByTestId('validate').click()
+    await logged.getByTestId('contribution-status').filter({ hasText: '1 validation' }).waitFor({ timeout: WAIT })
+
+    await section(pa, 'tasks')
+    await pa.getByTestId('party-title').fill('Clean the creek')
+    await pa.getByTestId('party-place').fill('Old bridge')
+    await pa.getByTestId('plan').click()
+    await pa.getByText('The date is missing or not a date and time.').waitFor({ timeout: WAIT })
+    await pa.getByTestId('party-date').fill('2030-05-04T09:30')
+    await pa.getByTestId('party-every').fill('7')
+    await pa.getByTestId('party-slots').fill('2')
+    await pa.getByTestId('plan').click()
+    const party = p => p.locator('[data-testid=party][data-title="Clean the creek"]')
+    await party(pa).getByTestId('sign-up').click()
+    await section(pb, 'tasks')
+    await party(pb).getByTestId('sign-up').click()
+    for (const p of [pa, pb]) {
+      await party(p).getByTestId('signed-up').filter({ hasText: '2 of 2 places taken: Ana, Bo' }).waitFor({ timeout: WAIT })
+      assert.match(await party(p).innerText(), /every week/)
+    }
+  }))
 })

@@ -26,9 +26,25 @@ describe('screens', () => {
     await page.screenshot({ path: path.join(SHOTS, 'start-360.png'), fullPage: true })
     await createRoom(page, 'Tool library', HOSTILE[0])
     for (const [i, title] of HOSTILE.entries()) await post(page, { title: `${title} ${i}`, category: 'Goods' })
+    // A page written with the same text, raw and as markdown links and images.
+    await section(page, 'pages')
+    await page.getByTestId('new-page').click()
+    await page.getByTestId('page-title').fill(HOSTILE[1])
+    await page.getByTestId('page-text').fill([
+      '# House rules', ...HOSTILE, '[click](javascript:window.__xss=5)', '![x](javascript:window.__xss=6)',
+      '<iframe src="javascript:window.__xss=7"></iframe>', '**<svg onload=window.__xss=8>**', '- item one', '- item two',
+    ].join('\n\n'))
+    await page.getByTestId('create').click()
+    const rendered = page.getByTestId('page-rendered')
+    await rendered.locator('h1').filter({ hasText: 'House rules' }).waitFor({ timeout: WAIT })
+    assert.equal(await rendered.locator('script, img, svg, iframe, [onerror], [onload]').count(), 0)
+    assert.equal(await rendered.locator('a[href^="javascript"], a[href^="JAVASCRIPT"]').count(), 0)
+    await rendered.getByText('click', { exact: true }).click()
+    await rendered.getByText(HOSTILE[0]).waitFor({ timeout: WAIT })
+    await page.getByRole('button', { name: '← All pages' }).click()
     for (const width of [360, 1280]) {
       await page.setViewportSize({ width, height: width === 360 ? 780 : 900 })
-      for (const name of ['home', 'board', 'things', 'members', 'pot', 'contributions', 'decisions', 'charter']) {
+      for (const name of ['home', 'board', 'things', 'tasks', 'pages', 'members', 'pot', 'contributions', 'decisions', 'charter']) {
         await section(page, name)
         await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true })
         // Nothing wider than the screen (no sideways scrolling on a phone).

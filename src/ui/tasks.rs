@@ -1,0 +1,265 @@
+//! Tasks and work parties: add a task with slots, claim one, mark it done (logging the time as a
+//! contribution for others to validate); plan a work party, possibly recurring, and sign up.
+
+use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
+use super::now_ms;
+use super::runtime::RoomView;
+use crate::domain::{parse_amount, DomainError, Member, TaskView, WorkPartyView};
+use leptos::prelude::*;
+
+fn names(members: &[Member], keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| name_of(members, k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[component]
+fn TaskItem(
+    handle: Handle,
+    t: TaskView,
+    members: Vec<Member>,
+    me: String,
+    member: bool,
+) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let finishing = RwSignal::new(false);
+    let time = RwSignal::new(String::new());
+    let id = StoredValue::new(t.id.clone());
+    let claim = move |_| {
+        let id = id.get_value();
+        run(handle, errors, |room, me, now| {
+            room.claim_task(me, &id, now)
+        });
+    };
+    let finish = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let minutes = match parse_amount(&time.get_untracked(), "hours") {
+            Ok(m) => m,
+            Err(e) => return errors.set(Some(field_error(e))),
+        };
+        let id = id.get_value();
+        if run(handle, errors, |room, me, now| {
+            room.finish_task(me, &id, minutes, now)
+        })
+        .is_some()
+        {
+            finishing.set(false);
+        }
+    };
+    let holds = t.claimed_by.contains(&me);
+    let can_claim = member && !holds && !t.waiting.contains(&me);
+    let can_finish = holds && !t.done_by.contains(&me);
+    let open = t.slots.saturating_sub(t.claimed_by.len());
+    let done: Vec<String> = t.done_by.iter().cloned().collect();
+    view! {
+        <li data-testid="task" data-title=t.title.clone() data-done=(!t.done_by.is_empty()).to_string()>
+            <strong>{t.title.clone()}</strong>
+            <span class="muted">{format!(" · {} of {} taken{}", t.claimed_by.len(), t.slots,
+                if open == 0 { ", full".to_string() } else { String::new() })}</span>
+            {(!t.claimed_by.is_empty()).then(|| view! { <p data-testid="claimed-by">"Taken by " {names(&members, &t.claimed_by)}</p> })}
+            {(!t.waiting.is_empty()).then(|| view! { <p>"Waiting for a slot: " {names(&members, &t.waiting)}</p> })}
+            {(!done.is_empty()).then(|| view! { <p data-testid="done-by">"Done by " {names(&members, &done)}</p> })}
+            {can_claim.then(|| view! {
+                <button data-testid="claim" on:click=claim>{if open > 0 { "Take it on" } else { "Join the waiting list" }}</button>
+            })}
+            {can_finish.then(|| view! {
+                <button data-testid="finish" aria-expanded=move || finishing.get().to_string()
+                    on:click=move |_| finishing.update(|f| *f = !*f)>"Mark my part done"</button>
+            })}
+            {move || finishing.get().then(|| view! {
+                <form on:submit=finish data-testid="finish-form">
+                    <label for=format!("t-time-{}", id.get_value())>"Time it took (hours like 1:30, or minutes): it is logged as your contribution for others to validate"</label>
+                    <input id=format!("t-time-{}", id.get_value()) data-testid="finish-time" inputmode="decimal"
+                        prop:value=move || time.get() on:input=move |ev| time.set(event_target_value(&ev))/>
+                    {error_for(errors, "amount")}
+                    {error_for(errors, "quantity")}
+                    <button type="submit" data-testid="finish-log">"Done, log my time"</button>
+                </form>
+            })}
+            {error_for(errors, "")}
+            {error_for(errors, "task")}
+        </li>
+    }
+}
+
+#[component]
+fn PartyItem(
+    handle: Handle,
+    p: WorkPartyView,
+    members: Vec<Member>,
+    me: String,
+    member: bool,
+) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let id = StoredValue::new(p.id.clone());
+    let sign_up = move |_| {
+        let id = id.get_value();
+        run(handle, errors, |room, me, now| room.sign_up(me, &id, now));
+    };
+    let next = p.next_date(now_ms());
+    let can_sign =
+        member && !p.signed_up.contains(&me) && !p.waiting.contains(&me) && next.is_some();
+    let repeats = match p.every_days {
+        0 => String::new(),
+        1 => " · every day".to_string(),
+        7 => " · every week".to_string(),
+        n => format!(" · every {n} days"),
+    };
+    view! {
+        <li data-testid="party" data-title=p.title.clone()>
+            <strong>{p.title.clone()}</strong>
+            <span class="muted">{format!(" · {} · {}{}", p.place,
+                next.map(when).unwrap_or_else(|| format!("was {}", when(p.date))), repeats)}</span>
+            <p data-testid="signed-up">{format!("{} of {} places taken", p.signed_up.len(), p.slots)}
+                {(!p.signed_up.is_empty()).then(|| format!(": {}", names(&members, &p.signed_up)))}</p>
+            {(!p.waiting.is_empty()).then(|| view! { <p>"Waiting: " {names(&members, &p.waiting)}</p> })}
+            {can_sign.then(|| view! { <button data-testid="sign-up" on:click=sign_up>"Sign me up"</button> })}
+            {error_for(errors, "")}
+        </li>
+    }
+}
+
+#[component]
+pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, me| {
+        (
+            room.tasks(),
+            room.work_parties(),
+            room.members(),
+            me.public(),
+            room.admitted().contains(&me.public()),
+        )
+    });
+    let errors = RwSignal::new(None::<(String, String)>);
+    let title = RwSignal::new(String::new());
+    let slots = RwSignal::new("1".to_string());
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(n) = slots.get_untracked().trim().parse::<usize>() else {
+            return errors.set(Some((
+                "slots".into(),
+                "The slots must be a whole number.".into(),
+            )));
+        };
+        let t = title.get_untracked();
+        if run(handle, errors, |room, me, now| {
+            room.add_task(me, &t, n, now)
+        })
+        .is_some()
+        {
+            title.set(String::new());
+            slots.set("1".into());
+        }
+    };
+    let party_errors = RwSignal::new(None::<(String, String)>);
+    let p_title = RwSignal::new(String::new());
+    let place = RwSignal::new(String::new());
+    let date = RwSignal::new(String::new());
+    let every = RwSignal::new("0".to_string());
+    let p_slots = RwSignal::new("10".to_string());
+    let plan = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let at = js_sys::Date::parse(date.get_untracked().trim());
+        if at.is_nan() {
+            return party_errors.set(Some(field_error(DomainError::Invalid {
+                field: "date",
+                problem: "is missing or not a date and time".into(),
+            })));
+        }
+        let (Ok(every), Ok(n)) = (
+            every.get_untracked().trim().parse::<i64>(),
+            p_slots.get_untracked().trim().parse::<usize>(),
+        ) else {
+            return party_errors.set(Some((
+                "slots".into(),
+                "Places and repetition must be whole numbers.".into(),
+            )));
+        };
+        let (t, pl) = (p_title.get_untracked(), place.get_untracked());
+        if run(handle, party_errors, |room, me, now| {
+            room.plan_work_party(me, &t, &pl, at as i64, every, n, now)
+        })
+        .is_some()
+        {
+            p_title.set(String::new());
+            place.set(String::new());
+        }
+    };
+    let member = move || data.get().is_some_and(|d| d.4);
+    view! {
+        <section class="card">
+            <h2>"Tasks"</h2>
+            <ul class="items" data-testid="task-list">
+                {move || {
+                    let (mut tasks, _, members, me, member) = data.get().unwrap_or_default();
+                    // Open tasks first, then by title.
+                    tasks.sort_by(|a, b| (a.done_by.len() >= a.slots).cmp(&(b.done_by.len() >= b.slots)).then(a.title.cmp(&b.title)));
+                    if tasks.is_empty() {
+                        return view! { <li>"No tasks yet."</li> }.into_any();
+                    }
+                    tasks.into_iter().map(|t| view! {
+                        <TaskItem handle t members=members.clone() me=me.clone() member/>
+                    }).collect_view().into_any()
+                }}
+            </ul>
+            {move || member().then(|| view! {
+                <form on:submit=add data-testid="add-task" novalidate>
+                    <h3>"Add a task"</h3>
+                    <label for="task-title">"What needs doing"</label>
+                    <input id="task-title" data-testid="task-title" maxlength="160" prop:value=move || title.get()
+                        on:input=move |ev| title.set(event_target_value(&ev))/>
+                    {error_for(errors, "title")}
+                    <label for="task-slots">"How many people"</label>
+                    <input id="task-slots" data-testid="task-slots" type="number" min="1" max="100" prop:value=move || slots.get()
+                        on:input=move |ev| slots.set(event_target_value(&ev))/>
+                    {error_for(errors, "slots")}
+                    {error_for(errors, "")}
+                    <button type="submit" data-testid="add">"Add the task"</button>
+                </form>
+            })}
+        </section>
+        <section class="card">
+            <h2>"Work parties"</h2>
+            <ul class="items" data-testid="party-list">
+                {move || {
+                    let (_, mut parties, members, me, member) = data.get().unwrap_or_default();
+                    let now = now_ms();
+                    parties.sort_by_key(|p| p.next_date(now).unwrap_or(i64::MAX));
+                    if parties.is_empty() {
+                        return view! { <li>"No work parties planned."</li> }.into_any();
+                    }
+                    parties.into_iter().map(|p| view! {
+                        <PartyItem handle p members=members.clone() me=me.clone() member/>
+                    }).collect_view().into_any()
+                }}
+            </ul>
+            {move || member().then(|| view! {
+                <form on:submit=plan data-testid="plan-party" novalidate>
+                    <h3>"Plan a work party"</h3>
+                    <label for="party-title">"What we will do"</label>
+                    <input id="party-title" data-testid="party-title" maxlength="160" prop:value=move || p_title.get()
+                        on:input=move |ev| p_title.set(event_target_value(&ev))/>
+                    {error_for(party_errors, "title")}
+                    <label for="party-place">"Where"</label>
+                    <input id="party-place" data-testid="party-place" maxlength="160" prop:value=move || place.get()
+                        on:input=move |ev| place.set(event_target_value(&ev))/>
+                    {error_for(party_errors, "place")}
+                    <label for="party-date">"When"</label>
+                    <input id="party-date" data-testid="party-date" type="datetime-local" prop:value=move || date.get()
+                        on:input=move |ev| date.set(event_target_value(&ev))/>
+                    {error_for(party_errors, "date")}
+                    <label for="party-every">"Repeat every how many days (0: once)"</label>
+                    <input id="party-every" data-testid="party-every" type="number" min="0" max="365" prop:value=move || every.get()
+                        on:input=move |ev| every.set(event_target_value(&ev))/>
+                    <label for="party-slots">"Places"</label>
+                    <input id="party-slots" data-testid="party-slots" type="number" min="1" max="500" prop:value=move || p_slots.get()
+                        on:input=move |ev| p_slots.set(event_target_value(&ev))/>
+                    {error_for(party_errors, "slots")}
+                    {error_for(party_errors, "")}
+                    <button type="submit" data-testid="plan">"Plan it"</button>
+                </form>
+            })}
+        </section>
+    }
+}

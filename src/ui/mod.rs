@@ -3,6 +3,7 @@
 
 mod board;
 mod charter;
+mod circles;
 mod contributions;
 mod decisions;
 mod form;

@@ -1,6 +1,7 @@
 //! The common pot: pots and balances, the ledger, recording money in and out, requesting an
 //! expense, approving others' requests and paying approved ones.
 
+use super::circles::{CirclesCard, TimeBankCard};
 use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
@@ -195,5 +196,7 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                 </form>
             </section>
         })}
+        <CirclesCard handle view/>
+        <TimeBankCard handle view/>
     }
 }

@@ -336,4 +336,53 @@ describe('the commons through the UI', () => {
       assert.match(await party(p).innerText(), /every week/)
     }
   }))
+
+  test('a lending circle is started and paid into; time is given through the time bank', () => withLogs(async () => {
+    const [a, b] = await Promise.all(['la', 'lb'].map(n => device(n).open()))
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Savings group', 'Ana')
+    const pb = await b.page()
+    await joinAndBeVouched(pb, await shareLink(pa), 'Savings group', 'Bo', pa)
+
+    await section(pa, 'pot')
+    await pa.getByTestId('circle-name').fill('Spring circle')
+    await pa.getByTestId('circle-amount').fill('20')
+    await pa.locator('[data-testid=circle-member][data-name=Ana]').check()
+    await pa.getByTestId('open-circle-submit').click()
+    await pa.getByText('a circle needs from 2 to').waitFor({ timeout: WAIT })
+    await pa.locator('[data-testid=circle-member][data-name=Bo]').check()
+    await pa.getByTestId('open-circle-submit').click()
+    const circle = p => p.locator('[data-testid=circle][data-name="Spring circle"]')
+    const round = (p, n) => circle(p).locator(`[data-testid=round][data-round="${n}"]`)
+    await round(pa, 1).waitFor({ timeout: WAIT })
+    assert.equal(await round(pa, 1).getAttribute('data-receiver'), 'Ana')
+    assert.equal(await round(pa, 2).getAttribute('data-receiver'), 'Bo')
+    assert.match(await round(pa, 1).innerText(), /20\.00 EUR/)
+
+    await section(pb, 'pot')
+    await round(pb, 1).getByTestId('pay-round').click()
+    for (const p of [pa, pb]) {
+      await circle(p).locator('[data-testid=round][data-round="1"][data-complete=true]').waitFor({ timeout: WAIT })
+      assert.equal(await round(p, 1).getByTestId('paid').innerText(), 'Bo')
+    }
+    // Ana owes the next round, to Bo.
+    assert.equal(await round(pa, 2).getByTestId('owing').innerText(), 'Ana')
+    await round(pa, 2).getByTestId('pay-round').waitFor({ timeout: WAIT })
+
+    const give = async (p, to, time, memo) => {
+      await p.getByTestId('time-to').selectOption({ label: to })
+      await p.getByTestId('time-amount').fill(time)
+      await p.getByTestId('time-memo').fill(memo)
+      await p.getByTestId('give-time-submit').click()
+    }
+    await give(pa, 'Bo', '11:00', 'Too much')
+    await pa.getByText('credit limit').waitFor({ timeout: WAIT })
+    await give(pa, 'Bo', '1:30', 'Fixed my bike')
+    await pa.locator('[data-testid=time-transfer][data-memo="Fixed my bike"]').waitFor({ timeout: WAIT })
+    const hours = (p, who) => p.locator(`[data-testid=time-account][data-name=${who}] [data-testid=hours]`)
+    for (const p of [pa, pb]) {
+      await hours(p, 'Bo').filter({ hasText: '+1:30 h' }).waitFor({ timeout: WAIT })
+      assert.equal(await hours(p, 'Ana').innerText(), '-1:30 h')
+    }
+  }))
 })

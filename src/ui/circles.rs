@@ -1,0 +1,289 @@
+//! Lending circles (who receives which round, who has paid, paying one's share; opening one) and
+//! the time bank (accounts in hours, transfers). Shown in the common pot section.
+
+use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
+use super::now_ms;
+use super::runtime::RoomView;
+use crate::domain::{
+    format_amount, parse_amount, CircleView, Member, NewCircle, CREDIT_LIMIT_MINUTES,
+};
+use leptos::prelude::*;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+const TRANSFERS: usize = 30;
+
+fn names(members: &[Member], keys: &[String]) -> String {
+    if keys.is_empty() {
+        return "—".into();
+    }
+    keys.iter()
+        .map(|k| name_of(members, k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[component]
+fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let id = StoredValue::new(c.id.clone());
+    let pay = move |round: usize| {
+        let id = id.get_value();
+        run(handle, errors, |room, me, now| {
+            room.pay_into_circle(me, &id, round, now)
+        });
+    };
+    let now = now_ms();
+    let current = c.current_round(now);
+    let each = format_amount(c.amount, &c.unit);
+    let summary = format!(
+        "{each} each, every {} · {} members · started {}",
+        match c.period_days {
+            7 => "week".to_string(),
+            1 => "day".to_string(),
+            n => format!("{n} days"),
+        },
+        c.members.len(),
+        when(c.starts_at)
+    );
+    view! {
+        <article class="circle" data-testid="circle" data-name=c.name.clone()>
+            <h3>{c.name.clone()}</h3>
+            <p class="muted">{summary}</p>
+            <div class="scroll">
+            <table class="totals">
+                <thead><tr>
+                    <th scope="col">"Round"</th><th scope="col">"Receives"</th><th scope="col">"Due"</th>
+                    <th scope="col">"Paid"</th><th scope="col">"Still owing"</th><th scope="col"><span class="sr-only">"Action"</span></th>
+                </tr></thead>
+                <tbody>
+                    {c.rounds.iter().map(|r| {
+                        let round = r.index;
+                        let mine = r.owing.contains(&me) && r.due_at <= now + c.period_days * DAY_MS;
+                        let complete = r.owing.is_empty();
+                        view! {
+                            <tr data-testid="round" data-round=(round + 1).to_string() data-receiver=name_of(&members, &r.receiver)
+                                data-complete=complete.to_string() aria-current=(round == current).then_some("step")>
+                                <td>{round + 1}</td>
+                                <td>{name_of(&members, &r.receiver)}" · "{format_amount(r.total, &c.unit)}</td>
+                                <td>{when(r.due_at)}</td>
+                                <td data-testid="paid">{names(&members, &r.paid)}</td>
+                                <td data-testid="owing">{names(&members, &r.owing)}</td>
+                                <td>{mine.then(|| view! { <button data-testid="pay-round" on:click=move |_| pay(round)>"Pay my share"</button> })}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+            </div>
+            {error_for(errors, "")}
+            {error_for(errors, "round")}
+        </article>
+    }
+}
+
+#[component]
+pub fn CirclesCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, me| {
+        let admitted: Vec<String> = room.admitted().into_iter().collect();
+        (room.circles(), room.members(), admitted, me.public())
+    });
+    let errors = RwSignal::new(None::<(String, String)>);
+    let name = RwSignal::new(String::new());
+    let unit = RwSignal::new("EUR".to_string());
+    let amount = RwSignal::new(String::new());
+    let period = RwSignal::new("30".to_string());
+    let start = RwSignal::new(String::new());
+    let chosen = RwSignal::new(Vec::<String>::new());
+    let open = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let unit = unit.get_untracked().trim().to_uppercase();
+        let each = match parse_amount(&amount.get_untracked(), &unit) {
+            Ok(a) => a,
+            Err(e) => return errors.set(Some(field_error(e))),
+        };
+        let Ok(period_days) = period.get_untracked().trim().parse::<i64>() else {
+            return errors.set(Some((
+                "period".into(),
+                "The period must be a whole number of days.".into(),
+            )));
+        };
+        let starts_at = match start.get_untracked().trim() {
+            "" => now_ms(),
+            s => {
+                let ms = js_sys::Date::parse(s);
+                if ms.is_nan() {
+                    return errors.set(Some(("start".into(), "The start is not a date.".into())));
+                }
+                ms as i64
+            }
+        };
+        let c = NewCircle {
+            name: name.get_untracked(),
+            unit,
+            amount: each,
+            period_days,
+            starts_at,
+            members: chosen.get_untracked(),
+        };
+        if run(handle, errors, |room, me, now| room.open_circle(me, c, now)).is_some() {
+            name.set(String::new());
+            amount.set(String::new());
+            chosen.set(Vec::new());
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>"Lending circles"</h2>
+            <p class="muted">"Each round everyone puts in the same amount and one member receives it all, in turn."</p>
+            {move || {
+                let (circles, members, _, me) = data.get().unwrap_or_default();
+                if circles.is_empty() {
+                    return view! { <p>"No lending circle yet."</p> }.into_any();
+                }
+                circles.into_iter().map(|c| view! { <Circle handle c members=members.clone() me=me.clone()/> }).collect_view().into_any()
+            }}
+            {move || data.get().filter(|d| d.2.contains(&d.3)).map(|(_, members, admitted, _)| view! {
+                <form on:submit=open data-testid="open-circle" novalidate>
+                    <h3>"Start a lending circle"</h3>
+                    <label for="circle-name">"Name"</label>
+                    <input id="circle-name" data-testid="circle-name" maxlength="60" prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))/>
+                    {error_for(errors, "name")}
+                    <label for="circle-unit">"Currency code"</label>
+                    <input id="circle-unit" data-testid="circle-unit" maxlength="5" prop:value=move || unit.get()
+                        on:input=move |ev| unit.set(event_target_value(&ev))/>
+                    {error_for(errors, "unit")}
+                    <label for="circle-amount">"Each member puts in, per round"</label>
+                    <input id="circle-amount" data-testid="circle-amount" inputmode="decimal" prop:value=move || amount.get()
+                        on:input=move |ev| amount.set(event_target_value(&ev))/>
+                    {error_for(errors, "amount")}
+                    <label for="circle-period">"Days between rounds"</label>
+                    <input id="circle-period" data-testid="circle-period" type="number" min="1" max="366" prop:value=move || period.get()
+                        on:input=move |ev| period.set(event_target_value(&ev))/>
+                    {error_for(errors, "period")}
+                    <label for="circle-start">"First round due (empty: today)"</label>
+                    <input id="circle-start" data-testid="circle-start" type="date" prop:value=move || start.get()
+                        on:input=move |ev| start.set(event_target_value(&ev))/>
+                    {error_for(errors, "start")}
+                    <fieldset>
+                        <legend>"Members, in the order they receive"</legend>
+                        {admitted.into_iter().map(|k| {
+                            let key = k.clone();
+                            let key_check = k.clone();
+                            let label = name_of(&members, &k);
+                            view! {
+                                <label class="check">
+                                    <input type="checkbox" data-testid="circle-member" data-name=label.clone()
+                                        prop:checked=move || chosen.with(|c| c.contains(&key_check))
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            chosen.update(|c| {
+                                                c.retain(|x| x != &key);
+                                                if on { c.push(key.clone()); }
+                                            });
+                                        }/>
+                                    {label}
+                                    {move || chosen.with(|c| c.iter().position(|x| x == &k)).map(|i| format!(" (round {})", i + 1))}
+                                </label>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                    {error_for(errors, "members")}
+                    {error_for(errors, "")}
+                    <button type="submit" data-testid="open-circle-submit">"Start the circle"</button>
+                </form>
+            })}
+        </section>
+    }
+}
+
+#[component]
+pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+    let data = derived(handle, view, |room, me| {
+        let admitted: Vec<String> = room.admitted().into_iter().collect();
+        let (accounts, transfers) = room.time_accounts();
+        (accounts, transfers, room.members(), admitted, me.public())
+    });
+    let errors = RwSignal::new(None::<(String, String)>);
+    let to = RwSignal::new(String::new());
+    let time = RwSignal::new(String::new());
+    let memo = RwSignal::new(String::new());
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let minutes = match parse_amount(&time.get_untracked(), "hours") {
+            Ok(m) => m,
+            Err(e) => return errors.set(Some(field_error(e))),
+        };
+        let (who, note) = (to.get_untracked(), memo.get_untracked());
+        if who.is_empty() {
+            return errors.set(Some(("to".into(), "Choose whom the time goes to.".into())));
+        }
+        if run(handle, errors, |room, me, now| {
+            room.pay_hours(me, &who, minutes, &note, now)
+        })
+        .is_some()
+        {
+            time.set(String::new());
+            memo.set(String::new());
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>"Time bank"</h2>
+            <p class="muted">{format!("An hour given is an hour received. Anyone may go up to {} into credit.",
+                format_amount(CREDIT_LIMIT_MINUTES, "hours"))}</p>
+            <table class="totals" data-testid="time-accounts">
+                <thead><tr><th scope="col">"Member"</th><th scope="col">"Balance (hours)"</th></tr></thead>
+                <tbody>
+                    {move || {
+                        let (accounts, _, members, admitted, _) = data.get().unwrap_or_default();
+                        admitted.iter().map(|k| {
+                            let minutes = accounts.get(k).copied().unwrap_or(0);
+                            let shown = if minutes > 0 { format!("+{}", format_amount(minutes, "hours")) } else { format_amount(minutes, "hours") };
+                            view! { <tr data-testid="time-account" data-name=name_of(&members, k)><td>{name_of(&members, k)}</td><td data-testid="hours">{shown}</td></tr> }
+                        }).collect_view()
+                    }}
+                </tbody>
+            </table>
+            {move || data.get().filter(|d| d.3.contains(&d.4)).map(|(_, _, members, admitted, me)| view! {
+                <form on:submit=send data-testid="give-time" novalidate>
+                    <h3>"Give time"</h3>
+                    <label for="tb-to">"To"</label>
+                    <select id="tb-to" data-testid="time-to" on:change=move |ev| to.set(event_target_value(&ev))>
+                        <option value="">"Choose a member"</option>
+                        {admitted.into_iter().filter(|k| *k != me).map(|k| view! { <option value=k.clone()>{name_of(&members, &k)}</option> }).collect_view()}
+                    </select>
+                    {error_for(errors, "to")}
+                    <label for="tb-time">"Time (hours like 1:30, or minutes)"</label>
+                    <input id="tb-time" data-testid="time-amount" inputmode="decimal" prop:value=move || time.get()
+                        on:input=move |ev| time.set(event_target_value(&ev))/>
+                    {error_for(errors, "amount")}
+                    {error_for(errors, "minutes")}
+                    <label for="tb-memo">"For what"</label>
+                    <input id="tb-memo" data-testid="time-memo" maxlength="200" prop:value=move || memo.get()
+                        on:input=move |ev| memo.set(event_target_value(&ev))/>
+                    {error_for(errors, "memo")}
+                    {error_for(errors, "")}
+                    <button type="submit" data-testid="give-time-submit">"Give the time"</button>
+                </form>
+            })}
+            <h3>"Transfers"</h3>
+            <ul class="ledger" data-testid="time-transfers">
+                {move || {
+                    let (_, transfers, members, _, _) = data.get().unwrap_or_default();
+                    if transfers.is_empty() {
+                        return view! { <li>"No time given yet."</li> }.into_any();
+                    }
+                    transfers.iter().rev().take(TRANSFERS).map(|t| view! {
+                        <li data-testid="time-transfer" data-memo=t.memo.clone()>
+                            <span class="muted">{when(t.at)}</span>
+                            {format!("{} → {} · {} · {}", name_of(&members, &t.from), name_of(&members, &t.to),
+                                format_amount(t.minutes, "hours"), t.memo)}
+                            {(!t.counted).then(|| view! { <span class="error">" · not counted (past the credit limit)"</span> })}
+                        </li>
+                    }).collect_view().into_any()
+                }}
+            </ul>
+        </section>
+    }
+}

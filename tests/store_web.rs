@@ -134,3 +134,52 @@ async fn settings_round_trip() {
         Some("\"Ana\"")
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_backup_restores_a_room_and_merges_into_one_already_here() {
+    use tequio::crypto::Identity;
+    use tequio::domain::{Backup, Profile};
+    let (store, _) = fresh_store().await;
+    let secret = RoomSecret::generate();
+    let ana = Identity::generate();
+    let mut room = RoomDoc::create(&secret.room_id(), "Tools", 1).unwrap();
+    let profile = Profile {
+        name: "Ana".into(),
+        ..Profile::default()
+    };
+    room.found(&ana, profile, 2).unwrap();
+    room.add_post(&ana, post("Ladder"), 3).unwrap();
+    let file = Backup::of(&room, &secret.to_base64url(), &ana.secret(), 4).to_json();
+
+    // Restored on a device that never had the room: record, key and content.
+    let (backup, _) = Backup::from_json(file.as_bytes()).unwrap();
+    assert!(!store.import(&backup, 5).await.unwrap());
+    let records = store.rooms().await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].name.as_str(), records[0].identity.as_str()),
+        ("Tools", ana.secret().as_str())
+    );
+
+    // Later work on this device survives importing the older backup again.
+    let loaded = store.load_room(&backup.room_id).await.unwrap();
+    let mut here =
+        RoomDoc::load_chunks(&backup.room_id, loaded.chunks.iter().map(Vec::as_slice)).unwrap();
+    here.add_post(&ana, post("Saw"), 6).unwrap();
+    store
+        .append_chunk(&backup.room_id, &here.take_unsaved())
+        .await
+        .unwrap();
+    let mut renamed = records[0].clone();
+    renamed.identity = Identity::generate().secret();
+    store.put_room(&renamed).await.unwrap();
+    assert!(store.import(&backup, 7).await.unwrap());
+    let loaded = store.load_room(&backup.room_id).await.unwrap();
+    let merged =
+        RoomDoc::load_chunks(&backup.room_id, loaded.chunks.iter().map(Vec::as_slice)).unwrap();
+    let mut titles: Vec<String> = merged.posts().into_iter().map(|p| p.title).collect();
+    titles.sort();
+    assert_eq!(titles, ["Ladder", "Saw"]);
+    // This device's own key in the room is kept.
+    assert_eq!(store.rooms().await.unwrap()[0].identity, renamed.identity);
+}

@@ -7,6 +7,7 @@ mod charter;
 mod circles;
 mod contributions;
 mod decisions;
+mod exports;
 mod members;
 mod pages;
 mod pot;
@@ -28,6 +29,7 @@ pub use contributions::{ContributionTotals, ContributionView, NewContribution};
 pub use decisions::{
     instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance, Statement,
 };
+pub use exports::{iso_time, Backup, MAX_BACKUP_BYTES};
 pub use members::{admission_threshold, Member, Profile, Standing};
 pub use pages::PageView;
 pub use pot::{format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView};

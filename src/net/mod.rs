@@ -27,7 +27,7 @@ pub enum NetEvent {
 }
 
 /// Where to find peers and how to reach them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct NetConfig {
     /// y-webrtc signaling servers (`ws://` or `wss://` URLs).
     #[serde(default)]
@@ -35,6 +35,33 @@ pub struct NetConfig {
     /// STUN/TURN URLs for crossing NATs; none are needed on one machine or a LAN.
     #[serde(default)]
     pub ice_servers: Vec<String>,
+    /// The user name and credential given to `turn:`/`turns:` servers.
+    #[serde(default)]
+    pub turn_username: String,
+    #[serde(default)]
+    pub turn_credential: String,
+}
+
+impl NetConfig {
+    /// Checks settings typed by a person: every signaling server a WebSocket URL, every ICE
+    /// server a STUN or TURN URL. Returns (field, problem) for the first that is not.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let bad_char = |u: &str| u.chars().any(|c| c.is_whitespace() || c.is_control());
+        if let Some(u) = self.signaling.iter().find(|u| {
+            !(u.starts_with("ws://") || u.starts_with("wss://")) || bad_char(u) || u.len() < 7
+        }) {
+            return Err(("signaling", format!("{u} is not a ws:// or wss:// address")));
+        }
+        if let Some(u) = self.ice_servers.iter().find(|u| {
+            !["stun:", "stuns:", "turn:", "turns:"]
+                .iter()
+                .any(|p| u.starts_with(p))
+                || bad_char(u)
+        }) {
+            return Err(("ice", format!("{u} is not a stun: or turn: address")));
+        }
+        Ok(())
+    }
 }
 
 type Handler = Rc<dyn Fn(NetEvent)>;

@@ -34,9 +34,22 @@ pub(crate) struct PeerLink(Rc<RefCell<LinkInner>>);
 fn new_connection(mesh: &Mesh) -> Result<RtcPeerConnection, JsValue> {
     let config = RtcConfiguration::new();
     let servers = Array::new();
-    for url in mesh.config().ice_servers {
+    let net = mesh.config();
+    for url in &net.ice_servers {
         let server = js_sys::Object::new();
-        Reflect::set(&server, &"urls".into(), &url.into())?;
+        Reflect::set(&server, &"urls".into(), &url.as_str().into())?;
+        if url.starts_with("turn") && !net.turn_username.is_empty() {
+            Reflect::set(
+                &server,
+                &"username".into(),
+                &net.turn_username.as_str().into(),
+            )?;
+            Reflect::set(
+                &server,
+                &"credential".into(),
+                &net.turn_credential.as_str().into(),
+            )?;
+        }
         servers.push(&server);
     }
     config.set_ice_servers(&servers);

@@ -246,6 +246,51 @@ impl Store {
         Ok(())
     }
 
+    /// Brings a room backup onto this device, in one transaction: a room already here keeps its
+    /// record and gains the backup's document as one more chunk (loading merges chunks, so
+    /// nothing here is overwritten); a room not here is added. A room here without a key takes
+    /// the backup's. Returns whether the room was already on this device.
+    pub async fn import(
+        &self,
+        backup: &crate::domain::Backup,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let existing = self
+            .rooms()
+            .await?
+            .into_iter()
+            .find(|r| r.id == backup.room_id);
+        let merged = existing.is_some();
+        let mut record = existing.unwrap_or_else(|| RoomRecord {
+            id: backup.room_id.clone(),
+            name: backup.name.clone(),
+            secret: backup.secret.clone(),
+            joined_at: now_ms,
+            last_opened: 0,
+            identity: String::new(),
+        });
+        if record.identity.is_empty() {
+            record.identity = backup.identity.clone();
+        }
+        let text = serde_json::to_string(&record).map_err(|e| StoreError::Failed(e.to_string()))?;
+        let key = format!("{}/{}", backup.room_id, crate::crypto::random_id());
+        let tx = self
+            .db
+            .transaction([ROOMS, CHUNKS])
+            .with_mode(TransactionMode::Readwrite)
+            .build()?;
+        tx.object_store(ROOMS)?
+            .put(JsValue::from_str(&text))
+            .with_key(record.id.clone())
+            .primitive()?;
+        tx.object_store(CHUNKS)?
+            .put(JsValue::from(Uint8Array::from(backup.document.as_slice())))
+            .with_key(key)
+            .primitive()?;
+        completed(tx).await?;
+        Ok(merged)
+    }
+
     /// A device setting (JSON text), if set.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let tx = self.db.transaction(SETTINGS).build()?;

@@ -14,6 +14,7 @@ mod pot;
 mod resources;
 mod room;
 mod runtime;
+mod settings;
 mod start;
 mod tasks;
 
@@ -96,9 +97,15 @@ pub fn start() {
     console_error_panic_hook::set_once();
     // Leptos's executor is set up by mounting, so the start-up work runs on wasm-bindgen's.
     wasm_bindgen_futures::spawn_local(async {
-        let config = load_config().await;
+        let mut config = load_config().await;
         match Store::open("tequio").await {
             Ok(store) => {
+                // The person's own network settings, if any, replace the deployment's.
+                if let Ok(Some(text)) = store.setting(settings::NET_SETTING).await {
+                    if let Ok(own) = serde_json::from_str::<NetConfig>(&text) {
+                        config = own;
+                    }
+                }
                 let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
                 let device = Device {
                     store: StoredValue::new_local(store),

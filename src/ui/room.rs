@@ -10,6 +10,7 @@ use super::pages::PagesSection;
 use super::pot::PotSection;
 use super::resources::ResourcesSection;
 use super::runtime::RoomHandle;
+use super::settings::SettingsSection;
 use super::tasks::TasksSection;
 use super::{now_ms, Device};
 use leptos::prelude::*;
@@ -193,6 +194,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
                             "tasks" => view! { <TasksSection handle view=v/> }.into_any(),
                             "pages" => view! { <PagesSection handle view=v/> }.into_any(),
+                            "settings" => view! { <SettingsSection handle view=v device/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
                         }}
                     }.into_any()
@@ -205,7 +207,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
 }
 
 /// The sections of a room, as (route slug, menu label).
-const SECTIONS: [(&str, &str); 10] = [
+const SECTIONS: [(&str, &str); 11] = [
     ("", "Home"),
     ("board", "Needs & offers"),
     ("things", "Shared things"),
@@ -216,4 +218,5 @@ const SECTIONS: [(&str, &str); 10] = [
     ("contributions", "Contributions"),
     ("decisions", "Decisions"),
     ("charter", "Charter"),
+    ("settings", "Settings"),
 ];

@@ -117,6 +117,23 @@ impl RoomHandle {
         self.0.borrow().room.post_signer(post)
     }
 
+    /// The whole room as a backup file's content (with this device's key in it).
+    pub fn backup(&self) -> crate::domain::Backup {
+        let rt = self.0.borrow();
+        crate::domain::Backup::of(
+            &rt.room,
+            &rt.secret.to_base64url(),
+            &rt.me.secret(),
+            now_ms(),
+        )
+    }
+
+    /// The room's id and this device's store (for what a section reads directly).
+    pub fn store(&self) -> (String, Store) {
+        let rt = self.0.borrow();
+        (rt.record.id.clone(), rt.store.clone())
+    }
+
     pub fn link_secret(&self) -> String {
         self.0.borrow().secret.to_base64url()
     }

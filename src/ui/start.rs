@@ -73,6 +73,26 @@ pub fn StartPage(device: Device) -> impl IntoView {
         }
     };
 
+    let import_note = RwSignal::new(None::<Result<String, String>>);
+    let import = move |ev: leptos::ev::Event| {
+        use wasm_bindgen::JsCast;
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            return;
+        };
+        input.set_value("");
+        let store = device.store.get_value();
+        leptos::task::spawn_local(async move {
+            import_note.set(Some(import_backup(&store, &file).await));
+            rooms.set(Some(store.rooms().await.map_err(|e| e.to_string())));
+        });
+    };
+
     view! {
         <section class="card">
             <h1>"My rooms"</h1>
@@ -119,6 +139,46 @@ pub fn StartPage(device: Device) -> impl IntoView {
                 <button type="submit">"Join"</button>
             </form>
         </section>
+        <section class="card">
+            <h2>"Restore a backup"</h2>
+            <label for="import-file">"A room backup file (made in a room's Settings). It is merged with what this device has; nothing is overwritten."</label>
+            <input id="import-file" type="file" data-testid="import-file" accept=".json,application/json" on:change=import/>
+            {move || import_note.get().map(|r| match r {
+                Ok(m) => view! { <p class="ok" role="status" data-testid="import-done">{m}</p> }.into_any(),
+                Err(e) => view! { <p class="field-error" role="alert" data-testid="import-error">{e}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+/// Reads a backup file and brings its room onto this device; says what happened.
+async fn import_backup(
+    store: &crate::store::Store,
+    file: &web_sys::File,
+) -> Result<String, String> {
+    use crate::domain::{Backup, MAX_BACKUP_BYTES};
+    if file.size() > MAX_BACKUP_BYTES as f64 {
+        return Err(format!(
+            "That file is too big to be a room backup (at most {} MB).",
+            MAX_BACKUP_BYTES / (1024 * 1024)
+        ));
+    }
+    let text = wasm_bindgen_futures::JsFuture::from(file.text())
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or("The file could not be read.")?;
+    let (backup, _) = Backup::from_json(text.as_bytes()).map_err(|e| match e {
+        crate::domain::DomainError::Invalid { problem, .. } => format!("That file {problem}."),
+        other => other.to_string(),
+    })?;
+    match store.import(&backup, now_ms()).await {
+        Ok(true) => Ok(format!(
+            "Merged the backup into “{}”: everything already here was kept.",
+            backup.name
+        )),
+        Ok(false) => Ok(format!("Restored “{}” on this device.", backup.name)),
+        Err(e) => Err(format!("The backup was not stored: {e}")),
     }
 }
 

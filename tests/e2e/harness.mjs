@@ -84,7 +84,7 @@ export class Device {
   async open () {
     if (!this.dir) this.dir = await mkdtemp(path.join(os.tmpdir(), `tequio-e2e-${this.name}-`))
     this.context = await chromium.launchPersistentContext(this.dir, {
-      executablePath: CHROMIUM, headless: true, args: FLAGS, permissions: ['clipboard-read', 'clipboard-write'],
+      executablePath: CHROMIUM, headless: true, args: FLAGS, acceptDownloads: true, permissions: ['clipboard-read', 'clipboard-write'],
     })
     return this
   }

@@ -44,7 +44,7 @@ describe('screens', () => {
     await page.getByRole('button', { name: '← All pages' }).click()
     for (const width of [360, 1280]) {
       await page.setViewportSize({ width, height: width === 360 ? 780 : 900 })
-      for (const name of ['home', 'board', 'things', 'tasks', 'pages', 'members', 'pot', 'contributions', 'decisions', 'charter']) {
+      for (const name of ['home', 'board', 'things', 'tasks', 'pages', 'members', 'pot', 'contributions', 'decisions', 'charter', 'settings']) {
         await section(page, name)
         await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true })
         // Nothing wider than the screen (no sideways scrolling on a phone).

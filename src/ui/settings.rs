@@ -1,0 +1,269 @@
+//! Settings: my name in this room; exports (room backup, ledger and contributions as CSV,
+//! economic events as ValueFlows JSON); storage use; the signaling and ICE servers this device
+//! uses (for every room).
+
+use super::form::{derived, error_for, run, Handle};
+use super::runtime::RoomView;
+use super::{now_ms, Device};
+use crate::domain::{iso_time, Profile};
+use crate::net::NetConfig;
+use leptos::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The device setting holding the person's own network settings (JSON of `NetConfig`).
+pub const NET_SETTING: &str = "net";
+
+/// Offers `text` as a file download named `name`.
+pub fn download(name: &str, mime: &str, text: &str) -> Result<(), JsValue> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    // Let the download start before the URL is released.
+    gloo_timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
+    Ok(())
+}
+
+/// A file-name-safe form of a room name.
+fn file_stem(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
+        .collect();
+    let stem = stem.trim_matches('-').to_lowercase();
+    if stem.is_empty() {
+        "room".into()
+    } else {
+        stem.chars().take(40).collect()
+    }
+}
+
+fn kilobytes(bytes: f64) -> String {
+    if bytes >= 1_048_576.0 {
+        format!("{:.1} MB", bytes / 1_048_576.0)
+    } else {
+        format!("{} KB", (bytes / 1024.0).ceil() as u64)
+    }
+}
+
+#[component]
+fn Exports(handle: Handle) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let export = move |what: &'static str| {
+        let Some(h) = handle.get_value() else { return };
+        let now = now_ms();
+        let day = &iso_time(now)[..10];
+        let (stem, text, name, mime) = match what {
+            "backup" => {
+                let b = h.backup();
+                let stem = file_stem(&b.name);
+                (stem, b.to_json(), "backup.json", "application/json")
+            }
+            other => h.read(|room, _| {
+                let stem = file_stem(&room.name().unwrap_or_default());
+                match other {
+                    "ledger" => (stem, room.ledger_csv(now), "ledger.csv", "text/csv"),
+                    "contributions" => (
+                        stem,
+                        room.contributions_csv(now),
+                        "contributions.csv",
+                        "text/csv",
+                    ),
+                    _ => (
+                        stem,
+                        serde_json::to_string_pretty(&room.valueflows_json(now))
+                            .unwrap_or_default(),
+                        "valueflows.json",
+                        "application/ld+json",
+                    ),
+                }
+            }),
+        };
+        let file = format!("tequio-{stem}-{day}-{name}");
+        match download(&file, mime, &text) {
+            Ok(()) => error.set(None),
+            Err(e) => error.set(Some(format!("The file could not be made: {e:?}"))),
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>"Export"</h2>
+            <p>"A backup holds the whole room, the room's secret and your key in it: anyone with the file can read the room and act as you. Keep it private. Restore it from the start page on any device; restoring merges with what is there, it never overwrites."</p>
+            <button data-testid="export-backup" on:click=move |_| export("backup")>"Download a backup of the room"</button>
+            <button data-testid="export-ledger" on:click=move |_| export("ledger")>"Ledger (CSV)"</button>
+            <button data-testid="export-contributions" on:click=move |_| export("contributions")>"Contributions (CSV)"</button>
+            <button data-testid="export-valueflows" on:click=move |_| export("valueflows")>"Economic events (ValueFlows JSON)"</button>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn Storage(handle: Handle, device: Device) -> impl IntoView {
+    let room_bytes = RwSignal::new(None::<usize>);
+    let estimate = RwSignal::new(None::<(f64, f64)>);
+    if let Some(h) = handle.get_value() {
+        let (id, store) = h.store();
+        leptos::task::spawn_local(async move {
+            if let Ok(loaded) = store.load_room(&id).await {
+                room_bytes.set(Some(loaded.chunks.iter().map(Vec::len).sum()));
+            }
+        });
+    }
+    if let Some(promise) = web_sys::window().and_then(|w| w.navigator().storage().estimate().ok()) {
+        leptos::task::spawn_local(async move {
+            if let Ok(v) = wasm_bindgen_futures::JsFuture::from(promise).await {
+                let num = |k: &str| {
+                    js_sys::Reflect::get(&v, &k.into())
+                        .ok()
+                        .and_then(|x| x.as_f64())
+                        .unwrap_or(0.0)
+                };
+                estimate.set(Some((num("usage"), num("quota"))));
+            }
+        });
+    }
+    view! {
+        <section class="card">
+            <h2>"Storage on this device"</h2>
+            <p data-testid="room-bytes">{move || match room_bytes.get() {
+                Some(b) => format!("This room: {}", kilobytes(b as f64)),
+                None => "This room: measuring…".into(),
+            }}</p>
+            <p data-testid="storage-estimate">{move || estimate.get().map(|(used, quota)| {
+                format!("Tequio uses {} of the {} this browser allows.", kilobytes(used), kilobytes(quota))
+            })}</p>
+            <p>{move || match device.persisted.get() {
+                Some(true) => "The browser has promised to keep this data.",
+                Some(false) => "The browser has not promised to keep this data: it may clear it when space runs low. Installing the app usually helps; keep a backup.",
+                None => "",
+            }}</p>
+        </section>
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[component]
+fn Network(device: Device) -> impl IntoView {
+    let current = device.config.get_value();
+    let signaling = RwSignal::new(current.signaling.join("\n"));
+    let ice = RwSignal::new(current.ice_servers.join("\n"));
+    let user = RwSignal::new(current.turn_username.clone());
+    let credential = RwSignal::new(current.turn_credential.clone());
+    let errors = RwSignal::new(None::<(String, String)>);
+    let saved = RwSignal::new(false);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let config = NetConfig {
+            signaling: lines(&signaling.get_untracked()),
+            ice_servers: lines(&ice.get_untracked()),
+            turn_username: user.get_untracked().trim().to_owned(),
+            turn_credential: credential.get_untracked(),
+        };
+        if let Err((field, problem)) = config.check() {
+            return errors.set(Some((field.into(), format!("{problem}."))));
+        }
+        let store = device.store.get_value();
+        leptos::task::spawn_local(async move {
+            let text = serde_json::to_string(&config).unwrap_or_default();
+            match store.set_setting(NET_SETTING, &text).await {
+                Ok(()) => {
+                    device.config.set_value(config);
+                    errors.set(None);
+                    saved.set(true);
+                }
+                Err(e) => errors.set(Some((String::new(), format!("Not saved: {e}")))),
+            }
+        });
+    };
+    view! {
+        <section class="card">
+            <h2>"Connections (this device, every room)"</h2>
+            <form on:submit=save data-testid="network-settings">
+                <label for="set-signaling">"Signaling servers where devices find each other (ws:// or wss://, one per line)"</label>
+                <textarea id="set-signaling" data-testid="set-signaling" rows="3" prop:value=move || signaling.get()
+                    on:input=move |ev| { signaling.set(event_target_value(&ev)); saved.set(false); }></textarea>
+                {error_for(errors, "signaling")}
+                <label for="set-ice">"STUN and TURN servers for crossing routers (stun: or turn:, one per line)"</label>
+                <textarea id="set-ice" data-testid="set-ice" rows="3" prop:value=move || ice.get()
+                    on:input=move |ev| { ice.set(event_target_value(&ev)); saved.set(false); }></textarea>
+                {error_for(errors, "ice")}
+                <label for="set-turn-user">"TURN user name"</label>
+                <input id="set-turn-user" data-testid="set-turn-user" autocomplete="off" prop:value=move || user.get()
+                    on:input=move |ev| { user.set(event_target_value(&ev)); saved.set(false); }/>
+                <label for="set-turn-credential">"TURN password"</label>
+                <input id="set-turn-credential" type="password" autocomplete="off" prop:value=move || credential.get()
+                    on:input=move |ev| { credential.set(event_target_value(&ev)); saved.set(false); }/>
+                {error_for(errors, "")}
+                <button type="submit" data-testid="save-network">"Save"</button>
+                {move || saved.get().then(|| view! {
+                    <p class="ok" role="status" data-testid="network-saved">"Saved. Rooms use these from the next time they connect. "
+                        <button type="button" on:click=|_| { if let Some(w) = web_sys::window() { let _ = w.location().reload(); } }>"Reconnect now"</button>
+                    </p>
+                })}
+            </form>
+        </section>
+    }
+}
+
+#[component]
+pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device) -> impl IntoView {
+    let profile = derived(handle, view, |room, me| {
+        room.members()
+            .into_iter()
+            .find(|m| m.key == me.public())
+            .map(|m| m.profile)
+    });
+    let name = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Some(p)) = profile.get() {
+            name.set(p.name);
+        }
+    });
+    let errors = RwSignal::new(None::<(String, String)>);
+    let done = RwSignal::new(false);
+    let rename = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let keep = profile.get_untracked().flatten().unwrap_or_default();
+        let p = Profile {
+            name: name.get_untracked(),
+            ..keep
+        };
+        done.set(run(handle, errors, |room, me, now| room.set_profile(me, p, now)).is_some());
+    };
+    view! {
+        <section class="card">
+            <h2>"My name in this room"</h2>
+            <form on:submit=rename data-testid="rename">
+                <label for="set-name">"Name the members see"</label>
+                <input id="set-name" data-testid="set-name" maxlength="60" prop:value=move || name.get()
+                    on:input=move |ev| { name.set(event_target_value(&ev)); done.set(false); }/>
+                {error_for(errors, "name")}
+                {error_for(errors, "")}
+                <button type="submit" data-testid="save-name">"Save my name"</button>
+                {move || done.get().then(|| view! { <span class="ok" role="status">" Saved"</span> })}
+            </form>
+        </section>
+        <Exports handle/>
+        <Storage handle device/>
+        <Network device/>
+    }
+}

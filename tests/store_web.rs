@@ -48,7 +48,7 @@ async fn saved_chunks_survive_reopening_the_database() {
         secret: secret.to_base64url(),
         joined_at: 1,
         last_opened: 2,
-        identity: String::new(),
+        ..RoomRecord::default()
     };
     store.put_room(&record).await.unwrap();
     drop(store);

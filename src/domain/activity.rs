@@ -24,7 +24,115 @@ const MARKS: [(&str, &str); 8] = [
     ("pageedit", "edited a page"),
 ];
 
+/// Something waiting for this member, and the section where it is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    pub text: String,
+    pub section: &'static str,
+}
+
 impl RoomDoc {
+    /// What waits for the member `me` at `now_ms`: their own admission, newcomers to vouch
+    /// for, open decisions they have not answered, others' expenses to approve, contributions
+    /// to validate or confirm, and things they hold past their due date.
+    pub fn needs_me(&self, me: &str, now_ms: i64) -> Vec<Need> {
+        let mut needs = Vec::new();
+        let mut need = |n: usize, one: &str, many: String, section: &'static str| {
+            if n > 0 {
+                let text = if n == 1 { one.to_owned() } else { many };
+                needs.push(Need { text, section });
+            }
+        };
+        let members = self.members();
+        match members.iter().find(|m| m.key == me).map(|m| &m.standing) {
+            None => need(
+                1,
+                "Introduce yourself so the members can vouch for you",
+                String::new(),
+                "members",
+            ),
+            Some(super::Standing::Pending { vouches, needed }) => need(
+                1,
+                &format!("You are waiting for vouches ({vouches} of {needed})"),
+                String::new(),
+                "members",
+            ),
+            _ => {}
+        }
+        if !self.admitted().contains(me) {
+            return needs;
+        }
+        let pending = members
+            .iter()
+            .filter(|m| matches!(m.standing, super::Standing::Pending { .. }))
+            .count();
+        need(
+            pending,
+            "A newcomer is waiting for vouches",
+            format!("{pending} newcomers are waiting for vouches"),
+            "members",
+        );
+        let unanswered = self
+            .decisions(now_ms)
+            .into_iter()
+            .filter(|d| d.outcome == super::Outcome::Open)
+            .filter(|d| !self.has_stance(&d.id, me))
+            .count();
+        need(
+            unanswered,
+            "A decision is waiting for your stance",
+            format!("{unanswered} decisions are waiting for your stance"),
+            "decisions",
+        );
+        let to_approve = self
+            .pots(now_ms)
+            .iter()
+            .flat_map(|p| p.lines.iter())
+            .filter(|l| matches!(l.state, super::EntryState::AwaitingApproval { .. }))
+            .filter(|l| l.author != me && !self.approvers(&l.id).contains(me))
+            .count();
+        need(
+            to_approve,
+            "An expense is waiting for your approval",
+            format!("{to_approve} expenses are waiting for your approval"),
+            "pot",
+        );
+        let contributions = self.contributions(now_ms);
+        let to_validate = contributions
+            .iter()
+            .filter(|c| c.contributor != me && !c.validators.contains(me))
+            .filter(|c| !c.counts && !c.reversed && c.reverses.is_none())
+            .count();
+        need(
+            to_validate,
+            "A contribution is waiting for validation",
+            format!("{to_validate} contributions are waiting for validation"),
+            "contributions",
+        );
+        let to_confirm = contributions
+            .iter()
+            .filter(|c| c.beneficiary.as_deref() == Some(me) && !c.confirmed && !c.reversed)
+            .count();
+        need(
+            to_confirm,
+            "Someone logged a contribution for you to confirm",
+            format!("{to_confirm} contributions for you to confirm"),
+            "contributions",
+        );
+        let overdue = self
+            .resources()
+            .iter()
+            .filter(|r| r.overdue(now_ms) && (r.holder.as_deref() == Some(me) || r.steward == me))
+            .count();
+        need(
+            overdue,
+            "A loan you hold or steward is overdue",
+            format!("{overdue} loans you hold or steward are overdue"),
+            "things",
+        );
+        needs
+    }
+
     /// Everything that happened, newest first (ties: by text, so every device shows one order).
     pub fn activity(&self, now_ms: i64) -> Vec<ActivityItem> {
         let mut items: Vec<ActivityItem> = Vec::new();
@@ -55,8 +163,10 @@ impl RoomDoc {
         for pot in self.pots(now_ms) {
             for l in &pot.lines {
                 let what = format!(
-                    "recorded {:?} of {} {} in {}",
-                    l.kind, l.amount, pot.unit, pot.name
+                    "recorded {:?} of {} in {}",
+                    l.kind,
+                    super::format_amount(l.amount, &pot.unit),
+                    pot.name
                 )
                 .to_lowercase();
                 push(l.at, Some(&l.author), what);
@@ -133,7 +243,78 @@ impl RoomDoc {
 #[cfg(test)]
 mod tests {
     use crate::domain::testing::community;
-    use crate::domain::{EntryKind, NewEntry, NewPost, PostKind};
+    use crate::domain::{
+        EntryKind, NewContribution, NewEntry, NewPost, NewProposal, PostKind, Stance,
+    };
+
+    #[test]
+    fn what_needs_me_follows_what_is_waiting_and_clears_when_done() {
+        let (mut room, m) = community(3);
+        let [ana, bo, _] = [&m[0], &m[1], &m[2]];
+        let (a, b) = (ana.public(), bo.public());
+        assert!(room.needs_me(&a, 10).is_empty());
+        let d = room
+            .propose(
+                ana,
+                NewProposal {
+                    title: "Paint".into(),
+                    method: crate::domain::Method::Consent,
+                    options: vec![],
+                    closes_at: 1_000,
+                    quorum_percent: 50,
+                    amendment: None,
+                },
+                10,
+            )
+            .unwrap();
+        let pot = room.open_pot(ana, "Pot", "EUR", 11).unwrap();
+        room.record(ana, &pot, NewEntry::new(EntryKind::Inflow, 5_000, "in"), 12)
+            .unwrap();
+        room.record(
+            ana,
+            &pot,
+            NewEntry::new(EntryKind::Expense, 1_000, "paint"),
+            13,
+        )
+        .unwrap();
+        room.log_contribution(
+            ana,
+            NewContribution {
+                value_type: "work".into(),
+                quantity: 60,
+                description: "sanding".into(),
+                date: 14,
+                beneficiary: Some(b.clone()),
+                reverses: None,
+            },
+            14,
+        )
+        .unwrap();
+        let texts = |room: &crate::domain::RoomDoc, who: &str| -> Vec<String> {
+            room.needs_me(who, 20).into_iter().map(|n| n.text).collect()
+        };
+        assert_eq!(
+            texts(&room, &b),
+            [
+                "A decision is waiting for your stance",
+                "An expense is waiting for your approval",
+                "A contribution is waiting for validation",
+                "Someone logged a contribution for you to confirm",
+            ]
+        );
+        // Ana's own expense and contribution are not hers to approve; the decision is.
+        assert_eq!(texts(&room, &a), ["A decision is waiting for your stance"]);
+        room.take_stance(bo, &d, Stance::Agree, "", 21).unwrap();
+        let line = room.pots(22)[0].lines[1].id.clone();
+        room.approve(bo, &pot, &line, 22).unwrap();
+        let c = room.contributions(22)[0].id.clone();
+        room.countersign(bo, &c, 23).unwrap();
+        assert!(texts(&room, &b).is_empty(), "{:?}", texts(&room, &b));
+        assert_eq!(
+            texts(&room, "stranger"),
+            ["Introduce yourself so the members can vouch for you"]
+        );
+    }
 
     #[test]
     fn the_feed_shows_everything_newest_first() {
@@ -163,7 +344,7 @@ mod tests {
             [
                 "edited a page",
                 "wrote the page Rules",
-                "recorded inflow of 500 eur in pot",
+                "recorded inflow of 5.00 eur in pot",
                 "posted a need: Ladder"
             ]
         );

@@ -54,6 +54,118 @@ impl Default for Charter {
     }
 }
 
+/// A starter charter offered when a room is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Template {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// One line on who it suits.
+    pub about: &'static str,
+    /// Rules as amendments (key, value) applied to the defaults at founding.
+    pub rules: &'static [(&'static str, &'static str)],
+}
+
+impl Template {
+    /// The template's rules, with the purpose typed at creation (if any) first.
+    pub fn starter(&self, purpose: &str) -> Vec<Amendment> {
+        let purpose = purpose.trim();
+        (!purpose.is_empty())
+            .then(|| Amendment::new("purpose", purpose))
+            .into_iter()
+            .chain(self.rules.iter().map(|(k, v)| Amendment::new(k, v)))
+            .collect()
+    }
+}
+
+/// The rules a new room starts with: the named template's (none for an unknown or empty id),
+/// with the purpose typed at creation.
+pub fn starter_charter(template: &str, purpose: &str) -> Vec<Amendment> {
+    match TEMPLATES.iter().find(|t| t.id == template) {
+        Some(t) => t.starter(purpose),
+        None => Template {
+            id: "",
+            name: "",
+            about: "",
+            rules: &[],
+        }
+        .starter(purpose),
+    }
+}
+
+/// The starter charters: mutual aid, a tool library, a lending circle, a time bank, an open
+/// cooperative. Each is a handful of rules members can change later by decision.
+pub const TEMPLATES: [Template; 5] = [
+    Template {
+        id: "mutual-aid",
+        name: "Mutual-aid group",
+        about: "Neighbours meeting each other's needs: asks, offers, a small pot.",
+        rules: &[
+            (
+                "values",
+                "Solidarity, not charity. Ask freely, give freely, no one keeps score.",
+            ),
+            ("method", "consent"),
+            ("approvals", "1"),
+            ("value_type:money", "0"),
+        ],
+    },
+    Template {
+        id: "tool-library",
+        name: "Tool library",
+        about: "Shared tools and things, booked, lent and returned with care.",
+        rules: &[
+            (
+                "values",
+                "Borrow with care, return on time and clean, say so when something breaks.",
+            ),
+            ("method", "majority"),
+            ("licence", "CC0"),
+            ("admission", "1"),
+        ],
+    },
+    Template {
+        id: "lending-circle",
+        name: "Lending circle",
+        about: "Members save together and each receives the pot in turn.",
+        rules: &[
+            (
+                "values",
+                "Pay on time: the circle is only as strong as its promises.",
+            ),
+            ("method", "consent"),
+            ("quorum_percent", "75"),
+            ("approvals", "2"),
+            ("licence", "members only"),
+        ],
+    },
+    Template {
+        id: "time-bank",
+        name: "Time bank",
+        about: "Everyone's hour is worth the same; give time, receive time.",
+        rules: &[
+            ("values", "An hour is an hour, whoever gives it."),
+            ("method", "majority"),
+            ("value_type:money", "0"),
+            ("value_type:materials", "0"),
+        ],
+    },
+    Template {
+        id: "open-cooperative",
+        name: "Open cooperative",
+        about: "Open membership, democratic control, shared work and surplus.",
+        rules: &[
+            (
+                "values",
+                "Voluntary and open membership; one member, one voice; shared surplus.",
+            ),
+            ("method", "consent"),
+            ("quorum_percent", "50"),
+            ("licence", "Peer Production Licence"),
+            ("admission", "2"),
+        ],
+    },
+];
+
 /// Licences a room or resource may use.
 pub const LICENCES: [&str; 5] = [
     "CC BY-SA 4.0",
@@ -230,6 +342,64 @@ mod tests {
             amendment: Some(Amendment::new(key, value)),
         };
         room.propose(by, p, 10).unwrap()
+    }
+
+    #[test]
+    fn every_template_founds_a_room_whose_charter_holds_its_rules() {
+        for t in TEMPLATES {
+            let mut room = RoomDoc::create("room-1", t.name, 0).unwrap();
+            let ana = Identity::generate();
+            let profile = crate::domain::Profile {
+                name: "Ana".into(),
+                ..Default::default()
+            };
+            let starter = t.starter("Keep the street fed\nand warm");
+            room.found_with_charter(&ana, profile, &starter, 5).unwrap();
+            let mut expected = Charter::default();
+            for a in &starter {
+                a.validate().unwrap();
+                a.apply(&mut expected);
+            }
+            assert_eq!(room.charter(10), expected, "{}", t.id);
+            assert_eq!(room.charter(10).purpose, "Keep the street fed\nand warm");
+            assert_ne!(expected, Charter::default());
+            let history = room.charter_history(10);
+            assert_eq!(history.len(), starter.len());
+            assert!(history
+                .iter()
+                .all(|(by, at, _)| by == "founding" && *at == 5));
+            assert_eq!(room.admitted().len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_starter_charter_is_signed_with_the_founding_and_holds_rules_only() {
+        let mut room = RoomDoc::create("room-1", "Tools", 0).unwrap();
+        let ana = Identity::generate();
+        let profile = crate::domain::Profile {
+            name: "Ana".into(),
+            ..Default::default()
+        };
+        let bad = [Amendment::new("remove", "someone")];
+        assert!(room
+            .found_with_charter(&ana, profile.clone(), &bad, 1)
+            .is_err());
+        assert_eq!(room.founder(), None);
+        let starter = [Amendment::new("approvals", "3")];
+        room.found_with_charter(&ana, profile, &starter, 1).unwrap();
+        assert_eq!(room.charter(2).approvals, 3);
+        // Rewriting the signed rules unseats the founder entry altogether.
+        use automerge::{transaction::Transactable, ReadDoc};
+        let obj = match room.doc.get(automerge::ROOT, "founder").unwrap() {
+            Some((_, obj)) => obj,
+            None => panic!("no founder entry"),
+        };
+        room.doc
+            .put(&obj, "charter", "[[\"approvals\",\"1\"]]")
+            .unwrap();
+        room.commit();
+        assert_eq!(room.founder(), None);
+        assert_eq!(room.charter(2), Charter::default());
     }
 
     #[test]

@@ -409,6 +409,22 @@ impl RoomDoc {
     }
 
     /// One decision as of `now_ms`.
+    /// Whether `member` has stated a stance on `decision` (a verified one).
+    pub fn has_stance(&self, decision: &str, member: &str) -> bool {
+        self.entries(&stance_prefix(decision)).any(|(id, f)| {
+            let (Some(author), Some(value), Some(at)) =
+                (text(f, "author"), text(f, "value"), int(f, "at"))
+            else {
+                return false;
+            };
+            let reason = text(f, "reason").unwrap_or_default();
+            author == member
+                && verifies(f, || {
+                    stance_canonical(self.room_id(), id, decision, value, reason, at)
+                })
+        })
+    }
+
     pub fn decision(&self, id: &str, now_ms: i64) -> Option<DecisionView> {
         let f = self.index.get(&format!("decision:{id}"))?;
         let g = self.governance();

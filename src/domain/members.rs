@@ -108,8 +108,14 @@ fn leave_canonical(room: &str, id: &str, at: i64) -> Canonical {
     Canonical::new(room, "leave", id).int("at", at)
 }
 
-fn founder_canonical(room: &str, at: i64) -> Canonical {
-    Canonical::new(room, "founder", "founder").int("at", at)
+/// The founder entry; a starter charter, when one was chosen, is part of what is signed.
+fn founder_canonical(room: &str, at: i64, charter: &str) -> Canonical {
+    let c = Canonical::new(room, "founder", "founder").int("at", at);
+    if charter.is_empty() {
+        c
+    } else {
+        c.text("charter", charter)
+    }
 }
 
 fn checked_profile(p: Profile) -> Result<Profile, DomainError> {
@@ -153,12 +159,43 @@ impl RoomDoc {
         profile: Profile,
         now_ms: i64,
     ) -> Result<(), DomainError> {
+        self.found_with_charter(me, profile, &[], now_ms)
+    }
+
+    /// Founds the room with a starter charter: rules that hold from the start (a template's,
+    /// and the purpose typed at creation). Only rule changes are accepted (no removals or
+    /// expenses); they are signed with the founding and can later change only by decision.
+    pub fn found_with_charter(
+        &mut self,
+        me: &Identity,
+        profile: Profile,
+        starter: &[Amendment],
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
         self.ensure_writable()?;
         if self.founder().is_some() {
             return Err(DomainError::AlreadyFounded);
         }
         let profile = checked_profile(profile)?;
-        let canonical = founder_canonical(self.room_id(), now_ms);
+        for a in starter {
+            a.validate()?;
+            if matches!(a.key.as_str(), "remove" | "expense") {
+                return Err(DomainError::Invalid {
+                    field: "amendment",
+                    problem: "a starter charter holds rules only".into(),
+                });
+            }
+        }
+        let charter = if starter.is_empty() {
+            String::new()
+        } else {
+            let pairs: Vec<(&str, &str)> = starter
+                .iter()
+                .map(|a| (a.key.as_str(), a.value.as_str()))
+                .collect();
+            serde_json::to_string(&pairs).unwrap_or_default()
+        };
+        let canonical = founder_canonical(self.room_id(), now_ms, &charter);
         put_signed(&mut self.doc, "founder", me, canonical)?;
         self.write_profile(me, profile, now_ms)?;
         self.commit();
@@ -167,10 +204,24 @@ impl RoomDoc {
 
     /// The founder's key, if the founder entry verifies.
     pub fn founder(&self) -> Option<String> {
+        self.founding().map(|(key, _, _)| key)
+    }
+
+    /// The verified founder entry: (founder's key, time, starter charter).
+    fn founding(&self) -> Option<(String, i64, Vec<Amendment>)> {
         let fields = self.index.get("founder")?;
         let at = int(fields, "at")?;
-        verifies(fields, || founder_canonical(self.room_id(), at))
-            .then(|| text(fields, "author").map(str::to_owned))?
+        let charter = text(fields, "charter").unwrap_or_default();
+        if !verifies(fields, || founder_canonical(self.room_id(), at, charter)) {
+            return None;
+        }
+        let starter = serde_json::from_str::<Vec<(String, String)>>(charter)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| Amendment { key: k, value: v })
+            .filter(|a| a.validate().is_ok() && !matches!(a.key.as_str(), "remove" | "expense"))
+            .collect();
+        Some((text(fields, "author")?.to_owned(), at, starter))
     }
 
     fn write_profile(&mut self, me: &Identity, p: Profile, now_ms: i64) -> Result<(), DomainError> {
@@ -351,8 +402,13 @@ impl RoomDoc {
         events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
         let mut g = Governance::default();
-        if let Some(founder) = self.founder().filter(|f| profiles.contains_key(f)) {
-            g.admitted.insert(founder);
+        if let Some((founder, at, starter)) = self.founding() {
+            for rule in starter {
+                g.enact("founding", at, rule);
+            }
+            if profiles.contains_key(&founder) {
+                g.admitted.insert(founder);
+            }
         }
         for (at, _, event) in events {
             match event {

@@ -19,11 +19,11 @@ mod tasks;
 mod testing;
 mod timebank;
 
-pub use activity::ActivityItem;
+pub use activity::{ActivityItem, Need};
 pub use board::{
     Match, NewPost, Post, PostDetails, PostEdit, PostKind, PostStatus, Urgency, CATEGORIES,
 };
-pub use charter::{Amendment, Charter, LICENCES};
+pub use charter::{starter_charter, Amendment, Charter, Template, LICENCES, TEMPLATES};
 pub use circles::{CircleView, NewCircle, Round};
 pub use contributions::{ContributionTotals, ContributionView, NewContribution};
 pub use decisions::{

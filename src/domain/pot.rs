@@ -319,7 +319,7 @@ impl RoomDoc {
     }
 
     /// Verified approvers of an entry (any standing; the replay decides what counts).
-    fn approvers(&self, target: &str) -> BTreeSet<String> {
+    pub(crate) fn approvers(&self, target: &str) -> BTreeSet<String> {
         self.marks("approval")
             .into_iter()
             .filter(|m| m.target == target)

@@ -57,7 +57,7 @@ impl From<indexed_db_futures::error::OpenDbError> for StoreError {
 }
 
 /// What the device remembers about one room (its content lives in the chunks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomRecord {
     pub id: String,
     pub name: String,
@@ -69,6 +69,17 @@ pub struct RoomRecord {
     /// Records saved before identities existed have none until the room is next opened.
     #[serde(default)]
     pub identity: String,
+    /// What the room list shows, as of the last time the room was open here: admitted members,
+    /// the time of the newest activity, and how many activity items from others arrived after
+    /// `seen_at` (the newest activity shown on the room's home).
+    #[serde(default)]
+    pub members: usize,
+    #[serde(default)]
+    pub last_activity: i64,
+    #[serde(default)]
+    pub unread: usize,
+    #[serde(default)]
+    pub seen_at: i64,
 }
 
 /// The saved chunks of one room, with the keys needed to compact them later.
@@ -266,8 +277,7 @@ impl Store {
             name: backup.name.clone(),
             secret: backup.secret.clone(),
             joined_at: now_ms,
-            last_opened: 0,
-            identity: String::new(),
+            ..RoomRecord::default()
         });
         if record.identity.is_empty() {
             record.identity = backup.identity.clone();

@@ -75,8 +75,9 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
                 } else {
                     view! {
                         <ol class="history">
-                            {history.into_iter().map(|(_, at, a)| view! {
-                                <li>{format!("{}: {} = {}", when(at), a.key, a.value)}</li>
+                            {history.into_iter().map(|(by, at, a)| {
+                                let how = if by == "founding" { "starter charter" } else { "by decision" };
+                                view! { <li>{format!("{}: {} = {} ({how})", when(at), a.key, a.value)}</li> }
                             }).collect_view()}
                         </ol>
                     }.into_any()

@@ -3,7 +3,6 @@
 use super::form::{derived, name_of, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
-use crate::domain::{Outcome, Standing};
 use leptos::prelude::*;
 
 const FEED_PAGE: usize = 50;
@@ -12,46 +11,26 @@ const FEED_PAGE: usize = 50;
 pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) -> impl IntoView {
     let data = derived(handle, view, |room, me| {
         let now = now_ms();
-        let members = room.members();
-        let key = me.public();
-        let admitted = room.admitted().contains(&key);
-        let mut needs: Vec<(String, &'static str)> = Vec::new();
-        let standing = members
-            .iter()
-            .find(|m| m.key == key)
-            .map(|m| m.standing.clone());
-        match standing {
-            None => needs.push((
-                "Introduce yourself so the members can vouch for you".into(),
-                "members",
-            )),
-            Some(Standing::Pending { vouches, needed }) => needs.push((
-                format!("You are waiting for vouches ({vouches} of {needed})"),
-                "members",
-            )),
-            _ => {}
+        let needs: Vec<(String, &'static str)> = room
+            .needs_me(&me.public(), now)
+            .into_iter()
+            .map(|n| (n.text, n.section))
+            .collect();
+        (needs, room.activity(now), room.members(), me.public())
+    });
+    // Items after what was seen when the home opened are marked new; seeing them marks them seen.
+    let seen_before = handle
+        .with_value(|h| h.as_ref().map(|h| h.seen_at()))
+        .unwrap_or(0);
+    Effect::new(move |_| {
+        let newest = data.with(|d| d.as_ref().and_then(|d| d.1.first().map(|i| i.at)));
+        if let Some(at) = newest {
+            handle.with_value(|h| {
+                if let Some(h) = h {
+                    h.mark_seen(at)
+                }
+            });
         }
-        if admitted {
-            let pending = members
-                .iter()
-                .filter(|m| matches!(m.standing, Standing::Pending { .. }))
-                .count();
-            if pending > 0 {
-                needs.push((
-                    format!("{pending} newcomer(s) waiting for vouches"),
-                    "members",
-                ));
-            }
-            let unanswered = room
-                .decisions(now)
-                .into_iter()
-                .filter(|d| d.outcome == Outcome::Open)
-                .count();
-            if unanswered > 0 {
-                needs.push((format!("{unanswered} open decision(s)"), "decisions"));
-            }
-        }
-        (needs, room.activity(now), members)
     });
     let limit = RwSignal::new(FEED_PAGE);
     let link = move |section: &str| format!("#/room/{room_id}/{section}");
@@ -73,11 +52,17 @@ pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) ->
             <h2>"Activity"</h2>
             <ul class="feed" data-testid="activity">
                 {move || {
-                    let (_, feed, members) = data.get().unwrap_or_default();
+                    let (_, feed, members, me) = data.get().unwrap_or_default();
                     let total = feed.len();
                     let items = feed.into_iter().take(limit.get()).map(|item| {
                         let who = item.author.as_deref().map(|k| name_of(&members, k)).unwrap_or_else(|| "Someone".into());
-                        view! { <li><span class="muted">{when(item.at)}</span>" "<strong>{who}</strong>" "{item.what}</li> }
+                        let new = item.at > seen_before && item.author.as_deref() != Some(me.as_str());
+                        view! {
+                            <li class:unread=new data-testid="activity-item" data-new=new.to_string()>
+                                {new.then(|| view! { <span class="new-badge">"New"</span>" " })}
+                                <span class="muted">{when(item.at)}</span>" "<strong>{who}</strong>" "{item.what}
+                            </li>
+                        }
                     }).collect_view();
                     view! {
                         {items}

@@ -64,7 +64,8 @@ pub fn ProfileForm(handle: Handle, view: RwSignal<RoomView>, me: Option<Member>)
 }
 
 #[component]
-pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) -> impl IntoView {
+    let charter_link = format!("#/room/{room_id}/charter");
     let members = derived(handle, view, |room, _| room.members());
     let my_key = handle.with_value(|h| h.as_ref().map(|h| h.my_key()).unwrap_or_default());
     let errors = RwSignal::new(None::<(String, String)>);
@@ -103,7 +104,23 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
             .filter(|m| matches!(m.standing, Standing::Pending { .. }))
             .collect::<Vec<_>>()
     });
+    let charter = derived(handle, view, |room, _| {
+        let c = room.charter(super::now_ms());
+        (c.purpose, c.values)
+    });
+    let newcomer = Memo::new(move |_| !me.get().is_some_and(|m| m.standing == Standing::Admitted));
     view! {
+        {move || newcomer.get().then(|| {
+            let (purpose, values) = charter.get().unwrap_or_default();
+            view! {
+                <section class="card" data-testid="room-purpose">
+                    <h2>"What this room is for"</h2>
+                    <p data-testid="purpose">{if purpose.is_empty() { "The members have not written it down yet.".to_string() } else { purpose }}</p>
+                    {(!values.is_empty()).then(|| view! { <p><strong>"Values: "</strong>{values}</p> })}
+                    <p><a href=charter_link.clone()>"Read the whole charter"</a></p>
+                </section>
+            }
+        })}
         <section class="card" data-testid="my-standing">
             <h2>"You"</h2>
             {move || match me.get() {

@@ -186,7 +186,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         </nav>
                         {move || match section.get().as_str() {
                             "board" => view! { <Board handle view=v/> }.into_any(),
-                            "members" => view! { <MembersSection handle view=v/> }.into_any(),
+                            "members" => view! { <MembersSection handle view=v room_id=room_id.clone()/> }.into_any(),
                             "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
                             "pot" => view! { <PotSection handle view=v/> }.into_any(),
                             "things" => view! { <ResourcesSection handle view=v/> }.into_any(),

@@ -38,6 +38,8 @@ struct Runtime {
     chunk_keys: Vec<String>,
     unsaved: Vec<u8>,
     compacting: bool,
+    /// A room-list summary update is scheduled (see [`RoomHandle::update_record`]).
+    summary_due: bool,
     view: RwSignal<RoomView>,
 }
 
@@ -84,6 +86,7 @@ impl RoomHandle {
             chunk_keys: loaded.keys,
             unsaved: Vec::new(),
             compacting: false,
+            summary_due: false,
             view: RwSignal::new(RoomView::default()),
         })));
         let weak = Rc::downgrade(&handle.0);
@@ -94,6 +97,7 @@ impl RoomHandle {
         });
         handle.0.borrow_mut().mesh = Some(mesh);
         handle.refresh();
+        handle.update_record();
         Ok(handle)
     }
 
@@ -162,6 +166,10 @@ impl RoomHandle {
         let mesh = self.0.borrow_mut().mesh.take();
         if let Some(mesh) = mesh {
             mesh.leave();
+        }
+        // The room list should show what was here when the room was left.
+        if self.summarise() {
+            self.save_record();
         }
     }
 
@@ -240,22 +248,88 @@ impl RoomHandle {
     }
 
     /// Keeps the room list's name in step with the document (a joined room learns its name).
+    /// Keeps the room list's record in step: the name at once; members, last activity and
+    /// unread count at most every 1.5 s (deriving the feed costs more than a change).
     fn update_record(&self) {
-        let (store, record) = {
+        let name_changed = {
             let mut rt = self.0.borrow_mut();
             match rt.room.name() {
                 Some(name) if name != rt.record.name => {
                     rt.record.name = name;
-                    (rt.store.clone(), rt.record.clone())
+                    true
                 }
-                _ => return,
+                _ => false,
             }
+        };
+        if name_changed {
+            self.save_record();
+        }
+        if std::mem::replace(&mut self.0.borrow_mut().summary_due, true) {
+            return;
+        }
+        let weak = Rc::downgrade(&self.0);
+        gloo_timers::callback::Timeout::new(1_500, move || {
+            if let Some(rt) = weak.upgrade() {
+                let handle = RoomHandle(rt);
+                handle.0.borrow_mut().summary_due = false;
+                if handle.summarise() {
+                    handle.save_record();
+                }
+            }
+        })
+        .forget();
+    }
+
+    /// Recomputes the room-list summary; whether it changed.
+    fn summarise(&self) -> bool {
+        let mut rt = self.0.borrow_mut();
+        let rt = &mut *rt;
+        let me = rt.me.public();
+        let feed = rt.room.activity(now_ms());
+        let seen = rt.record.seen_at;
+        let summary = (
+            rt.room.admitted().len(),
+            feed.iter().map(|i| i.at).max().unwrap_or(0),
+            feed.iter()
+                .filter(|i| i.at > seen && i.author.as_deref() != Some(me.as_str()))
+                .count(),
+        );
+        let r = &mut rt.record;
+        if (r.members, r.last_activity, r.unread) == summary {
+            return false;
+        }
+        (r.members, r.last_activity, r.unread) = summary;
+        true
+    }
+
+    fn save_record(&self) {
+        let (store, record) = {
+            let rt = self.0.borrow();
+            (rt.store.clone(), rt.record.clone())
         };
         leptos::task::spawn_local(async move {
             if let Err(e) = store.put_room(&record).await {
                 web_sys::console::warn_1(&format!("tequio: room list not updated: {e}").into());
             }
         });
+    }
+
+    /// When activity was last seen on the room's home (items after it are new).
+    pub fn seen_at(&self) -> i64 {
+        self.0.borrow().record.seen_at
+    }
+
+    /// Marks everything up to `at` as seen.
+    pub fn mark_seen(&self, at: i64) {
+        {
+            let mut rt = self.0.borrow_mut();
+            if at <= rt.record.seen_at {
+                return;
+            }
+            rt.record.seen_at = at;
+        }
+        self.summarise();
+        self.save_record();
     }
 
     /// Writes every change not yet saved as one chunk. The view counts the write as pending

@@ -1,8 +1,9 @@
-//! The start page (my rooms, create, join by pasting a link) and the join route.
+//! The start page (my rooms, create with a starter charter, join by pasting a link, restore a
+//! backup) and the join route.
 
 use super::{go, now_ms, Device};
 use crate::crypto::{parse_join_link, Identity, RoomSecret};
-use crate::domain::{Profile, RoomDoc};
+use crate::domain::{starter_charter, Profile, RoomDoc, TEMPLATES};
 use crate::store::RoomRecord;
 use leptos::prelude::*;
 
@@ -15,6 +16,8 @@ pub fn StartPage(device: Device) -> impl IntoView {
     });
 
     let new_name = RwSignal::new(String::new());
+    let purpose = RwSignal::new(String::new());
+    let template = RwSignal::new(String::new());
     let my_name = RwSignal::new(String::new());
     let my_name_error = RwSignal::new(None::<String>);
     let create_error = RwSignal::new(None::<String>);
@@ -36,7 +39,8 @@ pub fn StartPage(device: Device) -> impl IntoView {
             name: my_name.get_untracked(),
             ..Profile::default()
         };
-        if let Err(e) = room.found(&me, profile, now) {
+        let starter = starter_charter(&template.get_untracked(), &purpose.get_untracked());
+        if let Err(e) = room.found_with_charter(&me, profile, &starter, now) {
             return my_name_error.set(Some(e.to_string()));
         }
         creating.set(true);
@@ -47,6 +51,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
             joined_at: now,
             last_opened: now,
             identity: me.secret(),
+            ..RoomRecord::default()
         };
         let store = device.store.get_value();
         leptos::task::spawn_local(async move {
@@ -104,8 +109,19 @@ pub fn StartPage(device: Device) -> impl IntoView {
                 }
                 Some(Ok(list)) => view! {
                     <ul class="rooms" data-testid="room-list">
-                        {list.into_iter().map(|r| view! {
-                            <li><a href=format!("#/room/{}", r.id) data-testid="room-link">{r.name}</a></li>
+                        {list.into_iter().map(|r| {
+                            let meta = match (r.members, r.last_activity) {
+                                (0, _) => "Not opened yet on this device".to_string(),
+                                (n, at) => format!("{n} member{} · last activity {}", if n == 1 { "" } else { "s" },
+                                    if at > 0 { super::form::when(at) } else { "none yet".into() }),
+                            };
+                            view! {
+                                <li data-testid="room-entry" data-name=r.name.clone() data-unread=r.unread.to_string()>
+                                    <a href=format!("#/room/{}", r.id) data-testid="room-link">{r.name.clone()}</a>
+                                    {(r.unread > 0).then(|| view! { <span class="unread-count" data-testid="unread">{format!("{} new", r.unread)}</span> })}
+                                    <span class="room-meta" data-testid="room-meta">{meta}</span>
+                                </li>
+                            }
                         }).collect_view()}
                     </ul>
                 }.into_any(),
@@ -125,6 +141,24 @@ pub fn StartPage(device: Device) -> impl IntoView {
                     prop:value=move || my_name.get()
                     on:input=move |ev| { my_name.set(event_target_value(&ev)); my_name_error.set(None); }/>
                 {move || my_name_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                <label for="room-purpose">"What the room is for (optional; it opens the charter)"</label>
+                <textarea id="room-purpose" data-testid="room-purpose" rows="2" maxlength="2000"
+                    prop:value=move || purpose.get() on:input=move |ev| purpose.set(event_target_value(&ev))></textarea>
+                <fieldset class="templates">
+                    <legend>"Starting rules"</legend>
+                    <label class="check">
+                        <input type="radio" name="template" value="" data-testid="template-none"
+                            prop:checked=move || template.get().is_empty() on:change=move |_| template.set(String::new())/>
+                        "Plain defaults (consent decisions, two approvals per expense)"
+                    </label>
+                    {TEMPLATES.iter().map(|t| view! {
+                        <label class="check">
+                            <input type="radio" name="template" value=t.id data-testid=format!("template-{}", t.id)
+                                prop:checked=move || template.get() == t.id on:change=move |_| template.set(t.id.to_owned())/>
+                            <strong>{t.name}</strong>" — "{t.about}
+                        </label>
+                    }).collect_view()}
+                </fieldset>
                 <button type="submit" disabled=move || creating.get()>"Create a room"</button>
             </form>
         </section>
@@ -205,6 +239,7 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
                         joined_at: now,
                         last_opened: now,
                         identity: Identity::generate().secret(),
+                        ..RoomRecord::default()
                     };
                     if let Err(e) = store.put_room(&record).await {
                         return error.set(Some(format!("The room could not be added: {e}")));

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  createRoom, joinAndBeVouched, peers, post, saved, section, shareLink, standing, useServers, WAIT,
+  createRoom, joinAndBeVouched, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
 } from './harness.mjs'
 
 const servers = useServers({ before, after })
@@ -384,5 +384,49 @@ describe('the commons through the UI', () => {
       await hours(p, 'Bo').filter({ hasText: '+1:30 h' }).waitFor({ timeout: WAIT })
       assert.equal(await hours(p, 'Ana').innerText(), '-1:30 h')
     }
+  }))
+
+  test('a room starts from a template; the room list shows members and what is new', () => withLogs(async () => {
+    const [a, b] = await Promise.all(['sa', 'sb'].map(n => device(n).open()))
+    const pa = await a.page(servers.app.url)
+    await pa.getByLabel('Room name').fill('Street kitchen')
+    await pa.getByLabel('Your name in this room').fill('Ana')
+    await pa.getByTestId('room-purpose').fill('Cook together on Sundays')
+    await pa.getByTestId('template-mutual-aid').check()
+    await pa.getByRole('button', { name: 'Create a room' }).click()
+    await pa.getByTestId('room-name').filter({ hasText: 'Street kitchen' }).waitFor({ timeout: WAIT })
+    await section(pa, 'charter')
+    assert.equal(await pa.getByTestId('charter-purpose').innerText(), 'Cook together on Sundays')
+    assert.match(await pa.getByTestId('charter-values').innerText(), /Solidarity, not charity/)
+    assert.equal(await pa.getByTestId('charter-approvals-an-expense-needs').innerText(), '1 (never the requester\'s own)')
+    await pa.locator('.history li').filter({ hasText: 'starter charter' }).first().waitFor({ timeout: WAIT })
+
+    // The newcomer reads what the room is for before introducing themselves.
+    const pb = await b.page()
+    await pb.goto(await shareLink(pa))
+    await section(pb, 'members')
+    await pb.getByTestId('purpose').filter({ hasText: 'Cook together on Sundays' }).waitFor({ timeout: WAIT })
+    await pb.getByTestId('profile-name').fill('Bo')
+    await pb.getByTestId('profile-save').click()
+    await standing(pb, 'pending')
+    await section(pa, 'members')
+    await pa.locator('[data-testid=pending-member][data-name=Bo]').getByTestId('vouch').click()
+    await standing(pb, 'admitted')
+    await pb.getByTestId('room-purpose').waitFor({ state: 'detached', timeout: WAIT })
+
+    // Ana is elsewhere when Bo posts: her room list counts it as new until she opens the home.
+    await post(pb, { title: 'Need onions' })
+    await section(pa, 'board')
+    await postItem(pa, 'Need onions').waitFor({ timeout: WAIT })
+    const entry = pa.locator('[data-testid=room-entry][data-name="Street kitchen"]')
+    await pa.getByRole('link', { name: 'Tequio' }).click()
+    // Bo's introduction and his post.
+    assert.equal(await entry.getAttribute('data-unread'), '2')
+    assert.match(await entry.getByTestId('room-meta').innerText(), /^2 members · last activity /)
+    await entry.getByTestId('room-link').click()
+    await section(pa, 'home')
+    await pa.locator('[data-testid=activity-item][data-new=true]').filter({ hasText: 'Need onions' }).waitFor({ timeout: WAIT })
+    await pa.getByRole('link', { name: 'Tequio' }).click()
+    assert.equal(await entry.getAttribute('data-unread'), '0')
   }))
 })

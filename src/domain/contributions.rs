@@ -54,6 +54,36 @@ pub struct ContributionTotals {
     pub share_basis_points: BTreeMap<String, i64>,
 }
 
+/// Whether a value type is measured in time (its quantities are minutes): work, care and
+/// knowledge shared. Other types (money, materials, any the charter adds) count whole units.
+pub fn is_time(value_type: &str) -> bool {
+    matches!(value_type, "work" | "care" | "knowledge")
+}
+
+/// A quantity as people read it: `1:30 h` for time, `3 materials` otherwise.
+pub fn format_quantity(quantity: i64, value_type: &str) -> String {
+    if is_time(value_type) {
+        super::format_amount(quantity, "hours")
+    } else {
+        format!("{quantity} {value_type}")
+    }
+}
+
+/// Reads a quantity typed for a value type: hours (`1:30`, `1.5`, minutes) for time, a
+/// positive whole number otherwise.
+pub fn parse_quantity(text: &str, value_type: &str) -> Result<i64, DomainError> {
+    if is_time(value_type) {
+        return super::parse_amount(text, "hours");
+    }
+    match text.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(DomainError::Invalid {
+            field: "quantity",
+            problem: format!("is not a whole number of {value_type} above zero"),
+        }),
+    }
+}
+
 fn contribution_canonical(room: &str, id: &str, c: &NewContribution, at: i64) -> Canonical {
     Canonical::new(room, "contribution", id)
         .text("value_type", &c.value_type)
@@ -273,6 +303,16 @@ mod tests {
         let (room, mut m) = crate::domain::testing::community(3);
         let (cy, bo, ana) = (m.pop().unwrap(), m.pop().unwrap(), m.pop().unwrap());
         (room, ana, bo, cy)
+    }
+
+    #[test]
+    fn quantities_are_time_for_time_types_and_whole_units_otherwise() {
+        assert_eq!(parse_quantity("1:30", "care"), Ok(90));
+        assert_eq!(parse_quantity(" 3 ", "materials"), Ok(3));
+        assert!(parse_quantity("1.5", "materials").is_err());
+        assert!(parse_quantity("0", "money").is_err());
+        assert_eq!(format_quantity(90, "work"), "1:30 h");
+        assert_eq!(format_quantity(3, "materials"), "3 materials");
     }
 
     fn work(minutes: i64, beneficiary: Option<&Identity>) -> NewContribution {

@@ -25,7 +25,9 @@ pub use board::{
 };
 pub use charter::{starter_charter, Amendment, Charter, Template, LICENCES, TEMPLATES};
 pub use circles::{CircleView, NewCircle, Round};
-pub use contributions::{ContributionTotals, ContributionView, NewContribution};
+pub use contributions::{
+    format_quantity, is_time, parse_quantity, ContributionTotals, ContributionView, NewContribution,
+};
 pub use decisions::{
     instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance, Statement,
 };

@@ -1,10 +1,11 @@
 //! Contributions: log one (value type from the charter, minutes or units, optional beneficiary),
-//! validate others', countersign as beneficiary, and totals and shares per member and type.
+//! validate others', countersign as beneficiary, and totals and shares per member and type
+//! (time in hours, other value types in whole units).
 
 use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
-use crate::domain::{format_amount, parse_amount, NewContribution};
+use crate::domain::{format_amount, format_quantity, is_time, parse_quantity, NewContribution};
 use leptos::prelude::*;
 
 const SHOWN: usize = 50;
@@ -35,13 +36,14 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
     let log = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         // Time is entered as hours (1:30) or minutes; other value types as whole units.
-        let minutes = match parse_amount(&quantity.get_untracked(), "hours") {
+        let kind = value_type.get_untracked();
+        let amount = match parse_quantity(&quantity.get_untracked(), &kind) {
             Ok(m) => m,
             Err(e) => return errors.set(Some(super::form::field_error(e))),
         };
         let c = NewContribution {
-            value_type: value_type.get_untracked(),
-            quantity: minutes,
+            value_type: kind,
+            quantity: amount,
             description: description.get_untracked(),
             date: now_ms(),
             beneficiary: Some(beneficiary.get_untracked()).filter(|b| !b.is_empty()),
@@ -78,7 +80,11 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                         <select id="c-type" data-testid="contribution-type" on:change=move |ev| value_type.set(event_target_value(&ev))>
                             {types.into_iter().map(|t| view! { <option value=t.clone() selected=t == "work">{t.clone()}</option> }).collect_view()}
                         </select>
-                        <label for="c-qty">"Time spent (hours like 1:30, or minutes)"</label>
+                        <label for="c-qty">{move || if is_time(&value_type.get()) {
+                            "Time spent (hours like 1:30, or minutes)".to_string()
+                        } else {
+                            format!("How much {} (a whole number)", value_type.get())
+                        }}</label>
                         <input id="c-qty" data-testid="contribution-quantity" inputmode="decimal" prop:value=move || quantity.get()
                             on:input=move |ev| quantity.set(event_target_value(&ev))/>
                         {error_for(errors, "amount")}
@@ -123,7 +129,7 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                             <li data-testid="contribution" data-description=c.description.clone() data-confirmed=c.confirmed.to_string()>
                                 <span class="muted">{when(c.date)}</span>
                                 <strong>{name_of(&members, &c.contributor)}</strong>
-                                {format!(" · {} of {} · {}", format_amount(c.quantity, "hours"), c.value_type, c.description)}
+                                {format!(" · {} · {}", if is_time(&c.value_type) { format!("{} of {}", format_quantity(c.quantity, "work"), c.value_type) } else { format_quantity(c.quantity, &c.value_type) }, c.description)}
                                 {c.beneficiary.as_ref().map(|b| format!(" · for {}", name_of(&members, b)))}
                                 " · "<span data-testid="contribution-status">{status}</span>
                                 {can_validate.then(|| { let id = id.clone(); view! { <button data-testid="validate" on:click=move |_| validate(id.clone())>"Validate"</button> } })}
@@ -137,17 +143,20 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
         <section class="card">
             <h2>"Totals"</h2>
             <table class="totals" data-testid="contribution-totals">
-                <thead><tr><th scope="col">"Member"</th><th scope="col">"Weighted total"</th><th scope="col">"Share"</th><th scope="col"><span class="sr-only">"Bar"</span></th></tr></thead>
+                <thead><tr><th scope="col">"Member"</th><th scope="col">"Time"</th><th scope="col">"Other value"</th><th scope="col">"Share"</th><th scope="col"><span class="sr-only">"Bar"</span></th></tr></thead>
                 <tbody>
                     {move || {
                         let (_, totals, members, _, _, _) = data.get().unwrap_or_default();
-                        totals.weighted_by_member.iter().map(|(k, v)| {
+                        totals.weighted_by_member.keys().map(|k| {
                             let bp = totals.share_basis_points.get(k).copied().unwrap_or(0);
+                            let mine = totals.by_member_and_type.iter().filter(|((m, _), _)| m == k);
+                            let time: i64 = mine.clone().filter(|((_, t), _)| is_time(t)).map(|(_, q)| q).sum();
+                            let other: Vec<String> = mine.filter(|((_, t), _)| !is_time(t)).map(|((_, t), q)| format_quantity(*q, t)).collect();
                             view! {
                                 <tr data-testid="total" data-name=name_of(&members, k)>
                                     <td>{name_of(&members, k)}</td>
-                                    // Weights are percentages: minutes × weight / 100.
-                                    <td>{format_amount(*v / 100, "hours")}</td>
+                                    <td>{format_amount(time, "hours")}</td>
+                                    <td>{if other.is_empty() { "—".to_string() } else { other.join(", ") }}</td>
                                     <td>{format!("{}.{:02} %", bp / 100, bp % 100)}</td>
                                     <td><progress max="10000" value=bp.to_string()></progress></td>
                                 </tr>

@@ -219,13 +219,24 @@ describe('the commons through the UI', () => {
     const item = p => p.locator('[data-testid=contribution][data-description="Fixed the fence"]')
     await item(pb).waitFor({ timeout: WAIT })
     assert.equal(await item(pb).getByTestId('validate').count(), 0, 'no validating your own work')
+    // Value that is not time is counted in whole units.
+    await pb.getByTestId('contribution-type').selectOption('materials')
+    await pb.getByLabel('How much materials (a whole number)').fill('1.5')
+    await pb.getByTestId('contribution-description').fill('Fence posts')
+    await pb.getByTestId('log').click()
+    await pb.getByText('not a whole number of materials above zero').waitFor({ timeout: WAIT })
+    await pb.getByTestId('contribution-quantity').fill('3')
+    await pb.getByTestId('log').click()
+    const posts = p => p.locator('[data-testid=contribution][data-description="Fence posts"]')
+    await posts(pb).filter({ hasText: '3 materials' }).waitFor({ timeout: WAIT })
 
     await section(pa, 'contributions')
     await item(pa).getByTestId('validate').click()
     await item(pa).getByTestId('countersign').click()
+    await posts(pa).getByTestId('validate').click()
     for (const p of [pa, pb]) {
       await p.locator('[data-testid=contribution][data-description="Fixed the fence"][data-confirmed=true]').waitFor({ timeout: WAIT })
-      await p.locator('[data-testid=total][data-name=Bo]').filter({ hasText: '1:30 h' }).waitFor({ timeout: WAIT })
+      await p.locator('[data-testid=total][data-name=Bo]').filter({ hasText: '1:30 h' }).filter({ hasText: '3 materials' }).waitFor({ timeout: WAIT })
     }
   }))
 

@@ -6,6 +6,7 @@ pub mod domain;
 pub mod markdown;
 #[cfg(target_arch = "wasm32")]
 pub mod net;
+pub mod qr;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
 pub mod sync;

@@ -84,3 +84,34 @@ pub fn when(ms: i64) -> String {
         .as_string()
         .unwrap_or_default()
 }
+
+/// Where the app is served (origin and path, without the `#` route): links shared out of the
+/// app start with it, so they work under any sub-path.
+pub fn app_base() -> String {
+    web_sys::window()
+        .map(|w| w.location())
+        .map(|l| {
+            format!(
+                "{}{}",
+                l.origin().unwrap_or_default(),
+                l.pathname().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// A QR code of `text` (a link), with `label` read out in its place.
+#[component]
+pub fn Qr(
+    #[prop(into)] text: String,
+    #[prop(into)] label: String,
+    testid: &'static str,
+) -> impl IntoView {
+    let svg = crate::qr::svg(&text);
+    view! {
+        {match svg {
+            Some(svg) => view! { <div class="qr" role="img" aria-label=label data-testid=testid data-text=text inner_html=svg></div> }.into_any(),
+            None => view! { <p class="error">"This link is too long for a QR code."</p> }.into_any(),
+        }}
+    }
+}

@@ -1,7 +1,7 @@
 //! Shared resources: the registry (steward, licence, rules, condition, location), bookings with
 //! conflicts shown, and lending (hand over, return) with condition notes.
 
-use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
+use super::form::{app_base, derived, error_for, field_error, name_of, run, when, Handle, Qr};
 use super::now_ms;
 use super::runtime::RoomView;
 use crate::domain::{DomainError, NewResource, ResourceView, LICENCES};
@@ -27,8 +27,21 @@ fn ResourceItem(
     r: ResourceView,
     members: Vec<crate::domain::Member>,
     admitted: Vec<String>,
+    /// The link that opens this thing in the room (for its QR code).
+    link: String,
+    /// Opened through that link: shown highlighted and scrolled to.
+    focused: bool,
 ) -> impl IntoView {
     let errors = RwSignal::new(None::<(String, String)>);
+    let show_qr = RwSignal::new(false);
+    let item = NodeRef::<leptos::html::Li>::new();
+    if focused {
+        Effect::new(move |_| {
+            if let Some(el) = item.get() {
+                el.scroll_into_view();
+            }
+        });
+    }
     let id = StoredValue::new(r.id.clone());
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
@@ -76,11 +89,13 @@ fn ResourceItem(
             note.set(String::new());
         }
     };
+    let name_for_qr = StoredValue::new(r.resource.name.clone());
     let now = now_ms();
     let lent = r.holder.is_some();
     let physical = r.resource.kind == "physical";
     view! {
-        <li class="resource" data-testid="resource" data-name=r.resource.name.clone()
+        <li class="resource" class:focused=focused node_ref=item data-testid="resource" data-name=r.resource.name.clone()
+            data-focused=focused.to_string()
             data-holder=r.holder.as_deref().map(|h| name_of(&members, h)).unwrap_or_default()>
             <h3>{r.resource.name.clone()}</h3>
             <p class="muted">{format!("{} · steward {} · {}", r.resource.kind, name_of(&members, &r.steward), r.resource.licence)}</p>
@@ -127,12 +142,28 @@ fn ResourceItem(
             {error_for(errors, "holder")}
             {error_for(errors, "note")}
             {error_for(errors, "")}
+            <button class="secondary" data-testid="show-qr" aria-expanded=move || show_qr.get().to_string()
+                on:click=move |_| show_qr.update(|s| *s = !*s)>"QR code for a label"</button>
+            {move || show_qr.get().then(|| {
+                let link = link.clone();
+                view! {
+                    <p class="hint">"Print it and stick it on the thing: members who scan it land here to book or borrow it."</p>
+                    <Qr text=link label=format!("QR code that opens {}", name_for_qr.get_value()) testid="resource-qr"/>
+                }
+            })}
         </li>
     }
 }
 
 #[component]
-pub fn ResourcesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+pub fn ResourcesSection(
+    handle: Handle,
+    view: RwSignal<RoomView>,
+    room_id: String,
+    /// A thing to show first (opened from its QR code); empty for none.
+    focus: String,
+) -> impl IntoView {
+    let base = format!("{}#/room/{room_id}/things/", app_base());
     let data = derived(handle, view, |room, me| {
         let admitted: Vec<String> = room.admitted().into_iter().collect();
         let mine = admitted.contains(&me.public());
@@ -172,8 +203,10 @@ pub fn ResourcesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                     if list.is_empty() {
                         return view! { <p>"Nothing shared yet."</p> }.into_any();
                     }
-                    list.into_iter().map(|r| view! {
-                        <ResourceItem handle r members=members.clone() admitted=admitted.clone()/>
+                    list.into_iter().map(|r| {
+                        let link = format!("{base}{}", r.id);
+                        let focused = r.id == focus;
+                        view! { <ResourceItem handle r members=members.clone() admitted=admitted.clone() link focused/> }
                     }).collect_view().into_any()
                 }}
             </ul>

@@ -107,17 +107,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         let secret = handle
             .with_value(|h| h.as_ref().map(RoomHandle::link_secret))
             .unwrap_or_default();
-        let location = web_sys::window().map(|w| w.location());
-        let base = location
-            .map(|l| {
-                format!(
-                    "{}{}",
-                    l.origin().unwrap_or_default(),
-                    l.pathname().unwrap_or_default()
-                )
-            })
-            .unwrap_or_default();
-        format!("{base}#/join/{secret}")
+        format!("{}#/join/{secret}", super::form::app_base())
     };
     let copy = move |_| {
         if let Some(w) = web_sys::window() {
@@ -165,6 +155,8 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         <label for="share-link">"Anyone with this link can read and change the room:"</label>
                         <input id="share-link" data-testid="share-link" readonly prop:value=share_link/>
                         <button on:click=copy>{move || if copied.get() { "Copied" } else { "Copy link" }}</button>
+                        <p class="hint">"Or let them scan this code with their phone's camera:"</p>
+                        <super::form::Qr text=share_link() label="QR code of the room link" testid="share-qr"/>
                     </div>
                 })}
             </section>
@@ -180,23 +172,28 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                                 let slug = *slug;
                                 view! {
                                     <a href=href data-testid=format!("nav-{}", if slug.is_empty() { "home" } else { slug })
-                                        aria-current=move || (section.get() == slug).then_some("page")>{*label}</a>
+                                        aria-current=move || (section.get().split('/').next() == Some(slug)).then_some("page")>{*label}</a>
                                 }
                             }).collect_view()}
                         </nav>
-                        {move || match section.get().as_str() {
+                        {move || {
+                            // A section may name one of its items: `things/<id>`.
+                            let full = section.get();
+                            let (name, item) = full.split_once('/').unwrap_or((full.as_str(), ""));
+                            let item = item.to_owned();
+                            match name {
                             "board" => view! { <Board handle view=v/> }.into_any(),
                             "members" => view! { <MembersSection handle view=v room_id=room_id.clone()/> }.into_any(),
                             "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
                             "pot" => view! { <PotSection handle view=v/> }.into_any(),
-                            "things" => view! { <ResourcesSection handle view=v/> }.into_any(),
+                            "things" => view! { <ResourcesSection handle view=v room_id=room_id.clone() focus=item/> }.into_any(),
                             "contributions" => view! { <ContributionsSection handle view=v/> }.into_any(),
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
                             "tasks" => view! { <TasksSection handle view=v/> }.into_any(),
                             "pages" => view! { <PagesSection handle view=v/> }.into_any(),
                             "settings" => view! { <SettingsSection handle view=v device/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
-                        }}
+                        }}}
                     }.into_any()
                 } else {
                     view! { <p class="card" data-testid="waiting">"This room has not arrived yet. It will appear as soon as another member's device is online."</p> }.into_any()

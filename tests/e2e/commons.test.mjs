@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  createRoom, joinAndBeVouched, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
+  createRoom, decodeQr, joinAndBeVouched, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
 } from './harness.mjs'
 
 const servers = useServers({ before, after })
@@ -167,13 +167,26 @@ describe('the commons through the UI', () => {
     const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Tool library', 'Ana')
     const pb = await b.page()
-    await joinAndBeVouched(pb, await shareLink(pa), 'Tool library', 'Bo', pa)
+    // The room's QR code carries exactly the share link.
+    const link = await shareLink(pa)
+    assert.equal(await decodeQr(pa.getByTestId('share-qr')), link)
+    await joinAndBeVouched(pb, link, 'Tool library', 'Bo', pa)
 
     await section(pa, 'things')
+    await pa.getByTestId('resource-name').fill('Saw')
+    await pa.getByTestId('add-resource-submit').click()
     await pa.getByTestId('resource-name').fill('Ladder')
     await pa.getByTestId('add-resource-submit').click()
     const ladder = p => p.locator('[data-testid=resource][data-name=Ladder]')
     await ladder(pa).waitFor({ timeout: WAIT })
+
+    // The label on the ladder: scanning its QR code opens the ladder in the room.
+    await ladder(pa).getByTestId('show-qr').click()
+    const ladderLink = await decodeQr(ladder(pa).getByTestId('resource-qr'))
+    assert.match(ladderLink, /#\/room\/[^/]+\/things\/[^/]+$/)
+    await pb.goto(ladderLink)
+    await pb.locator('[data-testid=resource][data-name=Ladder][data-focused=true]').waitFor({ timeout: WAIT })
+    assert.equal(await pb.locator('[data-testid=resource][data-focused=true]').count(), 1)
 
     // Bo books it for two days; Ana's overlapping booking is refused and shows why.
     await section(pb, 'things')

@@ -231,6 +231,16 @@ export async function editDescription (page, title, text) {
   await saved(page)
 }
 
+/** Reads the QR code shown by `locator`, as a phone camera would: from its pixels. */
+export async function decodeQr (locator) {
+  const { PNG } = await import('pngjs')
+  const { default: jsQR } = await import('jsqr')
+  const png = PNG.sync.read(await locator.screenshot())
+  const found = jsQR(new Uint8ClampedArray(png.data), png.width, png.height)
+  if (!found) throw new Error('no QR code could be read from the screen')
+  return found.data
+}
+
 export async function waitFor (what, check) {
   const deadline = Date.now() + WAIT
   let last

@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod domain;
+pub mod i18n;
 pub mod markdown;
 #[cfg(target_arch = "wasm32")]
 pub mod net;

@@ -2,6 +2,7 @@
 
 use super::form::{error_for, field_error};
 use super::runtime::{RoomHandle, RoomView};
+use super::t;
 use crate::domain::{DomainError, NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
 use leptos::prelude::*;
 
@@ -109,74 +110,74 @@ pub fn Board(
 
     view! {
         {move || (!writable.get()).then(|| view! {
-            <p class="card error" role="alert">"This room was changed by a newer version of Tequio. Update the app to make changes here; you can still read it."</p>
+            <p class="card error" role="alert">{t("This room was changed by a newer version of Tequio. Update the app to make changes here; you can still read it.")}</p>
         })}
         <section class="card">
-            <h2>"Post a need or an offer"</h2>
+            <h2>{t("Post a need or an offer")}</h2>
             <form on:submit=submit class="post-form">
                 <fieldset class="kind">
-                    <legend>"Kind"</legend>
-                    <label><input type="radio" name="kind" value="need" prop:checked=move || kind.get() == "need" on:change=move |_| kind.set("need".into())/>" Need"</label>
-                    <label><input type="radio" name="kind" value="offer" prop:checked=move || kind.get() == "offer" on:change=move |_| kind.set("offer".into())/>" Offer"</label>
+                    <legend>{t("Kind")}</legend>
+                    <label><input type="radio" name="kind" value="need" prop:checked=move || kind.get() == "need" on:change=move |_| kind.set("need".into())/>{t(" Need")}</label>
+                    <label><input type="radio" name="kind" value="offer" prop:checked=move || kind.get() == "offer" on:change=move |_| kind.set("offer".into())/>{t(" Offer")}</label>
                 </fieldset>
-                <label for="post-title">"Title"</label>
+                <label for="post-title">{t("Title")}</label>
                 <input id="post-title" maxlength="120" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/>
                 {error_for(errors, "title")}
-                <label for="post-description">"Description"</label>
+                <label for="post-description">{t("Description")}</label>
                 <textarea id="post-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea>
                 {error_for(errors, "description")}
-                <label for="post-category">"Category"</label>
+                <label for="post-category">{t("Category")}</label>
                 <select id="post-category" on:change=move |ev| category.set(event_target_value(&ev))>
                     {category_options(CATEGORIES[0].to_string())}
                 </select>
                 {error_for(errors, "category")}
                 {error_for(errors, "")}
-                <button type="submit" disabled=move || !writable.get()>"Post"</button>
+                <button type="submit" disabled=move || !writable.get()>{t("Post")}</button>
             </form>
         </section>
         <section class="card">
-            <h2>"Needs and offers " <span class="count" data-testid="post-count">{move || total.get()}</span></h2>
+            <h2>{t("Needs and offers ")} <span class="count" data-testid="post-count">{move || total.get()}</span></h2>
             <div class="filters">
-                <label class="inline">"Kind"<select data-testid="filter-kind" on:change=move |ev| filter_kind.set(event_target_value(&ev))>
-                    <option value="">"All"</option><option value="need">"Needs"</option><option value="offer">"Offers"</option>
+                <label class="inline">{t("Kind")}<select data-testid="filter-kind" on:change=move |ev| filter_kind.set(event_target_value(&ev))>
+                    <option value="">{t("All")}</option><option value="need">{t("Needs")}</option><option value="offer">{t("Offers")}</option>
                 </select></label>
-                <label class="inline">"Status"<select data-testid="filter-status" on:change=move |ev| filter_status.set(event_target_value(&ev))>
-                    <option value="">"Any"</option><option value="open">"Open"</option><option value="matched">"Matched"</option>
-                    <option value="fulfilled">"Fulfilled"</option><option value="withdrawn">"Withdrawn"</option>
+                <label class="inline">{t("Status")}<select data-testid="filter-status" on:change=move |ev| filter_status.set(event_target_value(&ev))>
+                    <option value="">{t("Any")}</option><option value="open">{t("Open")}</option><option value="matched">{t("Matched")}</option>
+                    <option value="fulfilled">{t("Fulfilled")}</option><option value="withdrawn">{t("Withdrawn")}</option>
                 </select></label>
-                <label class="inline">"Search"<input data-testid="filter-text" type="search" prop:value=move || filter_text.get()
+                <label class="inline">{t("Search")}<input data-testid="filter-text" type="search" prop:value=move || filter_text.get()
                     on:input=move |ev| filter_text.set(event_target_value(&ev))/></label>
                 {move || (filtered.with(Vec::len) != total.get()).then(|| view! {
-                    <span class="muted" data-testid="filtered-count">{move || format!("{} shown", filtered.with(Vec::len))}</span>
+                    <span class="muted" data-testid="filtered-count">{move || tr!("{} shown", filtered.with(Vec::len))}</span>
                 })}
             </div>
             <button type="button" data-testid="suggest" on:click=move |_| {
                 suggesting.update(|s| *s = !*s);
                 view.update(|v| v.version += 1);
-            }>{move || if suggesting.get() { "Hide matching suggestions" } else { "Suggest matches" }}</button>
+            }>{move || if suggesting.get() { t("Hide matching suggestions") } else { t("Suggest matches") }}</button>
             {move || suggesting.get().then(|| view! {
                 <ul class="matches" data-testid="matches">
                     {move || {
                         let list = suggestions.get().unwrap_or_default();
                         if list.is_empty() {
-                            return view! { <li>"No open need shares a category or tag with an open offer."</li> }.into_any();
+                            return view! { <li>{t("No open need shares a category or tag with an open offer.")}</li> }.into_any();
                         }
                         list.into_iter().map(|(need, offer, score)| view! {
                             <li data-testid="match" data-need=need.clone() data-offer=offer.clone()>
-                                {format!("Need “{need}” ↔ offer “{offer}” (score {score})")}
+                                {tr!("Need “{}” ↔ offer “{}” (score {})", need, offer, score)}
                             </li>
                         }).collect_view().into_any()
                     }}
                 </ul>
             })}
-            {move || (total.get() == 0).then(|| view! { <p>"Nothing posted yet."</p> })}
+            {move || (total.get() == 0).then(|| view! { <p>{t("Nothing posted yet.")}</p> })}
             <ul class="posts">
                 <For each=shown key=|p: &Post| (p.id.clone(), p.updated_at, p.status, p.description.clone(), p.title.clone()) let:post>
                     <PostItem post handle writable/>
                 </For>
             </ul>
             {move || (filtered.with(Vec::len) > limit.get()).then(|| view! {
-                <button on:click=move |_| limit.update(|l| *l += PAGE)>{move || format!("Show more ({} more)", filtered.with(Vec::len).saturating_sub(limit.get()))}</button>
+                <button on:click=move |_| limit.update(|l| *l += PAGE)>{move || tr!("Show more ({} more)", filtered.with(Vec::len).saturating_sub(limit.get()))}</button>
             })}
         </section>
     }
@@ -251,7 +252,7 @@ fn PostItem(
                 {handle.with_value(|h| h.as_ref().map(|h| h.post_signer(&post))).flatten().is_none().then(|| view! {
                     <span class="unverified" data-testid="unverified"
                         title="This post carries no valid signature: it was written by an older version, or altered after it was signed.">
-                        "unverified"
+                        {t("unverified")}
                     </span>
                 })}
             </div>
@@ -260,19 +261,19 @@ fn PostItem(
                 let original_category = original_category.clone();
                 view! {
                 <form class="edit" on:submit=save>
-                    <label>"Title"<input data-testid="edit-title" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
+                    <label>{t("Title")}<input data-testid="edit-title" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
                     {error_for(errors, "title")}
-                    <label>"Description"<textarea data-testid="edit-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea></label>
+                    <label>{t("Description")}<textarea data-testid="edit-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea></label>
                     {error_for(errors, "description")}
-                    <label>"Category"<select on:change=move |ev| category.set(event_target_value(&ev))>{category_options(original_category)}</select></label>
-                    <button type="submit">"Save"</button>
-                    <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    <label>{t("Category")}<select on:change=move |ev| category.set(event_target_value(&ev))>{category_options(original_category)}</select></label>
+                    <button type="submit">{t("Save")}</button>
+                    <button type="button" on:click=move |_| editing.set(false)>{t("Cancel")}</button>
                 </form>
             }})}
             {error_for(errors, "")}
             <div class="actions">
                 {(!status.is_final()).then(|| view! {
-                    <button on:click=move |_| editing.set(true) disabled=move || !writable.get()>"Edit"</button>
+                    <button on:click=move |_| editing.set(true) disabled=move || !writable.get()>{t("Edit")}</button>
                 })}
                 {transitions.into_iter().map(|(to, label)| view! {
                     <button on:click=move |_| set_status(to) disabled=move || !writable.get()>{label}</button>

@@ -3,6 +3,7 @@
 use super::form::{derived, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
+use super::t;
 use leptos::prelude::*;
 
 #[component]
@@ -17,7 +18,7 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
     });
     move || {
         let Some((c, history, admitted)) = data.get() else {
-            return view! { <p>"Loading…"</p> }.into_any();
+            return view! { <p>{t("Loading…")}</p> }.into_any();
         };
         let or_none = |s: &str| {
             if s.is_empty() {
@@ -32,7 +33,7 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
                 c.admission_threshold(admitted)
             )
         } else {
-            format!("{} (at most the number of members)", c.admission)
+            tr!("{} (at most the number of members)", c.admission)
         };
         let rows = vec![
             ("Purpose", or_none(&c.purpose)),
@@ -42,13 +43,10 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
                 "Default decision method",
                 format!("{:?}", c.method).to_lowercase(),
             ),
-            (
-                "Default quorum",
-                format!("{}% of members", c.quorum_percent),
-            ),
+            ("Default quorum", tr!("{}% of members", c.quorum_percent)),
             (
                 "Approvals an expense needs",
-                format!("{} (never the requester's own)", c.approvals),
+                tr!("{} (never the requester's own)", c.approvals),
             ),
             ("Default licence", c.licence.clone()),
             (
@@ -62,21 +60,21 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
         ];
         view! {
             <section class="card" data-testid="charter">
-                <h2>"Charter"</h2>
+                <h2>{t("Charter")}</h2>
                 <dl class="charter">
                     {rows.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd data-testid=format!("charter-{}", k.to_lowercase().replace(' ', "-"))>{v}</dd> }).collect_view()}
                 </dl>
-                <p class="hint">"The charter changes only when a decision that proposes the change passes and its outcome is recorded (see Decisions)."</p>
+                <p class="hint">{t("The charter changes only when a decision that proposes the change passes and its outcome is recorded (see Decisions).")}</p>
             </section>
             <section class="card">
-                <h2>"History"</h2>
+                <h2>{t("History")}</h2>
                 {if history.is_empty() {
-                    view! { <p>"No changes yet: the room runs on the starting rules."</p> }.into_any()
+                    view! { <p>{t("No changes yet: the room runs on the starting rules.")}</p> }.into_any()
                 } else {
                     view! {
                         <ol class="history">
                             {history.into_iter().map(|(by, at, a)| {
-                                let how = if by == "founding" { "starter charter" } else { "by decision" };
+                                let how = if by == "founding" { t("starter charter") } else { t("by decision") };
                                 view! { <li>{format!("{}: {} = {} ({how})", when(at), a.key, a.value)}</li> }
                             }).collect_view()}
                         </ol>

@@ -4,9 +4,8 @@
 use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
-use crate::domain::{
-    format_amount, parse_amount, CircleView, Member, NewCircle, CREDIT_LIMIT_MINUTES,
-};
+use super::t;
+use crate::domain::{parse_amount, CircleView, Member, NewCircle, CREDIT_LIMIT_MINUTES};
 use leptos::prelude::*;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -34,13 +33,13 @@ fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> im
     };
     let now = now_ms();
     let current = c.current_round(now);
-    let each = format_amount(c.amount, &c.unit);
+    let each = super::money(c.amount, &c.unit);
     let summary = format!(
         "{each} each, every {} · {} members · started {}",
         match c.period_days {
             7 => "week".to_string(),
             1 => "day".to_string(),
-            n => format!("{n} days"),
+            n => tr!("{} days", n),
         },
         c.members.len(),
         when(c.starts_at)
@@ -52,8 +51,8 @@ fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> im
             <div class="scroll">
             <table class="totals">
                 <thead><tr>
-                    <th scope="col">"Round"</th><th scope="col">"Receives"</th><th scope="col">"Due"</th>
-                    <th scope="col">"Paid"</th><th scope="col">"Still owing"</th><th scope="col"><span class="sr-only">"Action"</span></th>
+                    <th scope="col">{t("Round")}</th><th scope="col">{t("Receives")}</th><th scope="col">{t("Due")}</th>
+                    <th scope="col">{t("Paid")}</th><th scope="col">{t("Still owing")}</th><th scope="col"><span class="sr-only">{t("Action")}</span></th>
                 </tr></thead>
                 <tbody>
                     {c.rounds.iter().map(|r| {
@@ -64,11 +63,11 @@ fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> im
                             <tr data-testid="round" data-round=(round + 1).to_string() data-receiver=name_of(&members, &r.receiver)
                                 data-complete=complete.to_string() aria-current=(round == current).then_some("step")>
                                 <td>{round + 1}</td>
-                                <td>{name_of(&members, &r.receiver)}" · "{format_amount(r.total, &c.unit)}</td>
+                                <td>{name_of(&members, &r.receiver)}" · "{super::money(r.total, &c.unit)}</td>
                                 <td>{when(r.due_at)}</td>
                                 <td data-testid="paid">{names(&members, &r.paid)}</td>
                                 <td data-testid="owing">{names(&members, &r.owing)}</td>
-                                <td>{mine.then(|| view! { <button data-testid="pay-round" on:click=move |_| pay(round)>"Pay my share"</button> })}</td>
+                                <td>{mine.then(|| view! { <button data-testid="pay-round" on:click=move |_| pay(round)>{t("Pay my share")}</button> })}</td>
                             </tr>
                         }
                     }).collect_view()}
@@ -133,40 +132,40 @@ pub fn CirclesCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h2>"Lending circles"</h2>
-            <p class="muted">"Each round everyone puts in the same amount and one member receives it all, in turn."</p>
+            <h2>{t("Lending circles")}</h2>
+            <p class="muted">{t("Each round everyone puts in the same amount and one member receives it all, in turn.")}</p>
             {move || {
                 let (circles, members, _, me) = data.get().unwrap_or_default();
                 if circles.is_empty() {
-                    return view! { <p>"No lending circle yet."</p> }.into_any();
+                    return view! { <p>{t("No lending circle yet.")}</p> }.into_any();
                 }
                 circles.into_iter().map(|c| view! { <Circle handle c members=members.clone() me=me.clone()/> }).collect_view().into_any()
             }}
             {move || data.get().filter(|d| d.2.contains(&d.3)).map(|(_, members, admitted, _)| view! {
                 <form on:submit=open data-testid="open-circle" novalidate>
-                    <h3>"Start a lending circle"</h3>
-                    <label for="circle-name">"Name"</label>
+                    <h3>{t("Start a lending circle")}</h3>
+                    <label for="circle-name">{t("Name")}</label>
                     <input id="circle-name" data-testid="circle-name" maxlength="60" prop:value=move || name.get()
                         on:input=move |ev| name.set(event_target_value(&ev))/>
                     {error_for(errors, "name")}
-                    <label for="circle-unit">"Currency code"</label>
+                    <label for="circle-unit">{t("Currency code")}</label>
                     <input id="circle-unit" data-testid="circle-unit" maxlength="5" prop:value=move || unit.get()
                         on:input=move |ev| unit.set(event_target_value(&ev))/>
                     {error_for(errors, "unit")}
-                    <label for="circle-amount">"Each member puts in, per round"</label>
+                    <label for="circle-amount">{t("Each member puts in, per round")}</label>
                     <input id="circle-amount" data-testid="circle-amount" inputmode="decimal" prop:value=move || amount.get()
                         on:input=move |ev| amount.set(event_target_value(&ev))/>
                     {error_for(errors, "amount")}
-                    <label for="circle-period">"Days between rounds"</label>
+                    <label for="circle-period">{t("Days between rounds")}</label>
                     <input id="circle-period" data-testid="circle-period" type="number" min="1" max="366" prop:value=move || period.get()
                         on:input=move |ev| period.set(event_target_value(&ev))/>
                     {error_for(errors, "period")}
-                    <label for="circle-start">"First round due (empty: today)"</label>
+                    <label for="circle-start">{t("First round due (empty: today)")}</label>
                     <input id="circle-start" data-testid="circle-start" type="date" prop:value=move || start.get()
                         on:input=move |ev| start.set(event_target_value(&ev))/>
                     {error_for(errors, "start")}
                     <fieldset>
-                        <legend>"Members, in the order they receive"</legend>
+                        <legend>{t("Members, in the order they receive")}</legend>
                         {admitted.into_iter().map(|k| {
                             let key = k.clone();
                             let key_check = k.clone();
@@ -183,14 +182,14 @@ pub fn CirclesCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                                             });
                                         }/>
                                     {label}
-                                    {move || chosen.with(|c| c.iter().position(|x| x == &k)).map(|i| format!(" (round {})", i + 1))}
+                                    {move || chosen.with(|c| c.iter().position(|x| x == &k)).map(|i| tr!(" (round {})", i + 1))}
                                 </label>
                             }
                         }).collect_view()}
                     </fieldset>
                     {error_for(errors, "members")}
                     {error_for(errors, "")}
-                    <button type="submit" data-testid="open-circle-submit">"Start the circle"</button>
+                    <button type="submit" data-testid="open-circle-submit">{t("Start the circle")}</button>
                 </form>
             })}
         </section>
@@ -229,17 +228,16 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h2>"Time bank"</h2>
-            <p class="muted">{format!("An hour given is an hour received. Anyone may go up to {} into credit.",
-                format_amount(CREDIT_LIMIT_MINUTES, "hours"))}</p>
+            <h2>{t("Time bank")}</h2>
+            <p class="muted">{tr!("An hour given is an hour received. Anyone may go up to {} into credit.", super::money(CREDIT_LIMIT_MINUTES, "hours"))}</p>
             <table class="totals" data-testid="time-accounts">
-                <thead><tr><th scope="col">"Member"</th><th scope="col">"Balance (hours)"</th></tr></thead>
+                <thead><tr><th scope="col">{t("Member")}</th><th scope="col">{t("Balance (hours)")}</th></tr></thead>
                 <tbody>
                     {move || {
                         let (accounts, _, members, admitted, _) = data.get().unwrap_or_default();
                         admitted.iter().map(|k| {
                             let minutes = accounts.get(k).copied().unwrap_or(0);
-                            let shown = if minutes > 0 { format!("+{}", format_amount(minutes, "hours")) } else { format_amount(minutes, "hours") };
+                            let shown = if minutes > 0 { format!("+{}", super::money(minutes, "hours")) } else { super::money(minutes, "hours") };
                             view! { <tr data-testid="time-account" data-name=name_of(&members, k)><td>{name_of(&members, k)}</td><td data-testid="hours">{shown}</td></tr> }
                         }).collect_view()
                     }}
@@ -247,39 +245,39 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             </table>
             {move || data.get().filter(|d| d.3.contains(&d.4)).map(|(_, _, members, admitted, me)| view! {
                 <form on:submit=send data-testid="give-time" novalidate>
-                    <h3>"Give time"</h3>
-                    <label for="tb-to">"To"</label>
+                    <h3>{t("Give time")}</h3>
+                    <label for="tb-to">{t("To")}</label>
                     <select id="tb-to" data-testid="time-to" on:change=move |ev| to.set(event_target_value(&ev))>
-                        <option value="">"Choose a member"</option>
+                        <option value="">{t("Choose a member")}</option>
                         {admitted.into_iter().filter(|k| *k != me).map(|k| view! { <option value=k.clone()>{name_of(&members, &k)}</option> }).collect_view()}
                     </select>
                     {error_for(errors, "to")}
-                    <label for="tb-time">"Time (hours like 1:30, or minutes)"</label>
+                    <label for="tb-time">{t("Time (hours like 1:30, or minutes)")}</label>
                     <input id="tb-time" data-testid="time-amount" inputmode="decimal" prop:value=move || time.get()
                         on:input=move |ev| time.set(event_target_value(&ev))/>
                     {error_for(errors, "amount")}
                     {error_for(errors, "minutes")}
-                    <label for="tb-memo">"For what"</label>
+                    <label for="tb-memo">{t("For what")}</label>
                     <input id="tb-memo" data-testid="time-memo" maxlength="200" prop:value=move || memo.get()
                         on:input=move |ev| memo.set(event_target_value(&ev))/>
                     {error_for(errors, "memo")}
                     {error_for(errors, "")}
-                    <button type="submit" data-testid="give-time-submit">"Give the time"</button>
+                    <button type="submit" data-testid="give-time-submit">{t("Give the time")}</button>
                 </form>
             })}
-            <h3>"Transfers"</h3>
+            <h3>{t("Transfers")}</h3>
             <ul class="ledger" data-testid="time-transfers">
                 {move || {
                     let (_, transfers, members, _, _) = data.get().unwrap_or_default();
                     if transfers.is_empty() {
-                        return view! { <li>"No time given yet."</li> }.into_any();
+                        return view! { <li>{t("No time given yet.")}</li> }.into_any();
                     }
-                    transfers.iter().rev().take(TRANSFERS).map(|t| view! {
-                        <li data-testid="time-transfer" data-memo=t.memo.clone()>
-                            <span class="muted">{when(t.at)}</span>
-                            {format!("{} → {} · {} · {}", name_of(&members, &t.from), name_of(&members, &t.to),
-                                format_amount(t.minutes, "hours"), t.memo)}
-                            {(!t.counted).then(|| view! { <span class="error">" · not counted (past the credit limit)"</span> })}
+                    transfers.iter().rev().take(TRANSFERS).map(|x| view! {
+                        <li data-testid="time-transfer" data-memo=x.memo.clone()>
+                            <span class="muted">{when(x.at)}</span>
+                            {format!("{} → {} · {} · {}", name_of(&members, &x.from), name_of(&members, &x.to),
+                                super::money(x.minutes, "hours"), x.memo)}
+                            {(!x.counted).then(|| view! { <span class="error">{t(" · not counted (past the credit limit)")}</span> })}
                         </li>
                     }).collect_view().into_any()
                 }}

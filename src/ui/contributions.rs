@@ -5,7 +5,8 @@
 use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
-use crate::domain::{format_amount, format_quantity, is_time, parse_quantity, NewContribution};
+use super::t;
+use crate::domain::{format_quantity, is_time, parse_quantity, NewContribution};
 use leptos::prelude::*;
 
 const SHOWN: usize = 50;
@@ -74,39 +75,39 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
             let (_, _, members, admitted, _, types) = data.get().unwrap_or_default();
             view! {
                 <section class="card">
-                    <h2>"Log a contribution"</h2>
+                    <h2>{t("Log a contribution")}</h2>
                     <form on:submit=log data-testid="log-contribution">
-                        <label for="c-type">"Kind of value"</label>
+                        <label for="c-type">{t("Kind of value")}</label>
                         <select id="c-type" data-testid="contribution-type" on:change=move |ev| value_type.set(event_target_value(&ev))>
                             {types.into_iter().map(|t| view! { <option value=t.clone() selected=t == "work">{t.clone()}</option> }).collect_view()}
                         </select>
                         <label for="c-qty">{move || if is_time(&value_type.get()) {
-                            "Time spent (hours like 1:30, or minutes)".to_string()
+                            t("Time spent (hours like 1:30, or minutes)").to_string()
                         } else {
-                            format!("How much {} (a whole number)", value_type.get())
+                            tr!("How much {} (a whole number)", value_type.get())
                         }}</label>
                         <input id="c-qty" data-testid="contribution-quantity" inputmode="decimal" prop:value=move || quantity.get()
                             on:input=move |ev| quantity.set(event_target_value(&ev))/>
                         {error_for(errors, "amount")}
                         {error_for(errors, "quantity")}
-                        <label for="c-desc">"What you did"</label>
+                        <label for="c-desc">{t("What you did")}</label>
                         <input id="c-desc" data-testid="contribution-description" maxlength="500" prop:value=move || description.get()
                             on:input=move |ev| description.set(event_target_value(&ev))/>
                         {error_for(errors, "description")}
-                        <label for="c-ben">"For whom (optional; they can confirm it)"</label>
+                        <label for="c-ben">{t("For whom (optional; they can confirm it)")}</label>
                         <select id="c-ben" data-testid="contribution-beneficiary" on:change=move |ev| beneficiary.set(event_target_value(&ev))>
-                            <option value="">"The room"</option>
+                            <option value="">{t("The room")}</option>
                             {admitted.iter().map(|k| view! { <option value=k.clone()>{name_of(&members, k)}</option> }).collect_view()}
                         </select>
                         {error_for(errors, "beneficiary")}
                         {error_for(errors, "")}
-                        <button type="submit" data-testid="log">"Log it"</button>
+                        <button type="submit" data-testid="log">{t("Log it")}</button>
                     </form>
                 </section>
             }
         })}
         <section class="card">
-            <h2>"Contributions"</h2>
+            <h2>{t("Contributions")}</h2>
             {error_for(act_errors, "")}
             <ul class="ledger" data-testid="contribution-list">
                 {move || {
@@ -114,26 +115,26 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                     let member = admitted.contains(&me);
                     list.sort_by(|a, b| b.date.cmp(&a.date).then(a.id.cmp(&b.id)));
                     if list.is_empty() {
-                        return view! { <li>"Nothing logged yet."</li> }.into_any();
+                        return view! { <li>{t("Nothing logged yet.")}</li> }.into_any();
                     }
                     list.into_iter().take(SHOWN).map(|c| {
                         let id = c.id.clone();
                         let can_validate = member && c.contributor != me && !c.validators.contains(&me);
                         let can_confirm = c.beneficiary.as_deref() == Some(me.as_str()) && !c.confirmed;
-                        let status = if c.reversed { "reversed".to_string() } else if c.confirmed {
-                            format!("confirmed · {} validation(s)", c.validators.len())
+                        let status = if c.reversed { t("reversed").to_string() } else if c.confirmed {
+                            tr!("confirmed · {} validation(s)", c.validators.len())
                         } else {
-                            format!("{} validation(s)", c.validators.len())
+                            tr!("{} validation(s)", c.validators.len())
                         };
                         view! {
                             <li data-testid="contribution" data-description=c.description.clone() data-confirmed=c.confirmed.to_string()>
                                 <span class="muted">{when(c.date)}</span>
                                 <strong>{name_of(&members, &c.contributor)}</strong>
                                 {format!(" · {} · {}", if is_time(&c.value_type) { format!("{} of {}", format_quantity(c.quantity, "work"), c.value_type) } else { format_quantity(c.quantity, &c.value_type) }, c.description)}
-                                {c.beneficiary.as_ref().map(|b| format!(" · for {}", name_of(&members, b)))}
+                                {c.beneficiary.as_ref().map(|b| tr!(" · for {}", name_of(&members, b)))}
                                 " · "<span data-testid="contribution-status">{status}</span>
-                                {can_validate.then(|| { let id = id.clone(); view! { <button data-testid="validate" on:click=move |_| validate(id.clone())>"Validate"</button> } })}
-                                {can_confirm.then(|| { let id = id.clone(); view! { <button data-testid="countersign" on:click=move |_| countersign(id.clone())>"Confirm it was for me"</button> } })}
+                                {can_validate.then(|| { let id = id.clone(); view! { <button data-testid="validate" on:click=move |_| validate(id.clone())>{t("Validate")}</button> } })}
+                                {can_confirm.then(|| { let id = id.clone(); view! { <button data-testid="countersign" on:click=move |_| countersign(id.clone())>{t("Confirm it was for me")}</button> } })}
                             </li>
                         }
                     }).collect_view().into_any()
@@ -141,9 +142,9 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
             </ul>
         </section>
         <section class="card">
-            <h2>"Totals"</h2>
+            <h2>{t("Totals")}</h2>
             <table class="totals" data-testid="contribution-totals">
-                <thead><tr><th scope="col">"Member"</th><th scope="col">"Time"</th><th scope="col">"Other value"</th><th scope="col">"Share"</th><th scope="col"><span class="sr-only">"Bar"</span></th></tr></thead>
+                <thead><tr><th scope="col">{t("Member")}</th><th scope="col">{t("Time")}</th><th scope="col">{t("Other value")}</th><th scope="col">{t("Share")}</th><th scope="col"><span class="sr-only">{t("Bar")}</span></th></tr></thead>
                 <tbody>
                     {move || {
                         let (_, totals, members, _, _, _) = data.get().unwrap_or_default();
@@ -155,7 +156,7 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                             view! {
                                 <tr data-testid="total" data-name=name_of(&members, k)>
                                     <td>{name_of(&members, k)}</td>
-                                    <td>{format_amount(time, "hours")}</td>
+                                    <td>{super::money(time, "hours")}</td>
                                     <td>{if other.is_empty() { "—".to_string() } else { other.join(", ") }}</td>
                                     <td>{format!("{}.{:02} %", bp / 100, bp % 100)}</td>
                                     <td><progress max="10000" value=bp.to_string()></progress></td>

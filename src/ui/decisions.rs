@@ -4,6 +4,7 @@
 use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
+use super::t;
 use crate::domain::{Amendment, DecisionView, Method, NewProposal, Outcome, Stance};
 use leptos::prelude::*;
 
@@ -32,7 +33,7 @@ fn method_label(m: Method) -> String {
         Method::Majority => "majority".into(),
         Method::Score => "score (0–5)".into(),
         Method::Ranked => "ranked choice".into(),
-        Method::Dots(n) => format!("dot vote ({n} dots)"),
+        Method::Dots(n) => tr!("dot vote ({} dots)", n),
     }
 }
 
@@ -41,7 +42,7 @@ fn outcome_label(o: &Outcome, options: &[String]) -> String {
         Outcome::Open => "open".into(),
         Outcome::Passed { winner: None } => "passed".into(),
         Outcome::Passed { winner: Some(i) } => {
-            format!("passed: {}", options.get(*i).cloned().unwrap_or_default())
+            tr!("passed: {}", options.get(*i).cloned().unwrap_or_default())
         }
         Outcome::Rejected => "rejected".into(),
         Outcome::Blocked => "blocked".into(),
@@ -130,52 +131,52 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     };
     view! {
         <form class="propose" on:submit=submit data-testid="propose-form">
-            <label for="d-title">"What should we decide?"</label>
+            <label for="d-title">{t("What should we decide?")}</label>
             <input id="d-title" data-testid="decision-title" maxlength="160" prop:value=move || title.get()
                 on:input=move |ev| title.set(event_target_value(&ev))/>
             {error_for(errors, "title")}
-            <label for="d-change">"If it passes, it enacts"</label>
+            <label for="d-change">{t("If it passes, it enacts")}</label>
             <select id="d-change" data-testid="decision-change" on:change=move |ev| change.set(event_target_value(&ev))>
                 {CHANGES.iter().map(|(k, label)| view! { <option value=*k selected=move || change.get() == *k>{*label}</option> }).collect_view()}
             </select>
             {move || (!change.get().is_empty()).then(|| view! {
-                <label for="d-value">"New value"</label>
+                <label for="d-value">{t("New value")}</label>
                 <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
                     on:input=move |ev| value.set(event_target_value(&ev))/>
-                <p class="hint">"A change is decided by consent."</p>
+                <p class="hint">{t("A change is decided by consent.")}</p>
             })}
             {error_for(errors, "amendment")}
             {move || change.get().is_empty().then(|| view! {
-                <label for="d-method">"How we decide"</label>
+                <label for="d-method">{t("How we decide")}</label>
                 <select id="d-method" data-testid="decision-method" on:change=move |ev| method.set(event_target_value(&ev))>
-                    <option value="consent">"Consent (agree, abstain, disagree, block)"</option>
-                    <option value="majority">"Majority (one option each)"</option>
-                    <option value="score">"Score each option 0–5"</option>
-                    <option value="ranked">"Ranked choice"</option>
-                    <option value="dots">"Dot vote"</option>
+                    <option value="consent">{t("Consent (agree, abstain, disagree, block)")}</option>
+                    <option value="majority">{t("Majority (one option each)")}</option>
+                    <option value="score">{t("Score each option 0–5")}</option>
+                    <option value="ranked">{t("Ranked choice")}</option>
+                    <option value="dots">{t("Dot vote")}</option>
                 </select>
                 {move || (method.get() == "dots").then(|| view! {
-                    <label for="d-dots">"Dots per member"</label>
+                    <label for="d-dots">{t("Dots per member")}</label>
                     <input id="d-dots" inputmode="numeric" prop:value=move || dots.get() on:input=move |ev| dots.set(event_target_value(&ev))/>
                     {error_for(errors, "dots")}
                 })}
                 {move || (method.get() != "consent").then(|| view! {
-                    <label for="d-options">"Options, one per line"</label>
+                    <label for="d-options">{t("Options, one per line")}</label>
                     <textarea id="d-options" data-testid="decision-options" rows="3" prop:value=move || options.get()
                         on:input=move |ev| options.set(event_target_value(&ev))></textarea>
                     {error_for(errors, "options")}
                 })}
             })}
-            <label for="d-days">"Closes in (days)"</label>
+            <label for="d-days">{t("Closes in (days)")}</label>
             <input id="d-days" data-testid="decision-days" inputmode="numeric" prop:value=move || days.get()
                 on:input=move |ev| days.set(event_target_value(&ev))/>
             {error_for(errors, "closes_at")}
-            <label for="d-quorum">"Quorum (% of members; empty: the charter's)"</label>
+            <label for="d-quorum">{t("Quorum (% of members; empty: the charter's)")}</label>
             <input id="d-quorum" inputmode="numeric" prop:value=move || quorum.get()
                 on:input=move |ev| quorum.set(event_target_value(&ev))/>
             {error_for(errors, "quorum")}
             {error_for(errors, "")}
-            <button type="submit" data-testid="propose">"Propose"</button>
+            <button type="submit" data-testid="propose">{t("Propose")}</button>
         </form>
     }
 }
@@ -223,7 +224,7 @@ fn StanceForm(handle: Handle, decision: DecisionView) -> impl IntoView {
             let hint = match method {
                 Method::Score => "Score each option from 0 to 5.".to_string(),
                 Method::Ranked => "Number the options in your order of preference (1 = first); leave out any you would not accept.".to_string(),
-                Method::Dots(d) => format!("Spread up to {d} dots over the options."),
+                Method::Dots(d) => tr!("Spread up to {} dots over the options.", d),
                 _ => String::new(),
             };
             let submit = move |_| {
@@ -252,14 +253,14 @@ fn StanceForm(handle: Handle, decision: DecisionView) -> impl IntoView {
                     <label class="inline">{o.clone()}" "<input inputmode="numeric" size="3" prop:value=move || sig.get()
                         on:input=move |ev| sig.set(event_target_value(&ev))/></label>
                 }).collect_view()}
-                <button type="button" data-testid="stance-submit" on:click=submit>"Send my stance"</button>
+                <button type="button" data-testid="stance-submit" on:click=submit>{t("Send my stance")}</button>
             }
             .into_any()
         }
     };
     view! {
         <div class="stance">
-            <label>"Reason (optional)"<input maxlength="1000" prop:value=move || reason.get()
+            <label>{t("Reason (optional)")}<input maxlength="1000" prop:value=move || reason.get()
                 on:input=move |ev| reason.set(event_target_value(&ev))/></label>
             <div class="actions">{buttons}</div>
             {error_for(errors, "stance")}
@@ -297,15 +298,15 @@ fn OutcomeForm(handle: Handle, id: String) -> impl IntoView {
     };
     view! {
         <form class="outcome" on:submit=submit>
-            <label>"Outcome statement"<textarea data-testid="outcome-text" rows="2" prop:value=move || statement.get()
+            <label>{t("Outcome statement")}<textarea data-testid="outcome-text" rows="2" prop:value=move || statement.get()
                 on:input=move |ev| statement.set(event_target_value(&ev))></textarea></label>
             {error_for(errors, "statement")}
-            <label>"Review in (days, optional)"<input inputmode="numeric" prop:value=move || review.get()
+            <label>{t("Review in (days, optional)")}<input inputmode="numeric" prop:value=move || review.get()
                 on:input=move |ev| review.set(event_target_value(&ev))/></label>
             {error_for(errors, "review")}
             {error_for(errors, "outcome")}
             {error_for(errors, "")}
-            <button type="submit" data-testid="record-outcome">"Record the outcome"</button>
+            <button type="submit" data-testid="record-outcome">{t("Record the outcome")}</button>
         </form>
     }
 }
@@ -322,20 +323,20 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
     });
     view! {
         <section class="card">
-            <h2>"Propose"</h2>
+            <h2>{t("Propose")}</h2>
             {move || match data.get() {
                 Some((_, _, true)) => view! { <ProposeForm handle view/> }.into_any(),
-                _ => view! { <p>"Once you are a member, you can propose and take part."</p> }.into_any(),
+                _ => view! { <p>{t("Once you are a member, you can propose and take part.")}</p> }.into_any(),
             }}
         </section>
         <section class="card">
-            <h2>"Decisions"</h2>
+            <h2>{t("Decisions")}</h2>
             <ul class="decisions" data-testid="decision-list">
                 {move || {
                     let (mut list, members, admitted) = data.get().unwrap_or_default();
                     list.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at).then(a.id.cmp(&b.id)));
                     if list.is_empty() {
-                        return view! { <p>"No decisions yet."</p> }.into_any();
+                        return view! { <p>{t("No decisions yet.")}</p> }.into_any();
                     }
                     list.into_iter().map(|d| {
                         let labels: Vec<String> = if d.method == Method::Consent {
@@ -354,17 +355,16 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                             <li class="decision" data-testid="decision" data-title=d.title.clone() data-outcome=outcome_tag>
                                 <h3>{d.title.clone()}</h3>
                                 <p class="muted">
-                                    {format!("{} · proposed by {} · {} {}", method_label(d.method), name_of(&members, &d.author),
-                                        if open { "closes" } else { "closed" }, when(d.closes_at))}
+                                    {tr!("{} · proposed by {} · {} {}", method_label(d.method), name_of(&members, &d.author), if open { t("closes") } else { t("closed") }, when(d.closes_at))}
                                 </p>
                                 {d.amendment.as_ref().map(|a| view! {
-                                    <p>{format!("Enacts: {} = {}", a.key, a.value)}{d.enacted.then_some(" (enacted)")}</p>
+                                    <p>{tr!("Enacts: {} = {}", a.key, a.value)}{d.enacted.then_some(" (enacted)")}</p>
                                 })}
-                                <p data-testid="tally">{format!("{} taking part · {tally}", d.participants)}</p>
+                                <p data-testid="tally">{tr!("{} taking part · {}", d.participants, tally)}</p>
                                 <p><strong data-testid="outcome">{outcome}</strong></p>
                                 {d.statement.as_ref().map(|s| view! {
                                     <p data-testid="statement">{format!("“{}” — {}, {}", s.text, name_of(&members, &s.author), when(s.at))}
-                                    {(s.review_at > 0).then(|| format!(" · review {}", when(s.review_at)))}</p>
+                                    {(s.review_at > 0).then(|| tr!(" · review {}", when(s.review_at)))}</p>
                                 })}
                                 {(open && admitted).then(|| view! { <StanceForm handle decision=d.clone()/> })}
                                 {(!open && admitted && d.statement.is_none()).then(|| view! { <OutcomeForm handle id=d.id.clone()/> })}

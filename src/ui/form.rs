@@ -2,6 +2,7 @@
 //! from the open room.
 
 use super::runtime::{RoomHandle, RoomView};
+use super::t;
 use crate::crypto::Identity;
 use crate::domain::{DomainError, RoomDoc};
 use leptos::prelude::*;
@@ -13,7 +14,7 @@ pub type Handle = StoredValue<Option<RoomHandle>, LocalStorage>;
 pub fn field_error(e: DomainError) -> (String, String) {
     match e {
         DomainError::Invalid { field, problem } => {
-            (field.to_owned(), format!("The {field} {problem}."))
+            (field.to_owned(), tr!("The {} {}.", field, problem))
         }
         other => (String::new(), other.to_string()),
     }
@@ -111,7 +112,7 @@ pub fn Qr(
     view! {
         {match svg {
             Some(svg) => view! { <div class="qr" role="img" aria-label=label data-testid=testid data-text=text inner_html=svg></div> }.into_any(),
-            None => view! { <p class="error">"This link is too long for a QR code."</p> }.into_any(),
+            None => view! { <p class="error">{t("This link is too long for a QR code.")}</p> }.into_any(),
         }}
     }
 }

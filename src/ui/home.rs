@@ -3,6 +3,7 @@
 use super::form::{derived, name_of, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
+use super::t;
 use leptos::prelude::*;
 
 const FEED_PAGE: usize = 50;
@@ -36,11 +37,11 @@ pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) ->
     let link = move |section: &str| format!("#/room/{room_id}/{section}");
     view! {
         <section class="card" data-testid="needs-me">
-            <h2>"What needs you"</h2>
+            <h2>{t("What needs you")}</h2>
             {move || {
                 let needs = data.get().map(|d| d.0).unwrap_or_default();
                 if needs.is_empty() {
-                    view! { <p>"Nothing right now."</p> }.into_any()
+                    view! { <p>{t("Nothing right now.")}</p> }.into_any()
                 } else {
                     view! { <ul>{needs.into_iter().map(|(text, section)| view! {
                         <li><a href=link(section)>{text}</a></li>
@@ -49,7 +50,7 @@ pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) ->
             }}
         </section>
         <section class="card">
-            <h2>"Activity"</h2>
+            <h2>{t("Activity")}</h2>
             <ul class="feed" data-testid="activity">
                 {move || {
                     let (_, feed, members, me) = data.get().unwrap_or_default();
@@ -59,16 +60,16 @@ pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) ->
                         let new = item.at > seen_before && item.author.as_deref() != Some(me.as_str());
                         view! {
                             <li class:unread=new data-testid="activity-item" data-new=new.to_string()>
-                                {new.then(|| view! { <span class="new-badge">"New"</span>" " })}
+                                {new.then(|| view! { <span class="new-badge">{t("New")}</span>" " })}
                                 <span class="muted">{when(item.at)}</span>" "<strong>{who}</strong>" "{item.what}
                             </li>
                         }
                     }).collect_view();
                     view! {
                         {items}
-                        {(total == 0).then(|| view! { <li>"Nothing has happened yet."</li> })}
+                        {(total == 0).then(|| view! { <li>{t("Nothing has happened yet.")}</li> })}
                         {(total > limit.get()).then(|| view! {
-                            <li><button on:click=move |_| limit.update(|l| *l += FEED_PAGE)>"Show more"</button></li>
+                            <li><button on:click=move |_| limit.update(|l| *l += FEED_PAGE)>{t("Show more")}</button></li>
                         })}
                     }
                 }}

@@ -3,6 +3,7 @@
 
 use super::form::{derived, error_for, run, Handle};
 use super::runtime::RoomView;
+use super::t;
 use crate::domain::{Member, Profile, Standing};
 use leptos::prelude::*;
 
@@ -10,7 +11,7 @@ fn standing_text(s: &Standing) -> String {
     match s {
         Standing::Admitted => "member".into(),
         Standing::Pending { vouches, needed } => {
-            format!("pending: {vouches} of {needed} vouches")
+            tr!("pending: {} of {} vouches", vouches, needed)
         }
         Standing::Left => "left".into(),
         Standing::Removed => "removed by decision".into(),
@@ -42,23 +43,23 @@ pub fn ProfileForm(handle: Handle, view: RwSignal<RoomView>, me: Option<Member>)
     let writable = Memo::new(move |_| view.with(|v| v.writable));
     view! {
         <form class="profile-form" on:submit=submit data-testid="profile-form">
-            <label for="profile-name">"Your name in this room"</label>
+            <label for="profile-name">{t("Your name in this room")}</label>
             <input id="profile-name" data-testid="profile-name" maxlength="60" autocomplete="nickname"
                 prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
             {error_for(errors, "name")}
-            <label for="profile-skills">"Skills you can share (optional)"</label>
+            <label for="profile-skills">{t("Skills you can share (optional)")}</label>
             <input id="profile-skills" maxlength="200" prop:value=move || skills.get()
                 on:input=move |ev| skills.set(event_target_value(&ev))/>
             {error_for(errors, "skills")}
-            <label for="profile-bio">"A few words about you (optional)"</label>
+            <label for="profile-bio">{t("A few words about you (optional)")}</label>
             <textarea id="profile-bio" rows="2" maxlength="500" prop:value=move || bio.get()
                 on:input=move |ev| bio.set(event_target_value(&ev))></textarea>
             {error_for(errors, "bio")}
             {error_for(errors, "")}
             <button type="submit" data-testid="profile-save" disabled=move || !writable.get()>
-                {if introducing { "Introduce me" } else { "Save my profile" }}
+                {if introducing { t("Introduce me") } else { t("Save my profile") }}
             </button>
-            {move || saved.get().then(|| view! { <span class="ok">" Saved."</span> })}
+            {move || saved.get().then(|| view! { <span class="ok">{t(" Saved.")}</span> })}
         </form>
     }
 }
@@ -114,18 +115,18 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
             let (purpose, values) = charter.get().unwrap_or_default();
             view! {
                 <section class="card" data-testid="room-purpose">
-                    <h2>"What this room is for"</h2>
-                    <p data-testid="purpose">{if purpose.is_empty() { "The members have not written it down yet.".to_string() } else { purpose }}</p>
-                    {(!values.is_empty()).then(|| view! { <p><strong>"Values: "</strong>{values}</p> })}
-                    <p><a href=charter_link.clone()>"Read the whole charter"</a></p>
+                    <h2>{t("What this room is for")}</h2>
+                    <p data-testid="purpose">{if purpose.is_empty() { t("The members have not written it down yet.").to_string() } else { purpose }}</p>
+                    {(!values.is_empty()).then(|| view! { <p><strong>{t("Values: ")}</strong>{values}</p> })}
+                    <p><a href=charter_link.clone()>{t("Read the whole charter")}</a></p>
                 </section>
             }
         })}
         <section class="card" data-testid="my-standing">
-            <h2>"You"</h2>
+            <h2>{t("You")}</h2>
             {move || match me.get() {
                 None => view! {
-                    <p data-testid="standing" data-standing="stranger">"Introduce yourself so the members can vouch for you."</p>
+                    <p data-testid="standing" data-standing="stranger">{t("Introduce yourself so the members can vouch for you.")}</p>
                     <ProfileForm handle view me=None/>
                 }.into_any(),
                 Some(m) => {
@@ -142,14 +143,14 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                             {format!("{} — {label}", m.profile.name)}
                         </p>
                         {matches!(standing, Standing::Pending { .. }).then(|| view! {
-                            <p class="hint">"You can read everything and post needs and offers. Once enough members vouch for you, you can take part in decisions, the pot and the rest."</p>
+                            <p class="hint">{t("You can read everything and post needs and offers. Once enough members vouch for you, you can take part in decisions, the pot and the rest.")}</p>
                         })}
                         <details>
-                            <summary>"Edit my profile"</summary>
+                            <summary>{t("Edit my profile")}</summary>
                             <ProfileForm handle view me=Some(m.clone())/>
                         </details>
                         {(standing == Standing::Admitted).then(|| view! {
-                            <button class="danger" data-testid="leave" on:click=leave>"Leave this room"</button>
+                            <button class="danger" data-testid="leave" on:click=leave>{t("Leave this room")}</button>
                         })}
                     }.into_any()
                 }
@@ -158,7 +159,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
         </section>
         {move || (!pending.get().is_empty()).then(|| view! {
             <section class="card" data-testid="pending">
-                <h2>"Waiting to be vouched for"</h2>
+                <h2>{t("Waiting to be vouched for")}</h2>
                 <ul class="members">
                     {pending.get().into_iter().map(|m| {
                         let key = m.key.clone();
@@ -166,11 +167,11 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                         view! {
                             <li data-testid="pending-member" data-name=m.profile.name.clone()>
                                 <strong>{m.profile.name.clone()}</strong>" "<span class="muted">{label}</span>
-                                {(!m.profile.skills.is_empty()).then(|| view! { <p>{format!("Skills: {}", m.profile.skills)}</p> })}
+                                {(!m.profile.skills.is_empty()).then(|| view! { <p>{tr!("Skills: {}", m.profile.skills)}</p> })}
                                 {(!m.profile.bio.is_empty()).then(|| view! { <p>{m.profile.bio.clone()}</p> })}
                                 {move || admitted.get().then(|| {
                                     let key = key.clone();
-                                    view! { <button data-testid="vouch" on:click=move |_| vouch(key.clone())>"Vouch"</button> }
+                                    view! { <button data-testid="vouch" on:click=move |_| vouch(key.clone())>{t("Vouch")}</button> }
                                 })}
                             </li>
                         }
@@ -179,7 +180,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
             </section>
         })}
         <section class="card">
-            <h2>"Members"</h2>
+            <h2>{t("Members")}</h2>
             <ul class="members" data-testid="member-list">
                 {move || members.get().unwrap_or_default().into_iter()
                     .filter(|m| !matches!(m.standing, Standing::Pending { .. }))
@@ -187,7 +188,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                         <li data-testid="member" data-name=m.profile.name.clone()>
                             <strong>{m.profile.name.clone()}</strong>
                             " "<span class="muted">{standing_text(&m.standing)}{m.founder.then_some(" · founder")}</span>
-                            {(!m.profile.skills.is_empty()).then(|| view! { <p>{format!("Skills: {}", m.profile.skills)}</p> })}
+                            {(!m.profile.skills.is_empty()).then(|| view! { <p>{tr!("Skills: {}", m.profile.skills)}</p> })}
                         </li>
                     }).collect_view()}
             </ul>

@@ -1,6 +1,14 @@
 //! Leptos components (browser only): a hash router (`#/`, `#/join/<secret>`, `#/room/<id>`)
 //! so the app runs from any static host with no server rewrites, the start page and the room.
 
+/// Text with values, through the translation table: `tr!("{} of {}", a, b)`.
+#[allow(unused_macros)]
+macro_rules! tr {
+    ($template:literal $(, $arg:expr)* $(,)?) => {
+        $crate::i18n::fill($crate::ui::t($template), &[$(&$arg as &dyn std::fmt::Display),*])
+    };
+}
+
 mod board;
 mod charter;
 mod circles;
@@ -25,6 +33,45 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 pub use runtime::{RoomHandle, RoomView};
+
+thread_local! {
+    static LANG: std::cell::Cell<crate::i18n::Lang> = const { std::cell::Cell::new(crate::i18n::Lang::En) };
+}
+
+/// The language the app shows.
+pub fn lang() -> crate::i18n::Lang {
+    LANG.with(|l| l.get())
+}
+
+/// `en` in the app's language (see `crate::i18n`).
+pub fn t(en: &'static str) -> &'static str {
+    crate::i18n::lookup(lang(), en)
+}
+
+/// An amount in minor units, written the way the app's language writes numbers.
+pub fn money(minor: i64, unit: &str) -> String {
+    crate::i18n::amount(lang(), minor, unit)
+}
+
+/// The device setting naming the chosen language ("en", "es"; absent: the browser's).
+pub const LANG_SETTING: &str = "lang";
+
+/// Picks the language: the person's choice, else the browser's.
+fn choose_language(setting: Option<String>) {
+    let tag = setting.filter(|s| !s.is_empty()).unwrap_or_else(|| {
+        web_sys::window()
+            .and_then(|w| w.navigator().language())
+            .unwrap_or_default()
+    });
+    let chosen = crate::i18n::Lang::from_tag(&tag);
+    LANG.with(|l| l.set(chosen));
+    if let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
+        let _ = root.set_attribute("lang", chosen.tag());
+    }
+}
 
 /// Everything a page needs from the device: its database and network configuration.
 #[derive(Clone, Copy)]
@@ -100,6 +147,7 @@ pub fn start() {
         let mut config = load_config().await;
         match Store::open("tequio").await {
             Ok(store) => {
+                choose_language(store.setting(LANG_SETTING).await.ok().flatten());
                 // The person's own network settings, if any, replace the deployment's.
                 if let Ok(Some(text)) = store.setting(settings::NET_SETTING).await {
                     if let Ok(own) = serde_json::from_str::<NetConfig>(&text) {
@@ -118,7 +166,7 @@ pub fn start() {
                 leptos::mount::mount_to_body(move || view! { <App device/> });
             }
             Err(e) => {
-                let text = format!("Tequio cannot open this browser's storage: {e}");
+                let text = tr!("Tequio cannot open this browser's storage: {}", e);
                 leptos::mount::mount_to_body(
                     move || view! { <p class="fatal" role="alert">{text.clone()}</p> },
                 );
@@ -177,12 +225,12 @@ fn App(device: Device) -> impl IntoView {
         <header class="top">
             <a href="#/" class="brand">"Tequio"</a>
             {move || (!device.online.get()).then(|| view! {
-                <span class="offline" data-testid="offline" role="status">"Offline: changes are kept on this device and sync when you are back"</span>
+                <span class="offline" data-testid="offline" role="status">{t("Offline: changes are kept on this device and sync when you are back")}</span>
             })}
         </header>
         {move || (device.persisted.get() == Some(false)).then(|| view! {
             <p class="notice" role="status" data-testid="not-persisted">
-                "This browser did not promise to keep Tequio's data: it may clear it when space runs low. Installing the app usually fixes this; keep your room links safe."
+                {t("This browser did not promise to keep Tequio's data: it may clear it when space runs low. Installing the app usually fixes this; keep your room links safe.")}
             </p>
         })}
         <main>

@@ -4,6 +4,7 @@
 
 use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::runtime::RoomView;
+use super::t;
 use crate::markdown::to_html;
 use leptos::prelude::*;
 
@@ -26,10 +27,10 @@ fn Editor(
                 <textarea id="page-text" data-testid="page-text" rows="12" maxlength="100000"
                     prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
                 {error_for(errors, "body")}
-                <p class="muted">"Markdown: # heading, *emphasis*, **strong**, - lists, [link](https://…), > quote."</p>
+                <p class="muted">{t("Markdown: # heading, *emphasis*, **strong**, - lists, [link](https://…), > quote.")}</p>
             </div>
             <div>
-                <p class="preview-label" id="preview-label">"Preview"</p>
+                <p class="preview-label" id="preview-label">{t("Preview")}</p>
                 <div aria-labelledby="preview-label" class="preview">
                     <Rendered markdown=draft testid="page-preview"/>
                 </div>
@@ -97,7 +98,7 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         let (mut pages, members, _) = data.get().unwrap_or_default();
         pages.sort_by_key(|p| std::cmp::Reverse(p.history.last().map(|h| h.1)));
         if pages.is_empty() {
-            return view! { <p>"No pages yet. Write down how you do things: rules of thumb, contacts, recipes."</p> }.into_any();
+            return view! { <p>{t("No pages yet. Write down how you do things: rules of thumb, contacts, recipes.")}</p> }.into_any();
         }
         view! {
             <ul class="pages" data-testid="page-list">
@@ -118,7 +119,7 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     let page_view = move |id: String| {
         let (pages, members, member) = data.get().unwrap_or_default();
         let Some(p) = pages.into_iter().find(|p| p.id == id) else {
-            return view! { <p>"This page is not here (yet)."</p> }.into_any();
+            return view! { <p>{t("This page is not here (yet).")}</p> }.into_any();
         };
         let body = p.body.clone();
         let edits = p.history.len().saturating_sub(1);
@@ -129,7 +130,7 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             match edits {
                 0 => "never edited".to_string(),
                 1 => "edited once".to_string(),
-                n => format!("edited {n} times"),
+                n => tr!("edited {} times", n),
             },
             name_of(&members, &last_by),
             when(last_at),
@@ -138,7 +139,7 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         let id_save = id.clone();
         view! {
             <article class="card" data-testid="page" data-title=p.title.clone()>
-                <p><button class="link" on:click=move |_| { editing.set(None); open.set(None) }>"← All pages"</button></p>
+                <p><button class="link" on:click=move |_| { editing.set(None); open.set(None) }>{t("← All pages")}</button></p>
                 <h2>{p.title.clone()}</h2>
                 <p class="muted" data-testid="page-history">{history}</p>
                 {move || match editing.get() {
@@ -147,7 +148,7 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                         let body = body.clone();
                         view! {
                             <Rendered markdown=Signal::stored(body) testid="page-rendered"/>
-                            {member.then(|| view! { <button data-testid="edit-page" on:click=move |_| start_edit(id.clone())>"Edit"</button> })}
+                            {member.then(|| view! { <button data-testid="edit-page" on:click=move |_| start_edit(id.clone())>{t("Edit")}</button> })}
                         }.into_any()
                     }
                     Some((started, _)) => {
@@ -155,13 +156,13 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                         let changed_meanwhile = started != body;
                         view! {
                             {changed_meanwhile.then(|| view! {
-                                <p class="notice" role="status" data-testid="changed-meanwhile">"Someone changed this page while you were editing. Saving keeps their changes and yours."</p>
+                                <p class="notice" role="status" data-testid="changed-meanwhile">{t("Someone changed this page while you were editing. Saving keeps their changes and yours.")}</p>
                             })}
                             <Editor draft label="Page text" errors=edit_errors/>
                             {error_for(edit_errors, "page")}
                             {error_for(edit_errors, "")}
-                            <button data-testid="save-page" on:click=move |_| save(id.clone())>"Save"</button>
-                            <button on:click=move |_| editing.set(None)>"Cancel"</button>
+                            <button data-testid="save-page" on:click=move |_| save(id.clone())>{t("Save")}</button>
+                            <button on:click=move |_| editing.set(None)>{t("Cancel")}</button>
                         }.into_any()
                     }
                 }}
@@ -174,24 +175,24 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             Some(id) => page_view(id),
             None => view! {
                 <section class="card">
-                    <h2>"Pages"</h2>
+                    <h2>{t("Pages")}</h2>
                     {list}
                     {move || data.get().is_some_and(|d| d.2).then(|| view! {
                         <button data-testid="new-page" aria-expanded=move || creating.get().to_string()
-                            on:click=move |_| { draft.set(String::new()); creating.update(|c| *c = !*c) }>"New page"</button>
+                            on:click=move |_| { draft.set(String::new()); creating.update(|c| *c = !*c) }>{t("New page")}</button>
                     })}
                 </section>
                 {move || creating.get().then(|| view! {
                     <section class="card">
-                        <h2>"New page"</h2>
+                        <h2>{t("New page")}</h2>
                         <form on:submit=create data-testid="create-page">
-                            <label for="page-title">"Title"</label>
+                            <label for="page-title">{t("Title")}</label>
                             <input id="page-title" data-testid="page-title" maxlength="160" prop:value=move || title.get()
                                 on:input=move |ev| title.set(event_target_value(&ev))/>
                             {error_for(errors, "title")}
                             <Editor draft label="Text" errors/>
                             {error_for(errors, "")}
-                            <button type="submit" data-testid="create">"Create the page"</button>
+                            <button type="submit" data-testid="create">{t("Create the page")}</button>
                         </form>
                     </section>
                 })}

@@ -5,9 +5,8 @@ use super::circles::{CirclesCard, TimeBankCard};
 use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
-use crate::domain::{
-    format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView,
-};
+use super::t;
+use crate::domain::{parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 use leptos::prelude::*;
 
 const LINES: usize = 50;
@@ -16,11 +15,11 @@ fn state_text(s: &EntryState) -> String {
     match s {
         EntryState::Counted => "counted".into(),
         EntryState::AwaitingApproval { approvals, needed } => {
-            format!("waiting for approval ({approvals} of {needed})")
+            tr!("waiting for approval ({} of {})", approvals, needed)
         }
         EntryState::Approved => "approved, not paid yet".into(),
         EntryState::Reversed => "reversed".into(),
-        EntryState::Refused(why) => format!("not counted: {why}"),
+        EntryState::Refused(why) => tr!("not counted: {}", why),
     }
 }
 
@@ -64,21 +63,21 @@ fn RecordForm(handle: Handle, pot: String, unit: String) -> impl IntoView {
     };
     view! {
         <form class="record" on:submit=submit data-testid="record-form">
-            <label for=move || format!("kind-{}", pot.get_value())>"What"</label>
+            <label for=move || format!("kind-{}", pot.get_value())>{t("What")}</label>
             <select id=move || format!("kind-{}", pot.get_value()) data-testid="record-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                <option value="expense">"Ask for an expense (others approve it)"</option>
-                <option value="inflow">"Money in"</option>
-                <option value="payout">"Money out"</option>
+                <option value="expense">{t("Ask for an expense (others approve it)")}</option>
+                <option value="inflow">{t("Money in")}</option>
+                <option value="payout">{t("Money out")}</option>
             </select>
-            <label>{move || format!("Amount ({})", unit.get_value())}
+            <label>{move || tr!("Amount ({})", unit.get_value())}
                 <input data-testid="record-amount" inputmode="decimal" prop:value=move || amount.get()
                     on:input=move |ev| amount.set(event_target_value(&ev))/></label>
             {error_for(errors, "amount")}
-            <label>"What for"<input data-testid="record-memo" maxlength="200" prop:value=move || memo.get()
+            <label>{t("What for")}<input data-testid="record-memo" maxlength="200" prop:value=move || memo.get()
                 on:input=move |ev| memo.set(event_target_value(&ev))/></label>
             {error_for(errors, "memo")}
             {error_for(errors, "")}
-            <button type="submit" data-testid="record">"Record"</button>
+            <button type="submit" data-testid="record">{t("Record")}</button>
         </form>
     }
 }
@@ -118,17 +117,17 @@ fn Ledger(
                 view! {
                     <li data-testid="line" data-memo=l.memo.clone() data-state=format!("{:?}", l.state).split(['(', ' ', '{']).next().unwrap_or_default().to_lowercase()>
                         <span class="muted">{when(l.at)}</span>" "
-                        <strong>{format!("{} {}", kind_text(l.kind), format_amount(l.amount, &unit))}</strong>" "
+                        <strong>{format!("{} {}", kind_text(l.kind), super::money(l.amount, &unit))}</strong>" "
                         {l.memo.clone()}" · "{name_of(&members, &l.author)}" · "
                         <span data-testid="line-state">{state_text(&l.state)}</span>
-                        {can_approve.then(|| { let id = id.clone(); view! { <button data-testid="approve" on:click=move |_| approve(id.clone())>"Approve"</button> } })}
-                        {can_pay.then(|| { let id = id.clone(); view! { <button data-testid="pay" on:click=move |_| pay(id.clone())>"Pay out"</button> } })}
+                        {can_approve.then(|| { let id = id.clone(); view! { <button data-testid="approve" on:click=move |_| approve(id.clone())>{t("Approve")}</button> } })}
+                        {can_pay.then(|| { let id = id.clone(); view! { <button data-testid="pay" on:click=move |_| pay(id.clone())>{t("Pay out")}</button> } })}
                     </li>
                 }
             }).collect_view()}
         </ul>
         {move || (total > limit.get()).then(|| view! {
-            <button on:click=move |_| limit.update(|l| *l += LINES)>"Show older entries"</button>
+            <button on:click=move |_| limit.update(|l| *l += LINES)>{t("Show older entries")}</button>
         })}
     }
 }
@@ -166,10 +165,10 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         {move || {
             let (pots, members, admitted, my_key) = data.get().unwrap_or_default();
             if pots.is_empty() {
-                return view! { <section class="card"><h2>"Common pot"</h2><p>"No pot yet."</p></section> }.into_any();
+                return view! { <section class="card"><h2>{t("Common pot")}</h2><p>{t("No pot yet.")}</p></section> }.into_any();
             }
             pots.into_iter().map(|p| {
-                let balance = format_amount(p.balance, &p.unit);
+                let balance = super::money(p.balance, &p.unit);
                 view! {
                     <section class="card" data-testid="pot" data-name=p.name.clone()>
                         <h2>{p.name.clone()}" "<span data-testid="balance">{balance}</span></h2>
@@ -181,18 +180,18 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         }}
         {move || data.get().is_some_and(|d| d.2).then(|| view! {
             <section class="card">
-                <h2>"Open a pot"</h2>
+                <h2>{t("Open a pot")}</h2>
                 <form on:submit=open data-testid="open-pot">
-                    <label for="pot-name">"Name"</label>
+                    <label for="pot-name">{t("Name")}</label>
                     <input id="pot-name" data-testid="pot-name" maxlength="60" prop:value=move || name.get()
                         on:input=move |ev| name.set(event_target_value(&ev))/>
                     {error_for(errors, "name")}
-                    <label for="pot-unit">"Currency code (EUR, MXN, …) or \"hours\""</label>
+                    <label for="pot-unit">{t("Currency code (EUR, MXN, …) or \"hours\"")}</label>
                     <input id="pot-unit" data-testid="pot-unit" maxlength="5" prop:value=move || unit.get()
                         on:input=move |ev| unit.set(event_target_value(&ev))/>
                     {error_for(errors, "unit")}
                     {error_for(errors, "")}
-                    <button type="submit" data-testid="open-pot-submit">"Open the pot"</button>
+                    <button type="submit" data-testid="open-pot-submit">{t("Open the pot")}</button>
                 </form>
             </section>
         })}

@@ -4,6 +4,7 @@
 use super::form::{app_base, derived, error_for, field_error, name_of, run, when, Handle, Qr};
 use super::now_ms;
 use super::runtime::RoomView;
+use super::t;
 use crate::domain::{DomainError, NewResource, ResourceView, LICENCES};
 use leptos::prelude::*;
 
@@ -98,57 +99,55 @@ fn ResourceItem(
             data-focused=focused.to_string()
             data-holder=r.holder.as_deref().map(|h| name_of(&members, h)).unwrap_or_default()>
             <h3>{r.resource.name.clone()}</h3>
-            <p class="muted">{format!("{} · steward {} · {}", r.resource.kind, name_of(&members, &r.steward), r.resource.licence)}</p>
-            {(!r.resource.location.is_empty()).then(|| view! { <p>{format!("Where: {}", r.resource.location)}</p> })}
-            {(!r.resource.condition.is_empty()).then(|| view! { <p>{format!("Condition: {}", r.resource.condition)}</p> })}
-            {(!r.resource.rules.is_empty()).then(|| view! { <p>{format!("Rules: {}", r.resource.rules)}</p> })}
+            <p class="muted">{tr!("{} · steward {} · {}", r.resource.kind, name_of(&members, &r.steward), r.resource.licence)}</p>
+            {(!r.resource.location.is_empty()).then(|| view! { <p>{tr!("Where: {}", r.resource.location)}</p> })}
+            {(!r.resource.condition.is_empty()).then(|| view! { <p>{tr!("Condition: {}", r.resource.condition)}</p> })}
+            {(!r.resource.rules.is_empty()).then(|| view! { <p>{tr!("Rules: {}", r.resource.rules)}</p> })}
             <p data-testid="holder">{match &r.holder {
-                Some(h) => format!("With {}{}{}", name_of(&members, h),
-                    r.due.map(|d| format!(", due back {}", when(d))).unwrap_or_default(),
-                    if r.overdue(now) { " — overdue" } else { "" }),
-                None => "Available".to_string(),
+                Some(h) => tr!("With {}{}{}", name_of(&members, h), r.due.map(|d| format!(", due back {}", when(d))).unwrap_or_default(), if r.overdue(now) { t(" — overdue") } else { "" }),
+                None => t("Available").to_string(),
             }}</p>
             {(!r.bookings.is_empty()).then(|| view! {
                 <ul class="bookings">
                     {r.bookings.iter().map(|b| view! {
                         <li data-testid="booking" data-conflict=(!b.conflicts_with.is_empty()).to_string()>
                             {format!("{} – {} · {}", when(b.start), when(b.end), name_of(&members, &b.member))}
-                            {(!b.conflicts_with.is_empty()).then(|| view! { <strong class="error">" overlaps another booking"</strong> })}
+                            {(!b.conflicts_with.is_empty()).then(|| view! { <strong class="error">{t(" overlaps another booking")}</strong> })}
                         </li>
                     }).collect_view()}
                 </ul>
             })}
             {physical.then(|| view! {
                 <form class="book" on:submit=book>
-                    <label class="inline">"From"<input type="date" data-testid="book-from" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/></label>
-                    <label class="inline">"To"<input type="date" data-testid="book-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/></label>
-                    <button type="submit" data-testid="book">"Book"</button>
+                    <label class="inline">{t("From")}<input type="date" data-testid="book-from" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/></label>
+                    <label class="inline">{t("To")}<input type="date" data-testid="book-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/></label>
+                    <button type="submit" data-testid="book">{t("Book")}</button>
                 </form>
             })}
             {error_for(errors, "start")}
             {error_for(errors, "end")}
-            <label>"Condition note"<input data-testid="custody-note" maxlength="500" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/></label>
+            <label>{t("Condition note")}<input data-testid="custody-note" maxlength="500" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/></label>
             {if lent {
-                view! { <button data-testid="return" on:click=give_back>"Record its return"</button> }.into_any()
+                view! { <button data-testid="return" on:click=give_back>{t("Record its return")}</button> }.into_any()
             } else {
                 view! {
-                    <label class="inline">"Lend to"<select data-testid="lend-to" on:change=move |ev| lend_to.set(event_target_value(&ev))>
+                    <label class="inline">{t("Lend to")}<select data-testid="lend-to" on:change=move |ev| lend_to.set(event_target_value(&ev))>
                         {admitted.iter().map(|k| view! { <option value=k.clone()>{name_of(&members, k)}</option> }).collect_view()}
                     </select></label>
-                    <label class="inline">"for (days)"<input inputmode="numeric" prop:value=move || due_days.get() on:input=move |ev| due_days.set(event_target_value(&ev))/></label>
-                    <button data-testid="hand-over" on:click=hand_over>"Hand over"</button>
+                    <label class="inline">{t("for (days)")}<input inputmode="numeric" prop:value=move || due_days.get() on:input=move |ev| due_days.set(event_target_value(&ev))/></label>
+                    <button data-testid="hand-over" on:click=hand_over>{t("Hand over")}</button>
                 }.into_any()
             }}
             {error_for(errors, "holder")}
             {error_for(errors, "note")}
             {error_for(errors, "")}
             <button class="secondary" data-testid="show-qr" aria-expanded=move || show_qr.get().to_string()
-                on:click=move |_| show_qr.update(|s| *s = !*s)>"QR code for a label"</button>
+                on:click=move |_| show_qr.update(|s| *s = !*s)>{t("QR code for a label")}</button>
             {move || show_qr.get().then(|| {
                 let link = link.clone();
                 view! {
-                    <p class="hint">"Print it and stick it on the thing: members who scan it land here to book or borrow it."</p>
-                    <Qr text=link label=format!("QR code that opens {}", name_for_qr.get_value()) testid="resource-qr"/>
+                    <p class="hint">{t("Print it and stick it on the thing: members who scan it land here to book or borrow it.")}</p>
+                    <Qr text=link label=tr!("QR code that opens {}", name_for_qr.get_value()) testid="resource-qr"/>
                 }
             })}
         </li>
@@ -196,12 +195,12 @@ pub fn ResourcesSection(
     };
     view! {
         <section class="card">
-            <h2>"Shared things"</h2>
+            <h2>{t("Shared things")}</h2>
             <ul class="resources" data-testid="resource-list">
                 {move || {
                     let (list, members, admitted, _) = data.get().unwrap_or_default();
                     if list.is_empty() {
-                        return view! { <p>"Nothing shared yet."</p> }.into_any();
+                        return view! { <p>{t("Nothing shared yet.")}</p> }.into_any();
                     }
                     list.into_iter().map(|r| {
                         let link = format!("{base}{}", r.id);
@@ -213,28 +212,28 @@ pub fn ResourcesSection(
         </section>
         {move || data.get().is_some_and(|d| d.3).then(|| view! {
             <section class="card">
-                <h2>"Share something"</h2>
+                <h2>{t("Share something")}</h2>
                 <form on:submit=add data-testid="add-resource">
-                    <label for="r-kind">"Kind"</label>
+                    <label for="r-kind">{t("Kind")}</label>
                     <select id="r-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                        <option value="physical">"A thing (can be booked and lent)"</option>
-                        <option value="knowledge">"Knowledge (a guide, a file, a skill)"</option>
+                        <option value="physical">{t("A thing (can be booked and lent)")}</option>
+                        <option value="knowledge">{t("Knowledge (a guide, a file, a skill)")}</option>
                     </select>
-                    <label for="r-name">"Name"</label>
+                    <label for="r-name">{t("Name")}</label>
                     <input id="r-name" data-testid="resource-name" maxlength="100" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                     {error_for(errors, "name")}
-                    <label for="r-location">"Where it is"</label>
+                    <label for="r-location">{t("Where it is")}</label>
                     <input id="r-location" prop:value=move || location.get() on:input=move |ev| location.set(event_target_value(&ev))/>
-                    <label for="r-condition">"Condition"</label>
+                    <label for="r-condition">{t("Condition")}</label>
                     <input id="r-condition" prop:value=move || condition.get() on:input=move |ev| condition.set(event_target_value(&ev))/>
-                    <label for="r-rules">"How to use it"</label>
+                    <label for="r-rules">{t("How to use it")}</label>
                     <textarea id="r-rules" rows="2" prop:value=move || rules.get() on:input=move |ev| rules.set(event_target_value(&ev))></textarea>
-                    <label for="r-licence">"Licence"</label>
+                    <label for="r-licence">{t("Licence")}</label>
                     <select id="r-licence" on:change=move |ev| licence.set(event_target_value(&ev))>
                         {LICENCES.iter().map(|l| view! { <option value=*l>{*l}</option> }).collect_view()}
                     </select>
                     {error_for(errors, "")}
-                    <button type="submit" data-testid="add-resource-submit">"Share it"</button>
+                    <button type="submit" data-testid="add-resource-submit">{t("Share it")}</button>
                 </form>
             </section>
         })}

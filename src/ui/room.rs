@@ -11,6 +11,7 @@ use super::pot::PotSection;
 use super::resources::ResourcesSection;
 use super::runtime::RoomHandle;
 use super::settings::SettingsSection;
+use super::t;
 use super::tasks::TasksSection;
 use super::{now_ms, Device};
 use leptos::prelude::*;
@@ -118,7 +119,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
 
     view! {
         {move || error.get().map(|e| view! {
-            <section class="card"><p class="error" role="alert">{e}</p><p><a href="#/">"Back to my rooms"</a></p></section>
+            <section class="card"><p class="error" role="alert">{e}</p><p><a href="#/">{t("Back to my rooms")}</a></p></section>
         })}
         {move || view_signal.get().map(|v| view! {
             <section class="room-head">
@@ -126,9 +127,9 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                 <p class="status">
                     <span data-testid="peer-count" data-count=move || v.get().peers.to_string()>
                         {move || match v.get().peers {
-                            0 => "No peers connected".to_string(),
-                            1 => "1 peer connected".to_string(),
-                            n => format!("{n} peers connected"),
+                            0 => t("No peers connected").to_string(),
+                            1 => t("1 peer connected").to_string(),
+                            n => tr!("{} peers connected", n),
                         }}
                     </span>
                     " · "
@@ -139,23 +140,23 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         {move || {
                             let v = v.get();
                             match (v.save_error, v.pending_saves) {
-                                (Some(e), _) => format!("Not saved: {e}"),
-                                (None, 0) => "All changes saved on this device".to_string(),
-                                (None, _) => "Saving…".to_string(),
+                                (Some(e), _) => tr!("Not saved: {}", e),
+                                (None, 0) => t("All changes saved on this device").to_string(),
+                                (None, _) => t("Saving…").to_string(),
                             }
                         }}
                     </span>
                     {move || v.get().save_error.map(|_| view! {
-                        <button on:click=move |_| handle.with_value(|h| if let Some(h) = h { h.retry_save() })>"Retry saving"</button>
+                        <button on:click=move |_| handle.with_value(|h| if let Some(h) = h { h.retry_save() })>{t("Retry saving")}</button>
                     })}
                 </p>
-                <button on:click=move |_| share_open.update(|o| *o = !*o) aria-expanded=move || share_open.get().to_string()>"Share"</button>
+                <button on:click=move |_| share_open.update(|o| *o = !*o) aria-expanded=move || share_open.get().to_string()>{t("Share")}</button>
                 {move || share_open.get().then(|| view! {
                     <div class="share">
-                        <label for="share-link">"Anyone with this link can read and change the room:"</label>
+                        <label for="share-link">{t("Anyone with this link can read and change the room:")}</label>
                         <input id="share-link" data-testid="share-link" readonly prop:value=share_link/>
-                        <button on:click=copy>{move || if copied.get() { "Copied" } else { "Copy link" }}</button>
-                        <p class="hint">"Or let them scan this code with their phone's camera:"</p>
+                        <button on:click=copy>{move || if copied.get() { t("Copied") } else { t("Copy link") }}</button>
+                        <p class="hint">{t("Or let them scan this code with their phone's camera:")}</p>
                         <super::form::Qr text=share_link() label="QR code of the room link" testid="share-qr"/>
                     </div>
                 })}
@@ -172,7 +173,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                                 let slug = *slug;
                                 view! {
                                     <a href=href data-testid=format!("nav-{}", if slug.is_empty() { "home" } else { slug })
-                                        aria-current=move || (section.get().split('/').next() == Some(slug)).then_some("page")>{*label}</a>
+                                        aria-current=move || (section.get().split('/').next() == Some(slug)).then_some("page")>{t(label)}</a>
                                 }
                             }).collect_view()}
                         </nav>
@@ -196,7 +197,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         }}}
                     }.into_any()
                 } else {
-                    view! { <p class="card" data-testid="waiting">"This room has not arrived yet. It will appear as soon as another member's device is online."</p> }.into_any()
+                    view! { <p class="card" data-testid="waiting">{t("This room has not arrived yet. It will appear as soon as another member's device is online.")}</p> }.into_any()
                 }
             }
         })}

@@ -65,7 +65,7 @@ impl RoomHandle {
                 store
                     .put_room(&record)
                     .await
-                    .map_err(|e| format!("this device's key could not be saved: {e}"))?;
+                    .map_err(|e| tr!("this device's key could not be saved: {}", e))?;
                 me
             }
         };
@@ -74,7 +74,7 @@ impl RoomHandle {
             .await
             .map_err(|e| e.to_string())?;
         let room = RoomDoc::load_chunks(&record.id, loaded.chunks.iter().map(Vec::as_slice))
-            .map_err(|e| format!("the saved room could not be read: {e}"))?;
+            .map_err(|e| tr!("the saved room could not be read: {}", e))?;
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
             me,
@@ -207,7 +207,7 @@ impl RoomHandle {
                     Ok(_) => self.pump(&peer),
                     Err(e) => {
                         web_sys::console::warn_1(
-                            &format!("tequio: dropped a message from a peer: {e}").into(),
+                            &format!("tequio: dropped a message from a peer: {}", e).into(),
                         );
                     }
                 }
@@ -309,7 +309,7 @@ impl RoomHandle {
         };
         leptos::task::spawn_local(async move {
             if let Err(e) = store.put_room(&record).await {
-                web_sys::console::warn_1(&format!("tequio: room list not updated: {e}").into());
+                web_sys::console::warn_1(&format!("tequio: room list not updated: {}", e).into());
             }
         });
     }
@@ -402,7 +402,7 @@ impl RoomHandle {
                     rt.chunk_keys.push(key);
                 }
                 Err(e) => {
-                    web_sys::console::warn_1(&format!("tequio: compaction failed: {e}").into())
+                    web_sys::console::warn_1(&format!("tequio: compaction failed: {}", e).into())
                 }
             }
         });

@@ -4,6 +4,7 @@
 
 use super::form::{derived, error_for, run, Handle};
 use super::runtime::RoomView;
+use super::t;
 use super::{now_ms, Device};
 use crate::domain::{iso_time, Profile};
 use crate::net::NetConfig;
@@ -53,7 +54,7 @@ fn kilobytes(bytes: f64) -> String {
     if bytes >= 1_048_576.0 {
         format!("{:.1} MB", bytes / 1_048_576.0)
     } else {
-        format!("{} KB", (bytes / 1024.0).ceil() as u64)
+        tr!("{} KB", (bytes / 1024.0).ceil() as u64)
     }
 }
 
@@ -98,12 +99,12 @@ fn Exports(handle: Handle) -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h2>"Export"</h2>
-            <p>"A backup holds the whole room, the room's secret and your key in it: anyone with the file can read the room and act as you. Keep it private. Restore it from the start page on any device; restoring merges with what is there, it never overwrites."</p>
-            <button data-testid="export-backup" on:click=move |_| export("backup")>"Download a backup of the room"</button>
-            <button data-testid="export-ledger" on:click=move |_| export("ledger")>"Ledger (CSV)"</button>
-            <button data-testid="export-contributions" on:click=move |_| export("contributions")>"Contributions (CSV)"</button>
-            <button data-testid="export-valueflows" on:click=move |_| export("valueflows")>"Economic events (ValueFlows JSON)"</button>
+            <h2>{t("Export")}</h2>
+            <p>{t("A backup holds the whole room, the room's secret and your key in it: anyone with the file can read the room and act as you. Keep it private. Restore it from the start page on any device; restoring merges with what is there, it never overwrites.")}</p>
+            <button data-testid="export-backup" on:click=move |_| export("backup")>{t("Download a backup of the room")}</button>
+            <button data-testid="export-ledger" on:click=move |_| export("ledger")>{t("Ledger (CSV)")}</button>
+            <button data-testid="export-contributions" on:click=move |_| export("contributions")>{t("Contributions (CSV)")}</button>
+            <button data-testid="export-valueflows" on:click=move |_| export("valueflows")>{t("Economic events (ValueFlows JSON)")}</button>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </section>
     }
@@ -136,17 +137,17 @@ fn Storage(handle: Handle, device: Device) -> impl IntoView {
     }
     view! {
         <section class="card">
-            <h2>"Storage on this device"</h2>
+            <h2>{t("Storage on this device")}</h2>
             <p data-testid="room-bytes">{move || match room_bytes.get() {
-                Some(b) => format!("This room: {}", kilobytes(b as f64)),
-                None => "This room: measuring…".into(),
+                Some(b) => tr!("This room: {}", kilobytes(b as f64)),
+                None => t("This room: measuring…").into(),
             }}</p>
             <p data-testid="storage-estimate">{move || estimate.get().map(|(used, quota)| {
-                format!("Tequio uses {} of the {} this browser allows.", kilobytes(used), kilobytes(quota))
+                tr!("Tequio uses {} of the {} this browser allows.", kilobytes(used), kilobytes(quota))
             })}</p>
             <p>{move || match device.persisted.get() {
-                Some(true) => "The browser has promised to keep this data.",
-                Some(false) => "The browser has not promised to keep this data: it may clear it when space runs low. Installing the app usually helps; keep a backup.",
+                Some(true) => t("The browser has promised to keep this data."),
+                Some(false) => t("The browser has not promised to keep this data: it may clear it when space runs low. Installing the app usually helps; keep a backup."),
                 None => "",
             }}</p>
         </section>
@@ -190,36 +191,71 @@ fn Network(device: Device) -> impl IntoView {
                     errors.set(None);
                     saved.set(true);
                 }
-                Err(e) => errors.set(Some((String::new(), format!("Not saved: {e}")))),
+                Err(e) => errors.set(Some((String::new(), tr!("Not saved: {}", e)))),
             }
         });
     };
     view! {
         <section class="card">
-            <h2>"Connections (this device, every room)"</h2>
+            <h2>{t("Connections (this device, every room)")}</h2>
             <form on:submit=save data-testid="network-settings">
-                <label for="set-signaling">"Signaling servers where devices find each other (ws:// or wss://, one per line)"</label>
+                <label for="set-signaling">{t("Signaling servers where devices find each other (ws:// or wss://, one per line)")}</label>
                 <textarea id="set-signaling" data-testid="set-signaling" rows="3" prop:value=move || signaling.get()
                     on:input=move |ev| { signaling.set(event_target_value(&ev)); saved.set(false); }></textarea>
                 {error_for(errors, "signaling")}
-                <label for="set-ice">"STUN and TURN servers for crossing routers (stun: or turn:, one per line)"</label>
+                <label for="set-ice">{t("STUN and TURN servers for crossing routers (stun: or turn:, one per line)")}</label>
                 <textarea id="set-ice" data-testid="set-ice" rows="3" prop:value=move || ice.get()
                     on:input=move |ev| { ice.set(event_target_value(&ev)); saved.set(false); }></textarea>
                 {error_for(errors, "ice")}
-                <label for="set-turn-user">"TURN user name"</label>
+                <label for="set-turn-user">{t("TURN user name")}</label>
                 <input id="set-turn-user" data-testid="set-turn-user" autocomplete="off" prop:value=move || user.get()
                     on:input=move |ev| { user.set(event_target_value(&ev)); saved.set(false); }/>
-                <label for="set-turn-credential">"TURN password"</label>
+                <label for="set-turn-credential">{t("TURN password")}</label>
                 <input id="set-turn-credential" type="password" autocomplete="off" prop:value=move || credential.get()
                     on:input=move |ev| { credential.set(event_target_value(&ev)); saved.set(false); }/>
                 {error_for(errors, "")}
-                <button type="submit" data-testid="save-network">"Save"</button>
+                <button type="submit" data-testid="save-network">{t("Save")}</button>
                 {move || saved.get().then(|| view! {
-                    <p class="ok" role="status" data-testid="network-saved">"Saved. Rooms use these from the next time they connect. "
-                        <button type="button" on:click=|_| { if let Some(w) = web_sys::window() { let _ = w.location().reload(); } }>"Reconnect now"</button>
+                    <p class="ok" role="status" data-testid="network-saved">{t("Saved. Rooms use these from the next time they connect. ")}
+                        <button type="button" on:click=|_| { if let Some(w) = web_sys::window() { let _ = w.location().reload(); } }>{t("Reconnect now")}</button>
                     </p>
                 })}
             </form>
+        </section>
+    }
+}
+
+#[component]
+fn Language(device: Device) -> impl IntoView {
+    let chosen = RwSignal::new(String::new());
+    let store = device.store.get_value();
+    leptos::task::spawn_local(async move {
+        if let Ok(Some(v)) = store.setting(super::LANG_SETTING).await {
+            chosen.set(v);
+        }
+    });
+    let pick = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        chosen.set(value.clone());
+        let store = device.store.get_value();
+        leptos::task::spawn_local(async move {
+            if store.set_setting(super::LANG_SETTING, &value).await.is_ok() {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().reload();
+                }
+            }
+        });
+    };
+    view! {
+        <section class="card">
+            <h2>{t("Language")}</h2>
+            <label for="set-lang">{t("Language")}</label>
+            <select id="set-lang" data-testid="set-lang" on:change=pick>
+                <option value="" selected=move || chosen.get().is_empty()>{t("The browser's language")}</option>
+                <option value="en" selected=move || chosen.get() == "en">"English"</option>
+                <option value="es" selected=move || chosen.get() == "es">"Español"</option>
+            </select>
+            <p class="hint">{t("Language changes apply when the app reloads.")}</p>
         </section>
     }
 }
@@ -251,18 +287,19 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
     };
     view! {
         <section class="card">
-            <h2>"My name in this room"</h2>
+            <h2>{t("My name in this room")}</h2>
             <form on:submit=rename data-testid="rename">
-                <label for="set-name">"Name the members see"</label>
+                <label for="set-name">{t("Name the members see")}</label>
                 <input id="set-name" data-testid="set-name" maxlength="60" prop:value=move || name.get()
                     on:input=move |ev| { name.set(event_target_value(&ev)); done.set(false); }/>
                 {error_for(errors, "name")}
                 {error_for(errors, "")}
-                <button type="submit" data-testid="save-name">"Save my name"</button>
-                {move || done.get().then(|| view! { <span class="ok" role="status">" Saved"</span> })}
+                <button type="submit" data-testid="save-name">{t("Save my name")}</button>
+                {move || done.get().then(|| view! { <span class="ok" role="status">{t(" Saved")}</span> })}
             </form>
         </section>
         <Exports handle/>
+        <Language device/>
         <Storage handle device/>
         <Network device/>
     }

@@ -1,6 +1,7 @@
 //! The start page (my rooms, create with a starter charter, join by pasting a link, restore a
 //! backup) and the join route.
 
+use super::t;
 use super::{go, now_ms, Device};
 use crate::crypto::{parse_join_link, Identity, RoomSecret};
 use crate::domain::{starter_charter, Profile, RoomDoc, TEMPLATES};
@@ -63,7 +64,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
             creating.set(false);
             match saved {
                 Ok(()) => go(&format!("/room/{}", record.id)),
-                Err(e) => create_error.set(Some(format!("The room was not created: {e}"))),
+                Err(e) => create_error.set(Some(tr!("The room was not created: {}", e))),
             }
         });
     };
@@ -74,7 +75,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
         ev.prevent_default();
         match parse_join_link(&link.get_untracked()) {
             Ok(secret) => go(&format!("/join/{}", secret.to_base64url())),
-            Err(e) => join_error.set(Some(format!("That link does not work: {e}."))),
+            Err(e) => join_error.set(Some(tr!("That link does not work: {}.", e))),
         }
     };
 
@@ -100,25 +101,27 @@ pub fn StartPage(device: Device) -> impl IntoView {
 
     view! {
         <section class="card">
-            <h1>"My rooms"</h1>
+            <h1>{t("My rooms")}</h1>
             {move || match rooms.get() {
-                None => view! { <p>"Loading…"</p> }.into_any(),
+                None => view! { <p>{t("Loading…")}</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => {
-                    view! { <p data-testid="no-rooms">"No rooms on this device yet. Create one, or join with a link someone shared."</p> }.into_any()
+                    view! { <p data-testid="no-rooms">{t("No rooms on this device yet. Create one, or join with a link someone shared.")}</p> }.into_any()
                 }
                 Some(Ok(list)) => view! {
                     <ul class="rooms" data-testid="room-list">
                         {list.into_iter().map(|r| {
                             let meta = match (r.members, r.last_activity) {
-                                (0, _) => "Not opened yet on this device".to_string(),
-                                (n, at) => format!("{n} member{} · last activity {}", if n == 1 { "" } else { "s" },
-                                    if at > 0 { super::form::when(at) } else { "none yet".into() }),
+                                (0, _) => t("Not opened yet on this device").to_string(),
+                                (n, at) => {
+                                    let last = if at > 0 { super::form::when(at) } else { t("none yet").into() };
+                                    if n == 1 { tr!("1 member · last activity {}", last) } else { tr!("{} members · last activity {}", n, last) }
+                                }
                             };
                             view! {
                                 <li data-testid="room-entry" data-name=r.name.clone() data-unread=r.unread.to_string()>
                                     <a href=format!("#/room/{}", r.id) data-testid="room-link">{r.name.clone()}</a>
-                                    {(r.unread > 0).then(|| view! { <span class="unread-count" data-testid="unread">{format!("{} new", r.unread)}</span> })}
+                                    {(r.unread > 0).then(|| view! { <span class="unread-count" data-testid="unread">{tr!("{} new", r.unread)}</span> })}
                                     <span class="room-meta" data-testid="room-meta">{meta}</span>
                                 </li>
                             }
@@ -128,54 +131,54 @@ pub fn StartPage(device: Device) -> impl IntoView {
             }}
         </section>
         <section class="card">
-            <h2>"Create a room"</h2>
+            <h2>{t("Create a room")}</h2>
             <form on:submit=create>
-                <label for="room-name">"Room name"</label>
+                <label for="room-name">{t("Room name")}</label>
                 <input id="room-name" name="room-name" maxlength="80" required
                     placeholder="e.g. Elm Street tool library"
                     prop:value=move || new_name.get()
                     on:input=move |ev| { new_name.set(event_target_value(&ev)); create_error.set(None); }/>
                 {move || create_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                <label for="my-name">"Your name in this room"</label>
+                <label for="my-name">{t("Your name in this room")}</label>
                 <input id="my-name" name="my-name" maxlength="60" required autocomplete="nickname"
                     prop:value=move || my_name.get()
                     on:input=move |ev| { my_name.set(event_target_value(&ev)); my_name_error.set(None); }/>
                 {move || my_name_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                <label for="room-purpose">"What the room is for (optional; it opens the charter)"</label>
+                <label for="room-purpose">{t("What the room is for (optional; it opens the charter)")}</label>
                 <textarea id="room-purpose" data-testid="room-purpose" rows="2" maxlength="2000"
                     prop:value=move || purpose.get() on:input=move |ev| purpose.set(event_target_value(&ev))></textarea>
                 <fieldset class="templates">
-                    <legend>"Starting rules"</legend>
+                    <legend>{t("Starting rules")}</legend>
                     <label class="check">
                         <input type="radio" name="template" value="" data-testid="template-none"
                             prop:checked=move || template.get().is_empty() on:change=move |_| template.set(String::new())/>
-                        "Plain defaults (consent decisions, two approvals per expense)"
+                        {t("Plain defaults (consent decisions, two approvals per expense)")}
                     </label>
-                    {TEMPLATES.iter().map(|t| view! {
+                    {TEMPLATES.iter().map(|tpl| view! {
                         <label class="check">
-                            <input type="radio" name="template" value=t.id data-testid=format!("template-{}", t.id)
-                                prop:checked=move || template.get() == t.id on:change=move |_| template.set(t.id.to_owned())/>
-                            <strong>{t.name}</strong>" — "{t.about}
+                            <input type="radio" name="template" value=tpl.id data-testid=format!("template-{}", tpl.id)
+                                prop:checked=move || template.get() == tpl.id on:change=move |_| template.set(tpl.id.to_owned())/>
+                            <strong>{t(tpl.name)}</strong>" — "{t(tpl.about)}
                         </label>
                     }).collect_view()}
                 </fieldset>
-                <button type="submit" disabled=move || creating.get()>"Create a room"</button>
+                <button type="submit" disabled=move || creating.get()>{t("Create a room")}</button>
             </form>
         </section>
         <section class="card">
-            <h2>"Join a room"</h2>
+            <h2>{t("Join a room")}</h2>
             <form on:submit=join>
-                <label for="join-link">"Room link"</label>
+                <label for="join-link">{t("Room link")}</label>
                 <input id="join-link" name="join-link" placeholder="https://…/#/join/…"
                     prop:value=move || link.get()
                     on:input=move |ev| { link.set(event_target_value(&ev)); join_error.set(None); }/>
                 {move || join_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                <button type="submit">"Join"</button>
+                <button type="submit">{t("Join")}</button>
             </form>
         </section>
         <section class="card">
-            <h2>"Restore a backup"</h2>
-            <label for="import-file">"A room backup file (made in a room's Settings). It is merged with what this device has; nothing is overwritten."</label>
+            <h2>{t("Restore a backup")}</h2>
+            <label for="import-file">{t("A room backup file (made in a room's Settings). It is merged with what this device has; nothing is overwritten.")}</label>
             <input id="import-file" type="file" data-testid="import-file" accept=".json,application/json" on:change=import/>
             {move || import_note.get().map(|r| match r {
                 Ok(m) => view! { <p class="ok" role="status" data-testid="import-done">{m}</p> }.into_any(),
@@ -203,7 +206,7 @@ async fn import_backup(
         .and_then(|t| t.as_string())
         .ok_or("The file could not be read.")?;
     let (backup, _) = Backup::from_json(text.as_bytes()).map_err(|e| match e {
-        crate::domain::DomainError::Invalid { problem, .. } => format!("That file {problem}."),
+        crate::domain::DomainError::Invalid { problem, .. } => tr!("That file {}.", problem),
         other => other.to_string(),
     })?;
     match store.import(&backup, now_ms()).await {
@@ -211,8 +214,8 @@ async fn import_backup(
             "Merged the backup into “{}”: everything already here was kept.",
             backup.name
         )),
-        Ok(false) => Ok(format!("Restored “{}” on this device.", backup.name)),
-        Err(e) => Err(format!("The backup was not stored: {e}")),
+        Ok(false) => Ok(tr!("Restored “{}” on this device.", backup.name)),
+        Err(e) => Err(tr!("The backup was not stored: {}", e)),
     }
 }
 
@@ -221,7 +224,7 @@ async fn import_backup(
 pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     match parse_join_link(&raw) {
-        Err(e) => error.set(Some(format!("This room link does not work: {e}."))),
+        Err(e) => error.set(Some(tr!("This room link does not work: {}.", e))),
         Ok(secret) => {
             let store = device.store.get_value();
             leptos::task::spawn_local(async move {
@@ -242,7 +245,7 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
                         ..RoomRecord::default()
                     };
                     if let Err(e) = store.put_room(&record).await {
-                        return error.set(Some(format!("The room could not be added: {e}")));
+                        return error.set(Some(tr!("The room could not be added: {}", e)));
                     }
                 }
                 // Replace the join link in history so "back" does not re-join.
@@ -256,11 +259,11 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
         <section class="card">
             {move || match error.get() {
                 Some(e) => view! {
-                    <h1>"Cannot join"</h1>
+                    <h1>{t("Cannot join")}</h1>
                     <p class="error" role="alert" data-testid="join-error">{e}</p>
-                    <p><a href="#/">"Back to my rooms"</a></p>
+                    <p><a href="#/">{t("Back to my rooms")}</a></p>
                 }.into_any(),
-                None => view! { <p>"Joining…"</p> }.into_any(),
+                None => view! { <p>{t("Joining…")}</p> }.into_any(),
             }}
         </section>
     }

@@ -4,6 +4,7 @@
 use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
+use super::t;
 use crate::domain::{parse_amount, DomainError, Member, TaskView, WorkPartyView};
 use leptos::prelude::*;
 
@@ -17,7 +18,7 @@ fn names(members: &[Member], keys: &[String]) -> String {
 #[component]
 fn TaskItem(
     handle: Handle,
-    t: TaskView,
+    task: TaskView,
     members: Vec<Member>,
     me: String,
     member: bool,
@@ -25,7 +26,7 @@ fn TaskItem(
     let errors = RwSignal::new(None::<(String, String)>);
     let finishing = RwSignal::new(false);
     let time = RwSignal::new(String::new());
-    let id = StoredValue::new(t.id.clone());
+    let id = StoredValue::new(task.id.clone());
     let claim = move |_| {
         let id = id.get_value();
         run(handle, errors, |room, me, now| {
@@ -47,34 +48,33 @@ fn TaskItem(
             finishing.set(false);
         }
     };
-    let holds = t.claimed_by.contains(&me);
-    let can_claim = member && !holds && !t.waiting.contains(&me);
-    let can_finish = holds && !t.done_by.contains(&me);
-    let open = t.slots.saturating_sub(t.claimed_by.len());
-    let done: Vec<String> = t.done_by.iter().cloned().collect();
+    let holds = task.claimed_by.contains(&me);
+    let can_claim = member && !holds && !task.waiting.contains(&me);
+    let can_finish = holds && !task.done_by.contains(&me);
+    let open = task.slots.saturating_sub(task.claimed_by.len());
+    let done: Vec<String> = task.done_by.iter().cloned().collect();
     view! {
-        <li data-testid="task" data-title=t.title.clone() data-done=(!t.done_by.is_empty()).to_string()>
-            <strong>{t.title.clone()}</strong>
-            <span class="muted">{format!(" · {} of {} taken{}", t.claimed_by.len(), t.slots,
-                if open == 0 { ", full".to_string() } else { String::new() })}</span>
-            {(!t.claimed_by.is_empty()).then(|| view! { <p data-testid="claimed-by">"Taken by " {names(&members, &t.claimed_by)}</p> })}
-            {(!t.waiting.is_empty()).then(|| view! { <p>"Waiting for a slot: " {names(&members, &t.waiting)}</p> })}
-            {(!done.is_empty()).then(|| view! { <p data-testid="done-by">"Done by " {names(&members, &done)}</p> })}
+        <li data-testid="task" data-title=task.title.clone() data-done=(!task.done_by.is_empty()).to_string()>
+            <strong>{task.title.clone()}</strong>
+            <span class="muted">{tr!(" · {} of {} taken{}", task.claimed_by.len(), task.slots, if open == 0 { t(", full").to_string() } else { String::new() })}</span>
+            {(!task.claimed_by.is_empty()).then(|| view! { <p data-testid="claimed-by">{t("Taken by ")} {names(&members, &task.claimed_by)}</p> })}
+            {(!task.waiting.is_empty()).then(|| view! { <p>{t("Waiting for a slot: ")} {names(&members, &task.waiting)}</p> })}
+            {(!done.is_empty()).then(|| view! { <p data-testid="done-by">{t("Done by ")} {names(&members, &done)}</p> })}
             {can_claim.then(|| view! {
-                <button data-testid="claim" on:click=claim>{if open > 0 { "Take it on" } else { "Join the waiting list" }}</button>
+                <button data-testid="claim" on:click=claim>{if open > 0 { t("Take it on") } else { t("Join the waiting list") }}</button>
             })}
             {can_finish.then(|| view! {
                 <button data-testid="finish" aria-expanded=move || finishing.get().to_string()
-                    on:click=move |_| finishing.update(|f| *f = !*f)>"Mark my part done"</button>
+                    on:click=move |_| finishing.update(|f| *f = !*f)>{t("Mark my part done")}</button>
             })}
             {move || finishing.get().then(|| view! {
                 <form on:submit=finish data-testid="finish-form">
-                    <label for=format!("t-time-{}", id.get_value())>"Time it took (hours like 1:30, or minutes): it is logged as your contribution for others to validate"</label>
+                    <label for=format!("t-time-{}", id.get_value())>{t("Time it took (hours like 1:30, or minutes): it is logged as your contribution for others to validate")}</label>
                     <input id=format!("t-time-{}", id.get_value()) data-testid="finish-time" inputmode="decimal"
                         prop:value=move || time.get() on:input=move |ev| time.set(event_target_value(&ev))/>
                     {error_for(errors, "amount")}
                     {error_for(errors, "quantity")}
-                    <button type="submit" data-testid="finish-log">"Done, log my time"</button>
+                    <button type="submit" data-testid="finish-log">{t("Done, log my time")}</button>
                 </form>
             })}
             {error_for(errors, "")}
@@ -104,17 +104,17 @@ fn PartyItem(
         0 => String::new(),
         1 => " · every day".to_string(),
         7 => " · every week".to_string(),
-        n => format!(" · every {n} days"),
+        n => tr!(" · every {} days", n),
     };
     view! {
         <li data-testid="party" data-title=p.title.clone()>
             <strong>{p.title.clone()}</strong>
             <span class="muted">{format!(" · {} · {}{}", p.place,
                 next.map(when).unwrap_or_else(|| format!("was {}", when(p.date))), repeats)}</span>
-            <p data-testid="signed-up">{format!("{} of {} places taken", p.signed_up.len(), p.slots)}
+            <p data-testid="signed-up">{tr!("{} of {} places taken", p.signed_up.len(), p.slots)}
                 {(!p.signed_up.is_empty()).then(|| format!(": {}", names(&members, &p.signed_up)))}</p>
-            {(!p.waiting.is_empty()).then(|| view! { <p>"Waiting: " {names(&members, &p.waiting)}</p> })}
-            {can_sign.then(|| view! { <button data-testid="sign-up" on:click=sign_up>"Sign me up"</button> })}
+            {(!p.waiting.is_empty()).then(|| view! { <p>{t("Waiting: ")} {names(&members, &p.waiting)}</p> })}
+            {can_sign.then(|| view! { <button data-testid="sign-up" on:click=sign_up>{t("Sign me up")}</button> })}
             {error_for(errors, "")}
         </li>
     }
@@ -189,45 +189,45 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     let member = move || data.get().is_some_and(|d| d.4);
     view! {
         <section class="card">
-            <h2>"Tasks"</h2>
+            <h2>{t("Tasks")}</h2>
             <ul class="items" data-testid="task-list">
                 {move || {
                     let (mut tasks, _, members, me, member) = data.get().unwrap_or_default();
                     // Open tasks first, then by title.
                     tasks.sort_by(|a, b| (a.done_by.len() >= a.slots).cmp(&(b.done_by.len() >= b.slots)).then(a.title.cmp(&b.title)));
                     if tasks.is_empty() {
-                        return view! { <li>"No tasks yet."</li> }.into_any();
+                        return view! { <li>{t("No tasks yet.")}</li> }.into_any();
                     }
-                    tasks.into_iter().map(|t| view! {
-                        <TaskItem handle t members=members.clone() me=me.clone() member/>
+                    tasks.into_iter().map(|task| view! {
+                        <TaskItem handle task members=members.clone() me=me.clone() member/>
                     }).collect_view().into_any()
                 }}
             </ul>
             {move || member().then(|| view! {
                 <form on:submit=add data-testid="add-task" novalidate>
-                    <h3>"Add a task"</h3>
-                    <label for="task-title">"What needs doing"</label>
+                    <h3>{t("Add a task")}</h3>
+                    <label for="task-title">{t("What needs doing")}</label>
                     <input id="task-title" data-testid="task-title" maxlength="160" prop:value=move || title.get()
                         on:input=move |ev| title.set(event_target_value(&ev))/>
                     {error_for(errors, "title")}
-                    <label for="task-slots">"How many people"</label>
+                    <label for="task-slots">{t("How many people")}</label>
                     <input id="task-slots" data-testid="task-slots" type="number" min="1" max="100" prop:value=move || slots.get()
                         on:input=move |ev| slots.set(event_target_value(&ev))/>
                     {error_for(errors, "slots")}
                     {error_for(errors, "")}
-                    <button type="submit" data-testid="add">"Add the task"</button>
+                    <button type="submit" data-testid="add">{t("Add the task")}</button>
                 </form>
             })}
         </section>
         <section class="card">
-            <h2>"Work parties"</h2>
+            <h2>{t("Work parties")}</h2>
             <ul class="items" data-testid="party-list">
                 {move || {
                     let (_, mut parties, members, me, member) = data.get().unwrap_or_default();
                     let now = now_ms();
                     parties.sort_by_key(|p| p.next_date(now).unwrap_or(i64::MAX));
                     if parties.is_empty() {
-                        return view! { <li>"No work parties planned."</li> }.into_any();
+                        return view! { <li>{t("No work parties planned.")}</li> }.into_any();
                     }
                     parties.into_iter().map(|p| view! {
                         <PartyItem handle p members=members.clone() me=me.clone() member/>
@@ -236,28 +236,28 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             </ul>
             {move || member().then(|| view! {
                 <form on:submit=plan data-testid="plan-party" novalidate>
-                    <h3>"Plan a work party"</h3>
-                    <label for="party-title">"What we will do"</label>
+                    <h3>{t("Plan a work party")}</h3>
+                    <label for="party-title">{t("What we will do")}</label>
                     <input id="party-title" data-testid="party-title" maxlength="160" prop:value=move || p_title.get()
                         on:input=move |ev| p_title.set(event_target_value(&ev))/>
                     {error_for(party_errors, "title")}
-                    <label for="party-place">"Where"</label>
+                    <label for="party-place">{t("Where")}</label>
                     <input id="party-place" data-testid="party-place" maxlength="160" prop:value=move || place.get()
                         on:input=move |ev| place.set(event_target_value(&ev))/>
                     {error_for(party_errors, "place")}
-                    <label for="party-date">"When"</label>
+                    <label for="party-date">{t("When")}</label>
                     <input id="party-date" data-testid="party-date" type="datetime-local" prop:value=move || date.get()
                         on:input=move |ev| date.set(event_target_value(&ev))/>
                     {error_for(party_errors, "date")}
-                    <label for="party-every">"Repeat every how many days (0: once)"</label>
+                    <label for="party-every">{t("Repeat every how many days (0: once)")}</label>
                     <input id="party-every" data-testid="party-every" type="number" min="0" max="365" prop:value=move || every.get()
                         on:input=move |ev| every.set(event_target_value(&ev))/>
-                    <label for="party-slots">"Places"</label>
+                    <label for="party-slots">{t("Places")}</label>
                     <input id="party-slots" data-testid="party-slots" type="number" min="1" max="500" prop:value=move || p_slots.get()
                         on:input=move |ev| p_slots.set(event_target_value(&ev))/>
                     {error_for(party_errors, "slots")}
                     {error_for(party_errors, "")}
-                    <button type="submit" data-testid="plan">"Plan it"</button>
+                    <button type="submit" data-testid="plan">{t("Plan it")}</button>
                 </form>
             })}
         </section>

@@ -80,11 +80,12 @@ export class App {
 
 /** One device: a Chromium process with a persistent profile that can be closed and reopened. */
 export class Device {
-  constructor (name) { this.name = name; this.dir = null; this.context = null; this.logs = [] }
+  constructor (name, options = {}) { this.name = name; this.options = options; this.dir = null; this.context = null; this.logs = [] }
   async open () {
     if (!this.dir) this.dir = await mkdtemp(path.join(os.tmpdir(), `tequio-e2e-${this.name}-`))
     this.context = await chromium.launchPersistentContext(this.dir, {
       executablePath: CHROMIUM, headless: true, args: FLAGS, acceptDownloads: true, permissions: ['clipboard-read', 'clipboard-write'],
+      ...this.options,
     })
     return this
   }
@@ -159,7 +160,7 @@ export function useServers ({ dir = 'dist', before, after, prepare = async () =>
     await ctx.app?.stop()
     await ctx.signaling?.stop()
   })
-  ctx.device = name => { const d = new Device(name); ctx.devices.push(d); return d }
+  ctx.device = (name, options) => { const d = new Device(name, options); ctx.devices.push(d); return d }
   ctx.withLogs = async fn => {
     try { await fn() } catch (e) {
       for (const d of ctx.devices) console.error(d.logs.slice(-40).join('\n'))

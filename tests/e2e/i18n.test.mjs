@@ -1,0 +1,39 @@
+// End-to-end: the app speaks the browser's language (Spanish here), writes amounts the way that
+// language writes numbers, and the person can switch languages in Settings.
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { section, useServers, WAIT } from './harness.mjs'
+
+const servers = useServers({ before, after })
+
+describe('languages', () => {
+  test('a Spanish browser gets Spanish, with Spanish numbers, until English is chosen', () => servers.withLogs(async () => {
+    const d = await servers.device('es', { locale: 'es-MX' }).open()
+    const page = await d.page(servers.app.url)
+    await page.getByRole('heading', { name: 'Mis salas' }).waitFor({ timeout: WAIT })
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'es')
+    await page.getByLabel('Nombre de la sala').fill('Cocina vecinal')
+    await page.getByLabel('Tu nombre en esta sala').fill('Ana')
+    await page.getByTestId('template-time-bank').check()
+    await page.getByRole('button', { name: 'Crear una sala' }).click()
+    await page.getByTestId('room-name').filter({ hasText: 'Cocina vecinal' }).waitFor({ timeout: WAIT })
+    await page.getByTestId('nav-pot').filter({ hasText: 'Fondo común' }).waitFor({ timeout: WAIT })
+
+    await section(page, 'pot')
+    await page.getByTestId('pot-name').fill('Fondo')
+    await page.getByTestId('open-pot-submit').click()
+    const pot = page.locator('[data-testid=pot][data-name=Fondo]')
+    await pot.getByTestId('record-kind').selectOption('inflow')
+    await pot.getByTestId('record-amount').fill('1234,50')
+    await pot.getByTestId('record-memo').fill('Cuotas')
+    await pot.getByTestId('record').click()
+    await pot.getByTestId('balance').filter({ hasText: '1.234,50 EUR' }).waitFor({ timeout: WAIT })
+
+    await section(page, 'settings')
+    await page.getByTestId('set-lang').selectOption('en')
+    await page.getByTestId('nav-pot').filter({ hasText: 'Common pot' }).waitFor({ timeout: WAIT })
+    await section(page, 'pot')
+    await pot.getByTestId('balance').filter({ hasText: '1,234.50 EUR' }).waitFor({ timeout: WAIT })
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'en')
+  }))
+})

@@ -444,6 +444,19 @@ impl RoomDoc {
         })
     }
 
+    /// Checks tags, urgency and expiry without writing anything (so an edit that also changes
+    /// the title can refuse bad details before anything is written).
+    pub fn check_post_details(&self, details: &PostDetails) -> Result<(), DomainError> {
+        checked_tags(&details.tags)?;
+        if details.expires_at.is_some_and(|t| t <= 0) {
+            return Err(DomainError::Invalid {
+                field: "expires_at",
+                problem: "must be a time after 1970".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Sets a post's tags, urgency and expiry.
     pub fn set_post_details(
         &mut self,
@@ -453,13 +466,8 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         let obj = self.post_obj(id)?;
+        self.check_post_details(&details)?;
         let tags = checked_tags(&details.tags)?;
-        if details.expires_at.is_some_and(|t| t <= 0) {
-            return Err(DomainError::Invalid {
-                field: "expires_at",
-                problem: "must be a time after 1970".into(),
-            });
-        }
         self.doc.put(&obj, "tags", tags.join(","))?;
         self.doc.put(&obj, "urgency", details.urgency.as_str())?;
         self.doc

@@ -3,7 +3,9 @@
 use super::form::{error_for, field_error};
 use super::runtime::{RoomHandle, RoomView};
 use super::t;
-use crate::domain::{DomainError, NewPost, Post, PostEdit, PostKind, PostStatus, CATEGORIES};
+use crate::domain::{
+    DomainError, NewPost, Post, PostDetails, PostEdit, PostKind, PostStatus, Urgency, CATEGORIES,
+};
 use leptos::prelude::*;
 
 const PAGE: usize = 50;
@@ -173,7 +175,7 @@ pub fn Board(
             {move || (total.get() == 0).then(|| view! { <p>{t("Nothing posted yet.")}</p> })}
             <ul class="posts">
                 <For each=shown key=|p: &Post| (p.id.clone(), p.updated_at, p.status, p.description.clone(), p.title.clone()) let:post>
-                    <PostItem post handle writable/>
+                    <PostItem post handle view writable/>
                 </For>
             </ul>
             {move || (filtered.with(Vec::len) > limit.get()).then(|| view! {
@@ -183,10 +185,89 @@ pub fn Board(
     }
 }
 
+/// A date field's value ("2026-11-21") from a time, and back (the end of that day, UTC).
+fn date_field(ms: Option<i64>) -> String {
+    ms.map(|ms| crate::domain::iso_time(ms)[..10].to_owned())
+        .unwrap_or_default()
+}
+
+fn end_of_day(text: &str) -> Result<Option<i64>, DomainError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let ms = js_sys::Date::parse(text.trim());
+    if ms.is_nan() {
+        return Err(DomainError::Invalid {
+            field: "expires_at",
+            problem: "is not a date".into(),
+        });
+    }
+    Ok(Some(ms as i64 + 24 * 60 * 60 * 1000 - 1))
+}
+
+/// Replies to a post: the list and, for members, a form.
+#[component]
+fn Responses(
+    post: String,
+    handle: StoredValue<Option<RoomHandle>, LocalStorage>,
+    view: RwSignal<RoomView>,
+) -> impl IntoView {
+    let id = StoredValue::new(post);
+    let list = super::form::derived(handle, view, move |room, _| {
+        let responses = room.responses(Some(&id.get_value()));
+        let members = if responses.is_empty() {
+            Vec::new()
+        } else {
+            room.members()
+        };
+        responses
+            .into_iter()
+            .map(|r| (super::form::name_of(&members, &r.author), r.text, r.at))
+            .collect::<Vec<_>>()
+    });
+    let open = RwSignal::new(false);
+    let text = RwSignal::new(String::new());
+    let errors = RwSignal::new(None::<(String, String)>);
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (post, reply) = (id.get_value(), text.get_untracked());
+        if super::form::run(handle, errors, |room, me, now| {
+            room.respond(me, &post, &reply, now)
+        })
+        .is_some()
+        {
+            text.set(String::new());
+        }
+    };
+    let count = move || list.with(|l| l.as_ref().map_or(0, Vec::len));
+    view! {
+        <div class="responses">
+            <button type="button" class="secondary" data-testid="responses-toggle" aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)>{move || tr!("Responses ({})", count())}</button>
+            {move || open.get().then(|| view! {
+                <ul class="feed" data-testid="responses">
+                    {move || list.get().unwrap_or_default().into_iter().map(|(who, text, at)| view! {
+                        <li data-testid="response"><strong>{who}</strong>" "{text}" "<span class="muted">{super::form::when(at)}</span></li>
+                    }).collect_view()}
+                </ul>
+                <form on:submit=send data-testid="respond">
+                    <label for=move || format!("reply-{}", id.get_value())>{t("Your reply")}</label>
+                    <textarea id=move || format!("reply-{}", id.get_value()) data-testid="response-text" rows="2" maxlength="1000"
+                        prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                    {error_for(errors, "response")}
+                    {error_for(errors, "")}
+                    <button type="submit" data-testid="send-response">{t("Reply")}</button>
+                </form>
+            })}
+        </div>
+    }
+}
+
 #[component]
 fn PostItem(
     post: Post,
     handle: StoredValue<Option<RoomHandle>, LocalStorage>,
+    view: RwSignal<RoomView>,
     writable: Memo<bool>,
 ) -> impl IntoView {
     let editing = RwSignal::new(false);
@@ -194,6 +275,9 @@ fn PostItem(
     let title = RwSignal::new(post.title.clone());
     let description = RwSignal::new(post.description.clone());
     let category = RwSignal::new(post.category.clone());
+    let tags = RwSignal::new(post.tags.join(", "));
+    let urgency = RwSignal::new(post.urgency.as_str().to_owned());
+    let expires = RwSignal::new(date_field(post.expires_at));
     let id = StoredValue::new(post.id.clone());
     let run = move |f: PostCommand| {
         let result = handle.with_value(|h| match h {
@@ -215,9 +299,29 @@ fn PostItem(
             description: Some(description.get_untracked()),
             category: Some(category.get_untracked()),
         };
+        let expires_at = match end_of_day(&expires.get_untracked()) {
+            Ok(e) => e,
+            Err(e) => return errors.set(Some(field_error(e))),
+        };
+        let details = PostDetails {
+            tags: tags
+                .get_untracked()
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            urgency: Urgency::parse(&urgency.get_untracked()).unwrap_or_default(),
+            expires_at,
+        };
         let id = id.get_value();
+        // Both parts are checked before either is written.
         run(Box::new(move |h| {
-            h.command(|room, me, now| room.edit_post(me, &id, edit, now))
+            h.command(|room, me, now| {
+                room.check_post_details(&details)?;
+                room.edit_post(me, &id, edit, now)?;
+                room.set_post_details(me, &id, details, now)
+            })
         }));
     };
     let set_status = move |to: PostStatus| {
@@ -228,27 +332,40 @@ fn PostItem(
     };
     let status = post.status;
     let kind_label = match post.kind {
-        PostKind::Need => "Need",
-        PostKind::Offer => "Offer",
+        PostKind::Need => t("Need"),
+        PostKind::Offer => t("Offer"),
     };
+    let status_label = match status {
+        PostStatus::Open => t("open"),
+        PostStatus::Matched => t("matched"),
+        PostStatus::Fulfilled => t("fulfilled"),
+        PostStatus::Withdrawn => t("withdrawn"),
+    };
+    let expired = post.is_expired(super::now_ms());
     let transitions: Vec<(PostStatus, &'static str)> = [
-        (PostStatus::Open, "Reopen"),
-        (PostStatus::Matched, "Mark matched"),
-        (PostStatus::Fulfilled, "Mark fulfilled"),
-        (PostStatus::Withdrawn, "Withdraw"),
+        (PostStatus::Open, t("Reopen")),
+        (PostStatus::Matched, t("Mark matched")),
+        (PostStatus::Fulfilled, t("Mark fulfilled")),
+        (PostStatus::Withdrawn, t("Withdraw")),
     ]
     .into_iter()
     .filter(|(to, _)| status.may_become(*to))
     .collect();
     let original_category = post.category.clone();
     view! {
-        <li class=format!("post {} {}", post.kind.as_str(), status.as_str()) data-testid="post"
-            data-title=post.title.clone() data-status=status.as_str()>
+        <li class=format!("post {} {}{}", post.kind.as_str(), status.as_str(), if expired { " expired" } else { "" }) data-testid="post"
+            data-title=post.title.clone() data-status=status.as_str() data-expired=expired.to_string()>
             <div class="post-head">
                 <span class="badge">{kind_label}</span>
                 <h3>{post.title.clone()}</h3>
                 <span class="category">{post.category.clone()}</span>
-                <span class="post-status" data-testid="post-status">{status.as_str()}</span>
+                <span class="post-status" data-testid="post-status">{status_label}</span>
+                {(post.urgency == Urgency::High).then(|| view! { <span class="urgent" data-testid="urgent">{t("urgent")}</span> })}
+                {match post.expires_at {
+                    Some(_) if expired => Some(view! { <span class="expired-note" data-testid="expiry">{t("expired")}</span> }.into_any()),
+                    Some(at) => Some(view! { <span class="muted" data-testid="expiry">{tr!("until {}", super::form::when(at))}</span> }.into_any()),
+                    None => None,
+                }}
                 {handle.with_value(|h| h.as_ref().map(|h| h.post_signer(&post))).flatten().is_none().then(|| view! {
                     <span class="unverified" data-testid="unverified"
                         title="This post carries no valid signature: it was written by an older version, or altered after it was signed.">
@@ -257,6 +374,9 @@ fn PostItem(
                 })}
             </div>
             <p class="description" data-testid="post-description">{post.description.clone()}</p>
+            {(!post.tags.is_empty()).then(|| view! {
+                <p class="tags" data-testid="tags">{post.tags.iter().map(|tag| view! { <span class="tag">{format!("#{tag}")}</span>" " }).collect_view()}</p>
+            })}
             {move || editing.get().then(|| {
                 let original_category = original_category.clone();
                 view! {
@@ -266,19 +386,29 @@ fn PostItem(
                     <label>{t("Description")}<textarea data-testid="edit-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea></label>
                     {error_for(errors, "description")}
                     <label>{t("Category")}<select on:change=move |ev| category.set(event_target_value(&ev))>{category_options(original_category)}</select></label>
-                    <button type="submit">{t("Save")}</button>
+                    <label>{t("Tags, separated by commas")}<input data-testid="edit-tags" prop:value=move || tags.get() on:input=move |ev| tags.set(event_target_value(&ev))/></label>
+                    {error_for(errors, "tags")}
+                    <label>{t("Urgency")}<select data-testid="edit-urgency" on:change=move |ev| urgency.set(event_target_value(&ev))>
+                        <option value="low" selected=move || urgency.get() == "low">{t("low")}</option>
+                        <option value="normal" selected=move || urgency.get() == "normal">{t("normal")}</option>
+                        <option value="high" selected=move || urgency.get() == "high">{t("urgent")}</option>
+                    </select></label>
+                    <label>{t("Until (optional; after it the post shows as expired)")}<input type="date" data-testid="edit-expires" prop:value=move || expires.get() on:input=move |ev| expires.set(event_target_value(&ev))/></label>
+                    {error_for(errors, "expires_at")}
+                    <button type="submit" data-testid="save-post">{t("Save")}</button>
                     <button type="button" on:click=move |_| editing.set(false)>{t("Cancel")}</button>
                 </form>
             }})}
             {error_for(errors, "")}
             <div class="actions">
                 {(!status.is_final()).then(|| view! {
-                    <button on:click=move |_| editing.set(true) disabled=move || !writable.get()>{t("Edit")}</button>
+                    <button data-testid="edit-post" on:click=move |_| editing.set(true) disabled=move || !writable.get()>{t("Edit")}</button>
                 })}
                 {transitions.into_iter().map(|(to, label)| view! {
                     <button on:click=move |_| set_status(to) disabled=move || !writable.get()>{label}</button>
                 }).collect_view()}
             </div>
+            <Responses post=post.id.clone() handle view/>
         </li>
     }
 }

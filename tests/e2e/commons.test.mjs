@@ -271,6 +271,33 @@ describe('the commons through the UI', () => {
     assert.deepEqual(await pa.locator('[data-testid=post]').evaluateAll(els => els.map(e => e.dataset.title)), ['Soup on Fridays'])
     // The total stays the whole board.
     assert.equal(await pa.getByTestId('post-count').innerText(), '3')
+
+    // Tags, urgency and an end date on the need; a tag finds it; past its date it shows expired.
+    await pa.getByTestId('filter-kind').selectOption('')
+    await pa.getByTestId('filter-text').fill('')
+    const need = postItem(pa, 'Need a ladder')
+    await need.getByTestId('edit-post').click()
+    await need.getByTestId('edit-tags').fill('Tall, outdoor,')
+    await need.getByTestId('edit-urgency').selectOption('high')
+    await need.getByTestId('edit-expires').fill('2020-01-31')
+    await need.getByTestId('save-post').click()
+    await need.getByTestId('tags').filter({ hasText: '#tall #outdoor' }).waitFor({ timeout: WAIT })
+    await need.getByTestId('urgent').waitFor({ timeout: WAIT })
+    assert.equal(await need.getByTestId('expiry').innerText(), 'expired')
+    assert.equal(await need.getAttribute('data-expired'), 'true')
+    await pa.getByTestId('filter-text').fill('outdoor')
+    await pa.getByTestId('filtered-count').filter({ hasText: '1 shown' }).waitFor({ timeout: WAIT })
+    await pa.getByTestId('filter-text').fill('')
+
+    // A reply to the offer.
+    const offer = postItem(pa, 'Ladder to lend')
+    await offer.getByTestId('responses-toggle').click()
+    await offer.getByTestId('send-response').click()
+    await offer.getByText('must be 1 to 1000 characters').waitFor({ timeout: WAIT })
+    await offer.getByTestId('response-text').fill('Is it still free on Saturday?')
+    await offer.getByTestId('send-response').click()
+    await offer.getByTestId('response').filter({ hasText: 'Is it still free on Saturday?' }).waitFor({ timeout: WAIT })
+    await offer.getByTestId('responses-toggle').filter({ hasText: 'Responses (1)' }).waitFor({ timeout: WAIT })
   }))
 
   test('a page is edited on two devices at once and both edits survive', () => withLogs(async () => {

@@ -34,6 +34,17 @@ use wasm_bindgen::JsCast;
 
 pub use runtime::{RoomHandle, RoomView};
 
+/// Components with logic of their own, for the component tests (`tests/components_web.rs`).
+pub mod components {
+    pub use super::form::Qr;
+    pub use super::pages::Rendered;
+}
+
+/// Sets the language the app shows (normally chosen once at start-up).
+pub fn set_lang(lang: crate::i18n::Lang) {
+    LANG.with(|l| l.set(lang));
+}
+
 thread_local! {
     static LANG: std::cell::Cell<crate::i18n::Lang> = const { std::cell::Cell::new(crate::i18n::Lang::En) };
 }
@@ -64,7 +75,7 @@ fn choose_language(setting: Option<String>) {
             .unwrap_or_default()
     });
     let chosen = crate::i18n::Lang::from_tag(&tag);
-    LANG.with(|l| l.set(chosen));
+    set_lang(chosen);
     if let Some(root) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.document_element())

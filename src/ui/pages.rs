@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 /// A rendered page body.
 #[component]
-fn Rendered(#[prop(into)] markdown: Signal<String>, testid: &'static str) -> impl IntoView {
+pub fn Rendered(#[prop(into)] markdown: Signal<String>, testid: &'static str) -> impl IntoView {
     view! { <div class="page-body" data-testid=testid inner_html=move || to_html(&markdown.get())></div> }
 }
 

@@ -47,6 +47,15 @@ describe('screens', () => {
       for (const name of ['home', 'board', 'things', 'tasks', 'pages', 'members', 'pot', 'contributions', 'decisions', 'charter', 'settings']) {
         await section(page, name)
         await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true })
+        // Every control has a name a screen reader can say.
+        const unnamed = await page.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+          .filter(el => {
+            const labels = el.labels ? [...el.labels].map(l => l.textContent).join('') : ''
+            const labelledBy = (el.getAttribute('aria-labelledby') ?? '').split(' ').map(id => document.getElementById(id)?.textContent ?? '').join('')
+            return !(labels + labelledBy + (el.getAttribute('aria-label') ?? '') + (el.tagName === 'BUTTON' ? el.textContent : '')).trim()
+          })
+          .map(el => el.outerHTML.slice(0, 120)))
+        assert.deepEqual(unnamed, [], `${name} has controls without a label`)
         // Nothing wider than the screen (no sideways scrolling on a phone).
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
         assert.ok(overflow <= 0, `${name} at ${width}px is ${overflow}px too wide`)

@@ -54,6 +54,14 @@ pub fn lookup(lang: Lang, en: &'static str) -> &'static str {
     }
 }
 
+/// `text` (made at run time, e.g. a field name or a problem from the domain) in `lang`.
+pub fn lookup_dyn(lang: Lang, text: &str) -> String {
+    match lang {
+        Lang::En => text.to_owned(),
+        Lang::Es => spanish().get(text).copied().unwrap_or(text).to_owned(),
+    }
+}
+
 /// Fills a template's placeholders: `{}` takes the next value, `{N}` the Nth.
 pub fn fill(template: &str, values: &[&dyn std::fmt::Display]) -> String {
     let mut out = String::with_capacity(template.len() + 16);
@@ -200,6 +208,43 @@ mod tests {
             count > 100,
             "found only {count} strings: is the scan broken?"
         );
+        assert!(
+            missing.is_empty(),
+            "not in the Spanish table:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// Field names and fixed problems the domain reports are translated too (shown through
+    /// `ui::form::field_error`).
+    #[test]
+    fn every_field_and_fixed_problem_the_domain_reports_is_translated() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+        let mut missing = Vec::new();
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let code = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for opener in ["field: \"", "problem: \"", "required_text(\""] {
+                for (i, _) in code.match_indices(opener) {
+                    let start = i + opener.len();
+                    let Some(len) = literal_len(&code[start..]) else {
+                        continue;
+                    };
+                    let text = unescape(&code[start..start + len]);
+                    // Problems written with `format!` have values in them: not looked up.
+                    if text.contains('{') || text.ends_with('\\') || text.is_empty() {
+                        continue;
+                    }
+                    count += 1;
+                    if !spanish().contains_key(text.as_str()) {
+                        missing.push(text);
+                    }
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(count > 50, "found only {count}: is the scan broken?");
         assert!(
             missing.is_empty(),
             "not in the Spanish table:\n{}",

@@ -10,14 +10,57 @@ use leptos::prelude::*;
 /// The open room, as sections receive it.
 pub type Handle = StoredValue<Option<RoomHandle>, LocalStorage>;
 
-/// A refused command as (field, message); field is "" when it concerns no single field.
+/// A refused command as (field, message); field is "" when it concerns no single field. The
+/// message goes through the translation table: field names and fixed problems are entries of
+/// their own (a test keeps the table complete for every one the domain writes).
 pub fn field_error(e: DomainError) -> (String, String) {
-    match e {
+    let lang = super::lang();
+    let message = match &e {
         DomainError::Invalid { field, problem } => {
-            (field.to_owned(), tr!("The {} {}.", field, problem))
+            let message = tr!(
+                "The {} {}.",
+                crate::i18n::lookup_dyn(lang, field),
+                crate::i18n::lookup_dyn(lang, problem)
+            );
+            return (field.to_string(), message);
         }
-        other => (String::new(), other.to_string()),
-    }
+        DomainError::NotReady => t("the room has not arrived from a peer yet").to_owned(),
+        DomainError::NewerSchema(_) => {
+            t("this room was written by a newer version of Tequio; update the app to change it")
+                .to_owned()
+        }
+        DomainError::NoSuchPost(_) | DomainError::NoSuchEntry(_) => {
+            t("it is no longer here (removed or not arrived yet)").to_owned()
+        }
+        DomainError::BadTransition { from, to } => {
+            tr!("a {} post cannot become {}", t_status(from), t_status(to))
+        }
+        DomainError::AlreadyFounded => t("this room already has a founder").to_owned(),
+        DomainError::NotAdmitted => t("only admitted members can do this").to_owned(),
+        DomainError::NoSuchMember(_) => t("that person is not an admitted member").to_owned(),
+        DomainError::AlreadyAdmitted => t("this member is already admitted").to_owned(),
+        DomainError::AlreadyVouched => t("you have already vouched for this member").to_owned(),
+        DomainError::InsufficientFunds { .. } => {
+            t("the pot does not hold enough to pay this").to_owned()
+        }
+        DomainError::SelfApproval => t("you cannot approve your own request").to_owned(),
+        DomainError::AlreadyApproved => t("you have already approved this").to_owned(),
+        DomainError::NotApproved => t("this expense is not approved yet").to_owned(),
+        DomainError::NotBeneficiary => t("only the beneficiary can countersign").to_owned(),
+        DomainError::BookingConflict(_) => t("the resource is already booked then").to_owned(),
+        DomainError::AlreadyClaimed => t("you have already signed up for this").to_owned(),
+        DomainError::OverCreditLimit { available } => tr!(
+            "this would take your time account past its credit limit: {} left",
+            super::money(*available, "hours")
+        ),
+        DomainError::DecisionClosed => t("this decision is closed").to_owned(),
+        DomainError::Document(_) => e.to_string(),
+    };
+    (String::new(), message)
+}
+
+fn t_status(status: &str) -> String {
+    crate::i18n::lookup_dyn(super::lang(), status)
 }
 
 /// The error for `field`, if the last command was refused because of it.

@@ -20,6 +20,9 @@ describe('languages', () => {
     await page.getByTestId('nav-pot').filter({ hasText: 'Fondo común' }).waitFor({ timeout: WAIT })
 
     await section(page, 'pot')
+    // Refusals from the model are in Spanish too.
+    await page.getByTestId('open-pot-submit').click()
+    await page.getByText('El nombre no puede estar vacío.').waitFor({ timeout: WAIT })
     await page.getByTestId('pot-name').fill('Fondo')
     await page.getByTestId('open-pot-submit').click()
     const pot = page.locator('[data-testid=pot][data-name=Fondo]')

@@ -9,26 +9,62 @@ pub struct ActivityItem {
     pub at: i64,
     /// The member's key; `None` for entries that carry no author yet (board posts).
     pub author: Option<String>,
-    pub what: String,
+    /// What happened, in English with `{}` for the values: the UI looks it up in the
+    /// translation table (every phrase is written with `phrase(…)`, which a test checks).
+    pub phrase: &'static str,
+    pub values: Vec<String>,
+}
+
+impl ActivityItem {
+    /// What happened, in English.
+    pub fn text(&self) -> String {
+        let values: Vec<&dyn std::fmt::Display> = self
+            .values
+            .iter()
+            .map(|v| v as &dyn std::fmt::Display)
+            .collect();
+        crate::i18n::fill(self.phrase, &values)
+    }
+}
+
+/// Marks a feed or needs phrase for the translation table (see `crate::i18n`).
+const fn phrase(english: &'static str) -> &'static str {
+    english
 }
 
 /// Kinds of marks and how the feed words them.
 const MARKS: [(&str, &str); 8] = [
-    ("approval", "approved an expense"),
-    ("paid", "paid an expense"),
-    ("validation", "validated a contribution"),
-    ("countersign", "confirmed a contribution as its beneficiary"),
-    ("claim", "claimed a task"),
-    ("done", "finished a task"),
-    ("signup", "signed up for a work party"),
-    ("pageedit", "edited a page"),
+    ("approval", phrase("approved an expense")),
+    ("paid", phrase("paid an expense")),
+    ("validation", phrase("validated a contribution")),
+    (
+        "countersign",
+        phrase("confirmed a contribution as its beneficiary"),
+    ),
+    ("claim", phrase("claimed a task")),
+    ("done", phrase("finished a task")),
+    ("signup", phrase("signed up for a work party")),
+    ("pageedit", phrase("edited a page")),
 ];
 
 /// Something waiting for this member, and the section where it is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Need {
-    pub text: String,
+    /// In English with `{}` for the values (see [`ActivityItem::phrase`]).
+    pub phrase: &'static str,
+    pub values: Vec<String>,
     pub section: &'static str,
+}
+
+impl Need {
+    pub fn text(&self) -> String {
+        let values: Vec<&dyn std::fmt::Display> = self
+            .values
+            .iter()
+            .map(|v| v as &dyn std::fmt::Display)
+            .collect();
+        crate::i18n::fill(self.phrase, &values)
+    }
 }
 
 impl RoomDoc {
@@ -37,39 +73,61 @@ impl RoomDoc {
     /// to validate or confirm, and things they hold past their due date.
     pub fn needs_me(&self, me: &str, now_ms: i64) -> Vec<Need> {
         let mut needs = Vec::new();
-        let mut need = |n: usize, one: &str, many: String, section: &'static str| {
+        // One phrase for one thing, another for several.
+        let mut need = |n: usize, one: &'static str, many: &'static str, section: &'static str| {
             if n > 0 {
-                let text = if n == 1 { one.to_owned() } else { many };
-                needs.push(Need { text, section });
+                let (phrase, values) = if n == 1 {
+                    (one, vec![])
+                } else {
+                    (many, vec![n.to_string()])
+                };
+                needs.push(Need {
+                    phrase,
+                    values,
+                    section,
+                });
             }
         };
         let members = self.members();
         match members.iter().find(|m| m.key == me).map(|m| &m.standing) {
             None => need(
                 1,
-                "Introduce yourself so the members can vouch for you",
-                String::new(),
+                phrase("Introduce yourself so the members can vouch for you"),
+                "",
                 "members",
             ),
-            Some(super::Standing::Pending { vouches, needed }) => need(
-                1,
-                &format!("You are waiting for vouches ({vouches} of {needed})"),
-                String::new(),
-                "members",
-            ),
+            Some(super::Standing::Pending { vouches, needed }) => needs.push(Need {
+                phrase: phrase("You are waiting for vouches ({} of {})"),
+                values: vec![vouches.to_string(), needed.to_string()],
+                section: "members",
+            }),
             _ => {}
         }
         if !self.admitted().contains(me) {
             return needs;
         }
+        let mut need = |n: usize, one: &'static str, many: &'static str, section: &'static str| {
+            if n > 0 {
+                let (phrase, values) = if n == 1 {
+                    (one, vec![])
+                } else {
+                    (many, vec![n.to_string()])
+                };
+                needs.push(Need {
+                    phrase,
+                    values,
+                    section,
+                });
+            }
+        };
         let pending = members
             .iter()
             .filter(|m| matches!(m.standing, super::Standing::Pending { .. }))
             .count();
         need(
             pending,
-            "A newcomer is waiting for vouches",
-            format!("{pending} newcomers are waiting for vouches"),
+            phrase("A newcomer is waiting for vouches"),
+            phrase("{} newcomers are waiting for vouches"),
             "members",
         );
         let unanswered = self
@@ -80,8 +138,8 @@ impl RoomDoc {
             .count();
         need(
             unanswered,
-            "A decision is waiting for your stance",
-            format!("{unanswered} decisions are waiting for your stance"),
+            phrase("A decision is waiting for your stance"),
+            phrase("{} decisions are waiting for your stance"),
             "decisions",
         );
         let to_approve = self
@@ -93,8 +151,8 @@ impl RoomDoc {
             .count();
         need(
             to_approve,
-            "An expense is waiting for your approval",
-            format!("{to_approve} expenses are waiting for your approval"),
+            phrase("An expense is waiting for your approval"),
+            phrase("{} expenses are waiting for your approval"),
             "pot",
         );
         let contributions = self.contributions(now_ms);
@@ -105,8 +163,8 @@ impl RoomDoc {
             .count();
         need(
             to_validate,
-            "A contribution is waiting for validation",
-            format!("{to_validate} contributions are waiting for validation"),
+            phrase("A contribution is waiting for validation"),
+            phrase("{} contributions are waiting for validation"),
             "contributions",
         );
         let to_confirm = contributions
@@ -115,8 +173,8 @@ impl RoomDoc {
             .count();
         need(
             to_confirm,
-            "Someone logged a contribution for you to confirm",
-            format!("{to_confirm} contributions for you to confirm"),
+            phrase("Someone logged a contribution for you to confirm"),
+            phrase("{} contributions for you to confirm"),
             "contributions",
         );
         let overdue = self
@@ -126,8 +184,8 @@ impl RoomDoc {
             .count();
         need(
             overdue,
-            "A loan you hold or steward is overdue",
-            format!("{overdue} loans you hold or steward are overdue"),
+            phrase("A loan you hold or steward is overdue"),
+            phrase("{} loans you hold or steward are overdue"),
             "things",
         );
         needs
@@ -136,104 +194,102 @@ impl RoomDoc {
     /// Everything that happened, newest first (ties: by text, so every device shows one order).
     pub fn activity(&self, now_ms: i64) -> Vec<ActivityItem> {
         let mut items: Vec<ActivityItem> = Vec::new();
-        let mut push = |at: i64, author: Option<&str>, what: String| {
-            items.push(ActivityItem {
-                at,
-                author: author.map(str::to_owned),
-                what,
-            });
-        };
+        let mut push =
+            |at: i64, author: Option<&str>, phrase: &'static str, values: Vec<String>| {
+                items.push(ActivityItem {
+                    at,
+                    author: author.map(str::to_owned),
+                    phrase,
+                    values,
+                });
+            };
         for p in self.posts() {
+            let what = match p.kind {
+                super::PostKind::Need => phrase("posted a need: {}"),
+                super::PostKind::Offer => phrase("posted an offer: {}"),
+            };
             push(
                 p.created_at,
                 self.post_signer(&p).as_deref(),
-                format!("posted a {}: {}", p.kind.as_str(), p.title),
+                what,
+                vec![p.title],
             );
         }
         for r in self.responses(None) {
-            push(r.at, Some(&r.author), "responded to a post".to_owned());
+            push(r.at, Some(&r.author), phrase("responded to a post"), vec![]);
         }
         for m in self.members() {
-            push(
-                m.since,
-                Some(&m.key),
-                format!("introduced themselves as {}", m.profile.name),
-            );
+            let what = phrase("introduced themselves as {}");
+            push(m.since, Some(&m.key), what, vec![m.profile.name]);
         }
         for pot in self.pots(now_ms) {
             for l in &pot.lines {
-                let what = format!(
-                    "recorded {:?} of {} in {}",
-                    l.kind,
-                    super::format_amount(l.amount, &pot.unit),
-                    pot.name
-                )
-                .to_lowercase();
-                push(l.at, Some(&l.author), what);
+                let what = match l.kind {
+                    super::EntryKind::Inflow => phrase("recorded money in: {} in {}"),
+                    super::EntryKind::Payout => phrase("recorded money out: {} from {}"),
+                    super::EntryKind::Expense => phrase("asked for an expense: {} from {}"),
+                    super::EntryKind::Reversal => phrase("reversed an entry: {} in {}"),
+                };
+                let amount = super::format_amount(l.amount, &pot.unit);
+                push(l.at, Some(&l.author), what, vec![amount, pot.name.clone()]);
             }
         }
         for d in self.decisions(now_ms) {
-            push(
-                d.proposed_at,
-                Some(&d.author),
-                format!("proposed: {}", d.title),
-            );
-        }
-        for d in self.decisions(now_ms) {
+            let what = phrase("proposed: {}");
+            push(d.proposed_at, Some(&d.author), what, vec![d.title.clone()]);
             if let Some(st) = &d.statement {
                 let what = if d.enacted {
-                    format!("recorded the outcome of {} (enacted)", d.title)
+                    phrase("recorded the outcome of {} (enacted)")
                 } else {
-                    format!("recorded the outcome of {}", d.title)
+                    phrase("recorded the outcome of {}")
                 };
-                push(st.at, Some(&st.author), what);
+                push(st.at, Some(&st.author), what, vec![d.title.clone()]);
             }
         }
         for c in self.circles() {
-            push(
-                c.opened_at,
-                Some(&c.author),
-                format!("started the lending circle {}", c.name),
-            );
+            let what = phrase("started the lending circle {}");
+            push(c.opened_at, Some(&c.author), what, vec![c.name.clone()]);
             for r in &c.rounds {
                 for (payer, at) in r.paid.iter().zip(&r.paid_at) {
-                    push(
-                        *at,
-                        Some(payer),
-                        format!("paid into round {} of {}", r.index + 1, c.name),
-                    );
+                    let what = phrase("paid into round {} of {}");
+                    let values = vec![(r.index + 1).to_string(), c.name.clone()];
+                    push(*at, Some(payer), what, values);
                 }
             }
         }
         for c in self.contributions(now_ms) {
-            push(
-                c.date,
-                Some(&c.contributor),
-                format!("contributed {} of {}", c.quantity, c.value_type),
-            );
+            let what = phrase("contributed {}");
+            let values = vec![super::format_quantity(c.quantity, &c.value_type)];
+            push(c.date, Some(&c.contributor), what, values);
         }
         for r in self.resources() {
             for t in &r.transfers {
                 let what = match t.kind.as_str() {
-                    "handover" => format!("lent out {}", r.resource.name),
-                    _ => format!("recorded the return of {}", r.resource.name),
+                    "handover" => phrase("lent out {}"),
+                    _ => phrase("recorded the return of {}"),
                 };
-                push(t.at, Some(&t.by), what);
+                push(t.at, Some(&t.by), what, vec![r.resource.name.clone()]);
             }
         }
         for page in self.pages() {
             if let Some((author, at)) = page.history.first() {
-                push(*at, Some(author), format!("wrote the page {}", page.title));
+                push(
+                    *at,
+                    Some(author),
+                    phrase("wrote the page {}"),
+                    vec![page.title.clone()],
+                );
             }
         }
         for (kind, words) in MARKS {
             for m in self.marks(kind) {
-                push(m.at, Some(&m.author), words.to_owned());
+                push(m.at, Some(&m.author), words, vec![]);
             }
         }
         items.sort_by(|a, b| {
             b.at.cmp(&a.at)
-                .then_with(|| a.what.cmp(&b.what))
+                .then_with(|| a.phrase.cmp(b.phrase))
+                .then_with(|| a.values.cmp(&b.values))
                 .then_with(|| a.author.cmp(&b.author))
         });
         items
@@ -291,7 +347,10 @@ mod tests {
         )
         .unwrap();
         let texts = |room: &crate::domain::RoomDoc, who: &str| -> Vec<String> {
-            room.needs_me(who, 20).into_iter().map(|n| n.text).collect()
+            room.needs_me(who, 20)
+                .into_iter()
+                .map(|n| n.text())
+                .collect()
         };
         assert_eq!(
             texts(&room, &b),
@@ -338,13 +397,13 @@ mod tests {
         room.edit_page(&m[0], &page, &heads, "Be kind.", 140)
             .unwrap();
         let feed = room.activity(1_000);
-        let top: Vec<&str> = feed.iter().take(4).map(|i| i.what.as_str()).collect();
+        let top: Vec<String> = feed.iter().take(4).map(|i| i.text()).collect();
         assert_eq!(
             top,
             [
                 "edited a page",
                 "wrote the page Rules",
-                "recorded inflow of 5.00 eur in pot",
+                "recorded money in: 5.00 EUR in Pot",
                 "posted a need: Ladder"
             ]
         );
@@ -352,7 +411,7 @@ mod tests {
         assert!(feed.windows(2).all(|w| w[0].at >= w[1].at));
         assert_eq!(
             feed.iter()
-                .filter(|i| i.what.starts_with("introduced"))
+                .filter(|i| i.phrase.starts_with("introduced"))
                 .count(),
             3
         );

@@ -8,6 +8,13 @@ use leptos::prelude::*;
 
 const FEED_PAGE: usize = 50;
 
+/// A feed or needs phrase in the app's language, with its values.
+fn localised(phrase: &'static str, values: &[String]) -> String {
+    let values: Vec<&dyn std::fmt::Display> =
+        values.iter().map(|v| v as &dyn std::fmt::Display).collect();
+    crate::i18n::fill(super::t(phrase), &values)
+}
+
 #[component]
 pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) -> impl IntoView {
     let data = derived(handle, view, |room, me| {
@@ -15,7 +22,7 @@ pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) ->
         let needs: Vec<(String, &'static str)> = room
             .needs_me(&me.public(), now)
             .into_iter()
-            .map(|n| (n.text, n.section))
+            .map(|n| (localised(n.phrase, &n.values), n.section))
             .collect();
         (needs, room.activity(now), room.members(), me.public())
     });
@@ -61,7 +68,7 @@ pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) ->
                         view! {
                             <li class:unread=new data-testid="activity-item" data-new=new.to_string()>
                                 {new.then(|| view! { <span class="new-badge">{t("New")}</span>" " })}
-                                <span class="muted">{when(item.at)}</span>" "<strong>{who}</strong>" "{item.what}
+                                <span class="muted">{when(item.at)}</span>" "<strong>{who}</strong>" "{localised(item.phrase, &item.values)}
                             </li>
                         }
                     }).collect_view();

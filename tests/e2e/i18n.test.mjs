@@ -18,6 +18,8 @@ describe('languages', () => {
     await page.getByRole('button', { name: 'Crear una sala' }).click()
     await page.getByTestId('room-name').filter({ hasText: 'Cocina vecinal' }).waitFor({ timeout: WAIT })
     await page.getByTestId('nav-pot').filter({ hasText: 'Fondo común' }).waitFor({ timeout: WAIT })
+    // The activity feed is told in Spanish as well.
+    await page.getByTestId('activity').getByText('se presentó como Ana').waitFor({ timeout: WAIT })
 
     await section(page, 'pot')
     // Refusals from the model are in Spanish too.

@@ -204,6 +204,7 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         (accounts, transfers, room.members(), admitted, me.public())
     });
     let errors = RwSignal::new(None::<(String, String)>);
+    let shown = RwSignal::new(TRANSFERS);
     let to = RwSignal::new(String::new());
     let time = RwSignal::new(String::new());
     let memo = RwSignal::new(String::new());
@@ -272,7 +273,7 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     if transfers.is_empty() {
                         return view! { <li>{t("No time given yet.")}</li> }.into_any();
                     }
-                    transfers.iter().rev().take(TRANSFERS).map(|x| view! {
+                    transfers.iter().rev().take(shown.get()).map(|x| view! {
                         <li data-testid="time-transfer" data-memo=x.memo.clone()>
                             <span class="muted">{when(x.at)}</span>
                             {format!("{} → {} · {} · {}", name_of(&members, &x.from), name_of(&members, &x.to),
@@ -282,6 +283,9 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     }).collect_view().into_any()
                 }}
             </ul>
+            {move || (data.with(|d| d.as_ref().map_or(0, |d| d.1.len())) > shown.get()).then(|| view! {
+                <button on:click=move |_| shown.update(|n| *n += TRANSFERS)>{t("Show more")}</button>
+            })}
         </section>
     }
 }

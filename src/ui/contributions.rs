@@ -29,6 +29,7 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                 .collect::<Vec<_>>(),
         )
     });
+    let shown = RwSignal::new(SHOWN);
     let errors = RwSignal::new(None::<(String, String)>);
     let value_type = RwSignal::new("work".to_string());
     let quantity = RwSignal::new(String::new());
@@ -117,7 +118,7 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                     if list.is_empty() {
                         return view! { <li>{t("Nothing logged yet.")}</li> }.into_any();
                     }
-                    list.into_iter().take(SHOWN).map(|c| {
+                    list.into_iter().take(shown.get()).map(|c| {
                         let id = c.id.clone();
                         let can_validate = member && c.contributor != me && !c.validators.contains(&me);
                         let can_confirm = c.beneficiary.as_deref() == Some(me.as_str()) && !c.confirmed;
@@ -140,6 +141,9 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                     }).collect_view().into_any()
                 }}
             </ul>
+            {move || (data.with(|d| d.as_ref().map_or(0, |d| d.0.len())) > shown.get()).then(|| view! {
+                <button on:click=move |_| shown.update(|n| *n += SHOWN)>{t("Show more")}</button>
+            })}
         </section>
         <section class="card">
             <h2>{t("Totals")}</h2>

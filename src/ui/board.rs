@@ -16,7 +16,7 @@ type PostCommand = Box<dyn FnOnce(&RoomHandle) -> Result<(), DomainError>>;
 fn category_options(selected: String) -> impl IntoView {
     CATEGORIES
         .iter()
-        .map(|c| view! { <option value=*c selected=selected == *c>{*c}</option> })
+        .map(|c| view! { <option value=*c selected=selected == *c>{t(c)}</option> })
         .collect_view()
 }
 
@@ -358,7 +358,7 @@ fn PostItem(
             <div class="post-head">
                 <span class="badge">{kind_label}</span>
                 <h3>{post.title.clone()}</h3>
-                <span class="category">{post.category.clone()}</span>
+                <span class="category">{crate::i18n::lookup_dyn(super::lang(), &post.category)}</span>
                 <span class="post-status" data-testid="post-status">{status_label}</span>
                 {(post.urgency == Urgency::High).then(|| view! { <span class="urgent" data-testid="urgent">{t("urgent")}</span> })}
                 {match post.expires_at {

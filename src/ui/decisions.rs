@@ -11,42 +11,45 @@ use leptos::prelude::*;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The changes a proposal can carry, as (amendment key, label).
-const CHANGES: [(&str, &str); 10] = [
-    ("", "Nothing: just decide"),
-    ("purpose", "Change the purpose"),
-    ("values", "Change the values"),
-    ("method", "Change the default decision method"),
-    ("quorum_percent", "Change the default quorum (%)"),
-    ("approvals", "Change the approvals an expense needs"),
-    (
-        "admission",
-        "Change the vouches a newcomer needs (0: default rule)",
-    ),
-    ("licence", "Change the default licence"),
-    ("remove", "Remove a member (their key)"),
-    ("expense", "Approve an expense (its entry id)"),
-];
+/// What a proposal can enact: (amendment key, label).
+fn changes() -> [(&'static str, &'static str); 10] {
+    [
+        ("", t("Nothing: just decide")),
+        ("purpose", t("Change the purpose")),
+        ("values", t("Change the values")),
+        ("method", t("Change the default decision method")),
+        ("quorum_percent", t("Change the default quorum (%)")),
+        ("approvals", t("Change the approvals an expense needs")),
+        (
+            "admission",
+            t("Change the vouches a newcomer needs (0: default rule)"),
+        ),
+        ("licence", t("Change the default licence")),
+        ("remove", t("Remove a member (their key)")),
+        ("expense", t("Approve an expense (its entry id)")),
+    ]
+}
 
 fn method_label(m: Method) -> String {
     match m {
-        Method::Consent => "consent".into(),
-        Method::Majority => "majority".into(),
-        Method::Score => "score (0–5)".into(),
-        Method::Ranked => "ranked choice".into(),
+        Method::Consent => t("consent").into(),
+        Method::Majority => t("majority").into(),
+        Method::Score => t("score (0–5)").into(),
+        Method::Ranked => t("ranked choice").into(),
         Method::Dots(n) => tr!("dot vote ({} dots)", n),
     }
 }
 
 fn outcome_label(o: &Outcome, options: &[String]) -> String {
     match o {
-        Outcome::Open => "open".into(),
-        Outcome::Passed { winner: None } => "passed".into(),
+        Outcome::Open => t("open").into(),
+        Outcome::Passed { winner: None } => t("passed").into(),
         Outcome::Passed { winner: Some(i) } => {
             tr!("passed: {}", options.get(*i).cloned().unwrap_or_default())
         }
-        Outcome::Rejected => "rejected".into(),
-        Outcome::Blocked => "blocked".into(),
-        Outcome::NoQuorum => "no quorum".into(),
+        Outcome::Rejected => t("rejected").into(),
+        Outcome::Blocked => t("blocked").into(),
+        Outcome::NoQuorum => t("no quorum").into(),
     }
 }
 
@@ -137,7 +140,7 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             {error_for(errors, "title")}
             <label for="d-change">{t("If it passes, it enacts")}</label>
             <select id="d-change" data-testid="decision-change" on:change=move |ev| change.set(event_target_value(&ev))>
-                {CHANGES.iter().map(|(k, label)| view! { <option value=*k selected=move || change.get() == *k>{*label}</option> }).collect_view()}
+                {changes().into_iter().map(|(k, label)| view! { <option value=k selected=move || change.get() == k>{label}</option> }).collect_view()}
             </select>
             {move || (!change.get().is_empty()).then(|| view! {
                 <label for="d-value">{t("New value")}</label>
@@ -206,7 +209,7 @@ fn StanceForm(handle: Handle, decision: DecisionView) -> impl IntoView {
         ]
         .into_iter()
         .map(|(s, label)| {
-            view! { <button type="button" data-testid="stance" data-stance=label on:click=move |_| take(s.clone())>{label}</button> }
+            view! { <button type="button" data-testid="stance" data-stance=label on:click=move |_| take(s.clone())>{t(label)}</button> }
         })
         .collect_view()
         .into_any(),

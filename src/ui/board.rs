@@ -59,18 +59,24 @@ pub fn Board(
     let writable = Memo::new(move |_| view.get().writable);
     let limit = RwSignal::new(PAGE);
     let total = Memo::new(move |_| view.get().posts.len());
-    // Filters: kind, status, and words found in the title, category or tags.
+    // Filters: kind, status, category, and words found in the title, category or tags.
     let filter_kind = RwSignal::new(String::new());
     let filter_status = RwSignal::new(String::new());
+    let filter_category = RwSignal::new(String::new());
     let filter_text = RwSignal::new(String::new());
     let filtered = Memo::new(move |_| {
-        let (kind, status) = (filter_kind.get(), filter_status.get());
+        let (kind, status, category) = (
+            filter_kind.get(),
+            filter_status.get(),
+            filter_category.get(),
+        );
         let words = filter_text.get().to_lowercase();
         view.with(|v| {
             v.posts
                 .iter()
                 .filter(|p| kind.is_empty() || p.kind.as_str() == kind)
                 .filter(|p| status.is_empty() || p.status.as_str() == status)
+                .filter(|p| category.is_empty() || p.category == category)
                 .filter(|p| {
                     words.split_whitespace().all(|w| {
                         p.title.to_lowercase().contains(w)
@@ -146,6 +152,10 @@ pub fn Board(
                 <label class="inline">{t("Status")}<select data-testid="filter-status" on:change=move |ev| filter_status.set(event_target_value(&ev))>
                     <option value="">{t("Any")}</option><option value="open">{t("Open")}</option><option value="matched">{t("Matched")}</option>
                     <option value="fulfilled">{t("Fulfilled")}</option><option value="withdrawn">{t("Withdrawn")}</option>
+                </select></label>
+                <label class="inline">{t("Category")}<select data-testid="filter-category" on:change=move |ev| filter_category.set(event_target_value(&ev))>
+                    <option value="">{t("All")}</option>
+                    {CATEGORIES.iter().map(|c| view! { <option value=*c>{t(c)}</option> }).collect_view()}
                 </select></label>
                 <label class="inline">{t("Search")}<input data-testid="filter-text" type="search" prop:value=move || filter_text.get()
                     on:input=move |ev| filter_text.set(event_target_value(&ev))/></label>

@@ -288,6 +288,10 @@ describe('the commons through the UI', () => {
     await pa.getByTestId('filter-text').fill('outdoor')
     await pa.getByTestId('filtered-count').filter({ hasText: '1 shown' }).waitFor({ timeout: WAIT })
     await pa.getByTestId('filter-text').fill('')
+    await pa.getByTestId('filter-category').selectOption('Food')
+    await pa.getByTestId('filtered-count').filter({ hasText: '1 shown' }).waitFor({ timeout: WAIT })
+    assert.deepEqual(await pa.locator('[data-testid=post]').evaluateAll(els => els.map(e => e.dataset.title)), ['Soup on Fridays'])
+    await pa.getByTestId('filter-category').selectOption('')
 
     // A reply to the offer.
     const offer = postItem(pa, 'Ladder to lend')

@@ -16,9 +16,9 @@ cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 say "native tests"
 cargo test
 
-say "wasm tests in headless Chromium (IndexedDB, components)"
+say "wasm tests in headless Chromium (IndexedDB, components, data-channel flow control)"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
-  cargo test --target wasm32-unknown-unknown --test store_web --test components_web
+  cargo test --target wasm32-unknown-unknown --test store_web --test components_web --test net_web
 
 say "release build"
 trunk build --release

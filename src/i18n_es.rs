@@ -499,4 +499,13 @@
     ("Food", "Comida"),
     ("Transport", "Transporte"),
     ("Other", "Otro"),
+    ("syncing…", "sincronizando…"),
+    ("up to date with 1 peer", "al día con 1 par"),
+    ("up to date with {} peers", "al día con {} pares"),
+    ("up to date with {}, syncing with {}", "al día con {}, sincronizando con {}"),
+    ("Peers", "Pares"),
+    ("Device {}…: {}", "Dispositivo {}…: {}"),
+    ("has everything this device has, and this device has everything it has", "tiene todo lo que tiene este dispositivo, y este tiene todo lo suyo"),
+    ("still exchanging changes", "aún intercambiando cambios"),
+    (" · last in step {}", " · al día por última vez {}"),
 ]

@@ -5,6 +5,7 @@
 //! RTCPeerConnection with a data channel per remote device, and reports bytes and connection
 //! changes through a callback. It knows nothing of documents: `sync::Session` does that.
 
+pub mod outbox;
 mod peer;
 mod signaling;
 

@@ -20,6 +20,8 @@ const CONNECT_TIMEOUT_MS: u32 = 10_000;
 struct LinkInner {
     pc: RtcPeerConnection,
     channel: Option<RtcDataChannel>,
+    /// The channel's flow-controlled sender (see `outbox.rs`).
+    outbox: Option<super::outbox::Outbox>,
     callbacks: Vec<Callback>,
     /// When anything last arrived from the peer (ms since the epoch): see `Mesh::heartbeat`.
     last_heard: f64,
@@ -62,6 +64,7 @@ impl PeerLink {
         let link = PeerLink(Rc::new(RefCell::new(LinkInner {
             pc: pc.clone(),
             channel: None,
+            outbox: None,
             callbacks: Vec::new(),
             last_heard: js_sys::Date::now(),
             connected: false,
@@ -170,7 +173,9 @@ impl PeerLink {
                 }
             },
         );
-        self.0.borrow_mut().channel = Some(channel);
+        let mut inner = self.0.borrow_mut();
+        inner.outbox = Some(super::outbox::Outbox::new(channel.clone()));
+        inner.channel = Some(channel);
     }
 
     /// Starts a connection as the offering side.
@@ -263,11 +268,9 @@ impl PeerLink {
 
     pub(crate) fn send(&self, bytes: &[u8]) -> bool {
         let inner = self.0.borrow();
-        match inner.channel.as_ref() {
-            Some(c) if c.ready_state() == RtcDataChannelState::Open => {
-                c.send_with_u8_array(bytes).is_ok()
-            }
-            _ => false,
+        match inner.outbox.as_ref() {
+            Some(o) => o.send(bytes),
+            None => false,
         }
     }
 
@@ -275,6 +278,9 @@ impl PeerLink {
         let inner = self.0.borrow();
         inner.pc.set_onconnectionstatechange(None);
         inner.pc.set_ondatachannel(None);
+        if let Some(o) = &inner.outbox {
+            o.close();
+        }
         if let Some(c) = &inner.channel {
             c.set_onopen(None);
             c.set_onmessage(None);

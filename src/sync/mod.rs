@@ -12,5 +12,5 @@ mod session;
 mod signal;
 
 pub use frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
-pub use session::{Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME};
+pub use session::{PeerSync, Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME};
 pub use signal::{Signal, SignalBody, SignalError, MAX_SIGNAL_TEXT};

@@ -4,7 +4,7 @@
 use super::frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
 use crate::crypto::{OpenError, RoomKey, SEAL_OVERHEAD};
 use automerge::sync::{Message, State, SyncDoc};
-use automerge::AutoCommit;
+use automerge::{AutoCommit, ReadDoc};
 
 /// The largest sealed data-channel message accepted; anything larger is dropped unread.
 pub const MAX_SEALED_FRAME: usize = FRAME_HEADER + CHUNK_PAYLOAD + SEAL_OVERHEAD;
@@ -34,6 +34,22 @@ pub enum Received {
     Partial,
     /// A whole sync message was applied; `changed` tells whether the document gained changes.
     Applied { changed: bool },
+}
+
+/// Where one peer and this device stand, as far as the last messages tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeerSync {
+    /// Every change the peer last said it has is here.
+    pub have_theirs: bool,
+    /// The peer has every change here (known only once `have_theirs`).
+    pub they_have_mine: bool,
+}
+
+impl PeerSync {
+    /// Both hold the same document.
+    pub fn up_to_date(self) -> bool {
+        self.have_theirs && self.they_have_mine
+    }
 }
 
 /// Sync state and framing for one remote peer.
@@ -91,6 +107,22 @@ impl Session {
         })
     }
 
+    /// Compares the heads the peer last reported with this document. Honest by construction:
+    /// until the peer has said what it has, neither side counts as complete.
+    pub fn status(&self, doc: &mut AutoCommit) -> PeerSync {
+        let Some(theirs) = &self.state.their_heads else {
+            return PeerSync::default();
+        };
+        let doc = doc.document();
+        let have_theirs = theirs.iter().all(|h| doc.get_change_by_hash(h).is_some());
+        // Every change here is an ancestor of (or one of) their heads: nothing to send.
+        let they_have_mine = have_theirs && doc.get_changes_meta(theirs).is_empty();
+        PeerSync {
+            have_theirs,
+            they_have_mine,
+        }
+    }
+
     /// After a silence (a message may have been lost): forget what we think was sent and ask
     /// the peer to do the same, so the next exchange resends whatever is missing.
     pub fn retry(&mut self) {
@@ -106,6 +138,57 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn post(title: &str) -> NewPost {
+        NewPost {
+            kind: PostKind::Offer,
+            title: title.into(),
+            description: String::new(),
+            category: "Tools".into(),
+        }
+    }
+
+    #[test]
+    fn status_says_up_to_date_only_when_both_sides_hold_the_same_changes() {
+        let secret = RoomSecret::generate();
+        let mut a = RoomDoc::create("room-1", "Tools", 1).unwrap();
+        let mut b = RoomDoc::empty("room-1");
+        let (mut sa, mut sb) = (
+            Session::new(secret.room_key()),
+            Session::new(secret.room_key()),
+        );
+        // Nothing heard yet: not known to be up to date.
+        assert_eq!(sa.status(&mut a.doc_mut()), PeerSync::default());
+        exchange(&mut a, &mut sa, &mut b, &mut sb);
+        assert!(sa.status(&mut a.doc_mut()).up_to_date());
+        assert!(sb.status(&mut b.doc_mut()).up_to_date());
+        // A change made here: the peer lacks it until the next exchange.
+        a.add_post(&me(), post("Ladder"), 2).unwrap();
+        let s = sa.status(&mut a.doc_mut());
+        assert!(s.have_theirs && !s.they_have_mine);
+        // The peer's view: it still believes it is complete until A's message arrives.
+        let frames = sa.outgoing(&mut a.doc_mut());
+        for f in frames {
+            sb.receive(&mut b.doc_mut(), &f).unwrap();
+        }
+        let s = sb.status(&mut b.doc_mut());
+        assert!(s.have_theirs, "B now has what A said it has");
+        exchange(&mut a, &mut sa, &mut b, &mut sb);
+        assert!(
+            sa.status(&mut a.doc_mut()).up_to_date() && sb.status(&mut b.doc_mut()).up_to_date()
+        );
+        // The peer reports a change this device lacks.
+        b.add_post(&me(), post("Saw"), 3).unwrap();
+        for f in sb.outgoing(&mut b.doc_mut()) {
+            let before = sa.status(&mut a.doc_mut());
+            assert!(before.up_to_date() || !before.have_theirs);
+            sa.receive(&mut a.doc_mut(), &f).unwrap();
+        }
+        exchange(&mut a, &mut sa, &mut b, &mut sb);
+        assert!(
+            sa.status(&mut a.doc_mut()).up_to_date() && sb.status(&mut b.doc_mut()).up_to_date()
+        );
+    }
 
     /// A fresh device key to sign with.
     fn me() -> crate::crypto::Identity {

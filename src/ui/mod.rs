@@ -32,7 +32,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-pub use runtime::{RoomHandle, RoomView};
+pub use runtime::{PeerState, RoomHandle, RoomView};
 
 /// Components with logic of their own, for the component tests (`tests/components_web.rs`).
 pub mod components {

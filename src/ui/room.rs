@@ -132,6 +132,33 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             n => tr!("{} peers connected", n),
                         }}
                     </span>
+                    {move || {
+                        let v = v.get();
+                        let in_sync = v.peer_sync.iter().filter(|p| p.up_to_date).count();
+                        let behind = v.peer_sync.len() - in_sync;
+                        (!v.peer_sync.is_empty()).then(|| view! {
+                            " · "
+                            <span data-testid="sync-state" data-in-sync=in_sync.to_string() data-behind=behind.to_string()>
+                                {match (in_sync, behind) {
+                                    (0, _) => t("syncing…").to_string(),
+                                    (1, 0) => t("up to date with 1 peer").to_string(),
+                                    (n, 0) => tr!("up to date with {} peers", n),
+                                    (n, k) => tr!("up to date with {}, syncing with {}", n, k),
+                                }}
+                            </span>
+                            <details class="peer-details">
+                                <summary>{t("Peers")}</summary>
+                                <ul>
+                                    {v.peer_sync.iter().map(|p| view! {
+                                        <li data-testid="peer" data-up-to-date=p.up_to_date.to_string()>
+                                            {tr!("Device {}…: {}", p.id, if p.up_to_date { t("has everything this device has, and this device has everything it has") } else { t("still exchanging changes") })}
+                                            {p.synced_at.map(|at| tr!(" · last in step {}", super::form::when(at)))}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            </details>
+                        })
+                    }}
                     " · "
                     <span data-testid="save-state" data-state=move || {
                         let v = v.get();

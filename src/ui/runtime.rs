@@ -19,11 +19,22 @@ pub struct RoomView {
     pub writable: bool,
     pub posts: Vec<Post>,
     pub peers: usize,
+    /// Each connected peer (short id), whether we both hold the same document, and when that
+    /// was last known to be so.
+    pub peer_sync: Vec<PeerState>,
     pub pending_saves: usize,
     pub save_error: Option<String>,
     /// Bumped whenever the document changes: sections derive their own views from the room
     /// (through [`RoomHandle::read`]) when this moves, and only while they are shown.
     pub version: u64,
+}
+
+/// One connected peer as the room header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerState {
+    pub id: String,
+    pub up_to_date: bool,
+    pub synced_at: Option<i64>,
 }
 
 struct Runtime {
@@ -33,6 +44,8 @@ struct Runtime {
     secret: RoomSecret,
     room: RoomDoc,
     sessions: HashMap<String, Session>,
+    /// When each peer was last known to hold exactly what this device holds.
+    synced_at: HashMap<String, i64>,
     mesh: Option<Mesh>,
     store: Store,
     chunk_keys: Vec<String>,
@@ -81,6 +94,7 @@ impl RoomHandle {
             secret: secret.clone(),
             room,
             sessions: HashMap::new(),
+            synced_at: HashMap::new(),
             mesh: None,
             store,
             chunk_keys: loaded.keys,
@@ -191,7 +205,9 @@ impl RoomHandle {
                 self.pump(&peer);
             }
             NetEvent::Disconnected(peer) => {
-                self.0.borrow_mut().sessions.remove(&peer);
+                let mut rt = self.0.borrow_mut();
+                rt.sessions.remove(&peer);
+                rt.synced_at.remove(&peer);
             }
             NetEvent::Data(peer, bytes) => {
                 let result = {
@@ -204,7 +220,10 @@ impl RoomHandle {
                 };
                 match result {
                     Ok(Received::Applied { changed: true }) => self.after_change(),
-                    Ok(_) => self.pump(&peer),
+                    Ok(_) => {
+                        self.pump(&peer);
+                        self.refresh_peers();
+                    }
                     Err(e) => {
                         web_sys::console::warn_1(
                             &format!("tequio: dropped a message from a peer: {}", e).into(),
@@ -218,9 +237,16 @@ impl RoomHandle {
     }
 
     fn refresh_peers(&self) {
-        let rt = self.0.borrow();
-        let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
-        rt.view.update(|v| v.peers = peers);
+        let (peers, states, view) = {
+            let mut rt = self.0.borrow_mut();
+            let rt = &mut *rt;
+            let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
+            (peers, peer_states(rt), rt.view)
+        };
+        view.update(|v| {
+            v.peers = peers;
+            v.peer_sync = states;
+        });
     }
 
     fn pump(&self, peer: &str) {
@@ -409,6 +435,7 @@ impl RoomHandle {
     }
 
     fn refresh(&self) {
+        let states = peer_states(&mut self.0.borrow_mut());
         let rt = self.0.borrow();
         let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
         let (name, ready, writable, posts) = (
@@ -423,7 +450,28 @@ impl RoomHandle {
             v.writable = writable;
             v.posts = posts;
             v.peers = peers;
+            v.peer_sync = states;
             v.version += 1;
         });
     }
+}
+
+/// Compares each connected peer's last reported heads with the document, remembering when
+/// each was last seen up to date.
+fn peer_states(rt: &mut Runtime) -> Vec<PeerState> {
+    let now = now_ms();
+    let mut states: Vec<PeerState> = Vec::new();
+    for (peer, session) in rt.sessions.iter() {
+        let up_to_date = session.status(&mut rt.room.doc_mut()).up_to_date();
+        if up_to_date {
+            rt.synced_at.insert(peer.clone(), now);
+        }
+        states.push(PeerState {
+            id: peer.chars().take(8).collect(),
+            up_to_date,
+            synced_at: rt.synced_at.get(peer).copied(),
+        });
+    }
+    states.sort_by(|a, b| a.id.cmp(&b.id));
+    states
 }

@@ -39,6 +39,11 @@ describe('a room that syncs between browsers', () => {
     await pb.locator('[data-testid=post][data-title="Help moving"][data-status=fulfilled]').waitFor({ timeout: WAIT })
     await saved(pa)
     await saved(pb)
+    // Both say they are up to date with their one peer, and that it is up to date with them.
+    for (const p of [pa, pb]) {
+      await p.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT })
+      assert.equal(await p.getByTestId('sync-state').innerText(), 'up to date with 1 peer')
+    }
 
     // The room is in B's own list.
     await pb.goto(servers.app.url)

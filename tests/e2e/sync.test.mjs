@@ -210,3 +210,36 @@ describe('storage failures', () => {
     await boardIs(p, ['Saved first', 'Written while full'])
   }))
 })
+
+describe('recovery', () => {
+  test('j: connections killed under a peer are rebuilt on their own, and what changed meanwhile syncs', () => withLogs(async () => {
+    const [a, b] = [await device('ja').open(), await device('jb').open()]
+    // Keep a handle on every RTCPeerConnection the page makes, so the test can cut them.
+    for (const d of [a, b]) {
+      await d.context.addInitScript(() => {
+        const Real = window.RTCPeerConnection
+        window.__pcs = []
+        window.RTCPeerConnection = function (...args) { const pc = new Real(...args); window.__pcs.push(pc); return pc }
+        window.RTCPeerConnection.prototype = Real.prototype
+      })
+    }
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Night shift')
+    const pb = await b.page(await shareLink(pa))
+    await peers(pa, 1)
+    await peers(pb, 1)
+    await post(pa, { title: 'Before the cut' })
+    await section(pb, 'board')
+    await postItem(pb, 'Before the cut').waitFor({ timeout: WAIT })
+
+    // Every connection of B's is closed under it (as when a phone drops its network).
+    const cut = await pb.evaluate(() => { const open = window.__pcs.filter(pc => pc.connectionState === 'connected'); open.forEach(pc => pc.close()); return open.length })
+    assert.equal(cut, 1)
+    await post(pa, { title: 'During the cut' })
+    // A new connection forms by itself and the missed post arrives, with no reload.
+    await peers(pb, 1)
+    await postItem(pb, 'During the cut').waitFor({ timeout: WAIT })
+    await pb.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT })
+    assert.ok(await pb.evaluate(() => window.__pcs.length) >= 2, 'a new connection was made')
+  }))
+})

@@ -508,4 +508,7 @@
     ("has everything this device has, and this device has everything it has", "tiene todo lo que tiene este dispositivo, y este tiene todo lo suyo"),
     ("still exchanging changes", "aún intercambiando cambios"),
     (" · last in step {}", " · al día por última vez {}"),
+    ("Connect only through a TURN relay (hides this device's address; needs a TURN server above)", "Conectar solo a través de un relé TURN (oculta la dirección de este dispositivo; necesita un servidor TURN arriba)"),
+    ("Other devices of this room were found, but this device can't connect to them directly. A TURN server can relay the connection: ", "Se encontraron otros dispositivos de esta sala, pero este dispositivo no puede conectarse con ellos directamente. Un servidor TURN puede retransmitir la conexión: "),
+    ("add one in Settings", "añade uno en Ajustes"),
 ]

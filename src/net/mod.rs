@@ -25,6 +25,8 @@ pub enum NetEvent {
     Disconnected(String),
     /// Bytes arrived from the peer (not yet checked in any way).
     Data(String, Vec<u8>),
+    /// A device of the room was found but no direct connection to it could be made in time.
+    Unreachable(String),
 }
 
 /// Where to find peers and how to reach them.
@@ -41,6 +43,9 @@ pub struct NetConfig {
     pub turn_username: String,
     #[serde(default)]
     pub turn_credential: String,
+    /// Connect only through TURN relays (hides this device's addresses; needs a TURN server).
+    #[serde(default)]
+    pub relay_only: bool,
 }
 
 impl NetConfig {

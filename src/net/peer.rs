@@ -37,6 +37,9 @@ fn new_connection(mesh: &Mesh) -> Result<RtcPeerConnection, JsValue> {
     let config = RtcConfiguration::new();
     let servers = Array::new();
     let net = mesh.config();
+    if net.relay_only {
+        config.set_ice_transport_policy(web_sys::RtcIceTransportPolicy::Relay);
+    }
     for url in &net.ice_servers {
         let server = js_sys::Object::new();
         Reflect::set(&server, &"urls".into(), &url.as_str().into())?;
@@ -105,6 +108,7 @@ impl PeerLink {
             let link = PeerLink(link);
             if !link.is_open() {
                 mesh.drop_peer_if(&remote, &link);
+                mesh.emit(NetEvent::Unreachable(remote.clone()));
             }
         })
         .forget();

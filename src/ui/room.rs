@@ -103,6 +103,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
     });
 
     let share_open = RwSignal::new(false);
+    let settings_link = StoredValue::new(format!("#/room/{}/settings", room_id));
     let copied = RwSignal::new(false);
     let share_link = move || {
         let secret = handle
@@ -177,6 +178,15 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         <button on:click=move |_| handle.with_value(|h| if let Some(h) = h { h.retry_save() })>{t("Retry saving")}</button>
                     })}
                 </p>
+                {move || {
+                    let v = v.get();
+                    (v.unreachable > 0 && v.peers == 0).then(|| view! {
+                        <p class="notice" role="status" data-testid="cant-connect">
+                            {t("Other devices of this room were found, but this device can't connect to them directly. A TURN server can relay the connection: ")}
+                            <a href=settings_link.get_value()>{t("add one in Settings")}</a>
+                        </p>
+                    })
+                }}
                 <button on:click=move |_| share_open.update(|o| *o = !*o) aria-expanded=move || share_open.get().to_string()>{t("Share")}</button>
                 {move || share_open.get().then(|| view! {
                     <div class="share">

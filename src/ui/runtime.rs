@@ -22,6 +22,8 @@ pub struct RoomView {
     /// Each connected peer (short id), whether we both hold the same document, and when that
     /// was last known to be so.
     pub peer_sync: Vec<PeerState>,
+    /// Devices found since the last successful connection that could not be reached directly.
+    pub unreachable: usize,
     pub pending_saves: usize,
     pub save_error: Option<String>,
     /// Bumped whenever the document changes: sections derive their own views from the room
@@ -197,12 +199,18 @@ impl RoomHandle {
     fn on_net(&self, event: NetEvent) {
         match event {
             NetEvent::Connected(peer) => {
+                let view = self.0.borrow().view;
+                view.update(|v| v.unreachable = 0);
                 let key = self.0.borrow().secret.room_key();
                 self.0
                     .borrow_mut()
                     .sessions
                     .insert(peer.clone(), Session::new(key));
                 self.pump(&peer);
+            }
+            NetEvent::Unreachable(_) => {
+                let view = self.0.borrow().view;
+                view.update(|v| v.unreachable += 1);
             }
             NetEvent::Disconnected(peer) => {
                 let mut rt = self.0.borrow_mut();

@@ -169,6 +169,7 @@ fn Network(device: Device) -> impl IntoView {
     let ice = RwSignal::new(current.ice_servers.join("\n"));
     let user = RwSignal::new(current.turn_username.clone());
     let credential = RwSignal::new(current.turn_credential.clone());
+    let relay_only = RwSignal::new(current.relay_only);
     let errors = RwSignal::new(None::<(String, String)>);
     let saved = RwSignal::new(false);
     let save = move |ev: leptos::ev::SubmitEvent| {
@@ -178,6 +179,7 @@ fn Network(device: Device) -> impl IntoView {
             ice_servers: lines(&ice.get_untracked()),
             turn_username: user.get_untracked().trim().to_owned(),
             turn_credential: credential.get_untracked(),
+            relay_only: relay_only.get_untracked(),
         };
         if let Err((field, problem)) = config.check() {
             return errors.set(Some((field.into(), format!("{problem}."))));
@@ -213,6 +215,11 @@ fn Network(device: Device) -> impl IntoView {
                 <label for="set-turn-credential">{t("TURN password")}</label>
                 <input id="set-turn-credential" type="password" autocomplete="off" prop:value=move || credential.get()
                     on:input=move |ev| { credential.set(event_target_value(&ev)); saved.set(false); }/>
+                <label class="check">
+                    <input type="checkbox" data-testid="set-relay-only" prop:checked=move || relay_only.get()
+                        on:change=move |ev| { relay_only.set(event_target_checked(&ev)); saved.set(false); }/>
+                    {t("Connect only through a TURN relay (hides this device's address; needs a TURN server above)")}
+                </label>
                 {error_for(errors, "")}
                 <button type="submit" data-testid="save-network">{t("Save")}</button>
                 {move || saved.get().then(|| view! {

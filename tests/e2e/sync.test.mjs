@@ -242,4 +242,24 @@ describe('recovery', () => {
     await pb.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT })
     assert.ok(await pb.evaluate(() => window.__pcs.length) >= 2, 'a new connection was made')
   }))
+
+  test('k: a device that cannot connect directly is told so and pointed to the TURN setting', () => withLogs(async () => {
+    const [a, b] = [await device('ka2').open(), await device('kb2').open()]
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Behind a strict router')
+    const pb = await b.page(await shareLink(pa))
+    await peers(pb, 1)
+    // B allows relayed connections only, and there is no relay: A is found but never reached.
+    await section(pb, 'settings')
+    await pb.getByTestId('set-relay-only').check()
+    await pb.getByTestId('save-network').click()
+    await pb.getByTestId('network-saved').waitFor({ timeout: WAIT })
+    await pb.reload()
+    const notice = pb.getByTestId('cant-connect')
+    await notice.waitFor({ timeout: WAIT * 2 })
+    assert.equal(await pb.getByTestId('peer-count').getAttribute('data-count'), '0')
+    await notice.getByRole('link', { name: 'add one in Settings' }).click()
+    await pb.getByTestId('set-relay-only').waitFor({ timeout: WAIT })
+    assert.ok(await pb.getByTestId('set-relay-only').isChecked())
+  }))
 })

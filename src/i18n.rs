@@ -93,6 +93,13 @@ pub fn fill(template: &str, values: &[&dyn std::fmt::Display]) -> String {
     out
 }
 
+/// [`fill`] with text values.
+pub fn fill_strings(template: &str, values: &[String]) -> String {
+    let values: Vec<&dyn std::fmt::Display> =
+        values.iter().map(|v| v as &dyn std::fmt::Display).collect();
+    fill(template, &values)
+}
+
 /// An amount in minor units written for `lang`: `1,234.50 EUR` / `1.234,50 EUR`; hours as
 /// `1:30 h`. Integer arithmetic only.
 pub fn amount(lang: Lang, minor: i64, unit: &str) -> String {

@@ -18,12 +18,7 @@ pub struct ActivityItem {
 impl ActivityItem {
     /// What happened, in English.
     pub fn text(&self) -> String {
-        let values: Vec<&dyn std::fmt::Display> = self
-            .values
-            .iter()
-            .map(|v| v as &dyn std::fmt::Display)
-            .collect();
-        crate::i18n::fill(self.phrase, &values)
+        crate::i18n::fill_strings(self.phrase, &self.values)
     }
 }
 
@@ -58,12 +53,7 @@ pub struct Need {
 
 impl Need {
     pub fn text(&self) -> String {
-        let values: Vec<&dyn std::fmt::Display> = self
-            .values
-            .iter()
-            .map(|v| v as &dyn std::fmt::Display)
-            .collect();
-        crate::i18n::fill(self.phrase, &values)
+        crate::i18n::fill_strings(self.phrase, &self.values)
     }
 }
 
@@ -73,39 +63,29 @@ impl RoomDoc {
     /// to validate or confirm, and things they hold past their due date.
     pub fn needs_me(&self, me: &str, now_ms: i64) -> Vec<Need> {
         let mut needs = Vec::new();
-        // One phrase for one thing, another for several.
-        let mut need = |n: usize, one: &'static str, many: &'static str, section: &'static str| {
-            if n > 0 {
-                let (phrase, values) = if n == 1 {
-                    (one, vec![])
-                } else {
-                    (many, vec![n.to_string()])
-                };
-                needs.push(Need {
-                    phrase,
-                    values,
-                    section,
-                });
-            }
-        };
         let members = self.members();
-        match members.iter().find(|m| m.key == me).map(|m| &m.standing) {
-            None => need(
-                1,
+        let own = match members.iter().find(|m| m.key == me).map(|m| &m.standing) {
+            None => Some((
                 phrase("Introduce yourself so the members can vouch for you"),
-                "",
-                "members",
-            ),
-            Some(super::Standing::Pending { vouches, needed }) => needs.push(Need {
-                phrase: phrase("You are waiting for vouches ({} of {})"),
-                values: vec![vouches.to_string(), needed.to_string()],
+                vec![],
+            )),
+            Some(super::Standing::Pending { vouches, needed }) => Some((
+                phrase("You are waiting for vouches ({} of {})"),
+                vec![vouches.to_string(), needed.to_string()],
+            )),
+            _ => None,
+        };
+        if let Some((phrase, values)) = own {
+            needs.push(Need {
+                phrase,
+                values,
                 section: "members",
-            }),
-            _ => {}
+            });
         }
         if !self.admitted().contains(me) {
             return needs;
         }
+        // One phrase for one thing, another for several.
         let mut need = |n: usize, one: &'static str, many: &'static str, section: &'static str| {
             if n > 0 {
                 let (phrase, values) = if n == 1 {

@@ -10,9 +10,7 @@ const FEED_PAGE: usize = 50;
 
 /// A feed or needs phrase in the app's language, with its values.
 fn localised(phrase: &'static str, values: &[String]) -> String {
-    let values: Vec<&dyn std::fmt::Display> =
-        values.iter().map(|v| v as &dyn std::fmt::Display).collect();
-    crate::i18n::fill(super::t(phrase), &values)
+    crate::i18n::fill_strings(super::t(phrase), values)
 }
 
 #[component]

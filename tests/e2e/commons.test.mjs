@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  createRoom, decodeQr, joinAndBeVouched, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
+  createRoom, decodeQr, joinAndBeVouched, recordInPot, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
 } from './harness.mjs'
 
 const servers = useServers({ before, after })
@@ -41,12 +41,7 @@ async function stance (page, title, which, reason = '') {
 }
 
 async function record (page, kind, amount, memo) {
-  const pot = page.locator('[data-testid=pot][data-name="Common pot"]')
-  await pot.getByTestId('record-kind').selectOption(kind)
-  await pot.getByTestId('record-amount').fill(amount)
-  await pot.getByTestId('record-memo').fill(memo)
-  await pot.getByTestId('record').click()
-  await pot.locator(`[data-testid=line][data-memo="${memo}"]`).waitFor({ timeout: WAIT })
+  await recordInPot(page, 'Common pot', kind, amount, memo)
   await saved(page)
 }
 

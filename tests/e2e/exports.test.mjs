@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createRoom, post, postItem, saved, section, standing, useServers, WAIT } from './harness.mjs'
+import { createRoom, post, postItem, recordInPot, saved, section, standing, useServers, WAIT } from './harness.mjs'
 
 const servers = useServers({ before, after })
 const { device, withLogs } = servers
@@ -31,12 +31,7 @@ describe('settings and exports', () => {
     await section(pa, 'pot')
     await pa.getByTestId('pot-name').fill('Common pot')
     await pa.getByTestId('open-pot-submit').click()
-    const pot = pa.locator('[data-testid=pot][data-name="Common pot"]')
-    await pot.getByTestId('record-kind').selectOption('inflow')
-    await pot.getByTestId('record-amount').fill('25,50')
-    await pot.getByTestId('record-memo').fill('Donation, jar')
-    await pot.getByTestId('record').click()
-    await pot.locator('[data-testid=line][data-memo="Donation, jar"]').waitFor({ timeout: WAIT })
+    await recordInPot(pa, 'Common pot', 'inflow', '25,50', 'Donation, jar')
 
     await section(pa, 'settings')
     await pa.getByTestId('set-name').fill('Ana María')

@@ -190,6 +190,17 @@ export function postItem (page, title) {
   return page.locator(`[data-testid=post][data-title="${title.replace(/["\\]/g, '\\$&')}"]`)
 }
 
+/** Records money in or out (or an expense request) in the named pot and waits for its line. */
+export async function recordInPot (page, potName, kind, amount, memo) {
+  const pot = page.locator(`[data-testid=pot][data-name="${potName}"]`)
+  await pot.getByTestId('record-kind').selectOption(kind)
+  await pot.getByTestId('record-amount').fill(amount)
+  await pot.getByTestId('record-memo').fill(memo)
+  await pot.getByTestId('record').click()
+  await pot.locator(`[data-testid=line][data-memo="${memo}"]`).waitFor({ timeout: WAIT })
+  return pot
+}
+
 /** Waits until the page says every change is committed to IndexedDB. */
 export async function saved (page) {
   await page.locator('[data-testid=save-state][data-state=saved]').waitFor({ timeout: WAIT })

@@ -2,7 +2,7 @@
 // language writes numbers, and the person can switch languages in Settings.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { section, useServers, WAIT } from './harness.mjs'
+import { recordInPot, section, useServers, WAIT } from './harness.mjs'
 
 const servers = useServers({ before, after })
 
@@ -27,11 +27,7 @@ describe('languages', () => {
     await page.getByText('El nombre no puede estar vacío.').waitFor({ timeout: WAIT })
     await page.getByTestId('pot-name').fill('Fondo')
     await page.getByTestId('open-pot-submit').click()
-    const pot = page.locator('[data-testid=pot][data-name=Fondo]')
-    await pot.getByTestId('record-kind').selectOption('inflow')
-    await pot.getByTestId('record-amount').fill('1234,50')
-    await pot.getByTestId('record-memo').fill('Cuotas')
-    await pot.getByTestId('record').click()
+    const pot = await recordInPot(page, 'Fondo', 'inflow', '1234,50', 'Cuotas')
     await pot.getByTestId('balance').filter({ hasText: '1.234,50 EUR' }).waitFor({ timeout: WAIT })
 
     await section(page, 'settings')

@@ -16,6 +16,8 @@ use signaling::Transport;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 /// What the mesh tells its owner.
 pub enum NetEvent {
@@ -27,6 +29,9 @@ pub enum NetEvent {
     Data(String, Vec<u8>),
     /// A device of the room was found but no direct connection to it could be made in time.
     Unreachable(String),
+    /// The device came back (woke up, network back): sync sessions should resend what may
+    /// have been lost meanwhile.
+    Woke,
 }
 
 /// Where to find peers and how to reach them.
@@ -71,6 +76,8 @@ impl NetConfig {
 }
 
 type Handler = Rc<dyn Fn(NetEvent)>;
+/// An event listener to remove when the mesh closes: (target, event, callback).
+type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
 
 /// How often connected peers are sent a keep-alive.
 const HEARTBEAT_MS: u32 = 2_000;
@@ -87,6 +94,8 @@ pub(crate) struct MeshInner {
     seen: VecDeque<String>,
     handler: Handler,
     closed: bool,
+    /// `online` and `visibilitychange` listeners (see [`Mesh::wake`]).
+    wake_listeners: Vec<Listener>,
 }
 
 /// The set of connections of this device in one room.
@@ -114,6 +123,7 @@ impl Mesh {
             seen: VecDeque::new(),
             handler: Rc::new(handler),
             closed: false,
+            wake_listeners: Vec::new(),
         }));
         let mesh = Mesh(inner);
         let mut transports = Vec::new();
@@ -125,6 +135,7 @@ impl Mesh {
             transports.push(signaling::websocket(&mesh, url.clone()));
         }
         mesh.0.borrow_mut().transports = transports;
+        mesh.listen_for_wake();
         mesh.announce(None);
         mesh.schedule_announce();
         mesh.schedule_heartbeat();
@@ -313,16 +324,69 @@ impl Mesh {
             .collect()
     }
 
+    /// A phone that slept or a network that came back: retry the signaling servers now, say
+    /// hello again, and let the sync sessions resend what may have been lost. Connections that
+    /// died silently meanwhile are dropped by the keep-alive within seconds and rebuilt.
+    pub fn wake(&self) {
+        if self.0.borrow().closed {
+            return;
+        }
+        // Reconnecting only starts a WebSocket: nothing here calls back into the mesh yet.
+        for t in &self.0.borrow().transports {
+            t.wake();
+        }
+        self.announce(None);
+        self.emit(NetEvent::Woke);
+    }
+
+    fn listen_for_wake(&self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let mut listeners = Vec::new();
+        let weak = self.weak();
+        let online = Closure::<dyn FnMut()>::new(move || {
+            if let Some(mesh) = Mesh::upgrade(&weak) {
+                mesh.wake();
+            }
+        });
+        listeners.push((
+            window.clone().unchecked_into::<web_sys::EventTarget>(),
+            "online",
+            online,
+        ));
+        if let Some(document) = window.document() {
+            let weak = self.weak();
+            let doc = document.clone();
+            let visible = Closure::<dyn FnMut()>::new(move || {
+                if doc.visibility_state() == web_sys::VisibilityState::Visible {
+                    if let Some(mesh) = Mesh::upgrade(&weak) {
+                        mesh.wake();
+                    }
+                }
+            });
+            listeners.push((document.unchecked_into(), "visibilitychange", visible));
+        }
+        for (target, event, cb) in &listeners {
+            let _ = target.add_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
+        }
+        self.0.borrow_mut().wake_listeners = listeners;
+    }
+
     /// Closes every connection and transport.
     pub fn leave(&self) {
-        let (peers, transports) = {
+        let (peers, transports, listeners) = {
             let mut inner = self.0.borrow_mut();
             inner.closed = true;
             (
                 std::mem::take(&mut inner.peers),
                 std::mem::take(&mut inner.transports),
+                std::mem::take(&mut inner.wake_listeners),
             )
         };
+        for (target, event, cb) in listeners {
+            let _ = target.remove_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
+        }
         for (_, link) in peers {
             link.close();
         }

@@ -50,6 +50,25 @@ impl Transport {
         }
     }
 
+    /// The device woke up or came back online: a server connection waiting out its backoff is
+    /// tried again now.
+    pub(crate) fn wake(&self) {
+        if let Transport::Socket(socket) = self {
+            let idle = {
+                let mut s = socket.borrow_mut();
+                if s.closed || s.ws.is_some() {
+                    false
+                } else {
+                    s.retry_ms = 500;
+                    true
+                }
+            };
+            if idle {
+                connect(socket);
+            }
+        }
+    }
+
     pub(crate) fn close(self) {
         match self {
             Transport::Broadcast { channel, .. } => {
@@ -185,7 +204,12 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
         let weak = Rc::downgrade(&socket);
         gloo_timers::callback::Timeout::new(delay, move || {
             if let Some(socket) = weak.upgrade() {
-                if !socket.borrow().closed {
+                // Not if closed, nor if a wake-up (see `Transport::wake`) reconnected already.
+                let idle = {
+                    let s = socket.borrow();
+                    !s.closed && s.ws.is_none()
+                };
+                if idle {
                     connect(&socket);
                 }
             }

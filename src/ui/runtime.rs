@@ -208,6 +208,12 @@ impl RoomHandle {
                     .insert(peer.clone(), Session::new(key));
                 self.pump(&peer);
             }
+            NetEvent::Woke => {
+                for session in self.0.borrow_mut().sessions.values_mut() {
+                    session.retry();
+                }
+                self.pump_all();
+            }
             NetEvent::Unreachable(_) => {
                 let view = self.0.borrow().view;
                 view.update(|v| v.unreachable += 1);

@@ -241,6 +241,15 @@ describe('recovery', () => {
     await postItem(pb, 'During the cut').waitFor({ timeout: WAIT })
     await pb.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT })
     assert.ok(await pb.evaluate(() => window.__pcs.length) >= 2, 'a new connection was made')
+
+    // Waking up (network back, app visible again) restarts the sync sessions from scratch
+    // without losing or looping anything: later changes still flow both ways.
+    await pb.evaluate(() => { window.dispatchEvent(new Event('online')); document.dispatchEvent(new Event('visibilitychange')) })
+    await post(pa, { title: 'After waking' })
+    await post(pb, { title: 'Reply after waking' })
+    await postItem(pb, 'After waking').waitFor({ timeout: WAIT })
+    await postItem(pa, 'Reply after waking').waitFor({ timeout: WAIT })
+    for (const p of [pa, pb]) await p.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT })
   }))
 
   test('k: a device that cannot connect directly is told so and pointed to the TURN setting', () => withLogs(async () => {

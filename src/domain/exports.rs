@@ -173,18 +173,29 @@ pub fn iso_time(ms: i64) -> String {
     )
 }
 
-impl RoomDoc {
-    fn name_of(&self, key: &str) -> String {
-        self.members()
-            .into_iter()
-            .find(|m| m.key == key)
-            .map(|m| m.profile.name)
-            .unwrap_or_default()
+/// Members' display names by key, derived once per export (not once per line).
+struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    fn of(room: &RoomDoc) -> Self {
+        Names(
+            room.members()
+                .into_iter()
+                .map(|m| (m.key, m.profile.name))
+                .collect(),
+        )
     }
 
+    fn get(&self, key: &str) -> String {
+        self.0.get(key).cloned().unwrap_or_default()
+    }
+}
+
+impl RoomDoc {
     /// Every pot's ledger as CSV: one line per entry, with its state at `now_ms`. Amounts are
     /// exact decimals in the pot's currency (minutes for "hours" pots).
     pub fn ledger_csv(&self, now_ms: i64) -> String {
+        let names = Names::of(self);
         let mut out = row(&[
             "pot",
             "time",
@@ -212,7 +223,7 @@ impl RoomDoc {
                     decimal(l.amount, &pot.unit),
                     unit.clone(),
                     l.memo.clone(),
-                    self.name_of(&l.author),
+                    names.get(&l.author),
                     l.author.clone(),
                     format!("{:?}", l.state),
                     l.id.clone(),
@@ -224,6 +235,7 @@ impl RoomDoc {
 
     /// Every contribution as CSV (quantities in minutes for time, units otherwise).
     pub fn contributions_csv(&self, now_ms: i64) -> String {
+        let names = Names::of(self);
         let mut out = row(&[
             "date",
             "contributor",
@@ -243,14 +255,14 @@ impl RoomDoc {
         for c in list {
             out.push_str(&row(&[
                 iso_time(c.date),
-                self.name_of(&c.contributor),
+                names.get(&c.contributor),
                 c.contributor.clone(),
                 c.value_type.clone(),
                 c.quantity.to_string(),
                 c.description.clone(),
                 c.beneficiary
                     .as_deref()
-                    .map(|b| self.name_of(b))
+                    .map(|b| names.get(b))
                     .unwrap_or_default(),
                 c.validators.len().to_string(),
                 c.confirmed.to_string(),
@@ -265,7 +277,9 @@ impl RoomDoc {
     /// (time) or `deliverService`, counted money movements and time-bank transfers as
     /// `transfer`, lending as `transferCustody`. Agents are members' public keys.
     pub fn valueflows_json(&self, now_ms: i64) -> Value {
-        let agent = |key: &str| json!({ "@id": format!("urn:tequio:agent:{key}"), "name": self.name_of(key) });
+        let names = Names::of(self);
+        let agent =
+            |key: &str| json!({ "@id": format!("urn:tequio:agent:{key}"), "name": names.get(key) });
         let room = json!({ "@id": format!("urn:tequio:room:{}", self.room_id()), "name": self.name().unwrap_or_default() });
         let quantity = |n: i64, unit: &str| {
             if unit == "minutes" {

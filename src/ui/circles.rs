@@ -1,7 +1,7 @@
 //! Lending circles (who receives which round, who has paid, paying one's share; opening one) and
 //! the time bank (accounts in hours, transfers). Shown in the common pot section.
 
-use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
+use super::form::{derived, error_for, field_error, name_of, names_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
 use super::t;
@@ -10,16 +10,6 @@ use leptos::prelude::*;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const TRANSFERS: usize = 30;
-
-fn names(members: &[Member], keys: &[String]) -> String {
-    if keys.is_empty() {
-        return "—".into();
-    }
-    keys.iter()
-        .map(|k| name_of(members, k))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 #[component]
 fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> impl IntoView {
@@ -65,8 +55,8 @@ fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> im
                                 <td>{round + 1}</td>
                                 <td>{name_of(&members, &r.receiver)}" · "{super::money(r.total, &c.unit)}</td>
                                 <td>{when(r.due_at)}</td>
-                                <td data-testid="paid">{names(&members, &r.paid)}</td>
-                                <td data-testid="owing">{names(&members, &r.owing)}</td>
+                                <td data-testid="paid">{names_of(&members, &r.paid)}</td>
+                                <td data-testid="owing">{names_of(&members, &r.owing)}</td>
                                 <td>{mine.then(|| view! { <button data-testid="pay-round" on:click=move |_| pay(round)>{t("Pay my share")}</button> })}</td>
                             </tr>
                         }

@@ -121,6 +121,17 @@ pub fn name_of(members: &[crate::domain::Member], key: &str) -> String {
         .unwrap_or_else(|| format!("{}…", key.chars().take(8).collect::<String>()))
 }
 
+/// Several members' names, comma-separated ("—" for none).
+pub fn names_of(members: &[crate::domain::Member], keys: &[String]) -> String {
+    if keys.is_empty() {
+        return "—".into();
+    }
+    keys.iter()
+        .map(|k| name_of(members, k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A time as the browser's locale writes it.
 pub fn when(ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));

@@ -1,19 +1,12 @@
 //! Tasks and work parties: add a task with slots, claim one, mark it done (logging the time as a
 //! contribution for others to validate); plan a work party, possibly recurring, and sign up.
 
-use super::form::{derived, error_for, field_error, name_of, run, when, Handle};
+use super::form::{derived, error_for, field_error, names_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
 use super::t;
 use crate::domain::{parse_amount, DomainError, Member, TaskView, WorkPartyView};
 use leptos::prelude::*;
-
-fn names(members: &[Member], keys: &[String]) -> String {
-    keys.iter()
-        .map(|k| name_of(members, k))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 #[component]
 fn TaskItem(
@@ -57,9 +50,9 @@ fn TaskItem(
         <li data-testid="task" data-title=task.title.clone() data-done=(!task.done_by.is_empty()).to_string()>
             <strong>{task.title.clone()}</strong>
             <span class="muted">{tr!(" · {} of {} taken{}", task.claimed_by.len(), task.slots, if open == 0 { t(", full").to_string() } else { String::new() })}</span>
-            {(!task.claimed_by.is_empty()).then(|| view! { <p data-testid="claimed-by">{t("Taken by ")} {names(&members, &task.claimed_by)}</p> })}
-            {(!task.waiting.is_empty()).then(|| view! { <p>{t("Waiting for a slot: ")} {names(&members, &task.waiting)}</p> })}
-            {(!done.is_empty()).then(|| view! { <p data-testid="done-by">{t("Done by ")} {names(&members, &done)}</p> })}
+            {(!task.claimed_by.is_empty()).then(|| view! { <p data-testid="claimed-by">{t("Taken by ")} {names_of(&members, &task.claimed_by)}</p> })}
+            {(!task.waiting.is_empty()).then(|| view! { <p>{t("Waiting for a slot: ")} {names_of(&members, &task.waiting)}</p> })}
+            {(!done.is_empty()).then(|| view! { <p data-testid="done-by">{t("Done by ")} {names_of(&members, &done)}</p> })}
             {can_claim.then(|| view! {
                 <button data-testid="claim" on:click=claim>{if open > 0 { t("Take it on") } else { t("Join the waiting list") }}</button>
             })}
@@ -112,8 +105,8 @@ fn PartyItem(
             <span class="muted">{format!(" · {} · {}{}", p.place,
                 next.map(when).unwrap_or_else(|| format!("was {}", when(p.date))), repeats)}</span>
             <p data-testid="signed-up">{tr!("{} of {} places taken", p.signed_up.len(), p.slots)}
-                {(!p.signed_up.is_empty()).then(|| format!(": {}", names(&members, &p.signed_up)))}</p>
-            {(!p.waiting.is_empty()).then(|| view! { <p>{t("Waiting: ")} {names(&members, &p.waiting)}</p> })}
+                {(!p.signed_up.is_empty()).then(|| format!(": {}", names_of(&members, &p.signed_up)))}</p>
+            {(!p.waiting.is_empty()).then(|| view! { <p>{t("Waiting: ")} {names_of(&members, &p.waiting)}</p> })}
             {can_sign.then(|| view! { <button data-testid="sign-up" on:click=sign_up>{t("Sign me up")}</button> })}
             {error_for(errors, "")}
         </li>

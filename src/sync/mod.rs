@@ -8,9 +8,14 @@
 //! every sealed message stays below 64 KiB. Sizes are checked before anything is decoded.
 
 mod frame;
+mod router;
 mod session;
 mod signal;
 
 pub use frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
+pub use router::{
+    channel_signal, read_channel_signal, Backoff, Reach, Router, Routing, CHANNEL_DATA,
+    CHANNEL_SIGNAL, DEFAULT_MESH_LIMIT, MAX_HOPS,
+};
 pub use session::{PeerSync, Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME};
 pub use signal::{Signal, SignalBody, SignalError, MAX_SIGNAL_TEXT};

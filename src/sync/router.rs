@@ -1,0 +1,416 @@
+//! How a device finds and keeps its peers, as a pure state machine: which signaling messages
+//! are new (the same one arrives over several transports and through several peers), which
+//! ones to pass on to connected peers (so devices reach each other through a member with no
+//! server at all), which peers to be connected to under a mesh limit (so the room graph stays
+//! connected), and when to retry a transport that failed.
+//!
+//! The browser mesh (`net`) feeds it what arrives and does what it says; the simulation in
+//! `tests/signaling_simulation.rs` does the same over a simulated network.
+
+use super::{Signal, SignalBody, MAX_SIGNAL_TEXT};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+/// The most times a signal is passed on from peer to peer.
+pub const MAX_HOPS: u8 = 8;
+/// How many peers a device connects to unless the settings say otherwise.
+pub const DEFAULT_MESH_LIMIT: usize = 20;
+/// A device not heard of (directly or through peers) for this long is forgotten.
+pub const FORGET_AFTER_MS: f64 = 60_000.0;
+/// Signal ids remembered to recognise a signal arriving a second time.
+const SEEN_CAPACITY: usize = 2_048;
+/// Data-channel message kinds (first byte), chosen by the mesh.
+pub const CHANNEL_DATA: u8 = 0;
+pub const CHANNEL_SIGNAL: u8 = 1;
+
+/// Exponential backoff for a signaling transport: 0.5 s, 1 s, 2 s, … up to a ceiling; back to the
+/// start once the transport works again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backoff {
+    next_ms: u32,
+    min_ms: u32,
+    max_ms: u32,
+    /// Failures in a row since the transport last worked.
+    pub failures: u32,
+}
+
+impl Backoff {
+    pub fn new(min_ms: u32, max_ms: u32) -> Self {
+        Backoff {
+            next_ms: min_ms,
+            min_ms,
+            max_ms,
+            failures: 0,
+        }
+    }
+
+    /// The transport failed: how long to wait before trying again.
+    pub fn failed(&mut self) -> u32 {
+        let delay = self.next_ms;
+        self.next_ms = self.next_ms.saturating_mul(2).min(self.max_ms);
+        self.failures += 1;
+        delay
+    }
+
+    /// The transport works.
+    pub fn succeeded(&mut self) {
+        self.next_ms = self.min_ms;
+        self.failures = 0;
+    }
+
+    /// Whether the transport counts as down (failed at least once since it last worked).
+    pub fn is_down(&self) -> bool {
+        self.failures > 0
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new(500, 30_000)
+    }
+}
+
+/// What to do with a signal that arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Routing {
+    /// The signal is for this device (addressed to it, or to everyone): act on it.
+    pub handle: bool,
+    /// Connected peers to pass it on to, with this hop count.
+    pub forward: Vec<String>,
+    pub hops: u8,
+}
+
+/// What to do about one peer the device should be connected to but is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// This device offers (the lower id offers).
+    Offer(String),
+    /// Ask the peer to offer: an announcement addressed to it.
+    AskForOffer(String),
+}
+
+/// A device's view of the room's devices and of the signals it has seen.
+pub struct Router {
+    me: String,
+    limit: usize,
+    seen: HashSet<String>,
+    seen_order: VecDeque<String>,
+    /// Devices heard of, with when (ms).
+    known: BTreeMap<String, f64>,
+}
+
+impl Router {
+    pub fn new(me: impl Into<String>, limit: usize) -> Self {
+        Router {
+            me: me.into(),
+            limit: limit.max(1),
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            known: BTreeMap::new(),
+        }
+    }
+
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    fn remember(&mut self, id: &str) -> bool {
+        if !self.seen.insert(id.to_owned()) {
+            return false;
+        }
+        self.seen_order.push_back(id.to_owned());
+        if self.seen_order.len() > SEEN_CAPACITY {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// This device sends a signal: notes it (so it is not handled if it comes back) and
+    /// returns the connected peers to pass it to: the addressee if connected, else every peer
+    /// (they pass it on), or none when `through_peers` is false for a signal to everyone.
+    pub fn send(
+        &mut self,
+        signal: &Signal,
+        connected: &[String],
+        through_peers: bool,
+    ) -> Vec<String> {
+        self.remember(&signal.id);
+        match &signal.to {
+            Some(to) if connected.contains(to) => vec![to.clone()],
+            Some(_) => connected.to_vec(),
+            None if through_peers => connected.to_vec(),
+            None => Vec::new(),
+        }
+    }
+
+    /// A signal arrived over a transport (`via` none) or from a connected peer (`via`, with
+    /// the hops it has made). Returns `None` for one seen before or sent by this device.
+    pub fn receive(
+        &mut self,
+        signal: &Signal,
+        hops: u8,
+        via: Option<&str>,
+        connected: &[String],
+        now: f64,
+    ) -> Option<Routing> {
+        if signal.from == self.me || !self.remember(&signal.id) {
+            return None;
+        }
+        self.known.insert(signal.from.clone(), now);
+        let mut routing = Routing {
+            handle: signal.to.as_ref().is_none_or(|to| *to == self.me),
+            forward: Vec::new(),
+            hops: hops.saturating_add(1),
+        };
+        if routing.hops > MAX_HOPS || signal.to.as_deref() == Some(self.me.as_str()) {
+            return Some(routing);
+        }
+        let not_back = |p: &&String| Some(p.as_str()) != via && **p != signal.from;
+        routing.forward = match &signal.to {
+            // Addressed to a peer of mine: straight to it.
+            Some(to) if connected.contains(to) => vec![to.clone()]
+                .into_iter()
+                .filter(|p| not_back(&p))
+                .collect(),
+            // Addressed to someone I cannot reach directly, or to everyone: on to my peers.
+            _ => connected.iter().filter(not_back).cloned().collect(),
+        };
+        Some(routing)
+    }
+
+    /// Notes that a peer is there (its channel is open).
+    pub fn heard(&mut self, peer: &str, now: f64) {
+        self.known.insert(peer.to_owned(), now);
+    }
+
+    /// Forgets devices not heard of for a while.
+    pub fn expire(&mut self, now: f64) {
+        self.known.retain(|_, at| now - *at <= FORGET_AFTER_MS);
+    }
+
+    /// Devices of the room heard of lately (not this one).
+    pub fn known(&self) -> impl Iterator<Item = &String> {
+        self.known.keys()
+    }
+
+    /// The peers this device should be connected to: all of them up to the limit; beyond it,
+    /// its two neighbours on the ring of ids (every device doing the same keeps the room
+    /// connected), then the peers with the best pair score (symmetric, so the two ends of a
+    /// link tend to agree).
+    pub fn chosen(&self) -> Vec<String> {
+        if self.known.len() <= self.limit {
+            return self.known.keys().cloned().collect();
+        }
+        let mut chosen = Vec::new();
+        let me = self.me.as_str();
+        let successor = (self.known.keys().find(|k| k.as_str() > me)).or(self.known.keys().next());
+        let predecessor =
+            (self.known.keys().rev().find(|k| k.as_str() < me)).or(self.known.keys().next_back());
+        for p in [successor, predecessor].into_iter().flatten() {
+            if !chosen.contains(p) && chosen.len() < self.limit {
+                chosen.push(p.clone());
+            }
+        }
+        let mut rest: Vec<(u64, &String)> = self
+            .known
+            .keys()
+            .filter(|k| !chosen.contains(k))
+            .map(|k| (pair_score(&self.me, k), k))
+            .collect();
+        rest.sort();
+        for (_, k) in rest {
+            if chosen.len() >= self.limit {
+                break;
+            }
+            chosen.push(k.clone());
+        }
+        chosen
+    }
+
+    /// Whether to accept an offer from `peer` while connected to `connected` peers.
+    pub fn accepts(&self, peer: &str, connected: usize) -> bool {
+        connected < self.limit || self.chosen().iter().any(|p| p == peer)
+    }
+
+    /// What to do about chosen peers that are neither connected nor being connected.
+    pub fn to_reach(&self, linked: &[String]) -> Vec<Reach> {
+        self.chosen()
+            .into_iter()
+            .filter(|p| !linked.contains(p))
+            .map(|p| {
+                if self.me < p {
+                    Reach::Offer(p)
+                } else {
+                    Reach::AskForOffer(p)
+                }
+            })
+            .collect()
+    }
+
+    /// Connected peers to let go when over the limit (those not chosen).
+    pub fn surplus(&self, connected: &[String]) -> Vec<String> {
+        if connected.len() <= self.limit {
+            return Vec::new();
+        }
+        let chosen = self.chosen();
+        let mut extra: Vec<String> = connected
+            .iter()
+            .filter(|p| !chosen.contains(p))
+            .cloned()
+            .collect();
+        extra.truncate(connected.len() - self.limit);
+        extra
+    }
+}
+
+/// A score for the pair of devices, the same from both ends.
+fn pair_score(a: &str, b: &str) -> u64 {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    let digest = Sha256::new()
+        .chain_update(lo.as_bytes())
+        .chain_update([0])
+        .chain_update(hi.as_bytes())
+        .finalize();
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A signal as carried on a data channel: `CHANNEL_SIGNAL | hops | sealed text`.
+pub fn channel_signal(hops: u8, sealed: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + sealed.len());
+    out.push(CHANNEL_SIGNAL);
+    out.push(hops);
+    out.extend_from_slice(sealed.as_bytes());
+    out
+}
+
+/// Reads a signal carried on a data channel (after its kind byte): hops and sealed text.
+/// Size-capped before anything is read; never panics.
+pub fn read_channel_signal(body: &[u8]) -> Option<(u8, &str)> {
+    if body.is_empty() || body.len() > MAX_SIGNAL_TEXT + 1 {
+        return None;
+    }
+    let text = std::str::from_utf8(&body[1..]).ok()?;
+    Some((body[0], text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn announce(id: &str, from: &str, to: Option<&str>) -> Signal {
+        Signal {
+            id: id.into(),
+            from: from.into(),
+            to: to.map(Into::into),
+            body: SignalBody::Announce,
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_ceiling_and_resets_when_it_works() {
+        let mut b = Backoff::new(500, 3_000);
+        let delays: Vec<u32> = (0..5).map(|_| b.failed()).collect();
+        assert_eq!(delays, [500, 1_000, 2_000, 3_000, 3_000]);
+        assert!(b.is_down());
+        b.succeeded();
+        assert!(!b.is_down());
+        assert_eq!(b.failed(), 500);
+    }
+
+    #[test]
+    fn a_signal_is_handled_once_whatever_way_it_comes() {
+        let mut r = Router::new("b", 20);
+        let s = announce("m1", "a", None);
+        let peers = vec!["c".to_string()];
+        let first = r.receive(&s, 0, None, &peers, 0.0).expect("new");
+        assert!(first.handle);
+        assert_eq!(first.forward, ["c"]);
+        assert_eq!(r.receive(&s, 0, None, &peers, 1.0), None);
+        assert_eq!(r.receive(&s, 1, Some("c"), &peers, 2.0), None);
+        let mine = announce("m2", "b", None);
+        assert_eq!(r.send(&mine, &peers, true), ["c"]);
+        assert!(r.send(&announce("m4", "b", None), &peers, false).is_empty());
+        assert_eq!(
+            r.send(&announce("m5", "b", Some("c")), &peers, false),
+            ["c"]
+        );
+        assert_eq!(
+            r.send(&announce("m6", "b", Some("x")), &peers, false),
+            ["c"]
+        );
+        assert_eq!(r.receive(&mine, 1, Some("c"), &peers, 3.0), None);
+    }
+
+    #[test]
+    fn addressed_signals_go_straight_to_a_connected_peer_and_never_back() {
+        let mut r = Router::new("b", 20);
+        let peers = vec!["a".to_string(), "c".to_string(), "d".to_string()];
+        let to_c = announce("m1", "a", Some("c"));
+        let routing = r.receive(&to_c, 0, Some("a"), &peers, 0.0).unwrap();
+        assert!(!routing.handle);
+        assert_eq!(routing.forward, ["c"]);
+        let to_me = announce("m2", "a", Some("b"));
+        assert_eq!(
+            r.receive(&to_me, 0, Some("a"), &peers, 0.0).unwrap(),
+            Routing {
+                handle: true,
+                forward: vec![],
+                hops: 1
+            }
+        );
+        let far = announce("m3", "x", None);
+        let routing = r.receive(&far, MAX_HOPS, Some("a"), &peers, 0.0).unwrap();
+        assert!(routing.handle && routing.forward.is_empty());
+    }
+
+    #[test]
+    fn under_the_limit_every_known_device_is_chosen_and_the_lower_id_offers() {
+        let mut r = Router::new("m", 20);
+        for p in ["a", "z"] {
+            r.heard(p, 0.0);
+        }
+        assert_eq!(r.chosen(), ["a", "z"]);
+        assert_eq!(
+            r.to_reach(&["a".into()]),
+            [Reach::Offer("z".into())],
+            "m < z, so m offers"
+        );
+        assert_eq!(
+            r.to_reach(&[]).first(),
+            Some(&Reach::AskForOffer("a".into()))
+        );
+        r.expire(FORGET_AFTER_MS + 1.0);
+        assert!(r.chosen().is_empty());
+    }
+
+    #[test]
+    fn over_the_limit_ring_neighbours_come_first_and_the_surplus_is_let_go() {
+        let mut r = Router::new("c", 2);
+        for p in ["a", "b", "d", "e", "f"] {
+            r.heard(p, 0.0);
+        }
+        let chosen = r.chosen();
+        assert_eq!(chosen, ["d", "b"]);
+        assert!(r.accepts("d", 5) && !r.accepts("f", 2) && r.accepts("f", 1));
+        let connected: Vec<String> = ["a", "b", "d"].map(String::from).to_vec();
+        assert_eq!(r.surplus(&connected), ["a"]);
+        // The ring wraps around at the ends.
+        let mut first = Router::new("a", 2);
+        for p in ["b", "c", "f"] {
+            first.heard(p, 0.0);
+        }
+        assert_eq!(first.chosen(), ["b", "f"]);
+    }
+
+    #[test]
+    fn channel_signals_are_capped_and_never_panic() {
+        let bytes = channel_signal(3, "sealed");
+        assert_eq!(bytes[0], CHANNEL_SIGNAL);
+        assert_eq!(read_channel_signal(&bytes[1..]), Some((3, "sealed")));
+        assert_eq!(read_channel_signal(&[]), None);
+        assert_eq!(read_channel_signal(&[1, 0xff, 0xfe]), None);
+        assert_eq!(read_channel_signal(&vec![0; MAX_SIGNAL_TEXT + 2]), None);
+    }
+}

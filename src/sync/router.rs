@@ -7,7 +7,7 @@
 //! The browser mesh (`net`) feeds it what arrives and does what it says; the simulation in
 //! `tests/signaling_simulation.rs` does the same over a simulated network.
 
-use super::{Signal, SignalBody, MAX_SIGNAL_TEXT};
+use super::{Signal, MAX_SIGNAL_TEXT};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
@@ -298,6 +298,7 @@ pub fn read_channel_signal(body: &[u8]) -> Option<(u8, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::SignalBody;
 
     fn announce(id: &str, from: &str, to: Option<&str>) -> Signal {
         Signal {

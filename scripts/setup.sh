@@ -40,3 +40,17 @@ if [ ! -d node_modules/y-webrtc ] || [ package-lock.json -nt node_modules/.packa
   say "installing npm packages (wasm-opt, y-webrtc signaling server, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# A real Nostr relay for the end-to-end tests, pinned with its dependencies.
+if [ ! -x .venv/bin/nostr-relay ] || [ scripts/relay-requirements.txt -nt .venv/.installed ]; then
+  say "installing the Nostr relay used by the tests (Python, into .venv)"
+  if ! python3 -m venv .venv 2>/dev/null; then
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv .venv
+  fi
+  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/relay-requirements.txt
+  touch .venv/.installed
+fi

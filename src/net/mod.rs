@@ -10,11 +10,15 @@ mod peer;
 mod signaling;
 
 use crate::crypto::{random_id, RoomKey, RoomSecret};
-use crate::sync::{Signal, SignalBody};
+use crate::sync::nostr::NostrKey;
+use crate::sync::{
+    channel_signal, Reach, Router, Signal, SignalBody, CHANNEL_DATA, DEFAULT_MESH_LIMIT,
+};
 use peer::PeerLink;
-use signaling::Transport;
+pub use signaling::TransportStatus;
+use signaling::{Protocol, Transport};
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -37,6 +41,9 @@ pub enum NetEvent {
 /// Where to find peers and how to reach them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct NetConfig {
+    /// Nostr relays (`ws://` or `wss://` URLs) where devices meet through ephemeral events.
+    #[serde(default)]
+    pub nostr: Vec<String>,
     /// y-webrtc signaling servers (`ws://` or `wss://` URLs).
     #[serde(default)]
     pub signaling: Vec<String>,
@@ -51,6 +58,10 @@ pub struct NetConfig {
     /// Connect only through TURN relays (hides this device's addresses; needs a TURN server).
     #[serde(default)]
     pub relay_only: bool,
+    /// The most peers to be connected to at once (0: the default); the others are reached
+    /// through them.
+    #[serde(default)]
+    pub mesh_limit: usize,
 }
 
 impl NetConfig {
@@ -58,9 +69,13 @@ impl NetConfig {
     /// server a STUN or TURN URL. Returns (field, problem) for the first that is not.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let bad_char = |u: &str| u.chars().any(|c| c.is_whitespace() || c.is_control());
-        if let Some(u) = self.signaling.iter().find(|u| {
+        let not_ws = |u: &&String| {
             !(u.starts_with("ws://") || u.starts_with("wss://")) || bad_char(u) || u.len() < 7
-        }) {
+        };
+        if let Some(u) = self.nostr.iter().find(not_ws) {
+            return Err(("nostr", format!("{u} is not a ws:// or wss:// address")));
+        }
+        if let Some(u) = self.signaling.iter().find(not_ws) {
             return Err(("signaling", format!("{u} is not a ws:// or wss:// address")));
         }
         if let Some(u) = self.ice_servers.iter().find(|u| {
@@ -76,6 +91,18 @@ impl NetConfig {
 }
 
 type Handler = Rc<dyn Fn(NetEvent)>;
+
+/// Peers whose data channel is open.
+fn open_peers(peers: &HashMap<String, PeerLink>) -> Vec<String> {
+    peers
+        .iter()
+        .filter(|(_, l)| l.is_open())
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// How often the mesh says hello and looks after its connections.
+const ANNOUNCE_MS: u32 = 4_000;
 /// An event listener to remove when the mesh closes: (target, event, callback).
 type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
 
@@ -91,7 +118,12 @@ pub(crate) struct MeshInner {
     config: NetConfig,
     transports: Vec<Transport>,
     peers: HashMap<String, PeerLink>,
-    seen: VecDeque<String>,
+    /// What is new, what to pass on, whom to be connected to (see `sync::Router`).
+    router: Router,
+    /// Announcements since this device last sent one through its peers.
+    announces: u32,
+    /// An announcement through the peers is due shortly (coalesces new connections).
+    flood_pending: bool,
     handler: Handler,
     closed: bool,
     /// `online` and `visibilitychange` listeners (see [`Mesh::wake`]).
@@ -113,14 +145,21 @@ impl Mesh {
         config: NetConfig,
         handler: impl Fn(NetEvent) + 'static,
     ) -> Self {
+        let me = random_id();
+        let limit = match config.mesh_limit {
+            0 => DEFAULT_MESH_LIMIT,
+            n => n,
+        };
         let inner = Rc::new(RefCell::new(MeshInner {
-            me: random_id(),
+            router: Router::new(me.clone(), limit),
+            announces: 0,
+            flood_pending: false,
+            me,
             key: secret.room_key(),
             topic: secret.signaling_topic(),
             config: config.clone(),
             transports: Vec::new(),
             peers: HashMap::new(),
-            seen: VecDeque::new(),
             handler: Rc::new(handler),
             closed: false,
             wake_listeners: Vec::new(),
@@ -131,8 +170,16 @@ impl Mesh {
             Ok(t) => transports.push(t),
             Err(e) => log(&format!("tequio: no BroadcastChannel: {e}")),
         }
+        let nostr_key = Rc::new(NostrKey::generate());
+        for url in &config.nostr {
+            let protocol = Protocol::Nostr {
+                key: nostr_key.clone(),
+                subscription: random_id()[..16].to_owned(),
+            };
+            transports.push(signaling::websocket(&mesh, url.clone(), protocol));
+        }
         for url in &config.signaling {
-            transports.push(signaling::websocket(&mesh, url.clone()));
+            transports.push(signaling::websocket(&mesh, url.clone(), Protocol::YWebrtc));
         }
         mesh.0.borrow_mut().transports = transports;
         mesh.listen_for_wake();
@@ -186,13 +233,70 @@ impl Mesh {
         weak.upgrade().map(Mesh).filter(|m| !m.0.borrow().closed)
     }
 
-    /// Re-announces every few seconds, so lost announcements and restarted servers heal.
+    /// Every few seconds: says hello again (so lost announcements and restarted servers heal;
+    /// every fifth time also through the peers, so devices sharing no server learn of each
+    /// other), reaches the chosen peers not yet connected, and lets go of peers beyond the limit.
     fn schedule_announce(&self) {
         let weak = self.weak();
-        gloo_timers::callback::Timeout::new(4_000, move || {
+        gloo_timers::callback::Timeout::new(ANNOUNCE_MS, move || {
             if let Some(mesh) = Mesh::upgrade(&weak) {
-                mesh.announce(None);
+                let through_peers = {
+                    let mut inner = mesh.0.borrow_mut();
+                    inner.announces += 1;
+                    inner.announces % 5 == 0
+                };
+                mesh.upkeep(through_peers);
                 mesh.schedule_announce();
+            }
+        })
+        .forget();
+    }
+
+    fn upkeep(&self, through_peers: bool) {
+        let now = js_sys::Date::now();
+        let (to_reach, surplus) = {
+            let mut inner = self.0.borrow_mut();
+            let inner = &mut *inner;
+            let open: Vec<String> = inner
+                .peers
+                .iter()
+                .filter(|(_, l)| l.is_open())
+                .map(|(id, _)| id.clone())
+                .collect();
+            for p in &open {
+                inner.router.heard(p, now);
+            }
+            inner.router.expire(now);
+            let linked: Vec<String> = inner.peers.keys().cloned().collect();
+            (inner.router.to_reach(&linked), inner.router.surplus(&open))
+        };
+        for p in surplus {
+            self.drop_peer(&p, true);
+        }
+        self.publish_with(None, SignalBody::Announce, through_peers);
+        for r in to_reach {
+            match r {
+                Reach::Offer(p) => PeerLink::offer(self, p),
+                Reach::AskForOffer(p) => self.announce(Some(p)),
+            }
+        }
+    }
+
+    /// A new connection: soon (coalescing the connections of the next second) say hello
+    /// through the peers, so the new peer learns of the others and they of it.
+    pub(crate) fn flood_soon(&self) {
+        {
+            let mut inner = self.0.borrow_mut();
+            if inner.flood_pending {
+                return;
+            }
+            inner.flood_pending = true;
+        }
+        let weak = self.weak();
+        gloo_timers::callback::Timeout::new(1_000, move || {
+            if let Some(mesh) = Mesh::upgrade(&weak) {
+                mesh.0.borrow_mut().flood_pending = false;
+                mesh.publish_with(None, SignalBody::Announce, true);
             }
         })
         .forget();
@@ -202,24 +306,46 @@ impl Mesh {
         self.publish(to, SignalBody::Announce);
     }
 
+    /// Sends a signal on every transport and, when addressed (or `through_peers`), through the
+    /// connected peers, which pass it on.
     pub(crate) fn publish(&self, to: Option<String>, body: SignalBody) {
-        let inner = self.0.borrow();
-        let signal = Signal {
-            id: random_id(),
-            from: inner.me.clone(),
-            to,
-            body,
+        self.publish_with(to, body, false);
+    }
+
+    fn publish_with(&self, to: Option<String>, body: SignalBody, through_peers: bool) {
+        let (text, links) = {
+            let mut inner = self.0.borrow_mut();
+            let inner = &mut *inner;
+            let signal = Signal {
+                id: random_id(),
+                from: inner.me.clone(),
+                to,
+                body,
+            };
+            let text = signal.seal(&inner.key);
+            for t in &inner.transports {
+                t.publish(&inner.topic, &text);
+            }
+            let open = open_peers(&inner.peers);
+            let via = inner.router.send(&signal, &open, through_peers);
+            let links: Vec<PeerLink> = via
+                .iter()
+                .filter_map(|p| inner.peers.get(p).cloned())
+                .collect();
+            (text, links)
         };
-        let text = signal.seal(&inner.key);
-        for t in &inner.transports {
-            t.publish(&inner.topic, &text);
+        let bytes = channel_signal(0, &text);
+        for link in links {
+            link.send(&bytes);
         }
     }
 
-    /// Handles a payload that arrived on any signaling transport.
-    pub(crate) fn on_signal(&self, text: &str) {
-        let signal = {
+    /// Handles a payload that arrived on a signaling transport (`via` none) or from a
+    /// connected peer (with the hops it has made).
+    pub(crate) fn on_signal(&self, text: &str, hops: u8, via: Option<&str>) {
+        let (signal, routing, forward) = {
             let mut inner = self.0.borrow_mut();
+            let inner = &mut *inner;
             let signal = match Signal::open(&inner.key, text) {
                 Ok(s) => s,
                 Err(e) => {
@@ -227,23 +353,36 @@ impl Mesh {
                     return;
                 }
             };
-            if signal.from == inner.me
-                || signal.to.as_ref().is_some_and(|to| *to != inner.me)
-                || inner.seen.contains(&signal.id)
-            {
+            let open = open_peers(&inner.peers);
+            let now = js_sys::Date::now();
+            let Some(routing) = inner.router.receive(&signal, hops, via, &open, now) else {
                 return;
-            }
-            inner.seen.push_back(signal.id.clone());
-            if inner.seen.len() > 512 {
-                inner.seen.pop_front();
-            }
-            signal
+            };
+            let forward: Vec<PeerLink> = routing
+                .forward
+                .iter()
+                .filter_map(|p| inner.peers.get(p).cloned())
+                .collect();
+            (signal, routing, forward)
         };
+        if !forward.is_empty() {
+            let bytes = channel_signal(routing.hops, text);
+            for link in forward {
+                link.send(&bytes);
+            }
+        }
+        if !routing.handle {
+            return;
+        }
         let me = self.0.borrow().me.clone();
         let from = signal.from;
         match signal.body {
             SignalBody::Announce => {
-                if self.0.borrow().peers.contains_key(&from) {
+                let wanted = {
+                    let inner = self.0.borrow();
+                    !inner.peers.contains_key(&from) && inner.router.chosen().contains(&from)
+                };
+                if !wanted {
                     return;
                 }
                 if me < from {
@@ -257,6 +396,14 @@ impl Mesh {
                 if me < from {
                     // Against the rule (only the lower id offers): ignore, re-announce instead.
                     self.announce(Some(from));
+                    return;
+                }
+                let accepted = {
+                    let inner = self.0.borrow();
+                    let open = open_peers(&inner.peers);
+                    open.contains(&from) || inner.router.accepts(&from, open.len())
+                };
+                if !accepted {
                     return;
                 }
                 self.drop_peer(&from, false);
@@ -310,7 +457,21 @@ impl Mesh {
     /// Sends bytes to one connected peer; false if it is not connected.
     pub fn send(&self, peer: &str, bytes: &[u8]) -> bool {
         let link = self.0.borrow().peers.get(peer).cloned();
-        link.is_some_and(|l| l.send(bytes))
+        let Some(link) = link else { return false };
+        let mut framed = Vec::with_capacity(bytes.len() + 1);
+        framed.push(CHANNEL_DATA);
+        framed.extend_from_slice(bytes);
+        link.send(&framed)
+    }
+
+    /// The signaling servers and relays, and whether each is reachable now.
+    pub fn transports(&self) -> Vec<TransportStatus> {
+        self.0
+            .borrow()
+            .transports
+            .iter()
+            .filter_map(Transport::status)
+            .collect()
     }
 
     /// Peers with an open data channel right now.

@@ -1,7 +1,7 @@
 //! One RTCPeerConnection with one ordered, reliable data channel.
 
 use super::{log, Mesh, MeshInner, NetEvent};
-use crate::sync::SignalBody;
+use crate::sync::{read_channel_signal, SignalBody, CHANNEL_DATA, CHANNEL_SIGNAL};
 use js_sys::{Array, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -142,6 +142,7 @@ impl PeerLink {
                 }
                 if let Some(mesh) = Mesh::upgrade(&weak) {
                     mesh.emit(NetEvent::Connected(id.clone()));
+                    mesh.flood_soon();
                 }
             }
         });
@@ -160,9 +161,22 @@ impl PeerLink {
                     // An empty message is a keep-alive: it only says the peer is there.
                     Ok(buffer) if buffer.byte_length() == 0 => {}
                     Ok(buffer) => {
-                        // Size is checked by the sync layer before anything is decoded.
-                        let bytes = Uint8Array::new(&buffer).to_vec();
-                        mesh.emit(NetEvent::Data(id.clone(), bytes));
+                        // Sizes are checked (by the sync layer, or here for signals) before
+                        // anything is decoded.
+                        let mut bytes = Uint8Array::new(&buffer).to_vec();
+                        match bytes[0] {
+                            CHANNEL_DATA => {
+                                bytes.remove(0);
+                                mesh.emit(NetEvent::Data(id.clone(), bytes));
+                            }
+                            CHANNEL_SIGNAL => match read_channel_signal(&bytes[1..]) {
+                                Some((hops, text)) => mesh.on_signal(text, hops, Some(&id)),
+                                None => log("tequio: malformed signal from a peer dropped"),
+                            },
+                            other => {
+                                log(&format!("tequio: message of unknown kind {other} dropped"))
+                            }
+                        }
                     }
                     Err(_) => log("tequio: non-binary data-channel message dropped"),
                 }

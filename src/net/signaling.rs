@@ -1,9 +1,11 @@
 //! Signaling transports: a BroadcastChannel between tabs of one browser, and WebSocket
-//! connections to y-webrtc signaling servers (subscribe / unsubscribe / publish / ping), which
-//! reconnect on their own when a server goes away and comes back.
+//! connections to y-webrtc signaling servers (subscribe / unsubscribe / publish / ping) and to
+//! Nostr relays (ephemeral events, see `sync::nostr`), which reconnect on their own with
+//! backoff when a server goes away and comes back.
 
 use super::{log, Mesh, MeshInner};
-use crate::sync::MAX_SIGNAL_TEXT;
+use crate::sync::nostr::{self, NostrKey, RelayMessage};
+use crate::sync::Backoff;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -20,13 +22,24 @@ pub(crate) enum Transport {
     Socket(Rc<RefCell<Socket>>),
 }
 
+/// The protocol spoken over a WebSocket.
+pub(crate) enum Protocol {
+    YWebrtc,
+    /// A Nostr relay: events signed with this visit's throwaway key, read on one subscription.
+    Nostr {
+        key: Rc<NostrKey>,
+        subscription: String,
+    },
+}
+
 pub(crate) struct Socket {
     url: String,
+    protocol: Protocol,
     topic: String,
     mesh: Weak<RefCell<MeshInner>>,
     ws: Option<WebSocket>,
     callbacks: Vec<Callback>,
-    retry_ms: u32,
+    backoff: Backoff,
     closed: bool,
 }
 
@@ -43,9 +56,38 @@ impl Transport {
                     .as_ref()
                     .filter(|ws| ws.ready_state() == WebSocket::OPEN)
                 {
-                    let msg = serde_json::json!({"type": "publish", "topic": topic, "data": text});
-                    let _ = ws.send_with_str(&msg.to_string());
+                    let msg = match &socket.protocol {
+                        Protocol::YWebrtc => {
+                            serde_json::json!({"type": "publish", "topic": topic, "data": text})
+                                .to_string()
+                        }
+                        Protocol::Nostr { key, .. } => {
+                            let now = (js_sys::Date::now() / 1000.0) as u64;
+                            key.event(topic, text, now)
+                        }
+                    };
+                    let _ = ws.send_with_str(&msg);
                 }
+            }
+        }
+    }
+
+    /// Which server this is and whether it is down (failed since it last worked); none for
+    /// the BroadcastChannel.
+    pub(crate) fn status(&self) -> Option<TransportStatus> {
+        match self {
+            Transport::Broadcast { .. } => None,
+            Transport::Socket(socket) => {
+                let s = socket.borrow();
+                Some(TransportStatus {
+                    url: s.url.clone(),
+                    nostr: matches!(s.protocol, Protocol::Nostr { .. }),
+                    up: s
+                        .ws
+                        .as_ref()
+                        .is_some_and(|ws| ws.ready_state() == WebSocket::OPEN),
+                    failures: s.backoff.failures,
+                })
             }
         }
     }
@@ -59,7 +101,7 @@ impl Transport {
                 if s.closed || s.ws.is_some() {
                     false
                 } else {
-                    s.retry_ms = 500;
+                    s.backoff = server_backoff();
                     true
                 }
             };
@@ -80,8 +122,16 @@ impl Transport {
                 s.closed = true;
                 if let Some(ws) = s.ws.take() {
                     if ws.ready_state() == WebSocket::OPEN {
-                        let msg = serde_json::json!({"type": "unsubscribe", "topics": [s.topic]});
-                        let _ = ws.send_with_str(&msg.to_string());
+                        let msg = match &s.protocol {
+                            Protocol::YWebrtc => {
+                                serde_json::json!({"type": "unsubscribe", "topics": [s.topic]})
+                                    .to_string()
+                            }
+                            Protocol::Nostr { subscription, .. } => {
+                                nostr::unsubscribe(subscription)
+                            }
+                        };
+                        let _ = ws.send_with_str(&msg);
                     }
                     ws.set_onopen(None);
                     ws.set_onmessage(None);
@@ -102,7 +152,7 @@ pub(crate) fn broadcast_channel(mesh: &Mesh) -> Result<Transport, String> {
     let on_message: Callback = Closure::new(move |event: JsValue| {
         let data = event.unchecked_into::<MessageEvent>().data();
         match (data.as_string(), Mesh::upgrade(&weak)) {
-            (Some(text), Some(mesh)) => mesh.on_signal(&text),
+            (Some(text), Some(mesh)) => mesh.on_signal(&text, 0, None),
             (None, _) => log("tequio: non-text BroadcastChannel message dropped"),
             _ => {}
         }
@@ -114,15 +164,31 @@ pub(crate) fn broadcast_channel(mesh: &Mesh) -> Result<Transport, String> {
     })
 }
 
-/// A y-webrtc signaling server at `url`.
-pub(crate) fn websocket(mesh: &Mesh, url: String) -> Transport {
+/// Retries of a server that went away: from half a second, doubling up to 8 s.
+fn server_backoff() -> Backoff {
+    Backoff::new(500, 8_000)
+}
+
+/// What the settings show of a signaling server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportStatus {
+    pub url: String,
+    pub nostr: bool,
+    pub up: bool,
+    /// Connection attempts failed in a row.
+    pub failures: u32,
+}
+
+/// A y-webrtc signaling server or a Nostr relay at `url`.
+pub(crate) fn websocket(mesh: &Mesh, url: String, protocol: Protocol) -> Transport {
     let socket = Rc::new(RefCell::new(Socket {
         url,
+        protocol,
         topic: mesh.0.borrow().topic.clone(),
         mesh: mesh.weak(),
         ws: None,
         callbacks: Vec::new(),
-        retry_ms: 500,
+        backoff: server_backoff(),
         closed: false,
     }));
     connect(&socket);
@@ -148,10 +214,19 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
             };
             let mesh = {
                 let mut s = socket.borrow_mut();
-                s.retry_ms = 500;
+                s.backoff.succeeded();
+                let msg = match &s.protocol {
+                    Protocol::YWebrtc => {
+                        serde_json::json!({"type": "subscribe", "topics": [s.topic]}).to_string()
+                    }
+                    Protocol::Nostr { subscription, .. } => {
+                        let now = (js_sys::Date::now() / 1000.0) as u64;
+                        // A minute back: the relay's clock may be behind this one.
+                        nostr::subscribe(subscription, &s.topic, now.saturating_sub(60))
+                    }
+                };
                 if let Some(ws) = &s.ws {
-                    let msg = serde_json::json!({"type": "subscribe", "topics": [s.topic]});
-                    let _ = ws.send_with_str(&msg.to_string());
+                    let _ = ws.send_with_str(&msg);
                 }
                 s.mesh.clone()
             };
@@ -170,20 +245,37 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
                 return log("tequio: non-text signaling message dropped");
             };
             // The envelope adds a little JSON around a capped payload; cap before parsing.
-            if text.len() > MAX_SIGNAL_TEXT + 1024 {
+            if text.len() > nostr::MAX_RELAY_MESSAGE {
                 return log("tequio: oversized signaling message dropped");
             }
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&text) else {
-                return log("tequio: signaling message that is not JSON dropped");
-            };
-            let (topic, mesh) = {
-                let s = socket.borrow();
-                (s.topic.clone(), s.mesh.clone())
-            };
-            if msg["type"] == "publish" && msg["topic"] == topic.as_str() {
-                if let (Some(data), Some(mesh)) = (msg["data"].as_str(), Mesh::upgrade(&mesh)) {
-                    mesh.on_signal(data);
+            let s = socket.borrow();
+            let data = match &s.protocol {
+                Protocol::YWebrtc => {
+                    let Ok(msg) = serde_json::from_str::<serde_json::Value>(&text) else {
+                        return log("tequio: signaling message that is not JSON dropped");
+                    };
+                    match (&msg["type"], msg["topic"].as_str(), msg["data"].as_str()) {
+                        (t, Some(topic), Some(data)) if t == "publish" && topic == s.topic => {
+                            Some(data.to_owned())
+                        }
+                        _ => None,
+                    }
                 }
+                Protocol::Nostr { subscription, .. } => {
+                    match nostr::read(&text, subscription, &s.topic) {
+                        Some(RelayMessage::Signal(data)) => Some(data),
+                        Some(RelayMessage::Refused(why)) => {
+                            log(&format!("tequio: relay {} refused: {why}", s.url));
+                            None
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            let mesh = s.mesh.clone();
+            drop(s);
+            if let (Some(data), Some(mesh)) = (data, Mesh::upgrade(&mesh)) {
+                mesh.on_signal(&data, 0, None);
             }
         }
     });
@@ -197,9 +289,7 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
                 return;
             }
             s.ws = None;
-            let delay = s.retry_ms;
-            s.retry_ms = (s.retry_ms * 2).min(3_000);
-            delay
+            s.backoff.failed()
         };
         let weak = Rc::downgrade(&socket);
         gloo_timers::callback::Timeout::new(delay, move || {
@@ -224,7 +314,8 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
     s.ws = Some(ws);
 }
 
-/// Keeps the connection alive as the y-webrtc protocol expects.
+/// Keeps the connection alive as the y-webrtc protocol expects (Nostr relays have no ping:
+/// the periodic announcements keep those connections busy).
 fn schedule_ping(socket: &Rc<RefCell<Socket>>) {
     let weak = Rc::downgrade(socket);
     gloo_timers::callback::Timeout::new(20_000, move || {
@@ -233,10 +324,9 @@ fn schedule_ping(socket: &Rc<RefCell<Socket>>) {
         if s.closed {
             return;
         }
-        if let Some(ws) =
-            s.ws.as_ref()
-                .filter(|ws| ws.ready_state() == WebSocket::OPEN)
-        {
+        if let Some(ws) = s.ws.as_ref().filter(|ws| {
+            ws.ready_state() == WebSocket::OPEN && matches!(s.protocol, Protocol::YWebrtc)
+        }) {
             let _ = ws.send_with_str(r#"{"type":"ping"}"#);
         }
         drop(s);

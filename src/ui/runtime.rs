@@ -154,6 +154,12 @@ impl RoomHandle {
         (rt.record.id.clone(), rt.store.clone())
     }
 
+    /// The signaling servers and relays of this room's connections, and whether each is up.
+    pub fn transports(&self) -> Vec<crate::net::TransportStatus> {
+        let mesh = self.0.borrow().mesh.clone();
+        mesh.map(|m| m.transports()).unwrap_or_default()
+    }
+
     pub fn link_secret(&self) -> String {
         self.0.borrow().secret.to_base64url()
     }

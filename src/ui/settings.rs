@@ -165,7 +165,12 @@ fn lines(text: &str) -> Vec<String> {
 #[component]
 fn Network(device: Device) -> impl IntoView {
     let current = device.config.get_value();
+    let nostr = RwSignal::new(current.nostr.join("\n"));
     let signaling = RwSignal::new(current.signaling.join("\n"));
+    let limit = RwSignal::new(match current.mesh_limit {
+        0 => crate::sync::DEFAULT_MESH_LIMIT.to_string(),
+        n => n.to_string(),
+    });
     let ice = RwSignal::new(current.ice_servers.join("\n"));
     let user = RwSignal::new(current.turn_username.clone());
     let credential = RwSignal::new(current.turn_credential.clone());
@@ -174,8 +179,16 @@ fn Network(device: Device) -> impl IntoView {
     let saved = RwSignal::new(false);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let Ok(mesh_limit) = limit.get_untracked().trim().parse::<usize>() else {
+            return errors.set(Some((
+                "mesh".into(),
+                t("Write a whole number of peers, such as 20.").into(),
+            )));
+        };
         let config = NetConfig {
+            nostr: lines(&nostr.get_untracked()),
             signaling: lines(&signaling.get_untracked()),
+            mesh_limit,
             ice_servers: lines(&ice.get_untracked()),
             turn_username: user.get_untracked().trim().to_owned(),
             turn_credential: credential.get_untracked(),
@@ -201,6 +214,10 @@ fn Network(device: Device) -> impl IntoView {
         <section class="card">
             <h2>{t("Connections (this device, every room)")}</h2>
             <form on:submit=save data-testid="network-settings">
+                <label for="set-nostr">{t("Nostr relays where devices find each other (ws:// or wss://, one per line)")}</label>
+                <textarea id="set-nostr" data-testid="set-nostr" rows="3" prop:value=move || nostr.get()
+                    on:input=move |ev| { nostr.set(event_target_value(&ev)); saved.set(false); }></textarea>
+                {error_for(errors, "nostr")}
                 <label for="set-signaling">{t("Signaling servers where devices find each other (ws:// or wss://, one per line)")}</label>
                 <textarea id="set-signaling" data-testid="set-signaling" rows="3" prop:value=move || signaling.get()
                     on:input=move |ev| { signaling.set(event_target_value(&ev)); saved.set(false); }></textarea>
@@ -220,6 +237,10 @@ fn Network(device: Device) -> impl IntoView {
                         on:change=move |ev| { relay_only.set(event_target_checked(&ev)); saved.set(false); }/>
                     {t("Connect only through a TURN relay (hides this device's address; needs a TURN server above)")}
                 </label>
+                <label for="set-mesh">{t("Most devices to connect to at once (the others are reached through them)")}</label>
+                <input id="set-mesh" data-testid="set-mesh" inputmode="numeric" prop:value=move || limit.get()
+                    on:input=move |ev| { limit.set(event_target_value(&ev)); saved.set(false); }/>
+                {error_for(errors, "mesh")}
                 {error_for(errors, "")}
                 <button type="submit" data-testid="save-network">{t("Save")}</button>
                 {move || saved.get().then(|| view! {
@@ -308,6 +329,62 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
         <Exports handle/>
         <Language device/>
         <Storage handle device/>
+        <Servers handle/>
         <Network device/>
+    }
+}
+
+/// Each signaling server and relay this room uses, and whether it is reachable now (checked
+/// every two seconds while shown).
+#[component]
+fn Servers(handle: Handle) -> impl IntoView {
+    let read = move || {
+        handle
+            .get_value()
+            .map(|h| h.transports())
+            .unwrap_or_default()
+    };
+    let list = RwSignal::new(read());
+    let tick = gloo_timers::callback::Interval::new(2_000, move || {
+        if let Some(h) = handle.try_get_value().flatten() {
+            list.try_set(h.transports());
+        }
+    });
+    let tick = StoredValue::new_local(Some(tick));
+    on_cleanup(move || {
+        if let Some(t) = tick.try_update_value(Option::take).flatten() {
+            t.cancel();
+        }
+    });
+    view! {
+        <section class="card">
+            <h2>{t("Meeting points")}</h2>
+            {move || {
+                let servers = list.get();
+                if servers.is_empty() {
+                    return view! { <p class="hint">{t("No signaling server or relay: devices meet only in this browser's other tabs, through connected members, or by pairing by hand.")}</p> }.into_any();
+                }
+                view! {
+                    <ul class="servers">
+                        {servers.into_iter().map(|s| {
+                            let kind = if s.nostr { t("Nostr relay") } else { t("signaling server") };
+                            let state = if s.up {
+                                t("working").to_string()
+                            } else if s.failures > 0 {
+                                tr!("down ({} failed tries); the room goes on through the others", s.failures)
+                            } else {
+                                t("connecting…").to_string()
+                            };
+                            let url = s.url.clone();
+                            view! {
+                                <li data-testid="server" data-url=url data-up=if s.up { "1" } else { "0" }>
+                                    <span class="server-url">{s.url}</span>" · "{kind}" · "<span class=if s.up { "ok" } else { "warn" }>{state}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
     }
 }

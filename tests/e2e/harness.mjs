@@ -2,7 +2,7 @@
 // y-webrtc signaling server on 127.0.0.1, and each device a separate Chromium process with its
 // own profile directory (so IndexedDB survives closing and reopening "the browser").
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -66,12 +66,58 @@ export class Signaling {
   async stop () { await stopChild(this.child); this.child = null }
 }
 
-/** The release build (dist/) on 127.0.0.1 with a config.json naming the signaling servers. */
+/**
+ * A real Nostr relay (the Python `nostr-relay` package, installed into .venv by
+ * scripts/setup.sh), its database in a temporary directory, on 127.0.0.1; stop() and start() again on the same port.
+ */
+export class NostrRelay {
+  constructor (port) { this.port = port; this.child = null; this.dir = null }
+  get url () { return `ws://127.0.0.1:${this.port}` }
+  async start () {
+    if (!this.dir) this.dir = await mkdtemp(path.join(os.tmpdir(), 'tequio-relay-'))
+    const conf = path.join(this.dir, 'relay.yaml')
+    await writeFile(conf, [
+      'max_event_size: 65536',
+      'storage:',
+      '  sqlalchemy.url: "sqlite+aiosqlite:///relay.sqlite3"',
+      '  validators: [nostr_relay.validators.is_not_too_large, nostr_relay.validators.is_signed, nostr_relay.validators.is_recent]',
+      'gunicorn:',
+      `  bind: 127.0.0.1:${this.port}`,
+      'logging:',
+      '  version: 1',
+      '  root: {level: WARNING}',
+    ].join('\n') + '\n')
+    this.child = spawn(path.join(root, '.venv/bin/nostr-relay'), ['-c', conf, 'serve', '--use-uvicorn'],
+      { cwd: this.dir, stdio: ['ignore', 'ignore', 'ignore'] })
+    this.child.what = 'nostr relay'
+    await waitForPort(this.port, this.child, 'nostr relay')
+  }
+  async stop () {
+    const child = this.child
+    this.child = null
+    if (!child || child.exitCode !== null) return
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3_000)
+    await exited
+    clearTimeout(timer)
+  }
+  async dispose () { await this.stop(); if (this.dir) await rm(this.dir, { recursive: true, force: true }) }
+}
+
+/**
+ * The release build (dist/) on 127.0.0.1 with a config.json: a list of y-webrtc signaling
+ * server URLs, or a whole network configuration ({ signaling, nostr, mesh_limit, ... }).
+ */
 export class App {
-  constructor (port, signalingUrls, dir = 'dist') { this.port = port; this.signalingUrls = signalingUrls; this.dir = dir }
+  constructor (port, config, dir = 'dist') {
+    this.port = port
+    this.config = Array.isArray(config) ? { signaling: config } : config
+    this.dir = dir
+  }
   get url () { return `http://127.0.0.1:${this.port}/` }
   async start () {
-    const config = JSON.stringify({ signaling: this.signalingUrls, ice_servers: [] })
+    const config = JSON.stringify({ ice_servers: [], ...this.config })
     this.child = startNode(['scripts/static-server.mjs', this.dir, String(this.port), config], {}, 'static server')
     await waitForPort(this.port, this.child, 'static server')
   }

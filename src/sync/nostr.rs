@@ -1,0 +1,216 @@
+//! Signaling over Nostr relays (NIP-01): a sealed signal travels as the content of an
+//! *ephemeral* event (relays pass it to subscribers and keep nothing), tagged with the room's
+//! opaque signaling topic, signed (BIP-340) with a throwaway key made for each visit to a room,
+//! so nothing links the events to a person or to earlier visits. The relay sees the topic, the
+//! throwaway public key and ciphertext.
+
+use crate::crypto::random_bytes;
+use k256::schnorr::SigningKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The event kind: in the ephemeral range (20000–29999), which relays do not store.
+pub const EVENT_KIND: u32 = 21_430;
+/// The longest relay message read (a sealed signal plus the event around it); longer ones are
+/// dropped before parsing.
+pub const MAX_RELAY_MESSAGE: usize = super::MAX_SIGNAL_TEXT + 4 * 1024;
+
+/// A throwaway Nostr key.
+pub struct NostrKey(SigningKey);
+
+impl NostrKey {
+    pub fn generate() -> Self {
+        loop {
+            let mut bytes = [0u8; 32];
+            random_bytes(&mut bytes);
+            // Fails only for zero or values above the group order: draw again.
+            if let Ok(key) = SigningKey::from_bytes(&bytes) {
+                return NostrKey(key);
+            }
+        }
+    }
+
+    /// The x-only public key as 64 hex digits.
+    pub fn public_hex(&self) -> String {
+        hex(&self.0.verifying_key().to_bytes())
+    }
+
+    /// The relay message publishing `content` under `topic`: `["EVENT", {…}]`.
+    pub fn event(&self, topic: &str, content: &str, created_at: u64) -> String {
+        let pubkey = self.public_hex();
+        let tags = json!([["t", topic]]);
+        let id = event_id(&pubkey, created_at, EVENT_KIND, &tags, content);
+        let mut aux = [0u8; 32];
+        random_bytes(&mut aux);
+        let sig = self
+            .0
+            .sign_raw(&id, &aux)
+            .expect("signing a 32-byte digest cannot fail");
+        json!(["EVENT", {
+            "id": hex(&id),
+            "pubkey": pubkey,
+            "created_at": created_at,
+            "kind": EVENT_KIND,
+            "tags": tags,
+            "content": content,
+            "sig": hex(&sig.to_bytes()),
+        }])
+        .to_string()
+    }
+}
+
+/// NIP-01 event id: SHA-256 of `[0, pubkey, created_at, kind, tags, content]` as compact JSON.
+fn event_id(pubkey: &str, created_at: u64, kind: u32, tags: &Value, content: &str) -> [u8; 32] {
+    let serialized = json!([0, pubkey, created_at, kind, tags, content]).to_string();
+    Sha256::digest(serialized.as_bytes()).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The relay message subscribing to a room's signals from `since` (seconds) on.
+pub fn subscribe(subscription: &str, topic: &str, since: u64) -> String {
+    json!(["REQ", subscription, {"kinds": [EVENT_KIND], "#t": [topic], "since": since}]).to_string()
+}
+
+/// The relay message ending a subscription.
+pub fn unsubscribe(subscription: &str) -> String {
+    json!(["CLOSE", subscription]).to_string()
+}
+
+/// What a relay said, as far as signaling cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayMessage {
+    /// A room signal (the content of an event of ours on this topic).
+    Signal(String),
+    /// The relay refused an event or subscription, with its reason.
+    Refused(String),
+    /// Anything else (end of stored events, notices, acceptances).
+    Other,
+}
+
+/// Reads a message from a relay. Size-capped before parsing; never panics; an event is taken
+/// only if it is of our kind and carries `topic` (the relay's filtering is not trusted).
+pub fn read(text: &str, subscription: &str, topic: &str) -> Option<RelayMessage> {
+    if text.len() > MAX_RELAY_MESSAGE {
+        return None;
+    }
+    let value: Value = serde_json::from_str(text).ok()?;
+    let items = value.as_array()?;
+    match items.first()?.as_str()? {
+        "EVENT" => {
+            let (sub, event) = (items.get(1)?.as_str()?, items.get(2)?);
+            let tagged = event["tags"].as_array()?.iter().any(|t| {
+                t.as_array()
+                    .is_some_and(|t| t.len() >= 2 && t[0] == "t" && t[1] == topic)
+            });
+            let id_ok = event["id"].as_str().is_some_and(|id| id.len() == 64);
+            (sub == subscription && event["kind"] == EVENT_KIND && tagged && id_ok)
+                .then(|| RelayMessage::Signal(event["content"].as_str().unwrap_or("").to_owned()))
+        }
+        "OK" if items.get(2) == Some(&Value::Bool(false)) => Some(RelayMessage::Refused(
+            items
+                .get(3)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )),
+        "CLOSED" => Some(RelayMessage::Refused(
+            items
+                .get(2)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )),
+        _ => Some(RelayMessage::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k256::schnorr::{Signature, VerifyingKey};
+
+    #[test]
+    fn events_are_signed_nip01_events_on_the_topic() {
+        let key = NostrKey::generate();
+        let text = key.event("topic123", "c2VhbGVk", 1_700_000_000);
+        let msg: Value = serde_json::from_str(&text).unwrap();
+        let ev = &msg[1];
+        assert_eq!(msg[0], "EVENT");
+        assert_eq!(ev["kind"], EVENT_KIND);
+        assert!((20_000..30_000).contains(&EVENT_KIND), "ephemeral");
+        let id = event_id(
+            ev["pubkey"].as_str().unwrap(),
+            1_700_000_000,
+            EVENT_KIND,
+            &ev["tags"],
+            "c2VhbGVk",
+        );
+        assert_eq!(ev["id"], hex(&id));
+        let unhex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let pk = VerifyingKey::from_bytes(&unhex(ev["pubkey"].as_str().unwrap())).unwrap();
+        let sig = Signature::try_from(unhex(ev["sig"].as_str().unwrap()).as_slice()).unwrap();
+        pk.verify_raw(&id, &sig).expect("a valid BIP-340 signature");
+        // A fresh key each time: nothing links two visits.
+        assert_ne!(NostrKey::generate().public_hex(), key.public_hex());
+    }
+
+    #[test]
+    fn the_id_is_the_hash_of_the_canonical_serialisation() {
+        // NIP-01: no whitespace, in this order.
+        let tags = json!([["t", "x"]]);
+        let expected: [u8; 32] =
+            Sha256::digest(br#"[0,"ab",1,21430,[["t","x"]],"hi \"there\""]"#).into();
+        assert_eq!(event_id("ab", 1, 21_430, &tags, "hi \"there\""), expected);
+    }
+
+    #[test]
+    fn relay_messages_are_read_carefully() {
+        let key = NostrKey::generate();
+        let event = key.event("room", "payload", 1);
+        let ev: Value = serde_json::from_str(&event).unwrap();
+        let delivered = json!(["EVENT", "sub1", ev[1]]).to_string();
+        assert_eq!(
+            read(&delivered, "sub1", "room"),
+            Some(RelayMessage::Signal("payload".into()))
+        );
+        assert_eq!(
+            read(&delivered, "sub2", "room"),
+            None,
+            "another subscription"
+        );
+        assert_eq!(read(&delivered, "sub1", "other"), None, "another topic");
+        assert_eq!(
+            read(r#"["OK","abc",false,"invalid: too large"]"#, "s", "t"),
+            Some(RelayMessage::Refused("invalid: too large".into()))
+        );
+        assert_eq!(
+            read(r#"["OK","abc",true,""]"#, "s", "t"),
+            Some(RelayMessage::Other)
+        );
+        assert_eq!(read(r#"["EOSE","s"]"#, "s", "t"), Some(RelayMessage::Other));
+        for junk in [
+            "",
+            "[]",
+            "{}",
+            "[1]",
+            "not json",
+            r#"["EVENT"]"#,
+            r#"["EVENT","s",1]"#,
+        ] {
+            assert!(
+                !matches!(read(junk, "s", "t"), Some(RelayMessage::Signal(_))),
+                "{junk}"
+            );
+        }
+        let huge = format!(r#"["NOTICE","{}"]"#, "x".repeat(MAX_RELAY_MESSAGE));
+        assert_eq!(read(&huge, "s", "t"), None);
+    }
+}

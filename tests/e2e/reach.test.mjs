@@ -1,0 +1,161 @@
+// How devices find each other with no backend of the room's own: through a real Nostr relay,
+// through several transports at once when one goes away, through a member they are both
+// connected to, and under a mesh limit. Each device is a separate Chromium process.
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import {
+  App, Device, NostrRelay, Signaling, WAIT, boardIs, createRoom, freePort, peers, post, section,
+  shareLink,
+} from './harness.mjs'
+
+const started = []
+const devices = []
+let relay, s1, s2
+before(async () => {
+  relay = new NostrRelay(await freePort())
+  s1 = new Signaling(await freePort())
+  s2 = new Signaling(await freePort())
+  for (const s of [relay, s1, s2]) { started.push(s); await s.start() }
+})
+after(async () => {
+  for (const d of devices) await d.dispose().catch(() => {})
+  for (const s of started.reverse()) await (s.dispose ?? s.stop).call(s).catch(() => {})
+})
+
+async function app (config) {
+  const a = new App(await freePort(), config)
+  started.push(a)
+  await a.start()
+  return a
+}
+async function device (name) {
+  const d = new Device(name)
+  devices.push(d)
+  return d.open()
+}
+async function withLogs (fn) {
+  try { await fn() } catch (e) {
+    for (const d of devices) console.error(d.logs.slice(-30).join('\n'))
+    throw e
+  }
+}
+/** The join link of `page`'s room, opened through another deployment of the app. */
+function via (link, appUrl) { return appUrl + link.slice(link.indexOf('#')) }
+
+describe('finding peers', () => {
+  test('a: two devices meet through a Nostr relay alone', () => withLogs(async () => {
+    const only = await app({ nostr: [relay.url] })
+    const [a, b] = [await device('na'), await device('nb')]
+    const pa = await a.page(only.url)
+    await createRoom(pa, 'Relay garden')
+    const pb = await b.page(await shareLink(pa))
+    await peers(pa, 1)
+    await peers(pb, 1)
+    await post(pb, { title: 'Seeds to swap' })
+    await boardIs(pa, ['Seeds to swap'])
+    await section(pa, 'settings')
+    const server = pa.locator(`[data-testid=server][data-url="${relay.url}"]`)
+    await server.filter({ hasText: 'Nostr relay' }).waitFor({ timeout: WAIT })
+    assert.equal(await server.getAttribute('data-up'), '1')
+  }))
+
+  test('b: the signaling server stops mid-session; newcomers still meet through the relay, and it shows as down', () => withLogs(async () => {
+    const both = await app({ signaling: [s1.url], nostr: [relay.url] })
+    const [a, b, c] = [await device('ba'), await device('bb'), await device('bc')]
+    const pa = await a.page(both.url)
+    await createRoom(pa, 'Two roads')
+    const link = await shareLink(pa)
+    const pb = await b.page(link)
+    await peers(pa, 1)
+    await s1.stop()
+    const pc = await c.page(link)
+    for (const p of [pa, pb, pc]) await peers(p, 2)
+    await post(pc, { title: 'Came in by the relay' })
+    await boardIs(pa, ['Came in by the relay'])
+    await section(pc, 'settings')
+    await pc.locator(`[data-testid=server][data-url="${s1.url}"][data-up="0"]`).filter({ hasText: 'down' }).waitFor({ timeout: WAIT })
+    await pc.locator(`[data-testid=server][data-url="${relay.url}"][data-up="1"]`).waitFor({ timeout: WAIT })
+    await s1.start()
+  }))
+
+  test('c: A and C share no server; with every server stopped they connect directly by signaling through B', () => withLogs(async () => {
+    const [appA, appB, appC] = [
+      await app({ signaling: [s1.url] }),
+      await app({ signaling: [s1.url, s2.url] }),
+      await app({ signaling: [s2.url] }),
+    ]
+    const [a, b, c] = [await device('ca'), await device('cb'), await device('cc')]
+    const pb = await b.page(appB.url)
+    await createRoom(pb, 'Bridge')
+    const link = await shareLink(pb)
+    const pa = await a.page(via(link, appA.url))
+    await peers(pa, 1)
+    // A and B stay connected over WebRTC; the server A knows is gone.
+    await s1.stop()
+    const pc = await c.page(via(link, appC.url))
+    await peers(pc, 1)
+    await s2.stop()
+    // Nothing is left but B: A and C find each other through it and connect directly.
+    await peers(pa, 2)
+    await peers(pc, 2)
+    await post(pa, { title: 'Straight from A' })
+    await boardIs(pc, ['Straight from A'])
+    await s1.start()
+    await s2.start()
+  }))
+
+  test('f: what goes to the signaling server and the relay holds no room name, room id, SDP, address or content', () => withLogs(async () => {
+    const both = await app({ signaling: [s1.url], nostr: [relay.url] })
+    const [a, b] = [await device('fa'), await device('fb')]
+    const sent = { [s1.url]: [], [relay.url]: [] }
+    const record = page => page.on('websocket', ws => {
+      const to = sent[ws.url().replace(/\/$/, '')]
+      if (to) ws.on('framesent', f => to.push(String(f.payload)))
+    })
+    const pa = await a.page()
+    record(pa)
+    await pa.goto(both.url)
+    await createRoom(pa, 'Quiet kitchen')
+    const link = await shareLink(pa)
+    const pb = await b.page()
+    record(pb)
+    await pb.goto(link)
+    await peers(pa, 1)
+    await peers(pb, 1)
+    await post(pa, { title: 'Grandmother soup recipe', description: 'Leeks and patience' })
+    await boardIs(pb, ['Grandmother soup recipe'])
+    const roomId = new URL(pa.url()).hash.split('/')[2]
+    const secret = link.split('#/join/')[1]
+    for (const [server, frames] of Object.entries(sent)) {
+      assert.ok(frames.length > 2, `frames were sent to ${server}`)
+      const all = frames.join('\n')
+      for (const clear of ['Quiet kitchen', roomId, secret, 'v=0', 'a=candidate', 'candidate:', '127.0.0.1', 'Grandmother', 'Leeks']) {
+        assert.ok(!all.includes(clear), `"${clear}" was sent to ${server} in the clear`)
+      }
+    }
+    // Each visit signs with a throwaway key: the two devices' events share no public key.
+    const keys = sent[relay.url].filter(f => f.startsWith('["EVENT"')).map(f => JSON.parse(f)[1].pubkey)
+    assert.equal(new Set(keys).size, 2)
+  }))
+
+  test('g: six devices with a mesh limit of two all converge through each other', () => withLogs(async () => {
+    const limited = await app({ signaling: [s1.url], mesh_limit: 2 })
+    const names = ['g1', 'g2', 'g3', 'g4', 'g5', 'g6']
+    const ds = await Promise.all(names.map(device))
+    const first = await ds[0].page(limited.url)
+    await createRoom(first, 'Six of us')
+    const link = await shareLink(first)
+    const pages = [first, ...await Promise.all(ds.slice(1).map(d => d.page(link)))]
+    await Promise.all(pages.map((p, i) => post(p, { title: `From ${names[i]}` })))
+    const all = names.map(n => `From ${n}`)
+    for (const p of pages) await boardIs(p, all)
+    // Nobody holds more than two connections once the mesh settles, so most posts came
+    // through other devices.
+    for (const p of pages) {
+      await p.waitForFunction(() => {
+        const n = Number(document.querySelector('[data-testid=peer-count]')?.dataset.count)
+        return n >= 1 && n <= 2
+      }, null, { timeout: WAIT })
+    }
+  }))
+})

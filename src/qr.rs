@@ -8,9 +8,22 @@ const BORDER: i32 = 4;
 
 /// The QR code of `text` (medium error correction), or `None` if it is too long to encode.
 pub fn svg(text: &str) -> Option<String> {
-    let qr = QrCode::encode_text(text, QrCodeEcc::Medium).ok()?;
+    svg_with(text, QrCodeEcc::Medium, None)
+}
+
+/// The QR code of a long text shown on a screen to be scanned: low error correction (fewer
+/// modules) and a size of whole pixels per module (`px`), which cameras read more easily.
+pub fn svg_dense(text: &str, px: i32) -> Option<String> {
+    svg_with(text, QrCodeEcc::Low, Some(px))
+}
+
+fn svg_with(text: &str, ecc: QrCodeEcc, px: Option<i32>) -> Option<String> {
+    let qr = QrCode::encode_text(text, ecc).ok()?;
     let size = qr.size();
     let dim = size + 2 * BORDER;
+    let fixed = px.map_or(String::new(), |px| {
+        format!(" width=\"{0}\" height=\"{0}\"", dim * px)
+    });
     let mut path = String::new();
     for y in 0..size {
         for x in 0..size {
@@ -20,7 +33,7 @@ pub fn svg(text: &str) -> Option<String> {
         }
     }
     Some(format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\"{fixed} \
          shape-rendering=\"crispEdges\" aria-hidden=\"true\">\
          <rect width=\"{dim}\" height=\"{dim}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
     ))

@@ -12,7 +12,8 @@ mod signaling;
 use crate::crypto::{random_id, RoomKey, RoomSecret};
 use crate::sync::nostr::NostrKey;
 use crate::sync::{
-    channel_signal, Reach, Router, Signal, SignalBody, CHANNEL_DATA, DEFAULT_MESH_LIMIT,
+    channel_signal, Reach, Router, Signal, SignalBody, SignalError, CHANNEL_DATA,
+    DEFAULT_MESH_LIMIT,
 };
 use peer::PeerLink;
 pub use signaling::TransportStatus;
@@ -91,6 +92,35 @@ impl NetConfig {
 }
 
 type Handler = Rc<dyn Fn(NetEvent)>;
+
+/// The id a pairing by hand goes by until the other device's answer names it.
+const PAIRING: &str = "pairing-";
+
+/// What using a pairing code did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paired {
+    /// It was an offer: the answer code is being made.
+    Answering,
+    /// It was the answer to this device's offer: the connection is being made.
+    Connecting,
+    /// It was the answer to an offer made in another tab of this browser: passed to it.
+    PassedOn,
+    /// That device is connected already.
+    Already,
+}
+
+/// Why a pairing code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PairError {
+    #[error("This is not a pairing code. Copy the whole code from the other device.")]
+    NotACode,
+    #[error("This code does not open with this room's key: it is for another room, or it was not copied whole.")]
+    OtherRoom,
+    #[error("This is this device's own code: use it on the other device.")]
+    Own,
+    #[error("No offer from this device is waiting for this answer (it expired, or the page was reloaded). Make a new code.")]
+    Expired,
+}
 
 /// Peers whose data channel is open.
 fn open_peers(peers: &HashMap<String, PeerLink>) -> Vec<String> {
@@ -276,7 +306,7 @@ impl Mesh {
         self.publish_with(None, SignalBody::Announce, through_peers);
         for r in to_reach {
             match r {
-                Reach::Offer(p) => PeerLink::offer(self, p),
+                Reach::Offer(p) => PeerLink::offer(self, p, None),
                 Reach::AskForOffer(p) => self.announce(Some(p)),
             }
         }
@@ -387,7 +417,7 @@ impl Mesh {
                 }
                 if me < from {
                     // The lower id offers; the other side only answers.
-                    PeerLink::offer(self, from);
+                    PeerLink::offer(self, from, None);
                 } else {
                     self.announce(Some(from));
                 }
@@ -407,15 +437,111 @@ impl Mesh {
                     return;
                 }
                 self.drop_peer(&from, false);
-                PeerLink::answer(self, from, sdp);
+                PeerLink::answer(self, from, sdp, None);
             }
             SignalBody::Answer { sdp } => {
-                let link = self.0.borrow().peers.get(&from).cloned();
-                match link {
-                    Some(link) => link.accept_answer(sdp),
-                    None => log("tequio: answer from an unknown peer dropped"),
+                if !self.take_answer(&from, sdp) {
+                    log("tequio: answer from an unknown peer dropped");
                 }
             }
+        }
+    }
+
+    /// Completes this device's offer to `from` — or a pairing by hand waiting for whoever
+    /// answers, which is then known as `from`. False if there is no such offer.
+    fn take_answer(&self, from: &str, sdp: String) -> bool {
+        let link = {
+            let mut inner = self.0.borrow_mut();
+            match inner.peers.get(from) {
+                Some(link) => Some(link.clone()),
+                None => {
+                    let waiting = inner
+                        .peers
+                        .iter()
+                        .find(|(id, l)| id.starts_with(PAIRING) && l.is_manual() && !l.is_open())
+                        .map(|(id, _)| id.clone());
+                    waiting
+                        .and_then(|id| inner.peers.remove(&id))
+                        .inspect(|link| {
+                            link.set_remote(from);
+                            inner.peers.insert(from.to_owned(), link.clone());
+                        })
+                }
+            }
+        };
+        match link {
+            Some(link) => {
+                link.accept_answer(sdp);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A signal from this device, sealed (and noted, so it is not handled if it comes back).
+    pub(crate) fn seal(&self, to: Option<String>, body: SignalBody) -> String {
+        let mut inner = self.0.borrow_mut();
+        let signal = Signal {
+            id: random_id(),
+            from: inner.me.clone(),
+            to,
+            body,
+        };
+        inner.router.send(&signal, &[], false);
+        signal.seal(&inner.key)
+    }
+
+    /// Pairing by hand, first device: makes a connection offer and gives it to `show` as a
+    /// code (once its network addresses are gathered) for the other device to use.
+    pub fn pair(&self, show: impl Fn(String) + 'static) {
+        let placeholder = format!("{PAIRING}{}", &random_id()[..12]);
+        PeerLink::offer(self, placeholder, Some(Rc::new(show)));
+    }
+
+    /// Pairing by hand: uses a code from the other device. An offer is answered (the answer
+    /// code goes to `show`); an answer completes this device's offer — or, if the offer was
+    /// made in another tab of this browser, is passed to it.
+    pub fn use_code(
+        &self,
+        code: &str,
+        show: impl Fn(String) + 'static,
+    ) -> Result<Paired, PairError> {
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let signal = {
+            let inner = self.0.borrow();
+            Signal::open(&inner.key, &code).map_err(|e| match e {
+                SignalError::Sealed(_) => PairError::OtherRoom,
+                _ => PairError::NotACode,
+            })?
+        };
+        let me = self.0.borrow().me.clone();
+        if signal.from == me {
+            return Err(PairError::Own);
+        }
+        match signal.body {
+            SignalBody::Offer { sdp } => {
+                if self.connected_peers().contains(&signal.from) {
+                    return Ok(Paired::Already);
+                }
+                self.drop_peer(&signal.from, false);
+                PeerLink::answer(self, signal.from, sdp, Some(Rc::new(show)));
+                Ok(Paired::Answering)
+            }
+            SignalBody::Answer { sdp } => {
+                if signal.to.as_deref() != Some(me.as_str()) {
+                    // Another tab's offer: the BroadcastChannel takes it there.
+                    for t in &self.0.borrow().transports {
+                        t.publish(&self.0.borrow().topic, &code);
+                    }
+                    return Ok(Paired::PassedOn);
+                }
+                if self.take_answer(&signal.from, sdp) {
+                    Ok(Paired::Connecting)
+                } else {
+                    Err(PairError::Expired)
+                }
+            }
+            SignalBody::Announce => Err(PairError::NotACode),
         }
     }
 

@@ -1,7 +1,7 @@
 //! One RTCPeerConnection with one ordered, reliable data channel.
 
 use super::{log, Mesh, MeshInner, NetEvent};
-use crate::sync::{read_channel_signal, SignalBody, CHANNEL_DATA, CHANNEL_SIGNAL};
+use crate::sync::{compact_sdp, read_channel_signal, SignalBody, CHANNEL_DATA, CHANNEL_SIGNAL};
 use js_sys::{Array, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -16,8 +16,16 @@ use web_sys::{
 
 type Callback = Closure<dyn FnMut(JsValue)>;
 const CONNECT_TIMEOUT_MS: u32 = 10_000;
+/// A pairing by hand waits this long for the other device's code.
+const MANUAL_TIMEOUT_MS: u32 = 15 * 60_000;
 
 struct LinkInner {
+    /// The remote device's mesh id (for a pairing by hand, a placeholder until the answer
+    /// names it: see `Mesh::pair`).
+    remote: String,
+    /// Set for a pairing by hand: the offer or answer goes to this callback (to be shown as a
+    /// code), not to the signaling transports.
+    manual: Option<Rc<dyn Fn(String)>>,
     pc: RtcPeerConnection,
     channel: Option<RtcDataChannel>,
     /// The channel's flow-controlled sender (see `outbox.rs`).
@@ -65,6 +73,8 @@ impl PeerLink {
     fn new(mesh: &Mesh, remote: &str) -> Result<Self, JsValue> {
         let pc = new_connection(mesh)?;
         let link = PeerLink(Rc::new(RefCell::new(LinkInner {
+            remote: remote.to_owned(),
+            manual: None,
             pc: pc.clone(),
             channel: None,
             outbox: None,
@@ -73,7 +83,7 @@ impl PeerLink {
             connected: false,
         })));
         let weak = mesh.weak();
-        let id = remote.to_owned();
+        let me = Rc::downgrade(&link.0);
         let pc2 = pc.clone();
         link.on(
             |cb| pc.set_onconnectionstatechange(Some(cb)),
@@ -84,7 +94,8 @@ impl PeerLink {
                         | RtcPeerConnectionState::Closed
                         | RtcPeerConnectionState::Disconnected
                 ) {
-                    if let Some(mesh) = Mesh::upgrade(&weak) {
+                    if let (Some(mesh), Some(l)) = (Mesh::upgrade(&weak), me.upgrade()) {
+                        let id = l.borrow().remote.clone();
                         mesh.drop_peer(&id, true);
                         // Whoever is still there will be found again by the next announcement.
                         mesh.announce(None);
@@ -97,21 +108,35 @@ impl PeerLink {
 
     /// Gives up on a connection that has not opened in time (an offer or answer lost while a
     /// signaling server was away), so the next announcement can start afresh.
-    fn expire_unless_open(&self, mesh: &Mesh, remote: &str) {
+    fn expire_unless_open(&self, mesh: &Mesh, after_ms: u32) {
         let weak = mesh.weak();
         let link = Rc::downgrade(&self.0);
-        let remote = remote.to_owned();
-        gloo_timers::callback::Timeout::new(CONNECT_TIMEOUT_MS, move || {
+        gloo_timers::callback::Timeout::new(after_ms, move || {
             let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) else {
                 return;
             };
             let link = PeerLink(link);
+            let remote = link.remote();
             if !link.is_open() {
                 mesh.drop_peer_if(&remote, &link);
                 mesh.emit(NetEvent::Unreachable(remote.clone()));
             }
         })
         .forget();
+    }
+
+    /// The remote device's mesh id.
+    pub(crate) fn remote(&self) -> String {
+        self.0.borrow().remote.clone()
+    }
+
+    /// Names the remote device of a pairing by hand once its answer arrives.
+    pub(crate) fn set_remote(&self, remote: &str) {
+        self.0.borrow_mut().remote = remote.to_owned();
+    }
+
+    pub(crate) fn is_manual(&self) -> bool {
+        self.0.borrow().manual.is_some()
     }
 
     pub(crate) fn same(&self, other: &PeerLink) -> bool {
@@ -124,33 +149,37 @@ impl PeerLink {
         self.0.borrow_mut().callbacks.push(cb);
     }
 
-    fn attach_channel(&self, mesh: &Mesh, remote: &str, channel: RtcDataChannel) {
+    fn attach_channel(&self, mesh: &Mesh, channel: RtcDataChannel) {
         channel.set_binary_type(RtcDataChannelType::Arraybuffer);
         let weak: Weak<RefCell<MeshInner>> = mesh.weak();
-        let id = remote.to_owned();
         let ch = channel.clone();
         let link = Rc::downgrade(&self.0);
+        // The remote id is read when an event comes, not now: a pairing by hand learns it late.
+        let remote = {
+            let link = link.clone();
+            move || link.upgrade().map(|l| l.borrow().remote.clone())
+        };
         self.on(|cb| ch.set_onopen(Some(cb)), {
             let weak = weak.clone();
-            let id = id.clone();
             let link = link.clone();
+            let remote = remote.clone();
             move |_| {
                 if let Some(l) = link.upgrade() {
                     let mut l = l.borrow_mut();
                     l.last_heard = js_sys::Date::now();
                     l.connected = true;
                 }
-                if let Some(mesh) = Mesh::upgrade(&weak) {
-                    mesh.emit(NetEvent::Connected(id.clone()));
+                if let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) {
+                    mesh.emit(NetEvent::Connected(id));
                     mesh.flood_soon();
                 }
             }
         });
         self.on(|cb| ch.set_onmessage(Some(cb)), {
             let weak = weak.clone();
-            let id = id.clone();
+            let remote = remote.clone();
             move |event: JsValue| {
-                let Some(mesh) = Mesh::upgrade(&weak) else {
+                let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) else {
                     return;
                 };
                 if let Some(l) = link.upgrade() {
@@ -167,7 +196,7 @@ impl PeerLink {
                         match bytes[0] {
                             CHANNEL_DATA => {
                                 bytes.remove(0);
-                                mesh.emit(NetEvent::Data(id.clone(), bytes));
+                                mesh.emit(NetEvent::Data(id, bytes));
                             }
                             CHANNEL_SIGNAL => match read_channel_signal(&bytes[1..]) {
                                 Some((hops, text)) => mesh.on_signal(text, hops, Some(&id)),
@@ -185,7 +214,7 @@ impl PeerLink {
         self.on(
             |cb| ch.set_onclose(Some(cb)),
             move |_| {
-                if let Some(mesh) = Mesh::upgrade(&weak) {
+                if let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) {
                     mesh.drop_peer(&id, true);
                     mesh.announce(None);
                 }
@@ -196,59 +225,76 @@ impl PeerLink {
         inner.channel = Some(channel);
     }
 
-    /// Starts a connection as the offering side.
-    pub(crate) fn offer(mesh: &Mesh, remote: String) {
+    /// Starts a connection as the offering side. With `manual`, the offer goes to it (to be
+    /// shown as a pairing code) instead of the signaling transports.
+    pub(crate) fn offer(mesh: &Mesh, remote: String, manual: Option<Rc<dyn Fn(String)>>) {
         let link = match PeerLink::new(mesh, &remote) {
             Ok(l) => l,
             Err(e) => return log(&format!("tequio: cannot create a peer connection: {e:?}")),
         };
+        let timeout = if manual.is_some() {
+            MANUAL_TIMEOUT_MS
+        } else {
+            CONNECT_TIMEOUT_MS
+        };
+        link.0.borrow_mut().manual = manual;
         let pc = link.0.borrow().pc.clone();
         let channel = pc.create_data_channel("tequio");
-        link.attach_channel(mesh, &remote, channel);
+        link.attach_channel(mesh, channel);
         mesh.insert_peer(remote.clone(), link.clone());
-        link.expire_unless_open(mesh, &remote);
+        link.expire_unless_open(mesh, timeout);
         let weak = mesh.weak();
         spawn_local(async move {
             let result = async {
                 let offer = JsFuture::from(pc.create_offer()).await?;
-                publish_description(&link, &weak, &remote, RtcSdpType::Offer, offer).await
+                publish_description(&link, &weak, RtcSdpType::Offer, offer).await
             }
             .await;
             give_up_on_error(result, &weak, &remote, "offer");
         });
     }
 
-    /// Answers a remote offer.
-    pub(crate) fn answer(mesh: &Mesh, remote: String, offer_sdp: String) {
+    /// Answers a remote offer (with `manual`, the answer goes to it: see [`PeerLink::offer`]).
+    pub(crate) fn answer(
+        mesh: &Mesh,
+        remote: String,
+        offer_sdp: String,
+        manual: Option<Rc<dyn Fn(String)>>,
+    ) {
         let link = match PeerLink::new(mesh, &remote) {
             Ok(l) => l,
             Err(e) => return log(&format!("tequio: cannot create a peer connection: {e:?}")),
         };
+        let timeout = if manual.is_some() {
+            MANUAL_TIMEOUT_MS
+        } else {
+            CONNECT_TIMEOUT_MS
+        };
+        link.0.borrow_mut().manual = manual;
         let pc = link.0.borrow().pc.clone();
         let weak = mesh.weak();
         {
             let link2 = link.clone();
             let weak = weak.clone();
-            let remote = remote.clone();
             link.on(
                 |cb| pc.set_ondatachannel(Some(cb)),
                 move |event: JsValue| {
                     let channel = event.unchecked_into::<RtcDataChannelEvent>().channel();
                     if let Some(mesh) = Mesh::upgrade(&weak) {
-                        link2.attach_channel(&mesh, &remote, channel);
+                        link2.attach_channel(&mesh, channel);
                     }
                 },
             );
         }
         mesh.insert_peer(remote.clone(), link.clone());
-        link.expire_unless_open(mesh, &remote);
+        link.expire_unless_open(mesh, timeout);
         spawn_local(async move {
             let result = async {
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
                 init.set_sdp(&offer_sdp);
                 JsFuture::from(pc.set_remote_description(&init)).await?;
                 let answer = JsFuture::from(pc.create_answer()).await?;
-                publish_description(&link, &weak, &remote, RtcSdpType::Answer, answer).await
+                publish_description(&link, &weak, RtcSdpType::Answer, answer).await
             }
             .await;
             give_up_on_error(result, &weak, &remote, "answer");
@@ -314,7 +360,6 @@ impl PeerLink {
 async fn publish_description(
     link: &PeerLink,
     mesh: &Weak<RefCell<MeshInner>>,
-    remote: &str,
     kind: RtcSdpType,
     created: JsValue,
 ) -> Result<(), JsValue> {
@@ -325,13 +370,24 @@ async fn publish_description(
     let init = RtcSessionDescriptionInit::new(kind);
     init.set_sdp(&sdp);
     JsFuture::from(pc.set_local_description(&init)).await?;
-    let sdp = gathered_sdp(link).await?;
+    let mut sdp = gathered_sdp(link).await?;
+    if link.is_manual() {
+        sdp = compact_sdp(&sdp);
+    }
     if let Some(mesh) = Mesh::upgrade(mesh) {
         let body = match kind {
             RtcSdpType::Offer => SignalBody::Offer { sdp },
             _ => SignalBody::Answer { sdp },
         };
-        mesh.publish(Some(remote.to_owned()), body);
+        let manual = link.0.borrow().manual.clone();
+        match manual {
+            // A pairing offer is for whoever pastes it; an answer for the device that offered.
+            Some(show) => {
+                let to = (kind != RtcSdpType::Offer).then(|| link.remote());
+                show(mesh.seal(to, body));
+            }
+            None => mesh.publish(Some(link.remote()), body),
+        }
     }
     Ok(())
 }

@@ -19,4 +19,4 @@ pub use router::{
     CHANNEL_SIGNAL, DEFAULT_MESH_LIMIT, MAX_HOPS,
 };
 pub use session::{PeerSync, Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME};
-pub use signal::{Signal, SignalBody, SignalError, MAX_SIGNAL_TEXT};
+pub use signal::{compact_sdp, Signal, SignalBody, SignalError, MAX_SIGNAL_TEXT};

@@ -72,6 +72,20 @@ impl Signal {
     }
 }
 
+/// A session description cut down for pairing by hand, where every byte makes the QR code
+/// denser: TCP candidates (a LAN pairing goes over UDP) and lines a data channel does not need
+/// are left out.
+pub fn compact_sdp(sdp: &str) -> String {
+    let keep = |line: &&str| {
+        !(line.starts_with("a=extmap-allow-mixed")
+            || line.starts_with("a=msid-semantic")
+            || (line.starts_with("a=candidate:") && line.contains(" tcp ")))
+    };
+    let mut out: String = sdp.lines().filter(keep).collect::<Vec<_>>().join("\r\n");
+    out.push_str("\r\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +105,32 @@ mod tests {
         let text = offer.seal(&key);
         assert!(!text.contains("peer-a") && !text.contains("sdp"));
         assert_eq!(Signal::open(&key, &text), Ok(offer));
+    }
+
+    #[test]
+    fn compact_sdp_keeps_what_a_data_channel_needs() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+                   a=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n\
+                   m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n\
+                   a=candidate:1 1 udp 2113937151 a.local 50000 typ host generation 0\r\n\
+                   a=candidate:2 1 tcp 1518280447 a.local 9 typ host tcptype active generation 0\r\n\
+                   a=ice-ufrag:abcd\r\na=fingerprint:sha-256 AA:BB\r\na=sctp-port:5000\r\n";
+        let short = compact_sdp(sdp);
+        assert!(short.len() < sdp.len());
+        for kept in [
+            "v=0",
+            "m=application",
+            " udp ",
+            "a=ice-ufrag",
+            "a=fingerprint",
+            "a=sctp-port",
+        ] {
+            assert!(short.contains(kept), "{kept}");
+        }
+        for dropped in [" tcp ", "extmap", "msid"] {
+            assert!(!short.contains(dropped), "{dropped}");
+        }
+        assert!(short.ends_with("a=sctp-port:5000\r\n"));
     }
 
     #[test]

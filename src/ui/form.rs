@@ -161,11 +161,19 @@ pub fn Qr(
     #[prop(into)] text: String,
     #[prop(into)] label: String,
     testid: &'static str,
+    /// A long text (a pairing code): drawn larger, with low error correction.
+    #[prop(optional)]
+    dense: bool,
 ) -> impl IntoView {
-    let svg = crate::qr::svg(&text);
+    let svg = if dense {
+        crate::qr::svg_dense(&text, 4)
+    } else {
+        crate::qr::svg(&text)
+    };
+    let class = if dense { "qr qr-dense" } else { "qr" };
     view! {
         {match svg {
-            Some(svg) => view! { <div class="qr" role="img" aria-label=label data-testid=testid data-text=text inner_html=svg></div> }.into_any(),
+            Some(svg) => view! { <div class=class role="img" aria-label=label data-testid=testid data-text=text inner_html=svg></div> }.into_any(),
             None => view! { <p class="error">{t("This link is too long for a QR code.")}</p> }.into_any(),
         }}
     }

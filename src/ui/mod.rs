@@ -18,6 +18,7 @@ mod form;
 mod home;
 mod members;
 mod pages;
+mod pairing;
 mod pot;
 mod resources;
 mod room;

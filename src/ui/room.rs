@@ -102,8 +102,24 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         }
     });
 
+    // A pairing code scanned from another device's screen opens the room at `pair/<code>`:
+    // the code is taken (to the pairing panel) and the address goes back to the room.
     let share_open = RwSignal::new(false);
+    let incoming = RwSignal::new(None::<String>);
+    {
+        let home = format!("#/room/{room_id}");
+        Effect::new(move |_| {
+            if let Some(code) = section.get().strip_prefix("pair/") {
+                incoming.set(Some(code.to_owned()));
+                share_open.set(true);
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().set_hash(&home);
+                }
+            }
+        });
+    }
     let settings_link = StoredValue::new(format!("#/room/{}/settings", room_id));
+    let pair_room = StoredValue::new(room_id.clone());
     let copied = RwSignal::new(false);
     let share_link = move || {
         let secret = handle
@@ -195,6 +211,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         <button on:click=copy>{move || if copied.get() { t("Copied") } else { t("Copy link") }}</button>
                         <p class="hint">{t("Or let them scan this code with their phone's camera:")}</p>
                         <super::form::Qr text=share_link() label="QR code of the room link" testid="share-qr"/>
+                        <super::pairing::Pairing handle room_id=pair_room.get_value() incoming/>
                     </div>
                 })}
             </section>

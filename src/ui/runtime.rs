@@ -160,6 +160,27 @@ impl RoomHandle {
         mesh.map(|m| m.transports()).unwrap_or_default()
     }
 
+    /// Pairing by hand: makes this device's offer code (see `Mesh::pair`).
+    pub fn pair(&self, show: impl Fn(String) + 'static) {
+        let mesh = self.0.borrow().mesh.clone();
+        if let Some(m) = mesh {
+            m.pair(show);
+        }
+    }
+
+    /// Pairing by hand: uses the other device's code (see `Mesh::use_code`).
+    pub fn use_code(
+        &self,
+        code: &str,
+        show: impl Fn(String) + 'static,
+    ) -> Result<crate::net::Paired, crate::net::PairError> {
+        let mesh = self.0.borrow().mesh.clone();
+        match mesh {
+            Some(m) => m.use_code(code, show),
+            None => Err(crate::net::PairError::Expired),
+        }
+    }
+
     pub fn link_secret(&self) -> String {
         self.0.borrow().secret.to_base64url()
     }

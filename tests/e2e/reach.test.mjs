@@ -4,8 +4,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, NostrRelay, Signaling, WAIT, boardIs, createRoom, freePort, peers, post, section,
-  shareLink,
+  App, Device, NostrRelay, Signaling, WAIT, boardIs, createRoom, decodeQr, freePort, peers, post,
+  section, shareLink,
 } from './harness.mjs'
 
 const started = []
@@ -102,6 +102,69 @@ describe('finding peers', () => {
     await boardIs(pc, ['Straight from A'])
     await s1.start()
     await s2.start()
+  }))
+
+  test('d: with no server at all, devices pair by copying codes, or by scanning them off the screen', () => withLogs(async () => {
+    const alone = await app({})
+    const [a, b, c] = [await device('da'), await device('db'), await device('dc')]
+    const pa = await a.page(alone.url)
+    await createRoom(pa, 'Off the grid')
+    await post(pa, { title: 'Rainwater barrels' })
+    const link = await shareLink(pa)
+    const pairing = async page => {
+      if (!(await page.getByTestId('share-link').isVisible())) await page.getByRole('button', { name: 'Share' }).click()
+      const box = page.getByTestId('pairing')
+      if ((await box.getAttribute('open')) === null) await box.locator('summary').click()
+      return box
+    }
+    const codeOf = async page => {
+      const code = page.getByTestId('pair-code')
+      await code.waitFor({ timeout: WAIT })
+      return code.inputValue()
+    }
+    const use = async (page, code) => {
+      const box = await pairing(page)
+      await box.getByTestId('pair-paste').fill(code)
+      await box.getByTestId('pair-use').click()
+    }
+
+    // Copy and paste: A's offer to B, B's answer back to A.
+    const pb = await b.page(link)
+    await pb.getByTestId('waiting').waitFor({ timeout: WAIT })
+    await (await pairing(pa)).getByTestId('pair-make').click()
+    const offer = await codeOf(pa)
+    // A mangled code, and A's own code, are refused with a reason.
+    await use(pb, offer.slice(0, 40))
+    assert.match(await pb.getByTestId('pair-error').innerText(), /another room, or it was not copied whole/)
+    await use(pb, 'hello there')
+    assert.match(await pb.getByTestId('pair-error').innerText(), /not a pairing code/)
+    await use(pa, offer)
+    assert.match(await pa.getByTestId('pair-error').innerText(), /own code/)
+    await use(pb, offer)
+    const answer = await codeOf(pb)
+    await use(pa, answer)
+    await peers(pa, 1)
+    await peers(pb, 1)
+    await boardIs(pb, ['Rainwater barrels'])
+    await post(pb, { title: 'Spare gutter' })
+    await boardIs(pa, ['Rainwater barrels', 'Spare gutter'])
+
+    // Scanning: C has the room; its camera reads A's code off A's screen (a link into the app),
+    // and A reads C's answer the same way, in a new tab that passes it to the first.
+    const pc = await c.page(via(link, alone.url))
+    await pc.getByTestId('waiting').waitFor({ timeout: WAIT })
+    await (await pairing(pa)).getByTestId('pair-make').click()
+    await pa.getByTestId('pair-qr').waitFor({ timeout: WAIT })
+    const offerUrl = await decodeQr(pa.getByTestId('pair-qr'))
+    assert.ok(offerUrl.startsWith(alone.url + '#/room/'), offerUrl)
+    await pc.goto(offerUrl)
+    await pc.getByTestId('pair-qr').waitFor({ timeout: WAIT })
+    const answerUrl = await decodeQr(pc.getByTestId('pair-qr'))
+    const camera = await a.newPage(answerUrl)
+    await camera.getByTestId('pair-status').filter({ hasText: 'other tab' }).waitFor({ timeout: WAIT })
+    await peers(pa, 2)
+    await boardIs(pc, ['Rainwater barrels', 'Spare gutter'])
+    await camera.close()
   }))
 
   test('f: what goes to the signaling server and the relay holds no room name, room id, SDP, address or content', () => withLogs(async () => {

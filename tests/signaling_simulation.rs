@@ -148,7 +148,15 @@ impl Net {
                 Reach::Offer(p) => {
                     self.devices[d].offering.push(p.clone());
                     let sdp = format!("offer from {}", self.devices[d].router.me());
-                    self.send(d, Some(p), SignalBody::Offer { sdp }, false);
+                    self.send(
+                        d,
+                        Some(p),
+                        SignalBody::Offer {
+                            sdp,
+                            restart: false,
+                        },
+                        false,
+                    );
                 }
                 Reach::AskForOffer(p) => self.send(d, Some(p), SignalBody::Announce, false),
             }

@@ -240,7 +240,13 @@ impl Mesh {
                 .collect();
             let mut lost = false;
             for (id, link) in links {
-                if link.silent_for(now) > SILENCE_LIMIT_MS {
+                // A connection restarting ICE gets longer before it is given up.
+                let limit = if link.is_restarting() {
+                    3.0 * SILENCE_LIMIT_MS
+                } else {
+                    SILENCE_LIMIT_MS
+                };
+                if link.silent_for(now) > limit {
                     mesh.drop_peer(&id, true);
                     lost = true;
                 } else {
@@ -422,7 +428,15 @@ impl Mesh {
                     self.announce(Some(from));
                 }
             }
-            SignalBody::Offer { sdp } => {
+            SignalBody::Offer { sdp, restart } => {
+                if restart {
+                    // An ICE restart of a connection we have: answered on it.
+                    let link = self.0.borrow().peers.get(&from).cloned();
+                    if let Some(link) = link {
+                        link.answer_restart(self, sdp);
+                        return;
+                    }
+                }
                 if me < from {
                     // Against the rule (only the lower id offers): ignore, re-announce instead.
                     self.announce(Some(from));
@@ -519,7 +533,7 @@ impl Mesh {
             return Err(PairError::Own);
         }
         match signal.body {
-            SignalBody::Offer { sdp } => {
+            SignalBody::Offer { sdp, .. } => {
                 if self.connected_peers().contains(&signal.from) {
                     return Ok(Paired::Already);
                 }

@@ -16,6 +16,8 @@ use web_sys::{
 
 type Callback = Closure<dyn FnMut(JsValue)>;
 const CONNECT_TIMEOUT_MS: u32 = 10_000;
+/// How long a connection may stay disconnected before ICE is restarted.
+const RESTART_GRACE_MS: u32 = 1_000;
 /// A pairing by hand waits this long for the other device's code.
 const MANUAL_TIMEOUT_MS: u32 = 15 * 60_000;
 
@@ -35,6 +37,10 @@ struct LinkInner {
     last_heard: f64,
     /// Whether the owner was told this peer connected (its channel opened).
     connected: bool,
+    /// This side made the offer, so it is the one to restart ICE.
+    offered: bool,
+    /// An ICE restart is under way (the keep-alive allows it more silence).
+    restarting: bool,
 }
 
 /// A connection to one remote device.
@@ -81,6 +87,8 @@ impl PeerLink {
             callbacks: Vec::new(),
             last_heard: js_sys::Date::now(),
             connected: false,
+            offered: false,
+            restarting: false,
         })));
         let weak = mesh.weak();
         let me = Rc::downgrade(&link.0);
@@ -88,22 +96,88 @@ impl PeerLink {
         link.on(
             |cb| pc.set_onconnectionstatechange(Some(cb)),
             move |_| {
-                if matches!(
-                    pc2.connection_state(),
-                    RtcPeerConnectionState::Failed
-                        | RtcPeerConnectionState::Closed
-                        | RtcPeerConnectionState::Disconnected
-                ) {
-                    if let (Some(mesh), Some(l)) = (Mesh::upgrade(&weak), me.upgrade()) {
-                        let id = l.borrow().remote.clone();
-                        mesh.drop_peer(&id, true);
-                        // Whoever is still there will be found again by the next announcement.
+                let (Some(mesh), Some(l)) = (Mesh::upgrade(&weak), me.upgrade()) else {
+                    return;
+                };
+                let link = PeerLink(l);
+                match pc2.connection_state() {
+                    // The path was lost (a network change, a phone waking up): the offering
+                    // side restarts ICE on the same connection, keeping its channel.
+                    RtcPeerConnectionState::Disconnected => link.restart_soon(&mesh),
+                    RtcPeerConnectionState::Connected => link.0.borrow_mut().restarting = false,
+                    // Failed or closed: a new connection is built from the next announcement.
+                    RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed => {
+                        mesh.drop_peer(&link.remote(), true);
                         mesh.announce(None);
                     }
+                    _ => {}
                 }
             },
         );
         Ok(link)
+    }
+
+    /// After a moment's grace (the path often comes back by itself), restarts ICE if the
+    /// connection is still disconnected and this side made the offer.
+    fn restart_soon(&self, mesh: &Mesh) {
+        if !self.0.borrow().offered {
+            return;
+        }
+        let weak = mesh.weak();
+        let link = Rc::downgrade(&self.0);
+        gloo_timers::callback::Timeout::new(RESTART_GRACE_MS, move || {
+            let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) else {
+                return;
+            };
+            let link = PeerLink(link);
+            let pc = link.0.borrow().pc.clone();
+            if pc.connection_state() != RtcPeerConnectionState::Disconnected
+                || link.0.borrow().restarting
+            {
+                return;
+            }
+            link.0.borrow_mut().restarting = true;
+            log("tequio: connection lost its path; restarting ICE");
+            let remote = link.remote();
+            let weak = mesh.weak();
+            spawn_local(async move {
+                let result = async {
+                    let restart: js_sys::Function =
+                        Reflect::get(&pc, &"restartIce".into())?.dyn_into()?;
+                    restart.call0(&pc)?;
+                    let offer = JsFuture::from(pc.create_offer()).await?;
+                    publish_description(&link, &weak, RtcSdpType::Offer, offer, true).await
+                }
+                .await;
+                give_up_on_error(result, &weak, &remote, "ICE restart");
+            });
+        })
+        .forget();
+    }
+
+    /// Answers an ICE restart offer on this existing connection.
+    pub(crate) fn answer_restart(&self, mesh: &Mesh, offer_sdp: String) {
+        let link = self.clone();
+        let pc = self.0.borrow().pc.clone();
+        let remote = self.remote();
+        let weak = mesh.weak();
+        self.0.borrow_mut().restarting = true;
+        spawn_local(async move {
+            let result = async {
+                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+                init.set_sdp(&offer_sdp);
+                JsFuture::from(pc.set_remote_description(&init)).await?;
+                let answer = JsFuture::from(pc.create_answer()).await?;
+                publish_description(&link, &weak, RtcSdpType::Answer, answer, false).await
+            }
+            .await;
+            link.0.borrow_mut().restarting = false;
+            give_up_on_error(result, &weak, &remote, "ICE restart answer");
+        });
+    }
+
+    pub(crate) fn is_restarting(&self) -> bool {
+        self.0.borrow().restarting
     }
 
     /// Gives up on a connection that has not opened in time (an offer or answer lost while a
@@ -168,6 +242,8 @@ impl PeerLink {
                     let mut l = l.borrow_mut();
                     l.last_heard = js_sys::Date::now();
                     l.connected = true;
+                    // A pairing by hand is done: later offers (ICE restarts) go by signaling.
+                    l.manual = None;
                 }
                 if let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) {
                     mesh.emit(NetEvent::Connected(id));
@@ -237,7 +313,11 @@ impl PeerLink {
         } else {
             CONNECT_TIMEOUT_MS
         };
-        link.0.borrow_mut().manual = manual;
+        {
+            let mut l = link.0.borrow_mut();
+            l.manual = manual;
+            l.offered = true;
+        }
         let pc = link.0.borrow().pc.clone();
         let channel = pc.create_data_channel("tequio");
         link.attach_channel(mesh, channel);
@@ -247,7 +327,7 @@ impl PeerLink {
         spawn_local(async move {
             let result = async {
                 let offer = JsFuture::from(pc.create_offer()).await?;
-                publish_description(&link, &weak, RtcSdpType::Offer, offer).await
+                publish_description(&link, &weak, RtcSdpType::Offer, offer, false).await
             }
             .await;
             give_up_on_error(result, &weak, &remote, "offer");
@@ -294,7 +374,7 @@ impl PeerLink {
                 init.set_sdp(&offer_sdp);
                 JsFuture::from(pc.set_remote_description(&init)).await?;
                 let answer = JsFuture::from(pc.create_answer()).await?;
-                publish_description(&link, &weak, RtcSdpType::Answer, answer).await
+                publish_description(&link, &weak, RtcSdpType::Answer, answer, false).await
             }
             .await;
             give_up_on_error(result, &weak, &remote, "answer");
@@ -304,12 +384,14 @@ impl PeerLink {
     /// Completes an offer with the remote answer.
     pub(crate) fn accept_answer(&self, sdp: String) {
         let pc = self.0.borrow().pc.clone();
+        let link = self.clone();
         spawn_local(async move {
             let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
             init.set_sdp(&sdp);
             if let Err(e) = JsFuture::from(pc.set_remote_description(&init)).await {
                 log(&format!("tequio: bad answer dropped: {e:?}"));
             }
+            link.0.borrow_mut().restarting = false;
         });
     }
 
@@ -362,6 +444,7 @@ async fn publish_description(
     mesh: &Weak<RefCell<MeshInner>>,
     kind: RtcSdpType,
     created: JsValue,
+    restart: bool,
 ) -> Result<(), JsValue> {
     let pc = link.0.borrow().pc.clone();
     let sdp = Reflect::get(&created, &"sdp".into())?
@@ -376,7 +459,7 @@ async fn publish_description(
     }
     if let Some(mesh) = Mesh::upgrade(mesh) {
         let body = match kind {
-            RtcSdpType::Offer => SignalBody::Offer { sdp },
+            RtcSdpType::Offer => SignalBody::Offer { sdp, restart },
             _ => SignalBody::Answer { sdp },
         };
         let manual = link.0.borrow().manual.clone();

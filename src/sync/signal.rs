@@ -16,8 +16,13 @@ const MAX_ID: usize = 64;
 pub enum SignalBody {
     /// "I am here": sent on joining and periodically. Addressed to one peer when replying.
     Announce,
-    /// A WebRTC offer (complete SDP, candidates included).
-    Offer { sdp: String },
+    /// A WebRTC offer (complete SDP, candidates included). `restart`: an ICE restart of the
+    /// existing connection (answered on it), not a new connection.
+    Offer {
+        sdp: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        restart: bool,
+    },
     /// The answer to an offer.
     Answer { sdp: String },
 }
@@ -99,6 +104,7 @@ mod tests {
             from: "peer-a".into(),
             to: Some("peer-b".into()),
             body: SignalBody::Offer {
+                restart: false,
                 sdp: "v=0 secret-sdp".into(),
             },
         };

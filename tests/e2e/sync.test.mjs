@@ -252,6 +252,51 @@ describe('recovery', () => {
     for (const p of [pa, pb]) await p.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT })
   }))
 
+  test('m: a connection that loses its path restarts ICE on the same connection, and keeps syncing', () => withLogs(async () => {
+    const [a, b] = [await device('ma').open(), await device('mb').open()]
+    for (const d of [a, b]) {
+      await d.context.addInitScript(() => {
+        const Real = window.RTCPeerConnection
+        window.__pcs = []
+        window.RTCPeerConnection = function (...args) { const pc = new Real(...args); window.__pcs.push(pc); return pc }
+        window.RTCPeerConnection.prototype = Real.prototype
+      })
+    }
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Moving train')
+    const pb = await b.page(await shareLink(pa))
+    await peers(pa, 1)
+    await peers(pb, 1)
+    // The side that offered is the one that restarts.
+    const offered = async p => p.evaluate(() => window.__pcs.some(pc => pc.connectionState === 'connected' && pc.localDescription?.type === 'offer'))
+    const offerer = (await offered(pa)) ? pa : pb
+    const ufrag = () => offerer.evaluate(() => {
+      const pc = window.__pcs.find(pc => pc.connectionState === 'connected' || window.__lost === pc)
+      return pc.remoteDescription.sdp.match(/a=ice-ufrag:(\S+)/)[1]
+    })
+    const before = await ufrag()
+    const counts = async () => [await pa.evaluate(() => window.__pcs.length), await pb.evaluate(() => window.__pcs.length)]
+    const pcsBefore = await counts()
+    // The browser reports the path lost (as when a phone changes networks).
+    await offerer.evaluate(() => {
+      const pc = window.__pcs.find(pc => pc.connectionState === 'connected')
+      window.__lost = pc
+      const real = Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype, 'connectionState').get
+      Object.defineProperty(pc, 'connectionState', { configurable: true, get: () => window.__fake ?? real.call(pc) })
+      window.__fake = 'disconnected'
+      pc.dispatchEvent(new Event('connectionstatechange'))
+    })
+    // ICE restarts: new credentials negotiated on the same connection, none built anew.
+    await waitFor('an ICE restart', async () => (await ufrag()) !== before)
+    await offerer.evaluate(() => { window.__fake = undefined })
+    assert.deepEqual(await counts(), pcsBefore)
+    await post(pa, { title: 'After the tunnel' })
+    await section(pb, 'board')
+    await postItem(pb, 'After the tunnel').waitFor({ timeout: WAIT })
+    await peers(pa, 1)
+    await peers(pb, 1)
+  }))
+
   test('k: a device that cannot connect directly is told so and pointed to the TURN setting', () => withLogs(async () => {
     const [a, b] = [await device('ka2').open(), await device('kb2').open()]
     const pa = await a.page(servers.app.url)

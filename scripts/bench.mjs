@@ -1,10 +1,14 @@
 // Benchmarks (not tests): wasm size, time to an interactive board (empty and 5,000-post rooms),
-// and time for a 5,000-post room to reach a freshly joined peer. Prints the figures.
+// time for a 5,000-post room to reach a freshly joined peer, time from opening a room link to
+// the first synced peer per transport, and the initial sync of a large room. Prints the figures.
 // Run: source scripts/setup.sh && trunk build --release && node scripts/bench.mjs
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
-import { App, Device, Signaling, createRoom, freePort, WAIT } from '../tests/e2e/harness.mjs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { App, Device, NostrRelay, Signaling, createRoom, freePort, WAIT } from '../tests/e2e/harness.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -102,6 +106,65 @@ try {
     await b.dispose()
   }
   console.log(`5,000-post room synced to a new peer: ${fmt(synced)}`)
+  await a.dispose()
+
+  // Opening a room link to the first synced peer, per transport: A waits in a fresh room; B
+  // (a fresh Chromium process, or for the BroadcastChannel a second tab of A's browser) opens
+  // the link; until B's header says it holds everything its one peer has.
+  const relay = new NostrRelay(await freePort())
+  await relay.start()
+  const transports = [
+    ['y-webrtc signaling server', { signaling: [signaling.url] }],
+    ['Nostr relay', { nostr: [relay.url] }],
+    ['BroadcastChannel (tabs of one browser)', {}],
+  ]
+  for (const [label, config] of transports) {
+    const served = new App(await freePort(), config)
+    await served.start()
+    const times = []
+    for (let i = 0; i < RUNS; i++) {
+      const host = await new Device(`bench-t${i}`).open(); devices.push(host)
+      const ph = await host.page(served.url)
+      await createRoom(ph, `Transport ${i}`)
+      const link = (await shareLinkOf(ph)).replace(/^[^#]*/, served.url)
+      const tab = label.startsWith('Broadcast')
+      const guest = tab ? host : await new Device(`bench-g${i}`).open()
+      if (!tab) devices.push(guest)
+      const pg = tab ? await guest.newPage() : await guest.page()
+      const t0 = Date.now()
+      await pg.goto(link)
+      await pg.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT * 2 })
+      times.push(Date.now() - t0)
+      await guest.dispose()
+      if (!tab) await host.dispose()
+    }
+    console.log(`room link to first synced peer, ${label}: ${fmt(times)}`)
+    await served.stop()
+  }
+  await relay.dispose()
+
+  // A large room's initial sync: a backup of MB megabytes of posts restored on A, then a fresh
+  // device joins and waits for every post.
+  const MB = Number(process.env.BENCH_LARGE_MB ?? 10)
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tequio-large-'))
+  const file = path.join(dir, 'large.json')
+  const large = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--release', '--example', 'large_room', '--', file, String(MB)], { stdio: ['ignore', 'pipe', 'inherit'] }))
+  const host = await new Device('bench-large-a').open(); devices.push(host)
+  const ph = await host.page(app.url)
+  await ph.getByTestId('import-file').setInputFiles(file)
+  const largeUrl = `${app.url}#/room/${large.id}/board`
+  await ph.locator(`[data-testid=room-link][href="#/room/${large.id}"], [data-testid=room-name]`).first().waitFor({ timeout: WAIT * 8 })
+  await ph.goto(largeUrl)
+  await ph.locator(`[data-testid=post-count]:text-is("${large.posts}")`).waitFor({ timeout: WAIT * 8 })
+  const guest = await new Device('bench-large-b').open(); devices.push(guest)
+  const pg = await guest.page()
+  const t0 = Date.now()
+  await pg.goto(`${app.url}#/join/${large.secret}`)
+  await pg.getByTestId('nav-board').click({ timeout: WAIT * 8 })
+  await pg.locator(`[data-testid=post-count]:text-is("${large.posts}")`).waitFor({ timeout: WAIT * 40 })
+  const ms = Date.now() - t0
+  console.log(`${MB} MB of posts (${large.posts} posts, document ${large.doc_bytes} bytes) synced to a new peer: ${ms} ms (${(large.doc_bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s of document)`)
+  await rm(dir, { recursive: true, force: true })
 } finally {
   for (const d of devices) await d.dispose().catch(() => {})
   await app.stop()

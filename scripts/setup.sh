@@ -41,8 +41,10 @@ if [ ! -d node_modules/y-webrtc ] || [ package-lock.json -nt node_modules/.packa
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# A real Nostr relay for the end-to-end tests, pinned with its dependencies.
-if [ ! -x .venv/bin/nostr-relay ] || [ scripts/relay-requirements.txt -nt .venv/.installed ]; then
+# A real Nostr relay for the end-to-end tests (and benchmarks), pinned with its dependencies;
+# only when asked for (test.sh does), as serving the app does not need it.
+if [ "${TEQUIO_NOSTR_RELAY:-}" = 1 ] \
+  && { [ ! -x .venv/bin/nostr-relay ] || [ scripts/relay-requirements.txt -nt .venv/.installed ]; }; then
   say "installing the Nostr relay used by the tests (Python, into .venv)"
   if ! python3 -m venv .venv 2>/dev/null; then
     sudo_cmd=""

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use tequio::crypto::{parse_join_link, to_base64url, RoomSecret};
 use tequio::domain::RoomDoc;
-use tequio::sync::{Frame, Reassembler, Session, Signal, DATA_CONTEXT};
+use tequio::sync::{nostr, read_channel_signal, Frame, Reassembler, Session, Signal, DATA_CONTEXT};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -50,6 +50,23 @@ proptest! {
         let key = RoomSecret::from_bytes([5; 32]).room_key();
         prop_assert!(Signal::open(&key, &text).is_err());
         prop_assert!(Signal::open(&key, &to_base64url(&bytes)).is_err());
+    }
+
+    #[test]
+    fn relay_and_peer_signal_messages_never_panic(
+        text in ".{0,300}",
+        bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        sub in "[a-z]{0,4}",
+    ) {
+        // Whatever a Nostr relay sends: JSON-ish garbage or events of every shape.
+        let _ = nostr::read(&text, "s", "topic");
+        let shaped = format!(r#"["EVENT","{sub}",{{"kind":21430,"tags":[["t","topic"]],"content":{text:?},"id":"{sub}"}}]"#);
+        let _ = nostr::read(&shaped, "s", "topic");
+        // Whatever a peer sends on its data channel as a passed-on signal.
+        if let Some((_, sealed)) = read_channel_signal(&bytes) {
+            let key = RoomSecret::from_bytes([5; 32]).room_key();
+            prop_assert!(Signal::open(&key, sealed).is_err());
+        }
     }
 
     #[test]

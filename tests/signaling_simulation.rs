@@ -175,6 +175,17 @@ impl Net {
                 dev.connected.push(other.clone());
             }
         }
+        // Each side hands the other what it kept for it.
+        for (x, y, other) in [(a, b, &ib), (b, a, &ia)] {
+            let me = self.devices[x].router.me().to_owned();
+            for (text, hops) in self.devices[x].router.unpark(other, self.now) {
+                self.queue.push_back(Delivery {
+                    to: y,
+                    path: Path::Peer(me.clone(), hops),
+                    text,
+                });
+            }
+        }
     }
 
     fn disconnect(&mut self, a: usize, peer: &str) {
@@ -222,6 +233,9 @@ impl Net {
             return;
         };
         let me = dev.router.me().to_owned();
+        if let Some(to) = &routing.park {
+            dev.router.park(to, &msg.text, routing.hops, now);
+        }
         for p in routing.forward {
             let to = self.index(&p);
             self.queue.push_back(Delivery {
@@ -373,5 +387,34 @@ fn six_devices_with_a_mesh_limit_of_two_stay_one_connected_room() {
             before, after,
             "seed {seed}: links changed with nothing happening"
         );
+    }
+}
+
+#[test]
+fn an_offer_that_reaches_the_bridge_before_its_addressee_is_kept_until_it_connects() {
+    for seed in 0..20 {
+        let mut net = Net::new(
+            seed,
+            2,
+            &[("a", vec![0]), ("b", vec![0, 1]), ("c", vec![1])],
+            20,
+        );
+        // c's server is away at first: a and b connect, c is alone.
+        net.up[1] = false;
+        net.run(2);
+        assert!(
+            net.connected("a", "b") && !net.connected("b", "c"),
+            "seed {seed}"
+        );
+        // c's server comes back: b hears c and passes its hello to a, whose offer to c reaches
+        // b before b is connected to c. b keeps it and hands it over once c connects; a never
+        // offers twice (an offer lost on the way would leave a waiting for ever here).
+        net.up[1] = true;
+        net.run(2);
+        assert!(
+            net.connected("a", "c"),
+            "seed {seed}: a's offer to c was lost at b"
+        );
+        assert!(net.devices[0].offering.is_empty(), "seed {seed}");
     }
 }

@@ -131,6 +131,8 @@ fn open_peers(peers: &HashMap<String, PeerLink>) -> Vec<String> {
         .collect()
 }
 
+/// A connection not open after this long is started afresh when its peer is heard from.
+const STALLED_MS: f64 = 5_000.0;
 /// How often the mesh says hello and looks after its connections.
 const ANNOUNCE_MS: u32 = 4_000;
 /// An event listener to remove when the mesh closes: (target, event, callback).
@@ -242,7 +244,7 @@ impl Mesh {
             for (id, link) in links {
                 // A connection restarting ICE gets longer before it is given up.
                 let limit = if link.is_restarting() {
-                    3.0 * SILENCE_LIMIT_MS
+                    SILENCE_LIMIT_MS + 3_000.0
                 } else {
                     SILENCE_LIMIT_MS
                 };
@@ -314,6 +316,20 @@ impl Mesh {
             match r {
                 Reach::Offer(p) => PeerLink::offer(self, p, None),
                 Reach::AskForOffer(p) => self.announce(Some(p)),
+            }
+        }
+    }
+
+    /// A peer connected: hands it the signals kept for it (see `Router::park`).
+    pub(crate) fn deliver_parked(&self, peer: &str) {
+        let (parked, link) = {
+            let mut inner = self.0.borrow_mut();
+            let parked = inner.router.unpark(peer, js_sys::Date::now());
+            (parked, inner.peers.get(peer).cloned())
+        };
+        if let Some(link) = link {
+            for (text, hops) in parked {
+                link.send(&channel_signal(hops, &text));
             }
         }
     }
@@ -394,6 +410,9 @@ impl Mesh {
             let Some(routing) = inner.router.receive(&signal, hops, via, &open, now) else {
                 return;
             };
+            if let Some(to) = &routing.park {
+                inner.router.park(to, text, routing.hops, now);
+            }
             let forward: Vec<PeerLink> = routing
                 .forward
                 .iter()
@@ -414,6 +433,15 @@ impl Mesh {
         let from = signal.from;
         match signal.body {
             SignalBody::Announce => {
+                // A connection attempt that has got nowhere (its offer was lost on the way)
+                // gives way to a new one now that the peer is heard from again.
+                let stalled =
+                    self.0.borrow().peers.get(&from).is_some_and(|l| {
+                        !l.is_manual() && l.stalled(js_sys::Date::now(), STALLED_MS)
+                    });
+                if stalled {
+                    self.drop_peer(&from, false);
+                }
                 let wanted = {
                     let inner = self.0.borrow();
                     !inner.peers.contains_key(&from) && inner.router.chosen().contains(&from)
@@ -576,7 +604,16 @@ impl Mesh {
     /// peer connected. (Not "if the channel is open": a channel that closed on its own is
     /// already closed by the time it is dropped, and its peer must still be reported gone.)
     pub(crate) fn drop_peer(&self, id: &str, notify: bool) {
-        let link = self.0.borrow_mut().peers.remove(id);
+        let link = {
+            let mut inner = self.0.borrow_mut();
+            let link = inner.peers.remove(id);
+            // A peer that was connected and went away is reached again once it is heard of
+            // again; one never reached yet stays known, to be tried again.
+            if link.as_ref().is_some_and(PeerLink::was_connected) {
+                inner.router.forget(id);
+            }
+            link
+        };
         if let Some(link) = link {
             let was_connected = link.was_connected();
             link.close();

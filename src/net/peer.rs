@@ -18,6 +18,8 @@ type Callback = Closure<dyn FnMut(JsValue)>;
 const CONNECT_TIMEOUT_MS: u32 = 10_000;
 /// How long a connection may stay disconnected before ICE is restarted.
 const RESTART_GRACE_MS: u32 = 1_000;
+/// How long an ICE restart may take before the connection is rebuilt instead.
+const RESTART_TIMEOUT_MS: u32 = 3_000;
 /// A pairing by hand waits this long for the other device's code.
 const MANUAL_TIMEOUT_MS: u32 = 15 * 60_000;
 
@@ -39,6 +41,8 @@ struct LinkInner {
     connected: bool,
     /// This side made the offer, so it is the one to restart ICE.
     offered: bool,
+    /// When the connection was started (ms since the epoch).
+    started: f64,
     /// An ICE restart is under way (the keep-alive allows it more silence).
     restarting: bool,
 }
@@ -89,6 +93,7 @@ impl PeerLink {
             connected: false,
             offered: false,
             restarting: false,
+            started: js_sys::Date::now(),
         })));
         let weak = mesh.weak();
         let me = Rc::downgrade(&link.0);
@@ -139,6 +144,7 @@ impl PeerLink {
             link.0.borrow_mut().restarting = true;
             log("tequio: connection lost its path; restarting ICE");
             let remote = link.remote();
+            link.rebuild_unless_connected(&mesh, RESTART_TIMEOUT_MS);
             let weak = mesh.weak();
             spawn_local(async move {
                 let result = async {
@@ -151,6 +157,26 @@ impl PeerLink {
                 .await;
                 give_up_on_error(result, &weak, &remote, "ICE restart");
             });
+        })
+        .forget();
+    }
+
+    /// Gives up on a restart that has not brought the connection back in time (the peer may be
+    /// gone): the link is dropped, and a new one is built if the peer is still announced.
+    fn rebuild_unless_connected(&self, mesh: &Mesh, after_ms: u32) {
+        let weak = mesh.weak();
+        let link = Rc::downgrade(&self.0);
+        gloo_timers::callback::Timeout::new(after_ms, move || {
+            let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) else {
+                return;
+            };
+            let link = PeerLink(link);
+            let pc = link.0.borrow().pc.clone();
+            if pc.connection_state() != RtcPeerConnectionState::Connected {
+                link.0.borrow_mut().restarting = false;
+                mesh.drop_peer_if(&link.remote(), &link);
+                mesh.announce(None);
+            }
         })
         .forget();
     }
@@ -174,6 +200,17 @@ impl PeerLink {
             link.0.borrow_mut().restarting = false;
             give_up_on_error(result, &weak, &remote, "ICE restart answer");
         });
+    }
+
+    /// Whether this device's offer went out over `ms` ago and no answer has come back (the
+    /// offer or the answer was lost): the connection cannot open. (One answered but not open
+    /// is left to its timeout, which reports the peer unreachable.)
+    pub(crate) fn stalled(&self, now: f64, ms: f64) -> bool {
+        let inner = self.0.borrow();
+        inner.offered
+            && now - inner.started > ms
+            && inner.pc.remote_description().is_none()
+            && !self.is_open()
     }
 
     pub(crate) fn is_restarting(&self) -> bool {
@@ -246,6 +283,7 @@ impl PeerLink {
                     l.manual = None;
                 }
                 if let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) {
+                    mesh.deliver_parked(&id);
                     mesh.emit(NetEvent::Connected(id));
                     mesh.flood_soon();
                 }

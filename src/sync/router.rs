@@ -17,6 +17,9 @@ pub const MAX_HOPS: u8 = 8;
 pub const DEFAULT_MESH_LIMIT: usize = 20;
 /// A device not heard of (directly or through peers) for this long is forgotten.
 pub const FORGET_AFTER_MS: f64 = 60_000.0;
+/// How long a signal waits for its addressee to connect, and how many wait at most.
+const PARK_MS: f64 = 10_000.0;
+const MAX_PARKED: usize = 64;
 /// Signal ids remembered to recognise a signal arriving a second time.
 const SEEN_CAPACITY: usize = 2_048;
 /// Data-channel message kinds (first byte), chosen by the mesh.
@@ -78,6 +81,9 @@ pub struct Routing {
     /// Connected peers to pass it on to, with this hop count.
     pub forward: Vec<String>,
     pub hops: u8,
+    /// Addressed to a device this one cannot pass it to yet: keep it (see [`Router::park`]),
+    /// as that device may be connecting right now.
+    pub park: Option<String>,
 }
 
 /// What to do about one peer the device should be connected to but is not.
@@ -97,6 +103,8 @@ pub struct Router {
     seen_order: VecDeque<String>,
     /// Devices heard of, with when (ms).
     known: BTreeMap<String, f64>,
+    /// Signals waiting for their addressee to connect: (addressee, sealed text, hops, when).
+    parked: VecDeque<(String, String, u8, f64)>,
 }
 
 impl Router {
@@ -107,6 +115,7 @@ impl Router {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             known: BTreeMap::new(),
+            parked: VecDeque::new(),
         }
     }
 
@@ -163,6 +172,7 @@ impl Router {
             handle: signal.to.as_ref().is_none_or(|to| *to == self.me),
             forward: Vec::new(),
             hops: hops.saturating_add(1),
+            park: None,
         };
         if routing.hops > MAX_HOPS || signal.to.as_deref() == Some(self.me.as_str()) {
             return Some(routing);
@@ -177,12 +187,46 @@ impl Router {
             // Addressed to someone I cannot reach directly, or to everyone: on to my peers.
             _ => connected.iter().filter(not_back).cloned().collect(),
         };
+        if routing.forward.is_empty() {
+            routing.park = signal.to.clone();
+        }
         Some(routing)
+    }
+
+    /// Keeps a signal for `to` (a few, for a few seconds) until `to` connects: the offer of a
+    /// device that learnt of `to` through this one can arrive just before `to` is connected.
+    pub fn park(&mut self, to: &str, sealed: &str, hops: u8, now: f64) {
+        self.parked.retain(|p| now - p.3 <= PARK_MS);
+        if self.parked.len() >= MAX_PARKED {
+            self.parked.pop_front();
+        }
+        self.parked
+            .push_back((to.to_owned(), sealed.to_owned(), hops, now));
+    }
+
+    /// A peer connected: the signals kept for it, with their hop counts.
+    pub fn unpark(&mut self, peer: &str, now: f64) -> Vec<(String, u8)> {
+        let mut out = Vec::new();
+        self.parked.retain(|(to, text, hops, at)| {
+            if to == peer && now - at <= PARK_MS {
+                out.push((text.clone(), *hops));
+                false
+            } else {
+                now - at <= PARK_MS
+            }
+        });
+        out
     }
 
     /// Notes that a peer is there (its channel is open).
     pub fn heard(&mut self, peer: &str, now: f64) {
         self.known.insert(peer.to_owned(), now);
+    }
+
+    /// Forgets a device whose connection closed: it is reached again only once it is heard of
+    /// again (so a device that left is not offered connections for a minute).
+    pub fn forget(&mut self, peer: &str) {
+        self.known.remove(peer);
     }
 
     /// Forgets devices not heard of for a while.
@@ -358,9 +402,22 @@ mod tests {
             Routing {
                 handle: true,
                 forward: vec![],
-                hops: 1
+                hops: 1,
+                park: None,
             }
         );
+        // Addressed to a device not connected here, with nobody else to pass it to: kept until
+        // that device connects, then handed over once.
+        let lone = vec!["a".to_string()];
+        let to_z = announce("m4", "a", Some("z"));
+        let routing = r.receive(&to_z, 0, Some("a"), &lone, 0.0).unwrap();
+        assert_eq!(routing.park.as_deref(), Some("z"));
+        r.park("z", "sealed-m4", routing.hops, 0.0);
+        assert!(r.unpark("y", 1.0).is_empty());
+        assert_eq!(r.unpark("z", 2.0), [("sealed-m4".to_string(), 1)]);
+        assert!(r.unpark("z", 3.0).is_empty());
+        r.park("z", "late", 1, 0.0);
+        assert!(r.unpark("z", PARK_MS + 1.0).is_empty(), "too old");
         let far = announce("m3", "x", None);
         let routing = r.receive(&far, MAX_HOPS, Some("a"), &peers, 0.0).unwrap();
         assert!(routing.handle && routing.forward.is_empty());
@@ -382,6 +439,8 @@ mod tests {
             r.to_reach(&[]).first(),
             Some(&Reach::AskForOffer("a".into()))
         );
+        r.forget("z");
+        assert_eq!(r.chosen(), ["a"]);
         r.expire(FORGET_AFTER_MS + 1.0);
         assert!(r.chosen().is_empty());
     }

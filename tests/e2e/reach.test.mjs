@@ -93,7 +93,8 @@ describe('finding peers', () => {
     // A and B stay connected over WebRTC; the server A knows is gone.
     await s1.stop()
     const pc = await c.page(via(link, appC.url))
-    await peers(pc, 1)
+    // C reaches B through the server they share (and, as soon as it does, A through B).
+    await pc.waitForFunction(() => Number(document.querySelector('[data-testid=peer-count]')?.dataset.count) >= 1, null, { timeout: WAIT })
     await s2.stop()
     // Nothing is left but B: A and C find each other through it and connect directly.
     await peers(pa, 2)

@@ -128,13 +128,7 @@ impl PeerLink {
         if !self.0.borrow().offered {
             return;
         }
-        let weak = mesh.weak();
-        let link = Rc::downgrade(&self.0);
-        gloo_timers::callback::Timeout::new(RESTART_GRACE_MS, move || {
-            let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) else {
-                return;
-            };
-            let link = PeerLink(link);
+        self.later(mesh, RESTART_GRACE_MS, |mesh, link| {
             let pc = link.0.borrow().pc.clone();
             if pc.connection_state() != RtcPeerConnectionState::Disconnected
                 || link.0.borrow().restarting
@@ -157,6 +151,17 @@ impl PeerLink {
                 .await;
                 give_up_on_error(result, &weak, &remote, "ICE restart");
             });
+        });
+    }
+
+    /// Runs `f` after `ms` if the mesh is still open and the link still exists.
+    fn later(&self, mesh: &Mesh, ms: u32, f: impl FnOnce(Mesh, PeerLink) + 'static) {
+        let weak = mesh.weak();
+        let link = Rc::downgrade(&self.0);
+        gloo_timers::callback::Timeout::new(ms, move || {
+            if let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) {
+                f(mesh, PeerLink(link));
+            }
         })
         .forget();
     }
@@ -164,39 +169,24 @@ impl PeerLink {
     /// Gives up on a restart that has not brought the connection back in time (the peer may be
     /// gone): the link is dropped, and a new one is built if the peer is still announced.
     fn rebuild_unless_connected(&self, mesh: &Mesh, after_ms: u32) {
-        let weak = mesh.weak();
-        let link = Rc::downgrade(&self.0);
-        gloo_timers::callback::Timeout::new(after_ms, move || {
-            let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) else {
-                return;
-            };
-            let link = PeerLink(link);
+        self.later(mesh, after_ms, |mesh, link| {
             let pc = link.0.borrow().pc.clone();
             if pc.connection_state() != RtcPeerConnectionState::Connected {
                 link.0.borrow_mut().restarting = false;
                 mesh.drop_peer_if(&link.remote(), &link);
                 mesh.announce(None);
             }
-        })
-        .forget();
+        });
     }
 
     /// Answers an ICE restart offer on this existing connection.
     pub(crate) fn answer_restart(&self, mesh: &Mesh, offer_sdp: String) {
         let link = self.clone();
-        let pc = self.0.borrow().pc.clone();
         let remote = self.remote();
         let weak = mesh.weak();
         self.0.borrow_mut().restarting = true;
         spawn_local(async move {
-            let result = async {
-                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-                init.set_sdp(&offer_sdp);
-                JsFuture::from(pc.set_remote_description(&init)).await?;
-                let answer = JsFuture::from(pc.create_answer()).await?;
-                publish_description(&link, &weak, RtcSdpType::Answer, answer, false).await
-            }
-            .await;
+            let result = answer_offer(&link, &weak, &offer_sdp).await;
             link.0.borrow_mut().restarting = false;
             give_up_on_error(result, &weak, &remote, "ICE restart answer");
         });
@@ -220,20 +210,13 @@ impl PeerLink {
     /// Gives up on a connection that has not opened in time (an offer or answer lost while a
     /// signaling server was away), so the next announcement can start afresh.
     fn expire_unless_open(&self, mesh: &Mesh, after_ms: u32) {
-        let weak = mesh.weak();
-        let link = Rc::downgrade(&self.0);
-        gloo_timers::callback::Timeout::new(after_ms, move || {
-            let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) else {
-                return;
-            };
-            let link = PeerLink(link);
-            let remote = link.remote();
+        self.later(mesh, after_ms, |mesh, link| {
             if !link.is_open() {
+                let remote = link.remote();
                 mesh.drop_peer_if(&remote, &link);
-                mesh.emit(NetEvent::Unreachable(remote.clone()));
+                mesh.emit(NetEvent::Unreachable(remote));
             }
-        })
-        .forget();
+        });
     }
 
     /// The remote device's mesh id.
@@ -407,14 +390,7 @@ impl PeerLink {
         mesh.insert_peer(remote.clone(), link.clone());
         link.expire_unless_open(mesh, timeout);
         spawn_local(async move {
-            let result = async {
-                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-                init.set_sdp(&offer_sdp);
-                JsFuture::from(pc.set_remote_description(&init)).await?;
-                let answer = JsFuture::from(pc.create_answer()).await?;
-                publish_description(&link, &weak, RtcSdpType::Answer, answer, false).await
-            }
-            .await;
+            let result = answer_offer(&link, &weak, &offer_sdp).await;
             give_up_on_error(result, &weak, &remote, "answer");
         });
     }
@@ -511,6 +487,20 @@ async fn publish_description(
         }
     }
     Ok(())
+}
+
+/// Sets a remote offer on the link's connection, then makes and sends the answer.
+async fn answer_offer(
+    link: &PeerLink,
+    mesh: &Weak<RefCell<MeshInner>>,
+    offer_sdp: &str,
+) -> Result<(), JsValue> {
+    let pc = link.0.borrow().pc.clone();
+    let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+    init.set_sdp(offer_sdp);
+    JsFuture::from(pc.set_remote_description(&init)).await?;
+    let answer = JsFuture::from(pc.create_answer()).await?;
+    publish_description(link, mesh, RtcSdpType::Answer, answer, false).await
 }
 
 /// A failed negotiation drops the connection; the next announcement starts a new one.

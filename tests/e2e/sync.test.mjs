@@ -8,6 +8,16 @@ import {
 } from './harness.mjs'
 
 const servers = useServers({ before, after })
+
+/** Keeps a handle on every RTCPeerConnection the device's pages make (`window.__pcs`). */
+async function trackConnections (device) {
+  await device.context.addInitScript(() => {
+    const Real = window.RTCPeerConnection
+    window.__pcs = []
+    window.RTCPeerConnection = function (...args) { const pc = new Real(...args); window.__pcs.push(pc); return pc }
+    window.RTCPeerConnection.prototype = Real.prototype
+  })
+}
 const { device, withLogs } = servers
 
 describe('a room that syncs between browsers', () => {
@@ -214,15 +224,7 @@ describe('storage failures', () => {
 describe('recovery', () => {
   test('j: connections killed under a peer are rebuilt on their own, and what changed meanwhile syncs', () => withLogs(async () => {
     const [a, b] = [await device('ja').open(), await device('jb').open()]
-    // Keep a handle on every RTCPeerConnection the page makes, so the test can cut them.
-    for (const d of [a, b]) {
-      await d.context.addInitScript(() => {
-        const Real = window.RTCPeerConnection
-        window.__pcs = []
-        window.RTCPeerConnection = function (...args) { const pc = new Real(...args); window.__pcs.push(pc); return pc }
-        window.RTCPeerConnection.prototype = Real.prototype
-      })
-    }
+    for (const d of [a, b]) await trackConnections(d)
     const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Night shift')
     const pb = await b.page(await shareLink(pa))
@@ -254,14 +256,7 @@ describe('recovery', () => {
 
   test('m: a connection that loses its path restarts ICE on the same connection, and keeps syncing', () => withLogs(async () => {
     const [a, b] = [await device('ma').open(), await device('mb').open()]
-    for (const d of [a, b]) {
-      await d.context.addInitScript(() => {
-        const Real = window.RTCPeerConnection
-        window.__pcs = []
-        window.RTCPeerConnection = function (...args) { const pc = new Real(...args); window.__pcs.push(pc); return pc }
-        window.RTCPeerConnection.prototype = Real.prototype
-      })
-    }
+    for (const d of [a, b]) await trackConnections(d)
     const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Moving train')
     const pb = await b.page(await shareLink(pa))

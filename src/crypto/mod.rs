@@ -37,7 +37,8 @@ pub fn random_id() -> String {
     hex(&bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hex digits.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -295,12 +295,7 @@ impl Mesh {
         let (to_reach, surplus) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
-            let open: Vec<String> = inner
-                .peers
-                .iter()
-                .filter(|(_, l)| l.is_open())
-                .map(|(id, _)| id.clone())
-                .collect();
+            let open = open_peers(&inner.peers);
             for p in &open {
                 inner.router.heard(p, now);
             }
@@ -653,13 +648,7 @@ impl Mesh {
 
     /// Peers with an open data channel right now.
     pub fn connected_peers(&self) -> Vec<String> {
-        self.0
-            .borrow()
-            .peers
-            .iter()
-            .filter(|(_, l)| l.is_open())
-            .map(|(id, _)| id.clone())
-            .collect()
+        open_peers(&self.0.borrow().peers)
     }
 
     /// A phone that slept or a network that came back: retry the signaling servers now, say

@@ -4,7 +4,7 @@
 //! so nothing links the events to a person or to earlier visits. The relay sees the topic, the
 //! throwaway public key and ciphertext.
 
-use crate::crypto::random_bytes;
+use crate::crypto::{hex, random_bytes};
 use k256::schnorr::SigningKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -63,10 +63,6 @@ impl NostrKey {
 fn event_id(pubkey: &str, created_at: u64, kind: u32, tags: &Value, content: &str) -> [u8; 32] {
     let serialized = json!([0, pubkey, created_at, kind, tags, content]).to_string();
     Sha256::digest(serialized.as_bytes()).into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The relay message subscribing to a room's signals from `since` (seconds) on.

@@ -85,6 +85,12 @@ pub struct Member {
     pub since: i64,
 }
 
+/// Whether `key` is the founder `pin` names: the whole key, or a prefix of it of at least 16
+/// characters (a join link carries a short fingerprint).
+pub fn pin_matches(pin: &str, key: &str) -> bool {
+    pin.len() >= 16 && key.starts_with(pin)
+}
+
 /// The admission threshold for a room with `admitted` admitted members.
 pub fn admission_threshold(admitted: usize) -> usize {
     3.min(admitted.div_ceil(2)).max(1)
@@ -173,7 +179,7 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         self.ensure_writable()?;
-        if self.founder().is_some() {
+        if self.founder().is_some() || !self.founder_claims().is_empty() {
             return Err(DomainError::AlreadyFounded);
         }
         let profile = checked_profile(profile)?;
@@ -207,21 +213,52 @@ impl RoomDoc {
         self.founding().map(|(key, _, _)| key)
     }
 
-    /// The verified founder entry: (founder's key, time, starter charter).
+    /// The verified founder entry: (founder's key, time, starter charter). The founder is
+    /// written once: if more than one founder entry verifies, the one by the founder pinned
+    /// on this device (by the join link, or the first seen) counts, and with no pin the
+    /// causally first.
     fn founding(&self) -> Option<(String, i64, Vec<Amendment>)> {
-        let fields = self.index.get("founder")?;
+        let verified = |fields: &&super::signed::Raw| {
+            let (Some(at), charter) = (int(fields, "at"), text(fields, "charter")) else {
+                return false;
+            };
+            let charter = charter.unwrap_or_default();
+            verifies(fields, || founder_canonical(self.room_id(), at, charter))
+        };
+        let mut candidates = self.index.versions("founder").filter(verified);
+        let fields = match &self.pinned_founder {
+            Some(pin) => candidates.find(|f| f.author().is_some_and(|a| pin_matches(pin, a)))?,
+            None => candidates.next()?,
+        };
         let at = int(fields, "at")?;
         let charter = text(fields, "charter").unwrap_or_default();
-        if !verifies(fields, || founder_canonical(self.room_id(), at, charter)) {
-            return None;
-        }
         let starter = serde_json::from_str::<Vec<(String, String)>>(charter)
             .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| Amendment { key: k, value: v })
             .filter(|a| a.validate().is_ok() && !matches!(a.key.as_str(), "remove" | "expense"))
             .collect();
-        Some((text(fields, "author")?.to_owned(), at, starter))
+        Some((fields.author()?.to_owned(), at, starter))
+    }
+
+    /// Every verified founder entry's author, causally first first (more than one means
+    /// someone tried to take the room over; only the pinned one counts).
+    pub fn founder_claims(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .index
+            .versions("founder")
+            .filter(|f| {
+                let (Some(at), charter) = (int(f, "at"), text(f, "charter")) else {
+                    return false;
+                };
+                verifies(f, || {
+                    founder_canonical(self.room_id(), at, charter.unwrap_or_default())
+                })
+            })
+            .filter_map(|f| f.author().map(str::to_owned))
+            .collect();
+        keys.dedup();
+        keys
     }
 
     fn write_profile(&mut self, me: &Identity, p: Profile, now_ms: i64) -> Result<(), DomainError> {
@@ -302,19 +339,34 @@ impl RoomDoc {
             .collect()
     }
 
-    /// Verified profiles by key (an unverifiable profile is not a member).
+    /// Verified profiles by key (an unverifiable profile is not a member). A profile is
+    /// mutable by design: of every version its owner signed, the latest by the owner's own
+    /// time counts, so re-putting an older version (a rollback) changes nothing.
     fn profiles(&self) -> BTreeMap<String, (Profile, i64)> {
-        self.entries("member:")
-            .filter_map(|(key, f)| {
-                let p = Profile {
-                    name: text(f, "name")?.to_owned(),
-                    skills: text(f, "skills").unwrap_or_default().to_owned(),
-                    bio: text(f, "bio").unwrap_or_default().to_owned(),
-                };
-                let canonical = profile_canonical(self.room_id(), key, &p, int(f, "at")?);
-                let at = int(f, "at")?;
-                (text(f, "author") == Some(key) && verifies(f, || canonical))
-                    .then_some((key.to_owned(), (p, at)))
+        self.index
+            .range_versions("member:")
+            .filter_map(|(key, versions)| {
+                versions
+                    .iter()
+                    .filter_map(|f| {
+                        let p = Profile {
+                            name: text(f, "name")?.to_owned(),
+                            skills: text(f, "skills").unwrap_or_default().to_owned(),
+                            bio: text(f, "bio").unwrap_or_default().to_owned(),
+                        };
+                        let at = int(f, "at")?;
+                        let canonical = profile_canonical(self.room_id(), key, &p, at);
+                        (f.author() == Some(key) && verifies(f, || canonical)).then_some((p, at))
+                    })
+                    .max_by(|a, b| {
+                        (a.1, &a.0.name, &a.0.skills, &a.0.bio).cmp(&(
+                            b.1,
+                            &b.0.name,
+                            &b.0.skills,
+                            &b.0.bio,
+                        ))
+                    })
+                    .map(|v| (key.to_owned(), v))
             })
             .collect()
     }
@@ -600,7 +652,7 @@ mod tests {
             standing(&room, &bo),
             Some(Standing::Pending { .. })
         ));
-        // A profile whose text was altered after signing is not a member at all.
+        // A profile whose text was altered after signing keeps its signed text.
         let obj = room
             .doc
             .get(ROOT, format!("member:{}", bo.public()))
@@ -609,7 +661,8 @@ mod tests {
             .1;
         room.doc.put(&obj, "name", "Bob the admin").unwrap();
         room.commit();
-        assert_eq!(standing(&room, &bo), None);
+        let bo_now = room.members().into_iter().find(|m| m.key == bo.public());
+        assert_eq!(bo_now.map(|m| m.profile.name), Some("Bo".to_owned()));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! no UI. Commands validate their input and change the document; views are derived by functions.
 
 mod activity;
+#[cfg(test)]
+mod adversarial;
 mod board;
 mod charter;
 mod circles;
@@ -32,10 +34,11 @@ pub use decisions::{
     instant_runoff, DecisionView, Method, NewProposal, Outcome, Stance, Statement,
 };
 pub use exports::{iso_time, Backup, MAX_BACKUP_BYTES};
-pub use members::{admission_threshold, Member, Profile, Standing};
+pub use members::{admission_threshold, pin_matches, Member, Profile, Standing};
 pub use pages::PageView;
 pub use pot::{format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
+pub use signed::{TamperKind, Tampering};
 pub use tasks::{TaskView, WorkPartyView};
 pub use timebank::{HourTransfer, CREDIT_LIMIT_MINUTES};

@@ -12,9 +12,6 @@ pub const SCHEMA_VERSION: u64 = 2;
 pub(crate) const POSTS: &str = "posts";
 const MAX_NAME_CHARS: usize = 80;
 
-/// Above this many new changes, re-indexing reads every entry rather than each change.
-const REINDEX_BY_CHANGES: usize = 64;
-
 /// Why a command was refused. Nothing is written when a command returns an error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -115,6 +112,9 @@ pub struct RoomDoc {
     /// The last governance replay and the index generation it was made at.
     /// Post signatures already checked (see `board.rs`).
     pub(crate) post_checks: std::cell::RefCell<std::collections::HashMap<Vec<u8>, bool>>,
+    /// The founder this device accepts (a key, or a prefix of one, from the join link or
+    /// from the first founder seen); `None` until known.
+    pub(crate) pinned_founder: Option<String>,
     pub(crate) governance_cache:
         std::cell::RefCell<Option<(u64, std::rc::Rc<super::members::Governance>)>>,
 }
@@ -168,10 +168,11 @@ impl RoomDoc {
         room_id: &str,
         saved_heads: Vec<automerge::ChangeHash>,
     ) -> Self {
-        let index = Index::build(&doc);
+        let index = Index::build(&mut doc);
         Self {
             indexed_heads: doc.get_heads(),
             governance_cache: Default::default(),
+            pinned_founder: None,
             post_checks: Default::default(),
             doc,
             room_id: room_id.to_owned(),
@@ -189,6 +190,7 @@ impl RoomDoc {
     /// 1 → 2: nothing moves — posts written before signatures stay, shown as unverified —
     /// but the version is raised so that builds that would write unsigned posts stop writing.
     pub fn migrate(&mut self) -> Result<bool, DomainError> {
+        self.reindex();
         let Some(from) = self.schema_version() else {
             return Ok(false);
         };
@@ -227,41 +229,14 @@ impl RoomDoc {
         self.reindex();
     }
 
-    /// Re-reads the root entries touched by the changes applied since the last call: each new
-    /// change's operations name the root key they write (or the entry map they write into), so
-    /// the cost follows the size of the new changes, not of the room.
+    /// Reads the changes applied since the last call into the index: the cost follows the
+    /// size of the new changes, not of the room.
     pub(crate) fn reindex(&mut self) {
         let heads = self.doc.get_heads();
         if heads == self.indexed_heads {
             return;
         }
-        // Decoding a change costs ~0.1 ms (automerge re-encodes it from its op store), so a
-        // large batch (a first sync, a big merge) re-reads every entry instead, keeping the
-        // checks of entries that did not change.
-        if self.doc.get_changes_meta(&self.indexed_heads).len() > REINDEX_BY_CHANGES {
-            self.index.rebuild(&self.doc);
-            self.indexed_heads = heads;
-            return;
-        }
-        let mut touched: Vec<String> = Vec::new();
-        for change in self.doc.get_changes(&self.indexed_heads) {
-            for op in change.decode().operations {
-                use automerge::legacy::{Key, ObjectId};
-                match (&op.obj, &op.key) {
-                    (ObjectId::Root, Key::Map(key)) => touched.push(key.to_string()),
-                    (ObjectId::Id(obj), _) => {
-                        if let Some(key) = self.index.key_of(&obj.to_string()) {
-                            touched.push(key.to_owned());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        self.index
-            .refresh(&self.doc, touched.iter().map(String::as_str));
+        self.index.add_changes(&mut self.doc, &self.indexed_heads);
         self.indexed_heads = heads;
     }
 
@@ -311,6 +286,25 @@ impl RoomDoc {
         self.indexed_heads.clone()
     }
 
+    /// Accepts only the founder `pin` names (a key or a fingerprint of one: see
+    /// [`crate::domain::members::pin_matches`]); views re-derive.
+    pub fn pin_founder(&mut self, pin: Option<String>) {
+        if self.pinned_founder != pin {
+            self.pinned_founder = pin;
+            *self.governance_cache.borrow_mut() = None;
+        }
+    }
+
+    pub fn pinned_founder(&self) -> Option<&str> {
+        self.pinned_founder.as_deref()
+    }
+
+    /// What changes did to this room's entries that its rules ignore (see
+    /// [`crate::domain::signed::Index`]).
+    pub fn tampering(&self) -> Vec<super::signed::Tampering> {
+        self.index.tampering()
+    }
+
     pub fn room_id(&self) -> &str {
         &self.room_id
     }
@@ -341,31 +335,38 @@ impl RoomDoc {
         }
     }
 
-    /// True when this build may write to the room.
+    /// True when this build may write to the room. The `schema` value is not signed, so it
+    /// decides nothing: a room whose schema is newer than this build's still works here
+    /// (entries this build cannot read are not counted by it); the app offers an update.
     pub fn is_writable(&self) -> bool {
-        self.is_ready() && self.schema_version().is_some_and(|v| v <= SCHEMA_VERSION)
+        self.is_ready()
     }
 
+    /// A schema newer than this build's, as written in the room (advice to update the app).
+    pub fn newer_schema(&self) -> Option<u64> {
+        self.schema_version().filter(|v| *v > SCHEMA_VERSION)
+    }
+
+    /// The room's name as first written: nobody renames a room by writing over it.
     pub fn name(&self) -> Option<String> {
-        read_string(&self.doc, &ROOT, "name")
+        self.index.room_name().map(str::to_owned)
     }
 
     pub fn created_at(&self) -> Option<i64> {
         read_i64(&self.doc, &ROOT, "created_at")
     }
 
+    /// The board's posts map as first created: deleting it, or putting another over it,
+    /// changes nothing.
     pub(crate) fn posts_obj(&self) -> Option<automerge::ObjId> {
-        match self.doc.get(ROOT, POSTS).ok()?? {
-            (Value::Object(ObjType::Map), id) => Some(id),
+        match self.doc.import(&self.index.posts_map()?).ok()? {
+            (id, ObjType::Map) => Some(id),
             _ => None,
         }
     }
 
     /// Checks the room can be written by this build and returns the posts map.
     pub(crate) fn writable_posts(&self) -> Result<automerge::ObjId, DomainError> {
-        if let Some(v) = self.schema_version().filter(|v| *v > SCHEMA_VERSION) {
-            return Err(DomainError::NewerSchema(v));
-        }
         self.posts_obj().ok_or(DomainError::NotReady)
     }
 }
@@ -410,6 +411,7 @@ pub(crate) fn scalar_i64(s: &automerge::ScalarValueRef<'_>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::Identity;
 
     #[test]
     fn a_created_room_has_its_root_and_a_joined_one_waits() {
@@ -442,7 +444,9 @@ mod tests {
         let second = room.doc_mut().save_incremental();
         // Order does not matter: automerge queues changes until their dependencies arrive.
         let loaded = RoomDoc::load_chunks("room-1", [second.as_slice(), first.as_slice()]).unwrap();
-        assert_eq!(loaded.name().as_deref(), Some("Garden commons"));
+        // A room is named once: the later write is listed, not obeyed.
+        assert_eq!(loaded.name().as_deref(), Some("Garden"));
+        assert_eq!(loaded.tampering().len(), 1);
         assert!(RoomDoc::load_chunks("room-1", [&b"not a document"[..]]).is_err());
     }
 
@@ -457,23 +461,33 @@ mod tests {
         assert!(!second.is_empty() && second.len() < first.len());
         let mut loaded =
             RoomDoc::load_chunks("room-1", [first.as_slice(), second.as_slice()]).unwrap();
-        assert_eq!(loaded.name().as_deref(), Some("Garden commons"));
+        assert_eq!(loaded.heads(), room.heads());
         // What was loaded counts as saved.
         assert!(loaded.take_unsaved().is_empty());
     }
 
     #[test]
-    fn a_newer_schema_makes_the_room_read_only() {
-        let mut room = RoomDoc::create("room-1", "Future", 0).unwrap();
+    fn an_unsigned_schema_or_name_decides_nothing() {
+        use crate::domain::testing::community;
+        let (mut room, people) = community(2);
         room.doc_mut()
-            .put(ROOT, "schema", SCHEMA_VERSION + 1)
+            .put(ROOT, "schema", SCHEMA_VERSION + 97)
             .unwrap();
-        assert!(room.is_ready());
-        assert!(!room.is_writable());
-        assert_eq!(
-            room.writable_posts(),
-            Err(DomainError::NewerSchema(SCHEMA_VERSION + 1))
-        );
+        room.doc_mut().put(ROOT, "name", "Mallory's room").unwrap();
+        room.doc_mut().put(ROOT, "posts", "gone").unwrap();
+        assert!(room.is_ready() && room.is_writable());
+        assert_eq!(room.newer_schema(), Some(SCHEMA_VERSION + 97));
+        assert_eq!(room.name().as_deref(), Some("Commons"));
+        let newcomer = Identity::generate();
+        let profile = crate::domain::Profile {
+            name: "Newcomer".into(),
+            ..Default::default()
+        };
+        room.set_profile(&newcomer, profile, 10).unwrap();
+        room.vouch(&people[0], &newcomer.public(), 11).unwrap();
+        let keys: Vec<String> = room.tampering().into_iter().map(|t| t.key).collect();
+        assert!(keys.len() >= 2, "{:?}", room.tampering());
+        assert!(keys.contains(&"name".to_owned()) && keys.contains(&"posts".to_owned()));
     }
 
     /// A room as a build of schema 1 wrote it.
@@ -540,11 +554,11 @@ mod tests {
     }
 
     #[test]
-    fn the_index_follows_big_batches_and_tampered_fields() {
-        use crate::domain::{EntryKind, EntryState, NewEntry};
+    fn the_index_follows_big_batches_and_ignores_tampered_fields() {
+        use crate::domain::{EntryKind, EntryState, NewEntry, TamperKind};
         let (mut a, people) = crate::domain::testing::community(3);
         let pot = a.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-        for i in 0..(REINDEX_BY_CHANGES as i64 + 10) {
+        for i in 0..80 {
             a.record(
                 &people[1],
                 &pot,
@@ -553,12 +567,13 @@ mod tests {
             )
             .unwrap();
         }
-        // One batch of more than REINDEX_BY_CHANGES changes: re-indexed by reading everything.
+        // One batch of many changes.
         let mut b = RoomDoc::empty("room-1");
         crate::domain::testing::sync(&mut a, &mut b);
         assert_eq!(b.pot(&pot, 1_000), a.pot(&pot, 1_000));
-        // A peer alters a field of a signed entry: one small change, indexed from the change.
-        let line = a.pot(&pot, 1_000).unwrap().lines[3].id.clone();
+        let before = b.pot(&pot, 1_000).unwrap();
+        // A peer alters a field of a signed entry: the entry stays as it was signed.
+        let line = before.lines[3].id.clone();
         let key = format!("ledger:{pot}:{line}");
         let obj = match a.doc.get(ROOT, &key).unwrap() {
             Some((Value::Object(ObjType::Map), obj)) => obj,
@@ -568,11 +583,25 @@ mod tests {
         a.commit();
         crate::domain::testing::sync(&mut a, &mut b);
         let view = b.pot(&pot, 1_000).unwrap();
-        let tampered = view.lines.iter().find(|l| l.id == line).unwrap();
-        assert!(matches!(tampered.state, EntryState::Refused(_)));
+        assert_eq!(view, before);
+        let kept = view.lines.iter().find(|l| l.id == line).unwrap();
+        assert_eq!(kept.state, EntryState::Counted);
+        assert_eq!(
+            b.tampering()
+                .into_iter()
+                .map(|t| (t.key, t.kind))
+                .collect::<Vec<_>>(),
+            vec![(
+                key,
+                TamperKind::Altered {
+                    field: "amount".into()
+                }
+            )]
+        );
         // Exactly what a device indexing from scratch derives.
         let fresh = RoomDoc::load_chunks("room-1", [b.doc.save().as_slice()]).unwrap();
         assert_eq!(fresh.pot(&pot, 1_000), Some(view));
+        assert_eq!(fresh.tampering(), b.tampering());
         assert_eq!(a.pot(&pot, 1_000), fresh.pot(&pot, 1_000));
     }
 }

@@ -2,7 +2,7 @@
 //! a canonical encoding of the entry's kind, id, the room id and its fields. An entry whose
 //! signature does not verify is kept in the document but counts for nothing.
 
-use automerge::{transaction::Transactable, AutoCommit, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
+use automerge::{transaction::Transactable, AutoCommit, ObjType, ROOT};
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
@@ -57,43 +57,33 @@ impl Canonical {
 }
 
 /// A scalar field of an entry as read back from the document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Field {
     Text(String),
     Int(i64),
 }
 
-/// The scalar fields of one entry map (anything else is ignored).
-pub(crate) fn read_fields(doc: &AutoCommit, obj: &ObjId) -> BTreeMap<String, Field> {
-    doc.map_range(obj, ..)
-        .filter_map(|item| {
-            let value = match &item.value {
-                ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => Field::Text(s.to_string()),
-                ValueRef::Scalar(automerge::ScalarValueRef::Int(v))
-                | ValueRef::Scalar(automerge::ScalarValueRef::Timestamp(v)) => Field::Int(*v),
-                _ => return None,
-            };
-            Some((item.key.to_string(), value))
-        })
-        .collect()
-}
-
-/// One root entry as read from the document, with its verification remembered: entries are
-/// re-read whenever a change touches them, so the answer stays right for what is held here.
+/// One version of a root entry: the fields written into an entry map by the change that created
+/// it, with its verification remembered. What later changes write into the same map does not
+/// alter it (see [`Index`]).
 #[derive(Default)]
 pub(crate) struct Raw {
     fields: BTreeMap<String, Field>,
     verified: OnceCell<bool>,
     /// A module's typed reading of the entry, made the first time a view needs it.
     parsed: OnceCell<Option<Box<dyn std::any::Any>>>,
+    /// Causal depth of the change that wrote this version (1 + the deepest of its deps): an
+    /// entry written after another in the change graph is always deeper.
+    depth: u64,
 }
 
 impl Raw {
-    fn new(fields: BTreeMap<String, Field>) -> Self {
+    fn new(fields: BTreeMap<String, Field>, depth: u64) -> Self {
         Raw {
             fields,
             verified: OnceCell::new(),
             parsed: OnceCell::new(),
+            depth,
         }
     }
 
@@ -106,6 +96,16 @@ impl Raw {
             .as_ref()?
             .downcast_ref()
     }
+
+    /// The key its author signed with (not yet checked).
+    pub fn author(&self) -> Option<&str> {
+        text(&self.fields, "author")
+    }
+
+    /// Order of versions at one key: causally earlier first; concurrent ones by content.
+    fn order(&self, other: &Raw) -> std::cmp::Ordering {
+        (self.depth, &self.fields).cmp(&(other.depth, &other.fields))
+    }
 }
 
 impl std::ops::Deref for Raw {
@@ -115,71 +115,235 @@ impl std::ops::Deref for Raw {
     }
 }
 
-/// Every map at the root whose key holds a `:` (module entries), read once and kept in step
-/// with the document by [`RoomDoc`]'s incremental re-indexing. Views read this, never the
-/// document, so deriving a view costs no automerge lookups and no repeated signature checks.
+/// What a change did that the rules ignore: entries are facts, so a delete, an overwrite or a
+/// later edit of an entry's fields changes no view, and is listed for the room to see.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tampering {
+    /// The root key it aimed at (`vouch:…`, `founder`, `posts`, …).
+    pub key: String,
+    pub kind: TamperKind,
+    /// The change that did it (hex), and the time that change claims (ms; 0 if none).
+    pub change: String,
+    pub claimed_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TamperKind {
+    /// The key was deleted.
+    Deleted,
+    /// Something else was written at the key: another map by another author, or a value.
+    Overwritten,
+    /// A field of an entry was changed after the entry was written.
+    Altered { field: String },
+}
+
+/// An entry map's object id: (counter, actor bytes).
+type ObjKey = (u64, Vec<u8>);
+
+/// Every entry ever written at the root (maps under `kind:id` keys, and `founder`), derived
+/// from the document's history: each change is read once, in causal order, and every map it
+/// creates at an entry key becomes a version of that entry, holding exactly the fields that
+/// change wrote into it. Nothing a later change does — deleting the key, putting something
+/// else there, editing the map's fields, re-putting an older version — removes or alters a
+/// version; such changes are recorded as [`Tampering`]. The result depends only on the set of
+/// changes, not on the order they arrived in, so every device derives the same.
+///
+/// Views read this, never the document, so deriving a view costs no automerge lookups and no
+/// repeated signature checks.
 #[derive(Default)]
 pub(crate) struct Index {
-    entries: BTreeMap<String, Raw>,
-    /// Each entry map's object id (as automerge prints it) → its root key, so an operation on
-    /// an entry's field can be traced to the entry.
-    objects: std::collections::HashMap<String, String>,
+    /// Root key → its distinct versions, causally earliest first (see [`Raw::order`]).
+    entries: BTreeMap<String, Vec<Raw>>,
+    /// Entry maps seen so far → their root key, so later writes into them can be recognised.
+    objects: std::collections::HashMap<ObjKey, String>,
+    /// Each change's causal depth.
+    depths: std::collections::HashMap<automerge::ChangeHash, u64>,
+    /// Deletes and values put at root keys, and late writes into entry maps, as they were
+    /// seen; judged against the entries by [`Index::tampering`].
+    events: Vec<(String, TamperKind, automerge::ChangeHash, i64)>,
+    /// The room's own root values, every time they were written: the name, and the map that
+    /// holds the board's posts. The causally first counts (see [`Index::room_name`]).
+    names: Vec<(u64, String)>,
+    posts_maps: Vec<(u64, ObjKey)>,
     /// Bumped whenever an entry changes, so derived views can be remembered until then.
     generation: u64,
 }
 
 impl Index {
-    /// Reads every entry of `doc`.
-    pub fn build(doc: &AutoCommit) -> Self {
+    /// Reads the whole history of `doc`.
+    pub fn build(doc: &mut AutoCommit) -> Self {
         let mut index = Index::default();
-        for item in doc.map_range(ROOT, ..) {
-            if indexed_key(&item.key) && matches!(item.value, ValueRef::Object(ObjType::Map)) {
-                let fields = read_fields(doc, &item.id());
-                index
-                    .objects
-                    .insert(item.id().to_string(), item.key.to_string());
-                index.entries.insert(item.key.to_string(), Raw::new(fields));
-            }
-        }
+        index.add_changes(doc, &[]);
         index
     }
 
-    /// Re-reads every entry of `doc`, keeping what is known (signature checks, typed readings)
-    /// about entries whose fields are unchanged.
-    pub fn rebuild(&mut self, doc: &AutoCommit) {
-        let mut fresh = Index::build(doc);
-        for (key, raw) in fresh.entries.iter_mut() {
-            if let Some(old) = self.entries.remove(key) {
-                if old.fields == raw.fields {
-                    *raw = old;
-                }
-            }
+    /// Reads the changes of `doc` that are not in the causal past of `since`.
+    pub fn add_changes(&mut self, doc: &mut AutoCommit, since: &[automerge::ChangeHash]) {
+        self.generation += 1;
+        // `get_changes` lists a change after all of its dependencies.
+        for change in doc.get_changes(since) {
+            self.add_change(&change);
         }
-        fresh.generation = self.generation + 1;
-        *self = fresh;
     }
 
-    /// Re-reads the root keys in `touched` from `doc`.
-    pub fn refresh<'a>(&mut self, doc: &AutoCommit, touched: impl IntoIterator<Item = &'a str>) {
-        self.generation += 1;
-        for key in touched {
-            if !indexed_key(key) {
+    fn add_change(&mut self, change: &automerge::Change) {
+        use automerge::legacy::{Key, ObjectId, OpType};
+        let hash = change.hash();
+        let depth = 1 + change
+            .deps()
+            .iter()
+            .filter_map(|d| self.depths.get(d))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        self.depths.insert(hash, depth);
+        let decoded = change.decode();
+        let actor = decoded.actor_id.to_bytes().to_vec();
+        let start = decoded.start_op.get();
+        let claimed_at = decoded.time;
+        // Maps this change creates at entry keys, with the fields it writes into them.
+        let mut fresh: Vec<(ObjKey, String, BTreeMap<String, Field>)> = Vec::new();
+        for (i, op) in decoded.operations.iter().enumerate() {
+            match (&op.obj, &op.key, &op.action) {
+                (ObjectId::Root, Key::Map(key), action) => {
+                    let key = key.to_string();
+                    match action {
+                        OpType::Put(automerge::ScalarValue::Str(name)) if key == "name" => {
+                            self.names.push((depth, name.to_string()));
+                        }
+                        OpType::Make(ObjType::Map) if key == "posts" => {
+                            self.posts_maps
+                                .push((depth, (start + i as u64, actor.clone())));
+                        }
+                        OpType::Make(ObjType::Map) if indexed_key(&key) => {
+                            fresh.push(((start + i as u64, actor.clone()), key, BTreeMap::new()));
+                        }
+                        OpType::Delete => {
+                            self.events
+                                .push((key, TamperKind::Deleted, hash, claimed_at));
+                        }
+                        _ if indexed_key(&key) || ROOM_KEYS.contains(&key.as_str()) => {
+                            self.events
+                                .push((key, TamperKind::Overwritten, hash, claimed_at));
+                        }
+                        _ => {}
+                    }
+                }
+                (ObjectId::Id(obj), Key::Map(field), action) => {
+                    let obj: ObjKey = (obj.0, obj.1.to_bytes().to_vec());
+                    if let Some((_, _, fields)) = fresh.iter_mut().find(|(o, _, _)| *o == obj) {
+                        match action {
+                            OpType::Put(v) => {
+                                if let Some(value) = field_of(v) {
+                                    fields.insert(field.to_string(), value);
+                                }
+                            }
+                            _ => {
+                                fields.remove(field.as_str());
+                            }
+                        }
+                    } else if let Some(key) = self.objects.get(&obj) {
+                        let kind = TamperKind::Altered {
+                            field: field.to_string(),
+                        };
+                        self.events.push((key.clone(), kind, hash, claimed_at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (obj, key, fields) in fresh {
+            self.objects.insert(obj, key.clone());
+            let versions = self.entries.entry(key).or_default();
+            if versions.iter().any(|v| v.fields == fields) {
                 continue;
             }
-            match doc.get(ROOT, key) {
-                Ok(Some((automerge::Value::Object(ObjType::Map), obj))) => {
-                    self.objects.insert(obj.to_string(), key.to_owned());
-                    let raw = Raw::new(read_fields(doc, &obj));
-                    self.entries.insert(key.to_owned(), raw);
-                }
-                _ => {
-                    self.entries.remove(key);
-                }
-            }
+            let raw = Raw::new(fields, depth);
+            let at = versions.partition_point(|v| v.order(&raw).is_lt());
+            versions.insert(at, raw);
         }
     }
 
-    /// Every entry whose key starts with `prefix`: (the key after the prefix, entry).
+    /// What changes did to entries that the rules ignore, in a stable order: deletes of any
+    /// root key that ever held an entry (and of the room's own keys), values put over an
+    /// entry, maps put at an entry's key by another author than the entry's, and edits of an
+    /// entry's fields after it was written.
+    pub fn tampering(&self) -> Vec<Tampering> {
+        let mut out: Vec<Tampering> = Vec::new();
+        let mut push = |key: &str, kind: TamperKind, change: &automerge::ChangeHash, at: i64| {
+            out.push(Tampering {
+                key: key.to_owned(),
+                kind,
+                change: change.to_string(),
+                claimed_at: at,
+            })
+        };
+        for (key, kind, change, at) in &self.events {
+            let entry = self.entries.contains_key(key);
+            let counts = match kind {
+                TamperKind::Deleted => entry || ROOM_KEYS.contains(&key.as_str()),
+                TamperKind::Overwritten => entry || key == "posts",
+                TamperKind::Altered { .. } => entry,
+            };
+            if counts {
+                push(key, kind.clone(), change, *at);
+            }
+        }
+        for (key, versions) in &self.entries {
+            let Some(first) = versions.first() else {
+                continue;
+            };
+            for other in &versions[1..] {
+                if other.author() != first.author() {
+                    // Versions keep no change hash; the key and the author say enough.
+                    let by = other.author().unwrap_or("?").to_owned();
+                    out.push(Tampering {
+                        key: key.clone(),
+                        kind: TamperKind::Overwritten,
+                        change: format!("by {by}"),
+                        claimed_at: int(other, "at").unwrap_or(0),
+                    });
+                }
+            }
+        }
+        let mut names: Vec<&(u64, String)> = self.names.iter().collect();
+        names.sort();
+        names.dedup_by(|a, b| a.1 == b.1);
+        for (_, name) in names.iter().skip(1) {
+            out.push(Tampering {
+                key: "name".into(),
+                kind: TamperKind::Overwritten,
+                change: format!("to {name}"),
+                claimed_at: 0,
+            });
+        }
+        if self.posts_maps.len() > 1 {
+            out.push(Tampering {
+                key: "posts".into(),
+                kind: TamperKind::Overwritten,
+                change: String::new(),
+                claimed_at: 0,
+            });
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The room's name as first written (later writes are tampering: a room is named once).
+    pub fn room_name(&self) -> Option<&str> {
+        self.names.iter().min().map(|(_, n)| n.as_str())
+    }
+
+    /// The board's posts map as first created ("counter@actor"), whatever was put over it.
+    pub fn posts_map(&self) -> Option<String> {
+        let (_, (counter, actor)) = self.posts_maps.iter().min()?;
+        Some(format!("{counter}@{}", crate::crypto::hex(actor)))
+    }
+
+    /// Every entry whose key starts with `prefix`: (the key after the prefix, the entry as
+    /// first written). At a key chosen at random by its writer, the causally first version is
+    /// the writer's own: nobody else can have known the key before it existed.
     pub fn range<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
         let (prefix, skip) = (prefix.to_owned(), prefix.len());
         self.entries
@@ -188,20 +352,49 @@ impl Index {
                 std::ops::Bound::Unbounded,
             ))
             .take_while(move |(k, _)| k.starts_with(&prefix))
-            .map(move |(k, raw)| (&k[skip..], raw))
+            .filter_map(move |(k, versions)| Some((&k[skip..], versions.first()?)))
+    }
+
+    /// Every version ever written at `key`, causally earliest first: for keys anyone can
+    /// predict (`member:<key>`, `founder`), whose readers pick the version that counts.
+    pub fn versions<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a Raw> + 'a {
+        self.entries.get(key).into_iter().flatten()
+    }
+
+    /// Every key under `prefix` with all of its versions.
+    pub fn range_versions<'a>(
+        &'a self,
+        prefix: &str,
+    ) -> impl Iterator<Item = (&'a str, &'a [Raw])> + 'a {
+        let (prefix, skip) = (prefix.to_owned(), prefix.len());
+        self.entries
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(move |(k, versions)| (&k[skip..], versions.as_slice()))
     }
 
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
-    /// The root key of the entry map with this object id.
-    pub fn key_of(&self, object: &str) -> Option<&str> {
-        self.objects.get(object).map(String::as_str)
-    }
-
+    /// The entry at `key` as first written.
     pub fn get(&self, key: &str) -> Option<&Raw> {
-        self.entries.get(key)
+        self.entries.get(key)?.first()
+    }
+}
+
+/// Root keys of the room itself (not entries) whose deletion is tampering.
+const ROOM_KEYS: [&str; 4] = ["posts", "name", "schema", "created_at"];
+
+fn field_of(v: &automerge::ScalarValue) -> Option<Field> {
+    use automerge::ScalarValue as S;
+    match v {
+        S::Str(s) => Some(Field::Text(s.to_string())),
+        S::Int(v) | S::Timestamp(v) => Some(Field::Int(*v)),
+        _ => None,
     }
 }
 

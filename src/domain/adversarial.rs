@@ -1,0 +1,333 @@
+//! The room's rules against a link holder running a modified client: raw automerge changes
+//! (deletes, overwrites, rollbacks, forged founders, field edits, wipes) written the way such a
+//! client could, each test stating the secure outcome and that the attempt is listed as
+//! tampering.
+
+use super::members::Standing;
+use super::signed::{put_signed, Canonical, TamperKind};
+use super::testing::{community, sync};
+use super::{Amendment, EntryKind, Method, NewEntry, NewProposal, Profile, RoomDoc, Stance};
+use crate::crypto::Identity;
+use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+
+const HOUR: i64 = 3_600_000;
+
+/// A modified client writing straight into a room's document, one change per call.
+struct Hostile<'a>(&'a mut RoomDoc);
+
+impl Hostile<'_> {
+    fn delete(&mut self, key: &str) {
+        self.0.doc.delete(ROOT, key).unwrap();
+        self.0.commit();
+    }
+
+    /// One change that deletes every key at the root.
+    fn wipe(&mut self) {
+        let keys: Vec<String> = self.0.doc.keys(ROOT).collect();
+        for key in keys {
+            self.0.doc.delete(ROOT, key.as_str()).unwrap();
+        }
+        self.0.commit();
+    }
+
+    fn alter(&mut self, key: &str, field: &str, value: ScalarValue) {
+        let obj = match self.0.doc.get(ROOT, key).unwrap() {
+            Some((Value::Object(ObjType::Map), obj)) => obj,
+            _ => panic!("no entry at {key}"),
+        };
+        self.0.doc.put(&obj, field, value).unwrap();
+        self.0.commit();
+    }
+
+    /// Puts a copy of the entry's current fields back as a new map (a replay of what was
+    /// signed), after `edit` has had its way with the copy.
+    fn reput(&mut self, key: &str, edit: impl FnOnce(&mut Vec<(String, ScalarValue)>)) {
+        let obj = match self.0.doc.get(ROOT, key).unwrap() {
+            Some((Value::Object(ObjType::Map), obj)) => obj,
+            _ => panic!("no entry at {key}"),
+        };
+        let mut fields: Vec<(String, ScalarValue)> = self
+            .0
+            .doc
+            .map_range(&obj, ..)
+            .filter_map(|item| match item.value {
+                automerge::ValueRef::Scalar(s) => Some((item.key.to_string(), owned(&s)?)),
+                _ => None,
+            })
+            .collect();
+        edit(&mut fields);
+        let new = self.0.doc.put_object(ROOT, key, ObjType::Map).unwrap();
+        for (name, value) in fields {
+            self.0.doc.put(&new, name.as_str(), value).unwrap();
+        }
+        self.0.commit();
+    }
+
+    /// Writes an entry signed by `signer` at `key`.
+    fn signed(&mut self, key: &str, signer: &Identity, canonical: Canonical) {
+        put_signed(&mut self.0.doc, key, signer, canonical).unwrap();
+        self.0.commit();
+    }
+}
+
+fn owned(s: &automerge::ScalarValueRef<'_>) -> Option<ScalarValue> {
+    use automerge::ScalarValueRef as S;
+    Some(match s {
+        S::Str(t) => ScalarValue::Str(t.to_string().into()),
+        S::Int(v) => ScalarValue::Int(*v),
+        S::Timestamp(v) => ScalarValue::Timestamp(*v),
+        S::Uint(v) => ScalarValue::Uint(*v),
+        _ => return None,
+    })
+}
+
+fn keys_tampered(room: &RoomDoc) -> Vec<String> {
+    room.tampering().into_iter().map(|t| t.key).collect()
+}
+
+/// A removal decided properly: proposed, open three days, agreed by everyone but the subject,
+/// and its outcome recorded. Returns the decision id.
+fn remove(room: &mut RoomDoc, people: &[Identity], who: &Identity) -> String {
+    let t0 = 1_000;
+    let d = room
+        .propose(
+            &people[0],
+            NewProposal {
+                title: "Remove".into(),
+                method: Method::Consent,
+                options: vec![],
+                closes_at: t0 + 72 * HOUR,
+                quorum_percent: 50,
+                amendment: Some(Amendment::new("remove", &who.public())),
+            },
+            t0,
+        )
+        .unwrap();
+    for (i, p) in people.iter().enumerate() {
+        if p.public() != who.public() {
+            room.take_stance(p, &d, Stance::Agree, "", t0 + 1 + i as i64)
+                .unwrap();
+        }
+    }
+    room.record_outcome(&people[0], &d, "Removed", None, t0 + 73 * HOUR)
+        .unwrap();
+    d
+}
+
+fn standing(room: &RoomDoc, who: &Identity) -> Option<Standing> {
+    room.members()
+        .into_iter()
+        .find(|m| m.key == who.public())
+        .map(|m| m.standing)
+}
+
+#[test]
+fn a_forged_founder_takes_nothing_over() {
+    let (mut room, people) = community(3);
+    let mallory = Identity::generate();
+    let profile = Profile {
+        name: "Mallory".into(),
+        ..Profile::default()
+    };
+    room.set_profile(&mallory, profile, 5).unwrap();
+    let forged = Canonical::new("room-1", "founder", "founder")
+        .int("at", 0)
+        .text("charter", "[[\"admission\",\"1\"]]");
+    Hostile(&mut room).signed("founder", &mallory, forged);
+    assert_eq!(room.founder(), Some(people[0].public()));
+    assert_eq!(room.admitted().len(), 3);
+    assert!(!room.admitted().contains(&mallory.public()));
+    assert_eq!(room.founder_claims().len(), 2);
+    assert!(keys_tampered(&room).contains(&"founder".to_owned()));
+    // Deleting the founder entry changes nothing either.
+    Hostile(&mut room).delete("founder");
+    assert_eq!(room.founder(), Some(people[0].public()));
+    assert_eq!(room.admitted().len(), 3);
+}
+
+#[test]
+fn a_founder_from_a_forged_history_loses_to_the_pinned_one() {
+    let (mut honest, people) = community(2);
+    // Mallory builds a rival history from nothing (same room id), founded by herself, and
+    // merges it in: both founder entries verify and neither is causally first.
+    let mallory = Identity::generate();
+    let mut rival = RoomDoc::create("room-1", "Commons", 0).unwrap();
+    let profile = Profile {
+        name: "Mallory".into(),
+        ..Profile::default()
+    };
+    rival.found(&mallory, profile, 1).unwrap();
+    let mut joined = RoomDoc::empty("room-1");
+    joined.pin_founder(Some(people[0].public()[..16].to_owned()));
+    sync(&mut honest, &mut joined);
+    sync(&mut rival, &mut joined);
+    assert_eq!(joined.founder(), Some(people[0].public()));
+    assert_eq!(joined.admitted(), honest.admitted());
+    // Pinned to the other key, the same history derives the other founder: the pin decides.
+    joined.pin_founder(Some(mallory.public()));
+    assert_eq!(joined.founder(), Some(mallory.public()));
+}
+
+#[test]
+fn deleting_an_outcome_or_vouches_undoes_nothing() {
+    let (mut room, people) = community(4);
+    let d = remove(&mut room, &people, &people[3]);
+    assert_eq!(standing(&room, &people[3]), Some(Standing::Removed));
+    let outcome = room
+        .entries(&format!("outcome:{d}:"))
+        .map(|(id, _)| format!("outcome:{d}:{id}"))
+        .next()
+        .unwrap();
+    let members = room.members();
+    let mut hostile = Hostile(&mut room);
+    hostile.delete(&outcome);
+    hostile.delete(&format!("decision:{d}"));
+    let vouches: Vec<String> = hostile
+        .0
+        .entries("vouch:")
+        .map(|(id, _)| format!("vouch:{id}"))
+        .collect();
+    for v in &vouches {
+        hostile.delete(v);
+    }
+    assert_eq!(room.members(), members);
+    assert_eq!(standing(&room, &people[3]), Some(Standing::Removed));
+    let tampered = keys_tampered(&room);
+    assert!(tampered.contains(&outcome));
+    assert!(vouches.iter().all(|v| tampered.contains(v)));
+}
+
+#[test]
+fn one_change_deleting_every_key_empties_nothing() {
+    let (mut room, people) = community(3);
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    room.record(
+        &people[1],
+        &pot,
+        NewEntry::new(EntryKind::Inflow, 500, ""),
+        11,
+    )
+    .unwrap();
+    let before = (room.members(), room.pot(&pot, 100), room.name());
+    Hostile(&mut room).wipe();
+    assert!(room.is_ready() && room.is_writable());
+    assert_eq!((room.members(), room.pot(&pot, 100), room.name()), before);
+    let tampered = keys_tampered(&room);
+    for key in ["posts", "name", "founder"] {
+        assert!(tampered.contains(&key.to_owned()), "{key} not listed");
+    }
+    // The room goes on: a new entry after the wipe counts.
+    room.record(
+        &people[2],
+        &pot,
+        NewEntry::new(EntryKind::Inflow, 5, ""),
+        12,
+    )
+    .unwrap();
+    assert_eq!(room.pot(&pot, 100).unwrap().lines.len(), 2);
+}
+
+#[test]
+fn overwriting_or_altering_a_ledger_line_changes_nothing() {
+    let (mut room, people) = community(3);
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    let line = room
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 500, ""),
+            11,
+        )
+        .unwrap();
+    let key = format!("ledger:{pot}:{line}");
+    let before = room.pot(&pot, 100);
+    let mut hostile = Hostile(&mut room);
+    hostile.alter(&key, "amount", ScalarValue::Int(5));
+    hostile.alter(&key, "sig", ScalarValue::Str("x".into()));
+    // The same id, signed by someone else (a modified client can sign its own version).
+    let mallory = &people[2];
+    let canonical = Canonical::new("room-1", "ledger", &line).int("amount", 1);
+    hostile.signed(&key, mallory, canonical);
+    hostile.reput(&key, |f| {
+        f.retain(|(n, _)| n != "sig");
+    });
+    assert_eq!(room.pot(&pot, 100), before);
+    let kinds: Vec<TamperKind> = room
+        .tampering()
+        .into_iter()
+        .filter(|t| t.key == key)
+        .map(|t| t.kind)
+        .collect();
+    assert!(kinds.contains(&TamperKind::Overwritten));
+    assert!(kinds.contains(&TamperKind::Altered {
+        field: "amount".into()
+    }));
+}
+
+#[test]
+fn a_rolled_back_profile_keeps_its_latest_signed_version() {
+    let (mut room, people) = community(2);
+    let key = format!("member:{}", people[1].public());
+    let old = room.doc.get(ROOT, key.as_str()).unwrap().unwrap().1;
+    let old_fields: Vec<(String, ScalarValue)> = room
+        .doc
+        .map_range(&old, ..)
+        .filter_map(|i| match i.value {
+            automerge::ValueRef::Scalar(s) => Some((i.key.to_string(), owned(&s)?)),
+            _ => None,
+        })
+        .collect();
+    let renamed = Profile {
+        name: "Bea".into(),
+        ..Profile::default()
+    };
+    room.set_profile(&people[1], renamed, 50).unwrap();
+    // Mallory puts the older signed profile back.
+    Hostile(&mut room).reput(&key, |f| *f = old_fields);
+    let name = |room: &RoomDoc| {
+        room.members()
+            .into_iter()
+            .find(|m| m.key == people[1].public())
+            .map(|m| m.profile.name)
+    };
+    assert_eq!(name(&room), Some("Bea".to_owned()));
+    // An honest update is not tampering.
+    assert!(!keys_tampered(&room).contains(&key));
+}
+
+#[test]
+fn every_device_derives_the_same_whatever_order_changes_arrive_in() {
+    let (mut a, people) = community(3);
+    let pot = a.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    let line = a
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 500, ""),
+            11,
+        )
+        .unwrap();
+    let mut b = RoomDoc::empty("room-1");
+    sync(&mut a, &mut b);
+    // Concurrently: A records more, B (hostile) deletes and alters.
+    a.record(
+        &people[2],
+        &pot,
+        NewEntry::new(EntryKind::Inflow, 7, ""),
+        12,
+    )
+    .unwrap();
+    let key = format!("ledger:{pot}:{line}");
+    Hostile(&mut b).alter(&key, "amount", ScalarValue::Int(1));
+    Hostile(&mut b).delete(&key);
+    sync(&mut a, &mut b);
+    assert_eq!(a.pot(&pot, 100), b.pot(&pot, 100));
+    assert_eq!(a.pot(&pot, 100).unwrap().balance, 507);
+    assert_eq!(a.tampering(), b.tampering());
+    // A reload derives the same from the saved bytes.
+    let saved = b.doc.save();
+    let reloaded = RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap();
+    assert_eq!(reloaded.pot(&pot, 100), a.pot(&pot, 100));
+    assert_eq!(reloaded.tampering(), a.tampering());
+    assert_eq!(reloaded.members(), a.members());
+}

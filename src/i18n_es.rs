@@ -538,4 +538,13 @@
     ("Connect only through a TURN relay (hides this device's address; needs a TURN server above)", "Conectar solo a través de un relé TURN (oculta la dirección de este dispositivo; necesita un servidor TURN arriba)"),
     ("Other devices of this room were found, but this device can't connect to them directly. A TURN server can relay the connection: ", "Se encontraron otros dispositivos de esta sala, pero este dispositivo no puede conectarse con ellos directamente. Un servidor TURN puede retransmitir la conexión: "),
     ("add one in Settings", "añade uno en Ajustes"),
+    ("⚠ {} changes to this room were ignored: see Room integrity", "⚠ Se ignoraron {} cambios en esta sala: mira Integridad de la sala"),
+    ("Key fingerprint", "Huella de la clave"),
+    ("Room integrity", "Integridad de la sala"),
+    ("Nothing in this room's history was deleted, overwritten or forged.", "Nada en la historia de esta sala fue borrado, sobrescrito ni falsificado."),
+    ("Someone with the room link wrote changes the room's rules ignore. Every entry still counts as its author signed it; these attempts changed nothing:", "Alguien con el enlace de la sala escribió cambios que las reglas de la sala ignoran. Cada entrada sigue contando tal como la firmó su autor; estos intentos no cambiaron nada:"),
+    ("{} keys claim to have founded this room; only the founder this device trusts counts", "{} claves dicen haber fundado esta sala; solo cuenta la fundadora en la que confía este dispositivo"),
+    ("deleted", "borrada"),
+    ("overwritten", "sobrescrita"),
+    ("field “{}” changed", "campo «{}» cambiado"),
 ]

@@ -1,5 +1,7 @@
-//! The room link: `<app url>#/join/<base64url secret>`. Parsing never panics; every way a pasted
-//! link can be wrong has its own message.
+//! The room link: `<app url>#/join/<base64url secret>.<founder fingerprint>`. The fingerprint
+//! (the first 16 characters of the founder's public key) pins the room's founder: a device
+//! joining by it accepts no other. Links without one (shared before it existed) still work.
+//! Parsing never panics; every way a pasted link can be wrong has its own message.
 
 use super::RoomSecret;
 
@@ -14,11 +16,36 @@ pub enum JoinLinkError {
     NotBase64,
     #[error("the room secret in this link has {0} bytes instead of 32: it was probably cut off or changed")]
     WrongLength(usize),
+    #[error(
+        "the founder's mark at the end of this link is damaged: it was probably cut off or changed"
+    )]
+    BadFounder,
+}
+
+/// What a join link holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinLink {
+    pub secret: RoomSecret,
+    /// The founder's key fingerprint, if the link has one.
+    pub founder: Option<String>,
+}
+
+/// Characters of the founder's key a link carries.
+pub const FOUNDER_MARK: usize = 16;
+
+/// The fragment to share: `#/join/<secret>.<first 16 characters of the founder's key>`.
+pub fn join_fragment(secret: &RoomSecret, founder: Option<&str>) -> String {
+    match founder {
+        Some(key) if key.len() >= FOUNDER_MARK => {
+            format!("#/join/{}.{}", secret.to_base64url(), &key[..FOUNDER_MARK])
+        }
+        _ => format!("#/join/{}", secret.to_base64url()),
+    }
 }
 
 /// Extracts the room secret from a full link, a bare fragment (`#/join/…`, `/join/…`) or the
 /// secret alone.
-pub fn parse_join_link(input: &str) -> Result<RoomSecret, JoinLinkError> {
+pub fn parse_join_link(input: &str) -> Result<JoinLink, JoinLinkError> {
     let input = input.trim();
     let secret = match input.find("/join/") {
         Some(at) => &input[at + "/join/".len()..],
@@ -29,10 +56,27 @@ pub fn parse_join_link(input: &str) -> Result<RoomSecret, JoinLinkError> {
     };
     // Tolerate a trailing slash or query that some chat apps append.
     let secret = secret.split(['/', '?', '&']).next().unwrap_or("");
+    let (secret, founder) = match secret.split_once('.') {
+        Some((secret, mark)) => (secret, Some(mark)),
+        None => (secret, None),
+    };
     if secret.is_empty() {
         return Err(JoinLinkError::Empty);
     }
-    RoomSecret::from_base64url(secret)
+    let secret = RoomSecret::from_base64url(secret)?;
+    let founder = match founder {
+        None => None,
+        Some(mark)
+            if mark.len() == FOUNDER_MARK
+                && mark
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Some(mark.to_owned())
+        }
+        Some(_) => return Err(JoinLinkError::BadFounder),
+    };
+    Ok(JoinLink { secret, founder })
 }
 
 #[cfg(test)]
@@ -50,7 +94,33 @@ mod tests {
             format!("  /join/{b64}/ "),
             b64.clone(),
         ] {
-            assert_eq!(parse_join_link(&text).as_ref(), Ok(&s), "{text}");
+            assert_eq!(
+                parse_join_link(&text).map(|l| l.secret),
+                Ok(s.clone()),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_link_pins_its_founder_and_a_damaged_mark_is_refused() {
+        let s = RoomSecret::generate();
+        let founder = crate::crypto::Identity::generate().public();
+        let fragment = join_fragment(&s, Some(&founder));
+        let link = parse_join_link(&format!("https://example.test/{fragment}")).unwrap();
+        assert_eq!(link.secret, s);
+        assert_eq!(link.founder.as_deref(), Some(&founder[..FOUNDER_MARK]));
+        assert!(founder.starts_with(link.founder.as_deref().unwrap()));
+        assert_eq!(
+            parse_join_link(&join_fragment(&s, None)).unwrap().founder,
+            None
+        );
+        for bad in [&fragment[..fragment.len() - 3], &format!("{fragment}!x")] {
+            assert_eq!(
+                parse_join_link(bad),
+                Err(JoinLinkError::BadFounder),
+                "{bad}"
+            );
         }
     }
 

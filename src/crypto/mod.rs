@@ -8,7 +8,7 @@ mod identity;
 mod link;
 
 pub use identity::{verify, Identity};
-pub use link::{parse_join_link, JoinLinkError};
+pub use link::{join_fragment, parse_join_link, JoinLink, JoinLinkError, FOUNDER_MARK};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -80,6 +80,10 @@ pub struct RoomRecord {
     pub unread: usize,
     #[serde(default)]
     pub seen_at: i64,
+    /// The founder this device accepts: a fingerprint from the join link, or the key of the
+    /// first founder seen; empty until known.
+    #[serde(default)]
+    pub founder: String,
 }
 
 /// The saved chunks of one room, with the keys needed to compact them later.

@@ -4,7 +4,13 @@
 use super::form::{derived, error_for, run, Handle};
 use super::runtime::RoomView;
 use super::t;
-use crate::domain::{Member, Profile, Standing};
+use crate::domain::{Member, Profile, Standing, TamperKind};
+
+/// A short, stable mark of a member's key, shown beside their name so two "Ana"s can be told
+/// apart.
+fn fingerprint(key: &str) -> String {
+    key.chars().take(8).collect()
+}
 use leptos::prelude::*;
 
 fn standing_text(s: &Standing) -> String {
@@ -109,6 +115,9 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
         let c = room.charter(super::now_ms());
         (c.purpose, c.values)
     });
+    let integrity = derived(handle, view, |room, _| {
+        (room.tampering(), room.founder_claims())
+    });
     let newcomer = Memo::new(move |_| !me.get().is_some_and(|m| m.standing == Standing::Admitted));
     view! {
         {move || newcomer.get().then(|| {
@@ -166,7 +175,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                         let label = standing_text(&m.standing);
                         view! {
                             <li data-testid="pending-member" data-name=m.profile.name.clone()>
-                                <strong>{m.profile.name.clone()}</strong>" "<span class="muted">{label}</span>
+                                <strong>{m.profile.name.clone()}</strong>" "<code class="fp" title=t("Key fingerprint")>{fingerprint(&m.key)}</code>" "<span class="muted">{label}</span>
                                 {(!m.profile.skills.is_empty()).then(|| view! { <p>{tr!("Skills: {}", m.profile.skills)}</p> })}
                                 {(!m.profile.bio.is_empty()).then(|| view! { <p>{m.profile.bio.clone()}</p> })}
                                 {move || admitted.get().then(|| {
@@ -187,11 +196,43 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                     .map(|m| view! {
                         <li data-testid="member" data-name=m.profile.name.clone()>
                             <strong>{m.profile.name.clone()}</strong>
+                            " "<code class="fp" data-testid="fingerprint" title=t("Key fingerprint")>{fingerprint(&m.key)}</code>
                             " "<span class="muted">{standing_text(&m.standing)}{m.founder.then_some(" · founder")}</span>
                             {(!m.profile.skills.is_empty()).then(|| view! { <p>{tr!("Skills: {}", m.profile.skills)}</p> })}
                         </li>
                     }).collect_view()}
             </ul>
+        </section>
+        <section class="card" id="integrity" data-testid="integrity">
+            <h2>{t("Room integrity")}</h2>
+            {move || {
+                let (tampering, claims) = integrity.get().unwrap_or_default();
+                if tampering.is_empty() && claims.len() <= 1 {
+                    return view! { <p data-testid="integrity-clean">{t("Nothing in this room's history was deleted, overwritten or forged.")}</p> }.into_any();
+                }
+                view! {
+                    <p>{t("Someone with the room link wrote changes the room's rules ignore. Every entry still counts as its author signed it; these attempts changed nothing:")}</p>
+                    <ul data-testid="tamper-list">
+                        {(claims.len() > 1).then(|| view! {
+                            <li data-testid="tamper-item">{tr!("{} keys claim to have founded this room; only the founder this device trusts counts", claims.len())}</li>
+                        })}
+                        {tampering.into_iter().map(|x| {
+                            let what = match &x.kind {
+                                TamperKind::Deleted => t("deleted").to_string(),
+                                TamperKind::Overwritten => t("overwritten").to_string(),
+                                TamperKind::Altered { field } => tr!("field “{}” changed", field),
+                            };
+                            let when = (x.claimed_at > 0).then(|| format!(" · {}", crate::domain::iso_time(x.claimed_at)));
+                            view! {
+                                <li data-testid="tamper-item" data-key=x.key.clone()>
+                                    <code>{x.key.clone()}</code>" — "{what}
+                                    <span class="muted">{format!(" ({}", x.change.chars().take(12).collect::<String>())}{when}")"</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
     }
 }

@@ -119,13 +119,14 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         });
     }
     let settings_link = StoredValue::new(format!("#/room/{}/settings", room_id));
+    let integrity_link = StoredValue::new(format!("#/room/{}/members", room_id));
     let pair_room = StoredValue::new(room_id.clone());
     let copied = RwSignal::new(false);
     let share_link = move || {
-        let secret = handle
-            .with_value(|h| h.as_ref().map(RoomHandle::link_secret))
+        let fragment = handle
+            .with_value(|h| h.as_ref().map(RoomHandle::link_fragment))
             .unwrap_or_default();
-        format!("{}#/join/{secret}", super::form::app_base())
+        format!("{}{fragment}", super::form::app_base())
     };
     let copy = move |_| {
         if let Some(w) = web_sys::window() {
@@ -141,6 +142,13 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         {move || view_signal.get().map(|v| view! {
             <section class="room-head">
                 <h1 data-testid="room-name">{move || v.get().name.unwrap_or_else(|| "Waiting for the room…".into())}</h1>
+                {move || (v.get().tampered > 0).then(|| view! {
+                    <p class="warning" role="status">
+                        <a data-testid="tamper-warning" href=integrity_link.get_value()>
+                            {tr!("⚠ {} changes to this room were ignored: see Room integrity", v.get().tampered)}
+                        </a>
+                    </p>
+                })}
                 <p class="status">
                     <span data-testid="peer-count" data-count=move || v.get().peers.to_string()>
                         {move || match v.get().peers {

@@ -26,6 +26,9 @@ pub struct RoomView {
     pub unreachable: usize,
     pub pending_saves: usize,
     pub save_error: Option<String>,
+    /// How many changes the room's rules ignored (deletes, overwrites, edits of signed
+    /// entries): listed under Members → Room integrity.
+    pub tampered: usize,
     /// Bumped whenever the document changes: sections derive their own views from the room
     /// (through [`RoomHandle::read`]) when this moves, and only while they are shown.
     pub version: u64,
@@ -88,8 +91,9 @@ impl RoomHandle {
             .load_room(&record.id)
             .await
             .map_err(|e| e.to_string())?;
-        let room = RoomDoc::load_chunks(&record.id, loaded.chunks.iter().map(Vec::as_slice))
+        let mut room = RoomDoc::load_chunks(&record.id, loaded.chunks.iter().map(Vec::as_slice))
             .map_err(|e| tr!("the saved room could not be read: {}", e))?;
+        room.pin_founder((!record.founder.is_empty()).then(|| record.founder.clone()));
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
             me,
@@ -181,8 +185,10 @@ impl RoomHandle {
         }
     }
 
-    pub fn link_secret(&self) -> String {
-        self.0.borrow().secret.to_base64url()
+    /// The room link's fragment (`#/join/…`), with the founder's fingerprint once known.
+    pub fn link_fragment(&self) -> String {
+        let rt = self.0.borrow();
+        crate::crypto::join_fragment(&rt.secret, rt.room.founder().as_deref())
     }
 
     /// Runs a domain command; on success the change is saved, sent to peers and shown.
@@ -320,12 +326,22 @@ impl RoomHandle {
     fn update_record(&self) {
         let name_changed = {
             let mut rt = self.0.borrow_mut();
+            // Trust on first use: a room joined by a link without the founder's mark accepts
+            // the first founder it sees, and no other after that.
+            let pinned = match rt.room.founder() {
+                Some(founder) if rt.record.founder.is_empty() => {
+                    rt.room.pin_founder(Some(founder.clone()));
+                    rt.record.founder = founder;
+                    true
+                }
+                _ => false,
+            };
             match rt.room.name() {
                 Some(name) if name != rt.record.name => {
                     rt.record.name = name;
                     true
                 }
-                _ => false,
+                _ => pinned,
             }
         };
         if name_changed {
@@ -479,16 +495,18 @@ impl RoomHandle {
         let states = peer_states(&mut self.0.borrow_mut());
         let rt = self.0.borrow();
         let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
-        let (name, ready, writable, posts) = (
+        let (name, ready, writable, posts, tampered) = (
             rt.room.name(),
             rt.room.is_ready(),
             rt.room.is_writable(),
             rt.room.posts(),
+            rt.room.tampering().len() + rt.room.founder_claims().len().saturating_sub(1),
         );
         rt.view.update(|v| {
             v.name = name;
             v.ready = ready;
             v.writable = writable;
+            v.tampered = tampered;
             v.posts = posts;
             v.peers = peers;
             v.peer_sync = states;

@@ -52,6 +52,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
             joined_at: now,
             last_opened: now,
             identity: me.secret(),
+            founder: me.public(),
             ..RoomRecord::default()
         };
         let store = device.store.get_value();
@@ -74,7 +75,9 @@ pub fn StartPage(device: Device) -> impl IntoView {
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match parse_join_link(&link.get_untracked()) {
-            Ok(secret) => go(&format!("/join/{}", secret.to_base64url())),
+            Ok(link) => {
+                go(&crate::crypto::join_fragment(&link.secret, link.founder.as_deref())[1..])
+            }
             Err(e) => join_error.set(Some(tr!("That link does not work: {}.", e))),
         }
     };
@@ -225,15 +228,24 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     match parse_join_link(&raw) {
         Err(e) => error.set(Some(tr!("This room link does not work: {}.", e))),
-        Ok(secret) => {
+        Ok(link) => {
+            let (secret, pin) = (link.secret, link.founder.unwrap_or_default());
             let store = device.store.get_value();
             leptos::task::spawn_local(async move {
                 let id = secret.room_id();
                 let known = match store.rooms().await {
-                    Ok(rooms) => rooms.iter().any(|r| r.id == id),
+                    Ok(rooms) => rooms.into_iter().find(|r| r.id == id),
                     Err(e) => return error.set(Some(e.to_string())),
                 };
-                if !known {
+                if let Some(mut record) = known {
+                    // A link with the founder's mark pins a room joined before by one without.
+                    if record.founder.is_empty() && !pin.is_empty() {
+                        record.founder = pin;
+                        if let Err(e) = store.put_room(&record).await {
+                            return error.set(Some(tr!("The room could not be added: {}", e)));
+                        }
+                    }
+                } else {
                     let now = now_ms();
                     let record = RoomRecord {
                         id: id.clone(),
@@ -242,6 +254,7 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
                         joined_at: now,
                         last_opened: now,
                         identity: Identity::generate().secret(),
+                        founder: pin,
                         ..RoomRecord::default()
                     };
                     if let Err(e) = store.put_room(&record).await {

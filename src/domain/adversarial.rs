@@ -331,3 +331,69 @@ fn every_device_derives_the_same_whatever_order_changes_arrive_in() {
     assert_eq!(reloaded.tampering(), a.tampering());
     assert_eq!(reloaded.members(), a.members());
 }
+
+fn vouch_canonical(id: &str, newcomer: &str, at: i64) -> Canonical {
+    Canonical::new("room-1", "vouch", id)
+        .text("newcomer", newcomer)
+        .int("at", at)
+}
+
+fn introduce(room: &mut RoomDoc, name: &str, at: i64) -> Identity {
+    let who = Identity::generate();
+    let profile = Profile {
+        name: name.into(),
+        ..Profile::default()
+    };
+    room.set_profile(&who, profile, at).unwrap();
+    who
+}
+
+#[test]
+fn a_vouch_written_before_its_author_was_admitted_never_counts() {
+    let (mut room, people) = community(1);
+    let bo = introduce(&mut room, "Bo", 2);
+    let cy = introduce(&mut room, "Cy", 3);
+    // Bo, still pending, signs a vouch for Cy dated long after anything else.
+    Hostile(&mut room).signed(
+        "vouch:early",
+        &bo,
+        vouch_canonical("early", &cy.public(), 9_000),
+    );
+    room.vouch(&people[0], &bo.public(), 5).unwrap();
+    assert_eq!(standing(&room, &bo), Some(Standing::Admitted));
+    assert!(matches!(
+        standing(&room, &cy),
+        Some(Standing::Pending { vouches: 0, .. })
+    ));
+}
+
+#[test]
+fn vouches_from_outside_the_room_s_history_admit_nobody() {
+    let (mut room, people) = community(3);
+    let puppet = introduce(&mut room, "Puppet", 10);
+    // Two members sign vouches in a change that depends on nothing (written into an empty
+    // document and merged in), dated just after their own admission.
+    let mut outside = RoomDoc::empty("room-1");
+    for (i, voucher) in people[1..].iter().enumerate() {
+        let id = format!("outside{i}");
+        let canonical = vouch_canonical(&id, &puppet.public(), 30);
+        Hostile(&mut outside).signed(&format!("vouch:{id}"), voucher, canonical);
+    }
+    sync(&mut outside, &mut room);
+    assert!(matches!(
+        standing(&room, &puppet),
+        Some(Standing::Pending { .. })
+    ));
+    assert_eq!(room.admitted().len(), 3);
+}
+
+#[test]
+fn a_vouch_written_after_its_author_s_admission_counts_whatever_its_clock_says() {
+    let (mut room, people) = community(1);
+    let bo = introduce(&mut room, "Bo", 2);
+    let cy = introduce(&mut room, "Cy", 3);
+    room.vouch(&people[0], &bo.public(), 100).unwrap();
+    // Bo's clock is behind: the vouch claims a time before Bo's own admission.
+    room.vouch(&bo, &cy.public(), 50).unwrap();
+    assert_eq!(standing(&room, &cy), Some(Standing::Admitted));
+}

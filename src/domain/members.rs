@@ -424,9 +424,19 @@ impl RoomDoc {
     /// at that moment.
     fn replay_governance(&self) -> Governance {
         enum Event<'a> {
-            Vouch { author: &'a str, newcomer: &'a str },
-            Leave { author: &'a str },
-            Outcome { author: &'a str, decision: &'a str },
+            Vouch {
+                author: &'a str,
+                newcomer: &'a str,
+                raw: &'a super::signed::Raw,
+            },
+            Leave {
+                author: &'a str,
+            },
+            Outcome {
+                author: &'a str,
+                decision: &'a str,
+                raw: &'a super::signed::Raw,
+            },
         }
         let profiles = self.profiles();
         let mut events: Vec<(i64, &str, Event)> = Vec::new();
@@ -437,7 +447,16 @@ impl RoomDoc {
                 continue;
             };
             if verifies(f, || vouch_canonical(self.room_id(), id, newcomer, at)) {
-                events.push((at, id, Event::Vouch { author, newcomer }));
+                let raw = f;
+                events.push((
+                    at,
+                    id,
+                    Event::Vouch {
+                        author,
+                        newcomer,
+                        raw,
+                    },
+                ));
             }
         }
         for (id, f) in self.entries("leave:") {
@@ -449,43 +468,93 @@ impl RoomDoc {
             }
         }
         for (id, author, decision, at) in self.outcome_entries() {
-            events.push((at, id, Event::Outcome { author, decision }));
+            if let Some(raw) = self.index.get(&format!("outcome:{decision}:{id}")) {
+                let event = Event::Outcome {
+                    author,
+                    decision,
+                    raw,
+                };
+                events.push((at, id, event));
+            }
         }
         events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
         let mut g = Governance::default();
+        // Where each admitted member was admitted (the founder entry, or the vouch that
+        // completed their admission): what they sign counts only if written after that, in
+        // the change graph — a claimed time cannot place it earlier.
+        let mut admitted_by: BTreeMap<String, &super::signed::Raw> = BTreeMap::new();
+        // Vouches by members not (yet) admitted when replayed; they count if their author is
+        // admitted later and the vouch was written after that admission.
+        let mut waiting: BTreeMap<&str, Vec<(&str, &super::signed::Raw)>> = BTreeMap::new();
         if let Some((founder, at, starter)) = self.founding() {
             for rule in starter {
                 g.enact("founding", at, rule);
             }
-            if profiles.contains_key(&founder) {
+            let entry = self
+                .index
+                .versions("founder")
+                .find(|f| f.author() == Some(founder.as_str()));
+            if let (true, Some(entry)) = (profiles.contains_key(&founder), entry) {
+                admitted_by.insert(founder.clone(), entry);
                 g.admitted.insert(founder);
             }
         }
         for (at, _, event) in events {
             match event {
-                Event::Vouch { author, newcomer } => {
-                    if !g.admitted.contains(author)
-                        || g.admitted.contains(newcomer)
-                        || g.left.contains(newcomer)
-                        || g.removed.contains(newcomer)
-                        || !profiles.contains_key(newcomer)
-                    {
-                        continue;
-                    }
-                    let set = g.vouchers.entry(newcomer.to_owned()).or_default();
-                    set.insert(author.to_owned());
-                    let counted = set.iter().filter(|v| g.admitted.contains(*v)).count();
-                    if counted >= g.charter.admission_threshold(g.admitted.len()) {
-                        g.admitted.insert(newcomer.to_owned());
+                Event::Vouch {
+                    author,
+                    newcomer,
+                    raw,
+                } => {
+                    let mut queue = vec![(author, newcomer, raw)];
+                    while let Some((author, newcomer, raw)) = queue.pop() {
+                        if g.left.contains(author) || g.removed.contains(author) {
+                            continue;
+                        }
+                        let Some(since) = admitted_by
+                            .get(author)
+                            .filter(|_| g.admitted.contains(author))
+                        else {
+                            waiting.entry(author).or_default().push((newcomer, raw));
+                            continue;
+                        };
+                        if !self.index.precedes(since, raw)
+                            || g.admitted.contains(newcomer)
+                            || g.left.contains(newcomer)
+                            || g.removed.contains(newcomer)
+                            || !profiles.contains_key(newcomer)
+                        {
+                            continue;
+                        }
+                        let set = g.vouchers.entry(newcomer.to_owned()).or_default();
+                        set.insert(author.to_owned());
+                        let counted = set.iter().filter(|v| g.admitted.contains(*v)).count();
+                        if counted >= g.charter.admission_threshold(g.admitted.len()) {
+                            g.admitted.insert(newcomer.to_owned());
+                            admitted_by.insert(newcomer.to_owned(), raw);
+                            for (next, r) in waiting.remove(newcomer).unwrap_or_default() {
+                                queue.push((newcomer, next, r));
+                            }
+                        }
                     }
                 }
                 Event::Leave { author } => {
                     g.admitted.remove(author);
                     g.left.insert(author.to_owned());
                 }
-                Event::Outcome { author, decision } => {
+                Event::Outcome {
+                    author,
+                    decision,
+                    raw,
+                } => {
                     if !g.admitted.contains(author) || g.enacted.contains_key(decision) {
+                        continue;
+                    }
+                    if !admitted_by
+                        .get(author)
+                        .is_some_and(|since| self.index.precedes(since, raw))
+                    {
                         continue;
                     }
                     let Some(f) = self.index.get(&format!("decision:{decision}")) else {

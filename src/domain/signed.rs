@@ -66,7 +66,6 @@ pub(crate) enum Field {
 /// One version of a root entry: the fields written into an entry map by the change that created
 /// it, with its verification remembered. What later changes write into the same map does not
 /// alter it (see [`Index`]).
-#[derive(Default)]
 pub(crate) struct Raw {
     fields: BTreeMap<String, Field>,
     verified: OnceCell<bool>,
@@ -75,15 +74,18 @@ pub(crate) struct Raw {
     /// Causal depth of the change that wrote this version (1 + the deepest of its deps): an
     /// entry written after another in the change graph is always deeper.
     depth: u64,
+    /// The change that wrote this version.
+    change: automerge::ChangeHash,
 }
 
 impl Raw {
-    fn new(fields: BTreeMap<String, Field>, depth: u64) -> Self {
+    fn new(fields: BTreeMap<String, Field>, depth: u64, change: automerge::ChangeHash) -> Self {
         Raw {
             fields,
             verified: OnceCell::new(),
             parsed: OnceCell::new(),
             depth,
+            change,
         }
     }
 
@@ -137,8 +139,8 @@ pub enum TamperKind {
     Altered { field: String },
 }
 
-/// An entry map's object id: (counter, actor bytes).
-type ObjKey = (u64, Vec<u8>);
+/// An entry map's object id: (counter, the actor's number in [`Index::actors`]).
+type ObjKey = (u64, u32);
 
 /// Every entry ever written at the root (maps under `kind:id` keys, and `founder`), derived
 /// from the document's history: each change is read once, in causal order, and every map it
@@ -154,17 +156,23 @@ type ObjKey = (u64, Vec<u8>);
 pub(crate) struct Index {
     /// Root key → its distinct versions, causally earliest first (see [`Raw::order`]).
     entries: BTreeMap<String, Vec<Raw>>,
+    /// Every actor seen, numbered in the order first seen (numbers stay on this device).
+    actors: std::collections::HashMap<Vec<u8>, u32>,
     /// Entry maps seen so far → their root key, so later writes into them can be recognised.
     objects: std::collections::HashMap<ObjKey, String>,
-    /// Each change's causal depth.
-    depths: std::collections::HashMap<automerge::ChangeHash, u64>,
+    /// Each change's causal depth and dependencies: the change graph, for [`Index::precedes`].
+    graph: std::collections::HashMap<automerge::ChangeHash, (u64, Vec<automerge::ChangeHash>)>,
+    /// Answers of [`Index::precedes`] already worked out.
+    ancestry: std::cell::RefCell<
+        std::collections::HashMap<(automerge::ChangeHash, automerge::ChangeHash), bool>,
+    >,
     /// Deletes and values put at root keys, and late writes into entry maps, as they were
     /// seen; judged against the entries by [`Index::tampering`].
     events: Vec<(String, TamperKind, automerge::ChangeHash, i64)>,
     /// The room's own root values, every time they were written: the name, and the map that
     /// holds the board's posts. The causally first counts (see [`Index::room_name`]).
     names: Vec<(u64, String)>,
-    posts_maps: Vec<(u64, ObjKey)>,
+    posts_maps: Vec<(u64, u64, Vec<u8>)>,
     /// Bumped whenever an entry changes, so derived views can be remembered until then.
     generation: u64,
 }
@@ -192,13 +200,16 @@ impl Index {
         let depth = 1 + change
             .deps()
             .iter()
-            .filter_map(|d| self.depths.get(d))
+            .filter_map(|d| self.graph.get(d).map(|(depth, _)| *depth))
             .max()
-            .copied()
             .unwrap_or(0);
-        self.depths.insert(hash, depth);
+        self.graph.insert(hash, (depth, change.deps().to_vec()));
         let decoded = change.decode();
-        let actor = decoded.actor_id.to_bytes().to_vec();
+        let next = self.actors.len() as u32;
+        let actor = *self
+            .actors
+            .entry(decoded.actor_id.to_bytes().to_vec())
+            .or_insert(next);
         let start = decoded.start_op.get();
         let claimed_at = decoded.time;
         // Maps this change creates at entry keys, with the fields it writes into them.
@@ -212,11 +223,11 @@ impl Index {
                             self.names.push((depth, name.to_string()));
                         }
                         OpType::Make(ObjType::Map) if key == "posts" => {
-                            self.posts_maps
-                                .push((depth, (start + i as u64, actor.clone())));
+                            let bytes = decoded.actor_id.to_bytes().to_vec();
+                            self.posts_maps.push((depth, start + i as u64, bytes));
                         }
                         OpType::Make(ObjType::Map) if indexed_key(&key) => {
-                            fresh.push(((start + i as u64, actor.clone()), key, BTreeMap::new()));
+                            fresh.push(((start + i as u64, actor), key, BTreeMap::new()));
                         }
                         OpType::Delete => {
                             self.events
@@ -230,7 +241,10 @@ impl Index {
                     }
                 }
                 (ObjectId::Id(obj), Key::Map(field), action) => {
-                    let obj: ObjKey = (obj.0, obj.1.to_bytes().to_vec());
+                    let Some(actor) = self.actors.get(obj.1.to_bytes()) else {
+                        continue;
+                    };
+                    let obj: ObjKey = (obj.0, *actor);
                     if let Some((_, _, fields)) = fresh.iter_mut().find(|(o, _, _)| *o == obj) {
                         match action {
                             OpType::Put(v) => {
@@ -258,7 +272,7 @@ impl Index {
             if versions.iter().any(|v| v.fields == fields) {
                 continue;
             }
-            let raw = Raw::new(fields, depth);
+            let raw = Raw::new(fields, depth, hash);
             let at = versions.partition_point(|v| v.order(&raw).is_lt());
             versions.insert(at, raw);
         }
@@ -337,7 +351,7 @@ impl Index {
 
     /// The board's posts map as first created ("counter@actor"), whatever was put over it.
     pub fn posts_map(&self) -> Option<String> {
-        let (_, (counter, actor)) = self.posts_maps.iter().min()?;
+        let (_, counter, actor) = self.posts_maps.iter().min()?;
         Some(format!("{counter}@{}", crate::crypto::hex(actor)))
     }
 
@@ -374,6 +388,44 @@ impl Index {
             ))
             .take_while(move |(k, _)| k.starts_with(&prefix))
             .map(move |(k, versions)| (&k[skip..], versions.as_slice()))
+    }
+
+    /// Whether `earlier` was written in the causal past of `later` (or in the same change):
+    /// whoever wrote `later` had `earlier` in their document. Claimed times can lie; this
+    /// cannot. Worked out by walking `later`'s dependencies back, no deeper than `earlier`.
+    pub fn precedes(&self, earlier: &Raw, later: &Raw) -> bool {
+        let (from, to) = (earlier.change, later.change);
+        if from == to {
+            return true;
+        }
+        if earlier.depth >= later.depth {
+            return false;
+        }
+        if let Some(known) = self.ancestry.borrow().get(&(from, to)) {
+            return *known;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![to];
+        let mut found = false;
+        while let Some(hash) = stack.pop() {
+            if hash == from {
+                found = true;
+                break;
+            }
+            let Some((depth, deps)) = self.graph.get(&hash) else {
+                continue;
+            };
+            if *depth <= earlier.depth {
+                continue;
+            }
+            for d in deps {
+                if seen.insert(*d) {
+                    stack.push(*d);
+                }
+            }
+        }
+        self.ancestry.borrow_mut().insert((from, to), found);
+        found
     }
 
     pub fn generation(&self) -> u64 {

@@ -189,11 +189,13 @@ describe('finding peers', () => {
     await post(pa, { title: 'Grandmother soup recipe', description: 'Leeks and patience' })
     await boardIs(pb, ['Grandmother soup recipe'])
     const roomId = new URL(pa.url()).hash.split('/')[2]
-    const secret = link.split('#/join/')[1]
+    // The link holds the secret and the founder's key mark: neither may reach a server.
+    const [secret, founderMark] = link.split('#/join/')[1].split('.')
+    assert.ok(secret.length >= 43 && founderMark.length === 16, 'the link carries the founder mark')
     for (const [server, frames] of Object.entries(sent)) {
       assert.ok(frames.length > 2, `frames were sent to ${server}`)
       const all = frames.join('\n')
-      for (const clear of ['Quiet kitchen', roomId, secret, 'v=0', 'a=candidate', 'candidate:', '127.0.0.1', 'Grandmother', 'Leeks']) {
+      for (const clear of ['Quiet kitchen', roomId, secret, founderMark, 'v=0', 'a=candidate', 'candidate:', '127.0.0.1', 'Grandmother', 'Leeks']) {
         assert.ok(!all.includes(clear), `"${clear}" was sent to ${server} in the clear`)
       }
     }

@@ -24,6 +24,9 @@ pub struct Charter {
     pub value_types: BTreeMap<String, u32>,
     /// Vouches a newcomer needs; 0 means the default, min(3, ceil(admitted / 2)).
     pub admission: u32,
+    /// The least time, in hours, a decision that carries a change (a rule, a removal or an
+    /// expense) must stay open between its proposal and its close to pass.
+    pub min_open_hours: u32,
 }
 
 impl Charter {
@@ -33,6 +36,11 @@ impl Charter {
             0 => super::members::admission_threshold(admitted),
             n => (n as usize).min(admitted.max(1)),
         }
+    }
+
+    /// [`Charter::min_open_hours`] in milliseconds.
+    pub fn min_open_ms(&self) -> i64 {
+        i64::from(self.min_open_hours) * 60 * 60 * 1000
     }
 }
 
@@ -50,6 +58,7 @@ impl Default for Charter {
                 .map(|t| (t.to_owned(), 100))
                 .collect(),
             admission: 0,
+            min_open_hours: 48,
         }
     }
 }
@@ -175,11 +184,15 @@ pub const LICENCES: [&str; 5] = [
     "members only",
 ];
 
+/// The longest encoded amendment read from a document, in bytes.
+const MAX_ENCODED: usize = 8 * 1024;
+
 /// What a passed consent decision enacts. A charter change: `key` is `purpose`, `values`,
 /// `method` (`consent`, `majority`, `score`, `ranked` or `dots:<n>`), `quorum_percent`,
-/// `approvals`, `admission` (vouches needed; 0 for the default rule),
-/// `licence` or `value_type:<name>` (weight in percent; 0 removes the type). Or an action:
-/// `remove` (value: a member's key) or `expense` (value: an expense entry's id, approved).
+/// `approvals`, `admission` (vouches needed; 0 for the default rule), `min_open_hours` (1 to
+/// 720: how long a decision carrying a change stays open at least), `licence` or
+/// `value_type:<name>` (weight in percent; 0 removes the type). Or an action: `remove` (value: a
+/// member's key) or `expense` (value: an expense entry's id, approved).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amendment {
     pub key: String,
@@ -199,6 +212,10 @@ impl Amendment {
     }
 
     pub(crate) fn parse(text: &str) -> Option<Self> {
+        // Longer than any valid change (2000 characters of purpose, 4 bytes each): not read.
+        if text.len() > MAX_ENCODED {
+            return None;
+        }
         let (key, value) = text.split_once('=')?;
         let a = Amendment {
             key: key.to_owned(),
@@ -241,6 +258,12 @@ impl Amendment {
                 _ => Err(Self::invalid("approvals takes a whole number from 1 to 10")),
             },
             "admission" => number(20),
+            "min_open_hours" => match self.value.parse::<u32>() {
+                Ok(1..=720) => Ok(()),
+                _ => Err(Self::invalid(
+                    "min_open_hours takes a whole number of hours from 1 to 720",
+                )),
+            },
             "remove" | "expense"
                 if !self.value.is_empty()
                     && self.value.len() <= 100
@@ -278,6 +301,7 @@ impl Amendment {
             "method" => c.method = Method::parse(&self.value).unwrap_or(c.method),
             "approvals" => c.approvals = self.value.parse().unwrap_or(c.approvals),
             "admission" => c.admission = self.value.parse().unwrap_or(c.admission),
+            "min_open_hours" => c.min_open_hours = self.value.parse().unwrap_or(c.min_open_hours),
             "licence" => c.licence = self.value.clone(),
             key => {
                 if let (Some(name), Ok(weight)) =
@@ -503,6 +527,8 @@ mod tests {
             ("licence", "mine"),
             ("owner", "ana"),
             ("value_type:", "5"),
+            ("min_open_hours", "0"),
+            ("min_open_hours", "721"),
         ] {
             let p = NewProposal {
                 title: "x".into(),
@@ -534,5 +560,10 @@ mod tests {
         assert!(room.propose(&ana, by_majority, 10).is_err());
         assert!(Amendment::new("value_type:seeds", "150").validate().is_ok());
         assert!(Amendment::new("method", "dots:10").validate().is_ok());
+        assert!(Amendment::new("min_open_hours", "720").validate().is_ok());
+        let mut c = Charter::default();
+        assert_eq!(c.min_open_hours, 48);
+        Amendment::new("min_open_hours", "24").apply(&mut c);
+        assert_eq!(c.min_open_ms(), 24 * 60 * 60 * 1000);
     }
 }

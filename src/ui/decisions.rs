@@ -12,7 +12,7 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The changes a proposal can carry, as (amendment key, label).
 /// What a proposal can enact: (amendment key, label).
-fn changes() -> [(&'static str, &'static str); 10] {
+fn changes() -> [(&'static str, &'static str); 11] {
     [
         ("", t("Nothing: just decide")),
         ("purpose", t("Change the purpose")),
@@ -25,6 +25,10 @@ fn changes() -> [(&'static str, &'static str); 10] {
             t("Change the vouches a newcomer needs (0: default rule)"),
         ),
         ("licence", t("Change the default licence")),
+        (
+            "min_open_hours",
+            t("Change how long a change stays open at least (hours)"),
+        ),
         ("remove", t("Remove a member (their key)")),
         ("expense", t("Approve an expense (its entry id)")),
     ]

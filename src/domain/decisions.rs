@@ -6,9 +6,12 @@
 //!
 //! Anyone holding the room link can write any signed entry with any claimed time, so the rules
 //! hold where decisions are derived, not only in the commands: a decision is derived only if its
-//! proposer is admitted and its texts and lists are within bounds.
+//! proposer is admitted and its texts and lists are within bounds, and a decision that carries a
+//! change (a rule, a removal, an expense) passes only if it was open at least the charter's
+//! `min_open_hours`, reached at least the charter's quorum, and at least two members agreed. The
+//! member a removal names takes no part in its tally.
 
-use super::charter::Amendment;
+use super::charter::{Amendment, Charter};
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
 use crate::crypto::{random_id, Identity};
@@ -23,6 +26,8 @@ const MAX_REASON: usize = 1000;
 const MAX_STATEMENT: usize = 2000;
 /// Longest stance value, in bytes: `MAX_OPTIONS` numbers with their commas and tag.
 const MAX_STANCE_VALUE: usize = 256;
+/// Distinct agreeing members a decision that carries a change needs, at least.
+const MIN_AGREEING: u64 = 2;
 
 /// Whether `s` is at most `max` characters (bytes first: a long text is not walked).
 fn within(s: &str, max: usize) -> bool {
@@ -165,10 +170,16 @@ pub struct NewProposal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Open,
-    Passed { winner: Option<usize> },
+    Passed {
+        winner: Option<usize>,
+    },
     Rejected,
     Blocked,
     NoQuorum,
+    /// Carries a change but was open less than the charter's `min_open_hours`: cannot pass.
+    TooShort,
+    /// Carries a change that fewer than two members agreed to: does not pass.
+    TooFewAgreed,
 }
 
 /// A decision with its live tally (derived).
@@ -359,6 +370,22 @@ impl RoomDoc {
                 problem: "is a percentage from 0 to 100".into(),
             });
         }
+        if p.amendment.is_some() {
+            // The floors the derivation enforces, refused here with a clear reason.
+            let charter = self.charter(now_ms);
+            if p.closes_at.saturating_sub(now_ms) < charter.min_open_ms() {
+                return Err(DomainError::Invalid {
+                    field: "closes_at",
+                    problem: "is sooner than the charter allows for a change".into(),
+                });
+            }
+            if p.quorum_percent < charter.quorum_percent {
+                return Err(DomainError::Invalid {
+                    field: "quorum",
+                    problem: "is below the charter's quorum, which a change needs".into(),
+                });
+            }
+        }
         let p = NewProposal {
             title,
             options,
@@ -415,12 +442,14 @@ impl RoomDoc {
         Ok(())
     }
 
-    /// Every decision with its tally and outcome as of `now_ms`, counted with the members
-    /// admitted now.
+    /// Every decision with its tally and outcome as of `now_ms`: counted with the members
+    /// admitted now, under the charter in force at `now_ms` (what recording an outcome now would
+    /// be replayed with).
     pub fn decisions(&self, now_ms: i64) -> Vec<DecisionView> {
         let g = self.governance();
+        let charter = self.charter(now_ms);
         self.entries("decision:")
-            .filter_map(|(id, f)| self.view_decision(id, f, &g, now_ms))
+            .filter_map(|(id, f)| self.view_decision(id, f, &g, &charter, now_ms))
             .collect()
     }
 
@@ -432,10 +461,11 @@ impl RoomDoc {
         id: &str,
         f: &Raw,
         g: &super::members::Governance,
+        charter: &Charter,
         now_ms: i64,
     ) -> Option<DecisionView> {
         let recorded = g.enacted.contains_key(id);
-        let mut d = self.derive(id, f, &g.admitted, now_ms, recorded)?;
+        let mut d = self.derive(id, f, &g.admitted, charter, now_ms, recorded)?;
         d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
         Some(d)
     }
@@ -462,7 +492,7 @@ impl RoomDoc {
     pub fn decision(&self, id: &str, now_ms: i64) -> Option<DecisionView> {
         let f = self.index.get(&format!("decision:{id}"))?;
         let g = self.governance();
-        self.view_decision(id, f, &g, now_ms)
+        self.view_decision(id, f, &g, &self.charter(now_ms), now_ms)
     }
 
     /// Records the outcome of a closed decision: a statement and an optional review date. If
@@ -571,17 +601,18 @@ impl RoomDoc {
             .map(|(_, s)| s)
     }
 
-    /// A decision tallied with the members in `admitted` (the governance replay passes the
-    /// members of the moment an outcome was recorded). Not derived (None) unless it verifies,
-    /// its proposer is in `admitted`, and it is within bounds.
+    /// A decision tallied with the members in `admitted` under `charter` (the governance
+    /// replay passes the members and charter of the moment an outcome was recorded). Not derived
+    /// (None) unless it verifies, its proposer is in `admitted`, and it is within bounds.
     pub(crate) fn derive_decision(
         &self,
         id: &str,
         f: &Raw,
         admitted: &BTreeSet<String>,
+        charter: &Charter,
         now_ms: i64,
     ) -> Option<DecisionView> {
-        self.derive(id, f, admitted, now_ms, false)
+        self.derive(id, f, admitted, charter, now_ms, false)
     }
 
     /// [`RoomDoc::derive_decision`]; `any_proposer` skips the proposer's admission (for a
@@ -591,6 +622,7 @@ impl RoomDoc {
         id: &str,
         f: &Raw,
         admitted: &BTreeSet<String>,
+        charter: &Charter,
         now_ms: i64,
         any_proposer: bool,
     ) -> Option<DecisionView> {
@@ -630,7 +662,15 @@ impl RoomDoc {
         if !verifies(f, || proposal_canonical(self.room_id(), id, &p, at)) {
             return None;
         }
-        // The latest verified stance of each admitted member between the proposal and its
+        // The member a removal names takes no part in it: their stance is ignored and they
+        // are not counted among the members the quorum is a share of.
+        let subject = p
+            .amendment
+            .as_ref()
+            .filter(|a| a.key == "remove")
+            .map(|a| a.value.as_str());
+        let eligible = |who: &str| admitted.contains(who) && subject != Some(who);
+        // The latest verified stance of each eligible member between the proposal and its
         // close, by (time, id).
         let mut latest: BTreeMap<&str, (i64, &str, Stance)> = BTreeMap::new();
         for (stance_id, s) in self.entries(&stance_prefix(id)) {
@@ -645,7 +685,7 @@ impl RoomDoc {
             if decision != id
                 || stance_at < at
                 || stance_at >= p.closes_at
-                || !admitted.contains(author)
+                || !eligible(author)
                 || value.len() > MAX_STANCE_VALUE
             {
                 continue;
@@ -679,17 +719,31 @@ impl RoomDoc {
         }
         let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
         let statement = self.statement(id, p.closes_at);
+        let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
+        let floors = p.amendment.is_some().then_some(Floors {
+            quorum_percent: charter.quorum_percent,
+            min_open_ms: charter.min_open_ms(),
+        });
         let mut view = tally(
             id.to_owned(),
             (author.to_owned(), at),
             p,
             &stances,
-            admitted.len(),
+            (members, floors),
             now_ms,
         );
         view.statement = statement;
         Some(view)
     }
+}
+
+/// What the charter asks of a decision that carries a change.
+#[derive(Debug, Clone, Copy)]
+struct Floors {
+    /// The least quorum, whatever the proposal asked for.
+    quorum_percent: u32,
+    /// The least time between the proposal and its close.
+    min_open_ms: i64,
 }
 
 /// A decision's stances live at `stance:<decision>:<id>`: one range of the index each.
@@ -702,7 +756,7 @@ fn tally(
     (author, proposed_at): (String, i64),
     p: NewProposal,
     stances: &[&Stance],
-    admitted: usize,
+    (admitted, floors): (usize, Option<Floors>),
     now_ms: i64,
 ) -> DecisionView {
     let n = p.options.len();
@@ -755,17 +809,22 @@ fn tally(
         }
     };
     let participants = stances.len();
+    let quorum = floors.map_or(p.quorum_percent, |f| p.quorum_percent.max(f.quorum_percent));
     let outcome = if now_ms < p.closes_at {
         Outcome::Open
-    } else if (participants as u64) * 100 < u64::from(p.quorum_percent) * admitted as u64 {
+    } else if floors.is_some_and(|f| p.closes_at.saturating_sub(proposed_at) < f.min_open_ms) {
+        Outcome::TooShort
+    } else if (participants as u64) * 100 < u64::from(quorum) * admitted as u64 {
         Outcome::NoQuorum
     } else if p.method == Method::Consent {
         if totals[3] > 0 {
             Outcome::Blocked
-        } else if totals[0] > totals[2] {
-            Outcome::Passed { winner: None }
-        } else {
+        } else if totals[0] <= totals[2] {
             Outcome::Rejected
+        } else if floors.is_some() && totals[0] < MIN_AGREEING {
+            Outcome::TooFewAgreed
+        } else {
+            Outcome::Passed { winner: None }
         }
     } else {
         match winner {
@@ -1020,6 +1079,14 @@ mod tests {
         r.commit();
     }
 
+    fn standing(r: &RoomDoc, who: &Identity) -> crate::domain::Standing {
+        r.members()
+            .into_iter()
+            .find(|m| m.key == who.public())
+            .unwrap()
+            .standing
+    }
+
     fn change(key: &str, value: &str, quorum_percent: u32, closes_at: i64) -> NewProposal {
         NewProposal {
             title: format!("{key} {value}"),
@@ -1029,6 +1096,47 @@ mod tests {
             quorum_percent,
             amendment: Some(Amendment::new(key, value)),
         }
+    }
+
+    #[test]
+    fn a_removal_open_for_a_millisecond_with_no_quorum_is_not_enacted() {
+        let (mut r, m) = room(5);
+        let target = m[1].public();
+        let d = raw_proposal(&mut r, &m[0], &change("remove", &target, 0, 51), 50);
+        for who in [&m[0], &m[2], &m[3], &m[4]] {
+            raw_stance(&mut r, who, &d, &Stance::Agree, 50);
+        }
+        raw_outcome(&mut r, &m[0], &d, 51);
+        assert_eq!(standing(&r, &m[1]), crate::domain::Standing::Admitted);
+        assert!(!r.decision(&d, 100).unwrap().enacted);
+    }
+
+    #[test]
+    fn the_member_being_removed_cannot_block_it_nor_count_towards_quorum() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], change("remove", &m[3].public(), 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        r.take_stance(&m[1], &d, Stance::Agree, "", 2).unwrap();
+        r.take_stance(&m[3], &d, Stance::Block, "not me", 3)
+            .unwrap();
+        let v = r.decision(&d, LONG).unwrap();
+        assert_eq!(v.participants, 2);
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+        r.record_outcome(&m[0], &d, "Removed", None, LONG).unwrap();
+        assert_eq!(standing(&r, &m[3]), crate::domain::Standing::Removed);
+
+        // Their taking part does not make the quorum either: 2 of the 5 others is below half.
+        let (mut r, m) = room(6);
+        let d = r
+            .propose(&m[0], change("remove", &m[5].public(), 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        r.take_stance(&m[1], &d, Stance::Agree, "", 2).unwrap();
+        r.take_stance(&m[5], &d, Stance::Abstain, "", 3).unwrap();
+        r.record_outcome(&m[0], &d, "Removed?", None, LONG).unwrap();
+        assert_eq!(standing(&r, &m[5]), crate::domain::Standing::Admitted);
     }
 
     #[test]
@@ -1082,6 +1190,50 @@ mod tests {
         let v = r.decision(&d, 1_000).unwrap();
         assert_eq!((v.participants, v.totals.clone()), (2, vec![2, 0, 0, 0]));
         assert_eq!(v.outcome, Outcome::Passed { winner: None });
+    }
+
+    #[test]
+    fn one_agreeing_member_alone_cannot_pass_a_change() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], change("purpose", "Mine alone", 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        for (i, who) in m.iter().enumerate().skip(1) {
+            r.take_stance(who, &d, Stance::Abstain, "", 1 + i as i64)
+                .unwrap();
+        }
+        assert_eq!(r.decision(&d, LONG).unwrap().participants, 4);
+        r.record_outcome(&m[0], &d, "Passed?", None, LONG).unwrap();
+        assert_eq!(r.charter(LONG + 1).purpose, "");
+        assert!(!r.decision(&d, LONG + 1).unwrap().enacted);
+    }
+
+    #[test]
+    fn a_change_needs_the_charters_quorum_whatever_it_asked_for() {
+        // Four of six is two thirds; the proposal asked for none, the charter asks for three
+        // quarters.
+        let (mut r, m) = room(6);
+        let raise = r
+            .propose(&m[0], change("quorum_percent", "75", 50, LONG), 0)
+            .unwrap();
+        for (i, who) in m.iter().enumerate() {
+            r.take_stance(who, &raise, Stance::Agree, "", 1 + i as i64)
+                .unwrap();
+        }
+        r.record_outcome(&m[0], &raise, "75%", None, LONG).unwrap();
+        assert_eq!(r.charter(LONG).quorum_percent, 75);
+        let d = raw_proposal(
+            &mut r,
+            &m[0],
+            &change("approvals", "1", 0, 2 * LONG),
+            LONG + 1,
+        );
+        for (i, who) in m.iter().take(4).enumerate() {
+            raw_stance(&mut r, who, &d, &Stance::Agree, LONG + 2 + i as i64);
+        }
+        raw_outcome(&mut r, &m[0], &d, 2 * LONG);
+        assert_eq!(r.charter(2 * LONG + 1).approvals, 2);
     }
 
     #[test]

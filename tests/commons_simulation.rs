@@ -12,6 +12,10 @@ use tequio::domain::*;
 mod support;
 use support::Rng;
 
+/// Simulated time between steps: an hour, so a change (open at least 48 hours) closes 48 steps
+/// after it is proposed.
+const STEP: i64 = 60 * 60 * 1000;
+
 fn sync(a: &mut RoomDoc, b: &mut RoomDoc) {
     let (mut sa, mut sb) = (State::new(), State::new());
     for _ in 0..30 {
@@ -40,6 +44,25 @@ fn pair<T>(v: &mut [T], i: usize, j: usize) -> (&mut T, &mut T) {
 fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], now: i64) {
     let other = rng.pick(people).unwrap().public();
     let pots: Vec<String> = room.pots(now).into_iter().map(|p| p.id).collect();
+    // Members often answer a change open before them: a change needs the charter's quorum and
+    // two members who agree.
+    if rng.below(3) == 0 {
+        let unanswered = room.decisions(now).into_iter().find(|d| {
+            d.outcome == Outcome::Open
+                && d.amendment.is_some()
+                && !room.has_stance(&d.id, &me.public())
+        });
+        if let Some(d) = unanswered {
+            let stance = [
+                Stance::Agree,
+                Stance::Agree,
+                Stance::Disagree,
+                Stance::Block,
+            ];
+            let _ = room.take_stance(me, &d.id, stance[rng.below(4)].clone(), "", now);
+            return;
+        }
+    }
     let _ = match rng.below(15) {
         0 => {
             let pending: Vec<String> = room
@@ -98,14 +121,20 @@ fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], no
             } else {
                 [Method::Consent, Method::Majority, Method::Ranked][rng.below(3)]
             };
+            // A change stays open the charter's least time and asks at least its quorum.
+            let charter = room.charter(now);
+            let (closes_at, quorum_percent) = match amendment {
+                Some(_) => (now + charter.min_open_ms(), charter.quorum_percent),
+                None => (now + 30 * STEP, 30),
+            };
             room.propose(
                 me,
                 NewProposal {
                     title: format!("Proposal {now}"),
                     method,
                     options: vec!["a".into(), "b".into(), "c".into()],
-                    closes_at: now + 150,
-                    quorum_percent: 30,
+                    closes_at,
+                    quorum_percent,
                     amendment,
                 },
                 now,
@@ -335,8 +364,8 @@ fn run(seed: u64) -> (usize, usize) {
             .unwrap();
     }
     let mut cut: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for step in 0..150i64 {
-        let now = 10 + step * 5;
+    for step in 0..300i64 {
+        let now = 10 + step * STEP;
         match rng.below(10) {
             0 => {
                 let (i, j) = (rng.below(n), rng.below(n));
@@ -370,7 +399,7 @@ fn run(seed: u64) -> (usize, usize) {
             }
         }
     }
-    let end = 100_000;
+    let end = 400 * STEP;
     // Every device indexes its entries incrementally as changes arrive; a copy loaded from the
     // saved document indexes from scratch, and must derive exactly the same commons.
     let saved = rooms[0].doc_mut().save();

@@ -24,6 +24,9 @@ pub struct Charter {
     pub value_types: BTreeMap<String, u32>,
     /// Vouches a newcomer needs; 0 means the default, min(3, ceil(admitted / 2)).
     pub admission: u32,
+    /// The least time, in hours, a decision that carries a change (a rule, a removal or an
+    /// expense) must stay open between its proposal and its close to pass.
+    pub min_open_hours: u32,
 }
 
 impl Charter {
@@ -33,6 +36,11 @@ impl Charter {
             0 => super::members::admission_threshold(admitted),
             n => (n as usize).min(admitted.max(1)),
         }
+    }
+
+    /// [`Charter::min_open_hours`] in milliseconds.
+    pub fn min_open_ms(&self) -> i64 {
+        i64::from(self.min_open_hours) * 60 * 60 * 1000
     }
 }
 
@@ -50,6 +58,7 @@ impl Default for Charter {
                 .map(|t| (t.to_owned(), 100))
                 .collect(),
             admission: 0,
+            min_open_hours: 48,
         }
     }
 }
@@ -175,11 +184,15 @@ pub const LICENCES: [&str; 5] = [
     "members only",
 ];
 
+/// The longest encoded amendment read from a document, in bytes.
+const MAX_ENCODED: usize = 8 * 1024;
+
 /// What a passed consent decision enacts. A charter change: `key` is `purpose`, `values`,
 /// `method` (`consent`, `majority`, `score`, `ranked` or `dots:<n>`), `quorum_percent`,
-/// `approvals`, `admission` (vouches needed; 0 for the default rule),
-/// `licence` or `value_type:<name>` (weight in percent; 0 removes the type). Or an action:
-/// `remove` (value: a member's key) or `expense` (value: an expense entry's id, approved).
+/// `approvals`, `admission` (vouches needed; 0 for the default rule), `min_open_hours` (1 to
+/// 720: how long a decision carrying a change stays open at least), `licence` or
+/// `value_type:<name>` (weight in percent; 0 removes the type). Or an action: `remove` (value: a
+/// member's key) or `expense` (value: an expense entry's id, approved).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amendment {
     pub key: String,
@@ -199,6 +212,10 @@ impl Amendment {
     }
 
     pub(crate) fn parse(text: &str) -> Option<Self> {
+        // Longer than any valid change (2000 characters of purpose, 4 bytes each): not read.
+        if text.len() > MAX_ENCODED {
+            return None;
+        }
         let (key, value) = text.split_once('=')?;
         let a = Amendment {
             key: key.to_owned(),
@@ -241,6 +258,12 @@ impl Amendment {
                 _ => Err(Self::invalid("approvals takes a whole number from 1 to 10")),
             },
             "admission" => number(20),
+            "min_open_hours" => match self.value.parse::<u32>() {
+                Ok(1..=720) => Ok(()),
+                _ => Err(Self::invalid(
+                    "min_open_hours takes a whole number of hours from 1 to 720",
+                )),
+            },
             "remove" | "expense"
                 if !self.value.is_empty()
                     && self.value.len() <= 100
@@ -278,6 +301,7 @@ impl Amendment {
             "method" => c.method = Method::parse(&self.value).unwrap_or(c.method),
             "approvals" => c.approvals = self.value.parse().unwrap_or(c.approvals),
             "admission" => c.admission = self.value.parse().unwrap_or(c.admission),
+            "min_open_hours" => c.min_open_hours = self.value.parse().unwrap_or(c.min_open_hours),
             "licence" => c.licence = self.value.clone(),
             key => {
                 if let (Some(name), Ok(weight)) =
@@ -325,6 +349,9 @@ mod tests {
     use super::*;
     use crate::crypto::Identity;
     use crate::domain::{EntryKind, EntryState, Method, NewEntry, NewProposal, Stance};
+
+    /// The least time a change stays open under the default charter (48 hours).
+    const OPEN: i64 = 48 * 60 * 60 * 1000;
 
     fn two_members() -> (RoomDoc, Identity, Identity) {
         let (room, mut m) = crate::domain::testing::community(2);
@@ -407,11 +434,12 @@ mod tests {
     fn amendments_apply_when_the_outcome_of_a_passed_decision_is_recorded() {
         let (mut room, ana, bo) = two_members();
         assert_eq!(room.charter(0), Charter::default());
-        let later = amend(&mut room, &ana, "purpose", "Share tools", 300);
-        let sooner = amend(&mut room, &ana, "purpose", "Share food", 200);
-        let blocked = amend(&mut room, &ana, "licence", "CC0", 200);
+        let later = amend(&mut room, &ana, "purpose", "Share tools", OPEN + 300);
+        let sooner = amend(&mut room, &ana, "purpose", "Share food", OPEN + 200);
+        let blocked = amend(&mut room, &ana, "licence", "CC0", OPEN + 200);
         for d in [&later, &sooner] {
             room.take_stance(&ana, d, Stance::Agree, "", 20).unwrap();
+            room.take_stance(&bo, d, Stance::Agree, "", 21).unwrap();
         }
         room.take_stance(&ana, &blocked, Stance::Agree, "", 20)
             .unwrap();
@@ -419,48 +447,61 @@ mod tests {
             .unwrap();
         // No outcome can be recorded while a decision is open.
         assert!(matches!(
-            room.record_outcome(&ana, &sooner, "Food it is", None, 199),
+            room.record_outcome(&ana, &sooner, "Food it is", None, OPEN + 199),
             Err(DomainError::Invalid {
                 field: "outcome",
                 ..
             })
         ));
-        assert_eq!(room.charter(10_000).purpose, "");
-        room.record_outcome(&bo, &sooner, "Food it is", Some(5_000), 200)
+        assert_eq!(room.charter(OPEN + 10_000).purpose, "");
+        room.record_outcome(&bo, &sooner, "Food it is", Some(OPEN + 5_000), OPEN + 200)
             .unwrap();
-        room.record_outcome(&ana, &blocked, "Blocked: we keep copyleft", None, 200)
-            .unwrap();
-        room.record_outcome(&ana, &later, "Tools", None, 300)
+        room.record_outcome(
+            &ana,
+            &blocked,
+            "Blocked: we keep copyleft",
+            None,
+            OPEN + 200,
+        )
+        .unwrap();
+        room.record_outcome(&ana, &later, "Tools", None, OPEN + 300)
             .unwrap();
         assert!(matches!(
-            room.record_outcome(&ana, &later, "Again", None, 301),
+            room.record_outcome(&ana, &later, "Again", None, OPEN + 301),
             Err(DomainError::Invalid {
                 field: "outcome",
                 ..
             })
         ));
-        let d = room.decision(&sooner, 400).unwrap();
+        let d = room.decision(&sooner, OPEN + 400).unwrap();
         assert!(d.enacted);
-        assert_eq!(d.statement.as_ref().map(|s| s.review_at), Some(5_000));
-        assert!(!room.decision(&blocked, 400).unwrap().enacted);
-        assert_eq!(room.charter(199).purpose, "");
-        assert_eq!(room.charter(250).purpose, "Share food");
-        let c = room.charter(300);
+        assert_eq!(
+            d.statement.as_ref().map(|s| s.review_at),
+            Some(OPEN + 5_000)
+        );
+        assert!(!room.decision(&blocked, OPEN + 400).unwrap().enacted);
+        assert_eq!(room.charter(OPEN + 199).purpose, "");
+        assert_eq!(room.charter(OPEN + 250).purpose, "Share food");
+        let c = room.charter(OPEN + 300);
         assert_eq!(
             (c.purpose.as_str(), c.licence.as_str()),
             ("Share tools", "CC BY-SA 4.0")
         );
-        let order: Vec<String> = room.charter_history(300).into_iter().map(|h| h.0).collect();
+        let order: Vec<String> = room
+            .charter_history(OPEN + 300)
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
         assert_eq!(order, vec![sooner, later]);
     }
 
     #[test]
     fn the_pot_policy_follows_the_charter() {
         let (mut room, ana, bo) = two_members();
-        let d = amend(&mut room, &ana, "approvals", "1", 100);
+        let d = amend(&mut room, &ana, "approvals", "1", OPEN + 100);
         room.take_stance(&ana, &d, Stance::Agree, "", 20).unwrap();
         room.take_stance(&bo, &d, Stance::Agree, "", 21).unwrap();
-        room.record_outcome(&ana, &d, "One approval is enough", None, 100)
+        room.record_outcome(&ana, &d, "One approval is enough", None, OPEN + 100)
             .unwrap();
         let pot = room.open_pot(&ana, "Pot", "EUR", 30).unwrap();
         room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 500, ""), 31)
@@ -491,7 +532,61 @@ mod tests {
                 needed: 2
             }
         );
-        assert_eq!(state(100), EntryState::Approved);
+        assert_eq!(state(OPEN + 100), EntryState::Approved);
+    }
+
+    #[test]
+    fn the_least_time_a_change_stays_open_is_amendable_and_bounds_proposals() {
+        let (mut room, ana, bo) = two_members();
+        assert_eq!(room.charter(0).min_open_hours, 48);
+        let change = |key: &str, value: &str, closes_at: i64, quorum_percent: u32| NewProposal {
+            title: format!("Set {key}"),
+            method: Method::Consent,
+            options: vec![],
+            closes_at,
+            quorum_percent,
+            amendment: Some(Amendment::new(key, value)),
+        };
+        // The command refuses what the derivation would never pass, naming the field.
+        assert!(matches!(
+            room.propose(&ana, change("purpose", "x", OPEN + 9, 50), 10),
+            Err(DomainError::Invalid {
+                field: "closes_at",
+                ..
+            })
+        ));
+        assert!(matches!(
+            room.propose(&ana, change("purpose", "x", OPEN + 10, 49), 10),
+            Err(DomainError::Invalid {
+                field: "quorum",
+                ..
+            })
+        ));
+        // A decision without a change keeps its own quorum and time.
+        let plain = NewProposal {
+            amendment: None,
+            ..change("purpose", "x", 11, 0)
+        };
+        room.propose(&ana, plain, 10).unwrap();
+        let d = room
+            .propose(&ana, change("min_open_hours", "24", OPEN + 10, 50), 10)
+            .unwrap();
+        room.take_stance(&ana, &d, Stance::Agree, "", 20).unwrap();
+        room.take_stance(&bo, &d, Stance::Agree, "", 21).unwrap();
+        room.record_outcome(&bo, &d, "A day is enough", None, OPEN + 10)
+            .unwrap();
+        assert_eq!(room.charter(OPEN + 10).min_open_hours, 24);
+        let day = OPEN / 2;
+        let t = OPEN + 20;
+        let d = room
+            .propose(&ana, change("purpose", "Quick", t + day, 50), t)
+            .unwrap();
+        room.take_stance(&ana, &d, Stance::Agree, "", t + 1)
+            .unwrap();
+        room.take_stance(&bo, &d, Stance::Agree, "", t + 2).unwrap();
+        room.record_outcome(&bo, &d, "Quick", None, t + day)
+            .unwrap();
+        assert_eq!(room.charter(t + day).purpose, "Quick");
     }
 
     #[test]
@@ -504,6 +599,8 @@ mod tests {
             ("licence", "mine"),
             ("owner", "ana"),
             ("value_type:", "5"),
+            ("min_open_hours", "0"),
+            ("min_open_hours", "721"),
         ] {
             let p = NewProposal {
                 title: "x".into(),
@@ -535,5 +632,10 @@ mod tests {
         assert!(room.propose(&ana, by_majority, 10).is_err());
         assert!(Amendment::new("value_type:seeds", "150").validate().is_ok());
         assert!(Amendment::new("method", "dots:10").validate().is_ok());
+        assert!(Amendment::new("min_open_hours", "720").validate().is_ok());
+        let mut c = Charter::default();
+        assert_eq!(c.min_open_hours, 48);
+        Amendment::new("min_open_hours", "24").apply(&mut c);
+        assert_eq!(c.min_open_ms(), 24 * 60 * 60 * 1000);
     }
 }

@@ -1,9 +1,17 @@
 //! Decisions (Loomio's methods): consent, majority, score (0–5 per option), ranked choice
 //! (instant runoff) and dot vote. A proposal has options, a closing time and a quorum (a share
-//! of admitted members). Each admitted member's latest stance before closing counts; tallies and
-//! outcomes are derived, with deterministic tie-breaking (the lower option index wins a tie).
+//! of admitted members). Each admitted member's latest stance between the proposal and its close
+//! counts; tallies and outcomes are derived, with deterministic tie-breaking (the lower option
+//! index wins a tie).
+//!
+//! Anyone holding the room link can write any signed entry with any claimed time, so the rules
+//! hold where decisions are derived, not only in the commands: a decision is derived only if its
+//! proposer is admitted and its texts and lists are within bounds, and a decision that carries a
+//! change (a rule, a removal, an expense) passes only if it was open at least the charter's
+//! `min_open_hours`, reached at least the charter's quorum, and at least two members agreed. The
+//! member a removal names takes no part in its tally.
 
-use super::charter::Amendment;
+use super::charter::{Amendment, Charter};
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
 use crate::crypto::{random_id, Identity};
@@ -11,6 +19,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_OPTIONS: usize = 20;
 const MAX_SCORE: u32 = 5;
+/// Longest texts, in characters; a decision or stance read with a longer one is not counted.
+const MAX_TITLE: usize = 160;
+const MAX_OPTION: usize = 100;
+const MAX_REASON: usize = 1000;
+const MAX_STATEMENT: usize = 2000;
+/// Longest stance value, in bytes: `MAX_OPTIONS` numbers with their commas and tag.
+const MAX_STANCE_VALUE: usize = 256;
+/// Distinct agreeing members a decision that carries a change needs, at least.
+const MIN_AGREEING: u64 = 2;
+
+/// Whether `s` is at most `max` characters (bytes first: a long text is not walked).
+fn within(s: &str, max: usize) -> bool {
+    s.len() <= max || (s.len() <= 4 * max && s.chars().count() <= max)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -112,10 +134,12 @@ impl Stance {
                 v.len() == options && v.iter().all(|s| *s <= MAX_SCORE)
             }
             (Method::Ranked, Stance::Ranking(v)) => {
+                if v.is_empty() || v.len() > options {
+                    return false;
+                }
                 let mut seen = vec![false; options];
-                !v.is_empty()
-                    && v.iter()
-                        .all(|i| *i < options && !std::mem::replace(&mut seen[*i], true))
+                v.iter()
+                    .all(|i| *i < options && !std::mem::replace(&mut seen[*i], true))
             }
             (Method::Dots(n), Stance::Dots(v)) => {
                 v.len() == options
@@ -146,10 +170,16 @@ pub struct NewProposal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Open,
-    Passed { winner: Option<usize> },
+    Passed {
+        winner: Option<usize>,
+    },
     Rejected,
     Blocked,
     NoQuorum,
+    /// Carries a change but was open less than the charter's `min_open_hours`: cannot pass.
+    TooShort,
+    /// Carries a change that fewer than two members agreed to: does not pass.
+    TooFewAgreed,
 }
 
 /// A decision with its live tally (derived).
@@ -340,6 +370,22 @@ impl RoomDoc {
                 problem: "is a percentage from 0 to 100".into(),
             });
         }
+        if p.amendment.is_some() {
+            // The floors the derivation enforces, refused here with a clear reason.
+            let charter = self.charter(now_ms);
+            if p.closes_at.saturating_sub(now_ms) < charter.min_open_ms() {
+                return Err(DomainError::Invalid {
+                    field: "closes_at",
+                    problem: "is sooner than the charter allows for a change".into(),
+                });
+            }
+            if p.quorum_percent < charter.quorum_percent {
+                return Err(DomainError::Invalid {
+                    field: "quorum",
+                    problem: "is below the charter's quorum, which a change needs".into(),
+                });
+            }
+        }
         let p = NewProposal {
             title,
             options,
@@ -396,16 +442,32 @@ impl RoomDoc {
         Ok(())
     }
 
-    /// Every decision with its tally and outcome as of `now_ms`.
+    /// Every decision with its tally and outcome as of `now_ms`: counted with the members
+    /// admitted now, under the charter in force at `now_ms` (what recording an outcome now would
+    /// be replayed with).
     pub fn decisions(&self, now_ms: i64) -> Vec<DecisionView> {
         let g = self.governance();
+        let charter = self.charter(now_ms);
         self.entries("decision:")
-            .filter_map(|(id, f)| {
-                let mut d = self.derive_decision(id, f, &g.admitted, now_ms)?;
-                d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
-                Some(d)
-            })
+            .filter_map(|(id, f)| self.view_decision(id, f, &g, &charter, now_ms))
             .collect()
+    }
+
+    /// A decision as the views show it. Its proposer must be admitted now, unless its outcome
+    /// was recorded: the governance replay then derived it with its proposer admitted at that
+    /// moment, and it stays part of the room's history after they leave.
+    fn view_decision(
+        &self,
+        id: &str,
+        f: &Raw,
+        g: &super::members::Governance,
+        charter: &Charter,
+        now_ms: i64,
+    ) -> Option<DecisionView> {
+        let recorded = g.enacted.contains_key(id);
+        let mut d = self.derive(id, f, &g.admitted, charter, now_ms, recorded)?;
+        d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
+        Some(d)
     }
 
     /// One decision as of `now_ms`.
@@ -419,6 +481,8 @@ impl RoomDoc {
             };
             let reason = text(f, "reason").unwrap_or_default();
             author == member
+                && value.len() <= MAX_STANCE_VALUE
+                && within(reason, MAX_REASON)
                 && verifies(f, || {
                     stance_canonical(self.room_id(), id, decision, value, reason, at)
                 })
@@ -428,9 +492,7 @@ impl RoomDoc {
     pub fn decision(&self, id: &str, now_ms: i64) -> Option<DecisionView> {
         let f = self.index.get(&format!("decision:{id}"))?;
         let g = self.governance();
-        let mut d = self.derive_decision(id, f, &g.admitted, now_ms)?;
-        d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
-        Some(d)
+        self.view_decision(id, f, &g, &self.charter(now_ms), now_ms)
     }
 
     /// Records the outcome of a closed decision: a statement and an optional review date. If
@@ -498,6 +560,7 @@ impl RoomDoc {
                     text(f, "author")?,
                 );
                 (text(f, "decision") == Some(decision)
+                    && within(statement, MAX_STATEMENT)
                     && verifies(f, || {
                         outcome_canonical(self.room_id(), id, decision, statement, review, at)
                     }))
@@ -518,6 +581,7 @@ impl RoomDoc {
                 );
                 (at >= closes_at
                     && text(f, "decision") == Some(decision)
+                    && within(statement, MAX_STATEMENT)
                     && verifies(f, || {
                         outcome_canonical(self.room_id(), id, decision, statement, review, at)
                     }))
@@ -537,20 +601,54 @@ impl RoomDoc {
             .map(|(_, s)| s)
     }
 
+    /// A decision tallied with the members in `admitted` under `charter` (the governance
+    /// replay passes the members and charter of the moment an outcome was recorded). Not derived
+    /// (None) unless it verifies, its proposer is in `admitted`, and it is within bounds.
     pub(crate) fn derive_decision(
         &self,
         id: &str,
         f: &Raw,
         admitted: &BTreeSet<String>,
+        charter: &Charter,
         now_ms: i64,
     ) -> Option<DecisionView> {
-        let method = Method::parse(text(f, "method")?)?;
-        let options: Vec<String> = match text(f, "options")? {
+        self.derive(id, f, admitted, charter, now_ms, false)
+    }
+
+    /// [`RoomDoc::derive_decision`]; `any_proposer` skips the proposer's admission (for a
+    /// decision the replay already derived).
+    fn derive(
+        &self,
+        id: &str,
+        f: &Raw,
+        admitted: &BTreeSet<String>,
+        charter: &Charter,
+        now_ms: i64,
+        any_proposer: bool,
+    ) -> Option<DecisionView> {
+        let author = text(f, "author")?;
+        if !any_proposer && !admitted.contains(author) {
+            return None;
+        }
+        // Bounds first: nothing long is split, copied or hashed.
+        let (title, options) = (text(f, "title")?, text(f, "options")?);
+        if !within(title, MAX_TITLE) || options.len() > MAX_OPTIONS * (4 * MAX_OPTION + 1) {
+            return None;
+        }
+        let options: Vec<String> = match options {
             "" => Vec::new(),
-            o => o.split('\n').map(str::to_owned).collect(),
+            o => o
+                .split('\n')
+                .take(MAX_OPTIONS + 1)
+                .map(str::to_owned)
+                .collect(),
         };
+        if options.len() > MAX_OPTIONS || !options.iter().all(|o| within(o, MAX_OPTION)) {
+            return None;
+        }
+        let method = Method::parse(text(f, "method")?)?;
         let p = NewProposal {
-            title: text(f, "title")?.to_owned(),
+            title: title.to_owned(),
             method,
             options,
             closes_at: int(f, "closes_at")?,
@@ -564,7 +662,16 @@ impl RoomDoc {
         if !verifies(f, || proposal_canonical(self.room_id(), id, &p, at)) {
             return None;
         }
-        // The latest verified stance of each admitted member before closing, by (time, id).
+        // The member a removal names takes no part in it: their stance is ignored and they
+        // are not counted among the members the quorum is a share of.
+        let subject = p
+            .amendment
+            .as_ref()
+            .filter(|a| a.key == "remove")
+            .map(|a| a.value.as_str());
+        let eligible = |who: &str| admitted.contains(who) && subject != Some(who);
+        // The latest verified stance of each eligible member between the proposal and its
+        // close, by (time, id).
         let mut latest: BTreeMap<&str, (i64, &str, Stance)> = BTreeMap::new();
         for (stance_id, s) in self.entries(&stance_prefix(id)) {
             let (Some(decision), Some(value), Some(stance_at), Some(author)) = (
@@ -575,7 +682,16 @@ impl RoomDoc {
             ) else {
                 continue;
             };
-            if decision != id || stance_at >= p.closes_at || !admitted.contains(author) {
+            if decision != id
+                || stance_at < at
+                || stance_at >= p.closes_at
+                || !eligible(author)
+                || value.len() > MAX_STANCE_VALUE
+            {
+                continue;
+            }
+            let reason = text(s, "reason").unwrap_or_default();
+            if !within(reason, MAX_REASON) {
                 continue;
             }
             let Some(stance) = Stance::parse(value).filter(|s| s.fits(method, p.options.len()))
@@ -588,7 +704,6 @@ impl RoomDoc {
             {
                 continue;
             }
-            let reason = text(s, "reason").unwrap_or_default();
             if verifies(s, || {
                 stance_canonical(
                     self.room_id(),
@@ -604,17 +719,31 @@ impl RoomDoc {
         }
         let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
         let statement = self.statement(id, p.closes_at);
+        let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
+        let floors = p.amendment.is_some().then_some(Floors {
+            quorum_percent: charter.quorum_percent,
+            min_open_ms: charter.min_open_ms(),
+        });
         let mut view = tally(
             id.to_owned(),
-            (text(f, "author")?.to_owned(), at),
+            (author.to_owned(), at),
             p,
             &stances,
-            admitted.len(),
+            (members, floors),
             now_ms,
         );
         view.statement = statement;
         Some(view)
     }
+}
+
+/// What the charter asks of a decision that carries a change.
+#[derive(Debug, Clone, Copy)]
+struct Floors {
+    /// The least quorum, whatever the proposal asked for.
+    quorum_percent: u32,
+    /// The least time between the proposal and its close.
+    min_open_ms: i64,
 }
 
 /// A decision's stances live at `stance:<decision>:<id>`: one range of the index each.
@@ -627,7 +756,7 @@ fn tally(
     (author, proposed_at): (String, i64),
     p: NewProposal,
     stances: &[&Stance],
-    admitted: usize,
+    (admitted, floors): (usize, Option<Floors>),
     now_ms: i64,
 ) -> DecisionView {
     let n = p.options.len();
@@ -680,17 +809,22 @@ fn tally(
         }
     };
     let participants = stances.len();
+    let quorum = floors.map_or(p.quorum_percent, |f| p.quorum_percent.max(f.quorum_percent));
     let outcome = if now_ms < p.closes_at {
         Outcome::Open
-    } else if (participants as u64) * 100 < u64::from(p.quorum_percent) * admitted as u64 {
+    } else if floors.is_some_and(|f| p.closes_at.saturating_sub(proposed_at) < f.min_open_ms) {
+        Outcome::TooShort
+    } else if (participants as u64) * 100 < u64::from(quorum) * admitted as u64 {
         Outcome::NoQuorum
     } else if p.method == Method::Consent {
         if totals[3] > 0 {
             Outcome::Blocked
-        } else if totals[0] > totals[2] {
-            Outcome::Passed { winner: None }
-        } else {
+        } else if totals[0] <= totals[2] {
             Outcome::Rejected
+        } else if floors.is_some() && totals[0] < MIN_AGREEING {
+            Outcome::TooFewAgreed
+        } else {
+            Outcome::Passed { winner: None }
         }
     } else {
         match winner {
@@ -899,5 +1033,271 @@ mod tests {
         let v = r.decision(&d, 2_000).unwrap();
         assert_eq!(v.participants, 1);
         assert_eq!(v.outcome, Outcome::Passed { winner: None });
+    }
+
+    // Adversarial: a modified client writes whatever it likes, signed with its own key. The
+    // rules hold where tallies and standing are derived.
+
+    const HOUR: i64 = 60 * 60 * 1000;
+    /// Open long enough for a change under the default charter (48 hours).
+    const LONG: i64 = 49 * HOUR;
+
+    /// A proposal written as a modified client would: signed, past every check of `propose`.
+    fn raw_proposal(r: &mut RoomDoc, by: &Identity, p: &NewProposal, at: i64) -> String {
+        let id = random_id();
+        let canonical = proposal_canonical(r.room_id(), &id, p, at);
+        put_signed(&mut r.doc, &format!("decision:{id}"), by, canonical).unwrap();
+        r.commit();
+        id
+    }
+
+    /// A stance written directly, with any claimed time.
+    fn raw_stance(r: &mut RoomDoc, by: &Identity, decision: &str, stance: &Stance, at: i64) {
+        let id = random_id();
+        let canonical = stance_canonical(r.room_id(), &id, decision, &stance.encode(), "", at);
+        put_signed(
+            &mut r.doc,
+            &format!("{}{id}", stance_prefix(decision)),
+            by,
+            canonical,
+        )
+        .unwrap();
+        r.commit();
+    }
+
+    /// An outcome written directly, with any claimed time.
+    fn raw_outcome(r: &mut RoomDoc, by: &Identity, decision: &str, at: i64) {
+        let id = random_id();
+        let canonical = outcome_canonical(r.room_id(), &id, decision, "done", 0, at);
+        put_signed(
+            &mut r.doc,
+            &format!("outcome:{decision}:{id}"),
+            by,
+            canonical,
+        )
+        .unwrap();
+        r.commit();
+    }
+
+    fn standing(r: &RoomDoc, who: &Identity) -> crate::domain::Standing {
+        r.members()
+            .into_iter()
+            .find(|m| m.key == who.public())
+            .unwrap()
+            .standing
+    }
+
+    fn change(key: &str, value: &str, quorum_percent: u32, closes_at: i64) -> NewProposal {
+        NewProposal {
+            title: format!("{key} {value}"),
+            method: Method::Consent,
+            options: vec![],
+            closes_at,
+            quorum_percent,
+            amendment: Some(Amendment::new(key, value)),
+        }
+    }
+
+    #[test]
+    fn a_removal_open_for_a_millisecond_with_no_quorum_is_not_enacted() {
+        let (mut r, m) = room(5);
+        let target = m[1].public();
+        let d = raw_proposal(&mut r, &m[0], &change("remove", &target, 0, 51), 50);
+        for who in [&m[0], &m[2], &m[3], &m[4]] {
+            raw_stance(&mut r, who, &d, &Stance::Agree, 50);
+        }
+        raw_outcome(&mut r, &m[0], &d, 51);
+        assert_eq!(standing(&r, &m[1]), crate::domain::Standing::Admitted);
+        assert!(!r.decision(&d, 100).unwrap().enacted);
+    }
+
+    #[test]
+    fn the_member_being_removed_cannot_block_it_nor_count_towards_quorum() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], change("remove", &m[3].public(), 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        r.take_stance(&m[1], &d, Stance::Agree, "", 2).unwrap();
+        r.take_stance(&m[3], &d, Stance::Block, "not me", 3)
+            .unwrap();
+        let v = r.decision(&d, LONG).unwrap();
+        assert_eq!(v.participants, 2);
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+        r.record_outcome(&m[0], &d, "Removed", None, LONG).unwrap();
+        assert_eq!(standing(&r, &m[3]), crate::domain::Standing::Removed);
+
+        // Their taking part does not make the quorum either: 2 of the 5 others is below half.
+        let (mut r, m) = room(6);
+        let d = r
+            .propose(&m[0], change("remove", &m[5].public(), 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        r.take_stance(&m[1], &d, Stance::Agree, "", 2).unwrap();
+        r.take_stance(&m[5], &d, Stance::Abstain, "", 3).unwrap();
+        r.record_outcome(&m[0], &d, "Removed?", None, LONG).unwrap();
+        assert_eq!(standing(&r, &m[5]), crate::domain::Standing::Admitted);
+    }
+
+    #[test]
+    fn a_decision_proposed_by_a_key_not_admitted_is_not_derived() {
+        let (mut r, m) = room(3);
+        let stranger = Identity::generate();
+        let d = raw_proposal(&mut r, &stranger, &proposal(Method::Consent, &[]), 100);
+        assert!(r.decision(&d, 200).is_none());
+        assert!(r.decisions(200).iter().all(|v| v.id != d));
+        // Nor does a stranger's change pass, whoever agrees.
+        let c = raw_proposal(&mut r, &stranger, &change("approvals", "1", 100, LONG), 0);
+        for (i, who) in m.iter().enumerate() {
+            raw_stance(&mut r, who, &c, &Stance::Agree, 1 + i as i64);
+        }
+        raw_outcome(&mut r, &m[0], &c, LONG);
+        assert_eq!(r.charter(LONG + 1).approvals, 2);
+    }
+
+    #[test]
+    fn a_decision_with_ten_thousand_options_is_not_derived_and_stays_fast() {
+        let (mut r, m) = room(2);
+        let options: Vec<String> = (0..10_000).map(|i| format!("o{i}")).collect();
+        let p = NewProposal {
+            options,
+            ..proposal(Method::Ranked, &[])
+        };
+        let d = raw_proposal(&mut r, &m[0], &p, 100);
+        raw_stance(&mut r, &m[0], &d, &Stance::Ranking(vec![0]), 101);
+        raw_stance(&mut r, &m[1], &d, &Stance::Ranking(vec![1]), 102);
+        let start = std::time::Instant::now();
+        for _ in 0..10 {
+            assert!(r.decision(&d, 2_000).is_none());
+            assert!(r.decisions(2_000).is_empty());
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_stance_dated_before_the_proposal_does_not_count() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], proposal(Method::Consent, &[]), 100)
+            .unwrap();
+        raw_stance(&mut r, &m[1], &d, &Stance::Block, 99);
+        r.take_stance(&m[0], &d, Stance::Agree, "", 101).unwrap();
+        r.take_stance(&m[2], &d, Stance::Agree, "", 102).unwrap();
+        let v = r.decision(&d, 1_000).unwrap();
+        assert_eq!((v.participants, v.totals.clone()), (2, vec![2, 0, 0, 0]));
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+    }
+
+    #[test]
+    fn one_agreeing_member_alone_cannot_pass_a_change() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], change("purpose", "Mine alone", 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        for (i, who) in m.iter().enumerate().skip(1) {
+            r.take_stance(who, &d, Stance::Abstain, "", 1 + i as i64)
+                .unwrap();
+        }
+        assert_eq!(r.decision(&d, LONG).unwrap().participants, 4);
+        r.record_outcome(&m[0], &d, "Passed?", None, LONG).unwrap();
+        assert_eq!(r.charter(LONG + 1).purpose, "");
+        assert!(!r.decision(&d, LONG + 1).unwrap().enacted);
+    }
+
+    #[test]
+    fn a_change_needs_the_charters_quorum_whatever_it_asked_for() {
+        // Four of six is two thirds; the proposal asked for none, the charter asks for three
+        // quarters.
+        let (mut r, m) = room(6);
+        let raise = r
+            .propose(&m[0], change("quorum_percent", "75", 50, LONG), 0)
+            .unwrap();
+        for (i, who) in m.iter().enumerate() {
+            r.take_stance(who, &raise, Stance::Agree, "", 1 + i as i64)
+                .unwrap();
+        }
+        r.record_outcome(&m[0], &raise, "75%", None, LONG).unwrap();
+        assert_eq!(r.charter(LONG).quorum_percent, 75);
+        let d = raw_proposal(
+            &mut r,
+            &m[0],
+            &change("approvals", "1", 0, 2 * LONG),
+            LONG + 1,
+        );
+        for (i, who) in m.iter().take(4).enumerate() {
+            raw_stance(&mut r, who, &d, &Stance::Agree, LONG + 2 + i as i64);
+        }
+        raw_outcome(&mut r, &m[0], &d, 2 * LONG);
+        assert_eq!(r.charter(2 * LONG + 1).approvals, 2);
+    }
+
+    #[test]
+    fn oversized_texts_are_not_read() {
+        let (mut r, m) = room(3);
+        let long_title = NewProposal {
+            title: "x".repeat(MAX_TITLE + 1),
+            ..proposal(Method::Consent, &[])
+        };
+        let d = raw_proposal(&mut r, &m[0], &long_title, 100);
+        assert!(r.decision(&d, 200).is_none());
+        let long_option = NewProposal {
+            options: vec!["a".into(), "é".repeat(MAX_OPTION + 1)],
+            ..proposal(Method::Majority, &[])
+        };
+        let d = raw_proposal(&mut r, &m[0], &long_option, 100);
+        assert!(r.decision(&d, 200).is_none());
+        // A stance whose reason is too long does not count; a ranking naming an option twice
+        // or more options than there are does not either.
+        let d = r
+            .propose(&m[0], proposal(Method::Ranked, &["a", "b"]), 100)
+            .unwrap();
+        let long_reason = "y".repeat(MAX_REASON + 1);
+        for (who, value, reason) in [
+            (&m[0], "ranking:0", long_reason.as_str()),
+            (&m[1], "ranking:1,1", ""),
+            (&m[2], "ranking:0,1,0", ""),
+        ] {
+            let id = random_id();
+            let c = stance_canonical(r.room_id(), &id, &d, value, reason, 101);
+            put_signed(&mut r.doc, &format!("{}{id}", stance_prefix(&d)), who, c).unwrap();
+        }
+        r.commit();
+        assert_eq!(r.decision(&d, 2_000).unwrap().participants, 0);
+        assert!(!r.has_stance(&d, &m[0].public()));
+    }
+
+    #[test]
+    fn a_recorded_decision_stays_listed_after_its_proposer_leaves_an_open_one_does_not() {
+        let (mut r, m) = room(4);
+        let done = r
+            .propose(&m[1], change("purpose", "Gardens", 50, LONG), 0)
+            .unwrap();
+        for (i, who) in m.iter().enumerate() {
+            r.take_stance(who, &done, Stance::Agree, "", 1 + i as i64)
+                .unwrap();
+        }
+        r.record_outcome(&m[0], &done, "Gardens", None, LONG)
+            .unwrap();
+        let open = r
+            .propose(
+                &m[1],
+                NewProposal {
+                    closes_at: 2 * LONG,
+                    ..proposal(Method::Consent, &[])
+                },
+                LONG + 1,
+            )
+            .unwrap();
+        r.leave(&m[1], LONG + 2).unwrap();
+        let listed: Vec<String> = r.decisions(LONG + 3).into_iter().map(|d| d.id).collect();
+        assert_eq!(listed, vec![done.clone()]);
+        assert!(r.decision(&done, LONG + 3).unwrap().enacted);
+        assert!(r.decision(&open, LONG + 3).is_none());
+        assert_eq!(r.charter(LONG + 3).purpose, "Gardens");
     }
 }

@@ -560,7 +560,8 @@ impl RoomDoc {
                     let Some(f) = self.index.get(&format!("decision:{decision}")) else {
                         continue;
                     };
-                    let Some(d) = self.derive_decision(decision, f, &g.admitted, at) else {
+                    let Some(d) = self.derive_decision(decision, f, &g.admitted, &g.charter, at)
+                    else {
                         continue;
                     };
                     if at < d.closes_at {
@@ -779,8 +780,12 @@ mod governance_tests {
     use crate::domain::testing::{community, sync};
     use crate::domain::{EntryKind, EntryState, Method, NewEntry, NewProposal, Outcome, Stance};
 
-    /// Proposes `change` by consent (closing at 100), has everyone in `yes` agree, and records
-    /// the outcome at 100. Returns the decision id.
+    /// When `decide`'s decisions close: proposed at 50 and open the charter's least time for a
+    /// change (48 hours).
+    const CLOSES: i64 = 50 + 48 * 60 * 60 * 1000;
+
+    /// Proposes `change` by consent (closing at `CLOSES`), has everyone in `yes` agree, and
+    /// records the outcome at `CLOSES`. Returns the decision id.
     fn decide(room: &mut RoomDoc, yes: &[&Identity], key: &str, value: &str) -> String {
         let d = room
             .propose(
@@ -789,7 +794,7 @@ mod governance_tests {
                     title: format!("{key} {value}"),
                     method: Method::Consent,
                     options: vec![],
-                    closes_at: 100,
+                    closes_at: CLOSES,
                     quorum_percent: 50,
                     amendment: Some(Amendment::new(key, value)),
                 },
@@ -800,7 +805,7 @@ mod governance_tests {
             room.take_stance(who, &d, Stance::Agree, "", 60 + i as i64)
                 .unwrap();
         }
-        room.record_outcome(yes[0], &d, "Decided", None, 100)
+        room.record_outcome(yes[0], &d, "Decided", None, CLOSES)
             .unwrap();
         d
     }
@@ -867,7 +872,7 @@ mod governance_tests {
             }
         );
         decide(&mut room, &[&p[0], &p[1]], "admission", "1");
-        assert_eq!(room.charter(100).admission, 1);
+        assert_eq!(room.charter(CLOSES).admission, 1);
         assert_eq!(
             standing(&room, &newcomer),
             Standing::Pending {
@@ -875,7 +880,7 @@ mod governance_tests {
                 needed: 1
             }
         );
-        room.vouch(&p[2], &newcomer.public(), 200).unwrap();
+        room.vouch(&p[2], &newcomer.public(), CLOSES + 100).unwrap();
         assert_eq!(standing(&room, &newcomer), Standing::Admitted);
     }
 
@@ -919,7 +924,7 @@ mod governance_tests {
                     title: "Ask for two vouches always".into(),
                     method: Method::Consent,
                     options: vec![],
-                    closes_at: 100,
+                    closes_at: CLOSES,
                     quorum_percent: 50,
                     amendment: Some(Amendment::new("admission", "2")),
                 },
@@ -930,17 +935,18 @@ mod governance_tests {
         a.take_stance(&p[1], &d, Stance::Agree, "", 61).unwrap();
         let mut b = RoomDoc::empty("room-1");
         sync(&mut a, &mut b);
-        a.record_outcome(&p[0], &d, "Two vouches", None, 120)
+        a.record_outcome(&p[0], &d, "Two vouches", None, CLOSES + 20)
             .unwrap();
-        b.record_outcome(&p[1], &d, "Two vouches from now on", None, 110)
+        b.record_outcome(&p[1], &d, "Two vouches from now on", None, CLOSES + 10)
             .unwrap();
         sync(&mut a, &mut b);
-        assert_eq!(a.charter_history(1_000), b.charter_history(1_000));
-        assert_eq!(a.charter_history(1_000).len(), 1);
+        let later = CLOSES + 1_000;
+        assert_eq!(a.charter_history(later), b.charter_history(later));
+        assert_eq!(a.charter_history(later).len(), 1);
         // The earlier statement is the one shown, on both devices.
         let (da, db) = (
-            a.decision(&d, 1_000).unwrap(),
-            b.decision(&d, 1_000).unwrap(),
+            a.decision(&d, later).unwrap(),
+            b.decision(&d, later).unwrap(),
         );
         assert_eq!(da, db);
         assert_eq!(da.outcome, Outcome::Passed { winner: None });

@@ -45,6 +45,10 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
             ),
             ("Default quorum", tr!("{}% of members", c.quorum_percent)),
             (
+                "Changes stay open at least",
+                tr!("{} hours", c.min_open_hours),
+            ),
+            (
                 "Approvals an expense needs",
                 tr!("{} (never the requester's own)", c.approvals),
             ),

@@ -12,7 +12,7 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The changes a proposal can carry, as (amendment key, label).
 /// What a proposal can enact: (amendment key, label).
-fn changes() -> [(&'static str, &'static str); 10] {
+fn changes() -> [(&'static str, &'static str); 11] {
     [
         ("", t("Nothing: just decide")),
         ("purpose", t("Change the purpose")),
@@ -25,6 +25,10 @@ fn changes() -> [(&'static str, &'static str); 10] {
             t("Change the vouches a newcomer needs (0: default rule)"),
         ),
         ("licence", t("Change the default licence")),
+        (
+            "min_open_hours",
+            t("Change how long a change stays open at least (hours)"),
+        ),
         ("remove", t("Remove a member (their key)")),
         ("expense", t("Approve an expense (its entry id)")),
     ]
@@ -50,6 +54,8 @@ fn outcome_label(o: &Outcome, options: &[String]) -> String {
         Outcome::Rejected => t("rejected").into(),
         Outcome::Blocked => t("blocked").into(),
         Outcome::NoQuorum => t("no quorum").into(),
+        Outcome::TooShort => t("not passed: open too short a time for a change").into(),
+        Outcome::TooFewAgreed => t("not passed: a change needs two members to agree").into(),
     }
 }
 
@@ -102,8 +108,7 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         };
         let key = change.get_untracked();
         let amendment = (!key.is_empty()).then(|| Amendment::new(&key, &value.get_untracked()));
-        let now = now_ms();
-        let proposal = NewProposal {
+        let mut proposal = NewProposal {
             title: title.get_untracked(),
             method: if amendment.is_some() {
                 Method::Consent
@@ -117,11 +122,13 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                 .filter(|l| !l.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            closes_at: now + days.max(0) * DAY_MS,
+            closes_at: 0,
             quorum_percent,
             amendment,
         };
         if run(handle, errors, |room, me, now| {
+            // From the time the command runs: exactly `days` days, as the floor is measured.
+            proposal.closes_at = now.saturating_add(days.clamp(0, 3_650) * DAY_MS);
             room.propose(me, proposal, now)
         })
         .is_some()
@@ -139,14 +146,27 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                 on:input=move |ev| title.set(event_target_value(&ev))/>
             {error_for(errors, "title")}
             <label for="d-change">{t("If it passes, it enacts")}</label>
-            <select id="d-change" data-testid="decision-change" on:change=move |ev| change.set(event_target_value(&ev))>
+            <select id="d-change" data-testid="decision-change" on:change=move |ev| {
+                let key = event_target_value(&ev);
+                // A change stays open at least the charter's minimum: start from there.
+                if let (false, Some(c)) = (key.is_empty(), charter.get_untracked()) {
+                    let least = i64::from(c.min_open_hours.div_ceil(24));
+                    if !matches!(days.get_untracked().trim().parse::<i64>(), Ok(d) if d >= least) {
+                        days.set(least.to_string());
+                    }
+                }
+                change.set(key)
+            }>
                 {changes().into_iter().map(|(k, label)| view! { <option value=k selected=move || change.get() == k>{label}</option> }).collect_view()}
             </select>
             {move || (!change.get().is_empty()).then(|| view! {
                 <label for="d-value">{t("New value")}</label>
                 <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
                     on:input=move |ev| value.set(event_target_value(&ev))/>
-                <p class="hint">{t("A change is decided by consent.")}</p>
+                <p class="hint">{t("A change is decided by consent.")}" "{move || charter.get().map(|c| tr!(
+                    "It stays open at least {} hours, needs a quorum of at least {}% and two members who agree.",
+                    c.min_open_hours, c.quorum_percent
+                ))}</p>
             })}
             {error_for(errors, "amendment")}
             {move || change.get().is_empty().then(|| view! {

@@ -397,3 +397,104 @@ fn a_vouch_written_after_its_author_s_admission_counts_whatever_its_clock_says()
     room.vouch(&bo, &cy.public(), 50).unwrap();
     assert_eq!(standing(&room, &cy), Some(Standing::Admitted));
 }
+
+/// A proposal to change the charter's purpose, open three days from `t0`, agreed by the first
+/// `agree` members. Returns (decision id, its closing time).
+fn purpose_decision(room: &mut RoomDoc, people: &[Identity], agree: usize) -> (String, i64) {
+    let t0 = 1_000;
+    let closes = t0 + 72 * HOUR;
+    let d = room
+        .propose(
+            &people[0],
+            NewProposal {
+                title: "Purpose".into(),
+                method: Method::Consent,
+                options: vec![],
+                closes_at: closes,
+                quorum_percent: 50,
+                amendment: Some(Amendment::new("purpose", "Share tools")),
+            },
+            t0,
+        )
+        .unwrap();
+    for (i, p) in people.iter().take(agree).enumerate() {
+        room.take_stance(p, &d, Stance::Agree, "", t0 + 1 + i as i64)
+            .unwrap();
+    }
+    (d, closes)
+}
+
+fn outcome_of(room: &RoomDoc, d: &str) -> super::Outcome {
+    room.decision(d, i64::MAX / 2).unwrap().outcome
+}
+
+#[test]
+fn a_stance_dated_before_the_close_but_written_after_the_outcome_changes_nothing() {
+    let (mut room, people) = community(4);
+    let (d, closes) = purpose_decision(&mut room, &people, 3);
+    room.record_outcome(&people[0], &d, "Agreed", None, closes + 1)
+        .unwrap();
+    assert_eq!(room.charter(closes + 2).purpose, "Share tools");
+    let passed = outcome_of(&room, &d);
+    // Afterwards, a member blocks it with a stance that claims to predate the close.
+    room.take_stance(&people[3], &d, Stance::Block, "too late", closes - 1)
+        .unwrap();
+    assert_eq!(outcome_of(&room, &d), passed);
+    assert_eq!(room.charter(closes + 3).purpose, "Share tools");
+    // Recording the outcome again, now that the block is there, changes nothing either.
+    room.record_outcome(&people[3], &d, "Blocked after all", None, closes + 1)
+        .unwrap_or_default();
+    assert_eq!(outcome_of(&room, &d), passed);
+    assert_eq!(room.charter(closes + 3).purpose, "Share tools");
+}
+
+#[test]
+fn of_outcomes_recorded_without_knowing_of_each_other_the_better_informed_counts() {
+    let (mut a, people) = community(4);
+    let (d, closes) = purpose_decision(&mut a, &people, 0);
+    let mut b = RoomDoc::empty("room-1");
+    sync(&mut a, &mut b);
+    // On A everyone answers and the outcome is recorded; B, seeing no stance, records first
+    // (by its claimed time) that the decision failed.
+    for (i, p) in people.iter().take(3).enumerate() {
+        a.take_stance(p, &d, Stance::Agree, "", 2_000 + i as i64)
+            .unwrap();
+    }
+    a.record_outcome(&people[0], &d, "Agreed", None, closes + 50)
+        .unwrap();
+    b.record_outcome(&people[1], &d, "No quorum", None, closes)
+        .unwrap();
+    sync(&mut a, &mut b);
+    for room in [&a, &b] {
+        assert_eq!(room.charter(closes + 100).purpose, "Share tools");
+        assert_eq!(outcome_of(room, &d), outcome_of(&a, &d));
+    }
+}
+
+#[test]
+fn a_stance_written_without_the_proposal_does_not_count() {
+    let (mut room, people) = community(4);
+    let (d, closes) = purpose_decision(&mut room, &people, 2);
+    // Two more agreeing stances from outside the room's history (a change with no past).
+    let mut outside = RoomDoc::empty("room-1");
+    for (i, p) in people[2..].iter().enumerate() {
+        let id = format!("s{i}");
+        let canonical = Canonical::new("room-1", "stance", &id)
+            .text("decision", &d)
+            .text("value", "agree")
+            .text("reason", "")
+            .int("at", 1_500);
+        Hostile(&mut outside).signed(&format!("stance:{d}:{id}"), p, canonical);
+    }
+    sync(&mut outside, &mut room);
+    let view = room.decision(&d, closes + 1).unwrap();
+    assert_eq!(view.participants, 2);
+    // The same entry written in the room's history (after the proposal) counts.
+    let canonical = Canonical::new("room-1", "stance", "s9")
+        .text("decision", &d)
+        .text("value", "agree")
+        .text("reason", "")
+        .int("at", 1_500);
+    Hostile(&mut room).signed(&format!("stance:{d}:s9"), &people[2], canonical);
+    assert_eq!(room.decision(&d, closes + 1).unwrap().participants, 3);
+}

@@ -465,7 +465,12 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Option<DecisionView> {
         let recorded = g.enacted.contains_key(id);
-        let mut d = self.derive(id, f, &g.admitted, charter, now_ms, recorded)?;
+        // A recorded outcome is final: the view counts what it counted and shows its result.
+        let cut = g.recorded.get(id).and_then(|(key, _)| self.index.get(key));
+        let mut d = self.derive(id, f, &g.admitted, charter, now_ms, recorded, cut)?;
+        if let Some((_, outcome)) = g.recorded.get(id) {
+            d.outcome = outcome.clone();
+        }
         d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
         Some(d)
     }
@@ -611,12 +616,25 @@ impl RoomDoc {
         admitted: &BTreeSet<String>,
         charter: &Charter,
         now_ms: i64,
+        cut: Option<&Raw>,
     ) -> Option<DecisionView> {
-        self.derive(id, f, admitted, charter, now_ms, false)
+        self.derive(id, f, admitted, charter, now_ms, false, cut)
+    }
+
+    /// How many stance entries on `decision` were written before `outcome`, in the change
+    /// graph (whoever recorded it had them): of two outcome records made without knowing of
+    /// each other, the one that saw more counts.
+    pub(crate) fn stances_before(&self, decision: &str, outcome: &Raw) -> usize {
+        self.entries(&stance_prefix(decision))
+            .filter(|(_, s)| self.index.precedes(s, outcome))
+            .count()
     }
 
     /// [`RoomDoc::derive_decision`]; `any_proposer` skips the proposer's admission (for a
-    /// decision the replay already derived).
+    /// decision the replay already derived). With `cut` (an outcome record), only what was
+    /// written before it in the change graph counts: a stance its recorder had not seen —
+    /// whatever time it claims — cannot change a recorded outcome.
+    #[allow(clippy::too_many_arguments)]
     fn derive(
         &self,
         id: &str,
@@ -625,7 +643,11 @@ impl RoomDoc {
         charter: &Charter,
         now_ms: i64,
         any_proposer: bool,
+        cut: Option<&Raw>,
     ) -> Option<DecisionView> {
+        if cut.is_some_and(|outcome| !self.index.precedes(f, outcome)) {
+            return None;
+        }
         let author = text(f, "author")?;
         if !any_proposer && !admitted.contains(author) {
             return None;
@@ -698,6 +720,11 @@ impl RoomDoc {
             else {
                 continue;
             };
+            // A stance counts only if its author had the proposal, and (for a recorded
+            // outcome) only if the outcome's recorder had the stance.
+            if !self.index.precedes(f, s) || cut.is_some_and(|o| !self.index.precedes(s, o)) {
+                continue;
+            }
             if latest
                 .get(author)
                 .is_some_and(|(t, i, _)| (stance_at, stance_id) < (*t, *i))

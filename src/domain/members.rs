@@ -54,6 +54,8 @@ pub(crate) struct Governance {
     pub approved_expenses: BTreeSet<String>,
     /// Decisions whose outcome was recorded: whether each passed (and so enacted its change).
     pub enacted: BTreeMap<String, bool>,
+    /// The outcome record that counts for each decision (its key) and the result it fixed.
+    pub recorded: BTreeMap<String, (String, super::decisions::Outcome)>,
 }
 
 impl Governance {
@@ -467,14 +469,42 @@ impl RoomDoc {
                 events.push((at, id, Event::Leave { author }));
             }
         }
+        // One outcome record counts per decision. A record written after another one for the
+        // same decision (in the change graph) is ignored: an outcome is recorded once. Of
+        // records made without knowing of each other, the one that saw the most stances
+        // counts, then the earliest.
+        let mut outcomes: BTreeMap<&str, Vec<(&str, &str, i64, &super::signed::Raw)>> =
+            BTreeMap::new();
         for (id, author, decision, at) in self.outcome_entries() {
             if let Some(raw) = self.index.get(&format!("outcome:{decision}:{id}")) {
+                outcomes
+                    .entry(decision)
+                    .or_default()
+                    .push((id, author, at, raw));
+            }
+        }
+        for (decision, records) in &outcomes {
+            let first = records
+                .iter()
+                .filter(|(id, _, _, raw)| {
+                    !records
+                        .iter()
+                        .any(|(other, _, _, o)| other != id && self.index.precedes(o, raw))
+                })
+                .max_by_key(|(id, _, at, raw)| {
+                    (
+                        self.stances_before(decision, raw),
+                        std::cmp::Reverse(*at),
+                        std::cmp::Reverse(*id),
+                    )
+                });
+            if let Some((id, author, at, raw)) = first {
                 let event = Event::Outcome {
                     author,
                     decision,
                     raw,
                 };
-                events.push((at, id, event));
+                events.push((*at, id, event));
             }
         }
         events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -500,7 +530,7 @@ impl RoomDoc {
                 g.admitted.insert(founder);
             }
         }
-        for (at, _, event) in events {
+        for (at, event_id, event) in events {
             match event {
                 Event::Vouch {
                     author,
@@ -560,7 +590,8 @@ impl RoomDoc {
                     let Some(f) = self.index.get(&format!("decision:{decision}")) else {
                         continue;
                     };
-                    let Some(d) = self.derive_decision(decision, f, &g.admitted, &g.charter, at)
+                    let Some(d) =
+                        self.derive_decision(decision, f, &g.admitted, &g.charter, at, Some(raw))
                     else {
                         continue;
                     };
@@ -569,6 +600,9 @@ impl RoomDoc {
                     }
                     let passed = d.outcome == super::decisions::Outcome::Passed { winner: None };
                     g.enacted.insert(decision.to_owned(), passed);
+                    let key = format!("outcome:{decision}:{event_id}");
+                    g.recorded
+                        .insert(decision.to_owned(), (key, d.outcome.clone()));
                     if let (true, Some(change)) = (passed, d.amendment) {
                         g.enact(decision, at, change);
                     }

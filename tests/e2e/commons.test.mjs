@@ -20,7 +20,7 @@ function decision (page, title) {
   return page.locator(`[data-testid=decision][data-title="${title}"]`)
 }
 
-async function propose (page, { title, change, value, days = '1' }) {
+async function propose (page, { title, change, value, days = '2' }) {
   await section(page, 'decisions')
   await page.getByTestId('decision-title').fill(title)
   await page.getByTestId('decision-change').selectOption(change)
@@ -82,7 +82,7 @@ describe('the commons through the UI', () => {
     await stance(pa, 'Our purpose: seeds', 'Agree')
     await stance(pb, 'Our purpose: seeds', 'Block', 'Seeds and skills, not only seeds')
     await tallyShows(pa, 'Our purpose: seeds', 2)
-    await clockAt([pa, pb], t0 + 2 * DAY)
+    await clockAt([pa, pb], t0 + 3 * DAY)
     // The clock moved; any change re-derives the views. Re-open the section to see it closed.
     await section(pa, 'charter')
     await section(pa, 'decisions')
@@ -98,7 +98,7 @@ describe('the commons through the UI', () => {
     await stance(pa, 'Our purpose: seeds and skills', 'Agree')
     await stance(pb, 'Our purpose: seeds and skills', 'Agree')
     await tallyShows(pa, 'Our purpose: seeds and skills', 2)
-    await clockAt([pa, pb], t0 + 4 * DAY)
+    await clockAt([pa, pb], t0 + 6 * DAY)
     await section(pb, 'charter')
     await section(pb, 'decisions')
     const passed = pb.locator('[data-testid=decision][data-title="Our purpose: seeds and skills"][data-outcome=passed]')

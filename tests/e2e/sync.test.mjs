@@ -29,7 +29,8 @@ describe('a room that syncs between browsers', () => {
     await section(pa, 'board')
     await pa.getByText('Nothing posted yet.').waitFor()
     const link = await shareLink(pa)
-    assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#\/join\/[A-Za-z0-9_-]{43}$/)
+    // The secret, then the founder's key mark that pins who founded the room.
+    assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#\/join\/[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{16}$/)
 
     const pb = await b.page(link)
     await pb.getByTestId('room-name').filter({ hasText: 'Elm Street commons' }).waitFor({ timeout: WAIT })

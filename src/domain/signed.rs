@@ -75,11 +75,11 @@ pub(crate) struct Raw {
     /// entry written after another in the change graph is always deeper.
     depth: u64,
     /// The change that wrote this version.
-    change: automerge::ChangeHash,
+    change: u32,
 }
 
 impl Raw {
-    fn new(fields: BTreeMap<String, Field>, depth: u64, change: automerge::ChangeHash) -> Self {
+    fn new(fields: BTreeMap<String, Field>, depth: u64, change: u32) -> Self {
         Raw {
             fields,
             verified: OnceCell::new(),
@@ -160,12 +160,14 @@ pub(crate) struct Index {
     actors: std::collections::HashMap<Vec<u8>, u32>,
     /// Entry maps seen so far → their root key, so later writes into them can be recognised.
     objects: std::collections::HashMap<ObjKey, String>,
-    /// Each change's causal depth and dependencies: the change graph, for [`Index::precedes`].
-    graph: std::collections::HashMap<automerge::ChangeHash, (u64, Vec<automerge::ChangeHash>)>,
-    /// Answers of [`Index::precedes`] already worked out.
-    ancestry: std::cell::RefCell<
-        std::collections::HashMap<(automerge::ChangeHash, automerge::ChangeHash), bool>,
-    >,
+    /// Each change's number here (in the order read; a change is read after its deps).
+    numbers: std::collections::HashMap<automerge::ChangeHash, u32>,
+    /// By number: each change's causal depth and its dependencies' numbers — the change
+    /// graph, for [`Index::precedes`].
+    graph: Vec<(u64, Vec<u32>)>,
+    /// Answers of [`Index::precedes`] already worked out, and a scratch mark per change.
+    ancestry: std::cell::RefCell<std::collections::HashMap<(u32, u32), bool>>,
+    visited: std::cell::RefCell<(u32, Vec<u32>)>,
     /// Deletes and values put at root keys, and late writes into entry maps, as they were
     /// seen; judged against the entries by [`Index::tampering`].
     events: Vec<(String, TamperKind, automerge::ChangeHash, i64)>,
@@ -197,13 +199,19 @@ impl Index {
     fn add_change(&mut self, change: &automerge::Change) {
         use automerge::legacy::{Key, ObjectId, OpType};
         let hash = change.hash();
-        let depth = 1 + change
+        let deps: Vec<u32> = change
             .deps()
             .iter()
-            .filter_map(|d| self.graph.get(d).map(|(depth, _)| *depth))
+            .filter_map(|d| self.numbers.get(d).copied())
+            .collect();
+        let depth = 1 + deps
+            .iter()
+            .map(|d| self.graph[*d as usize].0)
             .max()
             .unwrap_or(0);
-        self.graph.insert(hash, (depth, change.deps().to_vec()));
+        let number = self.graph.len() as u32;
+        self.numbers.insert(hash, number);
+        self.graph.push((depth, deps));
         let decoded = change.decode();
         let next = self.actors.len() as u32;
         let actor = *self
@@ -272,7 +280,7 @@ impl Index {
             if versions.iter().any(|v| v.fields == fields) {
                 continue;
             }
-            let raw = Raw::new(fields, depth, hash);
+            let raw = Raw::new(fields, depth, number);
             let at = versions.partition_point(|v| v.order(&raw).is_lt());
             versions.insert(at, raw);
         }
@@ -404,22 +412,28 @@ impl Index {
         if let Some(known) = self.ancestry.borrow().get(&(from, to)) {
             return *known;
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut visited = self.visited.borrow_mut();
+        let (stamp, marks) = &mut *visited;
+        *stamp = stamp.wrapping_add(1);
+        if *stamp == 0 {
+            marks.iter_mut().for_each(|m| *m = 0);
+            *stamp = 1;
+        }
+        marks.resize(self.graph.len(), 0);
         let mut stack = vec![to];
         let mut found = false;
-        while let Some(hash) = stack.pop() {
-            if hash == from {
+        while let Some(n) = stack.pop() {
+            if n == from {
                 found = true;
                 break;
             }
-            let Some((depth, deps)) = self.graph.get(&hash) else {
-                continue;
-            };
+            let (depth, deps) = &self.graph[n as usize];
             if *depth <= earlier.depth {
                 continue;
             }
             for d in deps {
-                if seen.insert(*d) {
+                if marks[*d as usize] != *stamp {
+                    marks[*d as usize] = *stamp;
                     stack.push(*d);
                 }
             }

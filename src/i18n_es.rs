@@ -555,4 +555,6 @@
     ("deleted", "borrada"),
     ("overwritten", "sobrescrita"),
     ("field “{}” changed", "campo «{}» cambiado"),
+    ("Entries that reached this device long after the time they claim (kept back, or dated in the past):", "Entradas que llegaron a este dispositivo mucho después de la hora que dicen tener (retenidas, o fechadas en el pasado):"),
+    ("arrived {} days after its date", "llegó {} días después de su fecha"),
 ]

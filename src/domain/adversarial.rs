@@ -498,3 +498,27 @@ fn a_stance_written_without_the_proposal_does_not_count() {
     Hostile(&mut room).signed(&format!("stance:{d}:s9"), &people[2], canonical);
     assert_eq!(room.decision(&d, closes + 1).unwrap().participants, 3);
 }
+
+#[test]
+fn an_entry_that_arrives_long_after_its_claimed_time_is_marked_late() {
+    let (mut a, people) = community(2);
+    let mut b = RoomDoc::empty("room-1");
+    sync(&mut a, &mut b);
+    const DAY: i64 = 24 * HOUR;
+    let pot = a.open_pot(&people[0], "Pot", "EUR", 100 * DAY).unwrap();
+    let line = a
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 5, ""),
+            DAY,
+        )
+        .unwrap();
+    let since = b.changes_read();
+    sync(&mut a, &mut b);
+    b.note_arrivals(since, 100 * DAY + 5);
+    let late: Vec<String> = b.late_entries().into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(late, vec![format!("ledger:{pot}:{line}")]);
+    // What was written here, or loaded from storage, is never marked.
+    assert!(a.late_entries().is_empty());
+}

@@ -227,6 +227,7 @@ impl RoomDoc {
     pub(crate) fn commit(&mut self) {
         self.doc.commit();
         self.reindex();
+        self.index.forget_arrivals();
     }
 
     /// Reads the changes applied since the last call into the index: the cost follows the
@@ -259,6 +260,7 @@ impl RoomDoc {
         }
         let saved_heads = doc.get_heads();
         let mut room = Self::indexed(doc, room_id, saved_heads);
+        room.index.forget_arrivals();
         room.migrate()?;
         Ok(room)
     }
@@ -303,6 +305,27 @@ impl RoomDoc {
     /// [`crate::domain::signed::Index`]).
     pub fn tampering(&self) -> Vec<super::signed::Tampering> {
         self.index.tampering()
+    }
+
+    /// Notes `now_ms` as when the changes read since `since` were first read here (the
+    /// runtime calls this after applying a peer's message), so entries that arrive long after
+    /// the time they claim can be shown as such.
+    /// `since` is [`RoomDoc::changes_read`] from before the message was applied.
+    pub fn note_arrivals(&mut self, since: usize, now_ms: i64) {
+        self.reindex();
+        self.index.note_arrivals(since, now_ms);
+    }
+
+    /// How many changes the index has read (a mark for [`RoomDoc::note_arrivals`]).
+    pub fn changes_read(&self) -> usize {
+        self.index.changes_read()
+    }
+
+    /// Entries that reached this device (while the room was open) more than a day after the
+    /// time they claim: (key, claimed time, when first read here).
+    pub fn late_entries(&self) -> Vec<(String, i64, i64)> {
+        const DAY_MS: i64 = 24 * 3_600_000;
+        self.index.late(DAY_MS)
     }
 
     pub fn room_id(&self) -> &str {

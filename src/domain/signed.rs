@@ -76,6 +76,8 @@ pub(crate) struct Raw {
     depth: u64,
     /// The change that wrote this version.
     change: u32,
+    /// When this device first read it (ms), if it arrived while the room was open here.
+    seen_at: Option<i64>,
 }
 
 impl Raw {
@@ -86,6 +88,7 @@ impl Raw {
             parsed: OnceCell::new(),
             depth,
             change,
+            seen_at: None,
         }
     }
 
@@ -168,6 +171,8 @@ pub(crate) struct Index {
     /// Answers of [`Index::precedes`] already worked out, and a scratch mark per change.
     ancestry: std::cell::RefCell<std::collections::HashMap<(u32, u32), bool>>,
     visited: std::cell::RefCell<(u32, Vec<u32>)>,
+    /// Keys of the versions read since [`Index::note_arrivals`] or [`Index::forget_arrivals`].
+    arrived: Vec<String>,
     /// Deletes and values put at root keys, and late writes into entry maps, as they were
     /// seen; judged against the entries by [`Index::tampering`].
     events: Vec<(String, TamperKind, automerge::ChangeHash, i64)>,
@@ -194,6 +199,43 @@ impl Index {
         for change in doc.get_changes(since) {
             self.add_change(&change);
         }
+    }
+
+    /// Notes `now` as when the versions read from change number `since` on were first read.
+    pub fn note_arrivals(&mut self, since: usize, now_ms: i64) {
+        for key in std::mem::take(&mut self.arrived) {
+            for v in self.entries.get_mut(&key).into_iter().flatten() {
+                if v.change as usize >= since && v.seen_at.is_none() {
+                    v.seen_at = Some(now_ms);
+                }
+            }
+        }
+    }
+
+    /// Forgets which versions were read last (they were written here, or loaded).
+    pub fn forget_arrivals(&mut self) {
+        self.arrived.clear();
+    }
+
+    /// How many changes have been read.
+    pub fn changes_read(&self) -> usize {
+        self.graph.len()
+    }
+
+    /// Entries (key, claimed time, first read here) that arrived more than `late_ms` after
+    /// the time they claim: written long ago and kept back, or dated in the past.
+    pub fn late(&self, late_ms: i64) -> Vec<(String, i64, i64)> {
+        let mut out = Vec::new();
+        for (key, versions) in &self.entries {
+            for v in versions {
+                if let (Some(at), Some(seen)) = (int(v, "at"), v.seen_at) {
+                    if seen.saturating_sub(at) > late_ms {
+                        out.push((key.clone(), at, seen));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn add_change(&mut self, change: &automerge::Change) {
@@ -276,11 +318,12 @@ impl Index {
         }
         for (obj, key, fields) in fresh {
             self.objects.insert(obj, key.clone());
-            let versions = self.entries.entry(key).or_default();
+            let versions = self.entries.entry(key.clone()).or_default();
             if versions.iter().any(|v| v.fields == fields) {
                 continue;
             }
             let raw = Raw::new(fields, depth, number);
+            self.arrived.push(key);
             let at = versions.partition_point(|v| v.order(&raw).is_lt());
             versions.insert(at, raw);
         }

@@ -116,7 +116,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
         (c.purpose, c.values)
     });
     let integrity = derived(handle, view, |room, _| {
-        (room.tampering(), room.founder_claims())
+        (room.tampering(), room.founder_claims(), room.late_entries())
     });
     let newcomer = Memo::new(move |_| !me.get().is_some_and(|m| m.standing == Standing::Admitted));
     view! {
@@ -206,9 +206,19 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
         <section class="card" id="integrity" data-testid="integrity">
             <h2>{t("Room integrity")}</h2>
             {move || {
-                let (tampering, claims) = integrity.get().unwrap_or_default();
+                let (tampering, claims, late) = integrity.get().unwrap_or_default();
+                let late_list = (!late.is_empty()).then(|| view! {
+                    <p>{t("Entries that reached this device long after the time they claim (kept back, or dated in the past):")}</p>
+                    <ul data-testid="late-list">
+                        {late.into_iter().map(|(key, at, seen)| view! {
+                            <li data-testid="late-item" data-key=key.clone()>
+                                <code>{key.clone()}</code>" — "{tr!("arrived {} days after its date", (seen - at) / 86_400_000)}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                });
                 if tampering.is_empty() && claims.len() <= 1 {
-                    return view! { <p data-testid="integrity-clean">{t("Nothing in this room's history was deleted, overwritten or forged.")}</p> }.into_any();
+                    return view! { <p data-testid="integrity-clean">{t("Nothing in this room's history was deleted, overwritten or forged.")}</p> {late_list} }.into_any();
                 }
                 view! {
                     <p>{t("Someone with the room link wrote changes the room's rules ignore. Every entry still counts as its author signed it; these attempts changed nothing:")}</p>
@@ -231,6 +241,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                             }
                         }).collect_view()}
                     </ul>
+                    {late_list}
                 }.into_any()
             }}
         </section>

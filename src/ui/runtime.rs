@@ -260,10 +260,13 @@ impl RoomHandle {
                 let result = {
                     let mut rt = self.0.borrow_mut();
                     let rt = &mut *rt;
-                    match rt.sessions.get_mut(&peer) {
+                    let since = rt.room.changes_read();
+                    let result = match rt.sessions.get_mut(&peer) {
                         Some(session) => session.receive(&mut rt.room.doc_mut(), &bytes),
                         None => return,
-                    }
+                    };
+                    rt.room.note_arrivals(since, now_ms());
+                    result
                 };
                 match result {
                     Ok(Received::Applied { changed: true }) => self.after_change(),

@@ -522,3 +522,24 @@ fn an_entry_that_arrives_long_after_its_claimed_time_is_marked_late() {
     // What was written here, or loaded from storage, is never marked.
     assert!(a.late_entries().is_empty());
 }
+
+#[test]
+fn names_lose_invisible_characters_however_they_were_written() {
+    let (mut room, _) = community(1);
+    let honest = introduce(&mut room, "A\u{202E}na\u{200B}", 5);
+    // A modified client signs a profile with the characters kept.
+    let forger = Identity::generate();
+    let canonical = Canonical::new("room-1", "profile", &forger.public())
+        .text("name", "An\u{2060}a")
+        .text("skills", "")
+        .text("bio", "")
+        .int("at", 6);
+    Hostile(&mut room).signed(&format!("member:{}", forger.public()), &forger, canonical);
+    let names: Vec<String> = room
+        .members()
+        .into_iter()
+        .filter(|m| m.key == honest.public() || m.key == forger.public())
+        .map(|m| m.profile.name)
+        .collect();
+    assert_eq!(names, vec!["Ana".to_owned(), "Ana".to_owned()]);
+}

@@ -54,6 +54,11 @@ pub(crate) struct Governance {
     pub approved_expenses: BTreeSet<String>,
     /// Decisions whose outcome was recorded: whether each passed (and so enacted its change).
     pub enacted: BTreeMap<String, bool>,
+    /// Where each member who was ever admitted was admitted, and where they left or were
+    /// removed: what they wrote counts if written between the two (see
+    /// [`RoomDoc::admitted_when`]).
+    pub since: BTreeMap<String, super::signed::Anchor>,
+    pub until: BTreeMap<String, super::signed::Anchor>,
     /// The outcome record that counts for each decision (its key) and the result it fixed.
     pub recorded: BTreeMap<String, (String, super::decisions::Outcome)>,
 }
@@ -126,8 +131,23 @@ fn founder_canonical(room: &str, at: i64, charter: &str) -> Canonical {
     }
 }
 
+/// Whether `c` is an invisible format character (zero-width spaces and joiners, bidi
+/// controls and isolates, word joiners, the byte-order mark, the soft hyphen, ...): such
+/// characters let one name pass for another, so names never keep them.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
+}
+
+/// A name as shown: without invisible format characters (see [`invisible`]).
+pub(crate) fn visible_name(name: &str) -> String {
+    name.chars().filter(|c| !invisible(*c)).collect()
+}
+
 fn checked_profile(p: Profile) -> Result<Profile, DomainError> {
-    let name = required_text("name", &p.name, MAX_NAME)?;
+    let name = required_text("name", &visible_name(&p.name), MAX_NAME)?;
     let limit = |field: &'static str, value: &str, max: usize| -> Result<String, DomainError> {
         let n = value.chars().count();
         if n > max {
@@ -368,7 +388,11 @@ impl RoomDoc {
                             &b.0.bio,
                         ))
                     })
-                    .map(|v| (key.to_owned(), v))
+                    .map(|(mut p, at)| {
+                        // Signed as written; shown without what would let it pass for another.
+                        p.name = visible_name(&p.name);
+                        (key.to_owned(), (p, at))
+                    })
             })
             .collect()
     }
@@ -433,6 +457,7 @@ impl RoomDoc {
             },
             Leave {
                 author: &'a str,
+                raw: &'a super::signed::Raw,
             },
             Outcome {
                 author: &'a str,
@@ -466,7 +491,7 @@ impl RoomDoc {
                 continue;
             };
             if verifies(f, || leave_canonical(self.room_id(), id, at)) {
-                events.push((at, id, Event::Leave { author }));
+                events.push((at, id, Event::Leave { author, raw: f }));
             }
         }
         // One outcome record counts per decision. A record written after another one for the
@@ -569,8 +594,10 @@ impl RoomDoc {
                         }
                     }
                 }
-                Event::Leave { author } => {
-                    g.admitted.remove(author);
+                Event::Leave { author, raw } => {
+                    if g.admitted.remove(author) {
+                        g.until.insert(author.to_owned(), raw.anchor());
+                    }
                     g.left.insert(author.to_owned());
                 }
                 Event::Outcome {
@@ -604,12 +631,36 @@ impl RoomDoc {
                     g.recorded
                         .insert(decision.to_owned(), (key, d.outcome.clone()));
                     if let (true, Some(change)) = (passed, d.amendment) {
+                        if change.key == "remove" && g.admitted.contains(&change.value) {
+                            g.until.insert(change.value.clone(), raw.anchor());
+                        }
                         g.enact(decision, at, change);
                     }
                 }
             }
         }
+        g.since = admitted_by
+            .into_iter()
+            .map(|(member, raw)| (member, raw.anchor()))
+            .collect();
         g
+    }
+
+    /// Whether `author` was an admitted member when `entry` was written: their admission is
+    /// in the entry's causal past, and their departure (leaving, or removal by decision), if
+    /// any, is not before it — the entry was in the past of the departure. So leaving or being
+    /// removed never rewrites what a member did while admitted, and nothing they write after
+    /// (or claim to have written without knowing of their departure) counts.
+    #[allow(dead_code)]
+    pub(crate) fn admitted_when(&self, author: &str, entry: &super::signed::Raw) -> bool {
+        let g = self.governance();
+        let Some(since) = g.since.get(author) else {
+            return false;
+        };
+        self.index.precedes_anchor(*since, entry.anchor())
+            && g.until
+                .get(author)
+                .is_none_or(|until| self.index.precedes_anchor(entry.anchor(), *until))
     }
 
     /// Keys of the members admitted now.

@@ -107,6 +107,14 @@ impl Raw {
         text(&self.fields, "author")
     }
 
+    /// Where this version sits in the change graph.
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            depth: self.depth,
+            change: self.change,
+        }
+    }
+
     /// Order of versions at one key: causally earlier first; concurrent ones by content.
     fn order(&self, other: &Raw) -> std::cmp::Ordering {
         (self.depth, &self.fields).cmp(&(other.depth, &other.fields))
@@ -118,6 +126,14 @@ impl std::ops::Deref for Raw {
     fn deref(&self) -> &Self::Target {
         &self.fields
     }
+}
+
+/// A place in the change graph (the change that wrote an entry), kept by derived views to
+/// ask later what was written after it ([`Index::precedes_anchor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Anchor {
+    depth: u64,
+    change: u32,
 }
 
 /// What a change did that the rules ignore: entries are facts, so a delete, an overwrite or a
@@ -445,6 +461,11 @@ impl Index {
     /// whoever wrote `later` had `earlier` in their document. Claimed times can lie; this
     /// cannot. Worked out by walking `later`'s dependencies back, no deeper than `earlier`.
     pub fn precedes(&self, earlier: &Raw, later: &Raw) -> bool {
+        self.precedes_anchor(earlier.anchor(), later.anchor())
+    }
+
+    /// [`Index::precedes`] for places in the change graph.
+    pub fn precedes_anchor(&self, earlier: Anchor, later: Anchor) -> bool {
         let (from, to) = (earlier.change, later.change);
         if from == to {
             return true;

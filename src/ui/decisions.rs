@@ -29,7 +29,7 @@ fn changes() -> [(&'static str, &'static str); 11] {
             "min_open_hours",
             t("Change how long a change stays open at least (hours)"),
         ),
-        ("remove", t("Remove a member (their key)")),
+        ("remove", t("Remove a member")),
         ("expense", t("Approve an expense (its entry id)")),
     ]
 }
@@ -62,6 +62,19 @@ fn outcome_label(o: &Outcome, options: &[String]) -> String {
 #[component]
 fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     let charter = derived(handle, view, |room, _| room.charter(now_ms()));
+    // Who a removal can name: admitted members, by name and key fingerprint.
+    let removable = derived(handle, view, |room, me| {
+        room.members()
+            .into_iter()
+            .filter(|m| m.standing == crate::domain::Standing::Admitted && m.key != me.public())
+            .map(|m| {
+                (
+                    m.key.clone(),
+                    format!("{} ({})", m.profile.name, &m.key[..8.min(m.key.len())]),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
     let errors = RwSignal::new(None::<(String, String)>);
     let title = RwSignal::new(String::new());
     let method = RwSignal::new("consent".to_string());
@@ -159,10 +172,22 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             }>
                 {changes().into_iter().map(|(k, label)| view! { <option value=k selected=move || change.get() == k>{label}</option> }).collect_view()}
             </select>
+            {move || (change.get() == "remove").then(|| view! {
+                <label for="d-member">{t("Member to remove")}</label>
+                <select id="d-member" data-testid="decision-member" on:change=move |ev| value.set(event_target_value(&ev))>
+                    <option value="" selected=move || value.get().is_empty()>{t("Choose a member")}</option>
+                    {removable.get().unwrap_or_default().into_iter().map(|(key, label)| {
+                        let k = key.clone();
+                        view! { <option value=key selected=move || value.get() == k>{label}</option> }
+                    }).collect_view()}
+                </select>
+            })}
             {move || (!change.get().is_empty()).then(|| view! {
-                <label for="d-value">{t("New value")}</label>
-                <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
-                    on:input=move |ev| value.set(event_target_value(&ev))/>
+                {(change.get() != "remove").then(|| view! {
+                    <label for="d-value">{t("New value")}</label>
+                    <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
+                        on:input=move |ev| value.set(event_target_value(&ev))/>
+                })}
                 <p class="hint">{t("A change is decided by consent.")}" "{move || charter.get().map(|c| tr!(
                     "It stays open at least {} hours, needs a quorum of at least {}% and two members who agree.",
                     c.min_open_hours, c.quorum_percent

@@ -507,7 +507,6 @@
     ("Change the default licence", "Cambiar la licencia por defecto"),
     ("Remove a member", "Expulsar a un miembro"),
     ("Member to remove", "Miembro a expulsar"),
-    ("Choose a member", "Elige un miembro"),
     ("Approve an expense (its entry id)", "Aprobar un gasto (su id de movimiento)"),
     ("consent", "consentimiento"),
     ("majority", "mayoría"),

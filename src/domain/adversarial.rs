@@ -543,3 +543,38 @@ fn names_lose_invisible_characters_however_they_were_written() {
         .collect();
     assert_eq!(names, vec!["Ana".to_owned(), "Ana".to_owned()]);
 }
+
+#[test]
+fn vouches_dated_back_to_a_small_room_neither_admit_puppets_nor_push_members_back() {
+    // The founder at 1, A admitted at 5; B, C and D admitted later with the vouches the room
+    // needed then.
+    let (mut room, people) = community(1);
+    let a = introduce(&mut room, "A", 2);
+    room.vouch(&people[0], &a.public(), 5).unwrap();
+    let mut honest = vec![people[0].clone(), a.clone()];
+    for (i, name) in ["B", "C", "D"].into_iter().enumerate() {
+        let who = introduce(&mut room, name, 90 + i as i64);
+        for (j, voucher) in honest.iter().enumerate() {
+            if room.admitted().contains(&who.public()) {
+                break;
+            }
+            room.vouch(voucher, &who.public(), 100 * (i as i64 + 1) + j as i64)
+                .unwrap();
+        }
+        assert!(room.admitted().contains(&who.public()));
+        honest.push(who);
+    }
+    let before = room.admitted();
+    // Now A vouches for puppets with times just after A's own admission.
+    let puppets: Vec<Identity> = (0..3)
+        .map(|i| introduce(&mut room, &format!("S{i}"), 400))
+        .collect();
+    for (i, s) in puppets.iter().enumerate() {
+        let canonical = vouch_canonical(&format!("back{i}"), &s.public(), 6 + i as i64);
+        Hostile(&mut room).signed(&format!("vouch:back{i}"), &a, canonical);
+    }
+    assert_eq!(room.admitted(), before);
+    for s in &puppets {
+        assert!(matches!(standing(&room, s), Some(Standing::Pending { .. })));
+    }
+}

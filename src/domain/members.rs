@@ -532,7 +532,15 @@ impl RoomDoc {
                 events.push((*at, id, event));
             }
         }
-        events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // In the order of the change graph: an event is replayed after everything that was
+        // written before it (its depth is greater), whatever time it claims; claimed times
+        // only order events at the same depth, then ids.
+        let depth = |e: &Event| match e {
+            Event::Vouch { raw, .. } | Event::Leave { raw, .. } | Event::Outcome { raw, .. } => {
+                raw.depth()
+            }
+        };
+        events.sort_by(|a, b| (depth(&a.2), a.0, a.1).cmp(&(depth(&b.2), b.0, b.1)));
 
         let mut g = Governance::default();
         // Where each admitted member was admitted (the founder entry, or the vouch that
@@ -585,7 +593,24 @@ impl RoomDoc {
                         let set = g.vouchers.entry(newcomer.to_owned()).or_default();
                         set.insert(author.to_owned());
                         let counted = set.iter().filter(|v| g.admitted.contains(*v)).count();
-                        if counted >= g.charter.admission_threshold(g.admitted.len()) {
+                        // The threshold is the one the voucher could see: of the members
+                        // admitted now, those whose admission was in the vouch's past. A vouch
+                        // dated back to when the room was small, but written after others
+                        // joined, needs what the room needs now; members admitted by vouches
+                        // that did not know of later ones are never pushed back.
+                        // (The rule stops growing past a few members: count no further.)
+                        let enough = (g.charter.admission as usize).max(6);
+                        let seen = g
+                            .admitted
+                            .iter()
+                            .filter(|m| {
+                                admitted_by
+                                    .get(*m)
+                                    .is_some_and(|since| self.index.precedes(since, raw))
+                            })
+                            .take(enough)
+                            .count();
+                        if counted >= g.charter.admission_threshold(seen) {
                             g.admitted.insert(newcomer.to_owned());
                             admitted_by.insert(newcomer.to_owned(), raw);
                             for (next, r) in waiting.remove(newcomer).unwrap_or_default() {
@@ -853,9 +878,9 @@ mod tests {
         b.vouch(&bo, &di.public(), 5).unwrap();
         exchange(&mut a, &mut b);
         assert_eq!(a.members(), b.members());
-        // Ordered by (time, id): the first vouch admits its newcomer at threshold 1; the second
-        // then needs 2 of 3 admitted members.
-        assert_eq!(a.admitted().len(), 3);
+        // Each vouch is weighed against the room its author saw (two admitted members:
+        // threshold 1); neither knew of the other, so both newcomers are admitted.
+        assert_eq!(a.admitted().len(), 4);
     }
 }
 

@@ -107,6 +107,11 @@ impl Raw {
         text(&self.fields, "author")
     }
 
+    /// The causal depth of the change that wrote this version.
+    pub fn depth(&self) -> u64 {
+        self.depth
+    }
+
     /// Where this version sits in the change graph.
     pub fn anchor(&self) -> Anchor {
         Anchor {

@@ -159,6 +159,30 @@ mod native {
                 BatchSize::LargeInput,
             )
         });
+        // The same, with the facts an earlier open kept beside the document (the app's usual
+        // reopen): the history is not read again.
+        let facts = room.facts();
+        g.bench_function(
+            "load a room of 50,000 entries with its kept facts and derive its pot",
+            |b| {
+                b.iter_batched(
+                    || saved.clone(),
+                    |bytes| {
+                        let loaded = RoomDoc::load_with_facts(
+                            "bench-room",
+                            [bytes.as_slice()],
+                            Some(&facts),
+                        )
+                        .unwrap();
+                        assert_eq!(loaded.facts_behind(), 0);
+                        let p = loaded.pot(&pot, now).unwrap();
+                        assert_eq!(p.lines.len(), 50_000);
+                        p.balance
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
         g.finish();
     }
 

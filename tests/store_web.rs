@@ -183,3 +183,44 @@ async fn a_backup_restores_a_room_and_merges_into_one_already_here() {
     // This device's own key in the room is kept.
     assert_eq!(store.rooms().await.unwrap()[0].identity, renamed.identity);
 }
+
+#[wasm_bindgen_test]
+async fn kept_facts_reopen_a_room_as_its_history_does_and_go_with_it() {
+    let (store, name) = fresh_store().await;
+    let secret = RoomSecret::generate();
+    let id = secret.room_id();
+    let mut room = RoomDoc::create(&id, "Tools", 1).unwrap();
+    let ana = me();
+    room.found(
+        &ana,
+        tequio::domain::Profile {
+            name: "Ana".into(),
+            ..Default::default()
+        },
+        2,
+    )
+    .unwrap();
+    store.append_chunk(&id, &room.take_unsaved()).await.unwrap();
+    store.set_facts(&id, &room.facts()).await.unwrap();
+    room.add_post(&ana, post("Ladder"), 3).unwrap();
+    store.append_chunk(&id, &room.take_unsaved()).await.unwrap();
+    drop(store);
+
+    let reopened = Store::open(&name).await.unwrap();
+    let facts = reopened.facts(&id).await;
+    assert!(facts.is_some());
+    let loaded = reopened.load_room(&id).await.unwrap();
+    let back = RoomDoc::load_with_facts(
+        &id,
+        loaded.chunks.iter().map(Vec::as_slice),
+        facts.as_deref(),
+    )
+    .unwrap();
+    // Only the change made after the facts was read again.
+    assert_eq!(back.facts_behind(), 1);
+    assert_eq!(back.members(), room.members());
+    assert_eq!(back.posts(), room.posts());
+    // Forgetting the room forgets its facts.
+    reopened.delete_room(&id).await.unwrap();
+    assert_eq!(reopened.facts(&id).await, None);
+}

@@ -42,6 +42,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Hex digits back to bytes (`None` for an odd length or anything not a hex digit).
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
 /// The secret a room link carries. Whoever holds it can read and write the room.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RoomSecret([u8; SECRET_LEN]);

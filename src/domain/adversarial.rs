@@ -578,3 +578,53 @@ fn vouches_dated_back_to_a_small_room_neither_admit_puppets_nor_push_members_bac
         assert!(matches!(standing(&room, s), Some(Standing::Pending { .. })));
     }
 }
+
+#[test]
+fn facts_kept_beside_the_document_derive_exactly_what_its_history_does() {
+    let (mut room, people) = community(3);
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    room.record(
+        &people[1],
+        &pot,
+        NewEntry::new(EntryKind::Inflow, 500, ""),
+        11,
+    )
+    .unwrap();
+    Hostile(&mut room).delete("founder");
+    let facts = room.facts();
+    // More happens after the facts were kept: honest entries and tampering.
+    let line = room
+        .record(
+            &people[2],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 7, ""),
+            12,
+        )
+        .unwrap();
+    Hostile(&mut room).alter(
+        &format!("ledger:{pot}:{line}"),
+        "amount",
+        ScalarValue::Int(1),
+    );
+    let saved = room.doc.save();
+    let full = RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap();
+    let kept = RoomDoc::load_with_facts("room-1", [saved.as_slice()], Some(&facts)).unwrap();
+    for loaded in [&full, &kept] {
+        assert_eq!(loaded.members(), room.members());
+        assert_eq!(loaded.pot(&pot, 100), room.pot(&pot, 100));
+        assert_eq!(loaded.tampering(), room.tampering());
+        assert_eq!(loaded.founder(), Some(people[0].public()));
+    }
+    // Facts that do not fit (damaged, or of another document) are ignored.
+    let other = community(1).0.facts();
+    for bad in [
+        "{",
+        "",
+        other.as_str(),
+        &facts.replace("\"heads\":[\"", "\"heads\":[\"00"),
+    ] {
+        let loaded = RoomDoc::load_with_facts("room-1", [saved.as_slice()], Some(bad)).unwrap();
+        assert_eq!(loaded.tampering(), room.tampering());
+        assert_eq!(loaded.pot(&pot, 100), room.pot(&pot, 100));
+    }
+}

@@ -115,6 +115,9 @@ pub struct RoomDoc {
     /// The founder this device accepts (a key, or a prefix of one, from the join link or
     /// from the first founder seen); `None` until known.
     pub(crate) pinned_founder: Option<String>,
+    /// How many changes were read at load beyond the facts it was given (all of them
+    /// when none fitted): see [`RoomDoc::facts_behind`].
+    facts_behind: usize,
     pub(crate) governance_cache:
         std::cell::RefCell<Option<(u64, std::rc::Rc<super::members::Governance>)>>,
 }
@@ -169,10 +172,20 @@ impl RoomDoc {
         saved_heads: Vec<automerge::ChangeHash>,
     ) -> Self {
         let index = Index::build(&mut doc);
+        Self::with_index(doc, room_id, saved_heads, index)
+    }
+
+    fn with_index(
+        mut doc: AutoCommit,
+        room_id: &str,
+        saved_heads: Vec<automerge::ChangeHash>,
+        index: Index,
+    ) -> Self {
         Self {
             indexed_heads: doc.get_heads(),
             governance_cache: Default::default(),
             pinned_founder: None,
+            facts_behind: 0,
             post_checks: Default::default(),
             doc,
             room_id: room_id.to_owned(),
@@ -254,12 +267,39 @@ impl RoomDoc {
         room_id: &str,
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self, DomainError> {
+        Self::load_with_facts(room_id, chunks, None)
+    }
+
+    /// [`RoomDoc::load_chunks`], reading what an earlier [`RoomDoc::facts`] kept of the
+    /// room's history instead of reading that history again (only what came after it). Facts
+    /// that do not fit the document (damaged, or of another room or version) are ignored and
+    /// the whole history is read: the result is the same either way.
+    pub fn load_with_facts<'a>(
+        room_id: &str,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+        facts: Option<&str>,
+    ) -> Result<Self, DomainError> {
         let mut doc = AutoCommit::new();
         for chunk in chunks {
             doc.load_incremental(chunk)?;
         }
         let saved_heads = doc.get_heads();
-        let mut room = Self::indexed(doc, room_id, saved_heads);
+        let facts = facts.and_then(|f| serde_json::from_str::<super::signed::Facts>(f).ok());
+        let listed = facts.as_ref().map_or(0, super::signed::Facts::changes_len);
+        let index = facts.and_then(|f| Index::from_facts(f, &mut doc));
+        let mut room = match index {
+            Some(index) => {
+                let read = index.changes_read();
+                let mut room = Self::with_index(doc, room_id, saved_heads, index);
+                room.facts_behind = read.saturating_sub(listed);
+                room
+            }
+            None => {
+                let mut room = Self::indexed(doc, room_id, saved_heads);
+                room.facts_behind = usize::MAX;
+                room
+            }
+        };
         room.index.forget_arrivals();
         room.migrate()?;
         Ok(room)
@@ -314,6 +354,18 @@ impl RoomDoc {
     pub fn note_arrivals(&mut self, since: usize, now_ms: i64) {
         self.reindex();
         self.index.note_arrivals(since, now_ms);
+    }
+
+    /// What the index derived from this room's history, to keep beside its saved bytes and
+    /// hand to [`RoomDoc::load_with_facts`] (JSON).
+    pub fn facts(&self) -> String {
+        serde_json::to_string(&self.index.facts(&self.indexed_heads)).unwrap_or_default()
+    }
+
+    /// How many changes were read at load beyond the facts it was given (`usize::MAX` when
+    /// there were none, or they did not fit): worth keeping new facts when large.
+    pub fn facts_behind(&self) -> usize {
+        self.facts_behind
     }
 
     /// How many changes the index has read (a mark for [`RoomDoc::note_arrivals`]).

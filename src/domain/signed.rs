@@ -57,7 +57,7 @@ impl Canonical {
 }
 
 /// A scalar field of an entry as read back from the document.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Field {
     Text(String),
     Int(i64),
@@ -153,7 +153,7 @@ pub struct Tampering {
     pub claimed_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum TamperKind {
     /// The key was deleted.
     Deleted,
@@ -161,6 +161,36 @@ pub enum TamperKind {
     Overwritten,
     /// A field of an entry was changed after the entry was written.
     Altered { field: String },
+}
+
+/// What [`Index`] derived from a document's history up to `heads`, to be kept beside the
+/// document and read back instead of reading the whole history again: a cache, checked
+/// against the document it is loaded with and ignored if it does not fit it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Facts {
+    version: u32,
+    heads: Vec<String>,
+    /// Every change read, in number order: (hash, depth, numbers of its deps).
+    changes: Vec<(String, u64, Vec<u32>)>,
+    /// Actors in number order (hex).
+    actors: Vec<String>,
+    objects: Vec<(u64, u32, String)>,
+    /// Root key → versions: (fields, depth, change number).
+    entries: Vec<(String, Vec<KeptVersion>)>,
+    events: Vec<(String, TamperKind, String, i64)>,
+    names: Vec<(u64, String)>,
+    posts_maps: Vec<(u64, u64, String)>,
+}
+
+const FACTS_VERSION: u32 = 1;
+
+/// One version as kept in [`Facts`]: (fields, depth, change number).
+type KeptVersion = (BTreeMap<String, Field>, u64, u32);
+
+impl Facts {
+    pub fn changes_len(&self) -> usize {
+        self.changes.len()
+    }
 }
 
 /// An entry map's object id: (counter, the actor's number in [`Index::actors`]).
@@ -220,6 +250,107 @@ impl Index {
         for change in doc.get_changes(since) {
             self.add_change(&change);
         }
+    }
+
+    /// What this index holds, as of `heads`, to keep (see [`Facts`]).
+    pub fn facts(&self, heads: &[automerge::ChangeHash]) -> Facts {
+        let mut changes: Vec<(String, u64, Vec<u32>)> =
+            vec![(String::new(), 0, Vec::new()); self.graph.len()];
+        for (hash, n) in &self.numbers {
+            let (depth, deps) = &self.graph[*n as usize];
+            changes[*n as usize] = (hash.to_string(), *depth, deps.clone());
+        }
+        let mut actors = vec![String::new(); self.actors.len()];
+        for (bytes, n) in &self.actors {
+            actors[*n as usize] = crate::crypto::hex(bytes);
+        }
+        Facts {
+            version: FACTS_VERSION,
+            heads: heads.iter().map(|h| h.to_string()).collect(),
+            changes,
+            actors,
+            objects: self
+                .objects
+                .iter()
+                .map(|((c, a), k)| (*c, *a, k.clone()))
+                .collect(),
+            entries: self
+                .entries
+                .iter()
+                .map(|(k, vs)| {
+                    let vs = vs
+                        .iter()
+                        .map(|v| (v.fields.clone(), v.depth, v.change))
+                        .collect();
+                    (k.clone(), vs)
+                })
+                .collect(),
+            events: self
+                .events
+                .iter()
+                .map(|(k, kind, h, at)| (k.clone(), kind.clone(), h.to_string(), *at))
+                .collect(),
+            names: self.names.clone(),
+            posts_maps: self
+                .posts_maps
+                .iter()
+                .map(|(d, c, a)| (*d, *c, crate::crypto::hex(a)))
+                .collect(),
+        }
+    }
+
+    /// An index read back from `facts`, if they fit `doc`: every change they list is in it.
+    /// The changes of `doc` after the facts' heads are then read as usual.
+    pub fn from_facts(facts: Facts, doc: &mut AutoCommit) -> Option<Index> {
+        use std::str::FromStr;
+        if facts.version != FACTS_VERSION {
+            return None;
+        }
+        let hash = |h: &str| automerge::ChangeHash::from_str(h).ok();
+        let heads: Vec<automerge::ChangeHash> =
+            facts.heads.iter().map(|h| hash(h)).collect::<Option<_>>()?;
+        if heads.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+            return None;
+        }
+        let mut index = Index::default();
+        let count = facts.changes.len();
+        for (n, (h, depth, deps)) in facts.changes.into_iter().enumerate() {
+            if deps.iter().any(|d| *d as usize >= n) {
+                return None;
+            }
+            index.numbers.insert(hash(&h)?, n as u32);
+            index.graph.push((depth, deps));
+        }
+        if index.numbers.len() != count {
+            return None;
+        }
+        for (n, a) in facts.actors.iter().enumerate() {
+            index.actors.insert(crate::crypto::from_hex(a)?, n as u32);
+        }
+        index.objects = facts
+            .objects
+            .into_iter()
+            .map(|(c, a, k)| ((c, a), k))
+            .collect();
+        for (key, versions) in facts.entries {
+            let mut vs = Vec::with_capacity(versions.len());
+            for (fields, depth, change) in versions {
+                if change as usize >= count {
+                    return None;
+                }
+                vs.push(Raw::new(fields, depth, change));
+            }
+            index.entries.insert(key, vs);
+        }
+        for (key, kind, h, at) in facts.events {
+            index.events.push((key, kind, hash(&h)?, at));
+        }
+        index.names = facts.names;
+        for (d, c, a) in facts.posts_maps {
+            index.posts_maps.push((d, c, crate::crypto::from_hex(&a)?));
+        }
+        index.add_changes(doc, &heads);
+        Some(index)
     }
 
     /// Notes `now` as when the versions read from change number `since` on were first read.

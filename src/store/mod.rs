@@ -248,7 +248,7 @@ impl Store {
     pub async fn delete_room(&self, room_id: &str) -> Result<(), StoreError> {
         let tx = self
             .db
-            .transaction([ROOMS, CHUNKS])
+            .transaction([ROOMS, CHUNKS, SETTINGS])
             .with_mode(TransactionMode::Readwrite)
             .build()?;
         tx.object_store(ROOMS)?
@@ -256,6 +256,9 @@ impl Store {
             .primitive()?;
         tx.object_store(CHUNKS)?
             .delete(chunk_range(room_id))
+            .primitive()?;
+        tx.object_store(SETTINGS)?
+            .delete(facts_key(room_id))
             .primitive()?;
         tx.commit().await?;
         Ok(())
@@ -305,6 +308,16 @@ impl Store {
         Ok(merged)
     }
 
+    /// What the room's index derived from its history, kept to open it faster (see
+    /// `RoomDoc::facts`); a cache: losing it costs time, not data.
+    pub async fn facts(&self, room_id: &str) -> Option<String> {
+        self.setting(&facts_key(room_id)).await.ok().flatten()
+    }
+
+    pub async fn set_facts(&self, room_id: &str, facts: &str) -> Result<(), StoreError> {
+        self.set_setting(&facts_key(room_id), facts).await
+    }
+
     /// A device setting (JSON text), if set.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let tx = self.db.transaction(SETTINGS).build()?;
@@ -328,4 +341,9 @@ impl Store {
             .primitive()?;
         completed(tx).await
     }
+}
+
+/// The settings key under which a room's facts are kept.
+fn facts_key(room_id: &str) -> String {
+    format!("facts/{room_id}")
 }

@@ -65,6 +65,9 @@ struct Runtime {
 #[derive(Clone)]
 pub struct RoomHandle(Rc<RefCell<Runtime>>);
 
+/// Above this many changes read beyond the kept facts at open, new facts are kept.
+const FACTS_BEHIND: usize = 200;
+
 fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
@@ -91,8 +94,13 @@ impl RoomHandle {
             .load_room(&record.id)
             .await
             .map_err(|e| e.to_string())?;
-        let mut room = RoomDoc::load_chunks(&record.id, loaded.chunks.iter().map(Vec::as_slice))
-            .map_err(|e| tr!("the saved room could not be read: {}", e))?;
+        let facts = store.facts(&record.id).await;
+        let mut room = RoomDoc::load_with_facts(
+            &record.id,
+            loaded.chunks.iter().map(Vec::as_slice),
+            facts.as_deref(),
+        )
+        .map_err(|e| tr!("the saved room could not be read: {}", e))?;
         room.pin_founder((!record.founder.is_empty()).then(|| record.founder.clone()));
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
@@ -118,6 +126,9 @@ impl RoomHandle {
         handle.0.borrow_mut().mesh = Some(mesh);
         handle.refresh();
         handle.update_record();
+        if handle.0.borrow().room.facts_behind() > FACTS_BEHIND {
+            handle.keep_facts();
+        }
         Ok(handle)
     }
 
@@ -459,6 +470,28 @@ impl RoomHandle {
         });
     }
 
+    /// Keeps what the room's index derived from its history beside its saved bytes, so the
+    /// next open reads only what came after (a few seconds later, not to slow the first
+    /// paint).
+    fn keep_facts(&self) {
+        let weak = Rc::downgrade(&self.0);
+        gloo_timers::callback::Timeout::new(3_000, move || {
+            let Some(rt) = weak.upgrade() else {
+                return;
+            };
+            let (store, id, facts) = {
+                let rt = rt.borrow();
+                (rt.store.clone(), rt.record.id.clone(), rt.room.facts())
+            };
+            leptos::task::spawn_local(async move {
+                if let Err(e) = store.set_facts(&id, &facts).await {
+                    web_sys::console::warn_1(&format!("tequio: facts not kept: {}", e).into());
+                }
+            });
+        })
+        .forget();
+    }
+
     fn maybe_compact(&self) {
         let (store, room_id, snapshot, keys) = {
             let mut rt = self.0.borrow_mut();
@@ -486,6 +519,8 @@ impl RoomHandle {
                 Ok(key) => {
                     rt.chunk_keys.retain(|k| !keys.contains(k));
                     rt.chunk_keys.push(key);
+                    drop(rt);
+                    RoomHandle(Weak::upgrade(&weak).expect("held above")).keep_facts();
                 }
                 Err(e) => {
                     web_sys::console::warn_1(&format!("tequio: compaction failed: {}", e).into())

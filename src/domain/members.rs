@@ -54,6 +54,9 @@ pub(crate) struct Governance {
     pub approved_expenses: BTreeSet<String>,
     /// Decisions whose outcome was recorded: whether each passed (and so enacted its change).
     pub enacted: BTreeMap<String, bool>,
+    /// Decisions whose outcome was recorded, as derived when it was: the tally of the members
+    /// admitted then, and the outcome statement that counted.
+    pub decided: BTreeMap<String, super::decisions::DecisionView>,
 }
 
 impl Governance {
@@ -560,16 +563,25 @@ impl RoomDoc {
                     let Some(f) = self.index.get(&format!("decision:{decision}")) else {
                         continue;
                     };
-                    let Some(d) = self.derive_decision(decision, f, &g.admitted, &g.charter, at)
+                    let Some(mut d) =
+                        self.derive_decision(decision, f, &g.admitted, &g.charter, at)
                     else {
                         continue;
                     };
                     if at < d.closes_at {
                         continue;
                     }
+                    d.statement = Some(super::decisions::Statement {
+                        text: text(raw, "statement").unwrap_or_default().to_owned(),
+                        review_at: int(raw, "review").unwrap_or_default(),
+                        author: author.to_owned(),
+                        at,
+                    });
                     let passed = d.outcome == super::decisions::Outcome::Passed { winner: None };
                     g.enacted.insert(decision.to_owned(), passed);
-                    if let (true, Some(change)) = (passed, d.amendment) {
+                    let change = d.amendment.clone();
+                    g.decided.insert(decision.to_owned(), d);
+                    if let (true, Some(change)) = (passed, change) {
                         g.enact(decision, at, change);
                     }
                 }

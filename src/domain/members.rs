@@ -221,18 +221,7 @@ impl RoomDoc {
     /// on this device (by the join link, or the first seen) counts, and with no pin the
     /// causally first.
     fn founding(&self) -> Option<(String, i64, Vec<Amendment>)> {
-        let verified = |fields: &&super::signed::Raw| {
-            let (Some(at), charter) = (int(fields, "at"), text(fields, "charter")) else {
-                return false;
-            };
-            let charter = charter.unwrap_or_default();
-            verifies(fields, || founder_canonical(self.room_id(), at, charter))
-        };
-        let mut candidates = self.index.versions("founder").filter(verified);
-        let fields = match &self.pinned_founder {
-            Some(pin) => candidates.find(|f| f.author().is_some_and(|a| pin_matches(pin, a)))?,
-            None => candidates.next()?,
-        };
+        let fields = self.founder_entry()?;
         let at = int(fields, "at")?;
         let charter = text(fields, "charter").unwrap_or_default();
         let starter = serde_json::from_str::<Vec<(String, String)>>(charter)
@@ -242,6 +231,22 @@ impl RoomDoc {
             .filter(|a| a.validate().is_ok() && !matches!(a.key.as_str(), "remove" | "expense"))
             .collect();
         Some((fields.author()?.to_owned(), at, starter))
+    }
+
+    /// The founder entry that counts (see `founding`).
+    pub(crate) fn founder_entry(&self) -> Option<&super::signed::Raw> {
+        let verified = |fields: &&super::signed::Raw| {
+            let (Some(at), charter) = (int(fields, "at"), text(fields, "charter")) else {
+                return false;
+            };
+            let charter = charter.unwrap_or_default();
+            verifies(fields, || founder_canonical(self.room_id(), at, charter))
+        };
+        let mut candidates = self.index.versions("founder").filter(verified);
+        match &self.pinned_founder {
+            Some(pin) => candidates.find(|f| f.author().is_some_and(|a| pin_matches(pin, a))),
+            None => candidates.next(),
+        }
     }
 
     /// Every verified founder entry's author, causally first first (more than one means

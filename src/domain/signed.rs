@@ -169,10 +169,12 @@ pub(crate) struct Index {
     /// Deletes and values put at root keys, and late writes into entry maps, as they were
     /// seen; judged against the entries by [`Index::tampering`].
     events: Vec<(String, TamperKind, automerge::ChangeHash, i64)>,
-    /// The room's own root values, every time they were written: the name, and the map that
-    /// holds the board's posts. The causally first counts (see [`Index::room_name`]).
-    names: Vec<(u64, String)>,
-    posts_maps: Vec<(u64, u64, Vec<u8>)>,
+    /// The room's own root values, every time they were written, with the depth and hash of
+    /// the change that wrote them: the name, and the map that holds the board's posts (its
+    /// counter and actor). The causally first of the room's own history counts (see
+    /// [`Index::room_name`]).
+    names: Vec<(u64, String, automerge::ChangeHash)>,
+    posts_maps: Vec<(u64, u64, Vec<u8>, automerge::ChangeHash)>,
     /// Bumped whenever an entry changes, so derived views can be remembered until then.
     generation: u64,
 }
@@ -220,11 +222,11 @@ impl Index {
                     let key = key.to_string();
                     match action {
                         OpType::Put(automerge::ScalarValue::Str(name)) if key == "name" => {
-                            self.names.push((depth, name.to_string()));
+                            self.names.push((depth, name.to_string(), hash));
                         }
                         OpType::Make(ObjType::Map) if key == "posts" => {
                             let bytes = decoded.actor_id.to_bytes().to_vec();
-                            self.posts_maps.push((depth, start + i as u64, bytes));
+                            self.posts_maps.push((depth, start + i as u64, bytes, hash));
                         }
                         OpType::Make(ObjType::Map) if indexed_key(&key) => {
                             fresh.push(((start + i as u64, actor), key, BTreeMap::new()));
@@ -280,9 +282,10 @@ impl Index {
 
     /// What changes did to entries that the rules ignore, in a stable order: deletes of any
     /// root key that ever held an entry (and of the room's own keys), values put over an
-    /// entry, maps put at an entry's key by another author than the entry's, and edits of an
-    /// entry's fields after it was written.
-    pub fn tampering(&self) -> Vec<Tampering> {
+    /// entry, maps put at an entry's key by another author than the entry's, edits of an
+    /// entry's fields after it was written, and names and posts maps other than the room's
+    /// (`founding`: see [`Index::room_name`]).
+    pub fn tampering(&self, founding: Option<&Raw>) -> Vec<Tampering> {
         let mut out: Vec<Tampering> = Vec::new();
         let mut push = |key: &str, kind: TamperKind, change: &automerge::ChangeHash, at: i64| {
             out.push(Tampering {
@@ -320,10 +323,8 @@ impl Index {
                 }
             }
         }
-        let mut names: Vec<&(u64, String)> = self.names.iter().collect();
-        names.sort();
-        names.dedup_by(|a, b| a.1 == b.1);
-        for (_, name) in names.iter().skip(1) {
+        let counted = self.room_name(founding);
+        for (_, name, _) in self.names.iter().filter(|n| Some(n.1.as_str()) != counted) {
             out.push(Tampering {
                 key: "name".into(),
                 kind: TamperKind::Overwritten,
@@ -344,15 +345,39 @@ impl Index {
         out
     }
 
-    /// The room's name as first written (later writes are tampering: a room is named once).
-    pub fn room_name(&self) -> Option<&str> {
-        self.names.iter().min().map(|(_, n)| n.as_str())
+    /// The room's name as first written (later writes are tampering: a room is named once) in
+    /// the room's own history: before `founding`, the founder entry that counts. A history
+    /// built apart from an empty document (a rival founded by someone else) writes its name
+    /// as early, but not before this room's founder; with no founder yet, the causally first.
+    pub fn room_name(&self, founding: Option<&Raw>) -> Option<&str> {
+        let at = |(depth, _, hash): &(u64, String, automerge::ChangeHash)| (*depth, *hash);
+        let (_, name, _) = self.first_of_the_room(&self.names, founding, at)?;
+        Some(name)
     }
 
-    /// The board's posts map as first created ("counter@actor"), whatever was put over it.
-    pub fn posts_map(&self) -> Option<String> {
-        let (_, counter, actor) = self.posts_maps.iter().min()?;
+    /// The board's posts map as first created ("counter@actor") in the room's own history
+    /// (see [`Index::room_name`]), whatever was put over it.
+    pub fn posts_map(&self, founding: Option<&Raw>) -> Option<String> {
+        let at = |(depth, .., hash): &(u64, u64, Vec<u8>, automerge::ChangeHash)| (*depth, *hash);
+        let (_, counter, actor, _) = self.first_of_the_room(&self.posts_maps, founding, at)?;
         Some(format!("{counter}@{}", crate::crypto::hex(actor)))
+    }
+
+    /// The first of `values` written before `founding`; with none, the first of all.
+    fn first_of_the_room<'a, T: Ord>(
+        &self,
+        values: &'a [T],
+        founding: Option<&Raw>,
+        written: impl Fn(&T) -> (u64, automerge::ChangeHash),
+    ) -> Option<&'a T> {
+        let before = |v: &&T| {
+            founding.is_some_and(|f| self.change_precedes(written(v), (f.depth, f.change)))
+        };
+        values
+            .iter()
+            .filter(before)
+            .min()
+            .or_else(|| values.iter().min())
     }
 
     /// Every entry whose key starts with `prefix`: (the key after the prefix, the entry as
@@ -394,11 +419,19 @@ impl Index {
     /// whoever wrote `later` had `earlier` in their document. Claimed times can lie; this
     /// cannot. Worked out by walking `later`'s dependencies back, no deeper than `earlier`.
     pub fn precedes(&self, earlier: &Raw, later: &Raw) -> bool {
-        let (from, to) = (earlier.change, later.change);
+        self.change_precedes((earlier.depth, earlier.change), (later.depth, later.change))
+    }
+
+    /// [`Index::precedes`] for two changes, each given by (depth, hash).
+    fn change_precedes(
+        &self,
+        (earlier_depth, from): (u64, automerge::ChangeHash),
+        (later_depth, to): (u64, automerge::ChangeHash),
+    ) -> bool {
         if from == to {
             return true;
         }
-        if earlier.depth >= later.depth {
+        if earlier_depth >= later_depth {
             return false;
         }
         if let Some(known) = self.ancestry.borrow().get(&(from, to)) {
@@ -415,7 +448,7 @@ impl Index {
             let Some((depth, deps)) = self.graph.get(&hash) else {
                 continue;
             };
-            if *depth <= earlier.depth {
+            if *depth <= earlier_depth {
                 continue;
             }
             for d in deps {

@@ -455,9 +455,11 @@ impl RoomDoc {
     }
 
     /// A decision as the views show it. Its proposer must be admitted now, unless its outcome
-    /// was recorded: it then shows what the governance replay derived when the outcome was
-    /// recorded — the tally of the members admitted at that moment, and the statement that
-    /// counted — and stays so, part of the room's history, whoever joins or leaves later.
+    /// was recorded (by `now_ms`): it then shows what the governance replay derived when the
+    /// outcome was recorded — the tally of the members admitted at that moment, and the
+    /// statement that counted — and stays so, part of the room's history, whoever joins or
+    /// leaves later. An outcome dated after `now_ms` is not recorded yet: the decision shows
+    /// as it stands now, so a claimed time in the future closes no decision early.
     fn view_decision(
         &self,
         id: &str,
@@ -466,7 +468,11 @@ impl RoomDoc {
         charter: &Charter,
         now_ms: i64,
     ) -> Option<DecisionView> {
-        let mut d = match g.decided.get(id) {
+        let recorded = g
+            .decided
+            .get(id)
+            .filter(|d| d.statement.as_ref().is_some_and(|s| s.at <= now_ms));
+        let mut d = match recorded {
             Some(d) => d.clone(),
             None => self.derive_decision(id, f, &g.admitted, charter, now_ms)?,
         };
@@ -1262,6 +1268,26 @@ mod tests {
         assert_eq!(r.admitted().len(), 5);
         assert_eq!(r.decision(&d, LONG + 10), Some(recorded));
         assert_eq!(r.charter(LONG + 10).purpose, "Gardens");
+    }
+
+    #[test]
+    fn an_outcome_dated_in_the_future_closes_nothing_before_its_time() {
+        let (mut r, m) = room(3);
+        let d = r
+            .propose(&m[0], change("purpose", "Gardens", 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        // A member's clock says the year 30,000: the decision is long closed there.
+        let far = 900_000_000_000_000;
+        r.record_outcome(&m[1], &d, "Too few", None, far).unwrap();
+        let now = r.decision(&d, 2).unwrap();
+        assert_eq!((now.outcome, now.statement), (Outcome::Open, None));
+        // The others still answer, and record the outcome when it closes.
+        r.take_stance(&m[2], &d, Stance::Agree, "", 3).unwrap();
+        r.record_outcome(&m[2], &d, "Gardens", None, LONG).unwrap();
+        let recorded = r.decision(&d, LONG + 1).unwrap();
+        assert!(recorded.enacted);
+        assert_eq!(recorded.statement.unwrap().author, m[2].public());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 use super::members::Standing;
 use super::signed::{put_signed, Canonical, TamperKind};
 use super::testing::{community, sync};
-use super::{Amendment, EntryKind, Method, NewEntry, NewProposal, Profile, RoomDoc, Stance};
+use super::{
+    Amendment, EntryKind, Method, NewEntry, NewPost, NewProposal, PostKind, Profile, RoomDoc,
+    Stance,
+};
 use crate::crypto::Identity;
 use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
@@ -166,6 +169,43 @@ fn a_founder_from_a_forged_history_loses_to_the_pinned_one() {
     // Pinned to the other key, the same history derives the other founder: the pin decides.
     joined.pin_founder(Some(mallory.public()));
     assert_eq!(joined.founder(), Some(mallory.public()));
+}
+
+#[test]
+fn a_rival_history_neither_renames_the_room_nor_replaces_its_board() {
+    let (mut honest, people) = community(2);
+    honest.pin_founder(Some(people[0].public()));
+    let offer = |title: &str| NewPost {
+        kind: PostKind::Offer,
+        title: title.into(),
+        description: String::new(),
+        category: "Goods".into(),
+    };
+    let post = honest.add_post(&people[1], offer("Ladder"), 5).unwrap();
+    // Mallory's history from nothing is written as early as the room's: its name sorts first,
+    // and its posts map is made by an actor that sorts first.
+    let mallory = Identity::generate();
+    let mut rival = loop {
+        let rival = RoomDoc::create("room-1", "A rival", 0).unwrap();
+        if rival.doc.get_actor() < honest.doc.get_actor() {
+            break rival;
+        }
+    };
+    let profile = Profile {
+        name: "Mallory".into(),
+        ..Profile::default()
+    };
+    rival.found(&mallory, profile, 1).unwrap();
+    rival.add_post(&mallory, offer("Free money"), 2).unwrap();
+    sync(&mut rival, &mut honest);
+    assert_eq!(honest.name().as_deref(), Some("Commons"));
+    let posts: Vec<String> = honest.posts().into_iter().map(|p| p.id).collect();
+    assert_eq!(posts, vec![post]);
+    assert!(keys_tampered(&honest).contains(&"name".to_owned()));
+    // Pinned to Mallory, the same document is her room, name and board.
+    honest.pin_founder(Some(mallory.public()));
+    assert_eq!(honest.name().as_deref(), Some("A rival"));
+    assert_eq!(honest.posts()[0].title, "Free money");
 }
 
 #[test]

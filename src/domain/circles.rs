@@ -56,11 +56,23 @@ pub struct CircleView {
 impl CircleView {
     /// The round due next at `now_ms` (the last one once all are past).
     pub fn current_round(&self, now_ms: i64) -> usize {
-        let elapsed = (now_ms - self.starts_at).max(0) / (self.period_days * DAY_MS);
+        let elapsed = now_ms.saturating_sub(self.starts_at).max(0) / (self.period_days * DAY_MS);
         usize::try_from(elapsed)
             .unwrap_or(usize::MAX)
             .min(self.rounds.len().saturating_sub(1))
     }
+}
+
+/// Whether a circle's schedule can be worked out: every round's due date and total fit in an
+/// i64 (a circle starting near the end of time, or paying near i64::MAX a round, does not).
+fn schedule_fits(c: &NewCircle) -> bool {
+    let rounds = c.members.len().saturating_sub(1) as i64;
+    rounds
+        .checked_mul(c.period_days)
+        .and_then(|d| d.checked_mul(DAY_MS))
+        .and_then(|span| c.starts_at.checked_add(span))
+        .is_some()
+        && c.amount.checked_mul(rounds).is_some()
 }
 
 fn circle_canonical(room: &str, id: &str, c: &NewCircle, at: i64) -> Canonical {
@@ -113,6 +125,9 @@ impl RoomDoc {
                 "members",
                 &format!("a circle needs from 2 to {MAX_CIRCLE} members"),
             ));
+        }
+        if !schedule_fits(&c) {
+            return Err(invalid("start", "is too far in the past or the future"));
         }
         if c.members.iter().collect::<BTreeSet<_>>().len() != c.members.len() {
             return Err(invalid("members", "lists someone twice"));
@@ -188,7 +203,8 @@ impl RoomDoc {
         let at = int(f, "at")?;
         let sound = c.amount > 0
             && (1..=366).contains(&c.period_days)
-            && (2..=MAX_CIRCLE).contains(&c.members.len());
+            && (2..=MAX_CIRCLE).contains(&c.members.len())
+            && schedule_fits(&c);
         if !sound || !verifies(f, || circle_canonical(self.room_id(), id, &c, at)) {
             return None;
         }
@@ -301,6 +317,39 @@ mod tests {
             room.pay_into_circle(&p[2], &id, 3, 23),
             Err(DomainError::Invalid { field: "round", .. })
         ));
+    }
+
+    #[test]
+    fn a_circle_whose_schedule_runs_past_the_end_of_time_is_refused_and_never_derived() {
+        let (mut room, p) = community(2);
+        let late = NewCircle {
+            starts_at: i64::MAX - DAY_MS,
+            ..circle_of(&[&p[0], &p[1]])
+        };
+        let dear = NewCircle {
+            amount: i64::MAX,
+            members: vec![p[0].public(), p[1].public(), "c".into()],
+            ..circle_of(&[])
+        };
+        for c in [&late, &dear] {
+            assert!(matches!(
+                room.open_circle(&p[0], c.clone(), 10),
+                Err(DomainError::Invalid { .. })
+            ));
+            // Signed and written by a modified client, it is not shown, and nothing panics.
+            let id = random_id();
+            let canonical = circle_canonical(room.room_id(), &id, c, 10);
+            put_signed(&mut room.doc, &format!("circle:{id}"), &p[0], canonical).unwrap();
+            room.commit();
+        }
+        assert!(room.circles().is_empty());
+        // A circle from the start of time is shown: its current round is its last.
+        let early = NewCircle {
+            starts_at: i64::MIN,
+            ..circle_of(&[&p[0], &p[1]])
+        };
+        let id = room.open_circle(&p[0], early, 10).unwrap();
+        assert_eq!(room.circle(&id).unwrap().current_round(i64::MAX), 1);
     }
 
     #[test]

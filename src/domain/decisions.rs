@@ -199,7 +199,8 @@ pub struct DecisionView {
     /// Per option (consent: agree, abstain, disagree, block): votes, points, or dots.
     pub totals: Vec<u64>,
     pub outcome: Outcome,
-    /// The outcome statement recorded after closing, if any (the first, by time and id).
+    /// The outcome statement that counted, if any: the first (by time and id) recorded after
+    /// closing by a member admitted then (the one the governance replay enacted with).
     pub statement: Option<Statement>,
     /// True once a recorded outcome enacted this decision's change.
     pub enacted: bool,
@@ -444,7 +445,7 @@ impl RoomDoc {
 
     /// Every decision with its tally and outcome as of `now_ms`: counted with the members
     /// admitted now, under the charter in force at `now_ms` (what recording an outcome now would
-    /// be replayed with).
+    /// be replayed with); a decision whose outcome was recorded, as it was when recorded.
     pub fn decisions(&self, now_ms: i64) -> Vec<DecisionView> {
         let g = self.governance();
         let charter = self.charter(now_ms);
@@ -454,8 +455,11 @@ impl RoomDoc {
     }
 
     /// A decision as the views show it. Its proposer must be admitted now, unless its outcome
-    /// was recorded: the governance replay then derived it with its proposer admitted at that
-    /// moment, and it stays part of the room's history after they leave.
+    /// was recorded (by `now_ms`): it then shows what the governance replay derived when the
+    /// outcome was recorded — the tally of the members admitted at that moment, and the
+    /// statement that counted — and stays so, part of the room's history, whoever joins or
+    /// leaves later. An outcome dated after `now_ms` is not recorded yet: the decision shows
+    /// as it stands now, so a claimed time in the future closes no decision early.
     fn view_decision(
         &self,
         id: &str,
@@ -464,13 +468,14 @@ impl RoomDoc {
         charter: &Charter,
         now_ms: i64,
     ) -> Option<DecisionView> {
-        let recorded = g.enacted.contains_key(id);
-        // A recorded outcome is final: the view counts what it counted and shows its result.
-        let cut = g.recorded.get(id).and_then(|(key, _)| self.index.get(key));
-        let mut d = self.derive(id, f, &g.admitted, charter, now_ms, recorded, cut)?;
-        if let Some((_, outcome)) = g.recorded.get(id) {
-            d.outcome = outcome.clone();
-        }
+        let recorded = g
+            .decided
+            .get(id)
+            .filter(|d| d.statement.as_ref().is_some_and(|s| s.at <= now_ms));
+        let mut d = match recorded {
+            Some(d) => d.clone(),
+            None => self.derive_decision(id, f, &g.admitted, charter, now_ms, None)?,
+        };
         d.enacted = g.enacted.get(id) == Some(&true) && d.amendment.is_some();
         Some(d)
     }
@@ -574,53 +579,9 @@ impl RoomDoc {
             .collect()
     }
 
-    /// The first verified outcome statement of a decision recorded at or after it closed.
-    fn statement(&self, decision: &str, closes_at: i64) -> Option<Statement> {
-        self.entries(&format!("outcome:{decision}:"))
-            .filter_map(|(id, f)| {
-                let (statement, review, at, author) = (
-                    text(f, "statement")?,
-                    int(f, "review")?,
-                    int(f, "at")?,
-                    text(f, "author")?,
-                );
-                (at >= closes_at
-                    && text(f, "decision") == Some(decision)
-                    && within(statement, MAX_STATEMENT)
-                    && verifies(f, || {
-                        outcome_canonical(self.room_id(), id, decision, statement, review, at)
-                    }))
-                .then(|| {
-                    (
-                        (at, id),
-                        Statement {
-                            text: statement.to_owned(),
-                            review_at: review,
-                            author: author.to_owned(),
-                            at,
-                        },
-                    )
-                })
-            })
-            .min_by(|a, b| a.0.cmp(&b.0))
-            .map(|(_, s)| s)
-    }
-
     /// A decision tallied with the members in `admitted` under `charter` (the governance
     /// replay passes the members and charter of the moment an outcome was recorded). Not derived
     /// (None) unless it verifies, its proposer is in `admitted`, and it is within bounds.
-    pub(crate) fn derive_decision(
-        &self,
-        id: &str,
-        f: &Raw,
-        admitted: &BTreeSet<String>,
-        charter: &Charter,
-        now_ms: i64,
-        cut: Option<&Raw>,
-    ) -> Option<DecisionView> {
-        self.derive(id, f, admitted, charter, now_ms, false, cut)
-    }
-
     /// How many stance entries on `decision` were written before `outcome`, in the change
     /// graph (whoever recorded it had them): of two outcome records made without knowing of
     /// each other, the one that saw more counts.
@@ -630,26 +591,23 @@ impl RoomDoc {
             .count()
     }
 
-    /// [`RoomDoc::derive_decision`]; `any_proposer` skips the proposer's admission (for a
-    /// decision the replay already derived). With `cut` (an outcome record), only what was
-    /// written before it in the change graph counts: a stance its recorder had not seen —
-    /// whatever time it claims — cannot change a recorded outcome.
-    #[allow(clippy::too_many_arguments)]
-    fn derive(
+    pub(crate) fn derive_decision(
         &self,
         id: &str,
         f: &Raw,
         admitted: &BTreeSet<String>,
         charter: &Charter,
         now_ms: i64,
-        any_proposer: bool,
         cut: Option<&Raw>,
     ) -> Option<DecisionView> {
+        // With `cut` (an outcome record), only what was written before it in the change graph
+        // counts: a stance its recorder had not seen — whatever time it claims — cannot change
+        // a recorded outcome.
         if cut.is_some_and(|outcome| !self.index.precedes(f, outcome)) {
             return None;
         }
         let author = text(f, "author")?;
-        if !any_proposer && !admitted.contains(author) {
+        if !admitted.contains(author) {
             return None;
         }
         // Bounds first: nothing long is split, copied or hashed.
@@ -745,22 +703,19 @@ impl RoomDoc {
             }
         }
         let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
-        let statement = self.statement(id, p.closes_at);
         let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
         let floors = p.amendment.is_some().then_some(Floors {
             quorum_percent: charter.quorum_percent,
             min_open_ms: charter.min_open_ms(),
         });
-        let mut view = tally(
+        Some(tally(
             id.to_owned(),
             (author.to_owned(), at),
             p,
             &stances,
             (members, floors),
             now_ms,
-        );
-        view.statement = statement;
-        Some(view)
+        ))
     }
 }
 
@@ -1296,6 +1251,64 @@ mod tests {
         r.commit();
         assert_eq!(r.decision(&d, 2_000).unwrap().participants, 0);
         assert!(!r.has_stance(&d, &m[0].public()));
+    }
+
+    #[test]
+    fn a_recorded_outcome_keeps_its_tally_and_statement_whoever_joins_or_leaves_later() {
+        let (mut r, m) = room(3);
+        let d = r
+            .propose(&m[0], change("purpose", "Gardens", 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        r.take_stance(&m[1], &d, Stance::Agree, "", 2).unwrap();
+        // Someone who is not a member signs an outcome first: it is not the statement, and
+        // does not stop a member from recording one.
+        let stranger = Identity::generate();
+        raw_outcome(&mut r, &stranger, &d, LONG);
+        assert_eq!(r.decision(&d, LONG + 1).unwrap().statement, None);
+        r.record_outcome(&m[2], &d, "Gardens", None, LONG + 1)
+            .unwrap();
+        let recorded = r.decision(&d, LONG + 2).unwrap();
+        assert_eq!(recorded.outcome, Outcome::Passed { winner: None });
+        assert!(recorded.enacted);
+        assert_eq!(recorded.statement.as_ref().unwrap().author, m[2].public());
+        // One agreeing member leaves and three newcomers are admitted: counted now, the change
+        // would miss its quorum and its two agreeing members. What was recorded stays.
+        r.leave(&m[1], LONG + 3).unwrap();
+        for i in 0..3 {
+            let who = Identity::generate();
+            let profile = crate::domain::Profile {
+                name: format!("New {i}"),
+                ..Default::default()
+            };
+            r.set_profile(&who, profile, LONG + 4).unwrap();
+            for voucher in [&m[0], &m[2]] {
+                let _ = r.vouch(voucher, &who.public(), LONG + 5 + i);
+            }
+        }
+        assert_eq!(r.admitted().len(), 5);
+        assert_eq!(r.decision(&d, LONG + 10), Some(recorded));
+        assert_eq!(r.charter(LONG + 10).purpose, "Gardens");
+    }
+
+    #[test]
+    fn an_outcome_dated_in_the_future_closes_nothing_before_its_time() {
+        let (mut r, m) = room(3);
+        let d = r
+            .propose(&m[0], change("purpose", "Gardens", 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 1).unwrap();
+        // A member's clock says the year 30,000: the decision is long closed there.
+        let far = 900_000_000_000_000;
+        r.record_outcome(&m[1], &d, "Too few", None, far).unwrap();
+        let now = r.decision(&d, 2).unwrap();
+        assert_eq!((now.outcome, now.statement), (Outcome::Open, None));
+        // The others still answer, and record the outcome when it closes.
+        r.take_stance(&m[2], &d, Stance::Agree, "", 3).unwrap();
+        r.record_outcome(&m[2], &d, "Gardens", None, LONG).unwrap();
+        let recorded = r.decision(&d, LONG + 1).unwrap();
+        assert!(recorded.enacted);
+        assert_eq!(recorded.statement.unwrap().author, m[2].public());
     }
 
     #[test]

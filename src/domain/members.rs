@@ -14,6 +14,8 @@ use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_NAME: usize = 60;
+/// How far past everything its writer had seen an outcome may be dated (a year).
+const AHEAD_MS: i64 = 366 * 24 * 3_600_000;
 const MAX_SKILLS: usize = 200;
 const MAX_BIO: usize = 500;
 
@@ -59,8 +61,10 @@ pub(crate) struct Governance {
     /// [`RoomDoc::admitted_when`]).
     pub since: BTreeMap<String, super::signed::Anchor>,
     pub until: BTreeMap<String, super::signed::Anchor>,
-    /// The outcome record that counts for each decision (its key) and the result it fixed.
-    pub recorded: BTreeMap<String, (String, super::decisions::Outcome)>,
+    /// Decisions whose outcome was recorded, as derived when it was: the tally of what the
+    /// outcome record counted (the stances written before it) with the members admitted then,
+    /// and the outcome statement that counted.
+    pub decided: BTreeMap<String, super::decisions::DecisionView>,
 }
 
 impl Governance {
@@ -240,18 +244,7 @@ impl RoomDoc {
     /// on this device (by the join link, or the first seen) counts, and with no pin the
     /// causally first.
     fn founding(&self) -> Option<(String, i64, Vec<Amendment>)> {
-        let verified = |fields: &&super::signed::Raw| {
-            let (Some(at), charter) = (int(fields, "at"), text(fields, "charter")) else {
-                return false;
-            };
-            let charter = charter.unwrap_or_default();
-            verifies(fields, || founder_canonical(self.room_id(), at, charter))
-        };
-        let mut candidates = self.index.versions("founder").filter(verified);
-        let fields = match &self.pinned_founder {
-            Some(pin) => candidates.find(|f| f.author().is_some_and(|a| pin_matches(pin, a)))?,
-            None => candidates.next()?,
-        };
+        let fields = self.founder_entry()?;
         let at = int(fields, "at")?;
         let charter = text(fields, "charter").unwrap_or_default();
         let starter = serde_json::from_str::<Vec<(String, String)>>(charter)
@@ -261,6 +254,22 @@ impl RoomDoc {
             .filter(|a| a.validate().is_ok() && !matches!(a.key.as_str(), "remove" | "expense"))
             .collect();
         Some((fields.author()?.to_owned(), at, starter))
+    }
+
+    /// The founder entry that counts (see `founding`).
+    pub(crate) fn founder_entry(&self) -> Option<&super::signed::Raw> {
+        let verified = |fields: &&super::signed::Raw| {
+            let (Some(at), charter) = (int(fields, "at"), text(fields, "charter")) else {
+                return false;
+            };
+            let charter = charter.unwrap_or_default();
+            verifies(fields, || founder_canonical(self.room_id(), at, charter))
+        };
+        let mut candidates = self.index.versions("founder").filter(verified);
+        match &self.pinned_founder {
+            Some(pin) => candidates.find(|f| f.author().is_some_and(|a| pin_matches(pin, a))),
+            None => candidates.next(),
+        }
     }
 
     /// Every verified founder entry's author, causally first first (more than one means
@@ -494,42 +503,22 @@ impl RoomDoc {
                 events.push((at, id, Event::Leave { author, raw: f }));
             }
         }
-        // One outcome record counts per decision. A record written after another one for the
-        // same decision (in the change graph) is ignored: an outcome is recorded once. Of
-        // records made without knowing of each other, the one that saw the most stances
-        // counts, then the earliest.
-        let mut outcomes: BTreeMap<&str, Vec<(&str, &str, i64, &super::signed::Raw)>> =
-            BTreeMap::new();
+        // One outcome record counts per decision: the first valid one replayed (a record
+        // written after it is ignored: an outcome is recorded once). Of records made without
+        // knowing of each other, one that saw fewer stances gives way to one that saw more.
+        let mut outcomes: BTreeMap<&str, Vec<(&str, i64, &super::signed::Raw)>> = BTreeMap::new();
         for (id, author, decision, at) in self.outcome_entries() {
             if let Some(raw) = self.index.get(&format!("outcome:{decision}:{id}")) {
                 outcomes
                     .entry(decision)
                     .or_default()
-                    .push((id, author, at, raw));
-            }
-        }
-        for (decision, records) in &outcomes {
-            let first = records
-                .iter()
-                .filter(|(id, _, _, raw)| {
-                    !records
-                        .iter()
-                        .any(|(other, _, _, o)| other != id && self.index.precedes(o, raw))
-                })
-                .max_by_key(|(id, _, at, raw)| {
-                    (
-                        self.stances_before(decision, raw),
-                        std::cmp::Reverse(*at),
-                        std::cmp::Reverse(*id),
-                    )
-                });
-            if let Some((id, author, at, raw)) = first {
+                    .push((author, at, raw));
                 let event = Event::Outcome {
                     author,
                     decision,
                     raw,
                 };
-                events.push((*at, id, event));
+                events.push((at, id, event));
             }
         }
         // In the order of the change graph: an event is replayed after everything that was
@@ -563,7 +552,7 @@ impl RoomDoc {
                 g.admitted.insert(founder);
             }
         }
-        for (at, event_id, event) in events {
+        for (at, _, event) in events {
             match event {
                 Event::Vouch {
                     author,
@@ -642,7 +631,26 @@ impl RoomDoc {
                     let Some(f) = self.index.get(&format!("decision:{decision}")) else {
                         continue;
                     };
-                    let Some(d) =
+                    // An outcome dated more than a year after anything its writer had seen
+                    // comes from a clock far in the future: it closes nothing early.
+                    if at > self.index.latest_before(raw).saturating_add(AHEAD_MS) {
+                        continue;
+                    }
+                    let seen = self.stances_before(decision, raw);
+                    let better_informed = outcomes.get(decision).into_iter().flatten().any(
+                        |(other_author, other_at, other)| {
+                            !std::ptr::eq(*other, raw)
+                                && g.admitted.contains(*other_author)
+                                && *other_at >= int(f, "closes_at").unwrap_or(i64::MAX)
+                                && !self.index.precedes(other, raw)
+                                && !self.index.precedes(raw, other)
+                                && self.stances_before(decision, other) > seen
+                        },
+                    );
+                    if better_informed {
+                        continue;
+                    }
+                    let Some(mut d) =
                         self.derive_decision(decision, f, &g.admitted, &g.charter, at, Some(raw))
                     else {
                         continue;
@@ -650,12 +658,17 @@ impl RoomDoc {
                     if at < d.closes_at {
                         continue;
                     }
+                    d.statement = Some(super::decisions::Statement {
+                        text: text(raw, "statement").unwrap_or_default().to_owned(),
+                        review_at: int(raw, "review").unwrap_or_default(),
+                        author: author.to_owned(),
+                        at,
+                    });
                     let passed = d.outcome == super::decisions::Outcome::Passed { winner: None };
                     g.enacted.insert(decision.to_owned(), passed);
-                    let key = format!("outcome:{decision}:{event_id}");
-                    g.recorded
-                        .insert(decision.to_owned(), (key, d.outcome.clone()));
-                    if let (true, Some(change)) = (passed, d.amendment) {
+                    let change = d.amendment.clone();
+                    g.decided.insert(decision.to_owned(), d);
+                    if let (true, Some(change)) = (passed, change) {
                         if change.key == "remove" && g.admitted.contains(&change.value) {
                             g.until.insert(change.value.clone(), raw.anchor());
                         }

@@ -344,7 +344,7 @@ impl RoomDoc {
     /// What changes did to this room's entries that its rules ignore (see
     /// [`crate::domain::signed::Index`]).
     pub fn tampering(&self) -> Vec<super::signed::Tampering> {
-        self.index.tampering()
+        self.index.tampering(self.founder_entry())
     }
 
     /// Notes `now_ms` as when the changes read since `since` were first read here (the
@@ -422,19 +422,27 @@ impl RoomDoc {
         self.schema_version().filter(|v| *v > SCHEMA_VERSION)
     }
 
-    /// The room's name as first written: nobody renames a room by writing over it.
+    /// The room's name as first written, in the history its founder entry belongs to: nobody
+    /// renames a room by writing over it, nor by merging in a history of their own.
     pub fn name(&self) -> Option<String> {
-        self.index.room_name().map(str::to_owned)
+        self.index
+            .room_name(self.founder_entry())
+            .map(str::to_owned)
     }
 
     pub fn created_at(&self) -> Option<i64> {
         read_i64(&self.doc, &ROOT, "created_at")
     }
 
-    /// The board's posts map as first created: deleting it, or putting another over it,
+    /// The board's posts map as first created in the room's own history (see
+    /// [`RoomDoc::name`]): deleting it, putting another over it, or merging in a rival history,
     /// changes nothing.
     pub(crate) fn posts_obj(&self) -> Option<automerge::ObjId> {
-        match self.doc.import(&self.index.posts_map()?).ok()? {
+        match self
+            .doc
+            .import(&self.index.posts_map(self.founder_entry())?)
+            .ok()?
+        {
             (id, ObjType::Map) => Some(id),
             _ => None,
         }

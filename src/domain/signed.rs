@@ -172,17 +172,19 @@ pub(crate) struct Facts {
     heads: Vec<String>,
     /// Every change read, in number order: (hash, depth, numbers of its deps).
     changes: Vec<(String, u64, Vec<u32>)>,
+    /// By change number: latest claimed time before it, and including it.
+    times: Vec<(i64, i64)>,
     /// Actors in number order (hex).
     actors: Vec<String>,
     objects: Vec<(u64, u32, String)>,
     /// Root key → versions: (fields, depth, change number).
     entries: Vec<(String, Vec<KeptVersion>)>,
     events: Vec<(String, TamperKind, String, i64)>,
-    names: Vec<(u64, String)>,
-    posts_maps: Vec<(u64, u64, String)>,
+    names: Vec<(u64, String, u32)>,
+    posts_maps: Vec<(u64, u64, String, u32)>,
 }
 
-const FACTS_VERSION: u32 = 1;
+const FACTS_VERSION: u32 = 2;
 
 /// One version as kept in [`Facts`]: (fields, depth, change number).
 type KeptVersion = (BTreeMap<String, Field>, u64, u32);
@@ -219,6 +221,10 @@ pub(crate) struct Index {
     /// By number: each change's causal depth and its dependencies' numbers — the change
     /// graph, for [`Index::precedes`].
     graph: Vec<(u64, Vec<u32>)>,
+    /// By number: the latest time claimed by an entry written before each change (in its
+    /// causal past), and the same including the change's own entries.
+    before: Vec<i64>,
+    latest: Vec<i64>,
     /// Answers of [`Index::precedes`] already worked out, and a scratch mark per change.
     ancestry: std::cell::RefCell<std::collections::HashMap<(u32, u32), bool>>,
     visited: std::cell::RefCell<(u32, Vec<u32>)>,
@@ -227,10 +233,12 @@ pub(crate) struct Index {
     /// Deletes and values put at root keys, and late writes into entry maps, as they were
     /// seen; judged against the entries by [`Index::tampering`].
     events: Vec<(String, TamperKind, automerge::ChangeHash, i64)>,
-    /// The room's own root values, every time they were written: the name, and the map that
-    /// holds the board's posts. The causally first counts (see [`Index::room_name`]).
-    names: Vec<(u64, String)>,
-    posts_maps: Vec<(u64, u64, Vec<u8>)>,
+    /// The room's own root values, every time they were written, with the depth and hash of
+    /// the change that wrote them: the name, and the map that holds the board's posts (its
+    /// counter and actor). The causally first of the room's own history counts (see
+    /// [`Index::room_name`]).
+    names: Vec<(u64, String, u32)>,
+    posts_maps: Vec<(u64, u64, Vec<u8>, u32)>,
     /// Bumped whenever an entry changes, so derived views can be remembered until then.
     generation: u64,
 }
@@ -268,6 +276,12 @@ impl Index {
             version: FACTS_VERSION,
             heads: heads.iter().map(|h| h.to_string()).collect(),
             changes,
+            times: self
+                .before
+                .iter()
+                .zip(&self.latest)
+                .map(|(b, l)| (*b, *l))
+                .collect(),
             actors,
             objects: self
                 .objects
@@ -294,7 +308,7 @@ impl Index {
             posts_maps: self
                 .posts_maps
                 .iter()
-                .map(|(d, c, a)| (*d, *c, crate::crypto::hex(a)))
+                .map(|(d, c, a, n)| (*d, *c, crate::crypto::hex(a), *n))
                 .collect(),
         }
     }
@@ -321,9 +335,10 @@ impl Index {
             index.numbers.insert(hash(&h)?, n as u32);
             index.graph.push((depth, deps));
         }
-        if index.numbers.len() != count {
+        if index.numbers.len() != count || facts.times.len() != count {
             return None;
         }
+        (index.before, index.latest) = facts.times.into_iter().unzip();
         for (n, a) in facts.actors.iter().enumerate() {
             index.actors.insert(crate::crypto::from_hex(a)?, n as u32);
         }
@@ -346,8 +361,10 @@ impl Index {
             index.events.push((key, kind, hash(&h)?, at));
         }
         index.names = facts.names;
-        for (d, c, a) in facts.posts_maps {
-            index.posts_maps.push((d, c, crate::crypto::from_hex(&a)?));
+        for (d, c, a, n) in facts.posts_maps {
+            index
+                .posts_maps
+                .push((d, c, crate::crypto::from_hex(&a)?, n));
         }
         index.add_changes(doc, &heads);
         Some(index)
@@ -405,6 +422,11 @@ impl Index {
             .unwrap_or(0);
         let number = self.graph.len() as u32;
         self.numbers.insert(hash, number);
+        let past = deps
+            .iter()
+            .map(|d| self.latest[*d as usize])
+            .max()
+            .unwrap_or(i64::MIN);
         self.graph.push((depth, deps));
         let decoded = change.decode();
         let next = self.actors.len() as u32;
@@ -422,11 +444,12 @@ impl Index {
                     let key = key.to_string();
                     match action {
                         OpType::Put(automerge::ScalarValue::Str(name)) if key == "name" => {
-                            self.names.push((depth, name.to_string()));
+                            self.names.push((depth, name.to_string(), number));
                         }
                         OpType::Make(ObjType::Map) if key == "posts" => {
                             let bytes = decoded.actor_id.to_bytes().to_vec();
-                            self.posts_maps.push((depth, start + i as u64, bytes));
+                            self.posts_maps
+                                .push((depth, start + i as u64, bytes, number));
                         }
                         OpType::Make(ObjType::Map) if indexed_key(&key) => {
                             fresh.push(((start + i as u64, actor), key, BTreeMap::new()));
@@ -468,6 +491,13 @@ impl Index {
                 _ => {}
             }
         }
+        let own = fresh
+            .iter()
+            .filter_map(|(_, _, fields)| int(fields, "at"))
+            .max()
+            .unwrap_or(i64::MIN);
+        self.before.push(past);
+        self.latest.push(past.max(own));
         for (obj, key, fields) in fresh {
             self.objects.insert(obj, key.clone());
             let versions = self.entries.entry(key.clone()).or_default();
@@ -483,9 +513,10 @@ impl Index {
 
     /// What changes did to entries that the rules ignore, in a stable order: deletes of any
     /// root key that ever held an entry (and of the room's own keys), values put over an
-    /// entry, maps put at an entry's key by another author than the entry's, and edits of an
-    /// entry's fields after it was written.
-    pub fn tampering(&self) -> Vec<Tampering> {
+    /// entry, maps put at an entry's key by another author than the entry's, edits of an
+    /// entry's fields after it was written, and names and posts maps other than the room's
+    /// (`founding`: see [`Index::room_name`]).
+    pub fn tampering(&self, founding: Option<&Raw>) -> Vec<Tampering> {
         let mut out: Vec<Tampering> = Vec::new();
         let mut push = |key: &str, kind: TamperKind, change: &automerge::ChangeHash, at: i64| {
             out.push(Tampering {
@@ -523,10 +554,8 @@ impl Index {
                 }
             }
         }
-        let mut names: Vec<&(u64, String)> = self.names.iter().collect();
-        names.sort();
-        names.dedup_by(|a, b| a.1 == b.1);
-        for (_, name) in names.iter().skip(1) {
+        let counted = self.room_name(founding);
+        for (_, name, _) in self.names.iter().filter(|n| Some(n.1.as_str()) != counted) {
             out.push(Tampering {
                 key: "name".into(),
                 kind: TamperKind::Overwritten,
@@ -547,15 +576,44 @@ impl Index {
         out
     }
 
-    /// The room's name as first written (later writes are tampering: a room is named once).
-    pub fn room_name(&self) -> Option<&str> {
-        self.names.iter().min().map(|(_, n)| n.as_str())
+    /// The room's name as first written (later writes are tampering: a room is named once) in
+    /// the room's own history: before `founding`, the founder entry that counts. A history
+    /// built apart from an empty document (a rival founded by someone else) writes its name
+    /// as early, but not before this room's founder; with no founder yet, the causally first.
+    pub fn room_name(&self, founding: Option<&Raw>) -> Option<&str> {
+        let at = |(depth, _, change): &(u64, String, u32)| Anchor {
+            depth: *depth,
+            change: *change,
+        };
+        let (_, name, _) = self.first_of_the_room(&self.names, founding, at)?;
+        Some(name)
     }
 
-    /// The board's posts map as first created ("counter@actor"), whatever was put over it.
-    pub fn posts_map(&self) -> Option<String> {
-        let (_, counter, actor) = self.posts_maps.iter().min()?;
+    /// The board's posts map as first created ("counter@actor") in the room's own history
+    /// (see [`Index::room_name`]), whatever was put over it.
+    pub fn posts_map(&self, founding: Option<&Raw>) -> Option<String> {
+        let at = |(depth, .., change): &(u64, u64, Vec<u8>, u32)| Anchor {
+            depth: *depth,
+            change: *change,
+        };
+        let (_, counter, actor, _) = self.first_of_the_room(&self.posts_maps, founding, at)?;
         Some(format!("{counter}@{}", crate::crypto::hex(actor)))
+    }
+
+    /// The first of `values` written before `founding`; with none, the first of all.
+    fn first_of_the_room<'a, T: Ord>(
+        &self,
+        values: &'a [T],
+        founding: Option<&Raw>,
+        written: impl Fn(&T) -> Anchor,
+    ) -> Option<&'a T> {
+        let before =
+            |v: &&T| founding.is_some_and(|f| self.precedes_anchor(written(v), f.anchor()));
+        values
+            .iter()
+            .filter(before)
+            .min()
+            .or_else(|| values.iter().min())
     }
 
     /// Every entry whose key starts with `prefix`: (the key after the prefix, the entry as
@@ -603,10 +661,11 @@ impl Index {
     /// [`Index::precedes`] for places in the change graph.
     pub fn precedes_anchor(&self, earlier: Anchor, later: Anchor) -> bool {
         let (from, to) = (earlier.change, later.change);
+        let (earlier_depth, later_depth) = (earlier.depth, later.depth);
         if from == to {
             return true;
         }
-        if earlier.depth >= later.depth {
+        if earlier_depth >= later_depth {
             return false;
         }
         if let Some(known) = self.ancestry.borrow().get(&(from, to)) {
@@ -628,7 +687,7 @@ impl Index {
                 break;
             }
             let (depth, deps) = &self.graph[n as usize];
-            if *depth <= earlier.depth {
+            if *depth <= earlier_depth {
                 continue;
             }
             for d in deps {
@@ -640,6 +699,15 @@ impl Index {
         }
         self.ancestry.borrow_mut().insert((from, to), found);
         found
+    }
+
+    /// The latest time claimed by any entry written before `entry` (in its causal past;
+    /// `i64::MIN` if none): what its writer's room had seen.
+    pub fn latest_before(&self, entry: &Raw) -> i64 {
+        self.before
+            .get(entry.change as usize)
+            .copied()
+            .unwrap_or(i64::MIN)
     }
 
     pub fn generation(&self) -> u64 {

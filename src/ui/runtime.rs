@@ -471,25 +471,17 @@ impl RoomHandle {
     }
 
     /// Keeps what the room's index derived from its history beside its saved bytes, so the
-    /// next open reads only what came after (a few seconds later, not to slow the first
-    /// paint).
+    /// next open reads only what came after.
     fn keep_facts(&self) {
-        let weak = Rc::downgrade(&self.0);
-        gloo_timers::callback::Timeout::new(3_000, move || {
-            let Some(rt) = weak.upgrade() else {
-                return;
-            };
-            let (store, id, facts) = {
-                let rt = rt.borrow();
-                (rt.store.clone(), rt.record.id.clone(), rt.room.facts())
-            };
-            leptos::task::spawn_local(async move {
-                if let Err(e) = store.set_facts(&id, &facts).await {
-                    web_sys::console::warn_1(&format!("tequio: facts not kept: {}", e).into());
-                }
-            });
-        })
-        .forget();
+        let (store, id, facts) = {
+            let rt = self.0.borrow();
+            (rt.store.clone(), rt.record.id.clone(), rt.room.facts())
+        };
+        leptos::task::spawn_local(async move {
+            if let Err(e) = store.set_facts(&id, &facts).await {
+                web_sys::console::warn_1(&format!("tequio: facts not kept: {}", e).into());
+            }
+        });
     }
 
     fn maybe_compact(&self) {

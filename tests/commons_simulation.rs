@@ -67,20 +67,25 @@ fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], no
             }
             None => Ok(()),
         },
-        4 => {
-            let lines: Vec<(String, String)> = room
+        4 | 14 => {
+            // What waits for someone: money in for another member's confirmation, money out
+            // for approvals and then a payment.
+            let lines: Vec<(String, LedgerLine)> = room
                 .pots(now)
                 .into_iter()
                 .flat_map(|p| {
                     p.lines
                         .into_iter()
-                        .filter(|l| l.kind == EntryKind::Expense)
-                        .map(move |l| (p.id.clone(), l.id))
+                        .filter(|l| l.state != EntryState::Counted)
+                        .map(move |l| (p.id.clone(), l))
                 })
                 .collect();
             match rng.pick(&lines) {
-                Some((pot, line)) if rng.below(2) == 0 => room.approve(me, pot, line, now),
-                Some((pot, line)) => room.pay(me, pot, line, now),
+                Some((pot, l)) => match l.state {
+                    EntryState::AwaitingConfirmation => room.confirm(me, pot, &l.id, now),
+                    EntryState::Approved => room.pay(me, pot, &l.id, now),
+                    _ => room.approve(me, pot, &l.id, now),
+                },
                 None => Ok(()),
             }
         }
@@ -301,9 +306,10 @@ fn assert_same_commons(first: &RoomDoc, r: &RoomDoc, end: i64, at: &str) {
     );
 }
 
-/// Runs one schedule; returns how many decisions enacted a change and how many lending-circle
-/// payments counted.
-fn run(seed: u64) -> (usize, usize) {
+/// Runs one schedule; returns how many decisions enacted a change, how many lending-circle
+/// payments counted, and how many pot entries counted (money in once confirmed by another
+/// member, money out once approved and paid).
+fn run(seed: u64) -> (usize, usize, usize) {
     let mut rng = Rng(seed);
     let n = 3 + rng.below(3);
     let people: Vec<Identity> = (0..n).map(|_| Identity::generate()).collect();
@@ -380,7 +386,17 @@ fn run(seed: u64) -> (usize, usize) {
         assert_same_commons(first, r, end, &format!("seed {seed}, device {k}"));
     }
     let admitted = first.admitted().len();
+    let confirmers = |id: &str| first.confirmers(id);
     for pot in first.pots(end) {
+        for l in pot.lines.iter().filter(|l| l.state == EntryState::Counted) {
+            // Nothing moves money on its author's word alone.
+            if l.kind.needs_confirmation() {
+                assert!(
+                    confirmers(&l.id).iter().any(|c| *c != l.author),
+                    "seed {seed}: money in counted without another member's confirmation"
+                );
+            }
+        }
         let mut sum: i64 = 0;
         for l in pot.lines.iter().filter(|l| l.state == EntryState::Counted) {
             sum += match l.kind {
@@ -460,7 +476,13 @@ fn run(seed: u64) -> (usize, usize) {
         .flat_map(|c| &c.rounds)
         .map(|r| r.paid.len())
         .sum();
-    (enacted, payments)
+    let counted = first
+        .pots(end)
+        .iter()
+        .flat_map(|p| &p.lines)
+        .filter(|l| l.state == EntryState::Counted)
+        .count();
+    (enacted, payments, counted)
 }
 
 #[test]
@@ -473,11 +495,15 @@ fn every_device_derives_the_same_commons_after_partitions_heal() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0xC0_0105);
-    let (enacted, payments) = (base..base + runs)
+    let (enacted, payments, counted) = (base..base + runs)
         .map(run)
-        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
     // The schedules must reach the paths they are meant to test.
     assert!(enacted > 0, "no schedule enacted a decision");
     assert!(payments > 0, "no schedule paid into a lending circle");
-    eprintln!("{runs} schedules, {enacted} decisions enacted, {payments} circle payments");
+    assert!(counted > 0, "no schedule counted a pot entry");
+    eprintln!(
+        "{runs} schedules, {enacted} decisions enacted, {payments} circle payments, \
+         {counted} pot entries counted"
+    );
 }

@@ -560,4 +560,7 @@
     ("is not waiting for confirmation", "no espera confirmación"),
     ("is not a valid id", "no es un id válido"),
     ("is too large", "es demasiado grande"),
+    // Contributions: the parties do not validate.
+    ("validation", "La validación"),
+    ("is for others: as its beneficiary, confirm it instead", "es para otras personas: como beneficiaria, confírmala"),
 ]

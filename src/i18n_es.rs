@@ -560,6 +560,10 @@
     ("is not waiting for confirmation", "no espera confirmación"),
     ("is not a valid id", "no es un id válido"),
     ("is too large", "es demasiado grande"),
+    // Lending circles.
+    ("circle", "El círculo"),
+    ("start", "El inicio"),
+    ("is too far in the future", "está demasiado lejos en el futuro"),
     // Contributions: the parties do not validate.
     ("validation", "La validación"),
     ("is for others: as its beneficiary, confirm it instead", "es para otras personas: como beneficiaria, confírmala"),

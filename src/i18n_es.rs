@@ -567,4 +567,9 @@
     // Contributions: the parties do not validate.
     ("validation", "La validación"),
     ("is for others: as its beneficiary, confirm it instead", "es para otras personas: como beneficiaria, confírmala"),
+    // Lending: the steward hands over; the holder or the steward takes back.
+    ("is chosen by the thing's steward, who hands it over", "lo elige la persona que lo custodia, que es quien lo presta"),
+    ("records its return, or its steward does", "registra su devolución, o lo hace quien lo custodia"),
+    ("This falls in someone else's booking: {}. Hand it over anyway?", "Esto coincide con una reserva de otra persona: {}. ¿Prestarlo de todos modos?"),
+    ("Hand over anyway", "Prestarlo de todos modos"),
 ]

@@ -567,6 +567,9 @@
     // Contributions: the parties do not validate.
     ("validation", "La validación"),
     ("is for others: as its beneficiary, confirm it instead", "es para otras personas: como beneficiaria, confírmala"),
+    // The board: only a post's author changes it.
+    ("post", "La publicación"),
+    ("can only be changed by its author", "solo la puede cambiar quien la publicó"),
     // Lending: the steward hands over; the holder or the steward takes back.
     ("is chosen by the thing's steward, who hands it over", "lo elige la persona que lo custodia, que es quien lo presta"),
     ("records its return, or its steward does", "registra su devolución, o lo hace quien lo custodia"),

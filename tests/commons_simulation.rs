@@ -386,13 +386,15 @@ fn run(seed: u64) -> (usize, usize, usize) {
         assert_same_commons(first, r, end, &format!("seed {seed}, device {k}"));
     }
     let admitted = first.admitted().len();
-    let confirmers = |id: &str| first.confirmers(id);
     for pot in first.pots(end) {
         for l in pot.lines.iter().filter(|l| l.state == EntryState::Counted) {
             // Nothing moves money on its author's word alone.
             if l.kind.needs_confirmation() {
                 assert!(
-                    confirmers(&l.id).iter().any(|c| *c != l.author),
+                    first
+                        .confirmers(&pot.id, &l.id)
+                        .iter()
+                        .any(|c| *c != l.author),
                     "seed {seed}: money in counted without another member's confirmation"
                 );
             }

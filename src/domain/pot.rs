@@ -160,6 +160,38 @@ fn entry_canonical(
         .int("at", at)
 }
 
+/// A confirmation of money in (or of a correction) by another member. It is kept inside its
+/// pot's ledger range, right after the entry it confirms (`ledger:<pot>:<entry>/<id>`), so one
+/// pass over the ledger reads each entry with its confirmations: no lookups, however long the
+/// ledger. Pot and entry are signed, so a confirmation copied to another key never verifies.
+fn confirmation_canonical(room: &str, pot: &str, entry: &str, id: &str, at: i64) -> Canonical {
+    Canonical::new(room, "confirmation", &format!("{entry}/{id}"))
+        .text("pot", pot)
+        .text("target", entry)
+        .int("at", at)
+}
+
+/// A ledger key's id split at its first `/` (a confirmation: entry and mark), or whole (an
+/// entry); `None` for an id holding `:`, which belongs to another range. One pass over the id.
+fn confirmation_split(key: &str) -> Option<Option<(&str, &str)>> {
+    let mut slash = None;
+    for (i, b) in key.bytes().enumerate() {
+        match b {
+            b':' => return None,
+            b'/' if slash.is_none() => slash = Some(i),
+            _ => {}
+        }
+    }
+    Some(slash.map(|i| (&key[..i], &key[i + 1..])))
+}
+
+/// A confirmation as read from the index (its reading and signature check are made once).
+struct Confirmation {
+    at: i64,
+    author: String,
+    verified: bool,
+}
+
 /// A ledger entry as read from the index (borrowed: deriving a pot allocates per line only
 /// when lines are asked for).
 struct Entry<'a> {
@@ -171,6 +203,8 @@ struct Entry<'a> {
     author: &'a str,
     at: i64,
     verified: bool,
+    /// When another admitted member first confirmed it (never before its own time).
+    confirmed_at: Option<i64>,
 }
 
 /// A ledger entry's typed reading, kept with the entry in the index.
@@ -361,12 +395,23 @@ impl RoomDoc {
         self.require_admitted(me)?;
         self.pot_header(pot)
             .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
+        // Read from the entry's fields directly: its typed reading is left for the next view.
         let (kind, author, amount) = self
             .index
             .get(&format!("{}{entry}", ledger_prefix(pot)))
-            .and_then(|f| self.read_entry(pot, entry, f))
-            .filter(|e| e.verified && e.kind.needs_confirmation())
-            .map(|e| (e.kind, e.author.to_owned(), e.amount))
+            .and_then(|f| {
+                let (kind, amount, at) = (text(f, "entry")?, int(f, "amount")?, int(f, "at")?);
+                let (memo, target) = (
+                    text(f, "memo").unwrap_or_default(),
+                    text(f, "target").unwrap_or_default(),
+                );
+                let verified = text(f, "pot") == Some(pot)
+                    && verifies(f, || {
+                        entry_canonical(self.room_id(), entry, pot, kind, amount, memo, target, at)
+                    });
+                let kind = EntryKind::parse(kind).filter(|k| verified && k.needs_confirmation())?;
+                Some((kind, text(f, "author")?.to_owned(), amount))
+            })
             .ok_or_else(|| DomainError::NoSuchEntry(entry.to_owned()))?;
         if author == me.public() {
             return Err(DomainError::SelfApproval);
@@ -406,7 +451,16 @@ impl RoomDoc {
                 });
             }
         }
-        self.put_mark(me, "confirmation", entry, now_ms)
+        let id = random_id();
+        let canonical = confirmation_canonical(self.room_id(), pot, entry, &id, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("{}{entry}/{id}", ledger_prefix(pot)),
+            me,
+            canonical,
+        )?;
+        self.commit();
+        Ok(())
     }
 
     fn entry_view(&self, pot: &str, now_ms: i64) -> Result<PotView, DomainError> {
@@ -438,12 +492,17 @@ impl RoomDoc {
             .collect()
     }
 
-    /// Verified confirmers of an entry (any standing; the replay decides what counts).
-    pub fn confirmers(&self, target: &str) -> BTreeSet<String> {
-        self.marks("confirmation")
-            .into_iter()
-            .filter(|m| m.target == target)
-            .map(|m| m.author)
+    /// Verified confirmers of entry `entry` of `pot` (any standing; the replay decides what
+    /// counts).
+    pub fn confirmers(&self, pot: &str, entry: &str) -> BTreeSet<String> {
+        if !plain_id(pot) || !plain_id(entry) {
+            return BTreeSet::new();
+        }
+        self.entries(&format!("{}{entry}/", ledger_prefix(pot)))
+            .filter_map(|(id, f)| {
+                let c = self.read_confirmation(pot, entry, id, f)?;
+                c.verified.then(|| c.author.clone())
+            })
             .collect()
     }
 
@@ -494,24 +553,14 @@ impl RoomDoc {
         verifies(f, || pot_canonical(self.room_id(), id, name, unit, at)).then_some((name, unit))
     }
 
-    /// What a replay needs from the rest of the room: admitted members, counted approvals and
-    /// confirmations, first payment times, and the charter's approval count.
+    /// What a replay needs from the rest of the room: admitted members, counted approvals, first
+    /// payment times, and the charter's approval count.
     fn replay_context(&self, now_ms: i64) -> ReplayContext {
         let admitted = self.admitted();
         let mut approvals: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for m in self.marks("approval") {
             if admitted.contains(&m.author) {
                 approvals.entry(m.target).or_default().insert(m.author);
-            }
-        }
-        // Marks come in (time, id) order: each confirmer's first confirmation is kept.
-        let mut confirmations: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
-        for m in self.marks("confirmation") {
-            if admitted.contains(&m.author) {
-                let list = confirmations.entry(m.target).or_default();
-                if !list.iter().any(|(_, a)| *a == m.author) {
-                    list.push((m.at, m.author));
-                }
             }
         }
         let mut paid: BTreeMap<String, i64> = BTreeMap::new();
@@ -526,7 +575,6 @@ impl RoomDoc {
             approved_by_decision: self.governance().approved_expenses.clone(),
             admitted,
             approvals,
-            confirmations,
             paid,
         }
     }
@@ -571,18 +619,76 @@ impl RoomDoc {
             author: &p.author,
             at: p.at,
             verified: p.verified,
+            confirmed_at: None,
+        })
+    }
+
+    /// A confirmation `<entry>/<mark>` of pot `pot`, as read from the index.
+    fn read_confirmation<'a>(
+        &self,
+        pot: &str,
+        entry: &str,
+        mark: &str,
+        f: &'a Raw,
+    ) -> Option<&'a Confirmation> {
+        f.parsed(|f| {
+            let (at, author) = (int(f, "at")?, text(f, "author")?);
+            let verified = text(f, "pot") == Some(pot)
+                && text(f, "target") == Some(entry)
+                && verifies(f, || {
+                    confirmation_canonical(self.room_id(), pot, entry, mark, at)
+                });
+            Some(Confirmation {
+                at,
+                author: author.to_owned(),
+                verified,
+            })
         })
     }
 
     fn derive_pot(&self, id: &str, ctx: &ReplayContext, with_lines: bool) -> Option<PotView> {
         let (name, unit) = self.pot_header(id)?;
         let prefix = ledger_prefix(id);
-        let entries: Vec<Entry> = self
-            .entries(&prefix)
+        // One pass: each entry, then the confirmations kept right after it (`<entry>/<id>`).
+        // Keys are in order, so an entry is followed by every key it prefixes; `open` holds the
+        // entries whose block the pass is still in, innermost last.
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut open: Vec<usize> = Vec::new();
+        for (key, f) in self.entries(&prefix) {
             // An id holding `:` is another range's (`ledger:<pot>:<x>:…`), never this pot's.
-            .filter(|(entry_id, _)| plain_id(entry_id))
-            .filter_map(|(entry_id, f)| self.read_entry(id, entry_id, f))
-            .collect();
+            let Some(split) = confirmation_split(key) else {
+                continue;
+            };
+            while open
+                .last()
+                .is_some_and(|&i| !key.starts_with(entries[i].id))
+            {
+                open.pop();
+            }
+            match split {
+                Some((target, mark)) => {
+                    let Some(&i) = open.last() else { continue };
+                    let e = &mut entries[i];
+                    if e.id != target {
+                        continue;
+                    }
+                    let Some(c) = self.read_confirmation(id, target, mark, f) else {
+                        continue;
+                    };
+                    if c.verified && c.author != e.author && ctx.admitted.contains(&c.author) {
+                        let at = c.at.max(e.at);
+                        e.confirmed_at = Some(e.confirmed_at.map_or(at, |was| was.min(at)));
+                    }
+                }
+                None if !key.is_empty() => {
+                    if let Some(e) = self.read_entry(id, key, f) {
+                        open.push(entries.len());
+                        entries.push(e);
+                    }
+                }
+                None => {}
+            }
+        }
         let (balance, lines) = replay(&entries, ctx, with_lines);
         Some(PotView {
             id: id.to_owned(),
@@ -612,21 +718,7 @@ struct ReplayContext {
     approved_by_decision: BTreeSet<String>,
     admitted: BTreeSet<String>,
     approvals: BTreeMap<String, BTreeSet<String>>,
-    /// Entry → (time, confirmer), each admitted confirmer's first confirmation, in time order.
-    confirmations: BTreeMap<String, Vec<(i64, String)>>,
     paid: BTreeMap<String, i64>,
-}
-
-impl ReplayContext {
-    /// When an entry that needs confirmation was first confirmed by an admitted member other
-    /// than its author (never before the entry's own time).
-    fn confirmed_at(&self, e: &Entry) -> Option<i64> {
-        self.confirmations
-            .get(e.id)?
-            .iter()
-            .find(|(_, who)| who != e.author)
-            .map(|(at, _)| (*at).max(e.at))
-    }
 }
 
 /// Replays a pot's entries in (time, id) order. Money in and corrections take effect when they
@@ -646,7 +738,7 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
         let when = if e.kind.is_outflow() {
             paid.get(e.id).copied()
         } else {
-            ctx.confirmed_at(e)
+            e.confirmed_at
         };
         order.push((when.unwrap_or(i64::MAX), e.id, i));
     }
@@ -669,7 +761,7 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
             states[i] = refuse("author is not an admitted member");
             continue;
         }
-        if e.kind.needs_confirmation() && ctx.confirmed_at(e).is_none() {
+        if e.kind.needs_confirmation() && e.confirmed_at.is_none() {
             states[i] = EntryState::AwaitingConfirmation;
             continue;
         }
@@ -806,6 +898,21 @@ mod tests {
         room.commit();
     }
 
+    /// Writes a confirmation straight into the document, as a modified client could.
+    fn forge_confirmation(
+        room: &mut RoomDoc,
+        pot: &str,
+        entry: &str,
+        id: &str,
+        signer: &Identity,
+        at: i64,
+    ) {
+        let canonical = confirmation_canonical("room-1", pot, entry, id, at);
+        let key = format!("ledger:{pot}:{entry}/{id}");
+        put_signed(&mut room.doc, &key, signer, canonical).unwrap();
+        room.commit();
+    }
+
     /// Writes a mark straight into the document.
     fn forge_mark(
         room: &mut RoomDoc,
@@ -851,7 +958,7 @@ mod tests {
             room.confirm(&bo, &pot, "nope", 13),
             Err(DomainError::NoSuchEntry(_))
         ));
-        assert_eq!(room.confirmers(&dues), BTreeSet::from([bo.public()]));
+        assert_eq!(room.confirmers(&pot, &dues), BTreeSet::from([bo.public()]));
         // Zero, negative and oversized amounts are refused.
         for amount in [0, -5, MAX_AMOUNT + 1, i64::MAX] {
             assert!(matches!(
@@ -1044,7 +1151,7 @@ mod tests {
         let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
         // Bo claims a big inflow and confirms it himself, then asks to pay it out.
         forge(&mut room, &pot, "claim", &bo, "inflow", 50_000, "", 11);
-        forge_mark(&mut room, "confirmation", "c1", &bo, "claim", 11);
+        forge_confirmation(&mut room, &pot, "claim", "c1", &bo, 11);
         assert_eq!(room.pot(&pot, NOW).unwrap().balance, 0);
         assert_eq!(
             state_of(&room, &pot, "claim"),
@@ -1052,10 +1159,10 @@ mod tests {
         );
         // A stranger's confirmation does not count either.
         let stranger = Identity::generate();
-        forge_mark(&mut room, "confirmation", "c2", &stranger, "claim", 12);
+        forge_confirmation(&mut room, &pot, "claim", "c2", &stranger, 12);
         assert_eq!(room.pot(&pot, NOW).unwrap().balance, 0);
         // Another admitted member's does, from the time of that confirmation.
-        forge_mark(&mut room, "confirmation", "c3", &cy, "claim", 20);
+        forge_confirmation(&mut room, &pot, "claim", "c3", &cy, 20);
         assert_eq!(room.pot(&pot, NOW).unwrap().balance, 50_000);
     }
 
@@ -1100,7 +1207,7 @@ mod tests {
         {
             let id = format!("big{i}");
             forge(&mut room, &pot, &id, &bo, kind, amount, "", 20 + i as i64);
-            forge_mark(&mut room, "confirmation", &format!("c{i}"), &cy, &id, 30);
+            forge_confirmation(&mut room, &pot, &id, &format!("c{i}"), &cy, 30);
             forge_mark(&mut room, "approval", &format!("a{i}"), &cy, &id, 30);
             forge_mark(&mut room, "approval", &format!("b{i}"), &ana, &id, 30);
             forge_mark(&mut room, "paid", &format!("p{i}"), &ana, &id, 31);
@@ -1143,13 +1250,91 @@ mod tests {
         room.commit();
         forge(&mut room, &nested, "spam", &cy, "inflow", 7, "", 13);
         forge(&mut room, &pot, "y:z", &cy, "inflow", 9, "", 13);
-        forge_mark(&mut room, "confirmation", "c1", &ana, "spam", 14);
-        forge_mark(&mut room, "confirmation", "c2", &ana, "y:z", 14);
+        forge_confirmation(&mut room, &nested, "spam", "c1", &ana, 14);
+        forge_confirmation(&mut room, &pot, "y:z", "c2", &ana, 14);
         let pots = room.pots(NOW);
         assert_eq!(pots.len(), 1, "the shadow pot is not listed");
         assert_eq!(pots[0].lines.len(), 1, "nothing from another range");
         assert_eq!(pots[0].balance, 100);
         assert_eq!(room.pot(&nested, NOW), None);
+    }
+
+    #[test]
+    fn confirmations_count_only_for_the_entry_they_were_signed_for() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        let dues = room
+            .record(
+                &ana,
+                &pot,
+                NewEntry::new(EntryKind::Inflow, 100, "dues"),
+                11,
+            )
+            .unwrap();
+        // Cy's entries with ids around Ana's (`<dues>-x` sorts between `<dues>` and its
+        // confirmations) do not detach her confirmation.
+        forge(
+            &mut room,
+            &pot,
+            &format!("{dues}-x"),
+            &cy,
+            "inflow",
+            7,
+            "",
+            11,
+        );
+        forge(
+            &mut room,
+            &pot,
+            &format!("{dues}0"),
+            &cy,
+            "inflow",
+            9,
+            "",
+            11,
+        );
+        room.confirm(&bo, &pot, &dues, 12).unwrap();
+        assert_eq!(state_of(&room, &pot, &dues), EntryState::Counted);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 100);
+        // Bo's confirmation of `dues`, copied under Cy's entry, does not verify there.
+        let (key, bo_confirmation) = room
+            .entries(&format!("ledger:{pot}:{dues}/"))
+            .next()
+            .map(|(k, f)| {
+                (
+                    k.to_owned(),
+                    f.iter()
+                        .map(|(n, v)| (n.clone(), v.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .unwrap();
+        use automerge::transaction::Transactable;
+        let obj = room
+            .doc
+            .put_object(
+                automerge::ROOT,
+                format!("ledger:{pot}:{dues}-x/{key}"),
+                automerge::ObjType::Map,
+            )
+            .unwrap();
+        for (name, value) in bo_confirmation {
+            match value {
+                super::super::signed::Field::Text(t) => room.doc.put(&obj, name, t).unwrap(),
+                super::super::signed::Field::Int(v) => room.doc.put(&obj, name, v).unwrap(),
+            }
+        }
+        room.commit();
+        assert_eq!(
+            state_of(&room, &pot, &format!("{dues}-x")),
+            EntryState::AwaitingConfirmation
+        );
+        // An id holding `/` is never read as a ledger entry.
+        forge(&mut room, &pot, "a/b", &cy, "inflow", 5, "", 13);
+        forge_confirmation(&mut room, &pot, "a/b", "c", &ana, 14);
+        let view = room.pot(&pot, NOW).unwrap();
+        assert!(view.lines.iter().all(|l| l.id != "a/b"));
+        assert_eq!(view.balance, 100);
     }
 
     #[test]

@@ -37,7 +37,8 @@ mod native {
         (room, people)
     }
 
-    /// A pot with `n` ledger entries: mostly inflows, with expense requests and payouts mixed in.
+    /// A pot with `n` ledger entries: mostly inflows, each confirmed by another member (so the
+    /// replay also reads `n` confirmations), with expense and payout requests mixed in.
     fn ledger_room(n: usize) -> (RoomDoc, Vec<Identity>, String, i64) {
         let (mut room, people) = community(3);
         let pot = room
@@ -52,7 +53,11 @@ mod native {
                 1 => NewEntry::new(EntryKind::Expense, 700, "expense"),
                 _ => NewEntry::new(EntryKind::Inflow, 1_000 + (i % 7) as i64, "inflow"),
             };
-            room.record(me, &pot, entry, t).unwrap();
+            let inflow = entry.kind == EntryKind::Inflow;
+            let id = room.record(me, &pot, entry, t).unwrap();
+            if inflow {
+                room.confirm(&people[(i + 1) % 3], &pot, &id, t).unwrap();
+            }
         }
         (room, people, pot, t + 1)
     }

@@ -103,20 +103,25 @@ fn act(rng: &mut Rng, room: &mut RoomDoc, me: &Identity, people: &[Identity], no
             }
             None => Ok(()),
         },
-        4 => {
-            let lines: Vec<(String, String)> = room
+        4 | 14 => {
+            // What waits for someone: money in for another member's confirmation, money out
+            // for approvals and then a payment.
+            let lines: Vec<(String, LedgerLine)> = room
                 .pots(now)
                 .into_iter()
                 .flat_map(|p| {
                     p.lines
                         .into_iter()
-                        .filter(|l| l.kind == EntryKind::Expense)
-                        .map(move |l| (p.id.clone(), l.id))
+                        .filter(|l| l.state != EntryState::Counted)
+                        .map(move |l| (p.id.clone(), l))
                 })
                 .collect();
             match rng.pick(&lines) {
-                Some((pot, line)) if rng.below(2) == 0 => room.approve(me, pot, line, now),
-                Some((pot, line)) => room.pay(me, pot, line, now),
+                Some((pot, l)) => match l.state {
+                    EntryState::AwaitingConfirmation => room.confirm(me, pot, &l.id, now),
+                    EntryState::Approved => room.pay(me, pot, &l.id, now),
+                    _ => room.approve(me, pot, &l.id, now),
+                },
                 None => Ok(()),
             }
         }
@@ -358,9 +363,10 @@ fn assert_same_views(first: &RoomDoc, r: &RoomDoc, end: i64, at: &str, page_bodi
     );
 }
 
-/// Runs one schedule; returns how many decisions enacted a change and how many lending-circle
-/// payments counted.
-fn run(seed: u64) -> (usize, usize) {
+/// Runs one schedule; returns how many decisions enacted a change, how many lending-circle
+/// payments counted, and how many pot entries counted (money in once confirmed by another
+/// member, money out once approved and paid).
+fn run(seed: u64) -> (usize, usize, usize) {
     let mut rng = Rng(seed);
     let n = 3 + rng.below(3);
     let people: Vec<Identity> = (0..n).map(|_| Identity::generate()).collect();
@@ -442,11 +448,23 @@ fn run(seed: u64) -> (usize, usize) {
 /// The invariants every device's commons keeps: pot balances are the sum of their counted
 /// lines and never negative, nobody is counted twice, confirmed contributions carry both
 /// signatures, lending-circle rounds hold every member once, removed members are not admitted,
-/// and enactments match their effects. Returns how many decisions enacted a change and how many
-/// lending-circle payments counted.
-fn invariants(first: &RoomDoc, end: i64, at: &str) -> (usize, usize) {
+/// and enactments match their effects. Returns how many decisions enacted a change, how many
+/// lending-circle payments counted and how many pot entries counted.
+fn invariants(first: &RoomDoc, end: i64, at: &str) -> (usize, usize, usize) {
     let admitted = first.admitted().len();
     for pot in first.pots(end) {
+        for l in pot.lines.iter().filter(|l| l.state == EntryState::Counted) {
+            // Nothing moves money on its author's word alone.
+            if l.kind.needs_confirmation() {
+                assert!(
+                    first
+                        .confirmers(&pot.id, &l.id)
+                        .iter()
+                        .any(|c| *c != l.author),
+                    "{at}: money in counted without another member's confirmation"
+                );
+            }
+        }
         let mut sum: i64 = 0;
         for l in pot.lines.iter().filter(|l| l.state == EntryState::Counted) {
             sum += match l.kind {
@@ -533,7 +551,13 @@ fn invariants(first: &RoomDoc, end: i64, at: &str) -> (usize, usize) {
         .flat_map(|c| &c.rounds)
         .map(|r| r.paid.len())
         .sum();
-    (enacted, payments)
+    let counted = first
+        .pots(end)
+        .iter()
+        .flat_map(|p| &p.lines)
+        .filter(|l| l.state == EntryState::Counted)
+        .count();
+    (enacted, payments, counted)
 }
 
 #[test]
@@ -546,13 +570,17 @@ fn every_device_derives_the_same_commons_after_partitions_heal() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0xC0_0105);
-    let (enacted, payments) = (base..base + runs)
+    let (enacted, payments, counted) = (base..base + runs)
         .map(run)
-        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
     // The schedules must reach the paths they are meant to test.
     assert!(enacted > 0, "no schedule enacted a decision");
     assert!(payments > 0, "no schedule paid into a lending circle");
-    eprintln!("{runs} schedules, {enacted} decisions enacted, {payments} circle payments");
+    assert!(counted > 0, "no schedule counted a pot entry");
+    eprintln!(
+        "{runs} schedules, {enacted} decisions enacted, {payments} circle payments, \
+         {counted} pot entries counted"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1388,7 +1416,7 @@ fn run_hostile(seed: u64, mode: Mode) -> HostileStats {
         assert_eq!(r.name().as_deref(), Some(ROOM_NAME), "{label}: room name");
         assert!(!r.tampering().is_empty(), "{label}: tampering not listed");
     }
-    let (enacted, _) = invariants(first, end, &at("invariants"));
+    let (enacted, _, _) = invariants(first, end, &at("invariants"));
     settled.observe(first, end, &at("end"));
     let settled_decisions = settled.decisions.len();
     let standing = first

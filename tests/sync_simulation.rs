@@ -11,9 +11,11 @@ use tequio::sync::{Received, Session};
 mod support;
 use support::Rng;
 
-/// A fresh device key to sign with.
+/// The key every peer signs with: one person on several devices, since only a post's author
+/// may edit it or move its status, and concurrent edits of one post are what is simulated.
 fn me() -> tequio::crypto::Identity {
-    tequio::crypto::Identity::generate()
+    static ME: std::sync::OnceLock<tequio::crypto::Identity> = std::sync::OnceLock::new();
+    ME.get_or_init(tequio::crypto::Identity::generate).clone()
 }
 
 struct InFlight {

@@ -347,6 +347,7 @@ fn every_device_derives_the_same_whatever_order_changes_arrive_in() {
             11,
         )
         .unwrap();
+    a.confirm(&people[0], &pot, &line, 12).unwrap();
     let mut b = RoomDoc::empty("room-1");
     sync(&mut a, &mut b);
     // Concurrently: A records more, B (hostile) deletes and alters.
@@ -356,6 +357,8 @@ fn every_device_derives_the_same_whatever_order_changes_arrive_in() {
         NewEntry::new(EntryKind::Inflow, 7, ""),
         12,
     )
+    .map(|more| a.confirm(&people[0], &pot, &more, 13))
+    .unwrap()
     .unwrap();
     let key = format!("ledger:{pot}:{line}");
     Hostile(&mut b).alter(&key, "amount", ScalarValue::Int(1));

@@ -2,11 +2,18 @@
 //!
 //! A post is a map under `posts/<id>`; its description is automerge text so that concurrent edits
 //! on two devices merge character by character.
+//!
+//! Only a post's author edits it or moves its status. The commands check it; the status is also
+//! derived from signed `poststatus` entries by the post's author, so a status written into the
+//! post's map by anyone else is ignored. The map's text fields (title, description, category,
+//! tags, urgency, expiry) are not signed, so a modified client can still rewrite them: see
+//! [`RoomDoc::posts`] for exactly what the derivation can and cannot vouch for.
 
-use super::room::{read_string, required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
-use super::signed::Canonical;
+use super::room::{required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
+use super::signed::{put_signed, text, verifies, Canonical};
 use crate::crypto::Identity;
 use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
+use std::collections::{BTreeSet, HashMap};
 
 /// Categories the board suggests; a post may name any other.
 pub const CATEGORIES: [&str; 8] = [
@@ -218,6 +225,22 @@ fn post_canonical(room: &str, id: &str, kind: &str, created_at: i64) -> Canonica
         .int("created_at", created_at)
 }
 
+/// A status its author gave a post, signed (`poststatus:<id>`).
+fn status_canonical(room: &str, id: &str, post: &str, status: &str, at: i64) -> Canonical {
+    Canonical::new(room, "poststatus", id)
+        .text("post", post)
+        .text("status", status)
+        .int("at", at)
+}
+
+/// What the board needs to derive statuses: each post's signed status changes as
+/// (time, entry id, author, status), and who wrote an edit mark on which post (read only if
+/// some post needs it: most posts are open, or have signed statuses).
+struct StatusEvidence {
+    signed: HashMap<String, Vec<(i64, String, String, PostStatus)>>,
+    edited_by: std::cell::OnceCell<BTreeSet<(String, String)>>,
+}
+
 impl RoomDoc {
     /// Whether a post's signature holds; each answer is remembered by everything it covered,
     /// since the board is read in full on every change.
@@ -254,6 +277,128 @@ impl RoomDoc {
         let (author, sig) = (post.author.as_deref()?, post.signature.as_deref()?);
         self.post_signature_holds(&post.id, post.kind, post.created_at, author, sig)
             .then(|| author.to_owned())
+    }
+
+    /// Refuses anyone but the post's verified author (a post without a valid signature has no
+    /// author this build can recognise, so nobody may change it here).
+    fn require_post_author(&self, me: &Identity, id: &str) -> Result<Post, DomainError> {
+        self.post_obj(id)?;
+        let post = self
+            .post(id)
+            .ok_or_else(|| DomainError::NoSuchPost(id.to_owned()))?;
+        if self.post_signer(&post).as_deref() != Some(me.public().as_str()) {
+            return Err(DomainError::Invalid {
+                field: "post",
+                problem: "can only be changed by its author".into(),
+            });
+        }
+        Ok(post)
+    }
+
+    /// Writes the status `me` (the author) gives a post, signed.
+    fn put_status(
+        &mut self,
+        me: &Identity,
+        post: &str,
+        status: PostStatus,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        let id = crate::crypto::random_id();
+        let canonical = status_canonical(&self.room_id, &id, post, status.as_str(), now_ms);
+        put_signed(&mut self.doc, &format!("poststatus:{id}"), me, canonical)
+    }
+
+    /// The first change by the author with this build pins the post's status in a signed entry
+    /// (from then on the unsigned `status` field is never read for it).
+    fn pin_status(&mut self, me: &Identity, post: &Post, now_ms: i64) -> Result<(), DomainError> {
+        let evidence = self.status_evidence();
+        let me_key = me.public();
+        let pinned = evidence
+            .signed
+            .get(&post.id)
+            .is_some_and(|list| list.iter().any(|(_, _, author, _)| *author == me_key));
+        if pinned {
+            return Ok(());
+        }
+        self.put_status(me, &post.id, post.status, now_ms)
+    }
+
+    fn status_evidence(&self) -> StatusEvidence {
+        let mut signed: HashMap<String, Vec<(i64, String, String, PostStatus)>> = HashMap::new();
+        for (id, f) in self.entries("poststatus:") {
+            let (Some(post), Some(status), Some(at), Some(author)) = (
+                text(f, "post"),
+                text(f, "status"),
+                super::signed::int(f, "at"),
+                text(f, "author"),
+            ) else {
+                continue;
+            };
+            let Some(parsed) = PostStatus::parse(status) else {
+                continue;
+            };
+            if verifies(f, || status_canonical(&self.room_id, id, post, status, at)) {
+                signed.entry(post.to_owned()).or_default().push((
+                    at,
+                    id.to_owned(),
+                    author.to_owned(),
+                    parsed,
+                ));
+            }
+        }
+        for list in signed.values_mut() {
+            list.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        }
+        StatusEvidence {
+            signed,
+            edited_by: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// A post's status as its author set it:
+    /// - the status its author's signed entries lead to, from open, one allowed step at a time;
+    /// - with none, the map's status if the author changed the post with an earlier build (its
+    ///   edit mark is the only trace such builds left), else open: a status written into the map
+    ///   by anyone else is not the author's;
+    /// - a post with no author at all (written before signatures) shows the map's status, and is
+    ///   shown as unverified.
+    fn settle_status(&self, post: &mut Post, evidence: &StatusEvidence) {
+        let Some(author) = post.author.as_deref() else {
+            return;
+        };
+        let mine: Vec<PostStatus> = evidence
+            .signed
+            .get(&post.id)
+            .map(|list| {
+                list.iter()
+                    .filter(|(_, _, a, _)| a == author)
+                    .map(|(_, _, _, s)| *s)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !mine.is_empty() {
+            post.status =
+                mine.into_iter().fold(
+                    PostStatus::Open,
+                    |now, to| {
+                        if now.may_become(to) {
+                            to
+                        } else {
+                            now
+                        }
+                    },
+                );
+        } else if post.status != PostStatus::Open {
+            let edited_by = evidence.edited_by.get_or_init(|| {
+                self.marks("postedit")
+                    .into_iter()
+                    .map(|m| (m.target, m.author))
+                    .collect()
+            });
+            if !edited_by.contains(&(post.id.clone(), author.to_owned())) {
+                post.status = PostStatus::Open;
+            }
+        }
     }
 
     /// Who edited a post and when (verified edit marks, oldest first).
@@ -314,6 +459,7 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         let obj = self.post_obj(id)?;
+        let post = self.require_post_author(me, id)?;
         let title = edit
             .title
             .map(|t| required_text("title", &t, MAX_TITLE))
@@ -342,10 +488,12 @@ impl RoomDoc {
             }
         }
         doc.put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        self.pin_status(me, &post, now_ms)?;
         self.put_mark(me, "postedit", id, now_ms)
     }
 
-    /// Moves a post along open → matched → fulfilled / withdrawn.
+    /// Moves a post along open → matched → fulfilled / withdrawn (its author only). The status
+    /// is signed; the map's field is kept in step for earlier builds, which read only that.
     pub fn set_post_status(
         &mut self,
         me: &Identity,
@@ -354,9 +502,7 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         let obj = self.post_obj(id)?;
-        let from = read_string(&self.doc, &obj, "status")
-            .and_then(|s| PostStatus::parse(&s))
-            .unwrap_or(PostStatus::Open);
+        let from = self.require_post_author(me, id)?.status;
         if !from.may_become(to) {
             return Err(DomainError::BadTransition {
                 from: from.as_str().into(),
@@ -366,6 +512,7 @@ impl RoomDoc {
         self.doc.put(&obj, "status", to.as_str())?;
         self.doc
             .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        self.put_status(me, id, to, now_ms)?;
         self.put_mark(me, "postedit", id, now_ms)
     }
 
@@ -377,10 +524,12 @@ impl RoomDoc {
     /// One post, or `None` if it does not exist or is malformed.
     pub fn post(&self, id: &str) -> Option<Post> {
         let posts = self.posts_obj()?;
-        match self.doc.get(&posts, id).ok()?? {
-            (Value::Object(ObjType::Map), obj) => self.read_post(id, &obj),
-            _ => None,
-        }
+        let mut post = match self.doc.get(&posts, id).ok()?? {
+            (Value::Object(ObjType::Map), obj) => self.read_post(id, &obj)?,
+            _ => return None,
+        };
+        self.settle_status(&mut post, &self.status_evidence());
+        Some(post)
     }
 
     /// Reads a post in one pass over its fields (the board reads thousands of them).
@@ -466,6 +615,7 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         let obj = self.post_obj(id)?;
+        let post = self.require_post_author(me, id)?;
         self.check_post_details(&details)?;
         let tags = checked_tags(&details.tags)?;
         self.doc.put(&obj, "tags", tags.join(","))?;
@@ -474,6 +624,7 @@ impl RoomDoc {
             .put(&obj, "expires_at", details.expires_at.unwrap_or(0))?;
         self.doc
             .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        self.pin_status(me, &post, now_ms)?;
         self.put_mark(me, "postedit", id, now_ms)
     }
 
@@ -513,16 +664,29 @@ impl RoomDoc {
 
     /// The board: every well-formed post, newest first (ties broken by id, so every device
     /// shows the same order). Entries a peer wrote in a shape this build does not know are skipped.
+    ///
+    /// What the derivation vouches for: a post's kind, id and creation time (signed, see
+    /// [`RoomDoc::post_signer`]) and its status (see `settle_status`: only its author's). What
+    /// it cannot: the title, description, category, tags, urgency, expiry and `updated_at` are
+    /// unsigned fields, so anyone holding the link can still rewrite them without a trace, and
+    /// the post still shows as verified; a post's status can still be set by anyone when its
+    /// author last changed it with a build older than this one (the map's status is read then).
+    /// Deleting a post, the whole board, or the signed status entries is not detected either.
     pub fn posts(&self) -> Vec<Post> {
         let Some(posts) = self.posts_obj() else {
             return Vec::new();
         };
+        let evidence = self.status_evidence();
         let mut out: Vec<Post> = self
             .doc
             .map_range(&posts, ..)
             .filter_map(|item| match item.value {
                 ValueRef::Object(ObjType::Map) => self.read_post(&item.key, &item.id()),
                 _ => None,
+            })
+            .map(|mut post| {
+                self.settle_status(&mut post, &evidence);
+                post
             })
             .collect();
         out.sort_by(|a, b| {
@@ -538,9 +702,12 @@ impl RoomDoc {
 mod tests {
     use super::*;
 
-    /// A fresh device key to sign with.
+    /// This test's device key (one per test: each runs on its own thread).
     fn me() -> crate::crypto::Identity {
-        crate::crypto::Identity::generate()
+        thread_local! {
+            static ME: crate::crypto::Identity = crate::crypto::Identity::generate();
+        }
+        ME.with(Clone::clone)
     }
 
     fn offer(title: &str) -> NewPost {
@@ -607,12 +774,12 @@ mod tests {
     #[test]
     fn posts_carry_their_signer_and_forgeries_show_unverified() {
         let mut room = RoomDoc::create("room-1", "Tools", 0).unwrap();
-        let (ana, bo) = (me(), me());
+        let ana = me();
         let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
         let signer = |room: &RoomDoc, id: &str| room.post_signer(&room.post(id).unwrap());
         assert_eq!(signer(&room, &id), Some(ana.public()));
         room.edit_post(
-            &bo,
+            &ana,
             &id,
             PostEdit {
                 title: Some("Long ladder".into()),
@@ -621,7 +788,7 @@ mod tests {
             11,
         )
         .unwrap();
-        assert_eq!(room.post_edits(&id), vec![(bo.public(), 11)]);
+        assert_eq!(room.post_edits(&id), vec![(ana.public(), 11)]);
         // A peer rewrites what the signature covers: the post stays, unverified.
         let obj = room.post_obj(&id).unwrap();
         room.doc.put(&obj, "kind", "need").unwrap();
@@ -686,6 +853,118 @@ mod tests {
         assert!(room
             .set_post_status(&me(), &other, PostStatus::Matched, 16)
             .is_err());
+    }
+
+    #[test]
+    fn only_the_author_edits_a_post_or_moves_its_status() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let (ana, bo) = (me(), crate::crypto::Identity::generate());
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        let not_author = |r| matches!(r, Err(DomainError::Invalid { field: "post", .. }));
+        assert!(not_author(room.set_post_status(
+            &bo,
+            &id,
+            PostStatus::Withdrawn,
+            11
+        )));
+        let edit = PostEdit {
+            title: Some("Mine now".into()),
+            ..PostEdit::default()
+        };
+        assert!(not_author(room.edit_post(&bo, &id, edit, 11)));
+        assert!(not_author(room.set_post_details(
+            &bo,
+            &id,
+            PostDetails::default(),
+            11
+        )));
+        let p = room.post(&id).unwrap();
+        assert_eq!((p.title.as_str(), p.status), ("Ladder", PostStatus::Open));
+        room.set_post_status(&ana, &id, PostStatus::Matched, 12)
+            .unwrap();
+        assert_eq!(room.post(&id).unwrap().status, PostStatus::Matched);
+    }
+
+    #[test]
+    fn a_status_written_by_anyone_but_the_author_is_ignored() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let (ana, bo) = (me(), crate::crypto::Identity::generate());
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        let status = |room: &RoomDoc| room.post(&id).unwrap().status;
+        // Bo's modified client writes "withdrawn" into the post's map, with an edit mark of his
+        // own: the old derivation showed the post withdrawn.
+        let obj = room.post_obj(&id).unwrap();
+        room.doc.put(&obj, "status", "withdrawn").unwrap();
+        room.commit();
+        room.put_mark(&bo, "postedit", &id, 11).unwrap();
+        assert_eq!(status(&room), PostStatus::Open);
+        assert_eq!(room.posts()[0].status, PostStatus::Open);
+        // A signed status entry by Bo is his, not the author's: ignored too.
+        room.put_status(&bo, &id, PostStatus::Withdrawn, 12)
+            .unwrap();
+        room.commit();
+        assert_eq!(status(&room), PostStatus::Open);
+        // The author's signed status counts, and from then on the map's field is never read.
+        room.set_post_status(&ana, &id, PostStatus::Matched, 13)
+            .unwrap();
+        let obj = room.post_obj(&id).unwrap();
+        room.doc.put(&obj, "status", "open").unwrap();
+        room.commit();
+        assert_eq!(status(&room), PostStatus::Matched);
+        room.set_post_status(&ana, &id, PostStatus::Fulfilled, 14)
+            .unwrap();
+        assert_eq!(status(&room), PostStatus::Fulfilled);
+        // A final status stays final, whatever is signed after it.
+        room.put_status(&ana, &id, PostStatus::Open, 15).unwrap();
+        room.commit();
+        assert_eq!(status(&room), PostStatus::Fulfilled);
+    }
+
+    #[test]
+    fn statuses_set_by_earlier_builds_stay_readable() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let ana = me();
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        // An earlier build: the author's status went into the map, with her edit mark.
+        let obj = room.post_obj(&id).unwrap();
+        room.doc.put(&obj, "status", "withdrawn").unwrap();
+        room.commit();
+        room.put_mark(&ana, "postedit", &id, 11).unwrap();
+        assert_eq!(room.post(&id).unwrap().status, PostStatus::Withdrawn);
+        // Unsigned posts from before signatures keep the map's status (shown as unverified).
+        let posts = room.posts_obj().unwrap();
+        let old = room.doc.put_object(&posts, "old", ObjType::Map).unwrap();
+        for (k, v) in [("kind", "need"), ("title", "Old"), ("status", "matched")] {
+            room.doc.put(&old, k, v).unwrap();
+        }
+        room.commit();
+        let p = room.post("old").unwrap();
+        assert_eq!(
+            (p.status, room.post_signer(&p)),
+            (PostStatus::Matched, None)
+        );
+    }
+
+    #[test]
+    fn an_edit_pins_the_status_so_the_map_field_is_no_longer_read() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let ana = me();
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        room.edit_post(
+            &ana,
+            &id,
+            PostEdit {
+                title: Some("Long ladder".into()),
+                ..PostEdit::default()
+            },
+            11,
+        )
+        .unwrap();
+        // Ana's edit mark exists now; the field still does not decide.
+        let obj = room.post_obj(&id).unwrap();
+        room.doc.put(&obj, "status", "withdrawn").unwrap();
+        room.commit();
+        assert_eq!(room.post(&id).unwrap().status, PostStatus::Open);
     }
 
     #[test]

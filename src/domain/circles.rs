@@ -1,7 +1,10 @@
 //! Lending circles (rotating savings): a fixed group of members each pays a fixed amount every
 //! period, and each round one member, in rotation order, receives what the others paid. The
-//! schedule — who receives each round, when it is due, who has paid — is derived, never stored.
+//! schedule — who receives each round, when it is due, who has paid — is derived, never stored,
+//! from circles opened and payments made by admitted members, with bounded amounts and checked
+//! arithmetic (a circle whose schedule would overflow is not shown).
 
+use super::pot::{checked_id, plain_id, MAX_AMOUNT};
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
@@ -56,7 +59,8 @@ pub struct CircleView {
 impl CircleView {
     /// The round due next at `now_ms` (the last one once all are past).
     pub fn current_round(&self, now_ms: i64) -> usize {
-        let elapsed = now_ms.saturating_sub(self.starts_at).max(0) / (self.period_days * DAY_MS);
+        let period = self.period_days.clamp(1, 366) * DAY_MS;
+        let elapsed = now_ms.saturating_sub(self.starts_at).max(0) / period;
         usize::try_from(elapsed)
             .unwrap_or(usize::MAX)
             .min(self.rounds.len().saturating_sub(1))
@@ -100,6 +104,34 @@ fn invalid(field: &'static str, problem: &str) -> DomainError {
     }
 }
 
+/// The rounds of a circle with every payment still owed: `None` when its numbers are out of
+/// range or a due date or total would overflow.
+fn schedule(c: &NewCircle) -> Option<Vec<Round>> {
+    let sound = (1..=MAX_AMOUNT).contains(&c.amount)
+        && (1..=366).contains(&c.period_days)
+        && (2..=MAX_CIRCLE).contains(&c.members.len());
+    if !sound {
+        return None;
+    }
+    let total = c.amount.checked_mul(c.members.len() as i64 - 1)?;
+    let period = c.period_days.checked_mul(DAY_MS)?;
+    c.members
+        .iter()
+        .enumerate()
+        .map(|(i, receiver)| {
+            Some(Round {
+                index: i,
+                receiver: receiver.clone(),
+                due_at: c.starts_at.checked_add(period.checked_mul(i as i64)?)?,
+                paid: Vec::new(),
+                paid_at: Vec::new(),
+                owing: Vec::new(),
+                total,
+            })
+        })
+        .collect()
+}
+
 impl RoomDoc {
     /// Starts a lending circle among admitted members; returns its id.
     pub fn open_circle(
@@ -116,6 +148,9 @@ impl RoomDoc {
                 "amount",
                 "must be a positive whole number of minor units",
             ));
+        }
+        if c.amount > MAX_AMOUNT {
+            return Err(invalid("amount", "is too large"));
         }
         if !(1..=366).contains(&c.period_days) {
             return Err(invalid("period", "must be from 1 to 366 days"));
@@ -137,6 +172,9 @@ impl RoomDoc {
             return Err(DomainError::NoSuchMember(m.clone()));
         }
         let c = NewCircle { name, unit, ..c };
+        if schedule(&c).is_none() {
+            return Err(invalid("start", "is too far in the future"));
+        }
         let id = random_id();
         let canonical = circle_canonical(self.room_id(), &id, &c, now_ms);
         put_signed(&mut self.doc, &format!("circle:{id}"), me, canonical)?;
@@ -152,6 +190,7 @@ impl RoomDoc {
         round: usize,
         now_ms: i64,
     ) -> Result<(), DomainError> {
+        checked_id("circle", circle)?;
         self.require_admitted(me)?;
         let view = self
             .circle(circle)
@@ -184,13 +223,22 @@ impl RoomDoc {
 
     /// Every lending circle with its schedule.
     pub fn circles(&self) -> Vec<CircleView> {
+        let admitted = self.admitted();
         self.entries("circle:")
-            .filter_map(|(id, _)| self.circle(id))
+            .filter_map(|(id, _)| self.derive_circle(id, &admitted))
             .collect()
     }
 
     /// One circle by id.
     pub fn circle(&self, id: &str) -> Option<CircleView> {
+        self.derive_circle(id, &self.admitted())
+    }
+
+    /// A circle opened by an admitted member, with the payments admitted members made into it.
+    fn derive_circle(&self, id: &str, admitted: &BTreeSet<String>) -> Option<CircleView> {
+        if !plain_id(id) {
+            return None;
+        }
         let f = self.index.get(&format!("circle:{id}"))?;
         let c = NewCircle {
             name: text(f, "name")?.to_owned(),
@@ -200,35 +248,22 @@ impl RoomDoc {
             starts_at: int(f, "starts_at")?,
             members: text(f, "members")?.split('\n').map(str::to_owned).collect(),
         };
-        let at = int(f, "at")?;
-        let sound = c.amount > 0
-            && (1..=366).contains(&c.period_days)
-            && (2..=MAX_CIRCLE).contains(&c.members.len())
-            && schedule_fits(&c);
-        if !sound || !verifies(f, || circle_canonical(self.room_id(), id, &c, at)) {
+        let (at, author) = (int(f, "at")?, text(f, "author")?);
+        if !admitted.contains(author) || !schedule_fits(&c) {
             return None;
         }
-        let n = c.members.len();
-        let mut rounds: Vec<Round> = c
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, receiver)| Round {
-                index: i,
-                receiver: receiver.clone(),
-                due_at: c.starts_at + i as i64 * c.period_days * DAY_MS,
-                paid: Vec::new(),
-                paid_at: Vec::new(),
-                owing: Vec::new(),
-                total: c.amount * (n as i64 - 1),
-            })
-            .collect();
+        let mut rounds = schedule(&c)?;
+        if !verifies(f, || circle_canonical(self.room_id(), id, &c, at)) {
+            return None;
+        }
         // Payments in (time, id) order; the first by each member for each round counts.
         let mut payments: Vec<(i64, &str, usize, &str)> = self
             .entries(&format!("circlepay:{id}:"))
+            .filter(|(pid, _)| plain_id(pid))
             .filter_map(|(pid, p)| {
                 let (round, pat, author) = (int(p, "round")?, int(p, "at")?, text(p, "author")?);
                 (text(p, "circle") == Some(id)
+                    && admitted.contains(author)
                     && verifies(p, || payment_canonical(self.room_id(), pid, id, round, pat)))
                 .then_some(())?;
                 Some((pat, pid, usize::try_from(round).ok()?, author))
@@ -264,7 +299,7 @@ impl RoomDoc {
             starts_at: c.starts_at,
             members: c.members,
             rounds,
-            author: text(f, "author")?.to_owned(),
+            author: author.to_owned(),
             opened_at: at,
         })
     }
@@ -390,6 +425,94 @@ mod tests {
             Err(DomainError::NotAdmitted)
         );
         assert!(room.circles().is_empty());
+    }
+
+    /// Writes a circle straight into the document, as a modified client could.
+    fn forge(room: &mut RoomDoc, id: &str, by: &Identity, c: &NewCircle) {
+        let canonical = circle_canonical("room-1", id, c, 10);
+        put_signed(&mut room.doc, &format!("circle:{id}"), by, canonical).unwrap();
+        room.commit();
+    }
+
+    #[test]
+    fn circles_with_overflowing_numbers_or_by_strangers_are_not_shown() {
+        let (mut room, p) = community(3);
+        let stranger = Identity::generate();
+        let base = circle_of(&[&p[0], &p[1], &p[2]]);
+        // Each of these overflowed (a panic in debug builds, a wrong schedule in release).
+        forge(
+            &mut room,
+            "amount",
+            &p[0],
+            &NewCircle {
+                amount: i64::MAX,
+                ..base.clone()
+            },
+        );
+        forge(
+            &mut room,
+            "start",
+            &p[0],
+            &NewCircle {
+                starts_at: i64::MAX - 1,
+                ..base.clone()
+            },
+        );
+        // This one's schedule fits, but its current round was found by an overflowing subtraction.
+        forge(
+            &mut room,
+            "past",
+            &p[0],
+            &NewCircle {
+                starts_at: i64::MIN,
+                ..base.clone()
+            },
+        );
+        forge(&mut room, "theirs", &stranger, &base);
+        forge(&mut room, "a:b", &p[0], &base);
+        forge(&mut room, "fine", &p[0], &base);
+        let ids: Vec<String> = room.circles().into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["fine", "past"]);
+        assert_eq!(room.circle("fine").unwrap().current_round(i64::MAX), 2);
+        assert_eq!(room.circle("fine").unwrap().current_round(i64::MIN), 0);
+        assert_eq!(room.circle("past").unwrap().current_round(i64::MAX), 2);
+        assert!(matches!(
+            room.open_circle(
+                &p[0],
+                NewCircle {
+                    amount: MAX_AMOUNT + 1,
+                    ..base.clone()
+                },
+                10
+            ),
+            Err(DomainError::Invalid {
+                field: "amount",
+                ..
+            })
+        ));
+        assert!(matches!(
+            room.open_circle(
+                &p[0],
+                NewCircle {
+                    starts_at: i64::MAX - 1,
+                    ..base
+                },
+                10
+            ),
+            Err(DomainError::Invalid { .. })
+        ));
+        assert!(matches!(
+            room.pay_into_circle(&p[1], "fine:x", 0, 11),
+            Err(DomainError::Invalid {
+                field: "circle",
+                ..
+            })
+        ));
+        // A stranger's payment into a real round does not count.
+        let canonical = payment_canonical("room-1", "pay1", "fine", 1, 12);
+        put_signed(&mut room.doc, "circlepay:fine:pay1", &stranger, canonical).unwrap();
+        room.commit();
+        assert!(room.circle("fine").unwrap().rounds[1].paid.is_empty());
     }
 
     #[test]

@@ -2,13 +2,18 @@
 //! contribution of a value type the charter defines, as an integer quantity (minutes, or units
 //! of the type); peers validate it after the fact; the beneficiary's countersignature makes it
 //! confirmed. A correction is a new entry that reverses another. A contribution counts once it
-//! has at least one validation by another admitted member, or is confirmed. Totals and shares
-//! are derived, weighted by the charter, in integers.
+//! has at least one validation by an admitted member who is neither its contributor nor its
+//! beneficiary, or is confirmed by a beneficiary other than the contributor. Quantities are
+//! bounded where read. Totals and shares are derived, weighted by the charter, in integers with
+//! checked sums.
 
 use super::room::{DomainError, RoomDoc};
 use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The largest quantity one contribution may carry (minutes, or units): larger ones never count.
+pub const MAX_QUANTITY: i64 = 10_000_000;
 
 /// What a member logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +45,8 @@ pub struct ContributionView {
     pub confirmed: bool,
     pub reversed: bool,
     /// Whether it counts in totals (verified, by an admitted member, of a charter value type,
-    /// validated or confirmed, not reversed, not itself a correction).
+    /// with a quantity from 1 to [`MAX_QUANTITY`], validated or confirmed, not reversed, not
+    /// itself a correction).
     pub counts: bool,
 }
 
@@ -84,6 +90,11 @@ pub fn parse_quantity(text: &str, value_type: &str) -> Result<i64, DomainError> 
     }
 }
 
+/// The sum kept under `key`, or 0.
+fn sum_of<K: Ord>(map: &BTreeMap<K, i64>, key: &K) -> i64 {
+    map.get(key).copied().unwrap_or(0)
+}
+
 fn contribution_canonical(room: &str, id: &str, c: &NewContribution, at: i64) -> Canonical {
     Canonical::new(room, "contribution", id)
         .text("value_type", &c.value_type)
@@ -114,6 +125,12 @@ impl RoomDoc {
             return Err(DomainError::Invalid {
                 field: "quantity",
                 problem: "must be a positive whole number".into(),
+            });
+        }
+        if c.quantity > MAX_QUANTITY {
+            return Err(DomainError::Invalid {
+                field: "quantity",
+                problem: "is too large".into(),
             });
         }
         if c.description.chars().count() > 1000 {
@@ -147,7 +164,7 @@ impl RoomDoc {
         Ok(id)
     }
 
-    /// A peer validates someone else's contribution.
+    /// A peer validates someone else's contribution (its beneficiary confirms it instead).
     pub fn validate_contribution(
         &mut self,
         me: &Identity,
@@ -160,6 +177,12 @@ impl RoomDoc {
             .ok_or_else(|| DomainError::NoSuchEntry(target.to_owned()))?;
         if c.contributor == me.public() {
             return Err(DomainError::SelfApproval);
+        }
+        if c.beneficiary.as_deref() == Some(me.public().as_str()) {
+            return Err(DomainError::Invalid {
+                field: "validation",
+                problem: "is for others: as its beneficiary, confirm it instead".into(),
+            });
         }
         if c.validators.contains(&me.public()) {
             return Err(DomainError::AlreadyApproved);
@@ -178,7 +201,7 @@ impl RoomDoc {
         let c = self
             .contribution(target, now_ms)
             .ok_or_else(|| DomainError::NoSuchEntry(target.to_owned()))?;
-        if c.beneficiary.as_deref() != Some(me.public().as_str()) {
+        if c.beneficiary.as_deref() != Some(me.public().as_str()) || c.contributor == me.public() {
             return Err(DomainError::NotBeneficiary);
         }
         if c.confirmed {
@@ -218,15 +241,22 @@ impl RoomDoc {
                 let at = int(f, "at")?;
                 let verified = verifies(f, || contribution_canonical(self.room_id(), &id, &c, at));
                 let contributor = text(f, "author")?.to_owned();
+                // Neither the contributor nor the beneficiary validates: they are the parties.
                 let mut v = validators.get(&id).cloned().unwrap_or_default();
                 v.remove(&contributor);
-                // Confirmed: the contributor's signature and the beneficiary's both verify.
+                if let Some(b) = &c.beneficiary {
+                    v.remove(b);
+                }
+                // Confirmed: the contributor's signature and the beneficiary's both verify, and
+                // they are two people.
                 let confirmed = verified
                     && c.beneficiary.as_ref().is_some_and(|b| {
-                        admitted.contains(b) && countersigned.contains(&(id.clone(), b.clone()))
+                        *b != contributor
+                            && admitted.contains(b)
+                            && countersigned.contains(&(id.clone(), b.clone()))
                     });
                 let counts = verified
-                    && c.quantity > 0
+                    && (1..=MAX_QUANTITY).contains(&c.quantity)
                     && admitted.contains(&contributor)
                     && types.contains_key(&c.value_type)
                     && c.reverses.is_none()
@@ -266,22 +296,27 @@ impl RoomDoc {
         self.contributions(now_ms).into_iter().find(|c| c.id == id)
     }
 
-    /// Totals per member and per value type, weighted by the charter.
+    /// Totals per member and per value type, weighted by the charter. Every sum is checked: a
+    /// contribution that would overflow one is left out of all of them, never wrapped or clipped.
     pub fn contribution_totals(&self, now_ms: i64) -> ContributionTotals {
         let weights = self.charter(now_ms).value_types;
         let mut t = ContributionTotals::default();
         for c in self.contributions(now_ms).into_iter().filter(|c| c.counts) {
             let weight = i64::from(*weights.get(&c.value_type).unwrap_or(&0));
-            let weighted = c.quantity.saturating_mul(weight);
-            let raw = t
-                .by_member_and_type
-                .entry((c.contributor.clone(), c.value_type.clone()))
-                .or_default();
-            *raw = raw.saturating_add(c.quantity);
-            let m = t.weighted_by_member.entry(c.contributor).or_default();
-            *m = m.saturating_add(weighted);
-            let ty = t.weighted_by_type.entry(c.value_type).or_default();
-            *ty = ty.saturating_add(weighted);
+            let raw_key = (c.contributor.clone(), c.value_type.clone());
+            let sums = c.quantity.checked_mul(weight).and_then(|weighted| {
+                Some((
+                    sum_of(&t.by_member_and_type, &raw_key).checked_add(c.quantity)?,
+                    sum_of(&t.weighted_by_member, &c.contributor).checked_add(weighted)?,
+                    sum_of(&t.weighted_by_type, &c.value_type).checked_add(weighted)?,
+                ))
+            });
+            let Some((raw, member, kind)) = sums else {
+                continue;
+            };
+            t.by_member_and_type.insert(raw_key, raw);
+            t.weighted_by_member.insert(c.contributor, member);
+            t.weighted_by_type.insert(c.value_type, kind);
         }
         let total: i128 = t.weighted_by_member.values().map(|v| i128::from(*v)).sum();
         if total > 0 {
@@ -363,6 +398,93 @@ mod tests {
         // Bo 90 of 150 weighted minutes: 60.00 %; Cy 40.00 %.
         assert_eq!(t.share_basis_points.get(&bo.public()), Some(&6_000));
         assert_eq!(t.share_basis_points.get(&cy.public()), Some(&4_000));
+    }
+
+    /// Writes a contribution straight into the document, as a modified client could.
+    fn forge(room: &mut RoomDoc, id: &str, by: &Identity, c: &NewContribution) {
+        let canonical = contribution_canonical("room-1", id, c, 10);
+        put_signed(&mut room.doc, &format!("contribution:{id}"), by, canonical).unwrap();
+        room.commit();
+    }
+
+    /// Writes a mark straight into the document.
+    fn forge_mark(room: &mut RoomDoc, kind: &str, id: &str, by: &Identity, target: &str) {
+        let canonical = crate::domain::signed::mark_canonical("room-1", kind, id, target, 11);
+        put_signed(&mut room.doc, &format!("{kind}:{id}"), by, canonical).unwrap();
+        room.commit();
+    }
+
+    #[test]
+    fn nobody_confirms_or_validates_their_own_contribution() {
+        let (mut room, ana, bo, cy) = room3();
+        // Bo's modified client names himself as the beneficiary and countersigns: the old rules
+        // counted that as confirmed.
+        forge(&mut room, "own", &bo, &work(600, Some(&bo)));
+        forge_mark(&mut room, "countersign", "c1", &bo, "own");
+        forge_mark(&mut room, "validation", "v1", &bo, "own");
+        let own = room.contribution("own", 20).unwrap();
+        assert!(!own.confirmed && !own.counts && own.validators.is_empty());
+        assert!(room.contribution_totals(20).weighted_by_member.is_empty());
+        // Work for Ana that only Ana "validates" does not count either: she confirms instead.
+        let for_ana = room
+            .log_contribution(&bo, work(60, Some(&ana)), 12)
+            .unwrap();
+        forge_mark(&mut room, "validation", "v2", &ana, &for_ana);
+        assert!(!room.contribution(&for_ana, 20).unwrap().counts);
+        assert!(matches!(
+            room.validate_contribution(&ana, &for_ana, 13),
+            Err(DomainError::Invalid {
+                field: "validation",
+                ..
+            })
+        ));
+        // A third member's validation counts, for both.
+        room.validate_contribution(&cy, &for_ana, 14).unwrap();
+        forge_mark(&mut room, "validation", "v3", &cy, "own");
+        assert!(room.contribution(&for_ana, 20).unwrap().counts);
+        assert!(room.contribution("own", 20).unwrap().counts);
+        assert_eq!(
+            room.contribution_totals(20)
+                .by_member_and_type
+                .get(&(bo.public(), "work".into())),
+            Some(&660)
+        );
+    }
+
+    #[test]
+    fn huge_quantities_neither_panic_nor_take_the_shares() {
+        let (mut room, ana, bo, cy) = room3();
+        let fair = room.log_contribution(&cy, work(60, None), 10).unwrap();
+        room.validate_contribution(&ana, &fair, 11).unwrap();
+        for (i, quantity) in [i64::MAX, MAX_QUANTITY + 1, -60, i64::MIN]
+            .into_iter()
+            .enumerate()
+        {
+            let id = format!("big{i}");
+            forge(&mut room, &id, &bo, &work(quantity, None));
+            forge_mark(&mut room, "validation", &format!("v{i}"), &ana, &id);
+        }
+        assert!(room
+            .contributions(20)
+            .iter()
+            .filter(|c| c.contributor == bo.public())
+            .all(|c| !c.counts));
+        let t = room.contribution_totals(20);
+        assert_eq!(t.share_basis_points.get(&cy.public()), Some(&10_000));
+        assert_eq!(t.share_basis_points.get(&bo.public()), None);
+        // The largest quantity allowed counts, and is refused one above.
+        let most = room
+            .log_contribution(&bo, work(MAX_QUANTITY, None), 12)
+            .unwrap();
+        room.validate_contribution(&ana, &most, 13).unwrap();
+        assert!(room.contribution(&most, 20).unwrap().counts);
+        assert!(matches!(
+            room.log_contribution(&bo, work(MAX_QUANTITY + 1, None), 14),
+            Err(DomainError::Invalid {
+                field: "quantity",
+                ..
+            })
+        ));
     }
 
     #[test]

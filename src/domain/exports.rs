@@ -409,13 +409,15 @@ mod tests {
     fn busy_room() -> (RoomDoc, Vec<Identity>) {
         let (mut room, m) = community(2);
         let pot = room.open_pot(&m[0], "Common pot", "EUR", 1).unwrap();
-        room.record(
-            &m[0],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 12_050, "Dues, March"),
-            2,
-        )
-        .unwrap();
+        let dues = room
+            .record(
+                &m[0],
+                &pot,
+                NewEntry::new(EntryKind::Inflow, 12_050, "Dues, March"),
+                2,
+            )
+            .unwrap();
+        room.confirm(&m[1], &pot, &dues, 2).unwrap();
         let c = room
             .log_contribution(
                 &m[1],

@@ -1011,8 +1011,10 @@ mod governance_tests {
     fn a_passed_decision_approves_an_expense() {
         let (mut room, p) = community(3);
         let pot = room.open_pot(&p[0], "Pot", "EUR", 10).unwrap();
-        room.record(&p[0], &pot, NewEntry::new(EntryKind::Inflow, 900, ""), 11)
+        let dues = room
+            .record(&p[0], &pot, NewEntry::new(EntryKind::Inflow, 900, ""), 11)
             .unwrap();
+        room.confirm(&p[1], &pot, &dues, 11).unwrap();
         let expense = room
             .record(
                 &p[1],

@@ -1,14 +1,43 @@
 //! The common pot: a transparent, append-only ledger in integer minor units (cents, or minutes
-//! for an hours pot). Money comes in (inflow) and goes out as payouts or as expenses that other
-//! admitted members approve under the charter's policy before they are paid. A correction is a
-//! reversing entry, never an edit. Balances are derived by replaying verified entries in
-//! (time, id) order; an outflow that the balance cannot cover at its turn is refused, so
-//! concurrent payouts on two devices can never overdraw the pot.
+//! for an hours pot). Money comes in (inflow) and counts once another admitted member confirms
+//! it; money goes out only as an expense (or a payout, which follows exactly the same rules)
+//! that other admitted members approve under the charter's policy, and counts when it is paid.
+//! A correction is a reversing entry, never an edit, and counts once another member confirms it.
+//! Balances are derived by replaying verified entries in (time, id) order, with bounded amounts
+//! and checked arithmetic; an outflow that the balance cannot cover at its turn is refused, so
+//! concurrent payments on two devices can never overdraw the pot.
+//!
+//! These rules hold where the balance is derived, not only in the commands: an entry written by
+//! a modified client without approvals or confirmation is shown, waiting, and moves no money.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The largest amount one entry may carry, in minor units (10^12: ten thousand million euros,
+/// or about two million years of minutes). Larger (or non-positive) entries are refused by the
+/// commands and never counted; every sum over entries is checked besides.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+/// Whether `id` may name an entry whose key is also a prefix for others (`ledger:<pot>:…`,
+/// `circlepay:<circle>:…`): an id holding `:` would put its range inside another's, so such ids
+/// are refused by commands and ignored where read.
+pub(crate) fn plain_id(id: &str) -> bool {
+    !id.is_empty() && !id.contains(':')
+}
+
+/// Refuses an id holding `:` (see [`plain_id`]) before anything is looked up or written.
+pub(crate) fn checked_id(field: &'static str, id: &str) -> Result<(), DomainError> {
+    if plain_id(id) {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid {
+            field,
+            problem: "is not a valid id".into(),
+        })
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -69,8 +98,10 @@ impl NewEntry {
 pub enum EntryState {
     /// Counted in the balance.
     Counted,
-    /// An expense waiting for approvals: how many it has and needs.
+    /// An expense (or payout) waiting for approvals: how many it has and needs.
     AwaitingApproval { approvals: usize, needed: usize },
+    /// Money in (or a correction) waiting for another admitted member to confirm it.
+    AwaitingConfirmation,
     /// Approved but not yet paid out.
     Approved,
     /// Undone by a later reversal entry.
@@ -129,17 +160,51 @@ fn entry_canonical(
         .int("at", at)
 }
 
+/// A confirmation of money in (or of a correction) by another member. It is kept inside its
+/// pot's ledger range, right after the entry it confirms (`ledger:<pot>:<entry>/<id>`), so one
+/// pass over the ledger reads each entry with its confirmations: no lookups, however long the
+/// ledger. Pot and entry are signed, so a confirmation copied to another key never verifies.
+fn confirmation_canonical(room: &str, pot: &str, entry: &str, id: &str, at: i64) -> Canonical {
+    Canonical::new(room, "confirmation", &format!("{entry}/{id}"))
+        .text("pot", pot)
+        .text("target", entry)
+        .int("at", at)
+}
+
+/// A ledger key's id split at its first `/` (a confirmation: entry and mark), or whole (an
+/// entry); `None` for an id holding `:`, which belongs to another range. One pass over the id.
+fn confirmation_split(key: &str) -> Option<Option<(&str, &str)>> {
+    let mut slash = None;
+    for (i, b) in key.bytes().enumerate() {
+        match b {
+            b':' => return None,
+            b'/' if slash.is_none() => slash = Some(i),
+            _ => {}
+        }
+    }
+    Some(slash.map(|i| (&key[..i], &key[i + 1..])))
+}
+
+/// A confirmation as read from the index (its reading and signature check are made once).
+struct Confirmation {
+    at: i64,
+    author: String,
+    verified: bool,
+}
+
 /// A ledger entry as read from the index (borrowed: deriving a pot allocates per line only
 /// when lines are asked for).
 struct Entry<'a> {
     id: &'a str,
     kind: EntryKind,
     amount: i64,
-    raw: &'a super::signed::Raw,
+    raw: &'a Raw,
     target: &'a str,
     author: &'a str,
     at: i64,
     verified: bool,
+    /// When another admitted member first confirmed it (never before its own time).
+    confirmed_at: Option<i64>,
 }
 
 /// A ledger entry's typed reading, kept with the entry in the index.
@@ -177,8 +242,10 @@ impl RoomDoc {
         Ok(id)
     }
 
-    /// Records an inflow, payout or expense request of `amount` minor units (> 0), or a reversal
-    /// of entry `target`. Outflows beyond the balance are refused.
+    /// Records an inflow (counted once another member confirms it), a payout or expense request
+    /// (counted once approved and paid) of `amount` minor units (1 to [`MAX_AMOUNT`]), or a
+    /// reversal of entry `target` (counted once confirmed). A payout beyond the balance is
+    /// refused.
     pub fn record(
         &mut self,
         me: &Identity,
@@ -193,6 +260,7 @@ impl RoomDoc {
             target,
         } = entry;
         let memo = memo.as_str();
+        checked_id("pot", pot)?;
         self.require_admitted(me)?;
         self.pot_header(pot)
             .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
@@ -200,6 +268,12 @@ impl RoomDoc {
             return Err(DomainError::Invalid {
                 field: "amount",
                 problem: "must be a positive whole number of minor units".into(),
+            });
+        }
+        if amount > MAX_AMOUNT {
+            return Err(DomainError::Invalid {
+                field: "amount",
+                problem: "is too large".into(),
             });
         }
         if memo.chars().count() > 200 {
@@ -219,6 +293,7 @@ impl RoomDoc {
                 }
             }
             EntryKind::Reversal => {
+                checked_id("target", target)?;
                 let view = self
                     .pot(pot, now_ms)
                     .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
@@ -261,7 +336,7 @@ impl RoomDoc {
         Ok(id)
     }
 
-    /// Approves someone else's expense request.
+    /// Approves someone else's expense or payout request.
     pub fn approve(
         &mut self,
         me: &Identity,
@@ -270,7 +345,7 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
-        let line = self.expense_line(pot, expense, now_ms)?;
+        let line = self.outflow_line(pot, expense, now_ms)?;
         if line.author == me.public() {
             return Err(DomainError::SelfApproval);
         }
@@ -280,7 +355,7 @@ impl RoomDoc {
         self.put_mark(me, "approval", expense, now_ms)
     }
 
-    /// Pays out an approved expense (refused if the balance cannot cover it).
+    /// Pays out an approved expense or payout (refused if the balance cannot cover it).
     pub fn pay(
         &mut self,
         me: &Identity,
@@ -289,7 +364,7 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
-        let line = self.expense_line(pot, expense, now_ms)?;
+        let line = self.outflow_line(pot, expense, now_ms)?;
         if line.state != EntryState::Approved {
             return Err(DomainError::NotApproved);
         }
@@ -303,18 +378,108 @@ impl RoomDoc {
         self.put_mark(me, "paid", expense, now_ms)
     }
 
-    fn expense_line(
+    /// Confirms someone else's money in (or correction): from then on it counts. Money in is
+    /// checked from its own entry alone, so confirming costs the same in a ledger of any length;
+    /// a correction is checked against the replayed ledger (what it undoes must still count,
+    /// and undoing money in must be covered). Confirming what already counts adds nothing: the
+    /// first confirmation by another admitted member is the one that counts.
+    pub fn confirm(
+        &mut self,
+        me: &Identity,
+        pot: &str,
+        entry: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        checked_id("pot", pot)?;
+        checked_id("entry", entry)?;
+        self.require_admitted(me)?;
+        self.pot_header(pot)
+            .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
+        // Read from the entry's fields directly: its typed reading is left for the next view.
+        let (kind, author, amount) = self
+            .index
+            .get(&format!("{}{entry}", ledger_prefix(pot)))
+            .and_then(|f| {
+                let (kind, amount, at) = (text(f, "entry")?, int(f, "amount")?, int(f, "at")?);
+                let (memo, target) = (
+                    text(f, "memo").unwrap_or_default(),
+                    text(f, "target").unwrap_or_default(),
+                );
+                let verified = text(f, "pot") == Some(pot)
+                    && verifies(f, || {
+                        entry_canonical(self.room_id(), entry, pot, kind, amount, memo, target, at)
+                    });
+                let kind = EntryKind::parse(kind).filter(|k| verified && k.needs_confirmation())?;
+                Some((kind, text(f, "author")?.to_owned(), amount))
+            })
+            .ok_or_else(|| DomainError::NoSuchEntry(entry.to_owned()))?;
+        if author == me.public() {
+            return Err(DomainError::SelfApproval);
+        }
+        let waiting = DomainError::Invalid {
+            field: "entry",
+            problem: "is not waiting for confirmation".into(),
+        };
+        if !(1..=MAX_AMOUNT).contains(&amount) || !self.admitted().contains(&author) {
+            return Err(waiting);
+        }
+        if kind == EntryKind::Reversal {
+            let view = self.entry_view(pot, now_ms)?;
+            let state = view.lines.iter().find(|l| l.id == entry).map(|l| &l.state);
+            match state {
+                Some(EntryState::AwaitingConfirmation) => {}
+                Some(EntryState::Counted) => return Err(DomainError::AlreadyApproved),
+                _ => return Err(waiting),
+            }
+            let target = self
+                .index
+                .get(&format!("{}{entry}", ledger_prefix(pot)))
+                .and_then(|f| text(f, "target"))
+                .unwrap_or_default();
+            let undone = view
+                .lines
+                .iter()
+                .find(|l| l.id == target && l.state == EntryState::Counted)
+                .ok_or_else(|| DomainError::Invalid {
+                    field: "target",
+                    problem: "a reversal must undo one counted entry for its full amount".into(),
+                })?;
+            if undone.kind == EntryKind::Inflow && undone.amount > view.balance {
+                return Err(DomainError::InsufficientFunds {
+                    balance: view.balance,
+                    amount: undone.amount,
+                });
+            }
+        }
+        let id = random_id();
+        let canonical = confirmation_canonical(self.room_id(), pot, entry, &id, now_ms);
+        put_signed(
+            &mut self.doc,
+            &format!("{}{entry}/{id}", ledger_prefix(pot)),
+            me,
+            canonical,
+        )?;
+        self.commit();
+        Ok(())
+    }
+
+    fn entry_view(&self, pot: &str, now_ms: i64) -> Result<PotView, DomainError> {
+        checked_id("pot", pot)?;
+        self.pot(pot, now_ms)
+            .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))
+    }
+
+    /// An expense or payout line of `pot`.
+    fn outflow_line(
         &self,
         pot: &str,
         expense: &str,
         now_ms: i64,
     ) -> Result<LedgerLine, DomainError> {
-        self.pot(pot, now_ms)
-            .and_then(|p| {
-                p.lines
-                    .into_iter()
-                    .find(|l| l.id == expense && l.kind == EntryKind::Expense)
-            })
+        self.entry_view(pot, now_ms)?
+            .lines
+            .into_iter()
+            .find(|l| l.id == expense && l.kind.is_outflow())
             .ok_or_else(|| DomainError::NoSuchEntry(expense.to_owned()))
     }
 
@@ -324,6 +489,20 @@ impl RoomDoc {
             .into_iter()
             .filter(|m| m.target == target)
             .map(|m| m.author)
+            .collect()
+    }
+
+    /// Verified confirmers of entry `entry` of `pot` (any standing; the replay decides what
+    /// counts).
+    pub fn confirmers(&self, pot: &str, entry: &str) -> BTreeSet<String> {
+        if !plain_id(pot) || !plain_id(entry) {
+            return BTreeSet::new();
+        }
+        self.entries(&format!("{}{entry}/", ledger_prefix(pot)))
+            .filter_map(|(id, f)| {
+                let c = self.read_confirmation(pot, entry, id, f)?;
+                c.verified.then(|| c.author.clone())
+            })
             .collect()
     }
 
@@ -348,12 +527,12 @@ impl RoomDoc {
             .collect()
     }
 
-    /// True if some pot holds expense `entry`, still waiting for approvals.
+    /// True if some pot holds expense (or payout) `entry`, still waiting for approvals.
     pub(crate) fn is_pending_expense(&self, entry: &str, now_ms: i64) -> bool {
         self.pots(now_ms).iter().any(|p| {
             p.lines.iter().any(|l| {
                 l.id == entry
-                    && l.kind == EntryKind::Expense
+                    && l.kind.is_outflow()
                     && matches!(l.state, EntryState::AwaitingApproval { .. })
             })
         })
@@ -364,15 +543,18 @@ impl RoomDoc {
             .map_or(0, |p| p.balance)
     }
 
-    /// A verified pot's name and unit.
+    /// A verified pot's name and unit (none for an id holding `:`).
     fn pot_header(&self, id: &str) -> Option<(&str, &str)> {
+        if !plain_id(id) {
+            return None;
+        }
         let f = self.index.get(&format!("pot:{id}"))?;
         let (name, unit, at) = (text(f, "name")?, text(f, "unit")?, int(f, "at")?);
         verifies(f, || pot_canonical(self.room_id(), id, name, unit, at)).then_some((name, unit))
     }
 
-    /// What a replay needs from the rest of the room: admitted members, counted approvals,
-    /// first payment times, and the charter's approval count.
+    /// What a replay needs from the rest of the room: admitted members, counted approvals, first
+    /// payment times, and the charter's approval count.
     fn replay_context(&self, now_ms: i64) -> ReplayContext {
         let admitted = self.admitted();
         let mut approvals: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -397,52 +579,116 @@ impl RoomDoc {
         }
     }
 
+    /// One ledger entry of pot `pot` as read from the index (its typed reading and signature
+    /// check are made once and kept with the entry).
+    fn read_entry<'a>(&'a self, pot: &str, entry_id: &'a str, f: &'a Raw) -> Option<Entry<'a>> {
+        let p = f.parsed(|f| {
+            let (kind, amount, at) = (text(f, "entry")?, int(f, "amount")?, int(f, "at")?);
+            let (memo, target) = (
+                text(f, "memo").unwrap_or_default(),
+                text(f, "target").unwrap_or_default(),
+            );
+            let verified = text(f, "pot") == Some(pot)
+                && verifies(f, || {
+                    entry_canonical(
+                        self.room_id(),
+                        entry_id,
+                        pot,
+                        kind,
+                        amount,
+                        memo,
+                        target,
+                        at,
+                    )
+                });
+            Some(Parsed {
+                kind: EntryKind::parse(kind)?,
+                amount,
+                at,
+                verified,
+                author: text(f, "author").unwrap_or_default().to_owned(),
+                target: target.to_owned(),
+            })
+        })?;
+        Some(Entry {
+            id: entry_id,
+            kind: p.kind,
+            amount: p.amount,
+            raw: f,
+            target: &p.target,
+            author: &p.author,
+            at: p.at,
+            verified: p.verified,
+            confirmed_at: None,
+        })
+    }
+
+    /// A confirmation `<entry>/<mark>` of pot `pot`, as read from the index.
+    fn read_confirmation<'a>(
+        &self,
+        pot: &str,
+        entry: &str,
+        mark: &str,
+        f: &'a Raw,
+    ) -> Option<&'a Confirmation> {
+        f.parsed(|f| {
+            let (at, author) = (int(f, "at")?, text(f, "author")?);
+            let verified = text(f, "pot") == Some(pot)
+                && text(f, "target") == Some(entry)
+                && verifies(f, || {
+                    confirmation_canonical(self.room_id(), pot, entry, mark, at)
+                });
+            Some(Confirmation {
+                at,
+                author: author.to_owned(),
+                verified,
+            })
+        })
+    }
+
     fn derive_pot(&self, id: &str, ctx: &ReplayContext, with_lines: bool) -> Option<PotView> {
         let (name, unit) = self.pot_header(id)?;
         let prefix = ledger_prefix(id);
-        let entries: Vec<Entry> = self
-            .entries(&prefix)
-            .filter_map(|(entry_id, f)| {
-                let p = f.parsed(|f| {
-                    let (kind, amount, at) = (text(f, "entry")?, int(f, "amount")?, int(f, "at")?);
-                    let (memo, target) = (
-                        text(f, "memo").unwrap_or_default(),
-                        text(f, "target").unwrap_or_default(),
-                    );
-                    let verified = text(f, "pot") == Some(id)
-                        && verifies(f, || {
-                            entry_canonical(
-                                self.room_id(),
-                                entry_id,
-                                id,
-                                kind,
-                                amount,
-                                memo,
-                                target,
-                                at,
-                            )
-                        });
-                    Some(Parsed {
-                        kind: EntryKind::parse(kind)?,
-                        amount,
-                        at,
-                        verified,
-                        author: text(f, "author").unwrap_or_default().to_owned(),
-                        target: target.to_owned(),
-                    })
-                })?;
-                Some(Entry {
-                    id: entry_id,
-                    kind: p.kind,
-                    amount: p.amount,
-                    raw: f,
-                    target: &p.target,
-                    author: &p.author,
-                    at: p.at,
-                    verified: p.verified,
-                })
-            })
-            .collect();
+        // One pass: each entry, then the confirmations kept right after it (`<entry>/<id>`).
+        // Keys are in order, so an entry is followed by every key it prefixes; `open` holds the
+        // entries whose block the pass is still in, innermost last.
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut open: Vec<usize> = Vec::new();
+        for (key, f) in self.entries(&prefix) {
+            // An id holding `:` is another range's (`ledger:<pot>:<x>:…`), never this pot's.
+            let Some(split) = confirmation_split(key) else {
+                continue;
+            };
+            while open
+                .last()
+                .is_some_and(|&i| !key.starts_with(entries[i].id))
+            {
+                open.pop();
+            }
+            match split {
+                Some((target, mark)) => {
+                    let Some(&i) = open.last() else { continue };
+                    let e = &mut entries[i];
+                    if e.id != target {
+                        continue;
+                    }
+                    let Some(c) = self.read_confirmation(id, target, mark, f) else {
+                        continue;
+                    };
+                    if c.verified && c.author != e.author && ctx.admitted.contains(&c.author) {
+                        let at = c.at.max(e.at);
+                        e.confirmed_at = Some(e.confirmed_at.map_or(at, |was| was.min(at)));
+                    }
+                }
+                None if !key.is_empty() => {
+                    if let Some(e) = self.read_entry(id, key, f) {
+                        open.push(entries.len());
+                        entries.push(e);
+                    }
+                }
+                None => {}
+            }
+        }
         let (balance, lines) = replay(&entries, ctx, with_lines);
         Some(PotView {
             id: id.to_owned(),
@@ -454,16 +700,29 @@ impl RoomDoc {
     }
 }
 
+impl EntryKind {
+    /// Money out: an expense or a payout, counted once approved and paid.
+    pub fn is_outflow(self) -> bool {
+        matches!(self, EntryKind::Expense | EntryKind::Payout)
+    }
+
+    /// Entries another member confirms before they count: money in and corrections.
+    pub fn needs_confirmation(self) -> bool {
+        matches!(self, EntryKind::Inflow | EntryKind::Reversal)
+    }
+}
+
 struct ReplayContext {
     needed: usize,
-    /// Expenses approved by a passed decision.
+    /// Expenses (and payouts) approved by a passed decision.
     approved_by_decision: BTreeSet<String>,
     admitted: BTreeSet<String>,
     approvals: BTreeMap<String, BTreeSet<String>>,
     paid: BTreeMap<String, i64>,
 }
 
-/// Replays a pot's entries in (time, id) order; an expense takes effect when it is paid.
+/// Replays a pot's entries in (time, id) order. Money in and corrections take effect when they
+/// are first confirmed; expenses and payouts when they are paid.
 fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec<LedgerLine>) {
     let ReplayContext {
         needed,
@@ -473,34 +732,42 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
         ..
     } = ctx;
     let needed = *needed;
-    // Each event: (time, id, what). Expenses move money at their payment time.
+    // Each event: (time, id, what). Entries still waiting come last and move nothing.
     let mut order: Vec<(i64, &str, usize)> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        let when = if e.kind == EntryKind::Expense {
-            paid.get(e.id).copied().unwrap_or(i64::MAX)
+        let when = if e.kind.is_outflow() {
+            paid.get(e.id).copied()
         } else {
-            e.at
+            e.confirmed_at
         };
-        order.push((when, e.id, i));
+        order.push((when.unwrap_or(i64::MAX), e.id, i));
     }
     order.sort();
     let mut states: Vec<EntryState> = vec![EntryState::Counted; entries.len()];
     let mut effect: Vec<i64> = vec![0; entries.len()];
     let mut balance: i64 = 0;
+    let refuse = |why: &str| EntryState::Refused(why.to_owned());
     for (_, _, i) in order {
         let e = &entries[i];
         if !e.verified {
-            states[i] = EntryState::Refused("signature does not verify".into());
+            states[i] = refuse("signature does not verify");
+            continue;
+        }
+        if !(1..=MAX_AMOUNT).contains(&e.amount) {
+            states[i] = refuse("amount out of range");
             continue;
         }
         if !admitted.contains(e.author) {
-            states[i] = EntryState::Refused("author is not an admitted member".into());
+            states[i] = refuse("author is not an admitted member");
+            continue;
+        }
+        if e.kind.needs_confirmation() && e.confirmed_at.is_none() {
+            states[i] = EntryState::AwaitingConfirmation;
             continue;
         }
         let delta = match e.kind {
             EntryKind::Inflow => e.amount,
-            EntryKind::Payout => -e.amount,
-            EntryKind::Expense => {
+            EntryKind::Payout | EntryKind::Expense => {
                 let approvers = approvals
                     .get(e.id)
                     .map_or(0, |a| a.iter().filter(|x| *x != e.author).count());
@@ -519,31 +786,26 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
             }
             EntryKind::Reversal => {
                 let Some(t) = entries.iter().position(|x| x.id == e.target) else {
-                    states[i] = EntryState::Refused("reverses an unknown entry".into());
+                    states[i] = refuse("reverses an unknown entry");
                     continue;
                 };
                 if states[t] != EntryState::Counted
                     || effect[t] == 0
                     || entries[t].amount != e.amount
                 {
-                    states[i] = EntryState::Refused("nothing to reverse".into());
+                    states[i] = refuse("nothing to reverse");
                     continue;
                 }
-                states[t] = EntryState::Reversed;
                 let undo = -effect[t];
-                effect[t] = 0;
                 match balance.checked_add(undo) {
                     Some(b) if b >= 0 => {
                         balance = b;
-                        continue;
+                        states[t] = EntryState::Reversed;
+                        effect[t] = 0;
                     }
-                    _ => {
-                        states[t] = EntryState::Counted;
-                        effect[t] = -undo;
-                        states[i] = EntryState::Refused("insufficient funds".into());
-                        continue;
-                    }
+                    _ => states[i] = refuse("insufficient funds"),
                 }
+                continue;
             }
         };
         match balance.checked_add(delta) {
@@ -551,7 +813,8 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
                 balance = b;
                 effect[i] = delta;
             }
-            _ => states[i] = EntryState::Refused("insufficient funds".into()),
+            Some(_) => states[i] = refuse("insufficient funds"),
+            None => states[i] = refuse("the pot cannot hold that much"),
         }
     }
     if !with_lines {
@@ -587,50 +850,125 @@ mod tests {
         (room, ana, bo, cy)
     }
 
+    fn state_of(room: &RoomDoc, pot: &str, id: &str) -> EntryState {
+        room.pot(pot, NOW)
+            .unwrap()
+            .lines
+            .into_iter()
+            .find(|l| l.id == id)
+            .unwrap()
+            .state
+    }
+
+    /// Money in by `by`, confirmed by `confirmer`.
+    fn fund(
+        room: &mut RoomDoc,
+        pot: &str,
+        by: &Identity,
+        confirmer: &Identity,
+        amount: i64,
+        at: i64,
+    ) {
+        let id = room
+            .record(by, pot, NewEntry::new(EntryKind::Inflow, amount, "in"), at)
+            .unwrap();
+        room.confirm(confirmer, pot, &id, at).unwrap();
+    }
+
+    /// Writes a ledger entry straight into the document, as a modified client could.
+    #[allow(clippy::too_many_arguments)]
+    fn forge(
+        room: &mut RoomDoc,
+        pot: &str,
+        id: &str,
+        signer: &Identity,
+        kind: &str,
+        amount: i64,
+        target: &str,
+        at: i64,
+    ) {
+        let canonical = entry_canonical("room-1", id, pot, kind, amount, "", target, at);
+        put_signed(
+            &mut room.doc,
+            &format!("ledger:{pot}:{id}"),
+            signer,
+            canonical,
+        )
+        .unwrap();
+        room.commit();
+    }
+
+    /// Writes a confirmation straight into the document, as a modified client could.
+    fn forge_confirmation(
+        room: &mut RoomDoc,
+        pot: &str,
+        entry: &str,
+        id: &str,
+        signer: &Identity,
+        at: i64,
+    ) {
+        let canonical = confirmation_canonical("room-1", pot, entry, id, at);
+        let key = format!("ledger:{pot}:{entry}/{id}");
+        put_signed(&mut room.doc, &key, signer, canonical).unwrap();
+        room.commit();
+    }
+
+    /// Writes a mark straight into the document.
+    fn forge_mark(
+        room: &mut RoomDoc,
+        kind: &str,
+        id: &str,
+        signer: &Identity,
+        target: &str,
+        at: i64,
+    ) {
+        let canonical = super::super::signed::mark_canonical("room-1", kind, id, target, at);
+        put_signed(&mut room.doc, &format!("{kind}:{id}"), signer, canonical).unwrap();
+        room.commit();
+    }
+
     #[test]
-    fn inflows_payouts_and_balances() {
+    fn money_in_counts_once_another_member_confirms_it() {
         let (mut room, ana, bo, _) = room3();
         let pot = room.open_pot(&ana, "Common pot", "EUR", 10).unwrap();
-        room.record(
-            &ana,
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 10_000, "dues"),
-            11,
-        )
-        .unwrap();
-        room.record(
-            &bo,
-            &pot,
-            NewEntry::new(EntryKind::Payout, 2_550, "solidarity"),
-            12,
-        )
-        .unwrap();
-        let view = room.pot(&pot, NOW).unwrap();
-        assert_eq!(view.balance, 7_450);
-        assert_eq!(view.lines.len(), 2);
-        assert!(view.lines.iter().all(|l| l.state == EntryState::Counted));
-        // Overspending is refused, as are zero and negative amounts.
+        let dues = room
+            .record(
+                &ana,
+                &pot,
+                NewEntry::new(EntryKind::Inflow, 10_000, "dues"),
+                11,
+            )
+            .unwrap();
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 0);
         assert_eq!(
-            room.record(&bo, &pot, NewEntry::new(EntryKind::Payout, 7_451, ""), 13),
-            Err(DomainError::InsufficientFunds {
-                balance: 7_450,
-                amount: 7_451
-            })
+            state_of(&room, &pot, &dues),
+            EntryState::AwaitingConfirmation
         );
+        assert_eq!(
+            room.confirm(&ana, &pot, &dues, 12),
+            Err(DomainError::SelfApproval)
+        );
+        room.confirm(&bo, &pot, &dues, 12).unwrap();
+        assert_eq!(state_of(&room, &pot, &dues), EntryState::Counted);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 10_000);
+        // Confirming again adds nothing: it counts once.
+        room.confirm(&bo, &pot, &dues, 13).unwrap();
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 10_000);
         assert!(matches!(
-            room.record(&bo, &pot, NewEntry::new(EntryKind::Inflow, 0, ""), 13),
-            Err(DomainError::Invalid {
-                field: "amount",
-                ..
-            })
+            room.confirm(&bo, &pot, "nope", 13),
+            Err(DomainError::NoSuchEntry(_))
         ));
-        assert!(matches!(
-            room.record(&bo, &pot, NewEntry::new(EntryKind::Inflow, -5, ""), 13),
-            Err(DomainError::Invalid {
-                field: "amount",
-                ..
-            })
-        ));
+        assert_eq!(room.confirmers(&pot, &dues), BTreeSet::from([bo.public()]));
+        // Zero, negative and oversized amounts are refused.
+        for amount in [0, -5, MAX_AMOUNT + 1, i64::MAX] {
+            assert!(matches!(
+                room.record(&bo, &pot, NewEntry::new(EntryKind::Inflow, amount, ""), 13),
+                Err(DomainError::Invalid {
+                    field: "amount",
+                    ..
+                })
+            ));
+        }
         assert!(matches!(
             room.open_pot(&ana, "Bad", "euros", 14),
             Err(DomainError::Invalid { field: "unit", .. })
@@ -638,11 +976,55 @@ mod tests {
     }
 
     #[test]
+    fn money_out_needs_the_expense_approvals_before_it_is_paid() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Common pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &cy, 10_000, 11);
+        let out = room
+            .record(
+                &bo,
+                &pot,
+                NewEntry::new(EntryKind::Payout, 2_550, "solidarity"),
+                12,
+            )
+            .unwrap();
+        assert_eq!(
+            state_of(&room, &pot, &out),
+            EntryState::AwaitingApproval {
+                approvals: 0,
+                needed: 2
+            }
+        );
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 10_000);
+        assert_eq!(
+            room.pay(&ana, &pot, &out, 13),
+            Err(DomainError::NotApproved)
+        );
+        assert_eq!(
+            room.approve(&bo, &pot, &out, 13),
+            Err(DomainError::SelfApproval)
+        );
+        room.approve(&ana, &pot, &out, 14).unwrap();
+        room.approve(&cy, &pot, &out, 15).unwrap();
+        assert_eq!(state_of(&room, &pot, &out), EntryState::Approved);
+        room.pay(&cy, &pot, &out, 16).unwrap();
+        assert_eq!(state_of(&room, &pot, &out), EntryState::Counted);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 7_450);
+        // Asking for more than the pot holds is refused.
+        assert_eq!(
+            room.record(&bo, &pot, NewEntry::new(EntryKind::Payout, 7_451, ""), 17),
+            Err(DomainError::InsufficientFunds {
+                balance: 7_450,
+                amount: 7_451
+            })
+        );
+    }
+
+    #[test]
     fn expenses_need_two_approvals_never_the_requesters_own() {
         let (mut room, ana, bo, cy) = room3();
         let pot = room.open_pot(&ana, "Tools", "EUR", 10).unwrap();
-        room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 5_000, ""), 11)
-            .unwrap();
+        fund(&mut room, &pot, &ana, &bo, 5_000, 11);
         let exp = room
             .record(
                 &bo,
@@ -664,31 +1046,23 @@ mod tests {
             room.approve(&ana, &pot, &exp, 15),
             Err(DomainError::AlreadyApproved)
         );
-        let line = |room: &RoomDoc| {
-            room.pot(&pot, NOW)
-                .unwrap()
-                .lines
-                .into_iter()
-                .find(|l| l.id == exp)
-                .unwrap()
-        };
         assert_eq!(
-            line(&room).state,
+            state_of(&room, &pot, &exp),
             EntryState::AwaitingApproval {
                 approvals: 1,
                 needed: 2
             }
         );
         room.approve(&cy, &pot, &exp, 16).unwrap();
-        assert_eq!(line(&room).state, EntryState::Approved);
+        assert_eq!(state_of(&room, &pot, &exp), EntryState::Approved);
         assert_eq!(room.pot(&pot, NOW).unwrap().balance, 5_000);
         room.pay(&cy, &pot, &exp, 17).unwrap();
-        assert_eq!(line(&room).state, EntryState::Counted);
+        assert_eq!(state_of(&room, &pot, &exp), EntryState::Counted);
         assert_eq!(room.pot(&pot, NOW).unwrap().balance, 3_800);
     }
 
     #[test]
-    fn reversals_correct_without_editing() {
+    fn reversals_correct_without_editing_once_confirmed() {
         let (mut room, ana, bo, _) = room3();
         let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
         let wrong = room
@@ -699,28 +1073,31 @@ mod tests {
                 11,
             )
             .unwrap();
-        room.record(
-            &ana,
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 90, "right"),
-            12,
-        )
-        .unwrap();
-        room.record(&bo, &pot, NewEntry::reversal(&wrong, 900, "undo typo"), 13)
+        room.confirm(&bo, &pot, &wrong, 11).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 90, 12);
+        let undo = room
+            .record(&bo, &pot, NewEntry::reversal(&wrong, 900, "undo typo"), 13)
             .unwrap();
+        // A correction is a claim too: it waits for someone other than its author.
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 990);
+        assert_eq!(
+            room.confirm(&bo, &pot, &undo, 14),
+            Err(DomainError::SelfApproval)
+        );
+        room.confirm(&ana, &pot, &undo, 14).unwrap();
         let view = room.pot(&pot, NOW).unwrap();
         assert_eq!(view.balance, 90);
         assert_eq!(view.lines[0].state, EntryState::Reversed);
         assert_eq!(view.lines.len(), 3);
         // The same entry cannot be reversed twice, nor for another amount.
         assert!(room
-            .record(&bo, &pot, NewEntry::reversal(&wrong, 900, ""), 14)
+            .record(&bo, &pot, NewEntry::reversal(&wrong, 900, ""), 15)
             .is_err());
     }
 
     #[test]
     fn strangers_and_forgeries_move_no_money() {
-        let (mut room, ana, _, _) = room3();
+        let (mut room, ana, bo, _) = room3();
         let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
         let stranger = Identity::generate();
         assert_eq!(
@@ -733,36 +1110,253 @@ mod tests {
             Err(DomainError::NotAdmitted)
         );
         // A forged entry written straight into the document (as a hostile peer could).
-        let canonical = entry_canonical("room-1", "f1", &pot, "payout", 100, "", "", 12);
-        put_signed(
-            &mut room.doc,
-            &format!("ledger:{pot}:f1"),
-            &stranger,
-            canonical,
-        )
-        .unwrap();
-        room.commit();
-        room.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 50, ""), 13)
-            .unwrap();
+        forge(&mut room, &pot, "f1", &stranger, "payout", 100, "", 12);
+        forge_mark(&mut room, "approval", "a1", &stranger, "f1", 12);
+        forge_mark(&mut room, "paid", "p1", &stranger, "f1", 12);
+        fund(&mut room, &pot, &ana, &bo, 50, 13);
         let view = room.pot(&pot, NOW).unwrap();
         assert_eq!(view.balance, 50);
         assert!(matches!(view.lines[0].state, EntryState::Refused(_)));
     }
 
     #[test]
-    fn concurrent_payouts_cannot_overdraw_after_merging() {
-        let (mut a, ana, bo, _) = room3();
-        let pot = a.open_pot(&ana, "Pot", "EUR", 10).unwrap();
-        a.record(&ana, &pot, NewEntry::new(EntryKind::Inflow, 1_000, ""), 11)
+    fn a_payout_written_without_approvals_moves_no_money() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &cy, 1_000, 11);
+        // Bo's modified client writes a payout to himself and marks it paid, with no approval
+        // (the old rules counted it at once).
+        forge(&mut room, &pot, "grab", &bo, "payout", 1_000, "", 12);
+        forge_mark(&mut room, "paid", "p1", &bo, "grab", 13);
+        // He approves it himself, too: that never counts.
+        forge_mark(&mut room, "approval", "a1", &bo, "grab", 13);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 1_000);
+        assert_eq!(
+            state_of(&room, &pot, "grab"),
+            EntryState::AwaitingApproval {
+                approvals: 0,
+                needed: 2
+            }
+        );
+        // With the charter's approvals (others') and a payment, it counts.
+        room.approve(&ana, &pot, "grab", 14).unwrap();
+        room.approve(&cy, &pot, "grab", 15).unwrap();
+        assert_eq!(state_of(&room, &pot, "grab"), EntryState::Counted);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 0);
+    }
+
+    #[test]
+    fn money_in_that_nobody_else_confirmed_does_not_count() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        // Bo claims a big inflow and confirms it himself, then asks to pay it out.
+        forge(&mut room, &pot, "claim", &bo, "inflow", 50_000, "", 11);
+        forge_confirmation(&mut room, &pot, "claim", "c1", &bo, 11);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 0);
+        assert_eq!(
+            state_of(&room, &pot, "claim"),
+            EntryState::AwaitingConfirmation
+        );
+        // A stranger's confirmation does not count either.
+        let stranger = Identity::generate();
+        forge_confirmation(&mut room, &pot, "claim", "c2", &stranger, 12);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 0);
+        // Another admitted member's does, from the time of that confirmation.
+        forge_confirmation(&mut room, &pot, "claim", "c3", &cy, 20);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 50_000);
+    }
+
+    #[test]
+    fn money_in_counts_from_its_confirmation_so_it_cannot_cover_earlier_payments() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 100, 11);
+        let exp = room
+            .record(&bo, &pot, NewEntry::new(EntryKind::Expense, 100, "x"), 12)
             .unwrap();
+        room.approve(&ana, &pot, &exp, 13).unwrap();
+        room.approve(&cy, &pot, &exp, 13).unwrap();
+        room.pay(&ana, &pot, &exp, 14).unwrap();
+        // An inflow dated before the payment but confirmed after it comes after it.
+        let late = room
+            .record(&cy, &pot, NewEntry::new(EntryKind::Inflow, 40, "late"), 5)
+            .unwrap();
+        room.confirm(&ana, &pot, &late, 30).unwrap();
+        let view = room.pot(&pot, NOW).unwrap();
+        assert_eq!(view.balance, 40);
+        assert!(view.lines.iter().all(|l| l.state == EntryState::Counted));
+    }
+
+    #[test]
+    fn huge_and_negative_amounts_neither_panic_nor_distort_the_balance() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 500, 11);
+        // Confirmed inflows of i64::MAX and i64::MIN, a negative one, and an outflow of i64::MIN
+        // (which the old replay negated: a panic in debug builds, a silent inflow in release).
+        for (i, (kind, amount)) in [
+            ("inflow", i64::MAX),
+            ("inflow", i64::MAX),
+            ("inflow", -300),
+            ("inflow", i64::MIN),
+            ("payout", i64::MIN),
+            ("expense", i64::MIN),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let id = format!("big{i}");
+            forge(&mut room, &pot, &id, &bo, kind, amount, "", 20 + i as i64);
+            forge_confirmation(&mut room, &pot, &id, &format!("c{i}"), &cy, 30);
+            forge_mark(&mut room, "approval", &format!("a{i}"), &cy, &id, 30);
+            forge_mark(&mut room, "approval", &format!("b{i}"), &ana, &id, 30);
+            forge_mark(&mut room, "paid", &format!("p{i}"), &ana, &id, 31);
+        }
+        let view = room.pot(&pot, NOW).unwrap();
+        assert_eq!(view.balance, 500);
+        assert_eq!(room.pot_balances(NOW), vec![(pot.clone(), 500)]);
+        let refused = view
+            .lines
+            .iter()
+            .filter(|l| l.state == EntryState::Refused("amount out of range".into()))
+            .count();
+        assert_eq!(refused, 6);
+        // The largest allowed amounts add up without overflow.
+        for i in 0..3 {
+            fund(&mut room, &pot, &ana, &bo, MAX_AMOUNT, 40 + i);
+        }
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 500 + 3 * MAX_AMOUNT);
+    }
+
+    #[test]
+    fn ids_holding_a_colon_are_refused_and_never_read() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 100, 11);
+        for bad in [format!("{pot}:x"), String::new()] {
+            assert!(matches!(
+                room.record(&ana, &bad, NewEntry::new(EntryKind::Inflow, 5, ""), 12),
+                Err(DomainError::Invalid { field: "pot", .. })
+            ));
+        }
+        assert!(matches!(
+            room.confirm(&ana, &format!("{pot}:x"), "e", 12),
+            Err(DomainError::Invalid { field: "pot", .. })
+        ));
+        // A pot whose id is `<pot>:x` would put its ledger inside this pot's range.
+        let nested = format!("{pot}:x");
+        let canonical = pot_canonical("room-1", &nested, "Shadow", "EUR", 12);
+        put_signed(&mut room.doc, &format!("pot:{nested}"), &cy, canonical).unwrap();
+        room.commit();
+        forge(&mut room, &nested, "spam", &cy, "inflow", 7, "", 13);
+        forge(&mut room, &pot, "y:z", &cy, "inflow", 9, "", 13);
+        forge_confirmation(&mut room, &nested, "spam", "c1", &ana, 14);
+        forge_confirmation(&mut room, &pot, "y:z", "c2", &ana, 14);
+        let pots = room.pots(NOW);
+        assert_eq!(pots.len(), 1, "the shadow pot is not listed");
+        assert_eq!(pots[0].lines.len(), 1, "nothing from another range");
+        assert_eq!(pots[0].balance, 100);
+        assert_eq!(room.pot(&nested, NOW), None);
+    }
+
+    #[test]
+    fn confirmations_count_only_for_the_entry_they_were_signed_for() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        let dues = room
+            .record(
+                &ana,
+                &pot,
+                NewEntry::new(EntryKind::Inflow, 100, "dues"),
+                11,
+            )
+            .unwrap();
+        // Cy's entries with ids around Ana's (`<dues>-x` sorts between `<dues>` and its
+        // confirmations) do not detach her confirmation.
+        forge(
+            &mut room,
+            &pot,
+            &format!("{dues}-x"),
+            &cy,
+            "inflow",
+            7,
+            "",
+            11,
+        );
+        forge(
+            &mut room,
+            &pot,
+            &format!("{dues}0"),
+            &cy,
+            "inflow",
+            9,
+            "",
+            11,
+        );
+        room.confirm(&bo, &pot, &dues, 12).unwrap();
+        assert_eq!(state_of(&room, &pot, &dues), EntryState::Counted);
+        assert_eq!(room.pot(&pot, NOW).unwrap().balance, 100);
+        // Bo's confirmation of `dues`, copied under Cy's entry, does not verify there.
+        let (key, bo_confirmation) = room
+            .entries(&format!("ledger:{pot}:{dues}/"))
+            .next()
+            .map(|(k, f)| {
+                (
+                    k.to_owned(),
+                    f.iter()
+                        .map(|(n, v)| (n.clone(), v.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .unwrap();
+        use automerge::transaction::Transactable;
+        let obj = room
+            .doc
+            .put_object(
+                automerge::ROOT,
+                format!("ledger:{pot}:{dues}-x/{key}"),
+                automerge::ObjType::Map,
+            )
+            .unwrap();
+        for (name, value) in bo_confirmation {
+            match value {
+                super::super::signed::Field::Text(t) => room.doc.put(&obj, name, t).unwrap(),
+                super::super::signed::Field::Int(v) => room.doc.put(&obj, name, v).unwrap(),
+            }
+        }
+        room.commit();
+        assert_eq!(
+            state_of(&room, &pot, &format!("{dues}-x")),
+            EntryState::AwaitingConfirmation
+        );
+        // An id holding `/` is never read as a ledger entry.
+        forge(&mut room, &pot, "a/b", &cy, "inflow", 5, "", 13);
+        forge_confirmation(&mut room, &pot, "a/b", "c", &ana, 14);
+        let view = room.pot(&pot, NOW).unwrap();
+        assert!(view.lines.iter().all(|l| l.id != "a/b"));
+        assert_eq!(view.balance, 100);
+    }
+
+    #[test]
+    fn concurrent_payouts_cannot_overdraw_after_merging() {
+        let (mut a, ana, bo, cy) = room3();
+        let pot = a.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut a, &pot, &ana, &cy, 1_000, 11);
+        let x = a
+            .record(&ana, &pot, NewEntry::new(EntryKind::Expense, 700, "a"), 12)
+            .unwrap();
+        let y = a
+            .record(&bo, &pot, NewEntry::new(EntryKind::Expense, 700, "b"), 12)
+            .unwrap();
+        for (who, what) in [(&bo, &x), (&cy, &x), (&ana, &y), (&cy, &y)] {
+            a.approve(who, &pot, what, 13).unwrap();
+        }
         let mut b = RoomDoc::empty("room-1");
         let sync = crate::domain::testing::sync;
         sync(&mut a, &mut b);
         // Apart, each device pays out 700 of the 1,000: both are valid locally.
-        a.record(&ana, &pot, NewEntry::new(EntryKind::Payout, 700, "a"), 20)
-            .unwrap();
-        b.record(&bo, &pot, NewEntry::new(EntryKind::Payout, 700, "b"), 21)
-            .unwrap();
+        a.pay(&ana, &pot, &x, 20).unwrap();
+        b.pay(&bo, &pot, &y, 21).unwrap();
         sync(&mut a, &mut b);
         let (va, vb) = (a.pot(&pot, NOW).unwrap(), b.pot(&pot, NOW).unwrap());
         assert_eq!(va, vb);

@@ -2,7 +2,10 @@
 //! knowledge with stewards, usage rules, condition, location and licence; bookings over time
 //! intervals, where overlapping bookings are detected deterministically and shown as conflicts,
 //! never dropped; loans as custody transfers (hand-over and return, each with a condition
-//! note), from which the current holder and overdue loans are derived.
+//! note), from which the current holder and overdue loans are derived. Only the thing's steward
+//! hands it over, and only its holder or steward records its return: transfers written by anyone
+//! else are ignored where custody is derived. A hand-over during someone else's booking is
+//! refused unless the steward overrides it knowingly, and the override stays visible.
 
 use super::charter::LICENCES;
 use super::room::{required_text, DomainError, RoomDoc};
@@ -40,6 +43,8 @@ pub struct Transfer {
     pub note: String,
     pub by: String,
     pub at: i64,
+    /// Bookings by others that this hand-over overlapped (the steward chose to override them).
+    pub overrides: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,7 @@ pub struct ResourceView {
     pub steward: String,
     pub resource: NewResource,
     pub bookings: Vec<Booking>,
+    /// The transfers that counted, oldest first.
     pub transfers: Vec<Transfer>,
     /// Who has it now (None: with its steward).
     pub holder: Option<String>,
@@ -57,6 +63,17 @@ pub struct ResourceView {
 impl ResourceView {
     pub fn overdue(&self, now_ms: i64) -> bool {
         self.holder.is_some() && self.due.is_some_and(|d| d < now_ms)
+    }
+
+    /// Bookings by someone other than `holder` that a loan to `holder` from `at` until `due`
+    /// (or just at `at`, with no due date) would overlap.
+    pub fn conflicts_for(&self, holder: &str, at: i64, due: Option<i64>) -> Vec<Booking> {
+        let end = due.unwrap_or(at).max(at.saturating_add(1));
+        self.bookings
+            .iter()
+            .filter(|b| b.member != holder && b.start < end && at < b.end)
+            .cloned()
+            .collect()
     }
 }
 
@@ -168,6 +185,10 @@ impl RoomDoc {
     }
 
     /// Hands a resource over to `holder` (until `due`), or records its return (`holder` None).
+    /// Only its steward hands it over; only its holder or steward records the return. A
+    /// hand-over during someone else's booking is refused with [`DomainError::BookingConflict`]
+    /// unless `override_booking` says the steward has seen the conflict and goes ahead.
+    #[allow(clippy::too_many_arguments)]
     pub fn transfer_custody(
         &mut self,
         me: &Identity,
@@ -176,13 +197,21 @@ impl RoomDoc {
         due: Option<i64>,
         note: &str,
         now_ms: i64,
+        override_booking: bool,
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
         let r = self
             .resource(resource)
             .ok_or_else(|| DomainError::NoSuchEntry(resource.to_owned()))?;
+        let key = me.public();
         let t = match holder {
             Some(h) => {
+                if r.steward != key {
+                    return Err(DomainError::Invalid {
+                        field: "holder",
+                        problem: "is chosen by the thing's steward, who hands it over".into(),
+                    });
+                }
                 if r.holder.is_some() {
                     return Err(DomainError::Invalid {
                         field: "holder",
@@ -192,14 +221,19 @@ impl RoomDoc {
                 if !self.admitted().contains(h) {
                     return Err(DomainError::NoSuchMember(h.to_owned()));
                 }
+                let conflicts = r.conflicts_for(h, now_ms, due);
+                if let (Some(b), false) = (conflicts.first(), override_booking) {
+                    return Err(DomainError::BookingConflict(b.id.clone()));
+                }
                 Transfer {
                     id: random_id(),
                     kind: "handover".into(),
                     holder: h.to_owned(),
                     due,
                     note: note.to_owned(),
-                    by: me.public(),
+                    by: key,
                     at: now_ms,
+                    overrides: Vec::new(),
                 }
             }
             None => {
@@ -209,14 +243,21 @@ impl RoomDoc {
                         problem: "it is not lent out".into(),
                     });
                 }
+                if r.holder.as_deref() != Some(key.as_str()) && r.steward != key {
+                    return Err(DomainError::Invalid {
+                        field: "holder",
+                        problem: "records its return, or its steward does".into(),
+                    });
+                }
                 Transfer {
                     id: random_id(),
                     kind: "return".into(),
                     holder: String::new(),
                     due: None,
                     note: note.to_owned(),
-                    by: me.public(),
+                    by: key,
                     at: now_ms,
+                    overrides: Vec::new(),
                 }
             }
         };
@@ -277,6 +318,7 @@ impl RoomDoc {
                     note: text(f, "note").unwrap_or_default().to_owned(),
                     by: text(f, "author")?.to_owned(),
                     at: int(f, "at")?,
+                    overrides: Vec::new(),
                 };
                 (verifies(f, || {
                     transfer_canonical(self.room_id(), &t.id, &t, &resource)
@@ -298,28 +340,9 @@ impl RoomDoc {
                 };
                 let at = int(f, "at")?;
                 verifies(f, || resource_canonical(self.room_id(), &id, &r, at)).then_some(())?;
-                let mine: Vec<Transfer> = transfers
-                    .iter()
-                    .filter(|(r, _)| *r == id)
-                    .map(|(_, t)| t.clone())
-                    .collect();
-                // Replay custody: a hand-over while lent out, or a return while home, is ignored.
-                let (mut holder, mut due) = (None::<String>, None);
-                for t in &mine {
-                    match (t.kind.as_str(), &holder) {
-                        ("handover", None) => {
-                            holder = Some(t.holder.clone());
-                            due = t.due;
-                        }
-                        ("return", Some(_)) => {
-                            holder = None;
-                            due = None;
-                        }
-                        _ => {}
-                    }
-                }
-                Some(ResourceView {
-                    steward: text(f, "author")?.to_owned(),
+                let steward = text(f, "author")?.to_owned();
+                let mut view = ResourceView {
+                    steward,
                     bookings: bookings
                         .iter()
                         .filter(|(r, _)| *r == id)
@@ -327,10 +350,38 @@ impl RoomDoc {
                         .collect(),
                     id,
                     resource: r,
-                    transfers: mine,
-                    holder,
-                    due,
-                })
+                    transfers: Vec::new(),
+                    holder: None,
+                    due: None,
+                };
+                // Replay custody: only the steward hands it over, only while it is home; only
+                // the holder or the steward records its return, only while it is out. Anything
+                // else is ignored.
+                for (_, t) in transfers.iter().filter(|(r, _)| *r == view.id) {
+                    let counts = match (t.kind.as_str(), &view.holder) {
+                        ("handover", None) => t.by == view.steward && !t.holder.is_empty(),
+                        ("return", Some(h)) => t.by == *h || t.by == view.steward,
+                        _ => false,
+                    };
+                    if !counts {
+                        continue;
+                    }
+                    let mut t = t.clone();
+                    if t.kind == "handover" {
+                        t.overrides = view
+                            .conflicts_for(&t.holder, t.at, t.due)
+                            .into_iter()
+                            .map(|b| b.id)
+                            .collect();
+                        view.holder = Some(t.holder.clone());
+                        view.due = t.due;
+                    } else {
+                        view.holder = None;
+                        view.due = None;
+                    }
+                    view.transfers.push(t);
+                }
+                Some(view)
             })
             .collect()
     }
@@ -373,22 +424,118 @@ mod tests {
             Some(1_000),
             "battery full",
             20,
+            false,
         )
         .unwrap();
         assert!(room
-            .transfer_custody(&ana, &id, Some(&bo.public()), None, "", 21)
+            .transfer_custody(&ana, &id, Some(&bo.public()), None, "", 21, false)
             .is_err());
         let r = room.resource(&id).unwrap();
         assert_eq!(r.holder, Some(bo.public()));
         assert!(!r.overdue(999) && r.overdue(1_001));
-        room.transfer_custody(&bo, &id, None, None, "bit worn", 30)
+        room.transfer_custody(&bo, &id, None, None, "bit worn", 30, false)
             .unwrap();
         let r = room.resource(&id).unwrap();
         assert_eq!((r.holder, r.transfers.len()), (None, 2));
-        assert!(room.transfer_custody(&bo, &id, None, None, "", 31).is_err());
+        assert!(room
+            .transfer_custody(&bo, &id, None, None, "", 31, false)
+            .is_err());
         let mut bad = drill();
         bad.licence = "whatever".into();
         assert!(room.add_resource(&ana, bad, 40).is_err());
+    }
+
+    /// Writes a transfer straight into the document, as a modified client could.
+    fn forge(room: &mut RoomDoc, resource: &str, by: &Identity, kind: &str, holder: &str, at: i64) {
+        let t = Transfer {
+            id: format!("t{at}"),
+            kind: kind.into(),
+            holder: holder.into(),
+            due: None,
+            note: String::new(),
+            by: by.public(),
+            at,
+            overrides: Vec::new(),
+        };
+        let canonical = transfer_canonical("room-1", &t.id, &t, resource);
+        put_signed(&mut room.doc, &format!("transfer:{}", t.id), by, canonical).unwrap();
+        room.commit();
+    }
+
+    #[test]
+    fn only_the_steward_hands_over_and_only_the_holder_or_steward_takes_back() {
+        let (mut room, m) = crate::domain::testing::community(3);
+        let (ana, bo, cy) = (&m[0], &m[1], &m[2]);
+        let id = room.add_resource(ana, drill(), 10).unwrap();
+        // Cy is not the steward: the command refuses, and a forged hand-over is ignored.
+        assert!(matches!(
+            room.transfer_custody(cy, &id, Some(&cy.public()), None, "", 20, false),
+            Err(DomainError::Invalid {
+                field: "holder",
+                ..
+            })
+        ));
+        forge(&mut room, &id, cy, "handover", &cy.public(), 20);
+        let r = room.resource(&id).unwrap();
+        assert_eq!((r.holder, r.transfers.len()), (None, 0));
+        // Ana lends it to Bo; Cy cannot record its return, nor can a forged return by Cy.
+        room.transfer_custody(ana, &id, Some(&bo.public()), None, "", 30, false)
+            .unwrap();
+        assert!(matches!(
+            room.transfer_custody(cy, &id, None, None, "", 31, false),
+            Err(DomainError::Invalid {
+                field: "holder",
+                ..
+            })
+        ));
+        forge(&mut room, &id, cy, "return", "", 31);
+        assert_eq!(room.resource(&id).unwrap().holder, Some(bo.public()));
+        // Ana (the steward) may take it back; so may Bo (the holder) next time.
+        room.transfer_custody(ana, &id, None, None, "", 40, false)
+            .unwrap();
+        room.transfer_custody(ana, &id, Some(&bo.public()), None, "", 50, false)
+            .unwrap();
+        room.transfer_custody(bo, &id, None, None, "", 60, false)
+            .unwrap();
+        let r = room.resource(&id).unwrap();
+        assert_eq!((r.holder, r.transfers.len()), (None, 4));
+        assert!(r.transfers.iter().all(|t| t.by != cy.public()));
+    }
+
+    #[test]
+    fn a_hand_over_during_someone_elses_booking_asks_first() {
+        let (mut room, m) = crate::domain::testing::community(3);
+        let (ana, bo, cy) = (&m[0], &m[1], &m[2]);
+        let id = room.add_resource(ana, drill(), 10).unwrap();
+        let booked = room.book(bo, &id, 100, 200).unwrap();
+        // A loan to Cy from 50 to 150 would take it during Bo's booking.
+        assert_eq!(
+            room.transfer_custody(ana, &id, Some(&cy.public()), Some(150), "", 50, false),
+            Err(DomainError::BookingConflict(booked.clone()))
+        );
+        let r = room.resource(&id).unwrap();
+        assert_eq!(r.conflicts_for(&cy.public(), 50, Some(150)).len(), 1);
+        assert!(r.conflicts_for(&cy.public(), 50, Some(100)).is_empty());
+        assert!(
+            r.conflicts_for(&bo.public(), 50, Some(150)).is_empty(),
+            "Bo's own booking"
+        );
+        assert_eq!(
+            r.conflicts_for(&cy.public(), 120, None).len(),
+            1,
+            "during it"
+        );
+        // Lending it to Bo, whose booking it is, asks nothing.
+        room.transfer_custody(ana, &id, Some(&bo.public()), Some(150), "", 50, false)
+            .unwrap();
+        room.transfer_custody(bo, &id, None, None, "", 60, false)
+            .unwrap();
+        // Ana overrides knowingly: the hand-over counts and shows whose booking it overrode.
+        room.transfer_custody(ana, &id, Some(&cy.public()), Some(150), "", 70, true)
+            .unwrap();
+        let r = room.resource(&id).unwrap();
+        assert_eq!(r.holder, Some(cy.public()));
+        assert_eq!(r.transfers.last().unwrap().overrides, vec![booked]);
     }
 
     #[test]

@@ -10,6 +10,11 @@ use crate::crypto::{random_id, Identity};
 use std::collections::BTreeSet;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Slots a task may have.
+const MAX_TASK_SLOTS: i64 = 100;
+/// Slots a work party may have, and how many days apart it may repeat.
+const MAX_PARTY_SLOTS: usize = 500;
+const MAX_EVERY_DAYS: i64 = 365;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskView {
@@ -47,7 +52,9 @@ impl WorkPartyView {
             return None;
         }
         let period = self.every_days.checked_mul(DAY_MS)?;
-        let periods = (now_ms - self.date + period - 1) / period;
+        // Whole periods from the first date to the first one not before `now_ms`, rounded up.
+        let elapsed = now_ms.checked_sub(self.date)?;
+        let periods = elapsed.div_euclid(period) + i64::from(elapsed.rem_euclid(period) != 0);
         self.date.checked_add(periods.checked_mul(period)?)
     }
 }
@@ -79,7 +86,7 @@ impl RoomDoc {
     ) -> Result<String, DomainError> {
         self.require_admitted(me)?;
         let title = required_text("title", title, 160)?;
-        if !(1..=100).contains(&slots) {
+        if !(1..=MAX_TASK_SLOTS as usize).contains(&slots) {
             return Err(DomainError::Invalid {
                 field: "slots",
                 problem: "must be from 1 to 100".into(),
@@ -153,6 +160,8 @@ impl RoomDoc {
             .filter_map(|(id, f)| {
                 let id = id.to_owned();
                 let (title, slots, at) = (text(f, "title")?, int(f, "slots")?, int(f, "at")?);
+                // Bounded as the command bounds it: a peer's huge count is not a task.
+                (1..=MAX_TASK_SLOTS).contains(&slots).then_some(())?;
                 verifies(f, || task_canonical(self.room_id(), &id, title, slots, at))
                     .then_some(())?;
                 let slots = usize::try_from(slots).ok()?;
@@ -204,7 +213,7 @@ impl RoomDoc {
             signed_up: vec![],
             waiting: vec![],
         };
-        if !(0..=365).contains(&every_days) || !(1..=500).contains(&slots) {
+        if !(0..=MAX_EVERY_DAYS).contains(&every_days) || !(1..=MAX_PARTY_SLOTS).contains(&slots) {
             return Err(DomainError::Invalid {
                 field: "slots",
                 problem: "slots from 1 to 500, repeating every 0 to 365 days".into(),
@@ -252,6 +261,9 @@ impl RoomDoc {
                     waiting: vec![],
                 };
                 let at = int(f, "at")?;
+                ((0..=MAX_EVERY_DAYS).contains(&p.every_days)
+                    && (1..=MAX_PARTY_SLOTS).contains(&p.slots))
+                .then_some(())?;
                 verifies(f, || party_canonical(self.room_id(), &p.id, &p, at)).then_some(())?;
                 for m in signups.iter().filter(|m| m.target == p.id) {
                     if admitted.contains(&m.author) && !p.signed_up.contains(&m.author) {
@@ -349,5 +361,47 @@ mod tests {
             .find(|w| w.id == once)
             .unwrap();
         assert_eq!(once.next_date(11 * day), None);
+    }
+
+    #[test]
+    fn extreme_dates_and_counts_from_a_peer_neither_panic_nor_show() {
+        let (mut room, ana, _, _) = room3();
+        let day = DAY_MS;
+        let forge = |room: &mut RoomDoc, id: &str, date: i64, every_days: i64, slots: usize| {
+            let p = WorkPartyView {
+                id: id.into(),
+                title: "Party".into(),
+                place: "Here".into(),
+                date,
+                every_days,
+                slots,
+                signed_up: vec![],
+                waiting: vec![],
+            };
+            let canonical = party_canonical("room-1", id, &p, 1);
+            put_signed(&mut room.doc, &format!("party:{id}"), &ana, canonical).unwrap();
+            room.commit();
+        };
+        // A party far in the past repeating weekly: `now - date` overflowed before.
+        forge(&mut room, "old", i64::MIN, 7, 5);
+        forge(&mut room, "late", i64::MAX - day, 365, 5);
+        forge(&mut room, "often", 0, 1_000_000, 5);
+        forge(&mut room, "crowd", 0, 7, usize::MAX);
+        let parties = room.work_parties();
+        let ids: Vec<&str> = parties.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["late", "old"]);
+        assert_eq!(parties[1].next_date(i64::MAX), None);
+        assert_eq!(
+            parties[1].next_date(0),
+            None,
+            "too far apart to count in milliseconds: no date, no panic"
+        );
+        assert_eq!(parties[0].next_date(i64::MAX), None);
+        assert_eq!(parties[0].next_date(0), Some(i64::MAX - day));
+        // A task with a slot count beyond the command's bound is not a task.
+        let canonical = task_canonical("room-1", "t1", "Huge", i64::MAX, 1);
+        put_signed(&mut room.doc, "task:t1", &ana, canonical).unwrap();
+        room.commit();
+        assert!(room.tasks().is_empty());
     }
 }

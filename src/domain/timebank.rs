@@ -1,7 +1,9 @@
 //! The time bank (TimeOverflow): members pay each other in minutes. Every transfer moves time
 //! from its author's account to another member's, so accounts always sum to zero. An account may
 //! go into debt down to a credit limit; a transfer that would pass it at its turn in (time, id)
-//! order is refused, so transfers made apart can never break the limit once merged.
+//! order is refused, so transfers made apart can never break the limit once merged. Amounts are
+//! bounded and every sum is checked where accounts are derived, so no transfer written by a
+//! modified client can wrap an account around the limit.
 
 use super::room::{DomainError, RoomDoc};
 use super::signed::{int, put_signed, text, verifies, Canonical};
@@ -10,6 +12,9 @@ use std::collections::BTreeMap;
 
 /// How far into debt an account may go, in minutes (10 hours).
 pub const CREDIT_LIMIT_MINUTES: i64 = 600;
+
+/// The most one transfer may carry, in minutes (about 70 days); larger ones never count.
+pub const MAX_TRANSFER_MINUTES: i64 = 100_000;
 
 /// A time transfer as the room sees it (derived).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,14 @@ fn transfer_canonical(
         .int("at", at)
 }
 
+/// Whether an account at `balance` may pay `minutes` without passing the credit limit (checked:
+/// a sum that would overflow is never within it).
+fn within_limit(balance: i64, minutes: i64) -> bool {
+    balance
+        .checked_sub(minutes)
+        .is_some_and(|left| left >= -CREDIT_LIMIT_MINUTES)
+}
+
 impl RoomDoc {
     /// Pays `minutes` of time from this member to another.
     pub fn pay_hours(
@@ -53,7 +66,7 @@ impl RoomDoc {
         if to == me.public() || !self.admitted().contains(to) {
             return Err(DomainError::NoSuchMember(to.to_owned()));
         }
-        if !(1..=100_000).contains(&minutes) {
+        if !(1..=MAX_TRANSFER_MINUTES).contains(&minutes) {
             return Err(DomainError::Invalid {
                 field: "minutes",
                 problem: "must be from 1 to 100000".into(),
@@ -71,9 +84,9 @@ impl RoomDoc {
             .get(&me.public())
             .copied()
             .unwrap_or(0);
-        if balance - minutes < -CREDIT_LIMIT_MINUTES {
+        if !within_limit(balance, minutes) {
             return Err(DomainError::OverCreditLimit {
-                available: balance + CREDIT_LIMIT_MINUTES,
+                available: balance.saturating_add(CREDIT_LIMIT_MINUTES),
             });
         }
         let id = random_id();
@@ -114,14 +127,23 @@ impl RoomDoc {
         transfers.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         let mut accounts: BTreeMap<String, i64> = admitted.iter().map(|m| (m.clone(), 0)).collect();
         for t in &mut transfers {
-            let valid = t.minutes > 0
+            let valid = (1..=MAX_TRANSFER_MINUTES).contains(&t.minutes)
                 && t.from != t.to
                 && admitted.contains(&t.from)
                 && admitted.contains(&t.to);
+            if !valid {
+                continue;
+            }
             let from_balance = accounts.get(&t.from).copied().unwrap_or(0);
-            if valid && from_balance - t.minutes >= -CREDIT_LIMIT_MINUTES {
-                *accounts.entry(t.from.clone()).or_default() -= t.minutes;
-                *accounts.entry(t.to.clone()).or_default() += t.minutes;
+            let to_balance = accounts.get(&t.to).copied().unwrap_or(0);
+            // Both sums are checked before either account moves.
+            if let (true, Some(from), Some(to)) = (
+                within_limit(from_balance, t.minutes),
+                from_balance.checked_sub(t.minutes),
+                to_balance.checked_add(t.minutes),
+            ) {
+                accounts.insert(t.from.clone(), from);
+                accounts.insert(t.to.clone(), to);
                 t.counted = true;
             }
         }
@@ -156,6 +178,36 @@ mod tests {
             room.pay_hours(&Identity::generate(), &m[1].public(), 5, "", 12),
             Err(DomainError::NotAdmitted)
         );
+    }
+
+    /// Writes a transfer straight into the document, as a modified client could.
+    fn forge(room: &mut RoomDoc, id: &str, from: &Identity, to: &Identity, minutes: i64, at: i64) {
+        let canonical = transfer_canonical("room-1", id, &to.public(), minutes, "", at);
+        put_signed(&mut room.doc, &format!("hours:{id}"), from, canonical).unwrap();
+        room.commit();
+    }
+
+    #[test]
+    fn an_overflowing_transfer_cannot_get_past_the_credit_limit() {
+        let (mut room, m) = community(3);
+        room.pay_hours(&m[0], &m[1].public(), 510, "", 10).unwrap();
+        // At -510, m0's modified client signs a transfer of i64::MAX minutes: -510 - i64::MAX
+        // wrapped to a large positive balance in release builds (and panicked in debug ones).
+        forge(&mut room, "wrap", &m[0], &m[2], i64::MAX, 11);
+        forge(&mut room, "neg", &m[0], &m[2], i64::MIN, 12);
+        forge(&mut room, "big", &m[2], &m[0], MAX_TRANSFER_MINUTES + 1, 13);
+        let (acc, transfers) = room.time_accounts();
+        assert_eq!(acc[&m[0].public()], -510);
+        assert_eq!(acc[&m[1].public()], 510);
+        assert_eq!(acc[&m[2].public()], 0);
+        assert_eq!(transfers.iter().filter(|t| t.counted).count(), 1);
+        // Still 90 minutes of credit left, and no more.
+        assert_eq!(
+            room.pay_hours(&m[0], &m[2].public(), 91, "", 14),
+            Err(DomainError::OverCreditLimit { available: 90 })
+        );
+        room.pay_hours(&m[0], &m[2].public(), 90, "", 15).unwrap();
+        assert_eq!(room.time_accounts().0[&m[0].public()], -600);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Needs and offers: the post form, the list (paged) and each post's edit and status controls.
+//! Needs and offers: the post form, the list (paged) and each post's edit and status controls
+//! (shown only on one's own posts: only a post's author changes it).
 
 use super::form::{error_for, field_error};
 use super::runtime::{RoomHandle, RoomView};
@@ -362,6 +363,11 @@ fn PostItem(
     .filter(|(to, _)| status.may_become(*to))
     .collect();
     let original_category = post.category.clone();
+    // The verified author, and whether that is this device's member: only they see the controls.
+    let (signer, me) = handle
+        .with_value(|h| h.as_ref().map(|h| (h.post_signer(&post), h.my_key())))
+        .unwrap_or_default();
+    let mine = signer.is_some() && signer.as_deref() == Some(me.as_str());
     view! {
         <li class=format!("post {} {}{}", post.kind.as_str(), status.as_str(), if expired { " expired" } else { "" }) data-testid="post"
             data-title=post.title.clone() data-status=status.as_str() data-expired=expired.to_string()>
@@ -376,7 +382,7 @@ fn PostItem(
                     Some(at) => Some(view! { <span class="muted" data-testid="expiry">{tr!("until {}", super::form::when(at))}</span> }.into_any()),
                     None => None,
                 }}
-                {handle.with_value(|h| h.as_ref().map(|h| h.post_signer(&post))).flatten().is_none().then(|| view! {
+                {signer.is_none().then(|| view! {
                     <span class="unverified" data-testid="unverified"
                         title="This post carries no valid signature: it was written by an older version, or altered after it was signed.">
                         {t("unverified")}
@@ -410,14 +416,16 @@ fn PostItem(
                 </form>
             }})}
             {error_for(errors, "")}
-            <div class="actions">
-                {(!status.is_final()).then(|| view! {
-                    <button data-testid="edit-post" on:click=move |_| editing.set(true) disabled=move || !writable.get()>{t("Edit")}</button>
-                })}
-                {transitions.into_iter().map(|(to, label)| view! {
-                    <button on:click=move |_| set_status(to) disabled=move || !writable.get()>{label}</button>
-                }).collect_view()}
-            </div>
+            {mine.then(|| view! {
+                <div class="actions">
+                    {(!status.is_final()).then(|| view! {
+                        <button data-testid="edit-post" on:click=move |_| editing.set(true) disabled=move || !writable.get()>{t("Edit")}</button>
+                    })}
+                    {transitions.into_iter().map(|(to, label)| view! {
+                        <button on:click=move |_| set_status(to) disabled=move || !writable.get()>{label}</button>
+                    }).collect_view()}
+                </div>
+            })}
             <Responses post=post.id.clone() handle view/>
         </li>
     }

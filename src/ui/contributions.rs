@@ -120,8 +120,10 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                     }
                     list.into_iter().take(shown.get()).map(|c| {
                         let id = c.id.clone();
-                        let can_validate = member && c.contributor != me && !c.validators.contains(&me);
-                        let can_confirm = c.beneficiary.as_deref() == Some(me.as_str()) && !c.confirmed;
+                        // The two parties do not validate: the beneficiary confirms instead.
+                        let beneficiary = c.beneficiary.as_deref() == Some(me.as_str());
+                        let can_validate = member && c.contributor != me && !beneficiary && !c.validators.contains(&me);
+                        let can_confirm = member && beneficiary && c.contributor != me && !c.confirmed && !c.reversed;
                         let status = if c.reversed { t("reversed").to_string() } else if c.confirmed {
                             tr!("confirmed · {} validation(s)", c.validators.len())
                         } else {

@@ -1,5 +1,6 @@
-//! The common pot: pots and balances, the ledger, recording money in and out, requesting an
-//! expense, approving others' requests and paying approved ones.
+//! The common pot: pots and balances, the ledger, recording money in (which another member
+//! confirms) and asking for an expense (which others approve, then someone pays), approving and
+//! confirming others' entries and paying approved ones.
 
 use super::circles::{CirclesCard, TimeBankCard};
 use super::form::{derived, error_for, name_of, run, when, Handle};
@@ -13,22 +14,38 @@ const LINES: usize = 50;
 
 fn state_text(s: &EntryState) -> String {
     match s {
-        EntryState::Counted => "counted".into(),
+        EntryState::Counted => t("counted").into(),
         EntryState::AwaitingApproval { approvals, needed } => {
             tr!("waiting for approval ({} of {})", approvals, needed)
         }
-        EntryState::Approved => "approved, not paid yet".into(),
-        EntryState::Reversed => "reversed".into(),
-        EntryState::Refused(why) => tr!("not counted: {}", why),
+        EntryState::AwaitingConfirmation => t("waiting for another member to confirm it").into(),
+        EntryState::Approved => t("approved, not paid yet").into(),
+        EntryState::Reversed => t("reversed").into(),
+        EntryState::Refused(why) => tr!(
+            "not counted: {}",
+            crate::i18n::lookup_dyn(super::lang(), why)
+        ),
+    }
+}
+
+/// The state as a word for tests and styles: "counted", "awaitingapproval", ...
+fn state_key(s: &EntryState) -> &'static str {
+    match s {
+        EntryState::Counted => "counted",
+        EntryState::AwaitingApproval { .. } => "awaitingapproval",
+        EntryState::AwaitingConfirmation => "awaitingconfirmation",
+        EntryState::Approved => "approved",
+        EntryState::Reversed => "reversed",
+        EntryState::Refused(_) => "refused",
     }
 }
 
 fn kind_text(k: EntryKind) -> &'static str {
     match k {
-        EntryKind::Inflow => "in",
-        EntryKind::Payout => "out",
-        EntryKind::Expense => "expense",
-        EntryKind::Reversal => "reversal",
+        EntryKind::Inflow => t("money in"),
+        EntryKind::Payout => t("money out"),
+        EntryKind::Expense => t("expense"),
+        EntryKind::Reversal => t("correction"),
     }
 }
 
@@ -45,9 +62,10 @@ fn RecordForm(handle: Handle, pot: String, unit: String) -> impl IntoView {
             Ok(m) => m,
             Err(e) => return errors.set(Some(super::form::field_error(e))),
         };
+        // Money goes out only as an expense that others approve (a payout follows the same
+        // rules, so the form does not offer both).
         let kind = match kind.get_untracked().as_str() {
             "inflow" => EntryKind::Inflow,
-            "payout" => EntryKind::Payout,
             _ => EntryKind::Expense,
         };
         let entry = NewEntry::new(kind, minor, &memo.get_untracked());
@@ -66,8 +84,7 @@ fn RecordForm(handle: Handle, pot: String, unit: String) -> impl IntoView {
             <label for=move || format!("kind-{}", pot.get_value())>{t("What")}</label>
             <select id=move || format!("kind-{}", pot.get_value()) data-testid="record-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
                 <option value="expense">{t("Ask for an expense (others approve it)")}</option>
-                <option value="inflow">{t("Money in")}</option>
-                <option value="payout">{t("Money out")}</option>
+                <option value="inflow">{t("Money in (another member confirms it)")}</option>
             </select>
             <label>{move || tr!("Amount ({})", unit.get_value())}
                 <input data-testid="record-amount" inputmode="decimal" prop:value=move || amount.get()
@@ -87,6 +104,8 @@ fn Ledger(
     handle: Handle,
     pot: PotView,
     my_key: String,
+    /// Whether this device's member is admitted (only members approve, confirm and pay).
+    member: bool,
     members: Vec<crate::domain::Member>,
 ) -> impl IntoView {
     let errors = RwSignal::new(None::<(String, String)>);
@@ -102,6 +121,12 @@ fn Ledger(
         let pot = pot_id.get_value();
         run(handle, errors, |room, me, now| room.pay(me, &pot, &id, now));
     };
+    let confirm = move |id: String| {
+        let pot = pot_id.get_value();
+        run(handle, errors, |room, me, now| {
+            room.confirm(me, &pot, &id, now)
+        });
+    };
     let unit = pot.unit.clone();
     let mut lines: Vec<LedgerLine> = pot.lines;
     lines.reverse();
@@ -112,15 +137,17 @@ fn Ledger(
             {move || lines.iter().take(limit.get()).map(|l| {
                 let id = l.id.clone();
                 let mine = l.author == my_key;
-                let can_approve = matches!(l.state, EntryState::AwaitingApproval { .. }) && !mine;
-                let can_pay = l.state == EntryState::Approved;
+                let can_approve = member && matches!(l.state, EntryState::AwaitingApproval { .. }) && !mine;
+                let can_confirm = member && l.state == EntryState::AwaitingConfirmation && !mine;
+                let can_pay = member && l.state == EntryState::Approved;
                 view! {
-                    <li data-testid="line" data-memo=l.memo.clone() data-state=format!("{:?}", l.state).split(['(', ' ', '{']).next().unwrap_or_default().to_lowercase()>
+                    <li data-testid="line" data-memo=l.memo.clone() data-state=state_key(&l.state)>
                         <span class="muted">{when(l.at)}</span>" "
                         <strong>{format!("{} {}", kind_text(l.kind), super::money(l.amount, &unit))}</strong>" "
                         {l.memo.clone()}" · "{name_of(&members, &l.author)}" · "
                         <span data-testid="line-state">{state_text(&l.state)}</span>
                         {can_approve.then(|| { let id = id.clone(); view! { <button data-testid="approve" on:click=move |_| approve(id.clone())>{t("Approve")}</button> } })}
+                        {can_confirm.then(|| { let id = id.clone(); view! { <button data-testid="confirm" on:click=move |_| confirm(id.clone())>{t("Confirm")}</button> } })}
                         {can_pay.then(|| { let id = id.clone(); view! { <button data-testid="pay" on:click=move |_| pay(id.clone())>{t("Pay out")}</button> } })}
                     </li>
                 }
@@ -173,7 +200,7 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     <section class="card" data-testid="pot" data-name=p.name.clone()>
                         <h2>{p.name.clone()}" "<span data-testid="balance">{balance}</span></h2>
                         {admitted.then(|| view! { <RecordForm handle pot=p.id.clone() unit=p.unit.clone()/> })}
-                        <Ledger handle pot=p.clone() my_key=my_key.clone() members=members.clone()/>
+                        <Ledger handle pot=p.clone() my_key=my_key.clone() member=admitted members=members.clone()/>
                     </section>
                 }
             }).collect_view().into_any()

@@ -1,5 +1,7 @@
 //! Shared resources: the registry (steward, licence, rules, condition, location), bookings with
-//! conflicts shown, and lending (hand over, return) with condition notes.
+//! conflicts shown, and lending (hand over, return) with condition notes. The steward hands a
+//! thing over (asked first when that falls in someone else's booking); its holder or steward
+//! records its return.
 
 use super::form::{app_base, derived, error_for, field_error, name_of, run, when, Handle, Qr};
 use super::now_ms;
@@ -28,6 +30,8 @@ fn ResourceItem(
     r: ResourceView,
     members: Vec<crate::domain::Member>,
     admitted: Vec<String>,
+    /// This device's member key.
+    me: String,
     /// The link that opens this thing in the room (for its QR code).
     link: String,
     /// Opened through that link: shown highlighted and scrolled to.
@@ -61,29 +65,68 @@ fn ResourceItem(
         let id = id.get_value();
         run(handle, errors, |room, me, _| room.book(me, &id, start, end));
     };
+    // A hand-over that falls in someone else's booking waits here, with what it overlaps,
+    // until the steward says to go ahead anyway.
+    let pending = RwSignal::new(None::<(String, Option<i64>, String)>);
+    let lend = move |who: String, due: Option<i64>, override_booking: bool| {
+        let note_text = note.get_untracked();
+        let id = id.get_value();
+        if run(handle, errors, |room, me, now| {
+            room.transfer_custody(me, &id, Some(&who), due, &note_text, now, override_booking)
+        })
+        .is_some()
+        {
+            note.set(String::new());
+            pending.set(None);
+        }
+    };
+    let members_for_prompt = StoredValue::new(members.clone());
     let hand_over = move |_| {
-        let (who, note_text) = (lend_to.get_untracked(), note.get_untracked());
+        let who = lend_to.get_untracked();
+        let now = now_ms();
         let due = due_days
             .get_untracked()
             .trim()
             .parse::<i64>()
             .ok()
             .filter(|d| *d > 0)
-            .map(|d| now_ms() + d * DAY_MS);
+            .map(|d| now + d * DAY_MS);
         let id = id.get_value();
-        if run(handle, errors, |room, me, now| {
-            room.transfer_custody(me, &id, Some(&who), due, &note_text, now)
-        })
-        .is_some()
-        {
-            note.set(String::new());
+        let conflicts = handle
+            .with_value(|h| {
+                h.as_ref().map(|h| {
+                    h.read(|room, _| {
+                        room.resource(&id)
+                            .map(|r| r.conflicts_for(&who, now, due))
+                            .unwrap_or_default()
+                    })
+                })
+            })
+            .unwrap_or_default();
+        if conflicts.is_empty() {
+            lend(who, due, false);
+            return;
         }
+        let members = members_for_prompt.get_value();
+        let list = conflicts
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} ({} – {})",
+                    name_of(&members, &b.member),
+                    when(b.start),
+                    when(b.end)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        pending.set(Some((who, due, list)));
     };
     let give_back = move |_| {
         let note_text = note.get_untracked();
         let id = id.get_value();
         if run(handle, errors, |room, me, now| {
-            room.transfer_custody(me, &id, None, None, &note_text, now)
+            room.transfer_custody(me, &id, None, None, &note_text, now, false)
         })
         .is_some()
         {
@@ -93,6 +136,8 @@ fn ResourceItem(
     let name_for_qr = StoredValue::new(r.resource.name.clone());
     let now = now_ms();
     let lent = r.holder.is_some();
+    let steward = r.steward == me;
+    let holder = r.holder.as_deref() == Some(me.as_str());
     let physical = r.resource.kind == "physical";
     view! {
         <li class="resource" class:focused=focused node_ref=item data-testid="resource" data-name=r.resource.name.clone()
@@ -126,17 +171,30 @@ fn ResourceItem(
             })}
             {error_for(errors, "start")}
             {error_for(errors, "end")}
-            <label>{t("Condition note")}<input data-testid="custody-note" maxlength="500" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/></label>
+            {(steward || holder).then(|| view! {
+                <label>{t("Condition note")}<input data-testid="custody-note" maxlength="500" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/></label>
+            })}
             {if lent {
-                view! { <button data-testid="return" on:click=give_back>{t("Record its return")}</button> }.into_any()
-            } else {
+                (holder || steward).then(|| view! {
+                    <button data-testid="return" on:click=give_back>{t("Record its return")}</button>
+                }).into_any()
+            } else if steward {
                 view! {
-                    <label class="inline">{t("Lend to")}<select data-testid="lend-to" on:change=move |ev| lend_to.set(event_target_value(&ev))>
+                    <label class="inline">{t("Lend to")}<select data-testid="lend-to" on:change=move |ev| { lend_to.set(event_target_value(&ev)); pending.set(None); }>
                         {admitted.iter().map(|k| view! { <option value=k.clone()>{name_of(&members, k)}</option> }).collect_view()}
                     </select></label>
                     <label class="inline">{t("for (days)")}<input inputmode="numeric" prop:value=move || due_days.get() on:input=move |ev| due_days.set(event_target_value(&ev))/></label>
                     <button data-testid="hand-over" on:click=hand_over>{t("Hand over")}</button>
+                    {move || pending.get().map(|(who, due, list)| view! {
+                        <div class="card error" role="alertdialog" data-testid="booking-conflict">
+                            <p>{tr!("This falls in someone else's booking: {}. Hand it over anyway?", list)}</p>
+                            <button data-testid="hand-over-anyway" on:click=move |_| lend(who.clone(), due, true)>{t("Hand over anyway")}</button>
+                            <button class="secondary" on:click=move |_| pending.set(None)>{t("Cancel")}</button>
+                        </div>
+                    })}
                 }.into_any()
+            } else {
+                ().into_any()
             }}
             {error_for(errors, "holder")}
             {error_for(errors, "note")}
@@ -166,7 +224,13 @@ pub fn ResourcesSection(
     let data = derived(handle, view, |room, me| {
         let admitted: Vec<String> = room.admitted().into_iter().collect();
         let mine = admitted.contains(&me.public());
-        (room.resources(), room.members(), admitted, mine)
+        (
+            room.resources(),
+            room.members(),
+            admitted,
+            mine,
+            me.public(),
+        )
     });
     let errors = RwSignal::new(None::<(String, String)>);
     let kind = RwSignal::new("physical".to_string());
@@ -198,14 +262,14 @@ pub fn ResourcesSection(
             <h2>{t("Shared things")}</h2>
             <ul class="resources" data-testid="resource-list">
                 {move || {
-                    let (list, members, admitted, _) = data.get().unwrap_or_default();
+                    let (list, members, admitted, _, me) = data.get().unwrap_or_default();
                     if list.is_empty() {
                         return view! { <p>{t("Nothing shared yet.")}</p> }.into_any();
                     }
                     list.into_iter().map(|r| {
                         let link = format!("{base}{}", r.id);
                         let focused = r.id == focus;
-                        view! { <ResourceItem handle r members=members.clone() admitted=admitted.clone() link focused/> }
+                        view! { <ResourceItem handle r members=members.clone() admitted=admitted.clone() me=me.clone() link focused/> }
                     }).collect_view().into_any()
                 }}
             </ul>

@@ -131,8 +131,17 @@ describe('the commons through the UI', () => {
     await pa.getByTestId('open-pot-submit').click()
     const potOf = p => p.locator('[data-testid=pot][data-name="Common pot"]')
     await potOf(pa).waitFor({ timeout: WAIT })
+    // Money in counts once another member confirms it; Ana cannot confirm her own.
     await record(pa, 'inflow', '100', 'Dues')
-    await potOf(pa).getByTestId('balance').filter({ hasText: '100.00 EUR' }).waitFor({ timeout: WAIT })
+    const dues = p => potOf(p).locator('[data-testid=line][data-memo=Dues]')
+    await potOf(pa).locator('[data-testid=line][data-memo=Dues][data-state=awaitingconfirmation]').waitFor({ timeout: WAIT })
+    assert.equal(await dues(pa).getByTestId('confirm').count(), 0, 'no confirming your own money in')
+    await potOf(pa).getByTestId('balance').filter({ hasText: '0.00 EUR' }).waitFor({ timeout: WAIT })
+    await section(pb, 'pot')
+    await dues(pb).getByTestId('confirm').click()
+    for (const p of [pa, pb]) {
+      await potOf(p).getByTestId('balance').filter({ hasText: '100.00 EUR' }).waitFor({ timeout: WAIT })
+    }
 
     // Cy asks for an expense; a bad amount is refused next to the field and writes nothing.
     await section(pc, 'pot')
@@ -238,8 +247,9 @@ describe('the commons through the UI', () => {
     const posts = p => p.locator('[data-testid=contribution][data-description="Fence posts"]')
     await posts(pb).filter({ hasText: '3 materials' }).waitFor({ timeout: WAIT })
 
+    // Ana is the beneficiary: she confirms the work for her, and does not validate it too.
     await section(pa, 'contributions')
-    await item(pa).getByTestId('validate').click()
+    assert.equal(await item(pa).getByTestId('validate').count(), 0, 'the beneficiary confirms instead of validating')
     await item(pa).getByTestId('countersign').click()
     await posts(pa).getByTestId('validate').click()
     for (const p of [pa, pb]) {

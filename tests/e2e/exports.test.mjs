@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createRoom, post, postItem, recordInPot, saved, section, standing, useServers, WAIT } from './harness.mjs'
+import { createRoom, joinAndBeVouched, post, postItem, recordInPot, saved, section, shareLink, standing, useServers, WAIT } from './harness.mjs'
 
 const servers = useServers({ before, after })
 const { device, withLogs } = servers
@@ -27,11 +27,20 @@ describe('settings and exports', () => {
     const a = await device('xa').open()
     const pa = await a.page(servers.app.url)
     await createRoom(pa, 'Repair café', 'Ana')
+    // Bo joins to confirm Ana's money in: it counts (and is exported as a transfer) only then.
+    const b = await device('xb').open()
+    const pb = await b.page()
+    await joinAndBeVouched(pb, await shareLink(pa), 'Repair café', 'Bo', pa)
     await post(pa, { title: 'Need a soldering iron' })
     await section(pa, 'pot')
     await pa.getByTestId('pot-name').fill('Common pot')
     await pa.getByTestId('open-pot-submit').click()
-    await recordInPot(pa, 'Common pot', 'inflow', '25,50', 'Donation, jar')
+    const pot = await recordInPot(pa, 'Common pot', 'inflow', '25,50', 'Donation, jar')
+    await section(pb, 'pot')
+    await pb.locator('[data-testid=pot][data-name="Common pot"] [data-testid=line][data-memo="Donation, jar"]').getByTestId('confirm').click()
+    await saved(pb)
+    await pot.getByTestId('balance').filter({ hasText: '25.50 EUR' }).waitFor({ timeout: WAIT })
+    await b.close()
 
     await section(pa, 'settings')
     await pa.getByTestId('set-name').fill('Ana María')

@@ -27,14 +27,20 @@ describe('languages', () => {
     await page.getByText('El nombre no puede estar vacío.').waitFor({ timeout: WAIT })
     await page.getByTestId('pot-name').fill('Fondo')
     await page.getByTestId('open-pot-submit').click()
+    // Money in waits for another member to confirm it (this room has one), told in Spanish;
+    // its amount is written the Spanish way.
     const pot = await recordInPot(page, 'Fondo', 'inflow', '1234,50', 'Cuotas')
-    await pot.getByTestId('balance').filter({ hasText: '1.234,50 EUR' }).waitFor({ timeout: WAIT })
+    const line = pot.locator('[data-testid=line][data-memo=Cuotas]')
+    await line.filter({ hasText: 'entrada 1.234,50 EUR' }).waitFor({ timeout: WAIT })
+    await line.getByTestId('line-state').filter({ hasText: 'esperando a que otro miembro lo confirme' }).waitFor({ timeout: WAIT })
+    await pot.getByTestId('balance').filter({ hasText: '0,00 EUR' }).waitFor({ timeout: WAIT })
 
     await section(page, 'settings')
     await page.getByTestId('set-lang').selectOption('en')
     await page.getByTestId('nav-pot').filter({ hasText: 'Common pot' }).waitFor({ timeout: WAIT })
     await section(page, 'pot')
-    await pot.getByTestId('balance').filter({ hasText: '1,234.50 EUR' }).waitFor({ timeout: WAIT })
+    await line.filter({ hasText: 'money in 1,234.50 EUR' }).waitFor({ timeout: WAIT })
+    await line.getByTestId('line-state').filter({ hasText: 'waiting for another member to confirm it' }).waitFor({ timeout: WAIT })
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'en')
   }))
 })

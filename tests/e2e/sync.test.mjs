@@ -2,6 +2,9 @@
 // y-webrtc signaling server and IndexedDB — nothing mocked.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import {
   boardIs, useServers, createRoom, section, descriptionOf, editDescription, peers,
   post, postItem, saved, shareLink, waitFor, WAIT,
@@ -42,12 +45,15 @@ describe('a room that syncs between browsers', () => {
     await boardIs(pa, ['Help moving', 'Ladder'])
     await boardIs(pb, ['Help moving', 'Ladder'])
 
-    // Edits and status changes travel too.
-    await editDescription(pb, 'Ladder', 'A 3 m ladder, in the shed')
-    await postItem(pa, 'Ladder').getByTestId('post-description').filter({ hasText: 'in the shed' }).waitFor({ timeout: WAIT })
+    // Edits and status changes travel too; each changes only their own post (the other's shows
+    // no controls).
+    assert.equal(await postItem(pb, 'Ladder').getByRole('button', { name: 'Edit' }).count(), 0, 'only the author edits a post')
+    await editDescription(pb, 'Help moving', 'Saturday, from 10')
+    await postItem(pa, 'Help moving').getByTestId('post-description').filter({ hasText: 'from 10' }).waitFor({ timeout: WAIT })
     await section(pa, 'board')
-    await postItem(pa, 'Help moving').getByRole('button', { name: 'Mark fulfilled' }).click()
-    await pb.locator('[data-testid=post][data-title="Help moving"][data-status=fulfilled]').waitFor({ timeout: WAIT })
+    assert.equal(await postItem(pa, 'Help moving').getByRole('button', { name: 'Mark fulfilled' }).count(), 0, 'only the author moves its status')
+    await postItem(pa, 'Ladder').getByRole('button', { name: 'Mark fulfilled' }).click()
+    await pb.locator('[data-testid=post][data-title="Ladder"][data-status=fulfilled]').waitFor({ timeout: WAIT })
     await saved(pa)
     await saved(pb)
     // Both say they are up to date with their one peer, and that it is up to date with them.
@@ -66,8 +72,8 @@ describe('a room that syncs between browsers', () => {
     await pb.reload()
     await boardIs(pb, ['Help moving', 'Ladder'])
     await section(pb, 'board')
-    assert.equal(await descriptionOf(pb, 'Ladder'), 'A 3 m ladder, in the shed')
-    await pb.locator('[data-testid=post][data-title="Help moving"][data-status=fulfilled]').waitFor()
+    assert.equal(await descriptionOf(pb, 'Help moving'), 'Saturday, from 10')
+    await pb.locator('[data-testid=post][data-title="Ladder"][data-status=fulfilled]').waitFor()
     await peers(pb, 0)
   }))
 
@@ -78,7 +84,15 @@ describe('a room that syncs between browsers', () => {
     await createRoom(pa, 'Tool library')
     await post(pa, { kind: 'offer', title: 'Drill', description: 'Cordless drill', category: 'Goods' })
     const roomUrl = pa.url()
-    const pb = await b.page(await shareLink(pa))
+    // Only a post's author edits it: B is the author's second device, restored from her backup.
+    await section(pa, 'settings')
+    const [download] = await Promise.all([pa.waitForEvent('download'), pa.getByTestId('export-backup').click()])
+    const backupFile = path.join(os.tmpdir(), `tequio-e2e-${process.pid}-sync-backup.json`)
+    await writeFile(backupFile, await readFile(await download.path(), 'utf8'))
+    const pb = await b.page(servers.app.url)
+    await pb.getByTestId('import-file').setInputFiles(backupFile)
+    await pb.getByTestId('import-done').filter({ hasText: 'Restored “Tool library”' }).waitFor({ timeout: WAIT })
+    await pb.getByTestId('room-link').filter({ hasText: 'Tool library' }).click()
     await boardIs(pb, ['Drill'])
     await peers(pb, 1)
 

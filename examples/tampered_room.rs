@@ -45,6 +45,9 @@ fn main() {
             T0 + 11,
         )
         .expect("inflow");
+    // Money in counts once another member confirms it.
+    room.confirm(&people[2], &pot, &line, T0 + 12)
+        .expect("confirm");
     let honest = room.pot(&pot, T0 + 100).expect("pot view");
 
     // What a modified client writes.

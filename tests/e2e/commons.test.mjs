@@ -237,6 +237,8 @@ describe('the commons through the UI', () => {
     await item(pb).waitFor({ timeout: WAIT })
     assert.equal(await item(pb).getByTestId('validate').count(), 0, 'no validating your own work')
     // Value that is not time is counted in whole units.
+    // For the room, not for Ana: any other member may validate it.
+    await pb.getByTestId('contribution-beneficiary').selectOption('')
     await pb.getByTestId('contribution-type').selectOption('materials')
     await pb.getByLabel('How much materials (a whole number)').fill('1.5')
     await pb.getByTestId('contribution-description').fill('Fence posts')

@@ -135,7 +135,7 @@ impl std::ops::Deref for Raw {
 
 /// A place in the change graph (the change that wrote an entry), kept by derived views to
 /// ask later what was written after it ([`Index::precedes_anchor`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Anchor {
     depth: u64,
     change: u32,
@@ -797,6 +797,8 @@ pub(crate) struct Mark {
     pub id: String,
     pub target: String,
     pub author: String,
+    /// Where it was written in the change graph.
+    pub anchor: Anchor,
 }
 
 impl RoomDoc {
@@ -828,6 +830,7 @@ impl RoomDoc {
                     id: id.to_owned(),
                     target: target.to_owned(),
                     author: author.to_owned(),
+                    anchor: f.anchor(),
                 })
             })
             .collect();

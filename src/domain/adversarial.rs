@@ -671,3 +671,60 @@ fn facts_kept_beside_the_document_derive_exactly_what_its_history_does() {
         assert_eq!(loaded.pot(&pot, 100), room.pot(&pot, 100));
     }
 }
+
+#[test]
+fn leaving_the_room_rewrites_no_history() {
+    let (mut room, people) = community(3);
+    // Time bank: 300 minutes from p1 to p2, then p1 leaves.
+    room.pay_hours(&people[1], &people[2].public(), 300, "", 20)
+        .unwrap();
+    // Pot: p1 puts money in, p2 confirms it.
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 21).unwrap();
+    let line = room
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 900, ""),
+            22,
+        )
+        .unwrap();
+    room.confirm(&people[2], &pot, &line, 23).unwrap();
+    // Contributions: p1's work for p2, countersigned by p2.
+    let work = room
+        .log_contribution(
+            &people[1],
+            super::NewContribution {
+                value_type: "work".into(),
+                quantity: 120,
+                description: "Fixed the roof".into(),
+                date: 24,
+                beneficiary: Some(people[2].public()),
+                reverses: None,
+            },
+            24,
+        )
+        .unwrap();
+    room.countersign(&people[2], &work, 25).unwrap();
+    let before = (
+        room.time_accounts().0.get(&people[2].public()).copied(),
+        room.pot(&pot, 100).unwrap().balance,
+        room.contributions(100),
+    );
+    assert_eq!(before.0, Some(300));
+    assert_eq!(before.1, 900);
+    room.leave(&people[1], 30).unwrap();
+    let after = (
+        room.time_accounts().0.get(&people[2].public()).copied(),
+        room.pot(&pot, 100).unwrap().balance,
+        room.contributions(100),
+    );
+    assert_eq!(after, before);
+    // What p1 writes after leaving does not count (a modified client can still sign it).
+    let canonical = Canonical::new("room-1", "hours", "late")
+        .text("to", &people[2].public())
+        .int("minutes", 60)
+        .text("memo", "")
+        .int("at", 31);
+    Hostile(&mut room).signed("hours:late", &people[1], canonical);
+    assert_eq!(room.time_accounts().0.get(&people[2].public()), Some(&300));
+}

@@ -212,17 +212,19 @@ impl RoomDoc {
 
     /// Every contribution, oldest work first.
     pub fn contributions(&self, now_ms: i64) -> Vec<ContributionView> {
-        let admitted = self.admitted();
+        // Validations, countersignatures and contributions count if their authors were
+        // admitted when they wrote them: leaving later rewrites no one's contributions.
         let types = self.charter(now_ms).value_types;
         let mut validators: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for m in self.marks("validation") {
-            if admitted.contains(&m.author) {
+            if self.admitted_at(&m.author, m.anchor) {
                 validators.entry(m.target).or_default().insert(m.author);
             }
         }
         let countersigned: BTreeSet<(String, String)> = self
             .marks("countersign")
             .into_iter()
+            .filter(|m| self.admitted_at(&m.author, m.anchor))
             .map(|m| (m.target, m.author))
             .collect();
         let mut list: Vec<ContributionView> = self
@@ -251,13 +253,11 @@ impl RoomDoc {
                 // they are two people.
                 let confirmed = verified
                     && c.beneficiary.as_ref().is_some_and(|b| {
-                        *b != contributor
-                            && admitted.contains(b)
-                            && countersigned.contains(&(id.clone(), b.clone()))
+                        *b != contributor && countersigned.contains(&(id.clone(), b.clone()))
                     });
                 let counts = verified
                     && (1..=MAX_QUANTITY).contains(&c.quantity)
-                    && admitted.contains(&contributor)
+                    && self.admitted_when(&contributor, f)
                     && types.contains_key(&c.value_type)
                     && c.reverses.is_none()
                     && (confirmed || !v.is_empty());

@@ -689,16 +689,20 @@ impl RoomDoc {
     /// any, is not before it — the entry was in the past of the departure. So leaving or being
     /// removed never rewrites what a member did while admitted, and nothing they write after
     /// (or claim to have written without knowing of their departure) counts.
-    #[allow(dead_code)]
     pub(crate) fn admitted_when(&self, author: &str, entry: &super::signed::Raw) -> bool {
+        self.admitted_at(author, entry.anchor())
+    }
+
+    /// [`RoomDoc::admitted_when`] for a place in the change graph.
+    pub(crate) fn admitted_at(&self, author: &str, at: super::signed::Anchor) -> bool {
         let g = self.governance();
         let Some(since) = g.since.get(author) else {
             return false;
         };
-        self.index.precedes_anchor(*since, entry.anchor())
+        self.index.precedes_anchor(*since, at)
             && g.until
                 .get(author)
-                .is_none_or(|until| self.index.precedes_anchor(entry.anchor(), *until))
+                .is_none_or(|until| self.index.precedes_anchor(at, *until))
     }
 
     /// Keys of the members admitted now.

@@ -203,6 +203,9 @@ struct Entry<'a> {
     author: &'a str,
     at: i64,
     verified: bool,
+    /// Whether its author was an admitted member when they wrote it (their leaving or removal
+    /// later changes nothing).
+    author_admitted: bool,
     /// When another admitted member first confirmed it (never before its own time).
     confirmed_at: Option<i64>,
 }
@@ -553,19 +556,18 @@ impl RoomDoc {
         verifies(f, || pot_canonical(self.room_id(), id, name, unit, at)).then_some((name, unit))
     }
 
-    /// What a replay needs from the rest of the room: admitted members, counted approvals, first
-    /// payment times, and the charter's approval count.
+    /// What a replay needs from the rest of the room: approvals and first payment times by
+    /// members admitted when they gave them, and the charter's approval count.
     fn replay_context(&self, now_ms: i64) -> ReplayContext {
-        let admitted = self.admitted();
         let mut approvals: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for m in self.marks("approval") {
-            if admitted.contains(&m.author) {
+            if self.admitted_at(&m.author, m.anchor) {
                 approvals.entry(m.target).or_default().insert(m.author);
             }
         }
         let mut paid: BTreeMap<String, i64> = BTreeMap::new();
         for m in self.marks("paid") {
-            if admitted.contains(&m.author) {
+            if self.admitted_at(&m.author, m.anchor) {
                 let first = paid.entry(m.target).or_insert(m.at);
                 *first = (*first).min(m.at);
             }
@@ -573,7 +575,6 @@ impl RoomDoc {
         ReplayContext {
             needed: self.charter(now_ms).approvals,
             approved_by_decision: self.governance().approved_expenses.clone(),
-            admitted,
             approvals,
             paid,
         }
@@ -619,6 +620,7 @@ impl RoomDoc {
             author: &p.author,
             at: p.at,
             verified: p.verified,
+            author_admitted: self.admitted_when(&p.author, f),
             confirmed_at: None,
         })
     }
@@ -675,7 +677,7 @@ impl RoomDoc {
                     let Some(c) = self.read_confirmation(id, target, mark, f) else {
                         continue;
                     };
-                    if c.verified && c.author != e.author && ctx.admitted.contains(&c.author) {
+                    if c.verified && c.author != e.author && self.admitted_when(&c.author, f) {
                         let at = c.at.max(e.at);
                         e.confirmed_at = Some(e.confirmed_at.map_or(at, |was| was.min(at)));
                     }
@@ -716,7 +718,6 @@ struct ReplayContext {
     needed: usize,
     /// Expenses (and payouts) approved by a passed decision.
     approved_by_decision: BTreeSet<String>,
-    admitted: BTreeSet<String>,
     approvals: BTreeMap<String, BTreeSet<String>>,
     paid: BTreeMap<String, i64>,
 }
@@ -726,7 +727,6 @@ struct ReplayContext {
 fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec<LedgerLine>) {
     let ReplayContext {
         needed,
-        admitted,
         approvals,
         paid,
         ..
@@ -757,7 +757,7 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
             states[i] = refuse("amount out of range");
             continue;
         }
-        if !admitted.contains(e.author) {
+        if !e.author_admitted {
             states[i] = refuse("author is not an admitted member");
             continue;
         }

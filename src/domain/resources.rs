@@ -320,9 +320,11 @@ impl RoomDoc {
                     at: int(f, "at")?,
                     overrides: Vec::new(),
                 };
+                // A hand-over or return stays in the history if its author was admitted when
+                // they recorded it, whether or not they are now.
                 (verifies(f, || {
                     transfer_canonical(self.room_id(), &t.id, &t, &resource)
-                }) && admitted.contains(&t.by))
+                }) && self.admitted_when(&t.by, f))
                 .then_some((resource, t))
             })
             .collect();

@@ -135,7 +135,7 @@ impl std::ops::Deref for Raw {
 
 /// A place in the change graph (the change that wrote an entry), kept by derived views to
 /// ask later what was written after it ([`Index::precedes_anchor`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Anchor {
     depth: u64,
     change: u32,
@@ -186,6 +186,10 @@ pub(crate) struct Facts {
 
 const FACTS_VERSION: u32 = 2;
 
+/// Beyond this difference in depth, ancestry is looked up in marked descendants rather than
+/// walked back (see [`Index::precedes_anchor`]).
+const FAR: u64 = 64;
+
 /// One version as kept in [`Facts`]: (fields, depth, change number).
 type KeptVersion = (BTreeMap<String, Field>, u64, u32);
 
@@ -228,6 +232,8 @@ pub(crate) struct Index {
     /// Answers of [`Index::precedes`] already worked out, and a scratch mark per change.
     ancestry: std::cell::RefCell<std::collections::HashMap<(u32, u32), bool>>,
     visited: std::cell::RefCell<(u32, Vec<u32>)>,
+    /// For changes asked about from far away: which changes descend from each (by number).
+    descendants: std::cell::RefCell<std::collections::HashMap<u32, (usize, Vec<u64>)>>,
     /// Keys of the versions read since [`Index::note_arrivals`] or [`Index::forget_arrivals`].
     arrived: Vec<String>,
     /// Deletes and values put at root keys, and late writes into entry maps, as they were
@@ -671,6 +677,12 @@ impl Index {
         if let Some(known) = self.ancestry.borrow().get(&(from, to)) {
             return *known;
         }
+        // Far apart (an admission long ago, an entry today): walking back would visit most of
+        // the history, for every entry asked about. Instead, mark once every change that
+        // descends from `from` (one pass in reading order, deps first) and look `to` up.
+        if later_depth - earlier_depth > FAR {
+            return self.descends_from(from, to);
+        }
         let mut visited = self.visited.borrow_mut();
         let (stamp, marks) = &mut *visited;
         *stamp = stamp.wrapping_add(1);
@@ -699,6 +711,26 @@ impl Index {
         }
         self.ancestry.borrow_mut().insert((from, to), found);
         found
+    }
+
+    /// Whether change `to` descends from change `from` (see [`Index::precedes_anchor`]): the
+    /// changes descending from `from` are marked once, and the marks extended as changes are
+    /// read.
+    fn descends_from(&self, from: u32, to: u32) -> bool {
+        let mut all = self.descendants.borrow_mut();
+        let (len, bits) = all.entry(from).or_default();
+        let get = |bits: &[u64], n: usize| bits.get(n / 64).is_some_and(|w| w >> (n % 64) & 1 == 1);
+        for n in *len..self.graph.len() {
+            let below = n as u32 == from || self.graph[n].1.iter().any(|d| get(bits, *d as usize));
+            if bits.len() <= n / 64 {
+                bits.push(0);
+            }
+            if below {
+                bits[n / 64] |= 1 << (n % 64);
+            }
+        }
+        *len = self.graph.len();
+        get(bits, to as usize)
     }
 
     /// The latest time claimed by any entry written before `entry` (in its causal past;
@@ -797,6 +829,8 @@ pub(crate) struct Mark {
     pub id: String,
     pub target: String,
     pub author: String,
+    /// Where it was written in the change graph.
+    pub anchor: Anchor,
 }
 
 impl RoomDoc {
@@ -828,6 +862,7 @@ impl RoomDoc {
                     id: id.to_owned(),
                     target: target.to_owned(),
                     author: author.to_owned(),
+                    anchor: f.anchor(),
                 })
             })
             .collect();
@@ -858,6 +893,68 @@ mod tests {
         assert_eq!(
             Canonical::new("r", "k", "i").int("at", 5).bytes(),
             Canonical::new("r", "k", "i").int("at", 5).bytes()
+        );
+    }
+}
+
+#[cfg(test)]
+mod ancestry_tests {
+    use crate::domain::testing::{community, sync};
+    use crate::domain::{EntryKind, NewEntry, RoomDoc};
+
+    /// Far and near ancestry answers agree with the change graph worked out naively, across
+    /// a history long enough to take the far path and with concurrent branches merged.
+    #[test]
+    fn ancestry_agrees_with_the_change_graph_near_and_far() {
+        let (mut a, people) = community(3);
+        let pot = a.open_pot(&people[0], "Pot", "EUR", 1).unwrap();
+        let inflow = |room: &mut RoomDoc, who: usize, at: i64| {
+            room.record(
+                &people[who],
+                &pot,
+                NewEntry::new(EntryKind::Inflow, 1, ""),
+                at,
+            )
+            .unwrap();
+        };
+        for i in 0..40 {
+            inflow(&mut a, 1, 10 + i);
+        }
+        let mut b = RoomDoc::empty("room-1");
+        sync(&mut a, &mut b);
+        for i in 0..80 {
+            inflow(&mut a, 1, 100 + i);
+            inflow(&mut b, 2, 100 + i);
+        }
+        sync(&mut a, &mut b);
+        for i in 0..30 {
+            inflow(&mut a, 0, 300 + i);
+        }
+        let index = &a.index;
+        let n = index.graph.len();
+        // Naive: every change's ancestors, in reading order (deps come first).
+        let mut below: Vec<std::collections::BTreeSet<usize>> = Vec::new();
+        for (i, (_, deps)) in index.graph.iter().enumerate() {
+            let mut set = std::collections::BTreeSet::from([i]);
+            for d in deps {
+                set.extend(below[*d as usize].iter().copied());
+            }
+            below.push(set);
+        }
+        let versions: Vec<&super::Raw> = index.entries.values().flatten().collect();
+        let mut far = 0;
+        for x in &versions {
+            for y in &versions {
+                let naive = below[y.change as usize].contains(&(x.change as usize));
+                assert_eq!(index.precedes(x, y), naive, "{} → {}", x.change, y.change);
+                if y.depth.saturating_sub(x.depth) > super::FAR {
+                    far += 1;
+                }
+            }
+        }
+        assert!(
+            far > 100 && n > 200,
+            "the far path was taken ({far} pairs, {n} changes)"
         );
     }
 }

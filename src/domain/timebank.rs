@@ -98,7 +98,9 @@ impl RoomDoc {
 
     /// Every member's time balance in minutes (summing to zero) and the transfers, oldest first.
     pub fn time_accounts(&self) -> (BTreeMap<String, i64>, Vec<HourTransfer>) {
-        let admitted = self.admitted();
+        // Whether both ends were admitted members when it was written: leaving or being
+        // removed later rewrites no account.
+        let mut standing: BTreeMap<String, bool> = BTreeMap::new();
         let mut transfers: Vec<HourTransfer> = self
             .entries("hours:")
             .filter_map(|(id, f)| {
@@ -110,10 +112,14 @@ impl RoomDoc {
                     text(f, "author")?,
                 );
                 let memo = text(f, "memo").unwrap_or_default();
-                verifies(f, || {
+                let verified = verifies(f, || {
                     transfer_canonical(self.room_id(), &id, to, minutes, memo, at)
-                })
-                .then(|| HourTransfer {
+                });
+                if verified {
+                    let both = self.admitted_when(from, f) && self.admitted_at(to, f.anchor());
+                    standing.insert(id.clone(), both);
+                }
+                verified.then(|| HourTransfer {
                     id,
                     from: from.to_owned(),
                     to: to.to_owned(),
@@ -125,12 +131,12 @@ impl RoomDoc {
             })
             .collect();
         transfers.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-        let mut accounts: BTreeMap<String, i64> = admitted.iter().map(|m| (m.clone(), 0)).collect();
+        let mut accounts: BTreeMap<String, i64> =
+            self.admitted().into_iter().map(|m| (m, 0)).collect();
         for t in &mut transfers {
             let valid = (1..=MAX_TRANSFER_MINUTES).contains(&t.minutes)
                 && t.from != t.to
-                && admitted.contains(&t.from)
-                && admitted.contains(&t.to);
+                && standing.get(&t.id) == Some(&true);
             if !valid {
                 continue;
             }

@@ -626,14 +626,8 @@ impl Index {
     /// first written). At a key chosen at random by its writer, the causally first version is
     /// the writer's own: nobody else can have known the key before it existed.
     pub fn range<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
-        let (prefix, skip) = (prefix.to_owned(), prefix.len());
-        self.entries
-            .range::<str, _>((
-                std::ops::Bound::Included(prefix.as_str()),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(move |(k, _)| k.starts_with(&prefix))
-            .filter_map(move |(k, versions)| Some((&k[skip..], versions.first()?)))
+        self.range_versions(prefix)
+            .filter_map(|(id, versions)| Some((id, versions.first()?)))
     }
 
     /// Every version ever written at `key`, causally earliest first: for keys anyone can

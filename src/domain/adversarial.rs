@@ -728,3 +728,41 @@ fn leaving_the_room_rewrites_no_history() {
     Hostile(&mut room).signed("hours:late", &people[1], canonical);
     assert_eq!(room.time_accounts().0.get(&people[2].public()), Some(&300));
 }
+
+#[test]
+fn deleting_or_overwriting_a_page_body_loses_no_page() {
+    let (mut room, people) = community(2);
+    let page = room
+        .create_page(&people[0], "Rules", "Return tools clean.", 5)
+        .unwrap();
+    let key = format!("pagebody:{page}");
+    Hostile(&mut room).delete(&key);
+    assert_eq!(room.page(&page).unwrap().body, "Return tools clean.");
+    let other = room
+        .doc
+        .put_object(ROOT, key.as_str(), ObjType::Text)
+        .unwrap();
+    room.doc.splice_text(&other, 0, 0, "Vandalised").unwrap();
+    room.commit();
+    assert_eq!(room.page(&page).unwrap().body, "Return tools clean.");
+    // The page can still be edited, and both attempts are listed.
+    let since = room.heads();
+    room.edit_page(&people[1], &page, &since, "Return tools clean and dry.", 6)
+        .unwrap();
+    assert_eq!(
+        room.page(&page).unwrap().body,
+        "Return tools clean and dry."
+    );
+    let kinds: Vec<TamperKind> = room
+        .tampering()
+        .into_iter()
+        .filter(|t| t.key == key)
+        .map(|t| t.kind)
+        .collect();
+    assert!(kinds.contains(&TamperKind::Deleted) && kinds.contains(&TamperKind::Overwritten));
+    // And a reload with the kept facts reads the same body.
+    let facts = room.facts();
+    let saved = room.doc.save();
+    let back = RoomDoc::load_with_facts("room-1", [saved.as_slice()], Some(&facts)).unwrap();
+    assert_eq!(back.page(&page), room.page(&page));
+}

@@ -5,7 +5,7 @@
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::{int, put_signed, text, verifies, Canonical};
 use crate::crypto::{random_id, Identity};
-use automerge::{transaction::Transactable, ChangeHash, ObjType, ReadDoc, Value, ROOT};
+use automerge::{transaction::Transactable, ChangeHash, ObjType, ReadDoc, ROOT};
 
 const MAX_PAGE_CHARS: usize = 100_000;
 
@@ -74,8 +74,8 @@ impl RoomDoc {
     ) -> Result<(), DomainError> {
         self.require_admitted(me)?;
         checked_body(body)?;
-        let text = match self.doc.get(ROOT, body_key(id))? {
-            Some((Value::Object(ObjType::Text), obj)) if self.page(id).is_some() => obj,
+        let text = match self.body_obj(id) {
+            Some(obj) if self.page(id).is_some() => obj,
             _ => return Err(DomainError::NoSuchEntry(id.to_owned())),
         };
         let unknown = DomainError::Invalid {
@@ -109,9 +109,9 @@ impl RoomDoc {
                 let id = id.to_owned();
                 let (title, at, author) = (text(f, "title")?, int(f, "at")?, text(f, "author")?);
                 verifies(f, || page_canonical(self.room_id(), &id, title, at)).then_some(())?;
-                let body = match self.doc.get(ROOT, body_key(&id)).ok()? {
-                    Some((Value::Object(ObjType::Text), obj)) => self.doc.text(&obj).ok()?,
-                    _ => String::new(),
+                let body = match self.body_obj(&id) {
+                    Some(obj) => self.doc.text(&obj).ok()?,
+                    None => String::new(),
                 };
                 let mut history = vec![(author.to_owned(), at)];
                 history.extend(
@@ -129,6 +129,18 @@ impl RoomDoc {
                 })
             })
             .collect()
+    }
+
+    /// A page's body: the text made with the page, whatever was put over or deleted its key.
+    fn body_obj(&self, id: &str) -> Option<automerge::ObjId> {
+        match self
+            .doc
+            .import(&self.index.first_text(&body_key(id))?)
+            .ok()?
+        {
+            (obj, ObjType::Text) => Some(obj),
+            _ => None,
+        }
     }
 
     pub fn page(&self, id: &str) -> Option<PageView> {

@@ -182,9 +182,10 @@ pub(crate) struct Facts {
     events: Vec<(String, TamperKind, String, i64)>,
     names: Vec<(u64, String, u32)>,
     posts_maps: Vec<(u64, u64, String, u32)>,
+    bodies: Vec<(String, u64, u64, String)>,
 }
 
-const FACTS_VERSION: u32 = 2;
+const FACTS_VERSION: u32 = 3;
 
 /// Beyond this difference in depth, ancestry is looked up in marked descendants rather than
 /// walked back (see [`Index::precedes_anchor`]).
@@ -245,6 +246,9 @@ pub(crate) struct Index {
     /// [`Index::room_name`]).
     names: Vec<(u64, String, u32)>,
     posts_maps: Vec<(u64, u64, Vec<u8>, u32)>,
+    /// Text objects made at `pagebody:<id>` keys (depth, counter, actor): the first is the
+    /// page's body, whatever is put over or deletes it later.
+    bodies: BTreeMap<String, Vec<(u64, u64, Vec<u8>)>>,
     /// Bumped whenever an entry changes, so derived views can be remembered until then.
     generation: u64,
 }
@@ -316,6 +320,14 @@ impl Index {
                 .iter()
                 .map(|(d, c, a, n)| (*d, *c, crate::crypto::hex(a), *n))
                 .collect(),
+            bodies: self
+                .bodies
+                .iter()
+                .flat_map(|(k, vs)| {
+                    vs.iter()
+                        .map(move |(d, c, a)| (k.clone(), *d, *c, crate::crypto::hex(a)))
+                })
+                .collect(),
         }
     }
 
@@ -371,6 +383,10 @@ impl Index {
             index
                 .posts_maps
                 .push((d, c, crate::crypto::from_hex(&a)?, n));
+        }
+        for (key, d, c, a) in facts.bodies {
+            let actor = crate::crypto::from_hex(&a)?;
+            index.bodies.entry(key).or_default().push((d, c, actor));
         }
         index.add_changes(doc, &heads);
         Some(index)
@@ -451,6 +467,14 @@ impl Index {
                     match action {
                         OpType::Put(automerge::ScalarValue::Str(name)) if key == "name" => {
                             self.names.push((depth, name.to_string(), number));
+                        }
+                        OpType::Make(ObjType::Text) if key.starts_with("pagebody:") => {
+                            let bytes = decoded.actor_id.to_bytes().to_vec();
+                            self.bodies.entry(key).or_default().push((
+                                depth,
+                                start + i as u64,
+                                bytes,
+                            ));
                         }
                         OpType::Make(ObjType::Map) if key == "posts" => {
                             let bytes = decoded.actor_id.to_bytes().to_vec();
@@ -534,9 +558,10 @@ impl Index {
         };
         for (key, kind, change, at) in &self.events {
             let entry = self.entries.contains_key(key);
+            let body = self.bodies.contains_key(key);
             let counts = match kind {
-                TamperKind::Deleted => entry || ROOM_KEYS.contains(&key.as_str()),
-                TamperKind::Overwritten => entry || key == "posts",
+                TamperKind::Deleted => entry || body || ROOM_KEYS.contains(&key.as_str()),
+                TamperKind::Overwritten => entry || body || key == "posts",
                 TamperKind::Altered { .. } => entry,
             };
             if counts {
@@ -568,6 +593,16 @@ impl Index {
                 change: format!("to {name}"),
                 claimed_at: 0,
             });
+        }
+        for (key, made) in &self.bodies {
+            if made.len() > 1 {
+                out.push(Tampering {
+                    key: key.clone(),
+                    kind: TamperKind::Overwritten,
+                    change: String::new(),
+                    claimed_at: 0,
+                });
+            }
         }
         if self.posts_maps.len() > 1 {
             out.push(Tampering {
@@ -603,6 +638,12 @@ impl Index {
             change: *change,
         };
         let (_, counter, actor, _) = self.first_of_the_room(&self.posts_maps, founding, at)?;
+        Some(format!("{counter}@{}", crate::crypto::hex(actor)))
+    }
+
+    /// The text object first made at `key` (a page body: "counter@actor").
+    pub fn first_text(&self, key: &str) -> Option<String> {
+        let (_, counter, actor) = self.bodies.get(key)?.iter().min()?;
         Some(format!("{counter}@{}", crate::crypto::hex(actor)))
     }
 

@@ -466,6 +466,8 @@
     ("{} decisions are waiting for your stance", "{} decisiones esperan tu postura"),
     ("An expense is waiting for your approval", "Un gasto espera tu aprobación"),
     ("{} expenses are waiting for your approval", "{} gastos esperan tu aprobación"),
+    ("Money in is waiting for your confirmation", "Una entrada de dinero espera tu confirmación"),
+    ("{} entries of money in are waiting for your confirmation", "{} entradas de dinero esperan tu confirmación"),
     ("A contribution is waiting for validation", "Una aportación espera validación"),
     ("{} contributions are waiting for validation", "{} aportaciones esperan validación"),
     ("Someone logged a contribution for you to confirm", "Alguien registró una aportación para que la confirmes"),

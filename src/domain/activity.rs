@@ -122,8 +122,8 @@ impl RoomDoc {
             phrase("{} decisions are waiting for your stance"),
             "decisions",
         );
-        let to_approve = self
-            .pots(now_ms)
+        let pots = self.pots(now_ms);
+        let to_approve = pots
             .iter()
             .flat_map(|p| p.lines.iter())
             .filter(|l| matches!(l.state, super::EntryState::AwaitingApproval { .. }))
@@ -133,6 +133,18 @@ impl RoomDoc {
             to_approve,
             phrase("An expense is waiting for your approval"),
             phrase("{} expenses are waiting for your approval"),
+            "pot",
+        );
+        // Money in counts once another member confirms it: others' entries are mine to confirm.
+        let to_confirm = pots
+            .iter()
+            .flat_map(|p| p.lines.iter())
+            .filter(|l| l.state == super::EntryState::AwaitingConfirmation && l.author != me)
+            .count();
+        need(
+            to_confirm,
+            phrase("Money in is waiting for your confirmation"),
+            phrase("{} entries of money in are waiting for your confirmation"),
             "pot",
         );
         let contributions = self.contributions(now_ms);
@@ -337,6 +349,7 @@ mod tests {
             [
                 "A decision is waiting for your stance",
                 "An expense is waiting for your approval",
+                "Money in is waiting for your confirmation",
                 "A contribution is waiting for validation",
                 "Someone logged a contribution for you to confirm",
             ]
@@ -346,6 +359,8 @@ mod tests {
         room.take_stance(bo, &d, Stance::Agree, "", 21).unwrap();
         let line = room.pots(22)[0].lines[1].id.clone();
         room.approve(bo, &pot, &line, 22).unwrap();
+        let inflow = room.pots(22)[0].lines[0].id.clone();
+        room.confirm(bo, &pot, &inflow, 22).unwrap();
         let c = room.contributions(22)[0].id.clone();
         room.countersign(bo, &c, 23).unwrap();
         assert!(texts(&room, &b).is_empty(), "{:?}", texts(&room, &b));

@@ -151,6 +151,8 @@ impl RoomDoc {
         let to_validate = contributions
             .iter()
             .filter(|c| c.contributor != me && !c.validators.contains(me))
+            // The beneficiary confirms rather than validates.
+            .filter(|c| c.beneficiary.as_deref() != Some(me))
             .filter(|c| !c.counts && !c.reversed && c.reverses.is_none())
             .count();
         need(
@@ -350,7 +352,6 @@ mod tests {
                 "A decision is waiting for your stance",
                 "An expense is waiting for your approval",
                 "Money in is waiting for your confirmation",
-                "A contribution is waiting for validation",
                 "Someone logged a contribution for you to confirm",
             ]
         );

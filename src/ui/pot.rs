@@ -107,6 +107,8 @@ fn Ledger(
     /// Whether this device's member is admitted (only members approve, confirm and pay).
     member: bool,
     members: Vec<crate::domain::Member>,
+    /// Entries this device's member already approved.
+    approved: std::collections::BTreeSet<String>,
 ) -> impl IntoView {
     let errors = RwSignal::new(None::<(String, String)>);
     let limit = RwSignal::new(LINES);
@@ -137,7 +139,10 @@ fn Ledger(
             {move || lines.iter().take(limit.get()).map(|l| {
                 let id = l.id.clone();
                 let mine = l.author == my_key;
-                let can_approve = member && matches!(l.state, EntryState::AwaitingApproval { .. }) && !mine;
+                let can_approve = member
+                    && matches!(l.state, EntryState::AwaitingApproval { .. })
+                    && !mine
+                    && !approved.contains(&l.id);
                 let can_confirm = member && l.state == EntryState::AwaitingConfirmation && !mine;
                 let can_pay = member && l.state == EntryState::Approved;
                 view! {
@@ -163,11 +168,21 @@ fn Ledger(
 pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     let data = derived(handle, view, |room, me| {
         let now = now_ms();
+        let pots = room.pots(now);
+        // What I already approved: no second Approve button for it.
+        let approved: std::collections::BTreeSet<String> = pots
+            .iter()
+            .flat_map(|p| p.lines.iter())
+            .filter(|l| matches!(l.state, EntryState::AwaitingApproval { .. }))
+            .filter(|l| room.approvers(&l.id).contains(&me.public()))
+            .map(|l| l.id.clone())
+            .collect();
         (
-            room.pots(now),
+            pots,
             room.members(),
             room.admitted().contains(&me.public()),
             me.public(),
+            approved,
         )
     });
     let errors = RwSignal::new(None::<(String, String)>);
@@ -190,7 +205,7 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     };
     view! {
         {move || {
-            let (pots, members, admitted, my_key) = data.get().unwrap_or_default();
+            let (pots, members, admitted, my_key, approved) = data.get().unwrap_or_default();
             if pots.is_empty() {
                 return view! { <section class="card"><h2>{t("Common pot")}</h2><p>{t("No pot yet.")}</p></section> }.into_any();
             }
@@ -200,7 +215,7 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     <section class="card" data-testid="pot" data-name=p.name.clone()>
                         <h2>{p.name.clone()}" "<span data-testid="balance">{balance}</span></h2>
                         {admitted.then(|| view! { <RecordForm handle pot=p.id.clone() unit=p.unit.clone()/> })}
-                        <Ledger handle pot=p.clone() my_key=my_key.clone() member=admitted members=members.clone()/>
+                        <Ledger handle pot=p.clone() my_key=my_key.clone() member=admitted members=members.clone() approved=approved.clone()/>
                     </section>
                 }
             }).collect_view().into_any()

@@ -156,6 +156,8 @@ describe('the commons through the UI', () => {
 
     await section(pa, 'pot')
     await line(pa).getByTestId('approve').click()
+    await line(pa).getByTestId('line-state').filter({ hasText: '1 of 2' }).waitFor({ timeout: WAIT })
+    assert.equal(await line(pa).getByTestId('approve').count(), 0, 'no approving twice')
     await section(pb, 'pot')
     await line(pb).getByTestId('line-state').filter({ hasText: '1 of 2' }).waitFor({ timeout: WAIT })
     await line(pb).getByTestId('approve').click()

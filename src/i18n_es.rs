@@ -1,7 +1,7 @@
 // English → Spanish, read by `src/i18n.rs` (`ES`). Keys are the English text exactly as the
 // code writes it, spaces included.
 [
-    ("This room was changed by a newer version of Tequio. Update the app to make changes here; you can still read it.", "Esta sala fue modificada por una versión más nueva de Tequio. Actualiza la aplicación para hacer cambios aquí; aún puedes leerla."),
+    ("This room was changed by a newer version of Tequio. Update the app: this one may not show everything in it.", "Esta sala fue modificada por una versión más nueva de Tequio. Actualiza la aplicación: esta quizá no muestre todo lo que contiene."),
     ("Post a need or an offer", "Publica una necesidad o una oferta"),
     ("Kind", "Tipo"),
     (" Need", " Necesidad"),
@@ -441,7 +441,6 @@
     ("value_type", "El tipo de valor"),
     ("was edited from a version this device does not have", "se editó desde una versión que este dispositivo no tiene"),
     ("the room has not arrived from a peer yet", "la sala aún no ha llegado de ningún par"),
-    ("this room was written by a newer version of Tequio; update the app to change it", "esta sala la escribió una versión más nueva de Tequio; actualiza la aplicación para cambiarla"),
     ("it is no longer here (removed or not arrived yet)", "ya no está aquí (se quitó o aún no ha llegado)"),
     ("a {} post cannot become {}", "una publicación {} no puede pasar a {}"),
     ("this room already has a founder", "esta sala ya tiene fundador"),

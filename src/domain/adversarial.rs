@@ -5,7 +5,7 @@
 
 use super::members::Standing;
 use super::signed::{put_signed, Canonical, TamperKind};
-use super::testing::{community, sync};
+use super::testing::{community, standing, sync};
 use super::{
     Amendment, EntryKind, Method, NewEntry, NewPost, NewProposal, PostKind, Profile, RoomDoc,
     Stance,
@@ -115,13 +115,6 @@ fn remove(room: &mut RoomDoc, people: &[Identity], who: &Identity) -> String {
     room.record_outcome(&people[0], &d, "Removed", None, t0 + 73 * HOUR)
         .unwrap();
     d
-}
-
-fn standing(room: &RoomDoc, who: &Identity) -> Option<Standing> {
-    room.members()
-        .into_iter()
-        .find(|m| m.key == who.public())
-        .map(|m| m.standing)
 }
 
 #[test]

@@ -736,12 +736,7 @@ mod tests {
         (room, ana)
     }
 
-    fn standing(room: &RoomDoc, who: &Identity) -> Option<Standing> {
-        room.members()
-            .into_iter()
-            .find(|m| m.key == who.public())
-            .map(|m| m.standing)
-    }
+    use crate::domain::testing::standing;
 
     #[test]
     fn threshold_follows_the_charter_default() {

@@ -22,8 +22,6 @@ pub enum DomainError {
     },
     #[error("the room has not arrived from a peer yet")]
     NotReady,
-    #[error("this room was written by a newer version of Tequio (schema {0}); update the app to change it")]
-    NewerSchema(u64),
     #[error("no post with id {0}")]
     NoSuchPost(String),
     #[error("a {from} post cannot become {to}")]

@@ -27,6 +27,14 @@ pub(crate) fn community(n: usize) -> (RoomDoc, Vec<Identity>) {
     (room, people)
 }
 
+/// `who`'s standing in `room`, if they introduced themselves.
+pub(crate) fn standing(room: &RoomDoc, who: &Identity) -> Option<super::Standing> {
+    room.members()
+        .into_iter()
+        .find(|m| m.key == who.public())
+        .map(|m| m.standing)
+}
+
 /// Runs the automerge sync protocol between two copies until neither has anything to send.
 pub(crate) fn sync(a: &mut RoomDoc, b: &mut RoomDoc) {
     let (mut sa, mut sb) = (State::new(), State::new());

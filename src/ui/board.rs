@@ -118,8 +118,8 @@ pub fn Board(
     });
 
     view! {
-        {move || (!writable.get()).then(|| view! {
-            <p class="card error" role="alert">{t("This room was changed by a newer version of Tequio. Update the app to make changes here; you can still read it.")}</p>
+        {move || view.get().newer_schema.then(|| view! {
+            <p class="card error" role="alert">{t("This room was changed by a newer version of Tequio. Update the app: this one may not show everything in it.")}</p>
         })}
         <section class="card">
             <h2>{t("Post a need or an offer")}</h2>

@@ -25,10 +25,6 @@ pub fn field_error(e: DomainError) -> (String, String) {
             return (field.to_string(), message);
         }
         DomainError::NotReady => t("the room has not arrived from a peer yet").to_owned(),
-        DomainError::NewerSchema(_) => {
-            t("this room was written by a newer version of Tequio; update the app to change it")
-                .to_owned()
-        }
         DomainError::NoSuchPost(_) | DomainError::NoSuchEntry(_) => {
             t("it is no longer here (removed or not arrived yet)").to_owned()
         }

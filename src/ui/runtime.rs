@@ -17,6 +17,8 @@ pub struct RoomView {
     pub name: Option<String>,
     pub ready: bool,
     pub writable: bool,
+    /// The room says a newer version of Tequio wrote to it (unsigned, so only advice).
+    pub newer_schema: bool,
     pub posts: Vec<Post>,
     pub peers: usize,
     /// Each connected peer (short id), whether we both hold the same document, and when that
@@ -536,6 +538,7 @@ impl RoomHandle {
             v.name = name;
             v.ready = ready;
             v.writable = writable;
+            v.newer_schema = rt.room.newer_schema().is_some();
             v.tampered = tampered;
             v.posts = posts;
             v.peers = peers;

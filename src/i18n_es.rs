@@ -29,6 +29,8 @@
     ("Nothing posted yet.", "Aún no hay nada publicado."),
     ("Show more ({} more)", "Mostrar más ({} más)"),
     ("unverified", "sin verificar"),
+    ("text not signed", "texto sin firmar"),
+    ("Posted with an older version of Tequio: its text is not signed, so anyone with the link could have changed it. Its author's next edit signs it.", "Publicado con una versión anterior de Tequio: su texto no está firmado, así que cualquiera con el enlace pudo cambiarlo. La próxima edición de su autor lo firma."),
     ("Save", "Guardar"),
     ("Cancel", "Cancelar"),
     ("Edit", "Editar"),

@@ -37,6 +37,31 @@ pub fn random_id() -> String {
     hex(&bytes)
 }
 
+/// Characters of the author's key an entry id ends with (72 bits: nobody can grind a key that
+/// shares them).
+pub const ID_KEY_CHARS: usize = 12;
+
+/// A new entry id bound to its author: 16 random hex digits, `.`, and the first
+/// [`ID_KEY_CHARS`] characters of the author's public key. An entry at such an id counts only if
+/// that author signed it, so nobody who learns the id can put a rival entry in its place.
+pub fn entry_id(author_key: &str) -> String {
+    let mut bytes = [0u8; 8];
+    random_bytes(&mut bytes);
+    let key: String = author_key.chars().take(ID_KEY_CHARS).collect();
+    format!("{}.{key}", hex(&bytes))
+}
+
+/// The author prefix an id is bound to ([`entry_id`]), if it is a bound id: what follows its
+/// last `.`, when that is exactly [`ID_KEY_CHARS`] base64url characters.
+pub fn id_author(id: &str) -> Option<&str> {
+    let (_, key) = id.rsplit_once('.')?;
+    (key.len() == ID_KEY_CHARS
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(key)
+}
+
 /// Bytes as lowercase hex digits.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -1,16 +1,18 @@
 //! Needs and offers: the mutual-aid board (ValueFlows intents).
 //!
-//! A post is a map under `posts/<id>`; its description is automerge text so that concurrent edits
-//! on two devices merge character by character.
+//! A post is one signed entry, `post:<id>`, holding all of it (kind, title, description,
+//! category, tags, urgency, expiry, creation time) at an id that names its author
+//! ([`crate::crypto::entry_id`]). Only its author changes it: an edit is a new signed version
+//! (`postver:<id>`, the whole post again, numbered in its author's own sequence) and a status
+//! change a signed `poststatus:` entry. The board shows each post's latest version by its
+//! author, so nothing anyone else writes can change what a post says or where it stands.
 //!
-//! Only a post's author edits it or moves its status. The commands check it; the status is also
-//! derived from signed `poststatus` entries by the post's author, so a status written into the
-//! post's map by anyone else is ignored. The map's text fields (title, description, category,
-//! tags, urgency, expiry) are not signed, so a modified client can still rewrite them: see
-//! [`RoomDoc::posts`] for exactly what the derivation can and cannot vouch for.
+//! Rooms written before signed posts keep their posts in a `posts` map, signed over kind, id
+//! and creation time only; they stay readable ([`Post::legacy`]) and their author's next edit
+//! signs all of it.
 
 use super::room::{required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
-use super::signed::{put_signed, text, verifies, Canonical};
+use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
 use crate::crypto::Identity;
 use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
 use std::collections::{BTreeSet, HashMap};
@@ -102,12 +104,13 @@ pub struct NewPost {
     pub category: String,
 }
 
-/// Changes to a post's text fields; `None` leaves a field as it is.
+/// Changes to a post; `None` leaves a field (or all the details) as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostEdit {
     pub title: Option<String>,
     pub description: Option<String>,
     pub category: Option<String>,
+    pub details: Option<PostDetails>,
 }
 
 /// A post as the board shows it (a derived view; never stored in this form).
@@ -126,11 +129,19 @@ pub struct Post {
     pub urgency: Urgency,
     /// After this time the post is shown as expired (it stays on the board).
     pub expires_at: Option<i64>,
-    /// The key the post names as its author, and the signature it carries — as written, not
-    /// yet checked: checking 5,000 signatures on every change would cost seconds, so the check
-    /// is [`RoomDoc::post_signer`], made for the posts actually shown.
+    /// The key the post names as its author — as written, not yet checked: checking 5,000
+    /// signatures on every change would cost seconds, so the check is
+    /// [`RoomDoc::post_signer`], made for the posts actually shown.
     pub author: Option<String>,
+    /// A legacy post's signature (over its kind, id and creation time).
     pub signature: Option<String>,
+    /// Written by a build before signed posts, in the `posts` map.
+    pub legacy: bool,
+    /// Whether the text shown is signed by the author: always, except for a legacy post its
+    /// author has not edited since.
+    pub signed_text: bool,
+    /// The version shown, in its author's sequence (0: as first posted).
+    pub seq: i64,
 }
 
 impl Post {
@@ -219,7 +230,139 @@ fn description_text(value: &str) -> Result<String, DomainError> {
     Ok(value.trim_end().to_owned())
 }
 
-fn post_canonical(room: &str, id: &str, kind: &str, created_at: i64) -> Canonical {
+/// What a post says: everything its author may change, signed whole in every version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Content {
+    title: String,
+    description: String,
+    category: String,
+    tags: Vec<String>,
+    urgency: Urgency,
+    expires_at: Option<i64>,
+}
+
+impl Content {
+    /// Checks what a person typed (a clear error for each field) and normalises it.
+    fn checked(
+        title: &str,
+        description: &str,
+        category: &str,
+        details: &PostDetails,
+    ) -> Result<Self, DomainError> {
+        let title = required_text("title", title, MAX_TITLE)?;
+        let category = required_text("category", category, MAX_CATEGORY)?;
+        let description = description_text(description)?;
+        let tags = checked_tags(&details.tags)?;
+        if details.expires_at.is_some_and(|t| t <= 0) {
+            return Err(DomainError::Invalid {
+                field: "expires_at",
+                problem: "must be a time after 1970".into(),
+            });
+        }
+        Ok(Content {
+            title,
+            description,
+            category,
+            tags,
+            urgency: details.urgency,
+            expires_at: details.expires_at,
+        })
+    }
+
+    fn sign_into(&self, c: Canonical) -> Canonical {
+        c.text("title", &self.title)
+            .text("description", &self.description)
+            .text("category", &self.category)
+            .text("tags", &self.tags.join(","))
+            .text("urgency", self.urgency.as_str())
+            .int("expires_at", self.expires_at.unwrap_or(0))
+    }
+
+    /// A version's content as written, within the same bounds a command keeps (and already in
+    /// the form a command writes): anything else counts for nothing.
+    fn read(f: &Raw) -> Option<Self> {
+        let (title, description, category) = (
+            text(f, "title")?,
+            text(f, "description")?,
+            text(f, "category")?,
+        );
+        let tags = text(f, "tags")?;
+        let expires = int(f, "expires_at")?;
+        let details = PostDetails {
+            tags: tags
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            urgency: Urgency::parse(text(f, "urgency")?)?,
+            expires_at: (expires != 0).then_some(expires),
+        };
+        let content = Content::checked(title, description, category, &details).ok()?;
+        (content.title == title
+            && content.description == description
+            && content.category == category
+            && content.tags.join(",") == tags)
+            .then_some(content)
+    }
+}
+
+/// A post as its author first signed it (`post:<id>`, at an id bound to the author).
+struct PostEntry {
+    kind: PostKind,
+    content: Content,
+    created_at: i64,
+}
+
+impl PostEntry {
+    fn read(f: &Raw) -> Option<Self> {
+        Some(PostEntry {
+            kind: PostKind::parse(text(f, "kind")?)?,
+            content: Content::read(f)?,
+            created_at: int(f, "created_at")?,
+        })
+    }
+}
+
+fn post_entry_canonical(room: &str, id: &str, entry: &PostEntry) -> Canonical {
+    entry
+        .content
+        .sign_into(Canonical::new(room, "post", id).text("kind", entry.kind.as_str()))
+        .int("created_at", entry.created_at)
+}
+
+/// A later version of a post by its author (`postver:<id>`): the whole content again, and its
+/// place in the author's own sequence (the post itself is 0).
+struct PostVersion {
+    post: String,
+    seq: i64,
+    content: Content,
+    at: i64,
+}
+
+impl PostVersion {
+    fn read(f: &Raw) -> Option<Self> {
+        Some(PostVersion {
+            post: text(f, "post")?.to_owned(),
+            seq: int(f, "seq")?,
+            content: Content::read(f)?,
+            at: int(f, "at")?,
+        })
+    }
+}
+
+fn version_canonical(room: &str, id: &str, v: &PostVersion) -> Canonical {
+    v.content
+        .sign_into(
+            Canonical::new(room, "postver", id)
+                .text("post", &v.post)
+                .int("seq", v.seq),
+        )
+        .int("at", v.at)
+}
+
+/// A post as builds before signed posts wrote it (schema 2 and earlier): signed over its kind,
+/// id and creation time only.
+fn legacy_canonical(room: &str, id: &str, kind: &str, created_at: i64) -> Canonical {
     Canonical::new(room, "post", id)
         .text("kind", kind)
         .int("created_at", created_at)
@@ -241,10 +384,39 @@ struct StatusEvidence {
     edited_by: std::cell::OnceCell<BTreeSet<(String, String)>>,
 }
 
+/// Every post's later versions: post id → (version id, author, version), verified.
+type Versions<'a> = HashMap<&'a str, Vec<(&'a str, &'a str, &'a PostVersion)>>;
+
 impl RoomDoc {
-    /// Whether a post's signature holds; each answer is remembered by everything it covered,
-    /// since the board is read in full on every change.
-    fn post_signature_holds(
+    /// The entry a signed post counts as: its author's version at its key (the id names the
+    /// author), the first that verifies when a rival claims the same author; `None` at an id
+    /// not bound to an author (no build writes one).
+    fn post_entry(&self, id: &str) -> Option<(&Raw, &PostEntry)> {
+        let bound = crate::crypto::id_author(id)?;
+        let key = format!("post:{id}");
+        let mut mine = self
+            .index
+            .versions(&key)
+            .filter(|v| v.author().is_some_and(|a| a.starts_with(bound)));
+        let first = mine.next()?;
+        fn parse(raw: &Raw) -> Option<&PostEntry> {
+            raw.parsed(PostEntry::read)
+        }
+        let Some(second) = mine.next() else {
+            return Some((first, parse(first)?));
+        };
+        // More than one version claims the author: only a signature tells which is theirs.
+        [first, second].into_iter().chain(mine).find_map(|raw| {
+            let entry = parse(raw)?;
+            verifies(raw, || post_entry_canonical(&self.room_id, id, entry))
+                .then_some(entry)
+                .map(|e| (raw, e))
+        })
+    }
+
+    /// Whether a legacy post's signature holds; each answer is remembered by everything it
+    /// covered, since the board is read in full on every change.
+    fn legacy_signature_holds(
         &self,
         id: &str,
         kind: PostKind,
@@ -252,7 +424,7 @@ impl RoomDoc {
         author: &str,
         sig: &str,
     ) -> bool {
-        let canonical = post_canonical(&self.room_id, id, kind.as_str(), created_at);
+        let canonical = legacy_canonical(&self.room_id, id, kind.as_str(), created_at);
         let mut key = canonical.bytes().to_vec();
         for part in [author, sig] {
             key.extend_from_slice(&(part.len() as u32).to_be_bytes());
@@ -270,19 +442,26 @@ impl RoomDoc {
         ok
     }
 
-    /// The verified signer of a post: its author's key if the signature holds for this post in
-    /// this room; `None` for a post written before signatures or altered after signing, which
-    /// the board shows as unverified.
+    /// The verified signer of a post: its author's key if the post's signature holds for this
+    /// post in this room; `None` for a forgery, or a post written before signatures, which the
+    /// board shows as unverified. Checked for the posts shown (5,000 checks on every change
+    /// would cost seconds); the text shown is always signed by this signer, unless the post
+    /// is [`Post::legacy`] and never edited since.
     pub fn post_signer(&self, post: &Post) -> Option<String> {
+        if !post.legacy {
+            let (raw, entry) = self.post_entry(&post.id)?;
+            return verifies(raw, || post_entry_canonical(&self.room_id, &post.id, entry))
+                .then(|| raw.author().map(str::to_owned))
+                .flatten();
+        }
         let (author, sig) = (post.author.as_deref()?, post.signature.as_deref()?);
-        self.post_signature_holds(&post.id, post.kind, post.created_at, author, sig)
+        self.legacy_signature_holds(&post.id, post.kind, post.created_at, author, sig)
             .then(|| author.to_owned())
     }
 
     /// Refuses anyone but the post's verified author (a post without a valid signature has no
     /// author this build can recognise, so nobody may change it here).
     fn require_post_author(&self, me: &Identity, id: &str) -> Result<Post, DomainError> {
-        self.post_obj(id)?;
         let post = self
             .post(id)
             .ok_or_else(|| DomainError::NoSuchPost(id.to_owned()))?;
@@ -303,14 +482,17 @@ impl RoomDoc {
         status: PostStatus,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        let id = crate::crypto::random_id();
+        let id = crate::crypto::entry_id(&me.public());
         let canonical = status_canonical(&self.room_id, &id, post, status.as_str(), now_ms);
         put_signed(&mut self.doc, &format!("poststatus:{id}"), me, canonical)
     }
 
-    /// The first change by the author with this build pins the post's status in a signed entry
-    /// (from then on the unsigned `status` field is never read for it).
+    /// The first change by the author with this build pins a legacy post's status in a signed
+    /// entry (from then on the unsigned `status` field is never read for it).
     fn pin_status(&mut self, me: &Identity, post: &Post, now_ms: i64) -> Result<(), DomainError> {
+        if !post.legacy {
+            return Ok(());
+        }
         let evidence = self.status_evidence();
         let me_key = me.public();
         let pinned = evidence
@@ -329,7 +511,7 @@ impl RoomDoc {
             let (Some(post), Some(status), Some(at), Some(author)) = (
                 text(f, "post"),
                 text(f, "status"),
-                super::signed::int(f, "at"),
+                int(f, "at"),
                 text(f, "author"),
             ) else {
                 continue;
@@ -357,11 +539,10 @@ impl RoomDoc {
 
     /// A post's status as its author set it:
     /// - the status its author's signed entries lead to, from open, one allowed step at a time;
-    /// - with none, the map's status if the author changed the post with an earlier build (its
-    ///   edit mark is the only trace such builds left), else open: a status written into the map
-    ///   by anyone else is not the author's;
-    /// - a post with no author at all (written before signatures) shows the map's status, and is
-    ///   shown as unverified.
+    /// - with none, open — except for a legacy post whose author changed it with an earlier
+    ///   build (its edit mark is the only trace such builds left): the map's status then;
+    /// - a legacy post with no author at all (written before signatures) shows the map's
+    ///   status, and is shown as unverified.
     fn settle_status(&self, post: &mut Post, evidence: &StatusEvidence) {
         let Some(author) = post.author.as_deref() else {
             return;
@@ -395,62 +576,114 @@ impl RoomDoc {
                     .map(|m| (m.target, m.author))
                     .collect()
             });
-            if !edited_by.contains(&(post.id.clone(), author.to_owned())) {
+            if !post.legacy || !edited_by.contains(&(post.id.clone(), author.to_owned())) {
                 post.status = PostStatus::Open;
             }
         }
     }
 
-    /// Who edited a post and when (verified edit marks, oldest first).
-    pub fn post_edits(&self, id: &str) -> Vec<(String, i64)> {
-        self.marks("postedit")
-            .into_iter()
-            .filter(|m| m.target == id)
-            .map(|m| (m.author, m.at))
-            .collect()
+    /// Every well-formed, verified later version of a post, by post.
+    fn post_versions(&self) -> Versions<'_> {
+        let mut out: Versions = HashMap::new();
+        for (id, raw) in self.entries("postver:") {
+            let (Some(v), Some(author)) = (raw.parsed(PostVersion::read), raw.author()) else {
+                continue;
+            };
+            if v.seq > 0 && verifies(raw, || version_canonical(&self.room_id, id, v)) {
+                out.entry(v.post.as_str())
+                    .or_default()
+                    .push((id, author, v));
+            }
+        }
+        out
     }
 
-    /// Posts a need or an offer and returns its id.
-    /// The post is signed by `me` (kind, id, room and creation time); edits are signed marks.
+    /// Applies the latest version by the post's author (by their own sequence; then time and
+    /// id, should they ever write two alike): versions by anyone else are not theirs to write.
+    fn settle_content(&self, post: &mut Post, versions: &Versions) {
+        let Some(author) = post.author.as_deref() else {
+            return;
+        };
+        let latest = versions
+            .get(post.id.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|(_, by, _)| *by == author)
+            .max_by(|a, b| (a.2.seq, a.2.at, a.0).cmp(&(b.2.seq, b.2.at, b.0)));
+        if let Some((_, _, v)) = latest {
+            let c = &v.content;
+            post.title = c.title.clone();
+            post.description = c.description.clone();
+            post.category = c.category.clone();
+            post.tags = c.tags.clone();
+            post.urgency = c.urgency;
+            post.expires_at = c.expires_at;
+            post.updated_at = v.at;
+            post.seq = v.seq;
+            post.signed_text = true;
+        }
+    }
+
+    /// Who changed a post and when: its author's versions, oldest first (and, for a legacy
+    /// post, the edit marks earlier builds left).
+    pub fn post_edits(&self, id: &str) -> Vec<(String, i64)> {
+        let Some(post) = self.post(id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(i64, i64, String)> = self
+            .post_versions()
+            .remove(id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, by, _)| Some(*by) == post.author.as_deref())
+            .map(|(_, by, v)| (v.seq, v.at, by.to_owned()))
+            .collect();
+        if post.legacy {
+            out.extend(
+                self.marks("postedit")
+                    .into_iter()
+                    .filter(|m| m.target == id)
+                    .map(|m| (0, m.at, m.author)),
+            );
+        }
+        out.sort();
+        out.into_iter().map(|(_, at, by)| (by, at)).collect()
+    }
+
+    /// Posts a need or an offer and returns its id: one signed entry holding all of it.
     pub fn add_post(
         &mut self,
         me: &Identity,
         post: NewPost,
         now_ms: i64,
     ) -> Result<String, DomainError> {
-        let posts = self.writable_posts()?;
-        let title = required_text("title", &post.title, MAX_TITLE)?;
-        let category = required_text("category", &post.category, MAX_CATEGORY)?;
-        let description = description_text(&post.description)?;
-        let id = crate::crypto::random_id();
-        let doc = &mut self.doc;
-        let obj = doc.put_object(&posts, id.as_str(), ObjType::Map)?;
-        doc.put(&obj, "kind", post.kind.as_str())?;
-        doc.put(&obj, "title", title)?;
-        let text = doc.put_object(&obj, "description", ObjType::Text)?;
-        doc.splice_text(&text, 0, 0, &description)?;
-        doc.put(&obj, "category", category)?;
-        doc.put(&obj, "status", PostStatus::Open.as_str())?;
-        doc.put(&obj, "created_at", ScalarValue::Timestamp(now_ms))?;
-        doc.put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        let canonical = post_canonical(&self.room_id, &id, post.kind.as_str(), now_ms);
-        let doc = &mut self.doc;
-        doc.put(&obj, "author", me.public())?;
-        doc.put(&obj, "sig", me.sign(canonical.bytes()))?;
+        self.add_post_with(me, post, PostDetails::default(), now_ms)
+    }
+
+    /// Posts a need or an offer with its tags, urgency and expiry.
+    pub fn add_post_with(
+        &mut self,
+        me: &Identity,
+        post: NewPost,
+        details: PostDetails,
+        now_ms: i64,
+    ) -> Result<String, DomainError> {
+        self.writable_posts()?;
+        let content = Content::checked(&post.title, &post.description, &post.category, &details)?;
+        let id = crate::crypto::entry_id(&me.public());
+        let entry = PostEntry {
+            kind: post.kind,
+            content,
+            created_at: now_ms,
+        };
+        let canonical = post_entry_canonical(&self.room_id, &id, &entry);
+        put_signed(&mut self.doc, &format!("post:{id}"), me, canonical)?;
         self.commit();
         Ok(id)
     }
 
-    fn post_obj(&self, id: &str) -> Result<automerge::ObjId, DomainError> {
-        let posts = self.writable_posts()?;
-        match self.doc.get(&posts, id)? {
-            Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
-            _ => Err(DomainError::NoSuchPost(id.to_owned())),
-        }
-    }
-
-    /// Edits a post's title, description or category. The description is diffed into the text
-    /// object, so a concurrent edit elsewhere in it survives.
+    /// Edits a post (its author only): writes the whole post again as a signed version, the
+    /// next in its author's sequence. Details, if given, are checked before anything is written.
     pub fn edit_post(
         &mut self,
         me: &Identity,
@@ -458,42 +691,34 @@ impl RoomDoc {
         edit: PostEdit,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        let obj = self.post_obj(id)?;
         let post = self.require_post_author(me, id)?;
-        let title = edit
-            .title
-            .map(|t| required_text("title", &t, MAX_TITLE))
-            .transpose()?;
-        let category = edit
-            .category
-            .map(|c| required_text("category", &c, MAX_CATEGORY))
-            .transpose()?;
-        let description = edit.description.map(|d| description_text(&d)).transpose()?;
-        let doc = &mut self.doc;
-        if let Some(title) = title {
-            doc.put(&obj, "title", title)?;
-        }
-        if let Some(category) = category {
-            doc.put(&obj, "category", category)?;
-        }
-        if let Some(description) = description {
-            match doc.get(&obj, "description")? {
-                Some((Value::Object(ObjType::Text), text)) => {
-                    doc.update_text(&text, description)?
-                }
-                _ => {
-                    let text = doc.put_object(&obj, "description", ObjType::Text)?;
-                    doc.splice_text(&text, 0, 0, &description)?;
-                }
-            }
-        }
-        doc.put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        let details = edit.details.unwrap_or_else(|| PostDetails {
+            tags: post.tags.clone(),
+            urgency: post.urgency,
+            expires_at: post.expires_at,
+        });
+        let content = Content::checked(
+            edit.title.as_deref().unwrap_or(&post.title),
+            edit.description.as_deref().unwrap_or(&post.description),
+            edit.category.as_deref().unwrap_or(&post.category),
+            &details,
+        )?;
+        let version = PostVersion {
+            post: id.to_owned(),
+            seq: post.seq + 1,
+            content,
+            at: now_ms,
+        };
+        let vid = crate::crypto::entry_id(&me.public());
+        let canonical = version_canonical(&self.room_id, &vid, &version);
+        put_signed(&mut self.doc, &format!("postver:{vid}"), me, canonical)?;
         self.pin_status(me, &post, now_ms)?;
-        self.put_mark(me, "postedit", id, now_ms)
+        self.commit();
+        Ok(())
     }
 
-    /// Moves a post along open → matched → fulfilled / withdrawn (its author only). The status
-    /// is signed; the map's field is kept in step for earlier builds, which read only that.
+    /// Moves a post along open → matched → fulfilled / withdrawn (its author only), signed.
+    /// A legacy post's map field is kept in step for earlier builds, which read only that.
     pub fn set_post_status(
         &mut self,
         me: &Identity,
@@ -501,39 +726,57 @@ impl RoomDoc {
         to: PostStatus,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        let obj = self.post_obj(id)?;
-        let from = self.require_post_author(me, id)?.status;
-        if !from.may_become(to) {
+        let post = self.require_post_author(me, id)?;
+        if !post.status.may_become(to) {
             return Err(DomainError::BadTransition {
-                from: from.as_str().into(),
+                from: post.status.as_str().into(),
                 to: to.as_str().into(),
             });
         }
-        self.doc.put(&obj, "status", to.as_str())?;
-        self.doc
-            .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        if post.legacy {
+            let obj = self.legacy_obj(id)?;
+            self.doc.put(&obj, "status", to.as_str())?;
+            self.doc
+                .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
+        }
         self.put_status(me, id, to, now_ms)?;
-        self.put_mark(me, "postedit", id, now_ms)
+        self.commit();
+        Ok(())
+    }
+
+    fn legacy_obj(&self, id: &str) -> Result<automerge::ObjId, DomainError> {
+        let posts = self.writable_posts()?;
+        match self.doc.get(&posts, id)? {
+            Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
+            _ => Err(DomainError::NoSuchPost(id.to_owned())),
+        }
     }
 
     /// Number of posts on the board (cheap; reads no post content).
     pub fn post_count(&self) -> usize {
-        self.posts_obj().map_or(0, |p| self.doc.length(&p))
+        let legacy = self.posts_obj().map_or(0, |p| self.doc.length(&p));
+        self.entries("post:").count() + legacy
     }
 
     /// One post, or `None` if it does not exist or is malformed.
     pub fn post(&self, id: &str) -> Option<Post> {
-        let posts = self.posts_obj()?;
-        let mut post = match self.doc.get(&posts, id).ok()?? {
-            (Value::Object(ObjType::Map), obj) => self.read_post(id, &obj)?,
-            _ => return None,
+        let mut post = match self.post_entry(id) {
+            Some((raw, entry)) => signed_post(id, raw, entry),
+            None => {
+                let posts = self.posts_obj()?;
+                match self.doc.get(&posts, id).ok()?? {
+                    (Value::Object(ObjType::Map), obj) => self.read_legacy(id, &obj)?,
+                    _ => return None,
+                }
+            }
         };
+        self.settle_content(&mut post, &self.post_versions());
         self.settle_status(&mut post, &self.status_evidence());
         Some(post)
     }
 
-    /// Reads a post in one pass over its fields (the board reads thousands of them).
-    fn read_post(&self, id: &str, obj: &automerge::ObjId) -> Option<Post> {
+    /// Reads a legacy post in one pass over its fields (the board reads thousands of them).
+    fn read_legacy(&self, id: &str, obj: &automerge::ObjId) -> Option<Post> {
         let doc = &self.doc;
         let (mut kind, mut title, mut description, mut category) = (None, None, None, None);
         let (mut status, mut created_at, mut updated_at) = (PostStatus::Open, 0, 0);
@@ -555,6 +798,7 @@ impl RoomDoc {
                         .map(|t| {
                             t.split(',')
                                 .filter(|x| !x.is_empty())
+                                .take(10)
                                 .map(str::to_owned)
                                 .collect()
                         })
@@ -575,26 +819,28 @@ impl RoomDoc {
                 _ => {}
             }
         }
-        let kind = kind?;
+        let bounded = |t: String, max: usize| t.chars().take(max).collect::<String>();
         Some(Post {
             author,
             signature: sig,
             id: id.to_owned(),
-            kind,
-            title: title?,
-            description: description.unwrap_or_default(),
-            category: category.unwrap_or_default(),
+            kind: kind?,
+            title: bounded(title?, MAX_TITLE),
+            description: bounded(description.unwrap_or_default(), MAX_DESCRIPTION),
+            category: bounded(category.unwrap_or_default(), MAX_CATEGORY),
             status,
             created_at,
             updated_at,
             tags,
             urgency,
             expires_at,
+            legacy: true,
+            signed_text: false,
+            seq: 0,
         })
     }
 
-    /// Checks tags, urgency and expiry without writing anything (so an edit that also changes
-    /// the title can refuse bad details before anything is written).
+    /// Checks tags, urgency and expiry without writing anything.
     pub fn check_post_details(&self, details: &PostDetails) -> Result<(), DomainError> {
         checked_tags(&details.tags)?;
         if details.expires_at.is_some_and(|t| t <= 0) {
@@ -606,7 +852,7 @@ impl RoomDoc {
         Ok(())
     }
 
-    /// Sets a post's tags, urgency and expiry.
+    /// Sets a post's tags, urgency and expiry (its author only; a new signed version).
     pub fn set_post_details(
         &mut self,
         me: &Identity,
@@ -614,18 +860,11 @@ impl RoomDoc {
         details: PostDetails,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        let obj = self.post_obj(id)?;
-        let post = self.require_post_author(me, id)?;
-        self.check_post_details(&details)?;
-        let tags = checked_tags(&details.tags)?;
-        self.doc.put(&obj, "tags", tags.join(","))?;
-        self.doc.put(&obj, "urgency", details.urgency.as_str())?;
-        self.doc
-            .put(&obj, "expires_at", details.expires_at.unwrap_or(0))?;
-        self.doc
-            .put(&obj, "updated_at", ScalarValue::Timestamp(now_ms))?;
-        self.pin_status(me, &post, now_ms)?;
-        self.put_mark(me, "postedit", id, now_ms)
+        let edit = PostEdit {
+            details: Some(details),
+            ..PostEdit::default()
+        };
+        self.edit_post(me, id, edit, now_ms)
     }
 
     /// Matching suggestions: open, unexpired needs paired with open, unexpired offers that share
@@ -665,36 +904,71 @@ impl RoomDoc {
     /// The board: every well-formed post, newest first (ties broken by id, so every device
     /// shows the same order). Entries a peer wrote in a shape this build does not know are skipped.
     ///
-    /// What the derivation vouches for: a post's kind, id and creation time (signed, see
-    /// [`RoomDoc::post_signer`]) and its status (see `settle_status`: only its author's). What
-    /// it cannot: the title, description, category, tags, urgency, expiry and `updated_at` are
-    /// unsigned fields, so anyone holding the link can still rewrite them without a trace, and
-    /// the post still shows as verified; a post's status can still be set by anyone when its
-    /// author last changed it with a build older than this one (the map's status is read then).
-    /// Deleting a post, the whole board, or the signed status entries is not detected either.
+    /// A post is one signed entry (`post:<id>`, at an id naming its author) and the later
+    /// versions its author signed (`postver:`); its status comes from its author's signed
+    /// `poststatus:` entries. Nothing anyone else writes changes what a post says or where it
+    /// stands: rival entries at its key, deletes and overwrites are ignored (and listed as
+    /// tampering), versions and statuses by others are not its author's. Signatures of the
+    /// posts themselves are checked for the posts shown ([`RoomDoc::post_signer`]).
+    ///
+    /// Posts from builds before signed posts (the `posts` map, [`Post::legacy`]) are read as
+    /// they were: only their kind and creation time are signed, so until their author edits
+    /// them (which signs all of it) their text is not vouched for, and the board says so.
     pub fn posts(&self) -> Vec<Post> {
-        let Some(posts) = self.posts_obj() else {
-            return Vec::new();
-        };
         let evidence = self.status_evidence();
-        let mut out: Vec<Post> = self
-            .doc
-            .map_range(&posts, ..)
-            .filter_map(|item| match item.value {
-                ValueRef::Object(ObjType::Map) => self.read_post(&item.key, &item.id()),
-                _ => None,
-            })
-            .map(|mut post| {
-                self.settle_status(&mut post, &evidence);
-                post
-            })
-            .collect();
+        let versions = self.post_versions();
+        let mut out: Vec<Post> = Vec::new();
+        let mut signed: std::collections::HashSet<&str> = Default::default();
+        for (id, _) in self.index.range_versions("post:") {
+            if let Some((raw, entry)) = self.post_entry(id) {
+                signed.insert(id);
+                out.push(signed_post(id, raw, entry));
+            }
+        }
+        if let Some(posts) = self.posts_obj() {
+            out.extend(
+                self.doc
+                    .map_range(&posts, ..)
+                    .filter(|item| !signed.contains(item.key.as_ref()))
+                    .filter_map(|item| match item.value {
+                        ValueRef::Object(ObjType::Map) => self.read_legacy(&item.key, &item.id()),
+                        _ => None,
+                    }),
+            );
+        }
+        for post in &mut out {
+            self.settle_content(post, &versions);
+            self.settle_status(post, &evidence);
+        }
         out.sort_by(|a, b| {
             b.created_at
                 .cmp(&a.created_at)
                 .then_with(|| a.id.cmp(&b.id))
         });
         out
+    }
+}
+
+/// A signed post as first written (before later versions and statuses are applied).
+fn signed_post(id: &str, raw: &Raw, entry: &PostEntry) -> Post {
+    let c = &entry.content;
+    Post {
+        id: id.to_owned(),
+        kind: entry.kind,
+        title: c.title.clone(),
+        description: c.description.clone(),
+        category: c.category.clone(),
+        status: PostStatus::Open,
+        created_at: entry.created_at,
+        updated_at: entry.created_at,
+        tags: c.tags.clone(),
+        urgency: c.urgency,
+        expires_at: c.expires_at,
+        author: raw.author().map(str::to_owned),
+        signature: None,
+        legacy: false,
+        signed_text: true,
+        seq: 0,
     }
 }
 
@@ -719,8 +993,35 @@ mod tests {
         }
     }
 
-    fn sync_pair(a: &mut RoomDoc, b: &mut RoomDoc) {
-        crate::domain::testing::sync(a, b)
+    fn retitle(title: &str) -> PostEdit {
+        PostEdit {
+            title: Some(title.into()),
+            ..PostEdit::default()
+        }
+    }
+
+    /// A post as builds of schema 2 wrote it: a map in `posts`, signed over its kind, id and
+    /// creation time (`signer` None: written before signatures).
+    fn legacy_post(room: &mut RoomDoc, signer: Option<&Identity>, title: &str, at: i64) -> String {
+        let id = crate::crypto::random_id();
+        let posts = room.posts_obj().unwrap();
+        let doc = &mut room.doc;
+        let obj = doc.put_object(&posts, id.as_str(), ObjType::Map).unwrap();
+        doc.put(&obj, "kind", "offer").unwrap();
+        doc.put(&obj, "title", title).unwrap();
+        let text = doc.put_object(&obj, "description", ObjType::Text).unwrap();
+        doc.splice_text(&text, 0, 0, "old words").unwrap();
+        doc.put(&obj, "category", "Tools").unwrap();
+        doc.put(&obj, "status", "open").unwrap();
+        doc.put(&obj, "created_at", ScalarValue::Timestamp(at))
+            .unwrap();
+        if let Some(me) = signer {
+            let canonical = legacy_canonical("room-1", &id, "offer", at);
+            doc.put(&obj, "author", me.public()).unwrap();
+            doc.put(&obj, "sig", me.sign(canonical.bytes())).unwrap();
+        }
+        room.commit();
+        id
     }
 
     #[test]
@@ -747,6 +1048,7 @@ mod tests {
         assert_eq!(list[1].kind, PostKind::Offer);
         assert_eq!(list[1].status, PostStatus::Open);
         assert_eq!(list[1].description, "A sturdy ladder, 3 m");
+        assert!(list.iter().all(|p| p.signed_text && !p.legacy));
         assert_eq!(room.post_count(), 2);
 
         room.edit_post(
@@ -755,7 +1057,7 @@ mod tests {
             PostEdit {
                 title: Some("Long ladder".into()),
                 description: Some("A sturdy ladder, 4 m".into()),
-                category: None,
+                ..PostEdit::default()
             },
             30,
         )
@@ -766,9 +1068,10 @@ mod tests {
             ("Long ladder", "A sturdy ladder, 4 m")
         );
         assert_eq!(
-            (p.category.as_str(), p.updated_at, p.created_at),
-            ("Tools", 30, 10)
+            (p.category.as_str(), p.updated_at, p.created_at, p.seq),
+            ("Tools", 30, 10, 1)
         );
+        assert_eq!(room.posts()[1], p);
     }
 
     #[test]
@@ -776,33 +1079,168 @@ mod tests {
         let mut room = RoomDoc::create("room-1", "Tools", 0).unwrap();
         let ana = me();
         let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        assert_eq!(crate::crypto::id_author(&id), Some(&ana.public()[..12]));
         let signer = |room: &RoomDoc, id: &str| room.post_signer(&room.post(id).unwrap());
         assert_eq!(signer(&room, &id), Some(ana.public()));
-        room.edit_post(
-            &ana,
-            &id,
-            PostEdit {
-                title: Some("Long ladder".into()),
-                ..Default::default()
-            },
-            11,
-        )
-        .unwrap();
+        room.edit_post(&ana, &id, retitle("Long ladder"), 11)
+            .unwrap();
         assert_eq!(room.post_edits(&id), vec![(ana.public(), 11)]);
-        // A peer rewrites what the signature covers: the post stays, unverified.
-        let obj = room.post_obj(&id).unwrap();
-        room.doc.put(&obj, "kind", "need").unwrap();
+        assert_eq!(signer(&room, &id), Some(ana.public()));
+        // A post signed for another room does not verify here.
+        let entry = PostEntry {
+            kind: PostKind::Offer,
+            content: Content::checked("Drill", "", "Tools", &PostDetails::default()).unwrap(),
+            created_at: 12,
+        };
+        let other = crate::crypto::entry_id(&ana.public());
+        let canonical = post_entry_canonical("room-2", &other, &entry);
+        put_signed(&mut room.doc, &format!("post:{other}"), &ana, canonical).unwrap();
         room.commit();
-        assert_eq!(room.post(&id).unwrap().kind, PostKind::Need);
-        assert_eq!(signer(&room, &id), None);
-        // A signature made for the same post in another room does not verify here.
-        let mine = room.add_post(&ana, offer("Drill"), 12).unwrap();
-        assert_eq!(signer(&room, &mine), Some(ana.public()));
-        let sig = ana.sign(post_canonical("room-2", &mine, "offer", 12).bytes());
-        let obj = room.post_obj(&mine).unwrap();
-        room.doc.put(&obj, "sig", sig).unwrap();
+        assert_eq!(signer(&room, &other), None);
+        // So does one written at an id that names someone else: it is not shown at all.
+        let bo = crate::crypto::Identity::generate();
+        let stolen = crate::crypto::entry_id(&bo.public());
+        let canonical = post_entry_canonical("room-1", &stolen, &entry);
+        put_signed(&mut room.doc, &format!("post:{stolen}"), &ana, canonical).unwrap();
         room.commit();
-        assert_eq!(signer(&room, &mine), None);
+        assert!(room.post(&stolen).is_none());
+    }
+
+    use super::super::signed::Field;
+
+    #[test]
+    fn rival_entries_at_a_post_s_id_change_nothing_however_early_they_claim_to_be() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let (ana, bo) = (me(), crate::crypto::Identity::generate());
+        let start = room.doc_mut().get_heads();
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        let before = room.posts();
+        // Bo learns the id, then writes rivals from the room as it was before the post: his
+        // own signed post, and one claiming Ana's key with a signature that does not hold.
+        let mut fork = room.doc_mut().fork_at(&start).unwrap();
+        let entry = PostEntry {
+            kind: PostKind::Need,
+            content: Content::checked("Mine", "", "Tools", &PostDetails::default()).unwrap(),
+            created_at: 5,
+        };
+        let canonical = post_entry_canonical("room-1", &id, &entry);
+        put_signed(&mut fork, &format!("post:{id}"), &bo, canonical).unwrap();
+        fork.commit();
+        room.doc_mut().merge(&mut fork).unwrap();
+        room.commit();
+        assert_eq!(room.posts(), before);
+        let mut fork = room.doc_mut().fork_at(&start).unwrap();
+        let obj = fork
+            .put_object(automerge::ROOT, format!("post:{id}"), ObjType::Map)
+            .unwrap();
+        for (k, v) in [("kind", "need"), ("title", "Forged"), ("description", "")] {
+            fork.put(&obj, k, v).unwrap();
+        }
+        for (k, v) in [("category", "Tools"), ("tags", ""), ("urgency", "normal")] {
+            fork.put(&obj, k, v).unwrap();
+        }
+        fork.put(&obj, "expires_at", 0).unwrap();
+        fork.put(&obj, "created_at", 4).unwrap();
+        fork.put(&obj, "author", ana.public()).unwrap();
+        fork.put(&obj, "sig", "bad").unwrap();
+        fork.commit();
+        room.doc_mut().merge(&mut fork).unwrap();
+        room.commit();
+        let after = room.posts();
+        assert_eq!(after, before);
+        assert_eq!(room.post_signer(&after[0]), Some(ana.public()));
+        assert!(room
+            .tampering()
+            .iter()
+            .any(|t| t.key == format!("post:{id}")));
+        // Nor does deleting the post or writing over its fields.
+        room.doc_mut()
+            .delete(automerge::ROOT, format!("post:{id}"))
+            .unwrap();
+        room.commit();
+        assert_eq!(room.posts(), before);
+    }
+
+    #[test]
+    fn the_latest_version_by_the_author_counts_and_nobody_else_s() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let (ana, bo) = (me(), crate::crypto::Identity::generate());
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        room.edit_post(&ana, &id, retitle("Long ladder"), 20)
+            .unwrap();
+        room.edit_post(&ana, &id, retitle("Longest ladder"), 15)
+            .unwrap();
+        // Her own sequence orders her versions, whatever her clock said.
+        assert_eq!(room.post(&id).unwrap().title, "Longest ladder");
+        // A version Bo signs is not hers, whatever sequence number it claims.
+        let version = PostVersion {
+            post: id.clone(),
+            seq: 99,
+            content: Content::checked("Free", "", "Tools", &PostDetails::default()).unwrap(),
+            at: 30,
+        };
+        let vid = crate::crypto::entry_id(&bo.public());
+        let canonical = version_canonical("room-1", &vid, &version);
+        put_signed(&mut room.doc, &format!("postver:{vid}"), &bo, canonical).unwrap();
+        room.commit();
+        assert_eq!(room.post(&id).unwrap().title, "Longest ladder");
+        // Putting back one of her older versions (a rollback) changes nothing either.
+        let old: Vec<(String, String)> = room
+            .entries("postver:")
+            .filter(|(_, f)| text(f, "title") == Some("Long ladder"))
+            .map(|(k, f)| (k.to_owned(), text(f, "sig").unwrap().to_owned()))
+            .collect();
+        assert_eq!(old.len(), 1);
+        let (key, _) = &old[0];
+        let copy: Vec<(String, Field)> = room
+            .index
+            .get(&format!("postver:{key}"))
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let obj = room
+            .doc_mut()
+            .put_object(automerge::ROOT, format!("postver:{key}"), ObjType::Map)
+            .unwrap();
+        for (k, v) in copy {
+            match v {
+                Field::Text(t) => room.doc_mut().put(&obj, k, t).unwrap(),
+                Field::Int(i) => room.doc_mut().put(&obj, k, i).unwrap(),
+            }
+        }
+        room.commit();
+        assert_eq!(room.post(&id).unwrap().title, "Longest ladder");
+        assert_eq!(
+            room.post_edits(&id),
+            vec![(ana.public(), 20), (ana.public(), 15)]
+        );
+    }
+
+    #[test]
+    fn oversized_or_malformed_versions_count_for_nothing() {
+        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
+        let ana = me();
+        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
+        let huge = Content {
+            title: "x".repeat(MAX_TITLE + 1),
+            description: String::new(),
+            category: "Tools".into(),
+            tags: Vec::new(),
+            urgency: Urgency::Normal,
+            expires_at: None,
+        };
+        let version = PostVersion {
+            post: id.clone(),
+            seq: 1,
+            content: huge,
+            at: 11,
+        };
+        let vid = crate::crypto::entry_id(&ana.public());
+        let canonical = version_canonical("room-1", &vid, &version);
+        put_signed(&mut room.doc, &format!("postver:{vid}"), &ana, canonical).unwrap();
+        room.commit();
+        assert_eq!(room.post(&id).unwrap().title, "Ladder");
     }
 
     #[test]
@@ -867,11 +1305,12 @@ mod tests {
             PostStatus::Withdrawn,
             11
         )));
-        let edit = PostEdit {
-            title: Some("Mine now".into()),
-            ..PostEdit::default()
-        };
-        assert!(not_author(room.edit_post(&bo, &id, edit, 11)));
+        assert!(not_author(room.edit_post(
+            &bo,
+            &id,
+            retitle("Mine now"),
+            11
+        )));
         assert!(not_author(room.set_post_details(
             &bo,
             &id,
@@ -891,25 +1330,13 @@ mod tests {
         let (ana, bo) = (me(), crate::crypto::Identity::generate());
         let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
         let status = |room: &RoomDoc| room.post(&id).unwrap().status;
-        // Bo's modified client writes "withdrawn" into the post's map, with an edit mark of his
-        // own: the old derivation showed the post withdrawn.
-        let obj = room.post_obj(&id).unwrap();
-        room.doc.put(&obj, "status", "withdrawn").unwrap();
-        room.commit();
-        room.put_mark(&bo, "postedit", &id, 11).unwrap();
-        assert_eq!(status(&room), PostStatus::Open);
-        assert_eq!(room.posts()[0].status, PostStatus::Open);
-        // A signed status entry by Bo is his, not the author's: ignored too.
+        // A signed status entry by Bo is his, not the author's: ignored.
         room.put_status(&bo, &id, PostStatus::Withdrawn, 12)
             .unwrap();
         room.commit();
         assert_eq!(status(&room), PostStatus::Open);
-        // The author's signed status counts, and from then on the map's field is never read.
         room.set_post_status(&ana, &id, PostStatus::Matched, 13)
             .unwrap();
-        let obj = room.post_obj(&id).unwrap();
-        room.doc.put(&obj, "status", "open").unwrap();
-        room.commit();
         assert_eq!(status(&room), PostStatus::Matched);
         room.set_post_status(&ana, &id, PostStatus::Fulfilled, 14)
             .unwrap();
@@ -918,74 +1345,59 @@ mod tests {
         room.put_status(&ana, &id, PostStatus::Open, 15).unwrap();
         room.commit();
         assert_eq!(status(&room), PostStatus::Fulfilled);
+        assert_eq!(room.posts()[0].status, PostStatus::Fulfilled);
     }
 
     #[test]
-    fn statuses_set_by_earlier_builds_stay_readable() {
+    fn legacy_posts_stay_readable_and_their_author_s_edit_signs_them() {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
-        let ana = me();
-        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
-        // An earlier build: the author's status went into the map, with her edit mark.
-        let obj = room.post_obj(&id).unwrap();
-        room.doc.put(&obj, "status", "withdrawn").unwrap();
-        room.commit();
-        room.put_mark(&ana, "postedit", &id, 11).unwrap();
-        assert_eq!(room.post(&id).unwrap().status, PostStatus::Withdrawn);
-        // Unsigned posts from before signatures keep the map's status (shown as unverified).
-        let posts = room.posts_obj().unwrap();
-        let old = room.doc.put_object(&posts, "old", ObjType::Map).unwrap();
-        for (k, v) in [("kind", "need"), ("title", "Old"), ("status", "matched")] {
-            room.doc.put(&old, k, v).unwrap();
-        }
-        room.commit();
-        let p = room.post("old").unwrap();
+        let (ana, bo) = (me(), crate::crypto::Identity::generate());
+        let id = legacy_post(&mut room, Some(&ana), "Ladder", 10);
+        let p = room.post(&id).unwrap();
+        assert!(p.legacy && !p.signed_text);
         assert_eq!(
-            (p.status, room.post_signer(&p)),
-            (PostStatus::Matched, None)
+            (p.title.as_str(), p.description.as_str()),
+            ("Ladder", "old words")
         );
-    }
-
-    #[test]
-    fn an_edit_pins_the_status_so_the_map_field_is_no_longer_read() {
-        let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
-        let ana = me();
-        let id = room.add_post(&ana, offer("Ladder"), 10).unwrap();
-        room.edit_post(
-            &ana,
-            &id,
-            PostEdit {
-                title: Some("Long ladder".into()),
-                ..PostEdit::default()
-            },
-            11,
-        )
-        .unwrap();
-        // Ana's edit mark exists now; the field still does not decide.
-        let obj = room.post_obj(&id).unwrap();
+        assert_eq!(room.post_signer(&p), Some(ana.public()));
+        // Bo's modified client writes "withdrawn" into the map, with an edit mark of his own:
+        // not the author's status.
+        let obj = room.legacy_obj(&id).unwrap();
         room.doc.put(&obj, "status", "withdrawn").unwrap();
         room.commit();
+        room.put_mark(&bo, "postedit", &id, 11).unwrap();
         assert_eq!(room.post(&id).unwrap().status, PostStatus::Open);
-    }
-
-    #[test]
-    fn concurrent_description_edits_merge_by_character() {
-        let mut a = RoomDoc::create("room-1", "Street", 1).unwrap();
-        let id = a.add_post(&me(), offer("Ladder"), 10).unwrap();
-        let mut b = RoomDoc::empty("room-1");
-        sync_pair(&mut a, &mut b);
-        assert_eq!(b.posts(), a.posts());
-        let edit = |d: &str| PostEdit {
-            description: Some(d.into()),
-            ..PostEdit::default()
-        };
-        a.edit_post(&me(), &id, edit("Please: A sturdy ladder, 3 m"), 20)
+        // An earlier build of Ana's wrote her status into the map, with her edit mark.
+        room.put_mark(&ana, "postedit", &id, 12).unwrap();
+        assert_eq!(room.post(&id).unwrap().status, PostStatus::Withdrawn);
+        room.doc.put(&obj, "status", "matched").unwrap();
+        room.commit();
+        assert!(!room.post(&id).unwrap().status.is_final());
+        // Her edit with this build signs the whole post and pins its status.
+        room.edit_post(&ana, &id, retitle("Long ladder"), 13)
             .unwrap();
-        b.edit_post(&me(), &id, edit("A sturdy ladder, 3 m, in the shed"), 21)
-            .unwrap();
-        sync_pair(&mut a, &mut b);
-        let merged = a.post(&id).unwrap().description;
-        assert_eq!(merged, "Please: A sturdy ladder, 3 m, in the shed");
-        assert_eq!(b.post(&id).unwrap().description, merged);
+        let p = room.post(&id).unwrap();
+        assert!(p.legacy && p.signed_text);
+        assert_eq!(
+            (p.title.as_str(), p.description.as_str(), p.status),
+            ("Long ladder", "old words", PostStatus::Matched)
+        );
+        room.doc.put(&obj, "status", "open").unwrap();
+        room.doc.put(&obj, "title", "Rewritten").unwrap();
+        room.commit();
+        let p = room.post(&id).unwrap();
+        assert_eq!(
+            (p.title.as_str(), p.status),
+            ("Long ladder", PostStatus::Matched)
+        );
+        // Bo cannot edit it, and his versions are not Ana's.
+        assert!(room.edit_post(&bo, &id, retitle("Mine"), 14).is_err());
+        // A post from before signatures shows unverified, as it was.
+        let old = legacy_post(&mut room, None, "Old", 15);
+        let p = room.post(&old).unwrap();
+        assert_eq!((p.title.as_str(), room.post_signer(&p)), ("Old", None));
+        assert_eq!(room.posts().len(), 2);
+        assert_eq!(room.post_count(), 2);
     }
 
     #[test]
@@ -1079,6 +1491,15 @@ mod tests {
     fn malformed_entries_from_a_peer_are_skipped() {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();
         room.add_post(&me(), offer("Ladder"), 10).unwrap();
+        let junk = format!("post:{}", crate::crypto::entry_id(&me().public()));
+        room.doc_mut()
+            .put(automerge::ROOT, junk.as_str(), "x")
+            .unwrap();
+        let odd = room
+            .doc_mut()
+            .put_object(automerge::ROOT, "post:unbound", ObjType::Map)
+            .unwrap();
+        room.doc_mut().put(&odd, "kind", "offer").unwrap();
         let posts = room.posts_obj().unwrap();
         room.doc_mut().put(&posts, "junk", 42).unwrap();
         let odd = room

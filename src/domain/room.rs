@@ -8,7 +8,7 @@ use automerge::{
 /// The schema this build writes. A room carrying a newer one is opened read-only; an older one
 /// is migrated (see [`RoomDoc::migrate`]).
 /// 1: the first board. 2: posts carry their author's signature; module entries at the root.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 pub(crate) const POSTS: &str = "posts";
 const MAX_NAME_CHARS: usize = 80;
 
@@ -200,6 +200,9 @@ impl RoomDoc {
     ///
     /// 1 → 2: nothing moves — posts written before signatures stay, shown as unverified —
     /// but the version is raised so that builds that would write unsigned posts stop writing.
+    /// 2 → 3: nothing moves either: posts become signed entries (`post:`), and those in the
+    /// `posts` map stay readable as legacy posts; the version tells earlier builds, which
+    /// would see none of the new posts, that a newer version wrote the room.
     pub fn migrate(&mut self) -> Result<bool, DomainError> {
         self.reindex();
         let Some(from) = self.schema_version() else {

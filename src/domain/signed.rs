@@ -569,10 +569,10 @@ impl Index {
             }
         }
         for (key, versions) in &self.entries {
-            let Some(first) = versions.first() else {
+            let Some(first) = counted(key, versions).or(versions.first()) else {
                 continue;
             };
-            for other in &versions[1..] {
+            for other in versions {
                 if other.author() != first.author() {
                     // Versions keep no change hash; the key and the author say enough.
                     let by = other.author().unwrap_or("?").to_owned();
@@ -666,9 +666,14 @@ impl Index {
     /// Every entry whose key starts with `prefix`: (the key after the prefix, the entry as
     /// first written). At a key chosen at random by its writer, the causally first version is
     /// the writer's own: nobody else can have known the key before it existed.
+    ///
+    /// Not so when the writer builds on an old state of the room (hidden from the others):
+    /// a rival put at a known key can then be causally "earlier". Ids made by
+    /// [`crate::crypto::entry_id`] name their author, so at such a key only that author's
+    /// version counts, however early a rival claims to be.
     pub fn range<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
         self.range_versions(prefix)
-            .filter_map(|(id, versions)| Some((id, versions.first()?)))
+            .filter_map(|(id, versions)| Some((id, counted(id, versions)?)))
     }
 
     /// Every version ever written at `key`, causally earliest first: for keys anyone can
@@ -781,9 +786,20 @@ impl Index {
         self.generation
     }
 
-    /// The entry at `key` as first written.
+    /// The entry at `key` that counts (see [`Index::range`]).
     pub fn get(&self, key: &str) -> Option<&Raw> {
-        self.entries.get(key)?.first()
+        counted(key, self.entries.get(key)?)
+    }
+}
+
+/// Of the versions at one key (causally first first), the one that counts: at an id bound to
+/// its author, that author's first; at any other, the first.
+fn counted<'a>(id: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
+    match crate::crypto::id_author(id) {
+        Some(key) => versions
+            .iter()
+            .find(|v| v.author().is_some_and(|a| a.starts_with(key))),
+        None => versions.first(),
     }
 }
 

@@ -305,10 +305,11 @@ fn PostItem(
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let edit = PostEdit {
+        let mut edit = PostEdit {
             title: Some(title.get_untracked()),
             description: Some(description.get_untracked()),
             category: Some(category.get_untracked()),
+            details: None,
         };
         let expires_at = match end_of_day(&expires.get_untracked()) {
             Ok(e) => e,
@@ -325,14 +326,11 @@ fn PostItem(
             urgency: Urgency::parse(&urgency.get_untracked()).unwrap_or_default(),
             expires_at,
         };
+        edit.details = Some(details);
         let id = id.get_value();
-        // Both parts are checked before either is written.
+        // One signed version: everything is checked before anything is written.
         run(Box::new(move |h| {
-            h.command(|room, me, now| {
-                room.check_post_details(&details)?;
-                room.edit_post(me, &id, edit, now)?;
-                room.set_post_details(me, &id, details, now)
-            })
+            h.command(|room, me, now| room.edit_post(me, &id, edit, now))
         }));
     };
     let set_status = move |to: PostStatus| {
@@ -386,6 +384,12 @@ fn PostItem(
                     <span class="unverified" data-testid="unverified"
                         title="This post carries no valid signature: it was written by an older version, or altered after it was signed.">
                         {t("unverified")}
+                    </span>
+                })}
+                {(signer.is_some() && !post.signed_text).then(|| view! {
+                    <span class="unverified" data-testid="text-unsigned"
+                        title=t("Posted with an older version of Tequio: its text is not signed, so anyone with the link could have changed it. Its author's next edit signs it.")>
+                        {t("text not signed")}
                     </span>
                 })}
             </div>

@@ -216,6 +216,24 @@ describe('the commons through the UI', () => {
     for (const p of [pa, pb]) {
       await ladder(p).getByTestId('holder').filter({ hasText: 'Available' }).waitFor({ timeout: WAIT })
     }
+
+    // Bo books it from tomorrow; a week's hand-over to anyone else falls in his booking: the
+    // steward is asked first, and nothing moves until she says so.
+    const day = n => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10)
+    await ladder(pb).getByTestId('book-from').fill(day(1))
+    await ladder(pb).getByTestId('book-to').fill(day(3))
+    await ladder(pb).getByTestId('book').click()
+    await ladder(pa).getByTestId('booking').nth(1).waitFor({ timeout: WAIT })
+    await ladder(pa).getByTestId('lend-to').selectOption({ label: 'Ana' })
+    await ladder(pa).getByTestId('hand-over').click()
+    const prompt = ladder(pa).getByTestId('booking-conflict')
+    await prompt.filter({ hasText: 'Bo' }).waitFor({ timeout: WAIT })
+    await prompt.getByRole('button', { name: 'Cancel' }).click()
+    await prompt.waitFor({ state: 'detached', timeout: WAIT })
+    assert.equal(await ladder(pa).getByTestId('holder').filter({ hasText: 'Available' }).count(), 1)
+    await ladder(pa).getByTestId('hand-over').click()
+    await prompt.getByTestId('hand-over-anyway').click()
+    await pb.locator('[data-testid=resource][data-name=Ladder][data-holder=Ana]').waitFor({ timeout: WAIT })
     await saved(pa)
     await saved(pb)
   }))

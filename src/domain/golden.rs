@@ -1,0 +1,280 @@
+//! The canonical bytes of every kind of signed entry, pinned. Entries already signed in
+//! existing rooms verify only if their kind, field names, field order and tags are encoded
+//! exactly as when they were signed, so these must never change.
+
+use super::signed::Canonical;
+use sha2::{Digest, Sha256};
+
+const ROOM: &str = "room-1";
+
+/// Every kind with sample fields, encoded the way each module wrote it by hand before entries
+/// had one shape (a copy of the old `*_canonical` functions, with fixed values).
+fn written_by_hand() -> Vec<(&'static str, Canonical)> {
+    let c = |kind: &str, id: &str| Canonical::new(ROOM, kind, id);
+    vec![
+        (
+            "profile",
+            c("profile", "key1")
+                .text("name", "Ana")
+                .text("skills", "bikes")
+                .text("bio", "hi")
+                .int("at", 7),
+        ),
+        (
+            "vouch",
+            c("vouch", "v1").text("newcomer", "key2").int("at", 8),
+        ),
+        ("leave", c("leave", "l1").int("at", 9)),
+        ("founder", c("founder", "founder").int("at", 1)),
+        (
+            "founder+charter",
+            c("founder", "founder")
+                .int("at", 1)
+                .text("charter", r#"[["purpose","bikes"]]"#),
+        ),
+        (
+            "decision",
+            c("decision", "d1")
+                .text("title", "Paint")
+                .text("method", "consent")
+                .text("options", "yes\nno")
+                .int("closes_at", 100)
+                .int("quorum", 50)
+                .text("amend", "approvals=2")
+                .int("at", 10),
+        ),
+        (
+            "stance",
+            c("stance", "s1")
+                .text("decision", "d1")
+                .text("value", "agree")
+                .text("reason", "fine")
+                .int("at", 11),
+        ),
+        (
+            "outcome",
+            c("outcome", "o1")
+                .text("decision", "d1")
+                .text("statement", "done")
+                .int("review", 500)
+                .int("at", 12),
+        ),
+        (
+            "pot",
+            c("pot", "p1")
+                .text("name", "Pot")
+                .text("unit", "EUR")
+                .int("at", 13),
+        ),
+        (
+            "ledger",
+            c("ledger", "e1")
+                .text("pot", "p1")
+                .text("entry", "expense")
+                .int("amount", 250)
+                .text("memo", "paint")
+                .text("target", "")
+                .int("at", 14),
+        ),
+        (
+            "confirmation",
+            c("confirmation", "e1/k1")
+                .text("pot", "p1")
+                .text("target", "e1")
+                .int("at", 15),
+        ),
+        (
+            "resource",
+            c("resource", "r1")
+                .text("kind", "tool")
+                .text("name", "Drill")
+                .text("rules", "return it")
+                .text("condition", "good")
+                .text("location", "shed")
+                .text("licence", "")
+                .int("at", 16),
+        ),
+        (
+            "booking",
+            c("booking", "b1")
+                .text("resource", "r1")
+                .int("start", 17)
+                .int("end", 18),
+        ),
+        (
+            "transfer",
+            c("transfer", "t1")
+                .text("resource", "r1")
+                .text("transfer", "lend")
+                .text("holder", "key2")
+                .int("due", 0)
+                .text("note", "careful")
+                .int("at", 19),
+        ),
+        (
+            "task",
+            c("task", "t1")
+                .text("title", "Sweep")
+                .int("slots", 2)
+                .int("at", 20),
+        ),
+        (
+            "party",
+            c("party", "w1")
+                .text("title", "Garden")
+                .text("place", "yard")
+                .int("date", 21)
+                .int("every_days", 7)
+                .int("slots", 5)
+                .int("at", 22),
+        ),
+        (
+            "hours",
+            c("hours", "h1")
+                .text("to", "key2")
+                .int("minutes", 90)
+                .text("memo", "lesson")
+                .int("at", 23),
+        ),
+        (
+            "circle",
+            c("circle", "c1")
+                .text("name", "Tanda")
+                .text("unit", "EUR")
+                .int("amount", 100)
+                .int("period_days", 30)
+                .int("starts_at", 24)
+                .text("members", "key1\nkey2")
+                .int("at", 25),
+        ),
+        (
+            "circlepay",
+            c("circlepay", "c1p")
+                .text("circle", "c1")
+                .int("round", 1)
+                .int("at", 26),
+        ),
+        (
+            "contribution",
+            c("contribution", "k1")
+                .text("value_type", "care")
+                .int("quantity", 3)
+                .text("description", "meals")
+                .int("date", 27)
+                .text("beneficiary", "key2")
+                .text("reverses", "")
+                .int("at", 28),
+        ),
+        ("page", c("page", "g1").text("title", "Rules").int("at", 29)),
+        (
+            "mark",
+            c("approval", "a1").text("target", "e1").int("at", 30),
+        ),
+    ]
+}
+
+fn digest(c: &Canonical) -> String {
+    crate::crypto::hex(&Sha256::digest(c.bytes()))
+}
+
+/// SHA-256 of each kind's canonical bytes above, recorded before the change to one shape.
+const PINNED: &[(&str, &str)] = &[
+    (
+        "profile",
+        "dbcdeab77cf3d3f9f5680b65d123958f08de665df722514655a4c9df0f6fdd29",
+    ),
+    (
+        "vouch",
+        "36e056e3be369aa4e478fe571bafbfaf2d2b92dd3fea68673d7f3f07aac1cfe6",
+    ),
+    (
+        "leave",
+        "d59f47b3f8b2401d1a7b37f599f0a2811585b1e7cd34e828578f96d9fb6ca9da",
+    ),
+    (
+        "founder",
+        "1bef6a1ed5fad16d1091743115b8d3ebfbe456dd91c8a2705951b6ddecea8b3c",
+    ),
+    (
+        "founder+charter",
+        "dcb5d8707c20aeaa674d7c189821d1a2ec180e07679f8908b53a2b47708d2d3c",
+    ),
+    (
+        "decision",
+        "3ab3b68471ad3e38c84491e411a99f78eb65275393d6f09d1a3e6d5ecf3cef7b",
+    ),
+    (
+        "stance",
+        "0ddf368edebe59c16368170181573169ccf5aa6bc8ab40ec43d95f069231b49e",
+    ),
+    (
+        "outcome",
+        "71ca1e72745f804718b4a39152353ed6421be6808257eda2c3b9a0a1c867e9ee",
+    ),
+    (
+        "pot",
+        "4c4357352d2de20e345bf8a3b1353e1d3e89240e1081d09421ea8e6b88292104",
+    ),
+    (
+        "ledger",
+        "d1161f86cd7a9d9222b59cebc8e58fdf48d8865be18ad23a5205df805eb6a874",
+    ),
+    (
+        "confirmation",
+        "97d36ca51a87bedfabe843fe4e17ddaca2cecdd37edb9e737ff9705aab02ffd2",
+    ),
+    (
+        "resource",
+        "6ebae04289100a21fd083431e60a37d0bc623fe05c91f6cec2b984b5a8bc5dbc",
+    ),
+    (
+        "booking",
+        "631eb4ef8f76d24680f97931e9d18e3ca3b593f375e85363bf522e6bf196aebc",
+    ),
+    (
+        "transfer",
+        "3d3ed8d07c1ca4f13394f941d6215616cfd33bd9fa6990d6f902c2add2e2d6ac",
+    ),
+    (
+        "task",
+        "abdf678baa670fbb4d6bf0a95357971a0e3d263f06b0b65d7bd891323c8c8901",
+    ),
+    (
+        "party",
+        "669e01c1558157419759fd2cb50ba284f7944ea3e395c227dac90e1c040fada7",
+    ),
+    (
+        "hours",
+        "06db139469911836d84fa8cd014731ec1af20fa67c2287b647bef2f9e59dcf2c",
+    ),
+    (
+        "circle",
+        "a24899a3a165b4957af8f29770986061fa16f219c704af3db3e91c521b133e3f",
+    ),
+    (
+        "circlepay",
+        "c80d65adafad33a55bf8dccf49156bbe9716e90e1ff1a37bb07b7a71ba7f51f6",
+    ),
+    (
+        "contribution",
+        "e555c92e72e7f444da9b07e723c5cd12b7573f6114f4ac636d2a901aeb59fb80",
+    ),
+    (
+        "page",
+        "3cdec57abed37ee64186c84078ec422fbef665008f8ea22f4982e444568cbce3",
+    ),
+    (
+        "mark",
+        "10c29a4644fd5357b4bdffd73bee62466db97e4d0155eed9110198b0668c0621",
+    ),
+];
+
+#[test]
+fn canonical_bytes_are_pinned() {
+    let hand = written_by_hand();
+    assert_eq!(hand.len(), PINNED.len());
+    for ((name, c), (pinned_name, pinned)) in hand.iter().zip(PINNED) {
+        assert_eq!(name, pinned_name);
+        assert_eq!(&digest(c), pinned, "{name}");
+    }
+}

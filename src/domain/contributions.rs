@@ -409,8 +409,12 @@ mod tests {
 
     /// Writes a mark straight into the document.
     fn forge_mark(room: &mut RoomDoc, kind: &str, id: &str, by: &Identity, target: &str) {
-        let canonical = crate::domain::signed::mark_canonical("room-1", kind, id, target, 11);
-        put_signed(&mut room.doc, &format!("{kind}:{id}"), by, canonical).unwrap();
+        let mark = crate::domain::signed::MarkFields {
+            target: target.to_owned(),
+            at: 11,
+        };
+        room.put_fields(by, kind, &format!("{kind}:{id}"), id, &mark)
+            .unwrap();
         room.commit();
     }
 

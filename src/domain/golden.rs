@@ -278,3 +278,130 @@ fn canonical_bytes_are_pinned() {
         assert_eq!(&digest(c), pinned, "{name}");
     }
 }
+
+/// The same samples, written as the entries each module declares.
+fn written_as_entries() -> Vec<(&'static str, Canonical)> {
+    use super::decisions::{OutcomeEntry, ProposalEntry, StanceEntry};
+    use super::members::{FounderEntry, LeaveEntry, ProfileEntry, VouchEntry};
+    use super::pot::{ConfirmationEntry, LedgerEntry, PotEntry};
+    use super::signed::{Entry, Fields, MarkFields};
+    let s = |v: &str| v.to_owned();
+    vec![
+        (
+            "profile",
+            ProfileEntry {
+                name: s("Ana"),
+                skills: s("bikes"),
+                bio: s("hi"),
+                at: 7,
+            }
+            .canonical(ROOM, "key1"),
+        ),
+        (
+            "vouch",
+            VouchEntry {
+                newcomer: s("key2"),
+                at: 8,
+            }
+            .canonical(ROOM, "v1"),
+        ),
+        ("leave", LeaveEntry { at: 9 }.canonical(ROOM, "l1")),
+        (
+            "founder",
+            FounderEntry {
+                at: 1,
+                charter: s(""),
+            }
+            .canonical(ROOM, "founder"),
+        ),
+        (
+            "founder+charter",
+            FounderEntry {
+                at: 1,
+                charter: s(r#"[["purpose","bikes"]]"#),
+            }
+            .canonical(ROOM, "founder"),
+        ),
+        (
+            "decision",
+            ProposalEntry {
+                title: s("Paint"),
+                method: s("consent"),
+                options: s("yes\nno"),
+                closes_at: 100,
+                quorum: 50,
+                amend: s("approvals=2"),
+                at: 10,
+            }
+            .canonical(ROOM, "d1"),
+        ),
+        (
+            "stance",
+            StanceEntry {
+                decision: s("d1"),
+                value: s("agree"),
+                reason: s("fine"),
+                at: 11,
+            }
+            .canonical(ROOM, "s1"),
+        ),
+        (
+            "outcome",
+            OutcomeEntry {
+                decision: s("d1"),
+                statement: s("done"),
+                review: 500,
+                at: 12,
+            }
+            .canonical(ROOM, "o1"),
+        ),
+        (
+            "pot",
+            PotEntry {
+                name: s("Pot"),
+                unit: s("EUR"),
+                at: 13,
+            }
+            .canonical(ROOM, "p1"),
+        ),
+        (
+            "ledger",
+            LedgerEntry {
+                pot: s("p1"),
+                entry: s("expense"),
+                amount: 250,
+                memo: s("paint"),
+                target: s(""),
+                at: 14,
+            }
+            .canonical(ROOM, "e1"),
+        ),
+        (
+            "confirmation",
+            ConfirmationEntry {
+                pot: s("p1"),
+                target: s("e1"),
+                at: 15,
+            }
+            .canonical(ROOM, "e1/k1"),
+        ),
+        (
+            "mark",
+            MarkFields {
+                target: s("e1"),
+                at: 30,
+            }
+            .canonical_as(ROOM, "approval", "a1"),
+        ),
+    ]
+}
+
+#[test]
+fn entries_encode_exactly_as_written_by_hand() {
+    let hand = written_by_hand();
+    let entries = written_as_entries();
+    for (name, c) in &entries {
+        let (_, by_hand) = hand.iter().find(|(n, _)| n == name).expect(name);
+        assert_eq!(c.bytes(), by_hand.bytes(), "{name}");
+    }
+}

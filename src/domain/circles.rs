@@ -6,8 +6,8 @@
 
 use super::pot::{checked_id, plain_id, MAX_AMOUNT};
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
-use crate::crypto::{random_id, Identity};
+use super::signed::{signed_entry, Entry as _, Fields as _};
+use crate::crypto::Identity;
 use std::collections::BTreeSet;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -79,22 +79,40 @@ fn schedule_fits(c: &NewCircle) -> bool {
         && c.amount.checked_mul(rounds).is_some()
 }
 
-fn circle_canonical(room: &str, id: &str, c: &NewCircle, at: i64) -> Canonical {
-    Canonical::new(room, "circle", id)
-        .text("name", &c.name)
-        .text("unit", &c.unit)
-        .int("amount", c.amount)
-        .int("period_days", c.period_days)
-        .int("starts_at", c.starts_at)
-        .text("members", &c.members.join("\n"))
-        .int("at", at)
+signed_entry! {
+    /// A lending circle (`circle:<id>`): its members one per line.
+    pub(crate) struct CircleEntry = "circle" {
+        name: String,
+        unit: String,
+        amount: i64,
+        period_days: i64,
+        starts_at: i64,
+        members: String,
+        at: i64,
+    }
 }
 
-fn payment_canonical(room: &str, id: &str, circle: &str, round: i64, at: i64) -> Canonical {
-    Canonical::new(room, "circlepay", id)
-        .text("circle", circle)
-        .int("round", round)
-        .int("at", at)
+impl CircleEntry {
+    fn new(c: &NewCircle, at: i64) -> Self {
+        CircleEntry {
+            name: c.name.clone(),
+            unit: c.unit.clone(),
+            amount: c.amount,
+            period_days: c.period_days,
+            starts_at: c.starts_at,
+            members: c.members.join("\n"),
+            at,
+        }
+    }
+}
+
+signed_entry! {
+    /// A member's payment into a round of a circle (`circlepay:<circle>:<id>`).
+    pub(crate) struct PaymentEntry = "circlepay" {
+        circle: String,
+        round: i64,
+        at: i64,
+    }
 }
 
 fn invalid(field: &'static str, problem: &str) -> DomainError {
@@ -175,11 +193,7 @@ impl RoomDoc {
         if schedule(&c).is_none() {
             return Err(invalid("start", "is too far in the future"));
         }
-        let id = random_id();
-        let canonical = circle_canonical(self.room_id(), &id, &c, now_ms);
-        put_signed(&mut self.doc, &format!("circle:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        self.add_entry(me, "circle:", &CircleEntry::new(&c, now_ms))
     }
 
     /// Records that `me` paid their share of round `round` (counted from 0).
@@ -209,15 +223,12 @@ impl RoomDoc {
         if r.paid.contains(&key) {
             return Err(DomainError::AlreadyClaimed);
         }
-        let id = random_id();
-        let canonical = payment_canonical(self.room_id(), &id, circle, round as i64, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("circlepay:{circle}:{id}"),
-            me,
-            canonical,
-        )?;
-        self.commit();
+        let payment = PaymentEntry {
+            circle: circle.to_owned(),
+            round: round as i64,
+            at: now_ms,
+        };
+        self.add_entry(me, &format!("circlepay:{circle}:"), &payment)?;
         Ok(())
     }
 
@@ -240,33 +251,30 @@ impl RoomDoc {
             return None;
         }
         let f = self.index.get(&format!("circle:{id}"))?;
+        let entry = CircleEntry::decode(f)?;
         let c = NewCircle {
-            name: text(f, "name")?.to_owned(),
-            unit: text(f, "unit")?.to_owned(),
-            amount: int(f, "amount")?,
-            period_days: int(f, "period_days")?,
-            starts_at: int(f, "starts_at")?,
-            members: text(f, "members")?.split('\n').map(str::to_owned).collect(),
+            name: entry.name.clone(),
+            unit: entry.unit.clone(),
+            amount: entry.amount,
+            period_days: entry.period_days,
+            starts_at: entry.starts_at,
+            members: entry.members.split('\n').map(str::to_owned).collect(),
         };
-        let (at, author) = (int(f, "at")?, text(f, "author")?);
+        let author = f.author()?;
         if !admitted.contains(author) || !schedule_fits(&c) {
             return None;
         }
         let mut rounds = schedule(&c)?;
-        if !verifies(f, || circle_canonical(self.room_id(), id, &c, at)) {
+        if !entry.signed(self.room_id(), id, f) {
             return None;
         }
         // Payments in (time, id) order; the first by each member for each round counts.
         let mut payments: Vec<(i64, &str, usize, &str)> = self
-            .entries(&format!("circlepay:{id}:"))
-            .filter(|(pid, _)| plain_id(pid))
-            .filter_map(|(pid, p)| {
-                let (round, pat, author) = (int(p, "round")?, int(p, "at")?, text(p, "author")?);
-                (text(p, "circle") == Some(id)
-                    && admitted.contains(author)
-                    && verifies(p, || payment_canonical(self.room_id(), pid, id, round, pat)))
-                .then_some(())?;
-                Some((pat, pid, usize::try_from(round).ok()?, author))
+            .entries_of::<PaymentEntry>(&format!("circlepay:{id}:"))
+            .filter(|p| plain_id(p.id) && p.entry.circle == id && admitted.contains(p.author))
+            .filter_map(|p| {
+                let round = usize::try_from(p.entry.round).ok()?;
+                Some((p.entry.at, p.id, round, p.author))
             })
             .collect();
         payments.sort();
@@ -300,7 +308,7 @@ impl RoomDoc {
             members: c.members,
             rounds,
             author: author.to_owned(),
-            opened_at: at,
+            opened_at: entry.at,
         })
     }
 }
@@ -372,10 +380,8 @@ mod tests {
                 Err(DomainError::Invalid { .. })
             ));
             // Signed and written by a modified client, it is not shown, and nothing panics.
-            let id = random_id();
-            let canonical = circle_canonical(room.room_id(), &id, c, 10);
-            put_signed(&mut room.doc, &format!("circle:{id}"), &p[0], canonical).unwrap();
-            room.commit();
+            room.add_entry(&p[0], "circle:", &CircleEntry::new(c, 10))
+                .unwrap();
         }
         assert!(room.circles().is_empty());
         // A circle from the start of time is shown: its current round is its last.
@@ -429,8 +435,8 @@ mod tests {
 
     /// Writes a circle straight into the document, as a modified client could.
     fn forge(room: &mut RoomDoc, id: &str, by: &Identity, c: &NewCircle) {
-        let canonical = circle_canonical("room-1", id, c, 10);
-        put_signed(&mut room.doc, &format!("circle:{id}"), by, canonical).unwrap();
+        room.put_entry(by, &format!("circle:{id}"), id, &CircleEntry::new(c, 10))
+            .unwrap();
         room.commit();
     }
 
@@ -509,8 +515,13 @@ mod tests {
             })
         ));
         // A stranger's payment into a real round does not count.
-        let canonical = payment_canonical("room-1", "pay1", "fine", 1, 12);
-        put_signed(&mut room.doc, "circlepay:fine:pay1", &stranger, canonical).unwrap();
+        let payment = PaymentEntry {
+            circle: "fine".into(),
+            round: 1,
+            at: 12,
+        };
+        room.put_entry(&stranger, "circlepay:fine:pay1", "pay1", &payment)
+            .unwrap();
         room.commit();
         assert!(room.circle("fine").unwrap().rounds[1].paid.is_empty());
     }

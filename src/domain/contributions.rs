@@ -8,8 +8,8 @@
 //! checked sums.
 
 use super::room::{DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
-use crate::crypto::{random_id, Identity};
+use super::signed::{signed_entry, Entry as _, Fields as _};
+use crate::crypto::Identity;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The largest quantity one contribution may carry (minutes, or units): larger ones never count.
@@ -95,15 +95,31 @@ fn sum_of<K: Ord>(map: &BTreeMap<K, i64>, key: &K) -> i64 {
     map.get(key).copied().unwrap_or(0)
 }
 
-fn contribution_canonical(room: &str, id: &str, c: &NewContribution, at: i64) -> Canonical {
-    Canonical::new(room, "contribution", id)
-        .text("value_type", &c.value_type)
-        .int("quantity", c.quantity)
-        .text("description", &c.description)
-        .int("date", c.date)
-        .text("beneficiary", c.beneficiary.as_deref().unwrap_or_default())
-        .text("reverses", c.reverses.as_deref().unwrap_or_default())
-        .int("at", at)
+signed_entry! {
+    /// A contribution (`contribution:<id>`): `beneficiary` and `reverses` empty for none.
+    pub(crate) struct ContributionEntry = "contribution" {
+        value_type: String,
+        quantity: i64,
+        description: String [or_default],
+        date: i64,
+        beneficiary: String [or_default],
+        reverses: String [or_default],
+        at: i64,
+    }
+}
+
+impl ContributionEntry {
+    fn new(c: &NewContribution, at: i64) -> Self {
+        ContributionEntry {
+            value_type: c.value_type.clone(),
+            quantity: c.quantity,
+            description: c.description.clone(),
+            date: c.date,
+            beneficiary: c.beneficiary.clone().unwrap_or_default(),
+            reverses: c.reverses.clone().unwrap_or_default(),
+            at,
+        }
+    }
 }
 
 impl RoomDoc {
@@ -157,11 +173,7 @@ impl RoomDoc {
                 });
             }
         }
-        let id = random_id();
-        let canonical = contribution_canonical(self.room_id(), &id, &c, now_ms);
-        put_signed(&mut self.doc, &format!("contribution:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        self.add_entry(me, "contribution:", &ContributionEntry::new(&c, now_ms))
     }
 
     /// A peer validates someone else's contribution (its beneficiary confirms it instead).
@@ -230,19 +242,19 @@ impl RoomDoc {
         let mut list: Vec<ContributionView> = self
             .entries("contribution:")
             .filter_map(|(id, f)| {
+                let entry = ContributionEntry::decode(f)?;
+                let verified = entry.signed(self.room_id(), id, f);
                 let id = id.to_owned();
-                let opt = |name: &str| text(f, name).filter(|s| !s.is_empty()).map(str::to_owned);
+                let contributor = f.author()?.to_owned();
+                let opt = |s: String| (!s.is_empty()).then_some(s);
                 let c = NewContribution {
-                    value_type: text(f, "value_type")?.to_owned(),
-                    quantity: int(f, "quantity")?,
-                    description: text(f, "description").unwrap_or_default().to_owned(),
-                    date: int(f, "date")?,
-                    beneficiary: opt("beneficiary"),
-                    reverses: opt("reverses"),
+                    value_type: entry.value_type,
+                    quantity: entry.quantity,
+                    description: entry.description,
+                    date: entry.date,
+                    beneficiary: opt(entry.beneficiary),
+                    reverses: opt(entry.reverses),
                 };
-                let at = int(f, "at")?;
-                let verified = verifies(f, || contribution_canonical(self.room_id(), &id, &c, at));
-                let contributor = text(f, "author")?.to_owned();
                 // Neither the contributor nor the beneficiary validates: they are the parties.
                 let mut v = validators.get(&id).cloned().unwrap_or_default();
                 v.remove(&contributor);
@@ -402,15 +414,20 @@ mod tests {
 
     /// Writes a contribution straight into the document, as a modified client could.
     fn forge(room: &mut RoomDoc, id: &str, by: &Identity, c: &NewContribution) {
-        let canonical = contribution_canonical("room-1", id, c, 10);
-        put_signed(&mut room.doc, &format!("contribution:{id}"), by, canonical).unwrap();
+        let entry = ContributionEntry::new(c, 10);
+        room.put_entry(by, &format!("contribution:{id}"), id, &entry)
+            .unwrap();
         room.commit();
     }
 
     /// Writes a mark straight into the document.
     fn forge_mark(room: &mut RoomDoc, kind: &str, id: &str, by: &Identity, target: &str) {
-        let canonical = crate::domain::signed::mark_canonical("room-1", kind, id, target, 11);
-        put_signed(&mut room.doc, &format!("{kind}:{id}"), by, canonical).unwrap();
+        let mark = crate::domain::signed::MarkFields {
+            target: target.to_owned(),
+            at: 11,
+        };
+        room.put_fields(by, kind, &format!("{kind}:{id}"), id, &mark)
+            .unwrap();
         room.commit();
     }
 

@@ -13,8 +13,8 @@
 
 use super::charter::{Amendment, Charter};
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
-use crate::crypto::{random_id, Identity};
+use super::signed::{int, signed_entry, text, Entry as _, Raw};
+use crate::crypto::Identity;
 use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_OPTIONS: usize = 20;
@@ -216,51 +216,68 @@ pub struct Statement {
     pub at: i64,
 }
 
-fn outcome_canonical(
-    room: &str,
-    id: &str,
-    decision: &str,
-    statement: &str,
-    review_at: i64,
-    at: i64,
-) -> Canonical {
-    Canonical::new(room, "outcome", id)
-        .text("decision", decision)
-        .text("statement", statement)
-        .int("review", review_at)
-        .int("at", at)
+signed_entry! {
+    /// An outcome statement recorded for a decision (`outcome:<decision>:<id>`).
+    pub(crate) struct OutcomeEntry = "outcome" {
+        decision: String,
+        statement: String,
+        /// When to look at the decision again (0: no review planned).
+        review: i64,
+        at: i64,
+    }
 }
 
-fn proposal_canonical(room: &str, id: &str, p: &NewProposal, at: i64) -> Canonical {
-    Canonical::new(room, "decision", id)
-        .text("title", &p.title)
-        .text("method", &p.method.encode())
-        .text("options", &p.options.join("\n"))
-        .int("closes_at", p.closes_at)
-        .int("quorum", i64::from(p.quorum_percent))
-        .text(
-            "amend",
-            &p.amendment
+signed_entry! {
+    /// A proposal (`decision:<id>`): options one per line, the amendment encoded (empty for
+    /// none).
+    pub(crate) struct ProposalEntry = "decision" {
+        title: String,
+        method: String,
+        options: String,
+        closes_at: i64,
+        quorum: i64,
+        amend: String,
+        at: i64,
+    }
+}
+
+impl ProposalEntry {
+    fn new(p: &NewProposal, at: i64) -> Self {
+        ProposalEntry {
+            title: p.title.clone(),
+            method: p.method.encode(),
+            options: p.options.join("\n"),
+            closes_at: p.closes_at,
+            quorum: i64::from(p.quorum_percent),
+            amend: p
+                .amendment
                 .as_ref()
                 .map(Amendment::encode)
                 .unwrap_or_default(),
-        )
-        .int("at", at)
+            at,
+        }
+    }
 }
 
-fn stance_canonical(
-    room: &str,
-    id: &str,
-    decision: &str,
-    value: &str,
-    reason: &str,
-    at: i64,
-) -> Canonical {
-    Canonical::new(room, "stance", id)
-        .text("decision", decision)
-        .text("value", value)
-        .text("reason", reason)
-        .int("at", at)
+signed_entry! {
+    /// A member's stance on a decision (`stance:<decision>:<id>`), its value encoded.
+    pub(crate) struct StanceEntry = "stance" {
+        decision: String,
+        value: String,
+        reason: String,
+        at: i64,
+    }
+}
+
+impl StanceEntry {
+    fn new(decision: &str, value: &str, reason: &str, at: i64) -> Self {
+        StanceEntry {
+            decision: decision.to_owned(),
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+            at,
+        }
+    }
 }
 
 /// Instant runoff: repeatedly drop the option with the fewest first preferences (ties: the
@@ -392,11 +409,7 @@ impl RoomDoc {
             options,
             ..p
         };
-        let id = random_id();
-        let canonical = proposal_canonical(self.room_id(), &id, &p, now_ms);
-        put_signed(&mut self.doc, &format!("decision:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        self.add_entry(me, "decision:", &ProposalEntry::new(&p, now_ms))
     }
 
     /// States (or changes) this member's stance; the latest before closing counts.
@@ -430,16 +443,8 @@ impl RoomDoc {
                 problem: "is longer than 1000 characters".into(),
             });
         }
-        let id = random_id();
-        let value = stance.encode();
-        let canonical = stance_canonical(self.room_id(), &id, decision, &value, reason, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("{}{id}", stance_prefix(decision)),
-            me,
-            canonical,
-        )?;
-        self.commit();
+        let entry = StanceEntry::new(decision, &stance.encode(), reason, now_ms);
+        self.add_entry(me, &stance_prefix(decision), &entry)?;
         Ok(())
     }
 
@@ -493,9 +498,7 @@ impl RoomDoc {
             author == member
                 && value.len() <= MAX_STANCE_VALUE
                 && within(reason, MAX_REASON)
-                && verifies(f, || {
-                    stance_canonical(self.room_id(), id, decision, value, reason, at)
-                })
+                && StanceEntry::new(decision, value, reason, at).signed(self.room_id(), id, f)
         })
     }
 
@@ -545,16 +548,13 @@ impl RoomDoc {
                 problem: "must be in the future".into(),
             });
         }
-        let id = random_id();
-        let canonical =
-            outcome_canonical(self.room_id(), &id, decision, statement, review_at, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("outcome:{decision}:{id}"),
-            me,
-            canonical,
-        )?;
-        self.commit();
+        let outcome = OutcomeEntry {
+            decision: decision.to_owned(),
+            statement: statement.to_owned(),
+            review: review_at,
+            at: now_ms,
+        };
+        self.add_entry(me, &format!("outcome:{decision}:"), &outcome)?;
         Ok(())
     }
 
@@ -571,9 +571,13 @@ impl RoomDoc {
                 );
                 (text(f, "decision") == Some(decision)
                     && within(statement, MAX_STATEMENT)
-                    && verifies(f, || {
-                        outcome_canonical(self.room_id(), id, decision, statement, review, at)
-                    }))
+                    && OutcomeEntry {
+                        decision: decision.to_owned(),
+                        statement: statement.to_owned(),
+                        review,
+                        at,
+                    }
+                    .signed(self.room_id(), id, f))
                 .then_some((id, author, decision, at))
             })
             .collect()
@@ -639,7 +643,7 @@ impl RoomDoc {
             },
         };
         let at = int(f, "at")?;
-        if !verifies(f, || proposal_canonical(self.room_id(), id, &p, at)) {
+        if !ProposalEntry::new(&p, at).signed(self.room_id(), id, f) {
             return None;
         }
         // The member a removal names takes no part in it: their stance is ignored and they
@@ -689,16 +693,11 @@ impl RoomDoc {
             {
                 continue;
             }
-            if verifies(s, || {
-                stance_canonical(
-                    self.room_id(),
-                    stance_id,
-                    decision,
-                    value,
-                    reason,
-                    stance_at,
-                )
-            }) {
+            if StanceEntry::new(decision, value, reason, stance_at).signed(
+                self.room_id(),
+                stance_id,
+                s,
+            ) {
                 latest.insert(author, (stance_at, stance_id, stance));
             }
         }
@@ -1026,39 +1025,26 @@ mod tests {
 
     /// A proposal written as a modified client would: signed, past every check of `propose`.
     fn raw_proposal(r: &mut RoomDoc, by: &Identity, p: &NewProposal, at: i64) -> String {
-        let id = random_id();
-        let canonical = proposal_canonical(r.room_id(), &id, p, at);
-        put_signed(&mut r.doc, &format!("decision:{id}"), by, canonical).unwrap();
-        r.commit();
-        id
+        r.add_entry(by, "decision:", &ProposalEntry::new(p, at))
+            .unwrap()
     }
 
     /// A stance written directly, with any claimed time.
     fn raw_stance(r: &mut RoomDoc, by: &Identity, decision: &str, stance: &Stance, at: i64) {
-        let id = random_id();
-        let canonical = stance_canonical(r.room_id(), &id, decision, &stance.encode(), "", at);
-        put_signed(
-            &mut r.doc,
-            &format!("{}{id}", stance_prefix(decision)),
-            by,
-            canonical,
-        )
-        .unwrap();
-        r.commit();
+        let entry = StanceEntry::new(decision, &stance.encode(), "", at);
+        r.add_entry(by, &stance_prefix(decision), &entry).unwrap();
     }
 
     /// An outcome written directly, with any claimed time.
     fn raw_outcome(r: &mut RoomDoc, by: &Identity, decision: &str, at: i64) {
-        let id = random_id();
-        let canonical = outcome_canonical(r.room_id(), &id, decision, "done", 0, at);
-        put_signed(
-            &mut r.doc,
-            &format!("outcome:{decision}:{id}"),
-            by,
-            canonical,
-        )
-        .unwrap();
-        r.commit();
+        let outcome = OutcomeEntry {
+            decision: decision.to_owned(),
+            statement: "done".into(),
+            review: 0,
+            at,
+        };
+        r.add_entry(by, &format!("outcome:{decision}:"), &outcome)
+            .unwrap();
     }
 
     fn standing(r: &RoomDoc, who: &Identity) -> crate::domain::Standing {
@@ -1244,11 +1230,9 @@ mod tests {
             (&m[1], "ranking:1,1", ""),
             (&m[2], "ranking:0,1,0", ""),
         ] {
-            let id = random_id();
-            let c = stance_canonical(r.room_id(), &id, &d, value, reason, 101);
-            put_signed(&mut r.doc, &format!("{}{id}", stance_prefix(&d)), who, c).unwrap();
+            let entry = StanceEntry::new(&d, value, reason, 101);
+            r.add_entry(who, &stance_prefix(&d), &entry).unwrap();
         }
-        r.commit();
         assert_eq!(r.decision(&d, 2_000).unwrap().participants, 0);
         assert!(!r.has_stance(&d, &m[0].public()));
     }

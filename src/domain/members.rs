@@ -8,8 +8,8 @@
 
 use super::charter::{Amendment, Charter};
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
-use crate::crypto::{random_id, Identity};
+use super::signed::{int, read_entry, signed_entry, text, Entry as _, Fields as _};
+use crate::crypto::Identity;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -107,31 +107,37 @@ pub fn admission_threshold(admitted: usize) -> usize {
     3.min(admitted.div_ceil(2)).max(1)
 }
 
-fn profile_canonical(room: &str, key: &str, p: &Profile, at: i64) -> Canonical {
-    Canonical::new(room, "profile", key)
-        .text("name", &p.name)
-        .text("skills", &p.skills)
-        .text("bio", &p.bio)
-        .int("at", at)
+signed_entry! {
+    /// A member's profile, at `member:<key>` (its id is the key).
+    pub(crate) struct ProfileEntry = "profile" {
+        name: String,
+        skills: String [or_default],
+        bio: String [or_default],
+        at: i64,
+    }
 }
 
-fn vouch_canonical(room: &str, id: &str, newcomer: &str, at: i64) -> Canonical {
-    Canonical::new(room, "vouch", id)
-        .text("newcomer", newcomer)
-        .int("at", at)
+signed_entry! {
+    /// An admitted member vouches for a newcomer (`vouch:<id>`).
+    pub(crate) struct VouchEntry = "vouch" {
+        newcomer: String,
+        at: i64,
+    }
 }
 
-fn leave_canonical(room: &str, id: &str, at: i64) -> Canonical {
-    Canonical::new(room, "leave", id).int("at", at)
+signed_entry! {
+    /// A member leaves (`leave:<id>`).
+    pub(crate) struct LeaveEntry = "leave" {
+        at: i64,
+    }
 }
 
-/// The founder entry; a starter charter, when one was chosen, is part of what is signed.
-fn founder_canonical(room: &str, at: i64, charter: &str) -> Canonical {
-    let c = Canonical::new(room, "founder", "founder").int("at", at);
-    if charter.is_empty() {
-        c
-    } else {
-        c.text("charter", charter)
+signed_entry! {
+    /// The founder entry (`founder`, its id too); a starter charter, when one was chosen, is
+    /// part of what is signed.
+    pub(crate) struct FounderEntry = "founder" {
+        at: i64,
+        charter: String [omitted_if_empty],
     }
 }
 
@@ -227,8 +233,11 @@ impl RoomDoc {
                 .collect();
             serde_json::to_string(&pairs).unwrap_or_default()
         };
-        let canonical = founder_canonical(self.room_id(), now_ms, &charter);
-        put_signed(&mut self.doc, "founder", me, canonical)?;
+        let founder = FounderEntry {
+            at: now_ms,
+            charter,
+        };
+        self.put_entry(me, "founder", "founder", &founder)?;
         self.write_profile(me, profile, now_ms)?;
         self.commit();
         Ok(())
@@ -245,9 +254,8 @@ impl RoomDoc {
     /// causally first.
     fn founding(&self) -> Option<(String, i64, Vec<Amendment>)> {
         let fields = self.founder_entry()?;
-        let at = int(fields, "at")?;
-        let charter = text(fields, "charter").unwrap_or_default();
-        let starter = serde_json::from_str::<Vec<(String, String)>>(charter)
+        let FounderEntry { at, charter } = FounderEntry::decode(fields)?;
+        let starter = serde_json::from_str::<Vec<(String, String)>>(&charter)
             .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| Amendment { key: k, value: v })
@@ -259,11 +267,7 @@ impl RoomDoc {
     /// The founder entry that counts (see `founding`).
     pub(crate) fn founder_entry(&self) -> Option<&super::signed::Raw> {
         let verified = |fields: &&super::signed::Raw| {
-            let (Some(at), charter) = (int(fields, "at"), text(fields, "charter")) else {
-                return false;
-            };
-            let charter = charter.unwrap_or_default();
-            verifies(fields, || founder_canonical(self.room_id(), at, charter))
+            read_entry::<FounderEntry>(self.room_id(), "founder", fields).is_some()
         };
         let mut candidates = self.index.versions("founder").filter(verified);
         match &self.pinned_founder {
@@ -278,14 +282,7 @@ impl RoomDoc {
         let mut keys: Vec<String> = self
             .index
             .versions("founder")
-            .filter(|f| {
-                let (Some(at), charter) = (int(f, "at"), text(f, "charter")) else {
-                    return false;
-                };
-                verifies(f, || {
-                    founder_canonical(self.room_id(), at, charter.unwrap_or_default())
-                })
-            })
+            .filter(|f| read_entry::<FounderEntry>(self.room_id(), "founder", f).is_some())
             .filter_map(|f| f.author().map(str::to_owned))
             .collect();
         keys.dedup();
@@ -294,8 +291,13 @@ impl RoomDoc {
 
     fn write_profile(&mut self, me: &Identity, p: Profile, now_ms: i64) -> Result<(), DomainError> {
         let key = me.public();
-        let canonical = profile_canonical(self.room_id(), &key, &p, now_ms);
-        put_signed(&mut self.doc, &format!("member:{key}"), me, canonical)
+        let profile = ProfileEntry {
+            name: p.name,
+            skills: p.skills,
+            bio: p.bio,
+            at: now_ms,
+        };
+        self.put_entry(me, &format!("member:{key}"), &key, &profile)
     }
 
     /// Introduces this device to the room, or updates its profile.
@@ -335,10 +337,11 @@ impl RoomDoc {
         {
             return Err(DomainError::AlreadyVouched);
         }
-        let id = random_id();
-        let canonical = vouch_canonical(self.room_id(), &id, newcomer, now_ms);
-        put_signed(&mut self.doc, &format!("vouch:{id}"), me, canonical)?;
-        self.commit();
+        let vouch = VouchEntry {
+            newcomer: newcomer.to_owned(),
+            at: now_ms,
+        };
+        self.add_entry(me, "vouch:", &vouch)?;
         Ok(())
     }
 
@@ -350,23 +353,13 @@ impl RoomDoc {
         }) {
             return Err(DomainError::NoSuchMember(me.public()));
         }
-        let id = random_id();
-        let canonical = leave_canonical(self.room_id(), &id, now_ms);
-        put_signed(&mut self.doc, &format!("leave:{id}"), me, canonical)?;
-        self.commit();
+        self.add_entry(me, "leave:", &LeaveEntry { at: now_ms })?;
         Ok(())
     }
 
     fn verified_vouches(&self) -> Vec<(String, String)> {
-        self.entries("vouch:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
-                let newcomer = text(f, "newcomer")?;
-                let canonical = vouch_canonical(self.room_id(), &id, newcomer, int(f, "at")?);
-                verifies(f, || canonical)
-                    .then(|| Some((text(f, "author")?.to_owned(), newcomer.to_owned())))
-                    .flatten()
-            })
+        self.entries_of::<VouchEntry>("vouch:")
+            .map(|v| (v.author.to_owned(), v.entry.newcomer))
             .collect()
     }
 
@@ -380,14 +373,16 @@ impl RoomDoc {
                 versions
                     .iter()
                     .filter_map(|f| {
-                        let p = Profile {
-                            name: text(f, "name")?.to_owned(),
-                            skills: text(f, "skills").unwrap_or_default().to_owned(),
-                            bio: text(f, "bio").unwrap_or_default().to_owned(),
-                        };
-                        let at = int(f, "at")?;
-                        let canonical = profile_canonical(self.room_id(), key, &p, at);
-                        (f.author() == Some(key) && verifies(f, || canonical)).then_some((p, at))
+                        let p = ProfileEntry::decode(f)?;
+                        (f.author() == Some(key) && p.signed(self.room_id(), key, f)).then(|| {
+                            let ProfileEntry {
+                                name,
+                                skills,
+                                bio,
+                                at,
+                            } = p;
+                            (Profile { name, skills, bio }, at)
+                        })
                     })
                     .max_by(|a, b| {
                         (a.1, &a.0.name, &a.0.skills, &a.0.bio).cmp(&(
@@ -476,32 +471,25 @@ impl RoomDoc {
         }
         let profiles = self.profiles();
         let mut events: Vec<(i64, &str, Event)> = Vec::new();
-        for (id, f) in self.entries("vouch:") {
-            let (Some(newcomer), Some(at), Some(author)) =
-                (text(f, "newcomer"), int(f, "at"), text(f, "author"))
-            else {
+        for v in self.entries_of::<VouchEntry>("vouch:") {
+            let (author, raw) = (v.author, v.raw);
+            // Borrowed from the index, where the vouch was read.
+            let Some(newcomer) = text(raw, "newcomer") else {
                 continue;
             };
-            if verifies(f, || vouch_canonical(self.room_id(), id, newcomer, at)) {
-                let raw = f;
-                events.push((
-                    at,
-                    id,
-                    Event::Vouch {
-                        author,
-                        newcomer,
-                        raw,
-                    },
-                ));
-            }
+            let event = Event::Vouch {
+                author,
+                newcomer,
+                raw,
+            };
+            events.push((v.entry.at, v.id, event));
         }
-        for (id, f) in self.entries("leave:") {
-            let (Some(at), Some(author)) = (int(f, "at"), text(f, "author")) else {
-                continue;
+        for l in self.entries_of::<LeaveEntry>("leave:") {
+            let event = Event::Leave {
+                author: l.author,
+                raw: l.raw,
             };
-            if verifies(f, || leave_canonical(self.room_id(), id, at)) {
-                events.push((at, id, Event::Leave { author, raw: f }));
-            }
+            events.push((l.entry.at, l.id, event));
         }
         // One outcome record counts per decision: the first valid one replayed (a record
         // written after it is ignored: an outcome is recorded once). Of records made without
@@ -717,6 +705,7 @@ impl RoomDoc {
 
 #[cfg(test)]
 mod tests {
+    use super::super::signed::put_signed;
     use super::*;
     use automerge::transaction::Transactable;
     use automerge::{ReadDoc, ROOT};
@@ -822,7 +811,11 @@ mod tests {
         room.set_profile(&bo, profile("Bo"), 2).unwrap();
         // A vouch "by Ana" signed by someone else.
         let mallory = Identity::generate();
-        let forged = vouch_canonical("room-1", "x1", &bo.public(), 3);
+        let vouch = |at| VouchEntry {
+            newcomer: bo.public(),
+            at,
+        };
+        let forged = vouch(3).canonical("room-1", "x1");
         put_signed(&mut room.doc, "vouch:x1", &mallory, forged).unwrap();
         room.commit();
         room.doc
@@ -837,7 +830,7 @@ mod tests {
             Some(Standing::Pending { .. })
         ));
         // A genuine vouch by Ana, but signed for another room.
-        let replayed = vouch_canonical("room-2", "x2", &bo.public(), 4);
+        let replayed = vouch(4).canonical("room-2", "x2");
         put_signed(&mut room.doc, "vouch:x2", &ana, replayed).unwrap();
         room.commit();
         assert!(matches!(

@@ -10,6 +10,8 @@ mod circles;
 mod contributions;
 mod decisions;
 mod exports;
+#[cfg(test)]
+mod golden;
 mod members;
 mod pages;
 mod pot;

@@ -3,7 +3,7 @@
 //! page's history (who changed it, when) is derived.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
+use super::signed::signed_entry;
 use crate::crypto::{random_id, Identity};
 use automerge::{transaction::Transactable, ChangeHash, ObjType, ReadDoc, ROOT};
 
@@ -19,10 +19,12 @@ pub struct PageView {
     pub history: Vec<(String, i64)>,
 }
 
-fn page_canonical(room: &str, id: &str, title: &str, at: i64) -> Canonical {
-    Canonical::new(room, "page", id)
-        .text("title", title)
-        .int("at", at)
+signed_entry! {
+    /// A page's signed header (`page:<id>`); its body is the text at `pagebody:<id>`.
+    pub(crate) struct PageEntry = "page" {
+        title: String,
+        at: i64,
+    }
 }
 
 fn body_key(id: &str) -> String {
@@ -53,8 +55,8 @@ impl RoomDoc {
         let title = required_text("title", title, 160)?;
         checked_body(body)?;
         let id = random_id();
-        let canonical = page_canonical(self.room_id(), &id, &title, now_ms);
-        put_signed(&mut self.doc, &format!("page:{id}"), me, canonical)?;
+        let page = PageEntry { title, at: now_ms };
+        self.put_entry(me, &format!("page:{id}"), &id, &page)?;
         let text = self.doc.put_object(ROOT, body_key(&id), ObjType::Text)?;
         self.doc.splice_text(&text, 0, 0, body)?;
         self.commit();
@@ -104,11 +106,10 @@ impl RoomDoc {
     /// Every verified page, with body and history.
     pub fn pages(&self) -> Vec<PageView> {
         let edits = self.marks("pageedit");
-        self.entries("page:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
-                let (title, at, author) = (text(f, "title")?, int(f, "at")?, text(f, "author")?);
-                verifies(f, || page_canonical(self.room_id(), &id, title, at)).then_some(())?;
+        self.entries_of::<PageEntry>("page:")
+            .filter_map(|e| {
+                let (id, author) = (e.id.to_owned(), e.author);
+                let PageEntry { title, at } = e.entry;
                 let body = match self.body_obj(&id) {
                     Some(obj) => self.doc.text(&obj).ok()?,
                     None => String::new(),
@@ -121,7 +122,7 @@ impl RoomDoc {
                         .map(|m| (m.author.clone(), m.at)),
                 );
                 Some(PageView {
-                    title: title.to_owned(),
+                    title,
                     author: author.to_owned(),
                     body,
                     history,

@@ -11,7 +11,7 @@
 //! a modified client without approvals or confirmation is shown, waiting, and moves no money.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
+use super::signed::{read_entry, signed_entry, text, Entry as _, Fields as _, Raw};
 use crate::crypto::{random_id, Identity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,42 +133,39 @@ pub struct PotView {
     pub lines: Vec<LedgerLine>,
 }
 
-fn pot_canonical(room: &str, id: &str, name: &str, unit: &str, at: i64) -> Canonical {
-    Canonical::new(room, "pot", id)
-        .text("name", name)
-        .text("unit", unit)
-        .int("at", at)
+signed_entry! {
+    /// A pot (`pot:<id>`).
+    pub(crate) struct PotEntry = "pot" {
+        name: String,
+        unit: String,
+        at: i64,
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn entry_canonical(
-    room: &str,
-    id: &str,
-    pot: &str,
-    kind: &str,
-    amount: i64,
-    memo: &str,
-    target: &str,
-    at: i64,
-) -> Canonical {
-    Canonical::new(room, "ledger", id)
-        .text("pot", pot)
-        .text("entry", kind)
-        .int("amount", amount)
-        .text("memo", memo)
-        .text("target", target)
-        .int("at", at)
+signed_entry! {
+    /// A ledger entry (`ledger:<pot>:<id>`): its kind in `entry`. One whose pot is missing is
+    /// read (and shown refused: its signature cannot verify for this pot).
+    pub(crate) struct LedgerEntry = "ledger" {
+        pot: String [or_default],
+        entry: String,
+        amount: i64,
+        memo: String [or_default],
+        target: String [or_default],
+        at: i64,
+    }
 }
 
-/// A confirmation of money in (or of a correction) by another member. It is kept inside its
-/// pot's ledger range, right after the entry it confirms (`ledger:<pot>:<entry>/<id>`), so one
-/// pass over the ledger reads each entry with its confirmations: no lookups, however long the
-/// ledger. Pot and entry are signed, so a confirmation copied to another key never verifies.
-fn confirmation_canonical(room: &str, pot: &str, entry: &str, id: &str, at: i64) -> Canonical {
-    Canonical::new(room, "confirmation", &format!("{entry}/{id}"))
-        .text("pot", pot)
-        .text("target", entry)
-        .int("at", at)
+signed_entry! {
+    /// A confirmation of money in (or of a correction) by another member. It is kept inside
+    /// its pot's ledger range, right after the entry it confirms (`ledger:<pot>:<entry>/<id>`,
+    /// its id `<entry>/<id>`), so one pass over the ledger reads each entry with its
+    /// confirmations: no lookups, however long the ledger. Pot and entry (`target`) are
+    /// signed, so a confirmation copied to another key never verifies.
+    pub(crate) struct ConfirmationEntry = "confirmation" {
+        pot: String,
+        target: String,
+        at: i64,
+    }
 }
 
 /// A ledger key's id split at its first `/` (a confirmation: entry and mark), or whole (an
@@ -238,11 +235,12 @@ impl RoomDoc {
         self.require_admitted(me)?;
         let name = required_text("name", name, 60)?;
         let unit = checked_unit(unit)?;
-        let id = random_id();
-        let canonical = pot_canonical(self.room_id(), &id, &name, unit, now_ms);
-        put_signed(&mut self.doc, &format!("pot:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        let pot = PotEntry {
+            name,
+            unit: unit.to_owned(),
+            at: now_ms,
+        };
+        self.add_entry(me, "pot:", &pot)
     }
 
     /// Records an inflow (counted once another member confirms it), a payout or expense request
@@ -318,25 +316,15 @@ impl RoomDoc {
             }
             _ => {}
         }
-        let id = random_id();
-        let canonical = entry_canonical(
-            self.room_id(),
-            &id,
-            pot,
-            kind.as_str(),
+        let entry = LedgerEntry {
+            pot: pot.to_owned(),
+            entry: kind.as_str().to_owned(),
             amount,
-            memo,
-            target,
-            now_ms,
-        );
-        put_signed(
-            &mut self.doc,
-            &format!("{}{id}", ledger_prefix(pot)),
-            me,
-            canonical,
-        )?;
-        self.commit();
-        Ok(id)
+            memo: memo.to_owned(),
+            target: target.to_owned(),
+            at: now_ms,
+        };
+        self.add_entry(me, &ledger_prefix(pot), &entry)
     }
 
     /// Approves someone else's expense or payout request.
@@ -403,17 +391,11 @@ impl RoomDoc {
             .index
             .get(&format!("{}{entry}", ledger_prefix(pot)))
             .and_then(|f| {
-                let (kind, amount, at) = (text(f, "entry")?, int(f, "amount")?, int(f, "at")?);
-                let (memo, target) = (
-                    text(f, "memo").unwrap_or_default(),
-                    text(f, "target").unwrap_or_default(),
-                );
-                let verified = text(f, "pot") == Some(pot)
-                    && verifies(f, || {
-                        entry_canonical(self.room_id(), entry, pot, kind, amount, memo, target, at)
-                    });
-                let kind = EntryKind::parse(kind).filter(|k| verified && k.needs_confirmation())?;
-                Some((kind, text(f, "author")?.to_owned(), amount))
+                let e = LedgerEntry::decode(f)?;
+                let verified = e.pot == pot && e.signed(self.room_id(), entry, f);
+                let kind =
+                    EntryKind::parse(&e.entry).filter(|k| verified && k.needs_confirmation())?;
+                Some((kind, f.author()?.to_owned(), e.amount))
             })
             .ok_or_else(|| DomainError::NoSuchEntry(entry.to_owned()))?;
         if author == me.public() {
@@ -454,14 +436,14 @@ impl RoomDoc {
                 });
             }
         }
+        let confirmation = ConfirmationEntry {
+            pot: pot.to_owned(),
+            target: entry.to_owned(),
+            at: now_ms,
+        };
         let id = random_id();
-        let canonical = confirmation_canonical(self.room_id(), pot, entry, &id, now_ms);
-        put_signed(
-            &mut self.doc,
-            &format!("{}{entry}/{id}", ledger_prefix(pot)),
-            me,
-            canonical,
-        )?;
+        let key = format!("{}{entry}/{id}", ledger_prefix(pot));
+        self.put_entry(me, &key, &format!("{entry}/{id}"), &confirmation)?;
         self.commit();
         Ok(())
     }
@@ -546,14 +528,12 @@ impl RoomDoc {
             .map_or(0, |p| p.balance)
     }
 
-    /// A verified pot's name and unit (none for an id holding `:`).
-    fn pot_header(&self, id: &str) -> Option<(&str, &str)> {
+    /// A verified pot (none for an id holding `:`).
+    fn pot_header(&self, id: &str) -> Option<PotEntry> {
         if !plain_id(id) {
             return None;
         }
-        let f = self.index.get(&format!("pot:{id}"))?;
-        let (name, unit, at) = (text(f, "name")?, text(f, "unit")?, int(f, "at")?);
-        verifies(f, || pot_canonical(self.room_id(), id, name, unit, at)).then_some((name, unit))
+        read_entry(self.room_id(), id, self.index.get(&format!("pot:{id}"))?)
     }
 
     /// What a replay needs from the rest of the room: approvals and first payment times by
@@ -584,31 +564,15 @@ impl RoomDoc {
     /// check are made once and kept with the entry).
     fn read_entry<'a>(&'a self, pot: &str, entry_id: &'a str, f: &'a Raw) -> Option<Entry<'a>> {
         let p = f.parsed(|f| {
-            let (kind, amount, at) = (text(f, "entry")?, int(f, "amount")?, int(f, "at")?);
-            let (memo, target) = (
-                text(f, "memo").unwrap_or_default(),
-                text(f, "target").unwrap_or_default(),
-            );
-            let verified = text(f, "pot") == Some(pot)
-                && verifies(f, || {
-                    entry_canonical(
-                        self.room_id(),
-                        entry_id,
-                        pot,
-                        kind,
-                        amount,
-                        memo,
-                        target,
-                        at,
-                    )
-                });
+            let e = LedgerEntry::decode(f)?;
+            let verified = e.pot == pot && e.signed(self.room_id(), entry_id, f);
             Some(Parsed {
-                kind: EntryKind::parse(kind)?,
-                amount,
-                at,
+                kind: EntryKind::parse(&e.entry)?,
+                amount: e.amount,
+                at: e.at,
                 verified,
-                author: text(f, "author").unwrap_or_default().to_owned(),
-                target: target.to_owned(),
+                author: f.author().unwrap_or_default().to_owned(),
+                target: e.target,
             })
         })?;
         Some(Entry {
@@ -634,14 +598,12 @@ impl RoomDoc {
         f: &'a Raw,
     ) -> Option<&'a Confirmation> {
         f.parsed(|f| {
-            let (at, author) = (int(f, "at")?, text(f, "author")?);
-            let verified = text(f, "pot") == Some(pot)
-                && text(f, "target") == Some(entry)
-                && verifies(f, || {
-                    confirmation_canonical(self.room_id(), pot, entry, mark, at)
-                });
+            let (c, author) = (ConfirmationEntry::decode(f)?, f.author()?);
+            let verified = c.pot == pot
+                && c.target == entry
+                && c.signed(self.room_id(), &format!("{entry}/{mark}"), f);
             Some(Confirmation {
-                at,
+                at: c.at,
                 author: author.to_owned(),
                 verified,
             })
@@ -649,7 +611,7 @@ impl RoomDoc {
     }
 
     fn derive_pot(&self, id: &str, ctx: &ReplayContext, with_lines: bool) -> Option<PotView> {
-        let (name, unit) = self.pot_header(id)?;
+        let PotEntry { name, unit, .. } = self.pot_header(id)?;
         let prefix = ledger_prefix(id);
         // One pass: each entry, then the confirmations kept right after it (`<entry>/<id>`).
         // Keys are in order, so an entry is followed by every key it prefixes; `open` holds the
@@ -694,8 +656,8 @@ impl RoomDoc {
         let (balance, lines) = replay(&entries, ctx, with_lines);
         Some(PotView {
             id: id.to_owned(),
-            name: name.to_owned(),
-            unit: unit.to_owned(),
+            name,
+            unit,
             balance,
             lines,
         })
@@ -887,14 +849,16 @@ mod tests {
         target: &str,
         at: i64,
     ) {
-        let canonical = entry_canonical("room-1", id, pot, kind, amount, "", target, at);
-        put_signed(
-            &mut room.doc,
-            &format!("ledger:{pot}:{id}"),
-            signer,
-            canonical,
-        )
-        .unwrap();
+        let entry = LedgerEntry {
+            pot: pot.to_owned(),
+            entry: kind.to_owned(),
+            amount,
+            memo: String::new(),
+            target: target.to_owned(),
+            at,
+        };
+        let key = format!("ledger:{pot}:{id}");
+        room.put_entry(signer, &key, id, &entry).unwrap();
         room.commit();
     }
 
@@ -907,9 +871,14 @@ mod tests {
         signer: &Identity,
         at: i64,
     ) {
-        let canonical = confirmation_canonical("room-1", pot, entry, id, at);
+        let confirmation = ConfirmationEntry {
+            pot: pot.to_owned(),
+            target: entry.to_owned(),
+            at,
+        };
         let key = format!("ledger:{pot}:{entry}/{id}");
-        put_signed(&mut room.doc, &key, signer, canonical).unwrap();
+        room.put_entry(signer, &key, &format!("{entry}/{id}"), &confirmation)
+            .unwrap();
         room.commit();
     }
 
@@ -922,8 +891,12 @@ mod tests {
         target: &str,
         at: i64,
     ) {
-        let canonical = super::super::signed::mark_canonical("room-1", kind, id, target, at);
-        put_signed(&mut room.doc, &format!("{kind}:{id}"), signer, canonical).unwrap();
+        let mark = super::super::signed::MarkFields {
+            target: target.to_owned(),
+            at,
+        };
+        room.put_fields(signer, kind, &format!("{kind}:{id}"), id, &mark)
+            .unwrap();
         room.commit();
     }
 
@@ -1245,8 +1218,13 @@ mod tests {
         ));
         // A pot whose id is `<pot>:x` would put its ledger inside this pot's range.
         let nested = format!("{pot}:x");
-        let canonical = pot_canonical("room-1", &nested, "Shadow", "EUR", 12);
-        put_signed(&mut room.doc, &format!("pot:{nested}"), &cy, canonical).unwrap();
+        let shadow = PotEntry {
+            name: "Shadow".into(),
+            unit: "EUR".into(),
+            at: 12,
+        };
+        room.put_entry(&cy, &format!("pot:{nested}"), &nested, &shadow)
+            .unwrap();
         room.commit();
         forge(&mut room, &nested, "spam", &cy, "inflow", 7, "", 13);
         forge(&mut room, &pot, "y:z", &cy, "inflow", 9, "", 13);

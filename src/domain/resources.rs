@@ -9,7 +9,7 @@
 
 use super::charter::LICENCES;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
+use super::signed::signed_entry;
 use crate::crypto::{random_id, Identity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,32 +77,52 @@ impl ResourceView {
     }
 }
 
-fn resource_canonical(room: &str, id: &str, r: &NewResource, at: i64) -> Canonical {
-    Canonical::new(room, "resource", id)
-        .text("kind", &r.kind)
-        .text("name", &r.name)
-        .text("rules", &r.rules)
-        .text("condition", &r.condition)
-        .text("location", &r.location)
-        .text("licence", &r.licence)
-        .int("at", at)
+signed_entry! {
+    /// A resource (`resource:<id>`).
+    pub(crate) struct ResourceEntry = "resource" {
+        kind: String,
+        name: String,
+        rules: String [or_default],
+        condition: String [or_default],
+        location: String [or_default],
+        licence: String [or_default],
+        at: i64,
+    }
 }
 
-fn booking_canonical(room: &str, id: &str, resource: &str, start: i64, end: i64) -> Canonical {
-    Canonical::new(room, "booking", id)
-        .text("resource", resource)
-        .int("start", start)
-        .int("end", end)
+signed_entry! {
+    /// A booking of a resource (`booking:<id>`).
+    pub(crate) struct BookingEntry = "booking" {
+        resource: String,
+        start: i64,
+        end: i64,
+    }
 }
 
-fn transfer_canonical(room: &str, id: &str, t: &Transfer, resource: &str) -> Canonical {
-    Canonical::new(room, "transfer", id)
-        .text("resource", resource)
-        .text("transfer", &t.kind)
-        .text("holder", &t.holder)
-        .int("due", t.due.unwrap_or(0))
-        .text("note", &t.note)
-        .int("at", t.at)
+signed_entry! {
+    /// A hand-over or return of a resource (`transfer:<id>`): its kind in `transfer`, `due` 0
+    /// for none.
+    pub(crate) struct TransferEntry = "transfer" {
+        resource: String,
+        transfer: String,
+        holder: String,
+        due: i64,
+        note: String [or_default],
+        at: i64,
+    }
+}
+
+impl TransferEntry {
+    fn new(t: &Transfer, resource: &str) -> Self {
+        TransferEntry {
+            resource: resource.to_owned(),
+            transfer: t.kind.clone(),
+            holder: t.holder.clone(),
+            due: t.due.unwrap_or(0),
+            note: t.note.clone(),
+            at: t.at,
+        }
+    }
 }
 
 impl RoomDoc {
@@ -142,11 +162,24 @@ impl RoomDoc {
                 });
             }
         }
-        let id = random_id();
-        let canonical = resource_canonical(self.room_id(), &id, &r, now_ms);
-        put_signed(&mut self.doc, &format!("resource:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        let NewResource {
+            kind,
+            name,
+            rules,
+            condition,
+            location,
+            licence,
+        } = r;
+        let resource = ResourceEntry {
+            kind,
+            name,
+            rules,
+            condition,
+            location,
+            licence,
+            at: now_ms,
+        };
+        self.add_entry(me, "resource:", &resource)
     }
 
     /// Books a physical resource for [start, end). An overlap with another booking is allowed
@@ -177,11 +210,12 @@ impl RoomDoc {
         if let Some(b) = r.bookings.iter().find(|b| b.start < end && start < b.end) {
             return Err(DomainError::BookingConflict(b.id.clone()));
         }
-        let id = random_id();
-        let canonical = booking_canonical(self.room_id(), &id, resource, start, end);
-        put_signed(&mut self.doc, &format!("booking:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        let booking = BookingEntry {
+            resource: resource.to_owned(),
+            start,
+            end,
+        };
+        self.add_entry(me, "booking:", &booking)
     }
 
     /// Hands a resource over to `holder` (until `due`), or records its return (`holder` None).
@@ -261,8 +295,8 @@ impl RoomDoc {
                 }
             }
         };
-        let canonical = transfer_canonical(self.room_id(), &t.id, &t, resource);
-        put_signed(&mut self.doc, &format!("transfer:{}", t.id), me, canonical)?;
+        let entry = TransferEntry::new(&t, resource);
+        self.put_entry(me, &format!("transfer:{}", t.id), &t.id, &entry)?;
         self.commit();
         Ok(())
     }
@@ -271,28 +305,22 @@ impl RoomDoc {
     pub fn resources(&self) -> Vec<ResourceView> {
         let admitted = self.admitted();
         let mut bookings: Vec<(String, Booking)> = self
-            .entries("booking:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
-                let (resource, start, end) =
-                    (text(f, "resource")?, int(f, "start")?, int(f, "end")?);
-                let author = text(f, "author")?;
-                (verifies(f, || {
-                    booking_canonical(self.room_id(), &id, resource, start, end)
-                }) && admitted.contains(author)
-                    && start < end)
-                    .then(|| {
-                        (
-                            resource.to_owned(),
-                            Booking {
-                                id,
-                                member: author.to_owned(),
-                                start,
-                                end,
-                                conflicts_with: vec![],
-                            },
-                        )
-                    })
+            .entries_of::<BookingEntry>("booking:")
+            .filter(|b| admitted.contains(b.author) && b.entry.start < b.entry.end)
+            .map(|b| {
+                let BookingEntry {
+                    resource,
+                    start,
+                    end,
+                } = b.entry;
+                let booking = Booking {
+                    id: b.id.to_owned(),
+                    member: b.author.to_owned(),
+                    start,
+                    end,
+                    conflicts_with: vec![],
+                };
+                (resource, booking)
             })
             .collect();
         bookings.sort_by(|a, b| (&a.0, a.1.start, &a.1.id).cmp(&(&b.0, b.1.start, &b.1.id)));
@@ -305,44 +333,53 @@ impl RoomDoc {
                 .collect();
         }
         let mut transfers: Vec<(String, Transfer)> = self
-            .entries("transfer:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
-                let resource = text(f, "resource")?.to_owned();
-                let due = int(f, "due")?;
+            .entries_of::<TransferEntry>("transfer:")
+            // A hand-over or return stays in the history if its author was admitted when
+            // they recorded it, whether or not they are now.
+            .filter(|t| self.admitted_when(t.author, t.raw))
+            .map(|t| {
+                let TransferEntry {
+                    resource,
+                    transfer,
+                    holder,
+                    due,
+                    note,
+                    at,
+                } = t.entry;
                 let t = Transfer {
-                    id,
-                    kind: text(f, "transfer")?.to_owned(),
-                    holder: text(f, "holder")?.to_owned(),
+                    id: t.id.to_owned(),
+                    kind: transfer,
+                    holder,
                     due: (due != 0).then_some(due),
-                    note: text(f, "note").unwrap_or_default().to_owned(),
-                    by: text(f, "author")?.to_owned(),
-                    at: int(f, "at")?,
+                    note,
+                    by: t.author.to_owned(),
+                    at,
                     overrides: Vec::new(),
                 };
-                // A hand-over or return stays in the history if its author was admitted when
-                // they recorded it, whether or not they are now.
-                (verifies(f, || {
-                    transfer_canonical(self.room_id(), &t.id, &t, &resource)
-                }) && self.admitted_when(&t.by, f))
-                .then_some((resource, t))
+                (resource, t)
             })
             .collect();
         transfers.sort_by(|a, b| (a.1.at, &a.1.id).cmp(&(b.1.at, &b.1.id)));
-        self.entries("resource:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
+        self.entries_of::<ResourceEntry>("resource:")
+            .map(|e| {
+                let ResourceEntry {
+                    kind,
+                    name,
+                    rules,
+                    condition,
+                    location,
+                    licence,
+                    at: _,
+                } = e.entry;
                 let r = NewResource {
-                    kind: text(f, "kind")?.to_owned(),
-                    name: text(f, "name")?.to_owned(),
-                    rules: text(f, "rules").unwrap_or_default().to_owned(),
-                    condition: text(f, "condition").unwrap_or_default().to_owned(),
-                    location: text(f, "location").unwrap_or_default().to_owned(),
-                    licence: text(f, "licence").unwrap_or_default().to_owned(),
+                    kind,
+                    name,
+                    rules,
+                    condition,
+                    location,
+                    licence,
                 };
-                let at = int(f, "at")?;
-                verifies(f, || resource_canonical(self.room_id(), &id, &r, at)).then_some(())?;
-                let steward = text(f, "author")?.to_owned();
+                let (id, steward) = (e.id.to_owned(), e.author.to_owned());
                 let mut view = ResourceView {
                     steward,
                     bookings: bookings
@@ -383,7 +420,7 @@ impl RoomDoc {
                     }
                     view.transfers.push(t);
                 }
-                Some(view)
+                view
             })
             .collect()
     }
@@ -459,8 +496,9 @@ mod tests {
             at,
             overrides: Vec::new(),
         };
-        let canonical = transfer_canonical("room-1", &t.id, &t, resource);
-        put_signed(&mut room.doc, &format!("transfer:{}", t.id), by, canonical).unwrap();
+        let entry = TransferEntry::new(&t, resource);
+        room.put_entry(by, &format!("transfer:{}", t.id), &t.id, &entry)
+            .unwrap();
         room.commit();
     }
 

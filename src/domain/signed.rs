@@ -865,12 +865,138 @@ pub(crate) fn verifies(raw: &Raw, canonical: impl FnOnce() -> Canonical) -> bool
     })
 }
 
-/// The canonical bytes of a mark: a signed entry that points at another (an approval, a
-/// validation, a claim, a sign-up, ...).
-pub(crate) fn mark_canonical(room: &str, kind: &str, id: &str, target: &str, at: i64) -> Canonical {
-    Canonical::new(room, kind, id)
-        .text("target", target)
-        .int("at", at)
+/// The fields of a signed entry, declared once (see [`signed_entry!`]): the same list gives the
+/// canonical bytes its author signs and its reading back from the document.
+pub(crate) trait Fields: Sized {
+    /// Adds the fields to `c`, in their signed order.
+    fn encode(&self, c: Canonical) -> Canonical;
+    /// Reads the same fields back; `None` if one that must be there is missing or not of its
+    /// type.
+    fn decode(f: &Raw) -> Option<Self>;
+
+    /// The canonical encoding of these fields as an entry of `kind` at `id` in `room`.
+    fn canonical_as(&self, room: &str, kind: &str, id: &str) -> Canonical {
+        self.encode(Canonical::new(room, kind, id))
+    }
+
+    /// Whether `raw`'s signature verifies over these fields as an entry of `kind` at `id` (the
+    /// answer is kept with `raw`: see [`verifies`]).
+    fn signed_as(&self, room: &str, kind: &str, id: &str, raw: &Raw) -> bool {
+        verifies(raw, || self.canonical_as(room, kind, id))
+    }
+}
+
+/// A kind of signed entry: its fields, under one kind name.
+pub(crate) trait Entry: Fields {
+    /// The kind named in the canonical bytes ("vouch", "ledger", ...).
+    const KIND: &'static str;
+
+    /// The canonical encoding of this entry at `id` in `room`.
+    fn canonical(&self, room: &str, id: &str) -> Canonical {
+        self.canonical_as(room, Self::KIND, id)
+    }
+
+    /// Whether `raw`'s signature verifies over this entry at `id` in `room`.
+    fn signed(&self, room: &str, id: &str, raw: &Raw) -> bool {
+        self.signed_as(room, Self::KIND, id, raw)
+    }
+}
+
+/// `raw` read as an `E` written at `id` in `room`, if it reads and its signature verifies over
+/// exactly what it says.
+pub(crate) fn read_entry<E: Entry>(room: &str, id: &str, raw: &Raw) -> Option<E> {
+    let entry = E::decode(raw)?;
+    entry.signed(room, id, raw).then_some(entry)
+}
+
+/// A verified entry read from the index: its id, its author, the entry as stored (for its
+/// place in the change graph) and its fields.
+pub(crate) struct Signed<'a, E> {
+    pub id: &'a str,
+    pub author: &'a str,
+    pub raw: &'a Raw,
+    pub entry: E,
+}
+
+/// Declares the fields of a kind of signed entry once: a struct with one field per signed
+/// field (`String` for text, `i64` for numbers), in signed order, and its [`Fields`] (and,
+/// with `= "kind"`, [`Entry`]) implementation. A field may be followed by
+/// - `[or_default]`: read as empty (or 0) when missing;
+/// - `[omitted_if_empty]`: not written (nor signed) when empty, read as empty when missing.
+///
+/// ```ignore
+/// signed_entry! {
+///     pub(crate) struct Vouch = "vouch" { newcomer: String, at: i64 }
+/// }
+/// ```
+macro_rules! signed_entry {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident $(= $kind:literal)? {
+            $( $(#[$fmeta:meta])* $field:ident : $ty:ident $([$mode:ident])? ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        $vis struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        impl $crate::domain::signed::Fields for $name {
+            fn encode(
+                &self,
+                c: $crate::domain::signed::Canonical,
+            ) -> $crate::domain::signed::Canonical {
+                $( let c = signed_entry!(@put c, self.$field, $field, $ty $(, $mode)?); )*
+                c
+            }
+
+            fn decode(f: &$crate::domain::signed::Raw) -> Option<Self> {
+                Some($name {
+                    $( $field: signed_entry!(@get f, $field, $ty $(, $mode)?), )*
+                })
+            }
+        }
+
+        $(
+            impl $crate::domain::signed::Entry for $name {
+                const KIND: &'static str = $kind;
+            }
+        )?
+    };
+    (@put $c:ident, $v:expr, $field:ident, String $(, or_default)?) => {
+        $c.text(stringify!($field), &$v)
+    };
+    (@put $c:ident, $v:expr, $field:ident, String, omitted_if_empty) => {
+        if $v.is_empty() { $c } else { $c.text(stringify!($field), &$v) }
+    };
+    (@put $c:ident, $v:expr, $field:ident, i64 $(, or_default)?) => {
+        $c.int(stringify!($field), $v)
+    };
+    (@get $f:ident, $field:ident, String) => {
+        $crate::domain::signed::text($f, stringify!($field))?.to_owned()
+    };
+    (@get $f:ident, $field:ident, String, $mode:ident) => {
+        $crate::domain::signed::text($f, stringify!($field))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (@get $f:ident, $field:ident, i64) => {
+        $crate::domain::signed::int($f, stringify!($field))?
+    };
+    (@get $f:ident, $field:ident, i64, or_default) => {
+        $crate::domain::signed::int($f, stringify!($field)).unwrap_or_default()
+    };
+}
+pub(crate) use signed_entry;
+
+signed_entry! {
+    /// A mark: a signed entry that points at another (an approval, a validation, a claim, a
+    /// sign-up, ...). Marks of every kind have these fields.
+    pub(crate) struct MarkFields {
+        target: String,
+        at: i64,
+    }
 }
 
 /// A verified mark.
@@ -885,6 +1011,64 @@ pub(crate) struct Mark {
 }
 
 impl RoomDoc {
+    /// Writes `fields` as an entry of `kind` at root key `key` (`id` in what is signed),
+    /// signed by `me`. Not committed.
+    pub(crate) fn put_fields<F: Fields>(
+        &mut self,
+        me: &Identity,
+        kind: &str,
+        key: &str,
+        id: &str,
+        fields: &F,
+    ) -> Result<(), DomainError> {
+        let canonical = fields.canonical_as(self.room_id(), kind, id);
+        put_signed(&mut self.doc, key, me, canonical)
+    }
+
+    /// Writes `entry` at root key `key` (`id` in what is signed), signed by `me`. Not
+    /// committed.
+    pub(crate) fn put_entry<E: Entry>(
+        &mut self,
+        me: &Identity,
+        key: &str,
+        id: &str,
+        entry: &E,
+    ) -> Result<(), DomainError> {
+        let canonical = entry.canonical(self.room_id(), id);
+        put_signed(&mut self.doc, key, me, canonical)
+    }
+
+    /// Writes `entry` under a new random id at `<prefix><id>`, signed by `me`, and commits.
+    /// Returns the id.
+    pub(crate) fn add_entry<E: Entry>(
+        &mut self,
+        me: &Identity,
+        prefix: &str,
+        entry: &E,
+    ) -> Result<String, DomainError> {
+        let id = crate::crypto::random_id();
+        self.put_entry(me, &format!("{prefix}{id}"), &id, entry)?;
+        self.commit();
+        Ok(id)
+    }
+
+    /// Every entry under `prefix` (id: the rest of its key) that reads as an `E` and verifies.
+    pub(crate) fn entries_of<'a, E: Entry>(
+        &'a self,
+        prefix: &str,
+    ) -> impl Iterator<Item = Signed<'a, E>> + 'a {
+        let room = self.room_id();
+        self.entries(prefix).filter_map(move |(id, raw)| {
+            let entry = read_entry::<E>(room, id, raw)?;
+            Some(Signed {
+                id,
+                author: raw.author()?,
+                raw,
+                entry,
+            })
+        })
+    }
+
     /// Writes a mark of `kind` on `target`, signed by `me`.
     pub(crate) fn put_mark(
         &mut self,
@@ -894,8 +1078,11 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         let id = crate::crypto::random_id();
-        let canonical = mark_canonical(self.room_id(), kind, &id, target, now_ms);
-        put_signed(&mut self.doc, &format!("{kind}:{id}"), me, canonical)?;
+        let mark = MarkFields {
+            target: target.to_owned(),
+            at: now_ms,
+        };
+        self.put_fields(me, kind, &format!("{kind}:{id}"), &id, &mark)?;
         self.commit();
         Ok(())
     }
@@ -907,11 +1094,12 @@ impl RoomDoc {
             .index
             .range(&prefix)
             .filter_map(|(id, f)| {
-                let (target, at, author) = (text(f, "target")?, int(f, "at")?, text(f, "author")?);
-                verifies(f, || mark_canonical(self.room_id(), kind, id, target, at)).then(|| Mark {
-                    at,
+                let m = MarkFields::decode(f)?;
+                let author = f.author()?;
+                m.signed_as(self.room_id(), kind, id, f).then(|| Mark {
+                    at: m.at,
                     id: id.to_owned(),
-                    target: target.to_owned(),
+                    target: m.target,
                     author: author.to_owned(),
                     anchor: f.anchor(),
                 })

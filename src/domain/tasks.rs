@@ -5,7 +5,7 @@
 
 use super::contributions::NewContribution;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
+use super::signed::signed_entry;
 use crate::crypto::{random_id, Identity};
 use std::collections::BTreeSet;
 
@@ -59,21 +59,38 @@ impl WorkPartyView {
     }
 }
 
-fn task_canonical(room: &str, id: &str, title: &str, slots: i64, at: i64) -> Canonical {
-    Canonical::new(room, "task", id)
-        .text("title", title)
-        .int("slots", slots)
-        .int("at", at)
+signed_entry! {
+    /// A task (`task:<id>`).
+    pub(crate) struct TaskEntry = "task" {
+        title: String,
+        slots: i64,
+        at: i64,
+    }
 }
 
-fn party_canonical(room: &str, id: &str, p: &WorkPartyView, at: i64) -> Canonical {
-    Canonical::new(room, "party", id)
-        .text("title", &p.title)
-        .text("place", &p.place)
-        .int("date", p.date)
-        .int("every_days", p.every_days)
-        .int("slots", p.slots as i64)
-        .int("at", at)
+signed_entry! {
+    /// A work party (`party:<id>`); `every_days` 0 for one that does not recur.
+    pub(crate) struct PartyEntry = "party" {
+        title: String,
+        place: String,
+        date: i64,
+        every_days: i64,
+        slots: i64,
+        at: i64,
+    }
+}
+
+impl PartyEntry {
+    fn new(p: &WorkPartyView, at: i64) -> Self {
+        PartyEntry {
+            title: p.title.clone(),
+            place: p.place.clone(),
+            date: p.date,
+            every_days: p.every_days,
+            slots: p.slots as i64,
+            at,
+        }
+    }
 }
 
 impl RoomDoc {
@@ -92,11 +109,12 @@ impl RoomDoc {
                 problem: "must be from 1 to 100".into(),
             });
         }
-        let id = random_id();
-        let canonical = task_canonical(self.room_id(), &id, &title, slots as i64, now_ms);
-        put_signed(&mut self.doc, &format!("task:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        let task = TaskEntry {
+            title,
+            slots: slots as i64,
+            at: now_ms,
+        };
+        self.add_entry(me, "task:", &task)
     }
 
     pub fn claim_task(
@@ -156,14 +174,12 @@ impl RoomDoc {
         let admitted = self.admitted();
         let claims = self.marks("claim");
         let dones = self.marks("done");
-        self.entries("task:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
-                let (title, slots, at) = (text(f, "title")?, int(f, "slots")?, int(f, "at")?);
+        self.entries_of::<TaskEntry>("task:")
+            .filter_map(|t| {
+                let id = t.id.to_owned();
+                let TaskEntry { title, slots, .. } = t.entry;
                 // Bounded as the command bounds it: a peer's huge count is not a task.
                 (1..=MAX_TASK_SLOTS).contains(&slots).then_some(())?;
-                verifies(f, || task_canonical(self.room_id(), &id, title, slots, at))
-                    .then_some(())?;
                 let slots = usize::try_from(slots).ok()?;
                 let mut claimants: Vec<String> = Vec::new();
                 for m in claims.iter().filter(|m| m.target == id) {
@@ -178,9 +194,9 @@ impl RoomDoc {
                     .map(|m| m.author.clone())
                     .collect();
                 Some(TaskView {
-                    title: title.to_owned(),
+                    title,
                     slots,
-                    author: text(f, "author")?.to_owned(),
+                    author: t.author.to_owned(),
                     claimed_by: claimants,
                     waiting,
                     done_by,
@@ -219,8 +235,8 @@ impl RoomDoc {
                 problem: "slots from 1 to 500, repeating every 0 to 365 days".into(),
             });
         }
-        let canonical = party_canonical(self.room_id(), &p.id, &p, now_ms);
-        put_signed(&mut self.doc, &format!("party:{}", p.id), me, canonical)?;
+        let party = PartyEntry::new(&p, now_ms);
+        self.put_entry(me, &format!("party:{}", p.id), &p.id, &party)?;
         self.commit();
         Ok(p.id)
     }
@@ -247,24 +263,29 @@ impl RoomDoc {
     pub fn work_parties(&self) -> Vec<WorkPartyView> {
         let admitted = self.admitted();
         let signups = self.marks("signup");
-        self.entries("party:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
+        self.entries_of::<PartyEntry>("party:")
+            .filter_map(|e| {
+                let PartyEntry {
+                    title,
+                    place,
+                    date,
+                    every_days,
+                    slots,
+                    at: _,
+                } = e.entry;
                 let mut p = WorkPartyView {
-                    id,
-                    title: text(f, "title")?.to_owned(),
-                    place: text(f, "place")?.to_owned(),
-                    date: int(f, "date")?,
-                    every_days: int(f, "every_days")?,
-                    slots: usize::try_from(int(f, "slots")?).ok()?,
+                    id: e.id.to_owned(),
+                    title,
+                    place,
+                    date,
+                    every_days,
+                    slots: usize::try_from(slots).ok()?,
                     signed_up: vec![],
                     waiting: vec![],
                 };
-                let at = int(f, "at")?;
                 ((0..=MAX_EVERY_DAYS).contains(&p.every_days)
                     && (1..=MAX_PARTY_SLOTS).contains(&p.slots))
                 .then_some(())?;
-                verifies(f, || party_canonical(self.room_id(), &p.id, &p, at)).then_some(())?;
                 for m in signups.iter().filter(|m| m.target == p.id) {
                     if admitted.contains(&m.author) && !p.signed_up.contains(&m.author) {
                         p.signed_up.push(m.author.clone());
@@ -378,8 +399,9 @@ mod tests {
                 signed_up: vec![],
                 waiting: vec![],
             };
-            let canonical = party_canonical("room-1", id, &p, 1);
-            put_signed(&mut room.doc, &format!("party:{id}"), &ana, canonical).unwrap();
+            let party = PartyEntry::new(&p, 1);
+            room.put_entry(&ana, &format!("party:{id}"), id, &party)
+                .unwrap();
             room.commit();
         };
         // A party far in the past repeating weekly: `now - date` overflowed before.
@@ -399,8 +421,12 @@ mod tests {
         assert_eq!(parties[0].next_date(i64::MAX), None);
         assert_eq!(parties[0].next_date(0), Some(i64::MAX - day));
         // A task with a slot count beyond the command's bound is not a task.
-        let canonical = task_canonical("room-1", "t1", "Huge", i64::MAX, 1);
-        put_signed(&mut room.doc, "task:t1", &ana, canonical).unwrap();
+        let huge = TaskEntry {
+            title: "Huge".into(),
+            slots: i64::MAX,
+            at: 1,
+        };
+        room.put_entry(&ana, "task:t1", "t1", &huge).unwrap();
         room.commit();
         assert!(room.tasks().is_empty());
     }

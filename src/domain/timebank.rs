@@ -6,8 +6,8 @@
 //! modified client can wrap an account around the limit.
 
 use super::room::{DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical};
-use crate::crypto::{random_id, Identity};
+use super::signed::signed_entry;
+use crate::crypto::Identity;
 use std::collections::BTreeMap;
 
 /// How far into debt an account may go, in minutes (10 hours).
@@ -29,19 +29,14 @@ pub struct HourTransfer {
     pub counted: bool,
 }
 
-fn transfer_canonical(
-    room: &str,
-    id: &str,
-    to: &str,
-    minutes: i64,
-    memo: &str,
-    at: i64,
-) -> Canonical {
-    Canonical::new(room, "hours", id)
-        .text("to", to)
-        .int("minutes", minutes)
-        .text("memo", memo)
-        .int("at", at)
+signed_entry! {
+    /// Hours given to a member (`hours:<id>`).
+    pub(crate) struct HoursEntry = "hours" {
+        to: String,
+        minutes: i64,
+        memo: String [or_default],
+        at: i64,
+    }
 }
 
 /// Whether an account at `balance` may pay `minutes` without passing the credit limit (checked:
@@ -89,10 +84,13 @@ impl RoomDoc {
                 available: balance.saturating_add(CREDIT_LIMIT_MINUTES),
             });
         }
-        let id = random_id();
-        let canonical = transfer_canonical(self.room_id(), &id, to, minutes, memo, now_ms);
-        put_signed(&mut self.doc, &format!("hours:{id}"), me, canonical)?;
-        self.commit();
+        let hours = HoursEntry {
+            to: to.to_owned(),
+            minutes,
+            memo: memo.to_owned(),
+            at: now_ms,
+        };
+        self.add_entry(me, "hours:", &hours)?;
         Ok(())
     }
 
@@ -102,32 +100,26 @@ impl RoomDoc {
         // removed later rewrites no account.
         let mut standing: BTreeMap<String, bool> = BTreeMap::new();
         let mut transfers: Vec<HourTransfer> = self
-            .entries("hours:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
-                let (to, minutes, at, from) = (
-                    text(f, "to")?,
-                    int(f, "minutes")?,
-                    int(f, "at")?,
-                    text(f, "author")?,
-                );
-                let memo = text(f, "memo").unwrap_or_default();
-                let verified = verifies(f, || {
-                    transfer_canonical(self.room_id(), &id, to, minutes, memo, at)
-                });
-                if verified {
-                    let both = self.admitted_when(from, f) && self.admitted_at(to, f.anchor());
-                    standing.insert(id.clone(), both);
-                }
-                verified.then(|| HourTransfer {
+            .entries_of::<HoursEntry>("hours:")
+            .map(|e| {
+                let HoursEntry {
+                    to,
+                    minutes,
+                    memo,
+                    at,
+                } = e.entry;
+                let (id, from) = (e.id.to_owned(), e.author);
+                let both = self.admitted_when(from, e.raw) && self.admitted_at(&to, e.raw.anchor());
+                standing.insert(id.clone(), both);
+                HourTransfer {
                     id,
                     from: from.to_owned(),
-                    to: to.to_owned(),
+                    to,
                     minutes,
-                    memo: memo.to_owned(),
+                    memo,
                     at,
                     counted: false,
-                })
+                }
             })
             .collect();
         transfers.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
@@ -188,8 +180,14 @@ mod tests {
 
     /// Writes a transfer straight into the document, as a modified client could.
     fn forge(room: &mut RoomDoc, id: &str, from: &Identity, to: &Identity, minutes: i64, at: i64) {
-        let canonical = transfer_canonical("room-1", id, &to.public(), minutes, "", at);
-        put_signed(&mut room.doc, &format!("hours:{id}"), from, canonical).unwrap();
+        let hours = HoursEntry {
+            to: to.public(),
+            minutes,
+            memo: String::new(),
+            at,
+        };
+        room.put_entry(from, &format!("hours:{id}"), id, &hours)
+            .unwrap();
         room.commit();
     }
 

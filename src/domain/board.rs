@@ -12,7 +12,7 @@
 //! signs all of it.
 
 use super::room::{required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
-use super::signed::{int, put_signed, text, verifies, Canonical, Raw};
+use super::signed::{signed_entry, verifies, Entry, Fields, Raw};
 use crate::crypto::Identity;
 use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
 use std::collections::{BTreeSet, HashMap};
@@ -269,33 +269,24 @@ impl Content {
         })
     }
 
-    fn sign_into(&self, c: Canonical) -> Canonical {
-        c.text("title", &self.title)
-            .text("description", &self.description)
-            .text("category", &self.category)
-            .text("tags", &self.tags.join(","))
-            .text("urgency", self.urgency.as_str())
-            .int("expires_at", self.expires_at.unwrap_or(0))
-    }
-
-    /// A version's content as written, within the same bounds a command keeps (and already in
-    /// the form a command writes): anything else counts for nothing.
-    fn read(f: &Raw) -> Option<Self> {
-        let (title, description, category) = (
-            text(f, "title")?,
-            text(f, "description")?,
-            text(f, "category")?,
-        );
-        let tags = text(f, "tags")?;
-        let expires = int(f, "expires_at")?;
+    /// Reads a version's content as written, within the same bounds a command keeps (and
+    /// already in the form a command writes): anything else counts for nothing.
+    fn read(
+        title: &str,
+        description: &str,
+        category: &str,
+        tags: &str,
+        urgency: &str,
+        expires_at: i64,
+    ) -> Option<Self> {
         let details = PostDetails {
             tags: tags
                 .split(',')
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            urgency: Urgency::parse(text(f, "urgency")?)?,
-            expires_at: (expires != 0).then_some(expires),
+            urgency: Urgency::parse(urgency)?,
+            expires_at: (expires_at != 0).then_some(expires_at),
         };
         let content = Content::checked(title, description, category, &details).ok()?;
         (content.title == title
@@ -306,7 +297,65 @@ impl Content {
     }
 }
 
-/// A post as its author first signed it (`post:<id>`, at an id bound to the author).
+signed_entry! {
+    /// A post as its author first wrote it (`post:<id>`, at an id bound to the author): all of
+    /// it (tags joined by commas, `expires_at` 0 for none).
+    pub(crate) struct PostFields = "post" {
+        kind: String,
+        title: String,
+        description: String,
+        category: String,
+        tags: String,
+        urgency: String,
+        expires_at: i64,
+        created_at: i64,
+    }
+}
+
+signed_entry! {
+    /// A later version of a post by its author (`postver:<id>`): the whole post again, and its
+    /// place in the author's own sequence (the post itself is 0).
+    pub(crate) struct VersionFields = "postver" {
+        post: String,
+        seq: i64,
+        title: String,
+        description: String,
+        category: String,
+        tags: String,
+        urgency: String,
+        expires_at: i64,
+        at: i64,
+    }
+}
+
+signed_entry! {
+    /// A post as builds before signed posts wrote it (schema 2 and earlier, in the `posts`
+    /// map): signed over its kind, id and creation time only.
+    pub(crate) struct LegacyPostFields = "post" {
+        kind: String,
+        created_at: i64,
+    }
+}
+
+signed_entry! {
+    /// A status its author gave a post (`poststatus:<id>`).
+    pub(crate) struct StatusFields = "poststatus" {
+        post: String,
+        status: String,
+        at: i64,
+    }
+}
+
+signed_entry! {
+    /// A member's reply to a post (`response:<id>`).
+    pub(crate) struct ResponseFields = "response" {
+        post: String,
+        text: String,
+        at: i64,
+    }
+}
+
+/// A post as its author first signed it, read.
 struct PostEntry {
     kind: PostKind,
     content: Content,
@@ -315,23 +364,37 @@ struct PostEntry {
 
 impl PostEntry {
     fn read(f: &Raw) -> Option<Self> {
+        let e = PostFields::decode(f)?;
         Some(PostEntry {
-            kind: PostKind::parse(text(f, "kind")?)?,
-            content: Content::read(f)?,
-            created_at: int(f, "created_at")?,
+            kind: PostKind::parse(&e.kind)?,
+            content: Content::read(
+                &e.title,
+                &e.description,
+                &e.category,
+                &e.tags,
+                &e.urgency,
+                e.expires_at,
+            )?,
+            created_at: e.created_at,
         })
+    }
+
+    fn fields(&self) -> PostFields {
+        let c = &self.content;
+        PostFields {
+            kind: self.kind.as_str().to_owned(),
+            title: c.title.clone(),
+            description: c.description.clone(),
+            category: c.category.clone(),
+            tags: c.tags.join(","),
+            urgency: c.urgency.as_str().to_owned(),
+            expires_at: c.expires_at.unwrap_or(0),
+            created_at: self.created_at,
+        }
     }
 }
 
-fn post_entry_canonical(room: &str, id: &str, entry: &PostEntry) -> Canonical {
-    entry
-        .content
-        .sign_into(Canonical::new(room, "post", id).text("kind", entry.kind.as_str()))
-        .int("created_at", entry.created_at)
-}
-
-/// A later version of a post by its author (`postver:<id>`): the whole content again, and its
-/// place in the author's own sequence (the post itself is 0).
+/// A later version of a post, read.
 struct PostVersion {
     post: String,
     seq: i64,
@@ -341,39 +404,36 @@ struct PostVersion {
 
 impl PostVersion {
     fn read(f: &Raw) -> Option<Self> {
+        let v = VersionFields::decode(f)?;
         Some(PostVersion {
-            post: text(f, "post")?.to_owned(),
-            seq: int(f, "seq")?,
-            content: Content::read(f)?,
-            at: int(f, "at")?,
+            content: Content::read(
+                &v.title,
+                &v.description,
+                &v.category,
+                &v.tags,
+                &v.urgency,
+                v.expires_at,
+            )?,
+            post: v.post,
+            seq: v.seq,
+            at: v.at,
         })
     }
-}
 
-fn version_canonical(room: &str, id: &str, v: &PostVersion) -> Canonical {
-    v.content
-        .sign_into(
-            Canonical::new(room, "postver", id)
-                .text("post", &v.post)
-                .int("seq", v.seq),
-        )
-        .int("at", v.at)
-}
-
-/// A post as builds before signed posts wrote it (schema 2 and earlier): signed over its kind,
-/// id and creation time only.
-fn legacy_canonical(room: &str, id: &str, kind: &str, created_at: i64) -> Canonical {
-    Canonical::new(room, "post", id)
-        .text("kind", kind)
-        .int("created_at", created_at)
-}
-
-/// A status its author gave a post, signed (`poststatus:<id>`).
-fn status_canonical(room: &str, id: &str, post: &str, status: &str, at: i64) -> Canonical {
-    Canonical::new(room, "poststatus", id)
-        .text("post", post)
-        .text("status", status)
-        .int("at", at)
+    fn fields(&self) -> VersionFields {
+        let c = &self.content;
+        VersionFields {
+            post: self.post.clone(),
+            seq: self.seq,
+            title: c.title.clone(),
+            description: c.description.clone(),
+            category: c.category.clone(),
+            tags: c.tags.join(","),
+            urgency: c.urgency.as_str().to_owned(),
+            expires_at: c.expires_at.unwrap_or(0),
+            at: self.at,
+        }
+    }
 }
 
 /// What the board needs to derive statuses: each post's signed status changes as
@@ -408,7 +468,7 @@ impl RoomDoc {
         // More than one version claims the author: only a signature tells which is theirs.
         [first, second].into_iter().chain(mine).find_map(|raw| {
             let entry = parse(raw)?;
-            verifies(raw, || post_entry_canonical(&self.room_id, id, entry))
+            verifies(raw, || entry.fields().canonical(&self.room_id, id))
                 .then_some(entry)
                 .map(|e| (raw, e))
         })
@@ -424,7 +484,11 @@ impl RoomDoc {
         author: &str,
         sig: &str,
     ) -> bool {
-        let canonical = legacy_canonical(&self.room_id, id, kind.as_str(), created_at);
+        let canonical = LegacyPostFields {
+            kind: kind.as_str().to_owned(),
+            created_at,
+        }
+        .canonical(&self.room_id, id);
         let mut key = canonical.bytes().to_vec();
         for part in [author, sig] {
             key.extend_from_slice(&(part.len() as u32).to_be_bytes());
@@ -450,7 +514,7 @@ impl RoomDoc {
     pub fn post_signer(&self, post: &Post) -> Option<String> {
         if !post.legacy {
             let (raw, entry) = self.post_entry(&post.id)?;
-            return verifies(raw, || post_entry_canonical(&self.room_id, &post.id, entry))
+            return verifies(raw, || entry.fields().canonical(&self.room_id, &post.id))
                 .then(|| raw.author().map(str::to_owned))
                 .flatten();
         }
@@ -483,8 +547,12 @@ impl RoomDoc {
         now_ms: i64,
     ) -> Result<(), DomainError> {
         let id = crate::crypto::entry_id(&me.public());
-        let canonical = status_canonical(&self.room_id, &id, post, status.as_str(), now_ms);
-        put_signed(&mut self.doc, &format!("poststatus:{id}"), me, canonical)
+        let entry = StatusFields {
+            post: post.to_owned(),
+            status: status.as_str().to_owned(),
+            at: now_ms,
+        };
+        self.put_entry(me, &format!("poststatus:{id}"), &id, &entry)
     }
 
     /// The first change by the author with this build pins a legacy post's status in a signed
@@ -507,26 +575,16 @@ impl RoomDoc {
 
     fn status_evidence(&self) -> StatusEvidence {
         let mut signed: HashMap<String, Vec<(i64, String, String, PostStatus)>> = HashMap::new();
-        for (id, f) in self.entries("poststatus:") {
-            let (Some(post), Some(status), Some(at), Some(author)) = (
-                text(f, "post"),
-                text(f, "status"),
-                int(f, "at"),
-                text(f, "author"),
-            ) else {
+        for s in self.entries_of::<StatusFields>("poststatus:") {
+            let Some(parsed) = PostStatus::parse(&s.entry.status) else {
                 continue;
             };
-            let Some(parsed) = PostStatus::parse(status) else {
-                continue;
-            };
-            if verifies(f, || status_canonical(&self.room_id, id, post, status, at)) {
-                signed.entry(post.to_owned()).or_default().push((
-                    at,
-                    id.to_owned(),
-                    author.to_owned(),
-                    parsed,
-                ));
-            }
+            signed.entry(s.entry.post).or_default().push((
+                s.entry.at,
+                s.id.to_owned(),
+                s.author.to_owned(),
+                parsed,
+            ));
         }
         for list in signed.values_mut() {
             list.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -589,7 +647,7 @@ impl RoomDoc {
             let (Some(v), Some(author)) = (raw.parsed(PostVersion::read), raw.author()) else {
                 continue;
             };
-            if v.seq > 0 && verifies(raw, || version_canonical(&self.room_id, id, v)) {
+            if v.seq > 0 && verifies(raw, || v.fields().canonical(&self.room_id, id)) {
                 out.entry(v.post.as_str())
                     .or_default()
                     .push((id, author, v));
@@ -676,8 +734,7 @@ impl RoomDoc {
             content,
             created_at: now_ms,
         };
-        let canonical = post_entry_canonical(&self.room_id, &id, &entry);
-        put_signed(&mut self.doc, &format!("post:{id}"), me, canonical)?;
+        self.put_entry(me, &format!("post:{id}"), &id, &entry.fields())?;
         self.commit();
         Ok(id)
     }
@@ -710,8 +767,7 @@ impl RoomDoc {
             at: now_ms,
         };
         let vid = crate::crypto::entry_id(&me.public());
-        let canonical = version_canonical(&self.room_id, &vid, &version);
-        put_signed(&mut self.doc, &format!("postver:{vid}"), me, canonical)?;
+        self.put_entry(me, &format!("postver:{vid}"), &vid, &version.fields())?;
         self.pin_status(me, &post, now_ms)?;
         self.commit();
         Ok(())
@@ -974,6 +1030,7 @@ fn signed_post(id: &str, raw: &Raw, entry: &PostEntry) -> Post {
 
 #[cfg(test)]
 mod tests {
+    use super::super::signed::{put_signed, text};
     use super::*;
 
     /// This test's device key (one per test: each runs on its own thread).
@@ -1016,7 +1073,11 @@ mod tests {
         doc.put(&obj, "created_at", ScalarValue::Timestamp(at))
             .unwrap();
         if let Some(me) = signer {
-            let canonical = legacy_canonical("room-1", &id, "offer", at);
+            let canonical = LegacyPostFields {
+                kind: "offer".into(),
+                created_at: at,
+            }
+            .canonical("room-1", &id);
             doc.put(&obj, "author", me.public()).unwrap();
             doc.put(&obj, "sig", me.sign(canonical.bytes())).unwrap();
         }
@@ -1093,14 +1154,14 @@ mod tests {
             created_at: 12,
         };
         let other = crate::crypto::entry_id(&ana.public());
-        let canonical = post_entry_canonical("room-2", &other, &entry);
+        let canonical = entry.fields().canonical("room-2", &other);
         put_signed(&mut room.doc, &format!("post:{other}"), &ana, canonical).unwrap();
         room.commit();
         assert_eq!(signer(&room, &other), None);
         // So does one written at an id that names someone else: it is not shown at all.
         let bo = crate::crypto::Identity::generate();
         let stolen = crate::crypto::entry_id(&bo.public());
-        let canonical = post_entry_canonical("room-1", &stolen, &entry);
+        let canonical = entry.fields().canonical("room-1", &stolen);
         put_signed(&mut room.doc, &format!("post:{stolen}"), &ana, canonical).unwrap();
         room.commit();
         assert!(room.post(&stolen).is_none());
@@ -1123,7 +1184,7 @@ mod tests {
             content: Content::checked("Mine", "", "Tools", &PostDetails::default()).unwrap(),
             created_at: 5,
         };
-        let canonical = post_entry_canonical("room-1", &id, &entry);
+        let canonical = entry.fields().canonical("room-1", &id);
         put_signed(&mut fork, &format!("post:{id}"), &bo, canonical).unwrap();
         fork.commit();
         room.doc_mut().merge(&mut fork).unwrap();
@@ -1180,7 +1241,7 @@ mod tests {
             at: 30,
         };
         let vid = crate::crypto::entry_id(&bo.public());
-        let canonical = version_canonical("room-1", &vid, &version);
+        let canonical = version.fields().canonical("room-1", &vid);
         put_signed(&mut room.doc, &format!("postver:{vid}"), &bo, canonical).unwrap();
         room.commit();
         assert_eq!(room.post(&id).unwrap().title, "Longest ladder");
@@ -1237,7 +1298,7 @@ mod tests {
             at: 11,
         };
         let vid = crate::crypto::entry_id(&ana.public());
-        let canonical = version_canonical("room-1", &vid, &version);
+        let canonical = version.fields().canonical("room-1", &vid);
         put_signed(&mut room.doc, &format!("postver:{vid}"), &ana, canonical).unwrap();
         room.commit();
         assert_eq!(room.post(&id).unwrap().title, "Ladder");
@@ -1521,19 +1582,6 @@ pub struct Response {
     pub at: i64,
 }
 
-fn response_canonical(
-    room: &str,
-    id: &str,
-    post: &str,
-    text: &str,
-    at: i64,
-) -> super::signed::Canonical {
-    super::signed::Canonical::new(room, "response", id)
-        .text("post", post)
-        .text("text", text)
-        .int("at", at)
-}
-
 impl RoomDoc {
     /// Replies to a post ("I can lend mine", "still needed?").
     pub fn respond(
@@ -1543,7 +1591,6 @@ impl RoomDoc {
         text: &str,
         now_ms: i64,
     ) -> Result<String, DomainError> {
-        use super::signed::put_signed;
         self.require_admitted(me)?;
         if self.post(post).is_none() {
             return Err(DomainError::NoSuchPost(post.to_owned()));
@@ -1555,37 +1602,30 @@ impl RoomDoc {
                 problem: "must be 1 to 1000 characters".into(),
             });
         }
-        let id = crate::crypto::random_id();
-        let canonical = response_canonical(self.room_id(), &id, post, text, now_ms);
-        put_signed(&mut self.doc, &format!("response:{id}"), me, canonical)?;
-        self.commit();
-        Ok(id)
+        let entry = ResponseFields {
+            post: post.to_owned(),
+            text: text.to_owned(),
+            at: now_ms,
+        };
+        self.add_entry(me, "response:", &entry)
     }
 
-    /// Verified responses by admitted members, oldest first; all posts' when `post` is None.
+    /// Verified responses by members admitted when they wrote them, oldest first; all posts'
+    /// when `post` is None.
     pub fn responses(&self, post: Option<&str>) -> Vec<Response> {
-        use super::signed::{int, text, verifies};
-        let admitted = self.admitted();
         let mut out: Vec<Response> = self
-            .entries("response:")
-            .filter_map(|(id, f)| {
-                let id = id.to_owned();
-                let (p, body, at, author) = (
-                    text(f, "post")?,
-                    text(f, "text")?,
-                    int(f, "at")?,
-                    text(f, "author")?,
-                );
-                (post.is_none_or(|want| want == p)
-                    && admitted.contains(author)
-                    && verifies(f, || response_canonical(self.room_id(), &id, p, body, at)))
-                .then(|| Response {
-                    id,
-                    post: p.to_owned(),
-                    author: author.to_owned(),
-                    text: body.to_owned(),
-                    at,
-                })
+            .entries_of::<ResponseFields>("response:")
+            .filter(|r| {
+                post.is_none_or(|want| want == r.entry.post)
+                    && r.entry.text.chars().count() <= 1000
+                    && self.admitted_when(r.author, r.raw)
+            })
+            .map(|r| Response {
+                id: r.id.to_owned(),
+                author: r.author.to_owned(),
+                post: r.entry.post,
+                text: r.entry.text,
+                at: r.entry.at,
             })
             .collect();
         out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));

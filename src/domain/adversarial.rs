@@ -767,3 +767,59 @@ fn deleting_or_overwriting_a_page_body_loses_no_page() {
     let back = RoomDoc::load_with_facts("room-1", [saved.as_slice()], Some(&facts)).unwrap();
     assert_eq!(back.page(&page), room.page(&page));
 }
+
+/// A modified client that learned an entry's id writes its own entry at that key from the
+/// room as it was before (a fork from old heads, merged later): causally "earlier" than the
+/// real one. Ids name their author, so the rival is not the entry, however early it claims
+/// to be, and nothing derived changes — on a device that receives it first too.
+#[test]
+fn a_rival_written_from_an_old_state_at_a_known_id_replaces_nothing() {
+    use super::pot::LedgerEntry;
+    use super::signed::Entry;
+    let (mut room, people) = community(3);
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    let old_heads = room.heads();
+    // The room moves on before the line is written: the line's change is deeper than a fork.
+    room.open_pot(&people[0], "Tools", "EUR", 10).unwrap();
+    let line = room
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 500, ""),
+            11,
+        )
+        .unwrap();
+    room.confirm(&people[0], &pot, &line, 12).unwrap();
+    let before = room.pot(&pot, 100);
+    assert_eq!(before.as_ref().unwrap().lines.len(), 1);
+    let key = format!("ledger:{pot}:{line}");
+    // Mallory (a member) signs her own line at that id, on a fork from before it existed.
+    let rival = LedgerEntry {
+        pot: pot.clone(),
+        entry: "inflow".into(),
+        amount: 900_000,
+        memo: String::new(),
+        target: String::new(),
+        at: 11,
+    };
+    let mut fork = room.doc.fork_at(&old_heads).unwrap();
+    put_signed(
+        &mut fork,
+        &key,
+        &people[2],
+        rival.canonical("room-1", &line),
+    )
+    .unwrap();
+    fork.commit();
+    // A device that receives the rival before the real line derives the same.
+    let mut early = RoomDoc::empty("room-1");
+    early.doc.merge(&mut fork.clone()).unwrap();
+    early.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    assert_eq!(room.pot(&pot, 100), before);
+    sync(&mut early, &mut room);
+    assert_eq!(early.pot(&pot, 100), before);
+    assert!(keys_tampered(&room).contains(&key));
+    assert_eq!(early.tampering(), room.tampering());
+}

@@ -270,7 +270,7 @@ impl Amendment {
                     && self
                         .value
                         .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) =>
             {
                 Ok(())
             }

@@ -4,7 +4,7 @@
 
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::signed_entry;
-use crate::crypto::{random_id, Identity};
+use crate::crypto::Identity;
 use automerge::{transaction::Transactable, ChangeHash, ObjType, ReadDoc, ROOT};
 
 const MAX_PAGE_CHARS: usize = 100_000;
@@ -54,7 +54,7 @@ impl RoomDoc {
         self.require_admitted(me)?;
         let title = required_text("title", title, 160)?;
         checked_body(body)?;
-        let id = random_id();
+        let id = crate::crypto::entry_id(&me.public());
         let page = PageEntry { title, at: now_ms };
         self.put_entry(me, &format!("page:{id}"), &id, &page)?;
         let text = self.doc.put_object(ROOT, body_key(&id), ObjType::Text)?;

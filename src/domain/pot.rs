@@ -12,7 +12,7 @@
 
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::{read_entry, signed_entry, text, Entry as _, Fields as _, Raw};
-use crate::crypto::{random_id, Identity};
+use crate::crypto::Identity;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The largest amount one entry may carry, in minor units (10^12: ten thousand million euros,
@@ -441,7 +441,7 @@ impl RoomDoc {
             target: entry.to_owned(),
             at: now_ms,
         };
-        let id = random_id();
+        let id = crate::crypto::entry_id(&me.public());
         let key = format!("{}{entry}/{id}", ledger_prefix(pot));
         self.put_entry(me, &key, &format!("{entry}/{id}"), &confirmation)?;
         self.commit();

@@ -10,7 +10,7 @@
 use super::charter::LICENCES;
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::signed_entry;
-use crate::crypto::{random_id, Identity};
+use crate::crypto::Identity;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewResource {
@@ -260,7 +260,7 @@ impl RoomDoc {
                     return Err(DomainError::BookingConflict(b.id.clone()));
                 }
                 Transfer {
-                    id: random_id(),
+                    id: crate::crypto::entry_id(&key),
                     kind: "handover".into(),
                     holder: h.to_owned(),
                     due,
@@ -284,7 +284,7 @@ impl RoomDoc {
                     });
                 }
                 Transfer {
-                    id: random_id(),
+                    id: crate::crypto::entry_id(&key),
                     kind: "return".into(),
                     holder: String::new(),
                     due: None,

@@ -1038,7 +1038,8 @@ impl RoomDoc {
         put_signed(&mut self.doc, key, me, canonical)
     }
 
-    /// Writes `entry` under a new random id at `<prefix><id>`, signed by `me`, and commits.
+    /// Writes `entry` under a new id bound to `me` ([`crate::crypto::entry_id`]) at
+    /// `<prefix><id>`, signed by `me`, and commits.
     /// Returns the id.
     pub(crate) fn add_entry<E: Entry>(
         &mut self,
@@ -1046,7 +1047,7 @@ impl RoomDoc {
         prefix: &str,
         entry: &E,
     ) -> Result<String, DomainError> {
-        let id = crate::crypto::random_id();
+        let id = crate::crypto::entry_id(&me.public());
         self.put_entry(me, &format!("{prefix}{id}"), &id, entry)?;
         self.commit();
         Ok(id)
@@ -1077,7 +1078,7 @@ impl RoomDoc {
         target: &str,
         now_ms: i64,
     ) -> Result<(), DomainError> {
-        let id = crate::crypto::random_id();
+        let id = crate::crypto::entry_id(&me.public());
         let mark = MarkFields {
             target: target.to_owned(),
             at: now_ms,

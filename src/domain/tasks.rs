@@ -6,7 +6,7 @@
 use super::contributions::NewContribution;
 use super::room::{required_text, DomainError, RoomDoc};
 use super::signed::signed_entry;
-use crate::crypto::{random_id, Identity};
+use crate::crypto::Identity;
 use std::collections::BTreeSet;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -220,7 +220,7 @@ impl RoomDoc {
     ) -> Result<String, DomainError> {
         self.require_admitted(me)?;
         let p = WorkPartyView {
-            id: random_id(),
+            id: crate::crypto::entry_id(&me.public()),
             title: required_text("title", title, 160)?,
             place: required_text("place", place, 160)?,
             date,

@@ -558,6 +558,7 @@
     ("{} keys claim to have founded this room; only the founder this device trusts counts", "{} claves dicen haber fundado esta sala; solo cuenta la fundadora en la que confía este dispositivo"),
     ("deleted", "borrada"),
     ("overwritten", "sobrescrita"),
+    ("copied into another place in the history", "copiada a otro punto de la historia"),
     ("field “{}” changed", "campo «{}» cambiado"),
     ("Entries that reached this device long after the time they claim (kept back, or dated in the past):", "Entradas que llegaron a este dispositivo mucho después de la hora que dicen tener (retenidas, o fechadas en el pasado):"),
     ("arrived {} days after its date", "llegó {} días después de su fecha"),

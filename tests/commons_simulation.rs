@@ -1198,7 +1198,11 @@ fn check_heal(world: &World, now: i64, at: &str) {
     {
         let label = format!("{at}, device {k} and its twin");
         assert_same_room_but_page_bodies(twin, r, now, &label);
-        assert!(twin.tampering().is_empty(), "{label}: honest tampering?");
+        assert!(
+            twin.tampering().is_empty(),
+            "{label}: honest tampering? {:?}",
+            twin.tampering()
+        );
     }
 }
 

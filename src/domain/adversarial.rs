@@ -332,8 +332,14 @@ fn a_rolled_back_profile_keeps_its_latest_signed_version() {
             .map(|m| m.profile.name)
     };
     assert_eq!(name(&room), Some("Bea".to_owned()));
-    // An honest update is not tampering.
-    assert!(!keys_tampered(&room).contains(&key));
+    // The copy is listed as what it is; the honest update is not tampering.
+    let kinds: Vec<TamperKind> = room
+        .tampering()
+        .into_iter()
+        .filter(|t| t.key == key)
+        .map(|t| t.kind)
+        .collect();
+    assert_eq!(kinds, vec![TamperKind::Replayed]);
 }
 
 #[test]
@@ -821,5 +827,52 @@ fn a_rival_written_from_an_old_state_at_a_known_id_replaces_nothing() {
     sync(&mut early, &mut room);
     assert_eq!(early.pot(&pot, 100), before);
     assert!(keys_tampered(&room).contains(&key));
+    assert_eq!(early.tampering(), room.tampering());
+}
+
+/// A modified client copies a signed entry, byte for byte, into a change built on an old
+/// state of the room: the vouch that admitted a member, now looking written before its
+/// author was admitted. An entry signs the heads it was written on, so the copy is not it —
+/// on a device that receives the copy before the original too — and it is listed.
+#[test]
+fn a_signed_entry_copied_into_an_older_state_of_the_room_is_not_it() {
+    let (mut room, people) = community(3);
+    let admitted = room.admitted();
+    let newcomer = people[2].public();
+    let (key, fields) = room
+        .index
+        .range("vouch:")
+        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
+        .map(|(id, f)| {
+            let fields: Vec<(String, super::signed::Field)> =
+                f.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            (format!("vouch:{id}"), fields)
+        })
+        .unwrap();
+    let first = room.doc.get_changes(&[])[0].hash();
+    let mut fork = room.doc.fork_at(&[first]).unwrap();
+    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
+    for (name, value) in fields {
+        match value {
+            super::signed::Field::Text(t) => fork.put(&obj, name.as_str(), t).unwrap(),
+            super::signed::Field::Int(i) => fork.put(&obj, name.as_str(), i).unwrap(),
+        }
+    }
+    fork.commit();
+    let mut early = RoomDoc::empty("room-1");
+    early.doc.merge(&mut fork.clone()).unwrap();
+    early.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    sync(&mut early, &mut room);
+    assert_eq!(room.admitted(), admitted);
+    assert_eq!(early.admitted(), admitted);
+    let kinds: Vec<TamperKind> = early
+        .tampering()
+        .into_iter()
+        .filter(|t| t.key == key)
+        .map(|t| t.kind)
+        .collect();
+    assert_eq!(kinds, vec![TamperKind::Replayed]);
     assert_eq!(early.tampering(), room.tampering());
 }

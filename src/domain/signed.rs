@@ -161,6 +161,9 @@ pub enum TamperKind {
     Overwritten,
     /// A field of an entry was changed after the entry was written.
     Altered { field: String },
+    /// A signed entry was copied into a change other than the one it was written in (it
+    /// signs the heads it was written on: see [`put_signed`]).
+    Replayed,
 }
 
 /// What [`Index`] derived from a document's history up to `heads`, to be kept beside the
@@ -185,7 +188,7 @@ pub(crate) struct Facts {
     bodies: Vec<(String, u64, u64, String)>,
 }
 
-const FACTS_VERSION: u32 = 3;
+const FACTS_VERSION: u32 = 4;
 
 /// Beyond this difference in depth, ancestry is looked up in marked descendants rather than
 /// walked back (see [`Index::precedes_anchor`]).
@@ -528,8 +531,17 @@ impl Index {
             .unwrap_or(i64::MIN);
         self.before.push(past);
         self.latest.push(past.max(own));
+        let mut after: Option<String> = None;
         for (obj, key, fields) in fresh {
             self.objects.insert(obj, key.clone());
+            if let Some(named) = text(&fields, "after") {
+                let own = after.get_or_insert_with(|| self.heads_digest(change.deps()));
+                if named != own {
+                    self.events
+                        .push((key, TamperKind::Replayed, hash, claimed_at));
+                    continue;
+                }
+            }
             let versions = self.entries.entry(key.clone()).or_default();
             if versions.iter().any(|v| v.fields == fields) {
                 continue;
@@ -539,6 +551,33 @@ impl Index {
             let at = versions.partition_point(|v| v.order(&raw).is_lt());
             versions.insert(at, raw);
         }
+    }
+
+    /// The digest of the heads a change was written on: its dependencies, less any that is
+    /// in the past of another (automerge also lists an actor's own previous change when other
+    /// changes have been built on it).
+    fn heads_digest(&self, deps: &[automerge::ChangeHash]) -> String {
+        let anchor = |h: &automerge::ChangeHash| {
+            let n = *self.numbers.get(h)?;
+            Some(Anchor {
+                depth: self.graph[n as usize].0,
+                change: n,
+            })
+        };
+        let anchors: Vec<Option<Anchor>> = deps.iter().map(anchor).collect();
+        let heads: Vec<automerge::ChangeHash> = deps
+            .iter()
+            .zip(&anchors)
+            .filter(|(_, a)| {
+                let Some(a) = a else { return true };
+                !anchors
+                    .iter()
+                    .flatten()
+                    .any(|b| b != a && self.precedes_anchor(*a, *b))
+            })
+            .map(|(h, _)| *h)
+            .collect();
+        after_digest(&heads)
     }
 
     /// What changes did to entries that the rules ignore, in a stable order: deletes of any
@@ -563,6 +602,7 @@ impl Index {
                 TamperKind::Deleted => entry || body || ROOM_KEYS.contains(&key.as_str()),
                 TamperKind::Overwritten => entry || body || key == "posts",
                 TamperKind::Altered { .. } => entry,
+                TamperKind::Replayed => true,
             };
             if counts {
                 push(key, kind.clone(), change, *at);
@@ -834,14 +874,22 @@ pub(crate) fn int(fields: &BTreeMap<String, Field>, name: &str) -> Option<i64> {
     }
 }
 
-/// Writes a signed entry as a map at the root under `key`: the canonical's fields, `author`
-/// and `sig`.
+/// Writes a signed entry as a map at the root under `key`: the canonical's fields, `after`,
+/// `author` and `sig`.
+///
+/// `after` names the heads the entry is written on (a digest of them): the entry starts a
+/// change of its own (whatever was pending is committed first), whose dependencies are
+/// exactly those heads, and the signature covers them. So the entry counts only in the change
+/// it was written in: a copy put into another change — say one built on an old state of the
+/// room, to make the entry look written before what its author had seen — is not it.
 pub(crate) fn put_signed(
     doc: &mut AutoCommit,
     key: &str,
     signer: &Identity,
     canonical: Canonical,
 ) -> Result<(), DomainError> {
+    let heads = doc.get_heads();
+    let canonical = canonical.text("after", &after_digest(&heads));
     let obj = doc.put_object(ROOT, key, ObjType::Map)?;
     for (name, value) in &canonical.fields {
         match value {
@@ -854,14 +902,33 @@ pub(crate) fn put_signed(
     Ok(())
 }
 
+/// The digest of a change's dependencies an entry signs as `after` (see [`put_signed`]).
+pub(crate) fn after_digest(heads: &[automerge::ChangeHash]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&automerge::ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    let mut hasher = Sha256::new();
+    hasher.update(b"tequio-after");
+    for h in sorted {
+        hasher.update(h.0);
+    }
+    crate::crypto::hex(&hasher.finalize()[..16])
+}
+
 /// Whether an entry's `sig` verifies for its `author` over its canonical encoding (built only
-/// the first time the entry is checked; the answer is kept until the entry changes).
+/// the first time the entry is checked; the answer is kept until the entry changes), followed
+/// by the `after` it names, if any (entries written before it was signed have none; the
+/// index has checked it names the change's own dependencies).
 pub(crate) fn verifies(raw: &Raw, canonical: impl FnOnce() -> Canonical) -> bool {
     *raw.verified.get_or_init(|| {
         let (Some(author), Some(sig)) = (text(raw, "author"), text(raw, "sig")) else {
             return false;
         };
-        verify(author, canonical().bytes(), sig)
+        let canonical = match text(raw, "after") {
+            Some(after) => canonical().text("after", after),
+            None => canonical(),
+        };
+        verify(author, canonical.bytes(), sig)
     })
 }
 

@@ -231,6 +231,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                                 TamperKind::Deleted => t("deleted").to_string(),
                                 TamperKind::Overwritten => t("overwritten").to_string(),
                                 TamperKind::Altered { field } => tr!("field “{}” changed", field),
+                                TamperKind::Replayed => t("copied into another place in the history").to_string(),
                             };
                             let when = (x.claimed_at > 0).then(|| format!(" · {}", crate::domain::iso_time(x.claimed_at)));
                             view! {

@@ -1,7 +1,7 @@
 //! Writes a room backup (the app's own format) that a link holder with a modified client has
 //! tampered with: a room of three admitted members with a pot, after which one raw change
 //! deletes the vouches, the room's name and the board, another alters a ledger line's amount,
-//! and another puts a value over a member's profile. Restored through the start page, the room
+//! another puts a value over a member's profile, and another forges a vouch. Restored through the start page, the room
 //! must show exactly what was signed and list the tampering. Used by `tests/e2e/integrity.test.mjs`.
 //! Usage: cargo run --example tampered_room -- <file>
 //! Prints what the honest room holds, as JSON.
@@ -73,6 +73,16 @@ fn main() {
         let bo = format!("member:{}", people[1].public());
         doc.put(ROOT, bo.as_str(), "gone").expect("overwrite");
         doc.commit();
+        // A vouch in the founder's name that she never signed, for a key nobody knows.
+        let forged = doc
+            .put_object(ROOT, "vouch:forged", automerge::ObjType::Map)
+            .expect("forge");
+        doc.put(&forged, "newcomer", "stranger").expect("forge");
+        doc.put(&forged, "at", T0 + 50).expect("forge");
+        doc.put(&forged, "author", people[0].public())
+            .expect("forge");
+        doc.put(&forged, "sig", "forged").expect("forge");
+        doc.commit();
     }
     assert_eq!(
         room.admitted().len(),
@@ -82,6 +92,8 @@ fn main() {
     assert_eq!(room.pot(&pot, T0 + 100), Some(honest.clone()));
     let tampered = room.tampering().len();
     assert!(tampered >= vouches.len() + 3);
+    let unverified = room.unverified_entries(T0 + 100);
+    assert_eq!(unverified, vec!["vouch:forged".to_owned()]);
 
     let backup = Backup::of(&room, &secret.to_base64url(), &people[0].secret(), T0 + 200);
     std::fs::write(&path, backup.to_json()).expect("write the backup");
@@ -93,6 +105,7 @@ fn main() {
             "members": names,
             "balance": honest.balance,
             "tampered": tampered,
+            "unverified": unverified,
         })
     );
 }

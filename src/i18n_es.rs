@@ -559,6 +559,7 @@
     ("deleted", "borrada"),
     ("overwritten", "sobrescrita"),
     ("copied into another place in the history", "copiada a otro punto de la historia"),
+    ("Entries whose signature does not hold (forged, or altered): they count for nothing.", "Entradas cuya firma no es válida (falsificadas o alteradas): no cuentan para nada."),
     ("field “{}” changed", "campo «{}» cambiado"),
     ("Entries that reached this device long after the time they claim (kept back, or dated in the past):", "Entradas que llegaron a este dispositivo mucho después de la hora que dicen tener (retenidas, o fechadas en el pasado):"),
     ("arrived {} days after its date", "llegó {} días después de su fecha"),

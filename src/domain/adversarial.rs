@@ -876,3 +876,75 @@ fn a_signed_entry_copied_into_an_older_state_of_the_room_is_not_it() {
     assert_eq!(kinds, vec![TamperKind::Replayed]);
     assert_eq!(early.tampering(), room.tampering());
 }
+
+/// Entries whose signature does not hold count for nothing and are listed; an honest room
+/// lists none.
+#[test]
+fn forged_entries_are_listed_as_unverified_and_count_for_nothing() {
+    use super::pot::LedgerEntry;
+    use super::signed::Entry;
+    let (mut room, people) = community(3);
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    let post = room
+        .add_post(
+            &people[1],
+            NewPost {
+                kind: PostKind::Offer,
+                title: "Ladder".into(),
+                description: String::new(),
+                category: "Goods".into(),
+            },
+            11,
+        )
+        .unwrap();
+    room.respond(&people[2], &post, "Mine?", 12).unwrap();
+    assert_eq!(room.unverified_entries(100), Vec::<String>::new());
+    let before = room.pot(&pot, 100);
+    // A ledger line and a vouch in Ana's name that she never signed: one carries Bo's
+    // signature, the other none that holds.
+    let id = crate::crypto::entry_id(&people[0].public());
+    let line = LedgerEntry {
+        pot: pot.clone(),
+        entry: "inflow".into(),
+        amount: 7_000,
+        memo: String::new(),
+        target: String::new(),
+        at: 13,
+    };
+    let sig = people[1].sign(line.canonical("room-1", &id).bytes());
+    let ledger = format!("ledger:{pot}:{id}");
+    let forged = format!("vouch:{}", crate::crypto::entry_id(&people[0].public()));
+    let obj = room
+        .doc
+        .put_object(ROOT, ledger.as_str(), ObjType::Map)
+        .unwrap();
+    for (k, v) in [
+        ("pot", pot.as_str()),
+        ("entry", "inflow"),
+        ("memo", ""),
+        ("target", ""),
+    ] {
+        room.doc.put(&obj, k, v).unwrap();
+    }
+    room.doc.put(&obj, "amount", 7_000).unwrap();
+    room.doc.put(&obj, "at", 13).unwrap();
+    room.doc.put(&obj, "author", people[0].public()).unwrap();
+    room.doc.put(&obj, "sig", sig).unwrap();
+    let obj = room
+        .doc
+        .put_object(ROOT, forged.as_str(), ObjType::Map)
+        .unwrap();
+    room.doc.put(&obj, "newcomer", "stranger").unwrap();
+    room.doc.put(&obj, "at", 14).unwrap();
+    room.doc.put(&obj, "author", people[0].public()).unwrap();
+    room.doc.put(&obj, "sig", "forged").unwrap();
+    room.commit();
+    assert_eq!(room.admitted().len(), 3);
+    let after = room.pot(&pot, 100).unwrap();
+    assert_eq!(after.balance, before.unwrap().balance);
+    assert!(after
+        .lines
+        .iter()
+        .all(|l| matches!(l.state, super::pot::EntryState::Refused(_))));
+    assert_eq!(room.unverified_entries(100), vec![ledger, forged]);
+}

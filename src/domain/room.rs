@@ -376,6 +376,30 @@ impl RoomDoc {
 
     /// Entries that reached this device (while the room was open) more than a day after the
     /// time they claim: (key, claimed time, when first read here).
+    /// Entries (keys) whose signature does not hold, so they count for nothing: forged, or
+    /// altered before this device first read them. Reads every view once to check every
+    /// entry a view reads, so it is meant for the Room integrity view, not every change.
+    pub fn unverified_entries(&self, now_ms: i64) -> Vec<String> {
+        let _ = (self.members(), self.decisions(now_ms), self.pots(now_ms));
+        let _ = (self.resources(), self.tasks(), self.work_parties());
+        let _ = (
+            self.time_accounts(),
+            self.circles(),
+            self.contributions(now_ms),
+        );
+        let _ = (self.pages(), self.responses(None), self.charter(now_ms));
+        for post in self.posts() {
+            let _ = self.post_signer(&post);
+        }
+        self.index.unverified()
+    }
+
+    /// Entries whose signature the views derived so far found not to hold (see
+    /// [`RoomDoc::unverified_entries`]): cheap, for the header's warning.
+    pub fn unverified_so_far(&self) -> usize {
+        self.index.unverified().len()
+    }
+
     pub fn late_entries(&self) -> Vec<(String, i64, i64)> {
         const DAY_MS: i64 = 24 * 3_600_000;
         self.index.late(DAY_MS)

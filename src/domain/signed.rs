@@ -826,6 +826,18 @@ impl Index {
         self.generation
     }
 
+    /// Keys of the entries that count whose signature was checked and does not hold (they
+    /// count for nothing): as far as views have checked them so far.
+    pub fn unverified(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(key, versions)| {
+                counted(key, versions).is_some_and(|v| v.verified.get() == Some(&false))
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
     /// The entry at `key` that counts (see [`Index::range`]).
     pub fn get(&self, key: &str) -> Option<&Raw> {
         counted(key, self.entries.get(key)?)

@@ -116,7 +116,12 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
         (c.purpose, c.values)
     });
     let integrity = derived(handle, view, |room, _| {
-        (room.tampering(), room.founder_claims(), room.late_entries())
+        (
+            room.tampering(),
+            room.founder_claims(),
+            room.late_entries(),
+            room.unverified_entries(super::now_ms()),
+        )
     });
     let newcomer = Memo::new(move |_| !me.get().is_some_and(|m| m.standing == Standing::Admitted));
     view! {
@@ -206,7 +211,15 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
         <section class="card" id="integrity" data-testid="integrity">
             <h2>{t("Room integrity")}</h2>
             {move || {
-                let (tampering, claims, late) = integrity.get().unwrap_or_default();
+                let (tampering, claims, late, unverified) = integrity.get().unwrap_or_default();
+                let unverified_list = (!unverified.is_empty()).then(|| view! {
+                    <p>{t("Entries whose signature does not hold (forged, or altered): they count for nothing.")}</p>
+                    <ul data-testid="unverified-list">
+                        {unverified.into_iter().map(|key| view! {
+                            <li data-testid="unverified-item" data-key=key.clone()><code>{key.clone()}</code></li>
+                        }).collect_view()}
+                    </ul>
+                });
                 let late_list = (!late.is_empty()).then(|| view! {
                     <p>{t("Entries that reached this device long after the time they claim (kept back, or dated in the past):")}</p>
                     <ul data-testid="late-list">
@@ -218,7 +231,10 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                     </ul>
                 });
                 if tampering.is_empty() && claims.len() <= 1 {
-                    return view! { <p data-testid="integrity-clean">{t("Nothing in this room's history was deleted, overwritten or forged.")}</p> {late_list} }.into_any();
+                    if unverified_list.is_none() {
+                        return view! { <p data-testid="integrity-clean">{t("Nothing in this room's history was deleted, overwritten or forged.")}</p> {late_list} }.into_any();
+                    }
+                    return view! { {unverified_list} {late_list} }.into_any();
                 }
                 view! {
                     <p>{t("Someone with the room link wrote changes the room's rules ignore. Every entry still counts as its author signed it; these attempts changed nothing:")}</p>
@@ -242,6 +258,7 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                             }
                         }).collect_view()}
                     </ul>
+                    {unverified_list}
                     {late_list}
                 }.into_any()
             }}

@@ -527,12 +527,17 @@ impl RoomHandle {
         let states = peer_states(&mut self.0.borrow_mut());
         let rt = self.0.borrow();
         let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
+        // Membership first: it checks every governance entry, so a forged vouch or outcome
+        // always counts among the unverified below.
+        let _ = rt.room.admitted();
         let (name, ready, writable, posts, tampered) = (
             rt.room.name(),
             rt.room.is_ready(),
             rt.room.is_writable(),
             rt.room.posts(),
-            rt.room.tampering().len() + rt.room.founder_claims().len().saturating_sub(1),
+            rt.room.tampering().len()
+                + rt.room.founder_claims().len().saturating_sub(1)
+                + rt.room.unverified_so_far(),
         );
         rt.view.update(|v| {
             v.name = name;

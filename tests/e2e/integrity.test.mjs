@@ -28,7 +28,7 @@ describe('room integrity', () => {
     // The header warns, with the number of ignored changes.
     const warning = p.getByTestId('tamper-warning')
     await warning.waitFor({ timeout: WAIT })
-    assert.match(await warning.innerText(), new RegExp(`${honest.tampered} changes`))
+    assert.match(await warning.innerText(), new RegExp(`${honest.tampered + honest.unverified.length} changes`))
 
     // Members as signed: all three admitted, each with a key fingerprint; the list of attempts.
     await warning.click()
@@ -45,6 +45,10 @@ describe('room integrity', () => {
     for (const key of ['name', 'posts']) assert.ok(keys.includes(key), `${key} is listed`)
     assert.ok(keys.some(k => k.startsWith('vouch:')), 'deleted vouches are listed')
     assert.ok((await items.allInnerTexts()).some(t => t.includes('field “amount” changed')))
+    // The forged vouch is listed as not verifying (and admitted nobody).
+    const forged = p.getByTestId('unverified-item')
+    await forged.first().waitFor({ timeout: WAIT })
+    assert.deepEqual(await forged.evaluateAll(els => els.map(e => e.dataset.key)), honest.unverified)
 
     // The pot holds what was signed, not the altered amount.
     await section(p, 'pot')

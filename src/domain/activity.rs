@@ -28,7 +28,7 @@ const fn phrase(english: &'static str) -> &'static str {
 }
 
 /// Kinds of marks and how the feed words them.
-const MARKS: [(&str, &str); 8] = [
+const MARKS: [(&str, &str); 7] = [
     ("approval", phrase("approved an expense")),
     ("paid", phrase("paid an expense")),
     ("validation", phrase("validated a contribution")),
@@ -39,7 +39,6 @@ const MARKS: [(&str, &str); 8] = [
     ("claim", phrase("claimed a task")),
     ("done", phrase("finished a task")),
     ("signup", phrase("signed up for a work party")),
-    ("pageedit", phrase("edited a page")),
 ];
 
 /// Something waiting for this member, and the section where it is done.
@@ -273,6 +272,9 @@ impl RoomDoc {
                     phrase("wrote the page {}"),
                     vec![page.title.clone()],
                 );
+            }
+            for (author, at) in page.history.iter().skip(1) {
+                push(*at, Some(author), phrase("edited a page"), vec![]);
             }
         }
         for (kind, words) in MARKS {

@@ -948,3 +948,62 @@ fn forged_entries_are_listed_as_unverified_and_count_for_nothing() {
         .all(|l| matches!(l.state, super::pot::EntryState::Refused(_))));
     assert_eq!(room.unverified_entries(100), vec![ledger, forged]);
 }
+
+/// Anyone holding the link can splice a page's automerge text: the page shows what its
+/// members vouched for, lists the change, and the next honest edit writes exactly what its
+/// author saw and typed. A version whose hash does not hold, or by someone not admitted, is
+/// not vouching.
+#[test]
+fn text_spliced_into_a_page_without_a_signed_version_is_not_shown() {
+    use super::pages::PageVersionEntry;
+    use super::signed::Entry;
+    let (mut room, people) = community(2);
+    let page = room
+        .create_page(&people[0], "Rules", "Return tools clean.", 5)
+        .unwrap();
+    let body = |room: &RoomDoc| room.page(&page).unwrap().body;
+    let key = format!("pagebody:{page}");
+    let text = match room.doc.get(ROOT, key.as_str()).unwrap() {
+        Some((Value::Object(ObjType::Text), obj)) => obj,
+        _ => panic!("no body"),
+    };
+    room.doc.splice_text(&text, 0, 0, "Never ").unwrap();
+    room.commit();
+    assert_eq!(body(&room), "Return tools clean.");
+    assert!(room.tampering().iter().any(|t| t.key == key
+        && t.kind
+            == TamperKind::Altered {
+                field: "text".into()
+            }));
+    // A stranger's version vouches for nothing; nor does a member's whose hash is wrong.
+    let stranger = Identity::generate();
+    for (who, hash) in [(&stranger, "x"), (&people[1], "00")] {
+        let vid = crate::crypto::entry_id(&who.public());
+        let v = PageVersionEntry {
+            page: page.clone(),
+            hash: hash.into(),
+            at: 6,
+        };
+        Hostile(&mut room).signed(&format!("pagever:{vid}"), who, v.canonical("room-1", &vid));
+    }
+    assert_eq!(body(&room), "Return tools clean.");
+    // The honest editor edits what is shown: the splice is gone, the edit is vouched for.
+    let since = room.heads();
+    room.edit_page(&people[1], &page, &since, "Return tools clean and dry.", 7)
+        .unwrap();
+    assert_eq!(body(&room), "Return tools clean and dry.");
+    assert!(!room.tampering().iter().any(|t| t.key == key));
+    // History lists who signed versions (the stranger is not there); the one whose hash was
+    // wrong is listed, though it changed nothing (checking every version's hash would read
+    // the text at every edit).
+    let history: Vec<String> = room
+        .page(&page)
+        .unwrap()
+        .history
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    assert_eq!(history[0], people[0].public());
+    assert!(!history.contains(&stranger.public()));
+    assert_eq!(history.last(), Some(&people[1].public()));
+}

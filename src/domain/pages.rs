@@ -1,9 +1,17 @@
 //! Pages: the room's knowledge commons. A page's body is automerge text, so concurrent edits on
-//! two devices merge character by character; each edit also writes a signed mark, from which the
-//! page's history (who changed it, when) is derived.
+//! two devices merge character by character. Every edit (and the page's creation) also writes
+//! a signed version, `pagever:<id>`, naming a hash of the body as it stands in the change the
+//! version is written in: what its author vouches for.
+//!
+//! The page shows the body its members vouched for: the text at the latest versions (by the
+//! change graph; two made apart merge) by authors admitted when they wrote them, whose hash
+//! holds. Text changed by anyone without such a version — any link holder can splice
+//! automerge text — is not shown, and is listed as tampering; an honest edit writes the text
+//! its author saw and typed, so nothing unvouched is ever vouched for by accident. Pages
+//! written before versions (only `pageedit` marks) show their text as it is, as not signed.
 
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::signed_entry;
+use super::signed::{put_signed, signed_entry, Entry, Raw};
 use crate::crypto::Identity;
 use automerge::{transaction::Transactable, ChangeHash, ObjType, ReadDoc, ROOT};
 
@@ -17,6 +25,9 @@ pub struct PageView {
     pub body: String,
     /// (member, time) of every recorded edit, oldest first; the first is the creation.
     pub history: Vec<(String, i64)>,
+    /// Whether the body shown is vouched for by signed versions (false only for a page
+    /// written before versions, never edited since).
+    pub signed: bool,
 }
 
 signed_entry! {
@@ -25,6 +36,22 @@ signed_entry! {
         title: String,
         at: i64,
     }
+}
+
+signed_entry! {
+    /// A version of a page's body (`pagever:<id>`): its author vouches that the body, as it
+    /// stands in the change this entry is written in, hashes to `hash` ([`text_hash`]).
+    pub(crate) struct PageVersionEntry = "pagever" {
+        page: String,
+        hash: String,
+        at: i64,
+    }
+}
+
+/// The first 16 bytes of a body's SHA-256, hex.
+fn text_hash(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    crate::crypto::hex(&Sha256::digest(body.as_bytes())[..16])
 }
 
 fn body_key(id: &str) -> String {
@@ -59,6 +86,8 @@ impl RoomDoc {
         self.put_entry(me, &format!("page:{id}"), &id, &page)?;
         let text = self.doc.put_object(ROOT, body_key(&id), ObjType::Text)?;
         self.doc.splice_text(&text, 0, 0, body)?;
+        let room = self.room_id.clone();
+        put_version(&mut self.doc, &room, me, &id, body, now_ms)?;
         self.commit();
         Ok(id)
     }
@@ -92,43 +121,161 @@ impl RoomDoc {
             return Err(unknown);
         }
         let started_from = self.doc.text_at(&text, since).map_err(|_| unknown)?;
+        let room = self.room_id.clone();
         if started_from == self.doc.text(&text)? {
+            // The body becomes exactly what was typed (from the text shown, which is vouched
+            // for: anything unvouched in the document's text is undone), and is vouched for.
             self.doc.update_text(&text, body)?;
+            put_version(&mut self.doc, &room, me, id, body, now_ms)?;
         } else {
-            // Apply the edit where it was made, then merge it with what happened since.
+            // Apply the edit where it was made, vouch for it there, then merge it with what
+            // happened since.
             let mut at = self.doc.fork_at(since)?;
             at.update_text(&text, body)?;
+            put_version(&mut at, &room, me, id, body, now_ms)?;
+            at.commit();
             self.doc.merge(&mut at)?;
         }
-        self.put_mark(me, "pageedit", id, now_ms)
+        self.commit();
+        Ok(())
     }
 
-    /// Every verified page, with body and history.
+    /// Every verified page by a member admitted when creating it, with the body its members
+    /// vouched for and its history.
     pub fn pages(&self) -> Vec<PageView> {
         let edits = self.marks("pageedit");
+        let mut versions: std::collections::HashMap<String, Vec<(&Raw, String, &str, i64)>> =
+            Default::default();
+        for v in self.entries_of::<PageVersionEntry>("pagever:") {
+            if self.admitted_when(v.author, v.raw) {
+                let PageVersionEntry { page, hash, at } = v.entry;
+                versions
+                    .entry(page)
+                    .or_default()
+                    .push((v.raw, hash, v.author, at));
+            }
+        }
         self.entries_of::<PageEntry>("page:")
+            .filter(|e| self.admitted_when(e.author, e.raw))
             .filter_map(|e| {
                 let (id, author) = (e.id.to_owned(), e.author);
                 let PageEntry { title, at } = e.entry;
-                let body = match self.body_obj(&id) {
-                    Some(obj) => self.doc.text(&obj).ok()?,
-                    None => String::new(),
+                let mine = versions.remove(&id).unwrap_or_default();
+                let (body, signed) = match self.body_obj(&id) {
+                    Some(obj) if mine.is_empty() => (self.doc.text(&obj).ok()?, false),
+                    Some(obj) => (self.vouched_body(&id, &obj, &mine)?, true),
+                    None => (String::new(), false),
                 };
-                let mut history = vec![(author.to_owned(), at)];
+                let mut history: Vec<(String, i64)> = vec![(author.to_owned(), at)];
                 history.extend(
                     edits
                         .iter()
                         .filter(|m| m.target == id)
                         .map(|m| (m.author.clone(), m.at)),
                 );
+                // One version is the creation's (same author and time as the page).
+                let mut later: Vec<(i64, String)> = mine
+                    .iter()
+                    .map(|(_, _, by, at)| (*at, (*by).to_owned()))
+                    .collect();
+                later.sort();
+                if let Some(i) = later.iter().position(|(t, by)| *t == at && by == author) {
+                    later.remove(i);
+                }
+                history.extend(later.into_iter().map(|(at, by)| (by, at)));
+                history[1..].sort_by_key(|(_, at)| *at);
                 Some(PageView {
                     title,
                     author: author.to_owned(),
                     body,
                     history,
                     id,
+                    signed,
                 })
             })
+            .collect()
+    }
+
+    /// The body at a page's latest vouched versions: those no other vouched version follows
+    /// in the change graph, whose hash holds for the text in their change.
+    fn vouched_body(
+        &self,
+        id: &str,
+        obj: &automerge::ObjId,
+        versions: &[(&Raw, String, &str, i64)],
+    ) -> Option<String> {
+        let mut candidates: Vec<(&Raw, &str)> = versions
+            .iter()
+            .map(|(r, h, _, _)| (*r, h.as_str()))
+            .collect();
+        candidates.sort_by_key(|(r, _)| std::cmp::Reverse(r.depth()));
+        fn latest<'a>(
+            index: &super::signed::Index,
+            candidates: &[(&'a Raw, &str)],
+        ) -> Vec<(&'a Raw, String)> {
+            let mut top: Vec<(&'a Raw, String)> = Vec::new();
+            for (r, h) in candidates {
+                if !top.iter().any(|(t, _)| index.precedes(r, t)) {
+                    top.push((*r, (*h).to_owned()));
+                }
+            }
+            top
+        }
+        let mut top = latest(&self.index, &candidates);
+        // The usual case: one latest version, and the document's text is what it vouched for.
+        let current = self.doc.text(obj).ok()?;
+        if top.len() == 1 && text_hash(&current) == top[0].1 {
+            return Some(current);
+        }
+        let generation = self.index.generation();
+        if let Some((g, body)) = self.page_bodies.borrow().get(id) {
+            if *g == generation {
+                return Some(body.clone());
+            }
+        }
+        // Versions whose hash does not hold for their own change (a modified client can sign
+        // anything) are left out, and the latest worked out again without them.
+        loop {
+            let wrong: Vec<*const Raw> = top
+                .iter()
+                .filter(|(r, h)| {
+                    let at = [self.index.change_of(r)];
+                    self.doc
+                        .text_at(obj, &at)
+                        .map_or(true, |t| text_hash(&t) != *h)
+                })
+                .map(|(r, _)| *r as *const Raw)
+                .collect();
+            if wrong.is_empty() {
+                break;
+            }
+            candidates.retain(|(r, _)| !wrong.contains(&(*r as *const Raw)));
+            top = latest(&self.index, &candidates);
+        }
+        let heads: Vec<ChangeHash> = top.iter().map(|(r, _)| self.index.change_of(r)).collect();
+        let body = if heads.is_empty() {
+            String::new()
+        } else {
+            self.doc.text_at(obj, &heads).ok()?
+        };
+        self.page_bodies
+            .borrow_mut()
+            .insert(id.to_owned(), (generation, body.clone()));
+        Some(body)
+    }
+
+    /// Pages whose document text differs from what their members vouched for: changed
+    /// without a signed version (listed as tampering).
+    pub(crate) fn unvouched_pages(&self) -> Vec<String> {
+        self.pages()
+            .into_iter()
+            .filter(|p| p.signed)
+            .filter(|p| {
+                self.body_obj(&p.id)
+                    .and_then(|obj| self.doc.text(&obj).ok())
+                    .is_some_and(|t| t != p.body)
+            })
+            .map(|p| p.id)
             .collect()
     }
 
@@ -144,9 +291,34 @@ impl RoomDoc {
         }
     }
 
+    /// One page (see [`RoomDoc::pages`]).
     pub fn page(&self, id: &str) -> Option<PageView> {
         self.pages().into_iter().find(|p| p.id == id)
     }
+}
+
+/// Writes `me`'s signed version of page `id`'s body, `body` as it now stands in `doc` (an
+/// entry starts its own change: the text just written is in its past).
+fn put_version(
+    doc: &mut automerge::AutoCommit,
+    room: &str,
+    me: &Identity,
+    id: &str,
+    body: &str,
+    now_ms: i64,
+) -> Result<(), DomainError> {
+    let vid = crate::crypto::entry_id(&me.public());
+    let version = PageVersionEntry {
+        page: id.to_owned(),
+        hash: text_hash(body),
+        at: now_ms,
+    };
+    put_signed(
+        doc,
+        &format!("pagever:{vid}"),
+        me,
+        version.canonical(room, &vid),
+    )
 }
 
 #[cfg(test)]
@@ -210,6 +382,42 @@ mod tests {
             Err(DomainError::Invalid { field: "page", .. })
         ));
         assert_eq!(a.heads(), heads_before);
+    }
+
+    #[test]
+    fn a_page_from_before_versions_shows_as_it_is_until_its_next_edit_signs_it() {
+        let (mut room, m) = community(2);
+        // What builds before versions wrote: the signed header, the text and an edit mark.
+        let id = crate::crypto::entry_id(&m[0].public());
+        let page = PageEntry {
+            title: "Rota".into(),
+            at: 10,
+        };
+        room.put_entry(&m[0], &format!("page:{id}"), &id, &page)
+            .unwrap();
+        let text = room
+            .doc
+            .put_object(ROOT, body_key(&id), ObjType::Text)
+            .unwrap();
+        room.doc.splice_text(&text, 0, 0, "Mon: Ana").unwrap();
+        room.commit();
+        room.put_mark(&m[1], "pageedit", &id, 11).unwrap();
+        let p = room.page(&id).unwrap();
+        assert_eq!((p.body.as_str(), p.signed), ("Mon: Ana", false));
+        assert_eq!(p.history.len(), 2);
+        let since = room.heads();
+        room.edit_page(&m[1], &id, &since, "Mon: Ana\nTue: Ben", 12)
+            .unwrap();
+        let p = room.page(&id).unwrap();
+        assert_eq!((p.body.as_str(), p.signed), ("Mon: Ana\nTue: Ben", true));
+        assert_eq!(
+            p.history,
+            vec![
+                (m[0].public(), 10),
+                (m[1].public(), 11),
+                (m[1].public(), 12)
+            ]
+        );
     }
 
     #[test]

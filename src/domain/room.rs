@@ -110,6 +110,9 @@ pub struct RoomDoc {
     /// The last governance replay and the index generation it was made at.
     /// Post signatures already checked (see `board.rs`).
     pub(crate) post_checks: std::cell::RefCell<std::collections::HashMap<Vec<u8>, bool>>,
+    /// Page bodies worked out from their vouched versions, by page, with the index's
+    /// generation they hold for.
+    pub(crate) page_bodies: std::cell::RefCell<std::collections::HashMap<String, (u64, String)>>,
     /// The founder this device accepts (a key, or a prefix of one, from the join link or
     /// from the first founder seen); `None` until known.
     pub(crate) pinned_founder: Option<String>,
@@ -185,6 +188,7 @@ impl RoomDoc {
             pinned_founder: None,
             facts_behind: 0,
             post_checks: Default::default(),
+            page_bodies: Default::default(),
             doc,
             room_id: room_id.to_owned(),
             saved_heads,
@@ -345,7 +349,19 @@ impl RoomDoc {
     /// What changes did to this room's entries that its rules ignore (see
     /// [`crate::domain::signed::Index`]).
     pub fn tampering(&self) -> Vec<super::signed::Tampering> {
-        self.index.tampering(self.founder_entry())
+        let mut out = self.index.tampering(self.founder_entry());
+        for page in self.unvouched_pages() {
+            out.push(super::signed::Tampering {
+                key: format!("pagebody:{page}"),
+                kind: super::signed::TamperKind::Altered {
+                    field: "text".into(),
+                },
+                change: String::new(),
+                claimed_at: 0,
+            });
+        }
+        out.sort();
+        out
     }
 
     /// Notes `now_ms` as when the changes read since `since` were first read here (the

@@ -224,8 +224,10 @@ pub(crate) struct Index {
     actors: std::collections::HashMap<Vec<u8>, u32>,
     /// Entry maps seen so far → their root key, so later writes into them can be recognised.
     objects: std::collections::HashMap<ObjKey, String>,
-    /// Each change's number here (in the order read; a change is read after its deps).
+    /// Each change's number here (in the order read; a change is read after its deps), and
+    /// back.
     numbers: std::collections::HashMap<automerge::ChangeHash, u32>,
+    hashes: Vec<automerge::ChangeHash>,
     /// By number: each change's causal depth and its dependencies' numbers — the change
     /// graph, for [`Index::precedes`].
     graph: Vec<(u64, Vec<u32>)>,
@@ -353,7 +355,9 @@ impl Index {
             if deps.iter().any(|d| *d as usize >= n) {
                 return None;
             }
-            index.numbers.insert(hash(&h)?, n as u32);
+            let h = hash(&h)?;
+            index.numbers.insert(h, n as u32);
+            index.hashes.push(h);
             index.graph.push((depth, deps));
         }
         if index.numbers.len() != count || facts.times.len() != count {
@@ -447,6 +451,7 @@ impl Index {
             .unwrap_or(0);
         let number = self.graph.len() as u32;
         self.numbers.insert(hash, number);
+        self.hashes.push(hash);
         let past = deps
             .iter()
             .map(|d| self.latest[*d as usize])
@@ -824,6 +829,11 @@ impl Index {
 
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The change that wrote `entry`.
+    pub fn change_of(&self, entry: &Raw) -> automerge::ChangeHash {
+        self.hashes[entry.change as usize]
     }
 
     /// Keys of the entries that count whose signature was checked and does not hold (they

@@ -142,6 +142,9 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                 <p><button class="link" on:click=move |_| { editing.set(None); open.set(None) }>{t("← All pages")}</button></p>
                 <h2>{p.title.clone()}</h2>
                 <p class="muted" data-testid="page-history">{history}</p>
+                {(!p.signed).then(|| view! {
+                    <p class="muted" data-testid="page-unsigned">{t("Written with an older version of Tequio: this text is not signed, so anyone with the link could have changed it. The next edit signs it.")}</p>
+                })}
                 {move || match editing.get() {
                     None => {
                         let id = id_edit.clone();

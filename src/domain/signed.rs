@@ -188,14 +188,16 @@ pub(crate) struct Facts {
     bodies: Vec<(String, u64, u64, String)>,
 }
 
-const FACTS_VERSION: u32 = 4;
+const FACTS_VERSION: u32 = 5;
 
 /// Beyond this difference in depth, ancestry is looked up in marked descendants rather than
 /// walked back (see [`Index::precedes_anchor`]).
 const FAR: u64 = 64;
 
-/// One version as kept in [`Facts`]: (fields, depth, change number).
-type KeptVersion = (BTreeMap<String, Field>, u64, u32);
+/// One version as kept in [`Facts`]: (fields, depth, change number, checked).
+/// And whether its signature was found to hold, if it was checked (this device's own
+/// finding, kept so a reopen checks no signature twice).
+type KeptVersion = (BTreeMap<String, Field>, u64, u32, Option<bool>);
 
 impl Facts {
     pub fn changes_len(&self) -> usize {
@@ -309,7 +311,14 @@ impl Index {
                 .map(|(k, vs)| {
                     let vs = vs
                         .iter()
-                        .map(|v| (v.fields.clone(), v.depth, v.change))
+                        .map(|v| {
+                            (
+                                v.fields.clone(),
+                                v.depth,
+                                v.change,
+                                v.verified.get().copied(),
+                            )
+                        })
                         .collect();
                     (k.clone(), vs)
                 })
@@ -374,11 +383,15 @@ impl Index {
             .collect();
         for (key, versions) in facts.entries {
             let mut vs = Vec::with_capacity(versions.len());
-            for (fields, depth, change) in versions {
+            for (fields, depth, change, checked) in versions {
                 if change as usize >= count {
                     return None;
                 }
-                vs.push(Raw::new(fields, depth, change));
+                let raw = Raw::new(fields, depth, change);
+                if let Some(ok) = checked {
+                    let _ = raw.verified.set(ok);
+                }
+                vs.push(raw);
             }
             index.entries.insert(key, vs);
         }
@@ -1223,6 +1236,35 @@ mod tests {
             Canonical::new("r", "k", "i").int("at", 5).bytes(),
             Canonical::new("r", "k", "i").int("at", 5).bytes()
         );
+    }
+}
+
+#[cfg(test)]
+mod facts_tests {
+    use crate::domain::testing::community;
+    use crate::domain::RoomDoc;
+
+    /// Kept facts remember which signatures this device found to hold (and not), so a reopen
+    /// checks none of them again, and derives the same.
+    #[test]
+    fn kept_facts_remember_signature_checks() {
+        let (mut room, _) = community(3);
+        let admitted = room.admitted();
+        let checked = |room: &RoomDoc| -> Vec<(String, Option<bool>)> {
+            room.index
+                .range("vouch:")
+                .map(|(k, r)| (k.to_owned(), r.verified.get().copied()))
+                .collect()
+        };
+        let before = checked(&room);
+        assert!(before.iter().all(|(_, c)| *c == Some(true)));
+        let facts = room.facts();
+        let saved = room.doc_mut().save();
+        let back = RoomDoc::load_with_facts("room-1", [saved.as_slice()], Some(&facts)).unwrap();
+        assert_eq!(checked(&back), before);
+        assert_eq!(back.admitted(), admitted);
+        let fresh = RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap();
+        assert!(checked(&fresh).iter().all(|(_, c)| c.is_none()));
     }
 }
 

@@ -571,6 +571,11 @@ fn an_entry_that_arrives_long_after_its_claimed_time_is_marked_late() {
     assert_eq!(late, vec![format!("ledger:{pot}:{line}")]);
     // What was written here, or loaded from storage, is never marked.
     assert!(a.late_entries().is_empty());
+    // Reloaded with the facts kept beside it, the mark stays.
+    let facts = b.facts();
+    let saved = b.doc.save();
+    let back = RoomDoc::load_with_facts("room-1", [saved.as_slice()], Some(&facts)).unwrap();
+    assert_eq!(back.late_entries(), b.late_entries());
 }
 
 #[test]
@@ -1006,4 +1011,38 @@ fn text_spliced_into_a_page_without_a_signed_version_is_not_shown() {
     assert_eq!(history[0], people[0].public());
     assert!(!history.contains(&stranger.public()));
     assert_eq!(history.last(), Some(&people[1].public()));
+}
+
+/// A proposal dated back to look long open: its minimum open time runs from no earlier than
+/// the latest time its writer had seen, so a vote of an hour cannot pass as one of days.
+#[test]
+fn a_proposal_dated_back_cannot_make_a_short_vote_long() {
+    let (mut room, people) = community(3);
+    let now = 240 * HOUR;
+    // The room has seen this time: someone wrote something dated then.
+    let profile = Profile {
+        name: "Member 1".into(),
+        ..Profile::default()
+    };
+    room.set_profile(&people[1], profile, now).unwrap();
+    let d = room
+        .propose(
+            &people[0],
+            NewProposal {
+                title: "Remove".into(),
+                method: Method::Consent,
+                options: vec![],
+                closes_at: now + HOUR,
+                quorum_percent: 50,
+                amendment: Some(Amendment::new("remove", &people[2].public())),
+            },
+            HOUR,
+        )
+        .unwrap();
+    for p in &people[..2] {
+        room.take_stance(p, &d, Stance::Agree, "", now + 1).unwrap();
+    }
+    let _ = room.record_outcome(&people[0], &d, "Removed", None, now + 2 * HOUR);
+    assert_eq!(outcome_of(&room, &d), super::Outcome::TooShort);
+    assert!(room.admitted().contains(&people[2].public()));
 }

@@ -703,9 +703,13 @@ impl RoomDoc {
         }
         let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
         let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
+        // Open from its claimed time, but never much before the latest time its writer had
+        // seen: a proposal dated back cannot make a short vote look long (an hour is allowed
+        // for clocks that disagree).
         let floors = p.amendment.is_some().then_some(Floors {
             quorum_percent: charter.quorum_percent,
             min_open_ms: charter.min_open_ms(),
+            opened_at: at.max(self.index.latest_before(f).saturating_sub(CLOCK_SKEW_MS)),
         });
         Some(tally(
             id.to_owned(),
@@ -718,6 +722,9 @@ impl RoomDoc {
     }
 }
 
+/// How far apart members' clocks may be before a proposal counts as dated back.
+const CLOCK_SKEW_MS: i64 = 3_600_000;
+
 /// What the charter asks of a decision that carries a change.
 #[derive(Debug, Clone, Copy)]
 struct Floors {
@@ -725,6 +732,8 @@ struct Floors {
     quorum_percent: u32,
     /// The least time between the proposal and its close.
     min_open_ms: i64,
+    /// When the proposal opened, for that rule.
+    opened_at: i64,
 }
 
 /// A decision's stances live at `stance:<decision>:<id>`: one range of the index each.
@@ -793,7 +802,7 @@ fn tally(
     let quorum = floors.map_or(p.quorum_percent, |f| p.quorum_percent.max(f.quorum_percent));
     let outcome = if now_ms < p.closes_at {
         Outcome::Open
-    } else if floors.is_some_and(|f| p.closes_at.saturating_sub(proposed_at) < f.min_open_ms) {
+    } else if floors.is_some_and(|f| p.closes_at.saturating_sub(f.opened_at) < f.min_open_ms) {
         Outcome::TooShort
     } else if (participants as u64) * 100 < u64::from(quorum) * admitted as u64 {
         Outcome::NoQuorum

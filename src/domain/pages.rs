@@ -198,9 +198,10 @@ impl RoomDoc {
 
     /// The body at a page's latest vouched versions: those no other vouched version follows
     /// in the change graph, whose hash holds for the text in their change.
+    /// (`key`: what the answer is remembered under until the index changes.)
     fn vouched_body(
         &self,
-        id: &str,
+        key: &str,
         obj: &automerge::ObjId,
         versions: &[(&Raw, String, &str, i64)],
     ) -> Option<String> {
@@ -228,7 +229,7 @@ impl RoomDoc {
             return Some(current);
         }
         let generation = self.index.generation();
-        if let Some((g, body)) = self.page_bodies.borrow().get(id) {
+        if let Some((g, body)) = self.page_bodies.borrow().get(key) {
             if *g == generation {
                 return Some(body.clone());
             }
@@ -260,22 +261,48 @@ impl RoomDoc {
         };
         self.page_bodies
             .borrow_mut()
-            .insert(id.to_owned(), (generation, body.clone()));
+            .insert(key.to_owned(), (generation, body.clone()));
         Some(body)
     }
 
     /// Pages whose document text differs from what their members vouched for: changed
     /// without a signed version (listed as tampering).
+    ///
+    /// Text changed with a signed version that does not count (its author was not admitted
+    /// when writing it: say, an edit made while their removal was being decided) is not
+    /// shown either, but is not tampering: the rules ignored it, as they ignore any entry of
+    /// theirs.
     pub(crate) fn unvouched_pages(&self) -> Vec<String> {
-        self.pages()
+        let differs: Vec<(String, automerge::ObjId, String)> = self
+            .pages()
             .into_iter()
             .filter(|p| p.signed)
-            .filter(|p| {
-                self.body_obj(&p.id)
-                    .and_then(|obj| self.doc.text(&obj).ok())
-                    .is_some_and(|t| t != p.body)
+            .filter_map(|p| {
+                let obj = self.body_obj(&p.id)?;
+                let text = self.doc.text(&obj).ok()?;
+                (text != p.body).then_some((p.id, obj, text))
             })
-            .map(|p| p.id)
+            .collect();
+        if differs.is_empty() {
+            return Vec::new();
+        }
+        let mut all: std::collections::HashMap<String, Vec<(&Raw, String, &str, i64)>> =
+            Default::default();
+        for v in self.entries_of::<PageVersionEntry>("pagever:") {
+            let PageVersionEntry { page, hash, at } = v.entry;
+            all.entry(page)
+                .or_default()
+                .push((v.raw, hash, v.author, at));
+        }
+        differs
+            .into_iter()
+            .filter(|(id, obj, text)| {
+                let versions = all.remove(id).unwrap_or_default();
+                self.vouched_body(&format!("{id} by anyone"), obj, &versions)
+                    .as_ref()
+                    != Some(text)
+            })
+            .map(|(id, _, _)| id)
             .collect()
     }
 

@@ -194,10 +194,12 @@ const FACTS_VERSION: u32 = 5;
 /// walked back (see [`Index::precedes_anchor`]).
 const FAR: u64 = 64;
 
-/// One version as kept in [`Facts`]: (fields, depth, change number, checked).
+/// One version as kept in [`Facts`]: (fields, depth, change number, checked, first seen).
 /// And whether its signature was found to hold, if it was checked (this device's own
 /// finding, kept so a reopen checks no signature twice).
-type KeptVersion = (BTreeMap<String, Field>, u64, u32, Option<bool>);
+/// And when it first reached this device, if it arrived while the room was open here (so an
+/// entry that came long after its date stays marked so after a reload).
+type KeptVersion = (BTreeMap<String, Field>, u64, u32, Option<bool>, Option<i64>);
 
 impl Facts {
     pub fn changes_len(&self) -> usize {
@@ -317,6 +319,7 @@ impl Index {
                                 v.depth,
                                 v.change,
                                 v.verified.get().copied(),
+                                v.seen_at,
                             )
                         })
                         .collect();
@@ -383,11 +386,12 @@ impl Index {
             .collect();
         for (key, versions) in facts.entries {
             let mut vs = Vec::with_capacity(versions.len());
-            for (fields, depth, change, checked) in versions {
+            for (fields, depth, change, checked, seen_at) in versions {
                 if change as usize >= count {
                     return None;
                 }
-                let raw = Raw::new(fields, depth, change);
+                let mut raw = Raw::new(fields, depth, change);
+                raw.seen_at = seen_at;
                 if let Some(ok) = checked {
                     let _ = raw.verified.set(ok);
                 }

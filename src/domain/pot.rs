@@ -187,6 +187,26 @@ struct Confirmation {
     at: i64,
     author: String,
     verified: bool,
+    admitted: AdmittedWhen,
+}
+
+/// Whether an entry's author was admitted when writing it, remembered with the entry for as
+/// long as the index (and so membership) stays as it was: a pot of 100,000 lines asks it
+/// 200,000 times per derivation otherwise.
+#[derive(Default)]
+struct AdmittedWhen(std::cell::Cell<Option<(u64, bool)>>);
+
+impl AdmittedWhen {
+    fn get(&self, generation: u64, ask: impl FnOnce() -> bool) -> bool {
+        match self.0.get() {
+            Some((g, answer)) if g == generation => answer,
+            _ => {
+                let answer = ask();
+                self.0.set(Some((generation, answer)));
+                answer
+            }
+        }
+    }
 }
 
 /// A ledger entry as read from the index (borrowed: deriving a pot allocates per line only
@@ -215,6 +235,7 @@ struct Parsed {
     verified: bool,
     author: String,
     target: String,
+    admitted: AdmittedWhen,
 }
 
 /// Where a pot's ledger entries live: `ledger:<pot>:<entry>`, so one pot's entries are one
@@ -573,6 +594,7 @@ impl RoomDoc {
                 verified,
                 author: f.author().unwrap_or_default().to_owned(),
                 target: e.target,
+                admitted: AdmittedWhen::default(),
             })
         })?;
         Some(Entry {
@@ -584,7 +606,9 @@ impl RoomDoc {
             author: &p.author,
             at: p.at,
             verified: p.verified,
-            author_admitted: self.admitted_when(&p.author, f),
+            author_admitted: p
+                .admitted
+                .get(self.index.generation(), || self.admitted_when(&p.author, f)),
             confirmed_at: None,
         })
     }
@@ -606,6 +630,7 @@ impl RoomDoc {
                 at: c.at,
                 author: author.to_owned(),
                 verified,
+                admitted: AdmittedWhen::default(),
             })
         })
     }
@@ -639,7 +664,12 @@ impl RoomDoc {
                     let Some(c) = self.read_confirmation(id, target, mark, f) else {
                         continue;
                     };
-                    if c.verified && c.author != e.author && self.admitted_when(&c.author, f) {
+                    let generation = self.index.generation();
+                    if c.verified
+                        && c.author != e.author
+                        && c.admitted
+                            .get(generation, || self.admitted_when(&c.author, f))
+                    {
                         let at = c.at.max(e.at);
                         e.confirmed_at = Some(e.confirmed_at.map_or(at, |was| was.min(at)));
                     }

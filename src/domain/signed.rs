@@ -78,6 +78,9 @@ pub(crate) struct Raw {
     change: u32,
     /// When this device first read it (ms), if it arrived while the room was open here.
     seen_at: Option<i64>,
+    /// Whether this is the version that counts at its key (see [`counted`]), worked out as
+    /// versions are read so views need not ask again for every entry.
+    counts: bool,
 }
 
 impl Raw {
@@ -89,6 +92,7 @@ impl Raw {
             depth,
             change,
             seen_at: None,
+            counts: false,
         }
     }
 
@@ -397,6 +401,7 @@ impl Index {
                 }
                 vs.push(raw);
             }
+            mark_counted(&key, &mut vs);
             index.entries.insert(key, vs);
         }
         for (key, kind, h, at) in facts.events {
@@ -569,9 +574,10 @@ impl Index {
                 continue;
             }
             let raw = Raw::new(fields, depth, number);
-            self.arrived.push(key);
             let at = versions.partition_point(|v| v.order(&raw).is_lt());
             versions.insert(at, raw);
+            mark_counted(&key, versions);
+            self.arrived.push(key);
         }
     }
 
@@ -873,12 +879,20 @@ impl Index {
 
 /// Of the versions at one key (causally first first), the one that counts: at an id bound to
 /// its author, that author's first; at any other, the first.
-fn counted<'a>(id: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
-    match crate::crypto::id_author(id) {
-        Some(key) => versions
+fn counted<'a>(_key: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
+    versions.iter().find(|v| v.counts)
+}
+
+/// Marks which of the versions at `key` counts (see [`counted`]).
+fn mark_counted(key: &str, versions: &mut [Raw]) {
+    let which = match crate::crypto::id_author(key) {
+        Some(bound) => versions
             .iter()
-            .find(|v| v.author().is_some_and(|a| a.starts_with(key))),
-        None => versions.first(),
+            .position(|v| v.author().is_some_and(|a| a.starts_with(bound))),
+        None => (!versions.is_empty()).then_some(0),
+    };
+    for (i, v) in versions.iter_mut().enumerate() {
+        v.counts = Some(i) == which;
     }
 }
 

@@ -30,6 +30,7 @@
     ("Show more ({} more)", "Mostrar más ({} más)"),
     ("unverified", "sin verificar"),
     ("text not signed", "texto sin firmar"),
+    ("has been edited too many times", "se ha editado demasiadas veces"),
     ("Written with an older version of Tequio: this text is not signed, so anyone with the link could have changed it. The next edit signs it.", "Escrito con una versión anterior de Tequio: este texto no está firmado, así que cualquiera con el enlace pudo cambiarlo. La próxima edición lo firma."),
     ("Posted with an older version of Tequio: its text is not signed, so anyone with the link could have changed it. Its author's next edit signs it.", "Publicado con una versión anterior de Tequio: su texto no está firmado, así que cualquiera con el enlace pudo cambiarlo. La próxima edición de su autor lo firma."),
     ("Save", "Guardar"),

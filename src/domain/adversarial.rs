@@ -1013,36 +1013,64 @@ fn text_spliced_into_a_page_without_a_signed_version_is_not_shown() {
     assert_eq!(history.last(), Some(&people[1].public()));
 }
 
-/// A proposal dated back to look long open: its minimum open time runs from no earlier than
-/// the latest time its writer had seen, so a vote of an hour cannot pass as one of days.
+/// A link holder puts, at the key of a member's vouch, a map claiming that member as author
+/// with a signature that does not hold, from an old state of the room (so it is causally
+/// "first"). The real vouch is told from it by its signature: nothing changes, on a device
+/// that receives the forgery first too, and the attempt is listed.
 #[test]
-fn a_proposal_dated_back_cannot_make_a_short_vote_long() {
+fn a_forgery_claiming_an_entry_s_author_hides_nothing() {
     let (mut room, people) = community(3);
-    let now = 240 * HOUR;
-    // The room has seen this time: someone wrote something dated then.
-    let profile = Profile {
-        name: "Member 1".into(),
-        ..Profile::default()
-    };
-    room.set_profile(&people[1], profile, now).unwrap();
-    let d = room
-        .propose(
-            &people[0],
-            NewProposal {
-                title: "Remove".into(),
-                method: Method::Consent,
-                options: vec![],
-                closes_at: now + HOUR,
-                quorum_percent: 50,
-                amendment: Some(Amendment::new("remove", &people[2].public())),
-            },
-            HOUR,
-        )
+    let admitted = room.admitted();
+    let newcomer = people[2].public();
+    let (key, author) = room
+        .entries("vouch:")
+        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
+        .map(|(id, f)| (format!("vouch:{id}"), f.author().unwrap().to_owned()))
         .unwrap();
-    for p in &people[..2] {
-        room.take_stance(p, &d, Stance::Agree, "", now + 1).unwrap();
-    }
-    let _ = room.record_outcome(&people[0], &d, "Removed", None, now + 2 * HOUR);
-    assert_eq!(outcome_of(&room, &d), super::Outcome::TooShort);
-    assert!(room.admitted().contains(&people[2].public()));
+    let first = room.doc.get_changes(&[])[0].hash();
+    let mut fork = room.doc.fork_at(&[first]).unwrap();
+    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
+    fork.put(&obj, "newcomer", newcomer.as_str()).unwrap();
+    fork.put(&obj, "at", 0).unwrap();
+    fork.put(&obj, "author", author.as_str()).unwrap();
+    fork.put(&obj, "sig", "forged").unwrap();
+    fork.commit();
+    let mut early = RoomDoc::empty("room-1");
+    early.doc.merge(&mut fork.clone()).unwrap();
+    early.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    sync(&mut early, &mut room);
+    assert_eq!(room.admitted(), admitted);
+    assert_eq!(early.admitted(), admitted);
+    assert!(keys_tampered(&room).contains(&key));
+    assert_eq!(early.tampering(), room.tampering());
+    assert!(room.unverified_entries(100).is_empty());
+}
+
+/// A text object made at a page's body key in a change built on an old state of the room
+/// (so it is causally "first") is not the page's body: the body is the text made with the
+/// page's entry.
+#[test]
+fn a_text_made_early_at_a_page_s_body_key_is_not_its_body() {
+    let (mut room, people) = community(2);
+    let page = room
+        .create_page(&people[0], "Rules", "Return tools clean.", 5)
+        .unwrap();
+    let first = room.doc.get_changes(&[])[0].hash();
+    let mut fork = room.doc.fork_at(&[first]).unwrap();
+    let key = format!("pagebody:{page}");
+    let text = fork.put_object(ROOT, key.as_str(), ObjType::Text).unwrap();
+    fork.splice_text(&text, 0, 0, "Vandalised").unwrap();
+    fork.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    assert_eq!(room.page(&page).unwrap().body, "Return tools clean.");
+    let since = room.heads();
+    room.edit_page(&people[1], &page, &since, "Return tools clean and dry.", 6)
+        .unwrap();
+    assert_eq!(
+        room.page(&page).unwrap().body,
+        "Return tools clean and dry."
+    );
 }

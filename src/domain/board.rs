@@ -762,7 +762,10 @@ impl RoomDoc {
         )?;
         let version = PostVersion {
             post: id.to_owned(),
-            seq: post.seq + 1,
+            seq: post.seq.checked_add(1).ok_or(DomainError::Invalid {
+                field: "post",
+                problem: "has been edited too many times".into(),
+            })?,
             content,
             at: now_ms,
         };

@@ -250,7 +250,7 @@ impl RoomDoc {
         if !plain_id(id) {
             return None;
         }
-        let f = self.index.get(&format!("circle:{id}"))?;
+        let f = self.entry(&format!("circle:{id}"))?;
         let entry = CircleEntry::decode(f)?;
         let c = NewCircle {
             name: entry.name.clone(),

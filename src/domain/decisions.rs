@@ -503,7 +503,7 @@ impl RoomDoc {
     }
 
     pub fn decision(&self, id: &str, now_ms: i64) -> Option<DecisionView> {
-        let f = self.index.get(&format!("decision:{id}"))?;
+        let f = self.entry(&format!("decision:{id}"))?;
         let g = self.governance();
         self.view_decision(id, f, &g, &self.charter(now_ms), now_ms)
     }
@@ -703,13 +703,14 @@ impl RoomDoc {
         }
         let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
         let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
-        // Open from its claimed time, but never much before the latest time its writer had
-        // seen: a proposal dated back cannot make a short vote look long (an hour is allowed
-        // for clocks that disagree).
+        // Open from its claimed time. (Measuring it from the latest time its writer had seen
+        // would let anyone block every change: those times are read before any signature is
+        // checked, so one unsigned map dated in the year 3000 would make every vote "too
+        // short". A proposal dated back still opens when it says: see the notes of issue 11.)
         let floors = p.amendment.is_some().then_some(Floors {
             quorum_percent: charter.quorum_percent,
             min_open_ms: charter.min_open_ms(),
-            opened_at: at.max(self.index.latest_before(f).saturating_sub(CLOCK_SKEW_MS)),
+            opened_at: at,
         });
         Some(tally(
             id.to_owned(),
@@ -721,9 +722,6 @@ impl RoomDoc {
         ))
     }
 }
-
-/// How far apart members' clocks may be before a proposal counts as dated back.
-const CLOCK_SKEW_MS: i64 = 3_600_000;
 
 /// What the charter asks of a decision that carries a change.
 #[derive(Debug, Clone, Copy)]

@@ -643,3 +643,53 @@ fn entries_encode_exactly_as_written_by_hand() {
         assert_eq!(c.bytes(), by_hand.bytes(), "{name}");
     }
 }
+
+/// Every kind is known by the key it lives at ([`RoomDoc::signature_holds`], which tells a
+/// real entry from a rival claiming its author): each sample, signed and written at its key,
+/// holds there.
+#[test]
+fn every_kind_is_checked_by_the_key_it_lives_at() {
+    use super::room::RoomDoc;
+    use super::signed::put_signed;
+    let keys = [
+        ("profile", "member:key1"),
+        ("vouch", "vouch:v1"),
+        ("leave", "leave:l1"),
+        ("decision", "decision:d1"),
+        ("stance", "stance:d1:s1"),
+        ("outcome", "outcome:d1:o1"),
+        ("pot", "pot:p1"),
+        ("ledger", "ledger:p1:e1"),
+        ("confirmation", "ledger:p1:e1/k1"),
+        ("resource", "resource:r1"),
+        ("booking", "booking:b1"),
+        ("transfer", "transfer:t1"),
+        ("task", "task:t1"),
+        ("party", "party:w1"),
+        ("hours", "hours:h1"),
+        ("circle", "circle:c1"),
+        ("circlepay", "circlepay:c1:c1p"),
+        ("contribution", "contribution:k1"),
+        ("page", "page:g1"),
+        ("mark", "approval:a1"),
+        ("poststatus", "poststatus:q1"),
+        ("response", "response:r1"),
+        ("post", "post:p2"),
+        ("postver", "postver:v2"),
+    ];
+    let me = crate::crypto::Identity::generate();
+    let mut room = RoomDoc::create(ROOM, "Kinds", 0).unwrap();
+    for (name, canonical) in written_as_entries() {
+        let Some((_, key)) = keys.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        put_signed(&mut room.doc, key, &me, canonical).unwrap();
+    }
+    room.doc.commit();
+    room.reindex();
+    for (name, key) in keys {
+        let raw = room.index.versions_at(key).and_then(|v| v.first());
+        let raw = raw.unwrap_or_else(|| panic!("{name} at {key}"));
+        assert!(room.signature_holds(key, raw), "{name} at {key}");
+    }
+}

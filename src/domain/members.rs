@@ -496,7 +496,7 @@ impl RoomDoc {
         // knowing of each other, one that saw fewer stances gives way to one that saw more.
         let mut outcomes: BTreeMap<&str, Vec<(&str, i64, &super::signed::Raw)>> = BTreeMap::new();
         for (id, author, decision, at) in self.outcome_entries() {
-            if let Some(raw) = self.index.get(&format!("outcome:{decision}:{id}")) {
+            if let Some(raw) = self.entry(&format!("outcome:{decision}:{id}")) {
                 outcomes
                     .entry(decision)
                     .or_default()
@@ -616,7 +616,7 @@ impl RoomDoc {
                     {
                         continue;
                     }
-                    let Some(f) = self.index.get(&format!("decision:{decision}")) else {
+                    let Some(f) = self.entry(&format!("decision:{decision}")) else {
                         continue;
                     };
                     // An outcome dated more than a year after anything its writer had seen

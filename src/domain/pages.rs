@@ -163,7 +163,10 @@ impl RoomDoc {
                 let mine = versions.remove(&id).unwrap_or_default();
                 let (body, signed) = match self.body_obj(&id) {
                     Some(obj) if mine.is_empty() => (self.doc.text(&obj).ok()?, false),
-                    Some(obj) => (self.vouched_body(&id, &obj, &mine)?, true),
+                    Some(obj) => (
+                        self.vouched_body(&format!("shown:{id}"), &obj, &mine)?,
+                        true,
+                    ),
                     None => (String::new(), false),
                 };
                 let mut history: Vec<(String, i64)> = vec![(author.to_owned(), at)];
@@ -268,10 +271,10 @@ impl RoomDoc {
     /// Pages whose document text differs from what their members vouched for: changed
     /// without a signed version (listed as tampering).
     ///
-    /// Text changed with a signed version that does not count (its author was not admitted
-    /// when writing it: say, an edit made while their removal was being decided) is not
-    /// shown either, but is not tampering: the rules ignored it, as they ignore any entry of
-    /// theirs.
+    /// Text changed with a signed version by someone who has been a member but was not
+    /// admitted when writing it (say, an edit made while their removal was being decided) is
+    /// not shown either, but is not tampering: the rules ignored it, as they ignore any entry
+    /// of theirs.
     pub(crate) fn unvouched_pages(&self) -> Vec<String> {
         let differs: Vec<(String, automerge::ObjId, String)> = self
             .pages()
@@ -288,7 +291,13 @@ impl RoomDoc {
         }
         let mut all: std::collections::HashMap<String, Vec<(&Raw, String, &str, i64)>> =
             Default::default();
+        let governance = self.governance();
         for v in self.entries_of::<PageVersionEntry>("pagever:") {
+            // Only versions by someone who has been a member: a stranger's version of their
+            // own splice is still tampering.
+            if !governance.since.contains_key(v.author) {
+                continue;
+            }
             let PageVersionEntry { page, hash, at } = v.entry;
             all.entry(page)
                 .or_default()
@@ -298,7 +307,7 @@ impl RoomDoc {
             .into_iter()
             .filter(|(id, obj, text)| {
                 let versions = all.remove(id).unwrap_or_default();
-                self.vouched_body(&format!("{id} by anyone"), obj, &versions)
+                self.vouched_body(&format!("any member:{id}"), obj, &versions)
                     .as_ref()
                     != Some(text)
             })
@@ -306,11 +315,13 @@ impl RoomDoc {
             .collect()
     }
 
-    /// A page's body: the text made with the page, whatever was put over or deleted its key.
+    /// A page's body: the text made with the page (in the change that wrote its entry),
+    /// whatever was put over or deleted its key, or made there elsewhere in the history.
     fn body_obj(&self, id: &str) -> Option<automerge::ObjId> {
+        let page = self.entry(&format!("page:{id}"))?;
         match self
             .doc
-            .import(&self.index.first_text(&body_key(id))?)
+            .import(&self.index.text_made_with(&body_key(id), page)?)
             .ok()?
         {
             (obj, ObjType::Text) => Some(obj),

@@ -554,7 +554,7 @@ impl RoomDoc {
         if !plain_id(id) {
             return None;
         }
-        read_entry(self.room_id(), id, self.index.get(&format!("pot:{id}"))?)
+        read_entry(self.room_id(), id, self.entry(&format!("pot:{id}"))?)
     }
 
     /// What a replay needs from the rest of the room: approvals and first payment times by

@@ -264,7 +264,34 @@ impl RoomDoc {
         &'a self,
         prefix: &str,
     ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
-        self.index.range(prefix)
+        let prefix = prefix.to_owned();
+        self.index
+            .range_versions(&prefix)
+            .filter_map(move |(id, versions)| {
+                Some((id, self.counted(&format!("{prefix}{id}"), versions)?))
+            })
+    }
+
+    /// The entry at root `key` that counts (see [`RoomDoc::entries`]).
+    pub(crate) fn entry(&self, key: &str) -> Option<&Raw> {
+        self.counted(key, self.index.versions_at(key)?)
+    }
+
+    /// Of the versions at `key`, the one that counts: the first, or at an id bound to its
+    /// author the author's first — and where a rival claims that author too, the first whose
+    /// signature holds (a forgery, however early, never hides the real entry).
+    fn counted<'a>(&self, key: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
+        if let Some(v) = versions.iter().find(|v| v.counts()) {
+            return Some(v);
+        }
+        if !versions.first()?.contested() {
+            return None;
+        }
+        let bound = crate::crypto::id_author(key)?;
+        versions
+            .iter()
+            .filter(|v| v.author().is_some_and(|a| a.starts_with(bound)))
+            .find(|v| self.signature_holds(key, v))
     }
 
     /// Loads a room from its saved bytes (a snapshot and/or incremental chunks, in any order).
@@ -339,6 +366,8 @@ impl RoomDoc {
         if self.pinned_founder != pin {
             self.pinned_founder = pin;
             *self.governance_cache.borrow_mut() = None;
+            // Views remembered by the index's generation depend on membership too.
+            self.index.touch();
         }
     }
 

@@ -81,6 +81,9 @@ pub(crate) struct Raw {
     /// Whether this is the version that counts at its key (see [`counted`]), worked out as
     /// versions are read so views need not ask again for every entry.
     counts: bool,
+    /// Whether more than one version at its key claims the author its id is bound to: only
+    /// a signature tells which is theirs (see `RoomDoc::entries`).
+    contested: bool,
 }
 
 impl Raw {
@@ -93,7 +96,18 @@ impl Raw {
             change,
             seen_at: None,
             counts: false,
+            contested: false,
         }
+    }
+
+    /// See [`Raw::contested`].
+    pub fn contested(&self) -> bool {
+        self.contested
+    }
+
+    /// Whether this is the version that counts at its key (not contested).
+    pub fn counts(&self) -> bool {
+        self.counts
     }
 
     /// The entry read as a `T` by `parse` (which runs once per entry and should check the
@@ -189,7 +203,7 @@ pub(crate) struct Facts {
     events: Vec<(String, TamperKind, String, i64)>,
     names: Vec<(u64, String, u32)>,
     posts_maps: Vec<(u64, u64, String, u32)>,
-    bodies: Vec<(String, u64, u64, String)>,
+    bodies: Vec<(String, u64, u64, String, u32)>,
 }
 
 const FACTS_VERSION: u32 = 5;
@@ -197,6 +211,9 @@ const FACTS_VERSION: u32 = 5;
 /// Beyond this difference in depth, ancestry is looked up in marked descendants rather than
 /// walked back (see [`Index::precedes_anchor`]).
 const FAR: u64 = 64;
+
+/// A text object made at a page body key: (depth, counter, actor, change number).
+type MadeText = (u64, u64, Vec<u8>, u32);
 
 /// One version as kept in [`Facts`]: (fields, depth, change number, checked, first seen).
 /// And whether its signature was found to hold, if it was checked (this device's own
@@ -259,9 +276,9 @@ pub(crate) struct Index {
     /// [`Index::room_name`]).
     names: Vec<(u64, String, u32)>,
     posts_maps: Vec<(u64, u64, Vec<u8>, u32)>,
-    /// Text objects made at `pagebody:<id>` keys (depth, counter, actor): the first is the
-    /// page's body, whatever is put over or deletes it later.
-    bodies: BTreeMap<String, Vec<(u64, u64, Vec<u8>)>>,
+    /// Text objects made at `pagebody:<id>` keys: the one made with the page's entry is its
+    /// body, whatever is put over or deletes it later (see [`Index::text_made_with`]).
+    bodies: BTreeMap<String, Vec<MadeText>>,
     /// Bumped whenever an entry changes, so derived views can be remembered until then.
     generation: u64,
 }
@@ -346,7 +363,7 @@ impl Index {
                 .iter()
                 .flat_map(|(k, vs)| {
                     vs.iter()
-                        .map(move |(d, c, a)| (k.clone(), *d, *c, crate::crypto::hex(a)))
+                        .map(move |(d, c, a, n)| (k.clone(), *d, *c, crate::crypto::hex(a), *n))
                 })
                 .collect(),
         }
@@ -413,9 +430,9 @@ impl Index {
                 .posts_maps
                 .push((d, c, crate::crypto::from_hex(&a)?, n));
         }
-        for (key, d, c, a) in facts.bodies {
+        for (key, d, c, a, n) in facts.bodies {
             let actor = crate::crypto::from_hex(&a)?;
-            index.bodies.entry(key).or_default().push((d, c, actor));
+            index.bodies.entry(key).or_default().push((d, c, actor, n));
         }
         index.add_changes(doc, &heads);
         Some(index)
@@ -504,6 +521,7 @@ impl Index {
                                 depth,
                                 start + i as u64,
                                 bytes,
+                                number,
                             ));
                         }
                         OpType::Make(ObjType::Map) if key == "posts" => {
@@ -637,6 +655,14 @@ impl Index {
             }
         }
         for (key, versions) in &self.entries {
+            if versions.first().is_some_and(|v| v.contested) {
+                out.push(Tampering {
+                    key: key.clone(),
+                    kind: TamperKind::Overwritten,
+                    change: "by a second version claiming its author".into(),
+                    claimed_at: 0,
+                });
+            }
             let Some(first) = counted(key, versions).or(versions.first()) else {
                 continue;
             };
@@ -709,9 +735,15 @@ impl Index {
         Some(format!("{counter}@{}", crate::crypto::hex(actor)))
     }
 
-    /// The text object first made at `key` (a page body: "counter@actor").
-    pub fn first_text(&self, key: &str) -> Option<String> {
-        let (_, counter, actor) = self.bodies.get(key)?.iter().min()?;
+    /// The text object made at `key` (a page body: "counter@actor") in the change that wrote
+    /// `with` (the page's entry: a text made anywhere else, however early, is not its body).
+    pub fn text_made_with(&self, key: &str, with: &Raw) -> Option<String> {
+        let (_, counter, actor, _) = self
+            .bodies
+            .get(key)?
+            .iter()
+            .filter(|b| b.3 == with.change)
+            .min()?;
         Some(format!("{counter}@{}", crate::crypto::hex(actor)))
     }
 
@@ -748,6 +780,11 @@ impl Index {
     /// predict (`member:<key>`, `founder`), whose readers pick the version that counts.
     pub fn versions<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a Raw> + 'a {
         self.entries.get(key).into_iter().flatten()
+    }
+
+    /// Every version at `key`, causally earliest first.
+    pub fn versions_at(&self, key: &str) -> Option<&[Raw]> {
+        self.entries.get(key).map(Vec::as_slice)
     }
 
     /// Every key under `prefix` with all of its versions.
@@ -854,6 +891,11 @@ impl Index {
         self.generation
     }
 
+    /// Moves the generation on, so views remembered by it are derived again.
+    pub fn touch(&mut self) {
+        self.generation += 1;
+    }
+
     /// The change that wrote `entry`.
     pub fn change_of(&self, entry: &Raw) -> automerge::ChangeHash {
         self.hashes[entry.change as usize]
@@ -883,16 +925,21 @@ fn counted<'a>(_key: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
     versions.iter().find(|v| v.counts)
 }
 
-/// Marks which of the versions at `key` counts (see [`counted`]).
+/// Marks which of the versions at `key` counts (see [`counted`]), and whether the key is
+/// contested: more than one version claims the author its id is bound to (then none is
+/// marked here, and the reader tells them apart by their signatures).
 fn mark_counted(key: &str, versions: &mut [Raw]) {
-    let which = match crate::crypto::id_author(key) {
-        Some(bound) => versions
-            .iter()
-            .position(|v| v.author().is_some_and(|a| a.starts_with(bound))),
-        None => (!versions.is_empty()).then_some(0),
+    let (which, contested) = match crate::crypto::id_author(key) {
+        Some(bound) => {
+            let claims = |v: &Raw| v.author().is_some_and(|a| a.starts_with(bound));
+            let first = versions.iter().position(claims);
+            (first, versions.iter().filter(|v| claims(v)).count() > 1)
+        }
+        None => ((!versions.is_empty()).then_some(0), false),
     };
     for (i, v) in versions.iter_mut().enumerate() {
-        v.counts = Some(i) == which;
+        v.counts = Some(i) == which && !contested;
+        v.contested = contested;
     }
 }
 

@@ -1074,3 +1074,78 @@ fn a_text_made_early_at_a_page_s_body_key_is_not_its_body() {
         "Return tools clean and dry."
     );
 }
+
+/// A member signs a second version of their own entry, at its id, on a fork from before it:
+/// causally "first". Swapping a confirmed 500 for 900,000 counts nothing, and a second stance
+/// version cannot change an outcome already recorded: the outcome re-checks the stances its
+/// recorder had.
+#[test]
+fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
+    use super::decisions::StanceEntry;
+    use super::pot::LedgerEntry;
+    use super::signed::Entry;
+    let (mut room, people) = community(4);
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    let old_heads = room.heads();
+    room.open_pot(&people[0], "Tools", "EUR", 11).unwrap();
+    let line = room
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 500, ""),
+            12,
+        )
+        .unwrap();
+    room.confirm(&people[0], &pot, &line, 13).unwrap();
+    let swapped = LedgerEntry {
+        pot: pot.clone(),
+        entry: "inflow".into(),
+        amount: 900_000,
+        memo: String::new(),
+        target: String::new(),
+        at: 12,
+    };
+    let mut fork = room.doc.fork_at(&old_heads).unwrap();
+    let key = format!("ledger:{pot}:{line}");
+    put_signed(
+        &mut fork,
+        &key,
+        &people[1],
+        swapped.canonical("room-1", &line),
+    )
+    .unwrap();
+    fork.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    let balance = room.pot(&pot, 100).unwrap().balance;
+    assert!(balance < 900_000, "the swapped line counted: {balance}");
+    assert!(keys_tampered(&room).contains(&key));
+
+    // A decided outcome, then a second version of an agreeing stance, dated in its window.
+    // (Two of four agree: exactly the quorum, so losing a stance would undo it.)
+    let (d, closes) = purpose_decision(&mut room, &people, 2);
+    room.record_outcome(&people[0], &d, "Agreed", None, closes + 1)
+        .unwrap();
+    let passed = outcome_of(&room, &d);
+    assert_eq!(passed, super::Outcome::Passed { winner: None });
+    let (stance_key, stance_id) = room
+        .entries(&format!("stance:{d}:"))
+        .find(|(_, f)| f.author() == Some(people[1].public().as_str()))
+        .map(|(id, _)| (format!("stance:{d}:{id}"), id.to_owned()))
+        .unwrap();
+    let block = StanceEntry::new(&d, "block", "changed my mind", 1_004);
+    let first = room.doc.get_changes(&[])[0].hash();
+    let mut fork = room.doc.fork_at(&[first]).unwrap();
+    put_signed(
+        &mut fork,
+        &stance_key,
+        &people[1],
+        block.canonical("room-1", &stance_id),
+    )
+    .unwrap();
+    fork.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    assert_eq!(outcome_of(&room, &d), passed);
+    assert_eq!(room.charter(closes + 3).purpose, "Share tools");
+}

@@ -270,7 +270,7 @@ signed_entry! {
 }
 
 impl StanceEntry {
-    fn new(decision: &str, value: &str, reason: &str, at: i64) -> Self {
+    pub(crate) fn new(decision: &str, value: &str, reason: &str, at: i64) -> Self {
         StanceEntry {
             decision: decision.to_owned(),
             value: value.to_owned(),
@@ -657,7 +657,12 @@ impl RoomDoc {
         // The latest verified stance of each eligible member between the proposal and its
         // close, by (time, id).
         let mut latest: BTreeMap<&str, (i64, &str, Stance)> = BTreeMap::new();
-        for (stance_id, s) in self.entries(&stance_prefix(id)) {
+        let stances: Box<dyn Iterator<Item = (&str, &Raw)>> = match cut {
+            // A recorded outcome re-checks the stances its recorder had.
+            Some(outcome) => Box::new(self.entries_before(&stance_prefix(id), outcome)),
+            None => Box::new(self.entries(&stance_prefix(id))),
+        };
+        for (stance_id, s) in stances {
             let (Some(decision), Some(value), Some(stance_at), Some(author)) = (
                 text(s, "decision"),
                 text(s, "value"),

@@ -278,8 +278,10 @@ impl RoomDoc {
     }
 
     /// Of the versions at `key`, the one that counts: the first, or at an id bound to its
-    /// author the author's first — and where a rival claims that author too, the first whose
-    /// signature holds (a forgery, however early, never hides the real entry).
+    /// author the author's first — and where a rival claims that author too, the one whose
+    /// signature holds (a forgery, however early, never hides the real entry). If the author
+    /// signed more than one (no honest client does: a modified one can, to swap an entry
+    /// others relied on for one written on an older state), none counts; it is listed.
     fn counted<'a>(&self, key: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
         if let Some(v) = versions.iter().find(|v| v.counts()) {
             return Some(v);
@@ -287,11 +289,49 @@ impl RoomDoc {
         if !versions.first()?.contested() {
             return None;
         }
-        let bound = crate::crypto::id_author(key)?;
+        match self.signed_by_bound_author(key, versions)[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The versions at a contested `key` whose signature by the author its id names holds.
+    fn signed_by_bound_author<'v>(&self, key: &str, versions: &'v [Raw]) -> Vec<&'v Raw> {
+        let Some(bound) = crate::crypto::id_author(key) else {
+            return Vec::new();
+        };
         versions
             .iter()
             .filter(|v| v.author().is_some_and(|a| a.starts_with(bound)))
-            .find(|v| self.signature_holds(key, v))
+            .filter(|v| self.signature_holds(key, v))
+            .collect()
+    }
+
+    /// [`RoomDoc::entries`] as they stood for whoever wrote `cut` (an outcome record): where
+    /// an author signed more than one version at a key, the one in `cut`'s causal past.
+    pub(crate) fn entries_before<'a>(
+        &'a self,
+        prefix: &str,
+        cut: &'a Raw,
+    ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
+        let prefix = prefix.to_owned();
+        self.index
+            .range_versions(&prefix)
+            .filter_map(move |(id, versions)| {
+                let key = format!("{prefix}{id}");
+                if let Some(v) = versions.iter().find(|v| v.counts()) {
+                    return Some((id, v));
+                }
+                let before: Vec<&Raw> = self
+                    .signed_by_bound_author(&key, versions)
+                    .into_iter()
+                    .filter(|v| self.index.precedes(v, cut))
+                    .collect();
+                match before[..] {
+                    [one] => Some((id, one)),
+                    _ => None,
+                }
+            })
     }
 
     /// Loads a room from its saved bytes (a snapshot and/or incremental chunks, in any order).

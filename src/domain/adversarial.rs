@@ -1149,3 +1149,54 @@ fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
     assert_eq!(outcome_of(&room, &d), passed);
     assert_eq!(room.charter(closes + 3).purpose, "Share tools");
 }
+
+/// A byte-for-byte copy of the vouch that admitted a member, put into a change built on the
+/// same heads as the real one (so it passes the heads it signs), served first to a device: the
+/// member's later entries were written on the real vouch, not the copy, and still count there —
+/// whoever built on either copy had the entry.
+#[test]
+fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_it_first() {
+    let (mut room, people) = community(2);
+    let newcomer = people[1].public();
+    let (key, raw_fields, change) = room
+        .entries("vouch:")
+        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
+        .map(|(id, f)| {
+            let fields: Vec<(String, super::signed::Field)> =
+                f.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            (format!("vouch:{id}"), fields, room.index.change_of(f))
+        })
+        .unwrap();
+    let deps = room
+        .doc
+        .get_change_by_hash(&change)
+        .unwrap()
+        .deps()
+        .to_vec();
+    // The newcomer writes a ledger line after being admitted.
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    room.record(
+        &people[1],
+        &pot,
+        NewEntry::new(EntryKind::Inflow, 500, ""),
+        11,
+    )
+    .unwrap();
+    let before = room.pot(&pot, 100);
+    let mut fork = room.doc.fork_at(&deps).unwrap();
+    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
+    for (name, value) in raw_fields {
+        match value {
+            super::signed::Field::Text(t) => fork.put(&obj, name.as_str(), t).unwrap(),
+            super::signed::Field::Int(i) => fork.put(&obj, name.as_str(), i).unwrap(),
+        }
+    }
+    fork.commit();
+    let mut early = RoomDoc::empty("room-1");
+    early.doc.merge(&mut fork.clone()).unwrap();
+    early.commit();
+    sync(&mut early, &mut room);
+    assert_eq!(early.admitted(), room.admitted());
+    assert_eq!(early.pot(&pot, 100), before);
+    assert_eq!(room.pot(&pot, 100), before);
+}

@@ -203,6 +203,8 @@ pub(crate) struct Facts {
     events: Vec<(String, TamperKind, String, i64)>,
     names: Vec<(u64, String, u32)>,
     posts_maps: Vec<(u64, u64, String, u32)>,
+    /// Change number → changes holding an identical copy of the entry it wrote.
+    copies: Vec<(u32, Vec<u32>)>,
     bodies: Vec<(String, u64, u64, String, u32)>,
 }
 
@@ -265,6 +267,10 @@ pub(crate) struct Index {
     visited: std::cell::RefCell<(u32, Vec<u32>)>,
     /// For changes asked about from far away: which changes descend from each (by number).
     descendants: std::cell::RefCell<std::collections::HashMap<u32, (usize, Vec<u64>)>>,
+    /// Change number → other changes holding a byte-identical copy of the entry it wrote,
+    /// built on the same heads (so passing `after`): whoever built on any of them had the
+    /// entry (see [`Index::precedes_anchor`]). Which one a device read first decides nothing.
+    copies: std::collections::HashMap<u32, Vec<u32>>,
     /// Keys of the versions read since [`Index::note_arrivals`] or [`Index::forget_arrivals`].
     arrived: Vec<String>,
     /// Deletes and values put at root keys, and late writes into entry maps, as they were
@@ -353,6 +359,7 @@ impl Index {
                 .map(|(k, kind, h, at)| (k.clone(), kind.clone(), h.to_string(), *at))
                 .collect(),
             names: self.names.clone(),
+            copies: self.copies.iter().map(|(c, cs)| (*c, cs.clone())).collect(),
             posts_maps: self
                 .posts_maps
                 .iter()
@@ -425,6 +432,12 @@ impl Index {
             index.events.push((key, kind, hash(&h)?, at));
         }
         index.names = facts.names;
+        for (c, cs) in facts.copies {
+            if c as usize >= count || cs.iter().any(|n| *n as usize >= count) {
+                return None;
+            }
+            index.copies.insert(c, cs);
+        }
         for (d, c, a, n) in facts.posts_maps {
             index
                 .posts_maps
@@ -588,7 +601,10 @@ impl Index {
                 }
             }
             let versions = self.entries.entry(key.clone()).or_default();
-            if versions.iter().any(|v| v.fields == fields) {
+            if let Some(same) = versions.iter().find(|v| v.fields == fields) {
+                if same.change != number {
+                    self.copies.entry(same.change).or_default().push(number);
+                }
                 continue;
             }
             let raw = Raw::new(fields, depth, number);
@@ -811,6 +827,20 @@ impl Index {
 
     /// [`Index::precedes`] for places in the change graph.
     pub fn precedes_anchor(&self, earlier: Anchor, later: Anchor) -> bool {
+        self.precedes_change(earlier, later)
+            || self.copies.get(&earlier.change).is_some_and(|copies| {
+                copies.iter().any(|c| {
+                    let copy = Anchor {
+                        depth: self.graph[*c as usize].0,
+                        change: *c,
+                    };
+                    self.precedes_change(copy, later)
+                })
+            })
+    }
+
+    /// Whether change `earlier` is `later` or in its causal past.
+    fn precedes_change(&self, earlier: Anchor, later: Anchor) -> bool {
         let (from, to) = (earlier.change, later.change);
         let (earlier_depth, later_depth) = (earlier.depth, later.depth);
         if from == to {

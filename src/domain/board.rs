@@ -870,8 +870,17 @@ impl RoomDoc {
                     expires_at = scalar_i64(s).filter(|t| *t > 0)
                 }
                 ("updated_at", ValueRef::Scalar(s)) => updated_at = scalar_i64(s).unwrap_or(0),
-                ("author", ValueRef::Scalar(s)) => author = scalar_str(s).map(str::to_owned),
-                ("sig", ValueRef::Scalar(s)) => sig = scalar_str(s).map(str::to_owned),
+                // The author and signature count only as written by the actor that made the
+                // post, unchallenged: put there by anyone else (with their own valid legacy
+                // signature, say, to take the post over and edit it), the post has no author.
+                ("author", ValueRef::Scalar(s))
+                    if same_actor(obj, &item.id()) && !item.conflict =>
+                {
+                    author = scalar_str(s).map(str::to_owned)
+                }
+                ("sig", ValueRef::Scalar(s)) if same_actor(obj, &item.id()) && !item.conflict => {
+                    sig = scalar_str(s).map(str::to_owned)
+                }
                 ("description", ValueRef::Object(ObjType::Text)) => {
                     description = doc.text(item.id()).ok()
                 }
@@ -1005,6 +1014,14 @@ impl RoomDoc {
                 .then_with(|| a.id.cmp(&b.id))
         });
         out
+    }
+}
+
+/// Whether two operations were made by the same actor.
+fn same_actor(a: &automerge::ObjId, b: &automerge::ObjId) -> bool {
+    match (a, b) {
+        (automerge::ObjId::Id(_, x, _), automerge::ObjId::Id(_, y, _)) => x == y,
+        _ => false,
     }
 }
 
@@ -1456,6 +1473,22 @@ mod tests {
         );
         // Bo cannot edit it, and his versions are not Ana's.
         assert!(room.edit_post(&bo, &id, retitle("Mine"), 14).is_err());
+        // Nor can he take it over by writing his own key and a valid legacy signature into
+        // it from his device: the post then has no author at all.
+        let mut his = room.doc.fork();
+        let canonical = LegacyPostFields {
+            kind: "offer".into(),
+            created_at: 10,
+        }
+        .canonical("room-1", &id);
+        his.put(&obj, "author", bo.public()).unwrap();
+        his.put(&obj, "sig", bo.sign(canonical.bytes())).unwrap();
+        his.commit();
+        room.doc.merge(&mut his).unwrap();
+        room.commit();
+        assert!(room.edit_post(&bo, &id, retitle("Mine"), 15).is_err());
+        let p = room.post(&id).unwrap();
+        assert_eq!((p.author.as_deref(), room.post_signer(&p)), (None, None));
         // A post from before signatures shows unverified, as it was.
         let old = legacy_post(&mut room, None, "Old", 15);
         let p = room.post(&old).unwrap();

@@ -113,6 +113,9 @@ pub struct RoomDoc {
     /// Page bodies worked out from their vouched versions, by page, with the index's
     /// generation they hold for.
     pub(crate) page_bodies: std::cell::RefCell<std::collections::HashMap<String, (u64, String)>>,
+    /// [`RoomDoc::tampering`] with the index's generation it holds for (the header asks on
+    /// every change; it walks every entry and page).
+    tamper_cache: std::cell::RefCell<Option<(u64, Vec<super::signed::Tampering>)>>,
     /// The founder this device accepts (a key, or a prefix of one, from the join link or
     /// from the first founder seen); `None` until known.
     pub(crate) pinned_founder: Option<String>,
@@ -189,6 +192,7 @@ impl RoomDoc {
             facts_behind: 0,
             post_checks: Default::default(),
             page_bodies: Default::default(),
+            tamper_cache: Default::default(),
             doc,
             room_id: room_id.to_owned(),
             saved_heads,
@@ -418,6 +422,18 @@ impl RoomDoc {
     /// What changes did to this room's entries that its rules ignore (see
     /// [`crate::domain::signed::Index`]).
     pub fn tampering(&self) -> Vec<super::signed::Tampering> {
+        let generation = self.index.generation();
+        if let Some((g, known)) = &*self.tamper_cache.borrow() {
+            if *g == generation {
+                return known.clone();
+            }
+        }
+        let out = self.derive_tampering();
+        *self.tamper_cache.borrow_mut() = Some((generation, out.clone()));
+        out
+    }
+
+    fn derive_tampering(&self) -> Vec<super::signed::Tampering> {
         let mut out = self.index.tampering(self.founder_entry());
         for page in self.unvouched_pages() {
             out.push(super::signed::Tampering {

@@ -448,30 +448,13 @@ struct StatusEvidence {
 type Versions<'a> = HashMap<&'a str, Vec<(&'a str, &'a str, &'a PostVersion)>>;
 
 impl RoomDoc {
-    /// The entry a signed post counts as: its author's version at its key (the id names the
-    /// author), the first that verifies when a rival claims the same author; `None` at an id
-    /// not bound to an author (no build writes one).
+    /// The entry a signed post counts as (see [`RoomDoc::entries`]: its author's version at
+    /// its key, told from rivals by its signature); `None` at an id not bound to an author
+    /// (no build writes one).
     fn post_entry(&self, id: &str) -> Option<(&Raw, &PostEntry)> {
-        let bound = crate::crypto::id_author(id)?;
-        let key = format!("post:{id}");
-        let mut mine = self
-            .index
-            .versions(&key)
-            .filter(|v| v.author().is_some_and(|a| a.starts_with(bound)));
-        let first = mine.next()?;
-        fn parse(raw: &Raw) -> Option<&PostEntry> {
-            raw.parsed(PostEntry::read)
-        }
-        let Some(second) = mine.next() else {
-            return Some((first, parse(first)?));
-        };
-        // More than one version claims the author: only a signature tells which is theirs.
-        [first, second].into_iter().chain(mine).find_map(|raw| {
-            let entry = parse(raw)?;
-            verifies(raw, || entry.fields().canonical(&self.room_id, id))
-                .then_some(entry)
-                .map(|e| (raw, e))
-        })
+        crate::crypto::id_author(id)?;
+        let raw = self.entry(&format!("post:{id}"))?;
+        Some((raw, raw.parsed(PostEntry::read)?))
     }
 
     /// Whether a legacy post's signature holds; each answer is remembered by everything it
@@ -814,7 +797,11 @@ impl RoomDoc {
     /// Number of posts on the board (cheap; reads no post content).
     pub fn post_count(&self) -> usize {
         let legacy = self.posts_obj().map_or(0, |p| self.doc.length(&p));
-        self.entries("post:").count() + legacy
+        let signed = self
+            .entries("post:")
+            .filter(|(id, _)| crate::crypto::id_author(id).is_some())
+            .count();
+        signed + legacy
     }
 
     /// One post, or `None` if it does not exist or is malformed.
@@ -987,8 +974,9 @@ impl RoomDoc {
         let versions = self.post_versions();
         let mut out: Vec<Post> = Vec::new();
         let mut signed: std::collections::HashSet<&str> = Default::default();
-        for (id, _) in self.index.range_versions("post:") {
-            if let Some((raw, entry)) = self.post_entry(id) {
+        for (id, raw) in self.entries("post:") {
+            let entry = crate::crypto::id_author(id).and_then(|_| raw.parsed(PostEntry::read));
+            if let Some(entry) = entry {
                 signed.insert(id);
                 out.push(signed_post(id, raw, entry));
             }
@@ -1187,7 +1175,6 @@ mod tests {
         assert!(room.post(&stolen).is_none());
     }
 
-    use super::super::signed::Field;
 
     #[test]
     fn rival_entries_at_a_post_s_id_change_nothing_however_early_they_claim_to_be() {
@@ -1273,23 +1260,10 @@ mod tests {
             .collect();
         assert_eq!(old.len(), 1);
         let (key, _) = &old[0];
-        let copy: Vec<(String, Field)> = room
-            .index
-            .get(&format!("postver:{key}"))
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let obj = room
-            .doc_mut()
-            .put_object(automerge::ROOT, format!("postver:{key}"), ObjType::Map)
-            .unwrap();
-        for (k, v) in copy {
-            match v {
-                Field::Text(t) => room.doc_mut().put(&obj, k, t).unwrap(),
-                Field::Int(i) => room.doc_mut().put(&obj, k, i).unwrap(),
-            }
-        }
+        let key = format!("postver:{key}");
+        let mut copy = room.doc.fork();
+        crate::domain::testing::put_copy(&mut copy, &key, room.entry(&key).unwrap());
+        room.doc.merge(&mut copy).unwrap();
         room.commit();
         assert_eq!(room.post(&id).unwrap().title, "Longest ladder");
         assert_eq!(

@@ -5,7 +5,7 @@
 
 use super::members::Standing;
 use super::signed::{put_signed, Canonical, TamperKind};
-use super::testing::{community, standing, sync};
+use super::testing::{community, put_copy, standing, sync};
 use super::{
     Amendment, EntryKind, Method, NewEntry, NewPost, NewProposal, PostKind, Profile, RoomDoc,
     Stance,
@@ -844,25 +844,15 @@ fn a_signed_entry_copied_into_an_older_state_of_the_room_is_not_it() {
     let (mut room, people) = community(3);
     let admitted = room.admitted();
     let newcomer = people[2].public();
-    let (key, fields) = room
+    let key = room
         .index
         .range("vouch:")
         .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
-        .map(|(id, f)| {
-            let fields: Vec<(String, super::signed::Field)> =
-                f.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            (format!("vouch:{id}"), fields)
-        })
+        .map(|(id, _)| format!("vouch:{id}"))
         .unwrap();
     let first = room.doc.get_changes(&[])[0].hash();
     let mut fork = room.doc.fork_at(&[first]).unwrap();
-    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
-    for (name, value) in fields {
-        match value {
-            super::signed::Field::Text(t) => fork.put(&obj, name.as_str(), t).unwrap(),
-            super::signed::Field::Int(i) => fork.put(&obj, name.as_str(), i).unwrap(),
-        }
-    }
+    put_copy(&mut fork, &key, room.entry(&key).unwrap());
     fork.commit();
     let mut early = RoomDoc::empty("room-1");
     early.doc.merge(&mut fork.clone()).unwrap();
@@ -1158,14 +1148,10 @@ fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
 fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_it_first() {
     let (mut room, people) = community(2);
     let newcomer = people[1].public();
-    let (key, raw_fields, change) = room
+    let (key, change) = room
         .entries("vouch:")
         .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
-        .map(|(id, f)| {
-            let fields: Vec<(String, super::signed::Field)> =
-                f.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            (format!("vouch:{id}"), fields, room.index.change_of(f))
-        })
+        .map(|(id, f)| (format!("vouch:{id}"), room.index.change_of(f)))
         .unwrap();
     let deps = room
         .doc
@@ -1184,13 +1170,7 @@ fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_
     .unwrap();
     let before = room.pot(&pot, 100);
     let mut fork = room.doc.fork_at(&deps).unwrap();
-    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
-    for (name, value) in raw_fields {
-        match value {
-            super::signed::Field::Text(t) => fork.put(&obj, name.as_str(), t).unwrap(),
-            super::signed::Field::Int(i) => fork.put(&obj, name.as_str(), i).unwrap(),
-        }
-    }
+    put_copy(&mut fork, &key, room.entry(&key).unwrap());
     fork.commit();
     let mut early = RoomDoc::empty("room-1");
     early.doc.merge(&mut fork.clone()).unwrap();

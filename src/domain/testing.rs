@@ -55,3 +55,18 @@ pub(crate) fn sync(a: &mut RoomDoc, b: &mut RoomDoc) {
     }
     panic!("sync did not settle in 20 rounds");
 }
+
+/// What a modified client replaying an entry writes: a new map at root `key` holding exactly
+/// `entry`'s fields (signature and all), in `doc` (not committed).
+pub(crate) fn put_copy(doc: &mut automerge::AutoCommit, key: &str, entry: &super::signed::Raw) {
+    use automerge::transaction::Transactable;
+    let obj = doc
+        .put_object(automerge::ROOT, key, automerge::ObjType::Map)
+        .unwrap();
+    for (name, value) in entry.iter() {
+        match value {
+            super::signed::Field::Text(t) => doc.put(&obj, name.as_str(), t.as_str()).unwrap(),
+            super::signed::Field::Int(i) => doc.put(&obj, name.as_str(), *i).unwrap(),
+        }
+    }
+}

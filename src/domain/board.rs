@@ -1175,7 +1175,6 @@ mod tests {
         assert!(room.post(&stolen).is_none());
     }
 
-
     #[test]
     fn rival_entries_at_a_post_s_id_change_nothing_however_early_they_claim_to_be() {
         let mut room = RoomDoc::create("room-1", "Street", 1).unwrap();

@@ -545,7 +545,7 @@
     ("up to date with 1 peer", "al día con 1 par"),
     ("up to date with {} peers", "al día con {} pares"),
     ("up to date with {}, syncing with {}", "al día con {}, sincronizando con {}"),
-    ("Peers", "Pares"),
+    ("No other device of this room is connected right now.", "Ningún otro dispositivo de esta sala está conectado ahora."),
     ("Device {}…: {}", "Dispositivo {}…: {}"),
     ("has everything this device has, and this device has everything it has", "tiene todo lo que tiene este dispositivo, y este tiene todo lo suyo"),
     ("still exchanging changes", "aún intercambiando cambios"),

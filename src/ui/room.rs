@@ -149,59 +149,70 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         </a>
                     </p>
                 })}
-                <p class="status">
-                    <span data-testid="peer-count" data-count=move || v.get().peers.to_string()>
-                        {move || match v.get().peers {
-                            0 => t("No peers connected").to_string(),
-                            1 => t("1 peer connected").to_string(),
-                            n => tr!("{} peers connected", n),
-                        }}
-                    </span>
-                    {move || {
-                        let v = v.get();
-                        let in_sync = v.peer_sync.iter().filter(|p| p.up_to_date).count();
-                        let behind = v.peer_sync.len() - in_sync;
-                        (!v.peer_sync.is_empty()).then(|| view! {
-                            " · "
-                            <span data-testid="sync-state" data-in-sync=in_sync.to_string() data-behind=behind.to_string()>
-                                {match (in_sync, behind) {
-                                    (0, _) => t("syncing…").to_string(),
-                                    (1, 0) => t("up to date with 1 peer").to_string(),
-                                    (n, 0) => tr!("up to date with {} peers", n),
-                                    (n, k) => tr!("up to date with {}, syncing with {}", n, k),
+                // The status keeps its height whatever it says: each line stays one line (cut
+                // short if need be; the details hold the rest), so a form below never moves
+                // under a finger or a click while peers come and go.
+                <div class="status">
+                    <details class="peer-details">
+                        <summary class="status-line">
+                            <span data-testid="peer-count" data-count=move || v.get().peers.to_string()>
+                                {move || match v.get().peers {
+                                    0 => t("No peers connected").to_string(),
+                                    1 => t("1 peer connected").to_string(),
+                                    n => tr!("{} peers connected", n),
                                 }}
                             </span>
-                            <details class="peer-details">
-                                <summary>{t("Peers")}</summary>
-                                <ul>
-                                    {v.peer_sync.iter().map(|p| view! {
-                                        <li data-testid="peer" data-up-to-date=p.up_to_date.to_string()>
-                                            {tr!("Device {}…: {}", p.id, if p.up_to_date { t("has everything this device has, and this device has everything it has") } else { t("still exchanging changes") })}
-                                            {p.synced_at.map(|at| tr!(" · last in step {}", super::form::when(at)))}
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            </details>
-                        })
-                    }}
-                    " · "
-                    <span data-testid="save-state" data-state=move || {
-                        let v = v.get();
-                        if v.save_error.is_some() { "error" } else if v.pending_saves > 0 { "saving" } else { "saved" }
-                    }>
-                        {move || {
+                            {move || {
+                                let v = v.get();
+                                let in_sync = v.peer_sync.iter().filter(|p| p.up_to_date).count();
+                                let behind = v.peer_sync.len() - in_sync;
+                                (!v.peer_sync.is_empty()).then(|| view! {
+                                    " · "
+                                    <span data-testid="sync-state" data-in-sync=in_sync.to_string() data-behind=behind.to_string()>
+                                        {match (in_sync, behind) {
+                                            (0, _) => t("syncing…").to_string(),
+                                            (1, 0) => t("up to date with 1 peer").to_string(),
+                                            (n, 0) => tr!("up to date with {} peers", n),
+                                            (n, k) => tr!("up to date with {}, syncing with {}", n, k),
+                                        }}
+                                    </span>
+                                })
+                            }}
+                        </summary>
+                        <ul>
+                            {move || {
+                                let v = v.get();
+                                if v.peer_sync.is_empty() {
+                                    return view! { <li>{t("No other device of this room is connected right now.")}</li> }.into_any();
+                                }
+                                v.peer_sync.iter().map(|p| view! {
+                                    <li data-testid="peer" data-up-to-date=p.up_to_date.to_string()>
+                                        {tr!("Device {}…: {}", p.id, if p.up_to_date { t("has everything this device has, and this device has everything it has") } else { t("still exchanging changes") })}
+                                        {p.synced_at.map(|at| tr!(" · last in step {}", super::form::when(at)))}
+                                    </li>
+                                }).collect_view().into_any()
+                            }}
+                        </ul>
+                    </details>
+                    <p class="status-line" class:wraps=move || v.get().save_error.is_some()>
+                        <span data-testid="save-state" data-state=move || {
                             let v = v.get();
-                            match (v.save_error, v.pending_saves) {
-                                (Some(e), _) => tr!("Not saved: {}", e),
-                                (None, 0) => t("All changes saved on this device").to_string(),
-                                (None, _) => t("Saving…").to_string(),
-                            }
-                        }}
-                    </span>
-                    {move || v.get().save_error.map(|_| view! {
-                        <button on:click=move |_| handle.with_value(|h| if let Some(h) = h { h.retry_save() })>{t("Retry saving")}</button>
-                    })}
-                </p>
+                            if v.save_error.is_some() { "error" } else if v.pending_saves > 0 { "saving" } else { "saved" }
+                        }>
+                            {move || {
+                                let v = v.get();
+                                match (v.save_error, v.pending_saves) {
+                                    (Some(e), _) => tr!("Not saved: {}", e),
+                                    (None, 0) => t("All changes saved on this device").to_string(),
+                                    (None, _) => t("Saving…").to_string(),
+                                }
+                            }}
+                        </span>
+                        {move || v.get().save_error.map(|_| view! {
+                            <button on:click=move |_| handle.with_value(|h| if let Some(h) = h { h.retry_save() })>{t("Retry saving")}</button>
+                        })}
+                    </p>
+                </div>
                 {move || {
                     let v = v.get();
                     (v.unreachable > 0 && v.peers == 0).then(|| view! {

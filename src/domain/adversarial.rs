@@ -845,8 +845,7 @@ fn a_signed_entry_copied_into_an_older_state_of_the_room_is_not_it() {
     let admitted = room.admitted();
     let newcomer = people[2].public();
     let key = room
-        .index
-        .range("vouch:")
+        .entries("vouch:")
         .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
         .map(|(id, _)| format!("vouch:{id}"))
         .unwrap();
@@ -1065,10 +1064,11 @@ fn a_text_made_early_at_a_page_s_body_key_is_not_its_body() {
     );
 }
 
-/// A member signs a second version of their own entry, at its id, on a fork from before it:
-/// causally "first". Swapping a confirmed 500 for 900,000 counts nothing, and a second stance
-/// version cannot change an outcome already recorded: the outcome re-checks the stances its
-/// recorder had.
+/// A member signs a second version of their own entry, at its id, on a fork from before it.
+/// Swapping a confirmed 500 for 900,000 neither counts the 900,000 nor takes the 500 away
+/// (the confirmation names the version its writer had), a version signed after the first is
+/// an overwrite, and a second stance version cannot change an outcome already recorded: the
+/// outcome re-checks the stances its recorder had.
 #[test]
 fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
     use super::decisions::StanceEntry;
@@ -1107,9 +1107,46 @@ fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
     fork.commit();
     room.doc.merge(&mut fork).unwrap();
     room.commit();
-    let balance = room.pot(&pot, 100).unwrap().balance;
-    assert!(balance < 900_000, "the swapped line counted: {balance}");
+    // The confirmer had the 500: that is the line, and it stays in the balance.
+    assert_eq!(room.pot(&pot, 100).unwrap().balance, 500);
     assert!(keys_tampered(&room).contains(&key));
+    // A third version, written after both: an overwrite, the confirmed one still counts.
+    let mut later = swapped.clone();
+    later.amount = 1;
+    put_signed(
+        &mut room.doc,
+        &key,
+        &people[1],
+        later.canonical("room-1", &line),
+    )
+    .unwrap();
+    room.commit();
+    assert_eq!(room.pot(&pot, 100).unwrap().balance, 500);
+
+    // An unconfirmed line, then a second version signed after it: the first counts (it is
+    // waiting for confirmation as it was written), the second is listed.
+    let waiting = room
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 70, ""),
+            14,
+        )
+        .unwrap();
+    let waiting_key = format!("ledger:{pot}:{waiting}");
+    let mut second = swapped.clone();
+    second.amount = 7_000;
+    put_signed(
+        &mut room.doc,
+        &waiting_key,
+        &people[1],
+        second.canonical("room-1", &waiting),
+    )
+    .unwrap();
+    room.commit();
+    room.confirm(&people[2], &pot, &waiting, 15).unwrap();
+    assert_eq!(room.pot(&pot, 100).unwrap().balance, 570);
+    assert!(keys_tampered(&room).contains(&waiting_key));
 
     // A decided outcome, then a second version of an agreeing stance, dated in its window.
     // (Two of four agree: exactly the quorum, so losing a stance would undo it.)
@@ -1179,4 +1216,89 @@ fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_
     assert_eq!(early.admitted(), room.admitted());
     assert_eq!(early.pot(&pot, 100), before);
     assert_eq!(room.pot(&pot, 100), before);
+}
+
+/// A voucher signs a second version of the vouch that admitted a member, at its id, on a fork
+/// from before it (naming the same member, dated otherwise): the member stays admitted — a
+/// vouch only adds, so each version the voucher signed counts as a vouch of its own, and a
+/// rival version cannot make one vanish. The second version is listed.
+#[test]
+fn a_voucher_signing_a_rival_version_of_a_vouch_unadmits_nobody() {
+    let (mut room, people) = community(3);
+    let newcomer = people[1].public();
+    let (key, id) = room
+        .entries("vouch:")
+        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
+        .map(|(id, _)| (format!("vouch:{id}"), id.to_owned()))
+        .unwrap();
+    let admitted = room.admitted();
+    let first = room.doc.get_changes(&[])[0].hash();
+    let mut fork = room.doc.fork_at(&[first]).unwrap();
+    put_signed(
+        &mut fork,
+        &key,
+        &people[0],
+        vouch_canonical(&id, &newcomer, 4_000),
+    )
+    .unwrap();
+    fork.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    assert_eq!(room.admitted(), admitted);
+    assert!(keys_tampered(&room).contains(&key));
+}
+
+/// The proposer of a removal signs a second version of the proposal, at its id, on a fork from
+/// before it, and the member who recorded the outcome a second version of the record: the
+/// removal stays enacted — the record re-reads the proposal its writer had, and a record only
+/// adds. Both rivals are listed.
+#[test]
+fn rival_versions_of_a_decided_proposal_or_its_record_undo_nothing() {
+    use super::decisions::{OutcomeEntry, ProposalEntry};
+    use super::signed::Entry;
+    let (mut room, people) = community(4);
+    let old_heads = room.heads();
+    let d = remove(&mut room, &people, &people[3]);
+    assert!(!room.admitted().contains(&people[3].public()));
+    let charter = room.charter(2_000_000_000).clone();
+    let rival = ProposalEntry::new(
+        &NewProposal {
+            title: "Remove".into(),
+            method: Method::Consent,
+            options: vec![],
+            closes_at: 1_000 + 72 * HOUR,
+            quorum_percent: 100,
+            amendment: Some(Amendment::new("remove", &people[3].public())),
+        },
+        1_000,
+    );
+    let record_key = room
+        .entries(&format!("outcome:{d}:"))
+        .map(|(id, _)| format!("outcome:{d}:{id}"))
+        .next()
+        .unwrap();
+    let record_id = record_key.rsplit(':').next().unwrap().to_owned();
+    let rival_record = OutcomeEntry {
+        decision: d.clone(),
+        statement: "Never mind".into(),
+        review: 0,
+        at: 1_000 + 80 * HOUR,
+    };
+    let mut fork = room.doc.fork_at(&old_heads).unwrap();
+    let key = format!("decision:{d}");
+    put_signed(&mut fork, &key, &people[0], rival.canonical("room-1", &d)).unwrap();
+    put_signed(
+        &mut fork,
+        &record_key,
+        &people[0],
+        rival_record.canonical("room-1", &record_id),
+    )
+    .unwrap();
+    fork.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    assert!(!room.admitted().contains(&people[3].public()));
+    assert_eq!(room.charter(2_000_000_000), charter);
+    let tampered = keys_tampered(&room);
+    assert!(tampered.contains(&key) && tampered.contains(&record_key));
 }

@@ -242,7 +242,7 @@ signed_entry! {
 }
 
 impl ProposalEntry {
-    fn new(p: &NewProposal, at: i64) -> Self {
+    pub(crate) fn new(p: &NewProposal, at: i64) -> Self {
         ProposalEntry {
             title: p.title.clone(),
             method: p.method.encode(),
@@ -558,9 +558,11 @@ impl RoomDoc {
         Ok(())
     }
 
-    /// Verified outcome entries: (id, author, decision, at).
-    pub(crate) fn outcome_entries(&self) -> Vec<(&str, &str, &str, i64)> {
-        self.entries("outcome:")
+    /// Verified outcome entries: (id, author, decision, at, entry). A record only adds (the
+    /// first valid one per decision counts), so each version its author signed apart at one
+    /// id is a record of its own: none makes another vanish.
+    pub(crate) fn outcome_entries(&self) -> Vec<(&str, &str, &str, i64, &Raw)> {
+        self.every("outcome:")
             .filter_map(|(key, f)| {
                 let (decision, id) = key.split_once(':')?;
                 let (statement, review, at, author) = (
@@ -578,7 +580,7 @@ impl RoomDoc {
                         at,
                     }
                     .signed(self.room_id(), id, f))
-                .then_some((id, author, decision, at))
+                .then_some((id, author, decision, at, f))
             })
             .collect()
     }

@@ -358,7 +358,7 @@ impl RoomDoc {
     }
 
     fn verified_vouches(&self) -> Vec<(String, String)> {
-        self.entries_of::<VouchEntry>("vouch:")
+        self.entries_of_every::<VouchEntry>("vouch:")
             .map(|v| (v.author.to_owned(), v.entry.newcomer))
             .collect()
     }
@@ -471,7 +471,7 @@ impl RoomDoc {
         }
         let profiles = self.profiles();
         let mut events: Vec<(i64, &str, Event)> = Vec::new();
-        for v in self.entries_of::<VouchEntry>("vouch:") {
+        for v in self.entries_of_every::<VouchEntry>("vouch:") {
             let (author, raw) = (v.author, v.raw);
             // Borrowed from the index, where the vouch was read.
             let Some(newcomer) = text(raw, "newcomer") else {
@@ -484,7 +484,7 @@ impl RoomDoc {
             };
             events.push((v.entry.at, v.id, event));
         }
-        for l in self.entries_of::<LeaveEntry>("leave:") {
+        for l in self.entries_of_every::<LeaveEntry>("leave:") {
             let event = Event::Leave {
                 author: l.author,
                 raw: l.raw,
@@ -495,19 +495,17 @@ impl RoomDoc {
         // written after it is ignored: an outcome is recorded once). Of records made without
         // knowing of each other, one that saw fewer stances gives way to one that saw more.
         let mut outcomes: BTreeMap<&str, Vec<(&str, i64, &super::signed::Raw)>> = BTreeMap::new();
-        for (id, author, decision, at) in self.outcome_entries() {
-            if let Some(raw) = self.entry(&format!("outcome:{decision}:{id}")) {
-                outcomes
-                    .entry(decision)
-                    .or_default()
-                    .push((author, at, raw));
-                let event = Event::Outcome {
-                    author,
-                    decision,
-                    raw,
-                };
-                events.push((at, id, event));
-            }
+        for (id, author, decision, at, raw) in self.outcome_entries() {
+            outcomes
+                .entry(decision)
+                .or_default()
+                .push((author, at, raw));
+            let event = Event::Outcome {
+                author,
+                decision,
+                raw,
+            };
+            events.push((at, id, event));
         }
         // In the order of the change graph: an event is replayed after everything that was
         // written before it (its depth is greater), whatever time it claims; claimed times
@@ -616,7 +614,9 @@ impl RoomDoc {
                     {
                         continue;
                     }
-                    let Some(f) = self.entry(&format!("decision:{decision}")) else {
+                    // The proposal as its recorder had it (should its author have signed
+                    // another version apart, that one changes nothing recorded).
+                    let Some(f) = self.entry_before(&format!("decision:{decision}"), raw) else {
                         continue;
                     };
                     // An outcome dated more than a year after anything its writer had seen

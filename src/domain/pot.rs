@@ -10,7 +10,7 @@
 //! These rules hold where the balance is derived, not only in the commands: an entry written by
 //! a modified client without approvals or confirmation is shown, waiting, and moves no money.
 
-use super::room::{required_text, DomainError, RoomDoc};
+use super::room::{required_text, DomainError, Resolved, RoomDoc};
 use super::signed::{read_entry, signed_entry, text, Entry as _, Fields as _, Raw};
 use crate::crypto::Identity;
 use std::collections::{BTreeMap, BTreeSet};
@@ -409,8 +409,7 @@ impl RoomDoc {
             .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
         // Read from the entry's fields directly: its typed reading is left for the next view.
         let (kind, author, amount) = self
-            .index
-            .get(&format!("{}{entry}", ledger_prefix(pot)))
+            .entry(&format!("{}{entry}", ledger_prefix(pot)))
             .and_then(|f| {
                 let e = LedgerEntry::decode(f)?;
                 let verified = e.pot == pot && e.signed(self.room_id(), entry, f);
@@ -438,8 +437,7 @@ impl RoomDoc {
                 _ => return Err(waiting),
             }
             let target = self
-                .index
-                .get(&format!("{}{entry}", ledger_prefix(pot)))
+                .entry(&format!("{}{entry}", ledger_prefix(pot)))
                 .and_then(|f| text(f, "target"))
                 .unwrap_or_default();
             let undone = view
@@ -635,6 +633,41 @@ impl RoomDoc {
         })
     }
 
+    /// Counts confirmation `f` (`<target>/<mark>` of pot `pot`) for `entry`, if it holds: by
+    /// another member, admitted when confirming. Where the entry's author signed versions apart
+    /// (`apart`), the one this confirmer had becomes the entry (if they had just one).
+    fn apply_confirmation<'a>(
+        &'a self,
+        pot: &str,
+        (target, mark): (&str, &str),
+        f: &'a Raw,
+        (entry, apart): (&mut Entry<'a>, &mut Option<Vec<&'a Raw>>),
+    ) {
+        let Some(c) = self.read_confirmation(pot, target, mark, f) else {
+            return;
+        };
+        let generation = self.index.generation();
+        if !(c.verified
+            && c.author != entry.author
+            && c.admitted
+                .get(generation, || self.admitted_when(&c.author, f)))
+        {
+            return;
+        }
+        if let Some(versions) = apart {
+            let Some(seen) = self
+                .seen_by(versions, f)
+                .and_then(|v| self.read_entry(pot, entry.id, v))
+            else {
+                return;
+            };
+            *entry = seen;
+            *apart = None;
+        }
+        let at = c.at.max(entry.at);
+        entry.confirmed_at = Some(entry.confirmed_at.map_or(at, |was| was.min(at)));
+    }
+
     fn derive_pot(&self, id: &str, ctx: &ReplayContext, with_lines: bool) -> Option<PotView> {
         let PotEntry { name, unit, .. } = self.pot_header(id)?;
         let prefix = ledger_prefix(id);
@@ -642,8 +675,11 @@ impl RoomDoc {
         // Keys are in order, so an entry is followed by every key it prefixes; `open` holds the
         // entries whose block the pass is still in, innermost last.
         let mut entries: Vec<Entry> = Vec::new();
+        // By entry: the versions its author signed apart, until a confirmation says which one
+        // it confirmed (that one counts; unconfirmed, none does).
+        let mut apart: Vec<Option<Vec<&Raw>>> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
-        for (key, f) in self.entries(&prefix) {
+        for (key, resolved) in self.rivals(&prefix) {
             // An id holding `:` is another range's (`ledger:<pot>:<x>:…`), never this pot's.
             let Some(split) = confirmation_split(key) else {
                 continue;
@@ -654,35 +690,48 @@ impl RoomDoc {
             {
                 open.pop();
             }
-            match split {
-                Some((target, mark)) => {
+            match (split, resolved) {
+                (Some((target, mark)), resolved) => {
                     let Some(&i) = open.last() else { continue };
-                    let e = &mut entries[i];
-                    if e.id != target {
+                    if entries[i].id != target {
                         continue;
                     }
-                    let Some(c) = self.read_confirmation(id, target, mark, f) else {
-                        continue;
+                    // A confirmation only adds: each version its author signed apart counts.
+                    let (one, others) = match resolved {
+                        Resolved::One(f) => (Some(f), Vec::new()),
+                        Resolved::Apart(versions) => (None, versions),
+                        Resolved::None => continue,
                     };
-                    let generation = self.index.generation();
-                    if c.verified
-                        && c.author != e.author
-                        && c.admitted
-                            .get(generation, || self.admitted_when(&c.author, f))
-                    {
-                        let at = c.at.max(e.at);
-                        e.confirmed_at = Some(e.confirmed_at.map_or(at, |was| was.min(at)));
+                    for f in one.into_iter().chain(others) {
+                        self.apply_confirmation(
+                            id,
+                            (target, mark),
+                            f,
+                            (&mut entries[i], &mut apart[i]),
+                        );
                     }
                 }
-                None if !key.is_empty() => {
+                (None, resolved) if !key.is_empty() => {
+                    let (f, versions) = match resolved {
+                        Resolved::One(f) => (f, None),
+                        Resolved::Apart(versions) => (versions[0], Some(versions)),
+                        Resolved::None => continue,
+                    };
                     if let Some(e) = self.read_entry(id, key, f) {
                         open.push(entries.len());
                         entries.push(e);
+                        apart.push(versions);
                     }
                 }
-                None => {}
+                _ => {}
             }
         }
+        // Versions signed apart that nobody confirmed: none of them counts.
+        let entries: Vec<Entry> = entries
+            .into_iter()
+            .zip(apart)
+            .filter_map(|(e, apart)| apart.is_none().then_some(e))
+            .collect();
         let (balance, lines) = replay(&entries, ctx, with_lines);
         Some(PotView {
             id: id.to_owned(),

@@ -95,6 +95,17 @@ pub(crate) fn required_text(
     Ok(value.to_owned())
 }
 
+/// What the versions at a key come to (see [`RoomDoc::resolve`]).
+pub(crate) enum Resolved<'a> {
+    /// This one counts.
+    One(&'a Raw),
+    /// None counts.
+    None,
+    /// The author signed these apart (none in the causal past of all the others): none
+    /// counts unless a reader knows which one others relied on.
+    Apart(Vec<&'a Raw>),
+}
+
 /// One room: the automerge document every device holds a full copy of.
 pub struct RoomDoc {
     pub(crate) doc: AutoCommit,
@@ -287,20 +298,45 @@ impl RoomDoc {
 
     /// Of the versions at `key`, the one that counts: the first, or at an id bound to its
     /// author the author's first — and where a rival claims that author too, the one whose
-    /// signature holds (a forgery, however early, never hides the real entry). If the author
-    /// signed more than one (no honest client does: a modified one can, to swap an entry
-    /// others relied on for one written on an older state), none counts; it is listed.
+    /// signature holds (a forgery, however early, never hides the real entry). Where the author
+    /// signed more than one (no honest client does), the one in the causal past of all the
+    /// others counts: a later one is an overwrite. Versions signed apart (a modified client
+    /// writing a second one on an older state, to swap an entry others relied on) leave none
+    /// that counts here; a reader that knows who relied on which picks it with
+    /// [`RoomDoc::rivals`]. Either way the others are listed.
     fn counted<'a>(&self, key: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
+        match self.resolve(key, versions) {
+            Resolved::One(v) => Some(v),
+            Resolved::Apart(_) | Resolved::None => None,
+        }
+    }
+
+    /// Which of the versions at `key` counts, or the author's versions signed apart.
+    pub(crate) fn resolve<'a>(&self, key: &str, versions: &'a [Raw]) -> Resolved<'a> {
         if let Some(v) = versions.iter().find(|v| v.counts()) {
-            return Some(v);
+            return Resolved::One(v);
         }
-        if !versions.first()?.contested() {
-            return None;
+        if !versions.first().is_some_and(Raw::contested) {
+            return Resolved::None;
         }
-        match self.signed_by_bound_author(key, versions)[..] {
-            [one] => Some(one),
-            _ => None,
+        let signed = self.signed_by_bound_author(key, versions);
+        match self.first_of(&signed) {
+            Some(v) => Resolved::One(v),
+            None if signed.is_empty() => Resolved::None,
+            None => Resolved::Apart(signed),
         }
+    }
+
+    /// Of `versions`, the one in the causal past of every other, if any.
+    fn first_of<'v>(&self, versions: &[&'v Raw]) -> Option<&'v Raw> {
+        versions
+            .iter()
+            .find(|v| {
+                versions
+                    .iter()
+                    .all(|w| std::ptr::eq(**v, *w) || self.index.precedes(v, w))
+            })
+            .copied()
     }
 
     /// The versions at a contested `key` whose signature by the author its id names holds.
@@ -315,31 +351,58 @@ impl RoomDoc {
             .collect()
     }
 
+    /// [`RoomDoc::entries`] with what [`RoomDoc::resolve`] says of each key.
+    pub(crate) fn rivals<'a>(
+        &'a self,
+        prefix: &str,
+    ) -> impl Iterator<Item = (&'a str, Resolved<'a>)> + 'a {
+        let prefix = prefix.to_owned();
+        self.index
+            .range_versions(&prefix)
+            .map(
+                move |(id, versions)| match versions.iter().find(|v| v.counts()) {
+                    Some(v) => (id, Resolved::One(v)),
+                    None => (id, self.resolve(&format!("{prefix}{id}"), versions)),
+                },
+            )
+    }
+
     /// [`RoomDoc::entries`] as they stood for whoever wrote `cut` (an outcome record): where
-    /// an author signed more than one version at a key, the one in `cut`'s causal past.
+    /// an author signed versions apart at a key, the one in `cut`'s causal past.
     pub(crate) fn entries_before<'a>(
         &'a self,
         prefix: &str,
         cut: &'a Raw,
     ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
-        let prefix = prefix.to_owned();
-        self.index
-            .range_versions(&prefix)
-            .filter_map(move |(id, versions)| {
-                let key = format!("{prefix}{id}");
-                if let Some(v) = versions.iter().find(|v| v.counts()) {
-                    return Some((id, v));
-                }
-                let before: Vec<&Raw> = self
-                    .signed_by_bound_author(&key, versions)
-                    .into_iter()
-                    .filter(|v| self.index.precedes(v, cut))
-                    .collect();
-                match before[..] {
-                    [one] => Some((id, one)),
-                    _ => None,
-                }
+        self.rivals(prefix)
+            .filter_map(move |(id, resolved)| match resolved {
+                Resolved::One(v) => Some((id, v)),
+                Resolved::None => None,
+                Resolved::Apart(versions) => self.seen_by(&versions, cut).map(|v| (id, v)),
             })
+    }
+
+    /// [`RoomDoc::entry`] as it stood for whoever wrote `cut`: where the author signed
+    /// versions apart, the one in `cut`'s causal past.
+    pub(crate) fn entry_before(&self, key: &str, cut: &Raw) -> Option<&Raw> {
+        match self.resolve(key, self.index.versions_at(key)?) {
+            Resolved::One(v) => Some(v),
+            Resolved::None => None,
+            Resolved::Apart(versions) => self.seen_by(&versions, cut),
+        }
+    }
+
+    /// Of an author's versions signed apart, the one `cut`'s writer had (if they had one).
+    pub(crate) fn seen_by<'v>(&self, versions: &[&'v Raw], cut: &Raw) -> Option<&'v Raw> {
+        let before: Vec<&Raw> = versions
+            .iter()
+            .copied()
+            .filter(|v| self.index.precedes(v, cut))
+            .collect();
+        match before[..] {
+            [one] => Some(one),
+            _ => None,
+        }
     }
 
     /// Loads a room from its saved bytes (a snapshot and/or incremental chunks, in any order).

@@ -779,19 +779,6 @@ impl Index {
             .or_else(|| values.iter().min())
     }
 
-    /// Every entry whose key starts with `prefix`: (the key after the prefix, the entry as
-    /// first written). At a key chosen at random by its writer, the causally first version is
-    /// the writer's own: nobody else can have known the key before it existed.
-    ///
-    /// Not so when the writer builds on an old state of the room (hidden from the others):
-    /// a rival put at a known key can then be causally "earlier". Ids made by
-    /// [`crate::crypto::entry_id`] name their author, so at such a key only that author's
-    /// version counts, however early a rival claims to be.
-    pub fn range<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
-        self.range_versions(prefix)
-            .filter_map(|(id, versions)| Some((id, counted(id, versions)?)))
-    }
-
     /// Every version ever written at `key`, causally earliest first: for keys anyone can
     /// predict (`member:<key>`, `founder`), whose readers pick the version that counts.
     pub fn versions<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a Raw> + 'a {
@@ -803,7 +790,13 @@ impl Index {
         self.entries.get(key).map(Vec::as_slice)
     }
 
-    /// Every key under `prefix` with all of its versions.
+    /// Every key under `prefix` with all of its versions (see [`RoomDoc::entries`] for the one
+    /// that counts). At a key chosen at random by its writer, the causally first version is the
+    /// writer's own: nobody else can have known the key before it existed — unless the writer
+    /// builds on an old state of the room (hidden from the others), so a rival put at a known
+    /// key can be causally "earlier". Ids made by [`crate::crypto::entry_id`] name their
+    /// author, so at such a key only that author's version counts, however early a rival
+    /// claims to be.
     pub fn range_versions<'a>(
         &'a self,
         prefix: &str,
@@ -941,11 +934,6 @@ impl Index {
             })
             .map(|(key, _)| key.clone())
             .collect()
-    }
-
-    /// The entry at `key` that counts (see [`Index::range`]).
-    pub fn get(&self, key: &str) -> Option<&Raw> {
-        counted(key, self.entries.get(key)?)
     }
 }
 
@@ -1267,6 +1255,43 @@ impl RoomDoc {
         })
     }
 
+    /// [`RoomDoc::entries_of`] for kinds where each entry only adds (a vouch): where an
+    /// author signed versions apart at one id, each counts as an entry of its own — no more
+    /// than the author could do with a new id for each, and nobody can make one vanish by
+    /// signing a rival to it.
+    pub(crate) fn entries_of_every<'a, E: Entry>(
+        &'a self,
+        prefix: &str,
+    ) -> impl Iterator<Item = Signed<'a, E>> + 'a {
+        let room = self.room_id();
+        self.every(prefix).filter_map(move |(id, raw)| {
+            let entry = read_entry::<E>(room, id, raw)?;
+            Some(Signed {
+                id,
+                author: raw.author()?,
+                raw,
+                entry,
+            })
+        })
+    }
+
+    /// [`RoomDoc::entries`], but where an author signed versions apart at one id, each of
+    /// them: for kinds whose entries only add.
+    pub(crate) fn every<'a>(
+        &'a self,
+        prefix: &str,
+    ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
+        self.rivals(prefix).flat_map(|(id, resolved)| {
+            // (No allocation for the usual single version.)
+            let (one, apart) = match resolved {
+                super::room::Resolved::One(v) => (Some(v), Vec::new()),
+                super::room::Resolved::Apart(versions) => (None, versions),
+                super::room::Resolved::None => (None, Vec::new()),
+            };
+            one.into_iter().chain(apart).map(move |raw| (id, raw))
+        })
+    }
+
     /// Writes a mark of `kind` on `target`, signed by `me`.
     pub(crate) fn put_mark(
         &mut self,
@@ -1285,12 +1310,13 @@ impl RoomDoc {
         Ok(())
     }
 
-    /// Verified marks of `kind`, in (time, id) order.
+    /// Verified marks of `kind`, in (time, id) order. A mark only adds (an approval, a
+    /// sign-up), so each version its author signed apart at one id counts as a mark of its own
+    /// (see [`RoomDoc::entries_of_every`]).
     pub(crate) fn marks(&self, kind: &str) -> Vec<Mark> {
         let prefix = format!("{kind}:");
         let mut marks: Vec<Mark> = self
-            .index
-            .range(&prefix)
+            .every(&prefix)
             .filter_map(|(id, f)| {
                 let m = MarkFields::decode(f)?;
                 let author = f.author()?;
@@ -1346,8 +1372,7 @@ mod facts_tests {
         let (mut room, _) = community(3);
         let admitted = room.admitted();
         let checked = |room: &RoomDoc| -> Vec<(String, Option<bool>)> {
-            room.index
-                .range("vouch:")
+            room.entries("vouch:")
                 .map(|(k, r)| (k.to_owned(), r.verified.get().copied()))
                 .collect()
         };

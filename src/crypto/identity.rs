@@ -47,16 +47,40 @@ impl Identity {
 /// Checks a base64url signature by a base64url public key. Malformed keys or signatures are
 /// simply not valid; nothing here panics.
 pub fn verify(public: &str, message: &[u8], signature: &str) -> bool {
-    let Some(key) = from_base64url(public)
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-    else {
+    let Some(key) = verifying_key(public) else {
         return false;
     };
     let Some(sig) = from_base64url(signature).and_then(|b| Signature::from_slice(&b).ok()) else {
         return false;
     };
     key.verify_strict(message, &sig).is_ok()
+}
+
+/// Keys read so far, by their base64url text: a room's entries come from a few members, and
+/// reading a key (decompressing its point) costs a fifth of checking a signature. Bounded: a
+/// room of more keys than this starts again.
+const KEYS_KEPT: usize = 4096;
+
+thread_local! {
+    static KEYS: std::cell::RefCell<std::collections::HashMap<String, Option<VerifyingKey>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn verifying_key(public: &str) -> Option<VerifyingKey> {
+    if let Some(known) = KEYS.with(|k| k.borrow().get(public).copied()) {
+        return known;
+    }
+    let key = from_base64url(public)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok());
+    KEYS.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() >= KEYS_KEPT {
+            k.clear();
+        }
+        k.insert(public.to_owned(), key);
+    });
+    key
 }
 
 #[cfg(test)]

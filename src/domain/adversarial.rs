@@ -1302,3 +1302,42 @@ fn rival_versions_of_a_decided_proposal_or_its_record_undo_nothing() {
     let tampered = keys_tampered(&room);
     assert!(tampered.contains(&key) && tampered.contains(&record_key));
 }
+
+/// A forgery put at an approval's id, claiming its author, on a fork from before it: the
+/// approval still counts (marks are read through the same rule as every entry: at an id bound
+/// to its author, the version whose signature holds). Before, it hid the approval.
+#[test]
+fn a_forgery_at_an_approval_s_id_hides_no_approval() {
+    let (mut room, people) = community(3);
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    let expense = room
+        .record(
+            &people[0],
+            &pot,
+            NewEntry::new(EntryKind::Expense, 40, "rope"),
+            11,
+        )
+        .unwrap();
+    room.approve(&people[1], &pot, &expense, 12).unwrap();
+    assert_eq!(room.approvers(&expense).len(), 1);
+    let (key, author) = room
+        .entries("approval:")
+        .map(|(id, f)| (format!("approval:{id}"), f.author().unwrap().to_owned()))
+        .next()
+        .unwrap();
+    let first = room.doc.get_changes(&[])[0].hash();
+    let mut fork = room.doc.fork_at(&[first]).unwrap();
+    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
+    fork.put(&obj, "target", expense.as_str()).unwrap();
+    fork.put(&obj, "at", 0).unwrap();
+    fork.put(&obj, "author", author.as_str()).unwrap();
+    fork.put(&obj, "sig", "forged").unwrap();
+    fork.commit();
+    room.doc.merge(&mut fork).unwrap();
+    room.commit();
+    assert_eq!(
+        room.approvers(&expense),
+        [people[1].public()].into_iter().collect()
+    );
+    assert!(keys_tampered(&room).contains(&key));
+}

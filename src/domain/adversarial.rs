@@ -11,7 +11,9 @@ use super::{
     Stance,
 };
 use crate::crypto::Identity;
-use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{
+    transaction::Transactable, AutoCommit, ChangeHash, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+};
 
 const HOUR: i64 = 3_600_000;
 
@@ -82,6 +84,73 @@ fn owned(s: &automerge::ScalarValueRef<'_>) -> Option<ScalarValue> {
         S::Uint(v) => ScalarValue::Uint(*v),
         _ => return None,
     })
+}
+
+/// The room as it was founded (its first change): a branch from it is causally "earlier"
+/// than anything written since.
+fn founding(room: &mut RoomDoc) -> Vec<ChangeHash> {
+    vec![room.doc.get_changes(&[])[0].hash()]
+}
+
+/// A modified client's branch: `write` writes on the room as it stood at `heads` (hidden
+/// from the others; it may read `room`), then the branch is merged into `room`. Returns a
+/// device that received the branch alone, before anything else.
+fn on_branch(
+    room: &mut RoomDoc,
+    heads: &[ChangeHash],
+    write: impl FnOnce(&mut AutoCommit, &RoomDoc),
+) -> RoomDoc {
+    let mut branch = room.doc.fork_at(heads).unwrap();
+    write(&mut branch, room);
+    branch.commit();
+    let mut early = RoomDoc::empty("room-1");
+    early.doc.merge(&mut branch.clone()).unwrap();
+    early.commit();
+    room.doc.merge(&mut branch).unwrap();
+    room.commit();
+    early
+}
+
+/// A forgery: a map at `key` with `fields`, claiming `author`, with a signature that holds
+/// for nobody.
+fn put_forged(doc: &mut AutoCommit, key: &str, fields: &[(&str, ScalarValue)], author: &str) {
+    let obj = doc.put_object(ROOT, key, ObjType::Map).unwrap();
+    for (name, value) in fields {
+        doc.put(&obj, *name, value.clone()).unwrap();
+    }
+    doc.put(&obj, "author", author).unwrap();
+    doc.put(&obj, "sig", "forged").unwrap();
+}
+
+/// A pot holding one inflow of 500 by `people[1]`, confirmed by `people[0]`, written after
+/// the room moved on from the heads returned (a branch from them is causally "earlier" than
+/// the line): (pot, line, those heads).
+fn confirmed_line(room: &mut RoomDoc, people: &[Identity]) -> (String, String, Vec<ChangeHash>) {
+    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
+    let old_heads = room.heads();
+    room.open_pot(&people[0], "Tools", "EUR", 11).unwrap();
+    let line = room
+        .record(
+            &people[1],
+            &pot,
+            NewEntry::new(EntryKind::Inflow, 500, ""),
+            12,
+        )
+        .unwrap();
+    room.confirm(&people[0], &pot, &line, 13).unwrap();
+    (pot, line, old_heads)
+}
+
+/// An inflow of `amount` into `pot`, as a modified client would sign it.
+fn inflow(pot: &str, amount: i64, at: i64) -> super::pot::LedgerEntry {
+    super::pot::LedgerEntry {
+        pot: pot.to_owned(),
+        entry: "inflow".into(),
+        amount,
+        memo: String::new(),
+        target: String::new(),
+        at,
+    }
 }
 
 fn keys_tampered(room: &RoomDoc) -> Vec<String> {
@@ -785,49 +854,18 @@ fn deleting_or_overwriting_a_page_body_loses_no_page() {
 /// to be, and nothing derived changes — on a device that receives it first too.
 #[test]
 fn a_rival_written_from_an_old_state_at_a_known_id_replaces_nothing() {
-    use super::pot::LedgerEntry;
     use super::signed::Entry;
     let (mut room, people) = community(3);
-    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    let old_heads = room.heads();
-    // The room moves on before the line is written: the line's change is deeper than a fork.
-    room.open_pot(&people[0], "Tools", "EUR", 10).unwrap();
-    let line = room
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 500, ""),
-            11,
-        )
-        .unwrap();
-    room.confirm(&people[0], &pot, &line, 12).unwrap();
+    let (pot, line, old_heads) = confirmed_line(&mut room, &people);
     let before = room.pot(&pot, 100);
     assert_eq!(before.as_ref().unwrap().lines.len(), 1);
     let key = format!("ledger:{pot}:{line}");
     // Mallory (a member) signs her own line at that id, on a fork from before it existed.
-    let rival = LedgerEntry {
-        pot: pot.clone(),
-        entry: "inflow".into(),
-        amount: 900_000,
-        memo: String::new(),
-        target: String::new(),
-        at: 11,
-    };
-    let mut fork = room.doc.fork_at(&old_heads).unwrap();
-    put_signed(
-        &mut fork,
-        &key,
-        &people[2],
-        rival.canonical("room-1", &line),
-    )
-    .unwrap();
-    fork.commit();
+    let rival = inflow(&pot, 900_000, 12);
     // A device that receives the rival before the real line derives the same.
-    let mut early = RoomDoc::empty("room-1");
-    early.doc.merge(&mut fork.clone()).unwrap();
-    early.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    let mut early = on_branch(&mut room, &old_heads, |branch, _| {
+        put_signed(branch, &key, &people[2], rival.canonical("room-1", &line)).unwrap();
+    });
     assert_eq!(room.pot(&pot, 100), before);
     sync(&mut early, &mut room);
     assert_eq!(early.pot(&pot, 100), before);
@@ -849,15 +887,10 @@ fn a_signed_entry_copied_into_an_older_state_of_the_room_is_not_it() {
         .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
         .map(|(id, _)| format!("vouch:{id}"))
         .unwrap();
-    let first = room.doc.get_changes(&[])[0].hash();
-    let mut fork = room.doc.fork_at(&[first]).unwrap();
-    put_copy(&mut fork, &key, room.entry(&key).unwrap());
-    fork.commit();
-    let mut early = RoomDoc::empty("room-1");
-    early.doc.merge(&mut fork.clone()).unwrap();
-    early.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    let founded = founding(&mut room);
+    let mut early = on_branch(&mut room, &founded, |branch, room| {
+        put_copy(branch, &key, room.entry(&key).unwrap());
+    });
     sync(&mut early, &mut room);
     assert_eq!(room.admitted(), admitted);
     assert_eq!(early.admitted(), admitted);
@@ -1016,19 +1049,11 @@ fn a_forgery_claiming_an_entry_s_author_hides_nothing() {
         .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
         .map(|(id, f)| (format!("vouch:{id}"), f.author().unwrap().to_owned()))
         .unwrap();
-    let first = room.doc.get_changes(&[])[0].hash();
-    let mut fork = room.doc.fork_at(&[first]).unwrap();
-    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
-    fork.put(&obj, "newcomer", newcomer.as_str()).unwrap();
-    fork.put(&obj, "at", 0).unwrap();
-    fork.put(&obj, "author", author.as_str()).unwrap();
-    fork.put(&obj, "sig", "forged").unwrap();
-    fork.commit();
-    let mut early = RoomDoc::empty("room-1");
-    early.doc.merge(&mut fork.clone()).unwrap();
-    early.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    let founded = founding(&mut room);
+    let mut early = on_branch(&mut room, &founded, |branch, _| {
+        let fields = [("newcomer", newcomer.as_str().into()), ("at", 0.into())];
+        put_forged(branch, &key, &fields, &author);
+    });
     sync(&mut early, &mut room);
     assert_eq!(room.admitted(), admitted);
     assert_eq!(early.admitted(), admitted);
@@ -1046,14 +1071,14 @@ fn a_text_made_early_at_a_page_s_body_key_is_not_its_body() {
     let page = room
         .create_page(&people[0], "Rules", "Return tools clean.", 5)
         .unwrap();
-    let first = room.doc.get_changes(&[])[0].hash();
-    let mut fork = room.doc.fork_at(&[first]).unwrap();
     let key = format!("pagebody:{page}");
-    let text = fork.put_object(ROOT, key.as_str(), ObjType::Text).unwrap();
-    fork.splice_text(&text, 0, 0, "Vandalised").unwrap();
-    fork.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    let founded = founding(&mut room);
+    on_branch(&mut room, &founded, |branch, _| {
+        let text = branch
+            .put_object(ROOT, key.as_str(), ObjType::Text)
+            .unwrap();
+        branch.splice_text(&text, 0, 0, "Vandalised").unwrap();
+    });
     assert_eq!(room.page(&page).unwrap().body, "Return tools clean.");
     let since = room.heads();
     room.edit_page(&people[1], &page, &since, "Return tools clean and dry.", 6)
@@ -1072,41 +1097,14 @@ fn a_text_made_early_at_a_page_s_body_key_is_not_its_body() {
 #[test]
 fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
     use super::decisions::StanceEntry;
-    use super::pot::LedgerEntry;
     use super::signed::Entry;
     let (mut room, people) = community(4);
-    let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    let old_heads = room.heads();
-    room.open_pot(&people[0], "Tools", "EUR", 11).unwrap();
-    let line = room
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 500, ""),
-            12,
-        )
-        .unwrap();
-    room.confirm(&people[0], &pot, &line, 13).unwrap();
-    let swapped = LedgerEntry {
-        pot: pot.clone(),
-        entry: "inflow".into(),
-        amount: 900_000,
-        memo: String::new(),
-        target: String::new(),
-        at: 12,
-    };
-    let mut fork = room.doc.fork_at(&old_heads).unwrap();
+    let (pot, line, old_heads) = confirmed_line(&mut room, &people);
+    let swapped = inflow(&pot, 900_000, 12);
     let key = format!("ledger:{pot}:{line}");
-    put_signed(
-        &mut fork,
-        &key,
-        &people[1],
-        swapped.canonical("room-1", &line),
-    )
-    .unwrap();
-    fork.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    on_branch(&mut room, &old_heads, |branch, _| {
+        put_signed(branch, &key, &people[1], swapped.canonical("room-1", &line)).unwrap();
+    });
     // The confirmer had the 500: that is the line, and it stays in the balance.
     assert_eq!(room.pot(&pot, 100).unwrap().balance, 500);
     assert!(keys_tampered(&room).contains(&key));
@@ -1161,18 +1159,16 @@ fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
         .map(|(id, _)| (format!("stance:{d}:{id}"), id.to_owned()))
         .unwrap();
     let block = StanceEntry::new(&d, "block", "changed my mind", 1_004);
-    let first = room.doc.get_changes(&[])[0].hash();
-    let mut fork = room.doc.fork_at(&[first]).unwrap();
-    put_signed(
-        &mut fork,
-        &stance_key,
-        &people[1],
-        block.canonical("room-1", &stance_id),
-    )
-    .unwrap();
-    fork.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    let founded = founding(&mut room);
+    on_branch(&mut room, &founded, |branch, _| {
+        put_signed(
+            branch,
+            &stance_key,
+            &people[1],
+            block.canonical("room-1", &stance_id),
+        )
+        .unwrap();
+    });
     assert_eq!(outcome_of(&room, &d), passed);
     assert_eq!(room.charter(closes + 3).purpose, "Share tools");
 }
@@ -1206,12 +1202,9 @@ fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_
     )
     .unwrap();
     let before = room.pot(&pot, 100);
-    let mut fork = room.doc.fork_at(&deps).unwrap();
-    put_copy(&mut fork, &key, room.entry(&key).unwrap());
-    fork.commit();
-    let mut early = RoomDoc::empty("room-1");
-    early.doc.merge(&mut fork.clone()).unwrap();
-    early.commit();
+    let mut early = on_branch(&mut room, &deps, |branch, room| {
+        put_copy(branch, &key, room.entry(&key).unwrap());
+    });
     sync(&mut early, &mut room);
     assert_eq!(early.admitted(), room.admitted());
     assert_eq!(early.pot(&pot, 100), before);
@@ -1232,18 +1225,16 @@ fn a_voucher_signing_a_rival_version_of_a_vouch_unadmits_nobody() {
         .map(|(id, _)| (format!("vouch:{id}"), id.to_owned()))
         .unwrap();
     let admitted = room.admitted();
-    let first = room.doc.get_changes(&[])[0].hash();
-    let mut fork = room.doc.fork_at(&[first]).unwrap();
-    put_signed(
-        &mut fork,
-        &key,
-        &people[0],
-        vouch_canonical(&id, &newcomer, 4_000),
-    )
-    .unwrap();
-    fork.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    let founded = founding(&mut room);
+    on_branch(&mut room, &founded, |branch, _| {
+        put_signed(
+            branch,
+            &key,
+            &people[0],
+            vouch_canonical(&id, &newcomer, 4_000),
+        )
+        .unwrap();
+    });
     assert_eq!(room.admitted(), admitted);
     assert!(keys_tampered(&room).contains(&key));
 }
@@ -1284,19 +1275,12 @@ fn rival_versions_of_a_decided_proposal_or_its_record_undo_nothing() {
         review: 0,
         at: 1_000 + 80 * HOUR,
     };
-    let mut fork = room.doc.fork_at(&old_heads).unwrap();
     let key = format!("decision:{d}");
-    put_signed(&mut fork, &key, &people[0], rival.canonical("room-1", &d)).unwrap();
-    put_signed(
-        &mut fork,
-        &record_key,
-        &people[0],
-        rival_record.canonical("room-1", &record_id),
-    )
-    .unwrap();
-    fork.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    on_branch(&mut room, &old_heads, |branch, _| {
+        put_signed(branch, &key, &people[0], rival.canonical("room-1", &d)).unwrap();
+        let record = rival_record.canonical("room-1", &record_id);
+        put_signed(branch, &record_key, &people[0], record).unwrap();
+    });
     assert!(!room.admitted().contains(&people[3].public()));
     assert_eq!(room.charter(2_000_000_000), charter);
     let tampered = keys_tampered(&room);
@@ -1325,16 +1309,11 @@ fn a_forgery_at_an_approval_s_id_hides_no_approval() {
         .map(|(id, f)| (format!("approval:{id}"), f.author().unwrap().to_owned()))
         .next()
         .unwrap();
-    let first = room.doc.get_changes(&[])[0].hash();
-    let mut fork = room.doc.fork_at(&[first]).unwrap();
-    let obj = fork.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
-    fork.put(&obj, "target", expense.as_str()).unwrap();
-    fork.put(&obj, "at", 0).unwrap();
-    fork.put(&obj, "author", author.as_str()).unwrap();
-    fork.put(&obj, "sig", "forged").unwrap();
-    fork.commit();
-    room.doc.merge(&mut fork).unwrap();
-    room.commit();
+    let founded = founding(&mut room);
+    on_branch(&mut room, &founded, |branch, _| {
+        let fields = [("target", expense.as_str().into()), ("at", 0.into())];
+        put_forged(branch, &key, &fields, &author);
+    });
     assert_eq!(
         room.approvers(&expense),
         [people[1].public()].into_iter().collect()

@@ -225,6 +225,9 @@ struct Entry<'a> {
     author_admitted: bool,
     /// When another admitted member first confirmed it (never before its own time).
     confirmed_at: Option<i64>,
+    /// The versions its author signed apart, until a confirmation says which one it confirmed
+    /// (that one is the entry; unconfirmed, none counts).
+    apart: Option<Vec<&'a Raw>>,
 }
 
 /// A ledger entry's typed reading, kept with the entry in the index.
@@ -608,6 +611,7 @@ impl RoomDoc {
                 .admitted
                 .get(self.index.generation(), || self.admitted_when(&p.author, f)),
             confirmed_at: None,
+            apart: None,
         })
     }
 
@@ -635,13 +639,13 @@ impl RoomDoc {
 
     /// Counts confirmation `f` (`<target>/<mark>` of pot `pot`) for `entry`, if it holds: by
     /// another member, admitted when confirming. Where the entry's author signed versions apart
-    /// (`apart`), the one this confirmer had becomes the entry (if they had just one).
+    /// (`Entry::apart`), the one this confirmer had becomes the entry (if they had just one).
     fn apply_confirmation<'a>(
         &'a self,
         pot: &str,
         (target, mark): (&str, &str),
         f: &'a Raw,
-        (entry, apart): (&mut Entry<'a>, &mut Option<Vec<&'a Raw>>),
+        entry: &mut Entry<'a>,
     ) {
         let Some(c) = self.read_confirmation(pot, target, mark, f) else {
             return;
@@ -654,7 +658,7 @@ impl RoomDoc {
         {
             return;
         }
-        if let Some(versions) = apart {
+        if let Some(versions) = &entry.apart {
             let Some(seen) = self
                 .seen_by(versions, f)
                 .and_then(|v| self.read_entry(pot, entry.id, v))
@@ -662,7 +666,6 @@ impl RoomDoc {
                 return;
             };
             *entry = seen;
-            *apart = None;
         }
         let at = c.at.max(entry.at);
         entry.confirmed_at = Some(entry.confirmed_at.map_or(at, |was| was.min(at)));
@@ -675,9 +678,6 @@ impl RoomDoc {
         // Keys are in order, so an entry is followed by every key it prefixes; `open` holds the
         // entries whose block the pass is still in, innermost last.
         let mut entries: Vec<Entry> = Vec::new();
-        // By entry: the versions its author signed apart, until a confirmation says which one
-        // it confirmed (that one counts; unconfirmed, none does).
-        let mut apart: Vec<Option<Vec<&Raw>>> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
         for (key, resolved) in self.rivals(&prefix) {
             // An id holding `:` is another range's (`ledger:<pot>:<x>:…`), never this pot's.
@@ -697,18 +697,8 @@ impl RoomDoc {
                         continue;
                     }
                     // A confirmation only adds: each version its author signed apart counts.
-                    let (one, others) = match resolved {
-                        Resolved::One(f) => (Some(f), Vec::new()),
-                        Resolved::Apart(versions) => (None, versions),
-                        Resolved::None => continue,
-                    };
-                    for f in one.into_iter().chain(others) {
-                        self.apply_confirmation(
-                            id,
-                            (target, mark),
-                            f,
-                            (&mut entries[i], &mut apart[i]),
-                        );
+                    for f in resolved.all() {
+                        self.apply_confirmation(id, (target, mark), f, &mut entries[i]);
                     }
                 }
                 (None, resolved) if !key.is_empty() => {
@@ -719,19 +709,17 @@ impl RoomDoc {
                     };
                     if let Some(e) = self.read_entry(id, key, f) {
                         open.push(entries.len());
-                        entries.push(e);
-                        apart.push(versions);
+                        entries.push(Entry {
+                            apart: versions,
+                            ..e
+                        });
                     }
                 }
                 _ => {}
             }
         }
         // Versions signed apart that nobody confirmed: none of them counts.
-        let entries: Vec<Entry> = entries
-            .into_iter()
-            .zip(apart)
-            .filter_map(|(e, apart)| apart.is_none().then_some(e))
-            .collect();
+        entries.retain(|e| e.apart.is_none());
         let (balance, lines) = replay(&entries, ctx, with_lines);
         Some(PotView {
             id: id.to_owned(),

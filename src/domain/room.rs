@@ -106,6 +106,28 @@ pub(crate) enum Resolved<'a> {
     Apart(Vec<&'a Raw>),
 }
 
+impl<'a> Resolved<'a> {
+    /// The version that counts, if one does.
+    pub(crate) fn one(self) -> Option<&'a Raw> {
+        match self {
+            Resolved::One(v) => Some(v),
+            Resolved::Apart(_) | Resolved::None => None,
+        }
+    }
+
+    /// Every version it holds: the one that counts, or those signed apart (for readers of
+    /// entries that only add, where each counts).
+    pub(crate) fn all(self) -> impl Iterator<Item = &'a Raw> {
+        // (No allocation for the usual single version.)
+        let (one, apart) = match self {
+            Resolved::One(v) => (Some(v), Vec::new()),
+            Resolved::Apart(versions) => (None, versions),
+            Resolved::None => (None, Vec::new()),
+        };
+        one.into_iter().chain(apart)
+    }
+}
+
 /// One room: the automerge document every device holds a full copy of.
 pub struct RoomDoc {
     pub(crate) doc: AutoCommit,
@@ -279,21 +301,13 @@ impl RoomDoc {
         &'a self,
         prefix: &str,
     ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
-        let prefix = prefix.to_owned();
-        self.index
-            .range_versions(&prefix)
-            .filter_map(move |(id, versions)| {
-                // The key is spelled out only where rivals contest it (the rare case).
-                match versions.iter().find(|v| v.counts()) {
-                    Some(v) => Some((id, v)),
-                    None => Some((id, self.counted(&format!("{prefix}{id}"), versions)?)),
-                }
-            })
+        self.rivals(prefix)
+            .filter_map(|(id, resolved)| Some((id, resolved.one()?)))
     }
 
     /// The entry at root `key` that counts (see [`RoomDoc::entries`]).
     pub(crate) fn entry(&self, key: &str) -> Option<&Raw> {
-        self.counted(key, self.index.versions_at(key)?)
+        self.resolve(key, self.index.versions_at(key)?).one()
     }
 
     /// Of the versions at `key`, the one that counts: the first, or at an id bound to its
@@ -304,14 +318,6 @@ impl RoomDoc {
     /// writing a second one on an older state, to swap an entry others relied on) leave none
     /// that counts here; a reader that knows who relied on which picks it with
     /// [`RoomDoc::rivals`]. Either way the others are listed.
-    fn counted<'a>(&self, key: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
-        match self.resolve(key, versions) {
-            Resolved::One(v) => Some(v),
-            Resolved::Apart(_) | Resolved::None => None,
-        }
-    }
-
-    /// Which of the versions at `key` counts, or the author's versions signed apart.
     pub(crate) fn resolve<'a>(&self, key: &str, versions: &'a [Raw]) -> Resolved<'a> {
         if let Some(v) = versions.iter().find(|v| v.counts()) {
             return Resolved::One(v);
@@ -359,12 +365,13 @@ impl RoomDoc {
         let prefix = prefix.to_owned();
         self.index
             .range_versions(&prefix)
-            .map(
-                move |(id, versions)| match versions.iter().find(|v| v.counts()) {
+            .map(move |(id, versions)| {
+                // The key is spelled out only where rivals contest it (the rare case).
+                match versions.iter().find(|v| v.counts()) {
                     Some(v) => (id, Resolved::One(v)),
                     None => (id, self.resolve(&format!("{prefix}{id}"), versions)),
-                },
-            )
+                }
+            })
     }
 
     /// [`RoomDoc::entries`] as they stood for whoever wrote `cut` (an outcome record): where
@@ -375,20 +382,20 @@ impl RoomDoc {
         cut: &'a Raw,
     ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
         self.rivals(prefix)
-            .filter_map(move |(id, resolved)| match resolved {
-                Resolved::One(v) => Some((id, v)),
-                Resolved::None => None,
-                Resolved::Apart(versions) => self.seen_by(&versions, cut).map(|v| (id, v)),
-            })
+            .filter_map(move |(id, resolved)| Some((id, self.as_seen_by(resolved, cut)?)))
     }
 
     /// [`RoomDoc::entry`] as it stood for whoever wrote `cut`: where the author signed
     /// versions apart, the one in `cut`'s causal past.
     pub(crate) fn entry_before(&self, key: &str, cut: &Raw) -> Option<&Raw> {
-        match self.resolve(key, self.index.versions_at(key)?) {
-            Resolved::One(v) => Some(v),
-            Resolved::None => None,
+        self.as_seen_by(self.resolve(key, self.index.versions_at(key)?), cut)
+    }
+
+    /// The version that counts, or of versions signed apart the one `cut`'s writer had.
+    fn as_seen_by<'v>(&self, resolved: Resolved<'v>, cut: &Raw) -> Option<&'v Raw> {
+        match resolved {
             Resolved::Apart(versions) => self.seen_by(&versions, cut),
+            resolved => resolved.one(),
         }
     }
 

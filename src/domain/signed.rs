@@ -1103,6 +1103,18 @@ pub(crate) struct Signed<'a, E> {
     pub entry: E,
 }
 
+impl<'a, E: Entry> Signed<'a, E> {
+    /// `raw`, at `id` in `room`, if it reads as an `E` and verifies.
+    fn read(room: &str, id: &'a str, raw: &'a Raw) -> Option<Self> {
+        Some(Signed {
+            id,
+            author: raw.author()?,
+            raw,
+            entry: read_entry::<E>(room, id, raw)?,
+        })
+    }
+}
+
 /// Declares the fields of a kind of signed entry once: a struct with one field per signed
 /// field (`String` for text, `i64` for numbers), in signed order, and its [`Fields`] (and,
 /// with `= "kind"`, [`Entry`]) implementation. A field may be followed by
@@ -1244,15 +1256,8 @@ impl RoomDoc {
         prefix: &str,
     ) -> impl Iterator<Item = Signed<'a, E>> + 'a {
         let room = self.room_id();
-        self.entries(prefix).filter_map(move |(id, raw)| {
-            let entry = read_entry::<E>(room, id, raw)?;
-            Some(Signed {
-                id,
-                author: raw.author()?,
-                raw,
-                entry,
-            })
-        })
+        self.entries(prefix)
+            .filter_map(move |(id, raw)| Signed::read(room, id, raw))
     }
 
     /// [`RoomDoc::entries_of`] for kinds where each entry only adds (a vouch): where an
@@ -1264,15 +1269,8 @@ impl RoomDoc {
         prefix: &str,
     ) -> impl Iterator<Item = Signed<'a, E>> + 'a {
         let room = self.room_id();
-        self.every(prefix).filter_map(move |(id, raw)| {
-            let entry = read_entry::<E>(room, id, raw)?;
-            Some(Signed {
-                id,
-                author: raw.author()?,
-                raw,
-                entry,
-            })
-        })
+        self.every(prefix)
+            .filter_map(move |(id, raw)| Signed::read(room, id, raw))
     }
 
     /// [`RoomDoc::entries`], but where an author signed versions apart at one id, each of
@@ -1281,15 +1279,8 @@ impl RoomDoc {
         &'a self,
         prefix: &str,
     ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
-        self.rivals(prefix).flat_map(|(id, resolved)| {
-            // (No allocation for the usual single version.)
-            let (one, apart) = match resolved {
-                super::room::Resolved::One(v) => (Some(v), Vec::new()),
-                super::room::Resolved::Apart(versions) => (None, versions),
-                super::room::Resolved::None => (None, Vec::new()),
-            };
-            one.into_iter().chain(apart).map(move |raw| (id, raw))
-        })
+        self.rivals(prefix)
+            .flat_map(|(id, resolved)| resolved.all().map(move |raw| (id, raw)))
     }
 
     /// Writes a mark of `kind` on `target`, signed by `me`.

@@ -1320,3 +1320,52 @@ fn a_forgery_at_an_approval_s_id_hides_no_approval() {
     );
     assert!(keys_tampered(&room).contains(&key));
 }
+
+/// Entries that only add, signed twice apart by their author: a confirmation of money in, and
+/// a member's leaving. Each version counts as its own, so the second version makes neither
+/// vanish: the confirmed 500 stays in the balance, and the member who left stays gone.
+#[test]
+fn a_rival_version_of_a_confirmation_or_a_leave_undoes_neither() {
+    use super::members::LeaveEntry;
+    use super::pot::ConfirmationEntry;
+    use super::signed::Entry;
+    let (mut room, people) = community(4);
+    let (pot, line, old_heads) = confirmed_line(&mut room, &people);
+    room.leave(&people[3], 14).unwrap();
+    assert_eq!(room.pot(&pot, 100).unwrap().balance, 500);
+    assert_eq!(standing(&room, &people[3]), Some(Standing::Left));
+    let ledger = format!("ledger:{pot}:{line}/");
+    let confirmation = room
+        .entries(&ledger)
+        .map(|(mark, _)| mark.to_owned())
+        .next()
+        .unwrap();
+    let leave = room
+        .entries("leave:")
+        .map(|(id, _)| id.to_owned())
+        .next()
+        .unwrap();
+    on_branch(&mut room, &old_heads, |branch, _| {
+        let rival = ConfirmationEntry {
+            pot: pot.clone(),
+            target: line.clone(),
+            at: 900,
+        };
+        let id = format!("{line}/{confirmation}");
+        put_signed(
+            branch,
+            &format!("{ledger}{confirmation}"),
+            &people[0],
+            rival.canonical("room-1", &id),
+        )
+        .unwrap();
+        let rival = LeaveEntry { at: 900 };
+        let key = format!("leave:{leave}");
+        put_signed(branch, &key, &people[3], rival.canonical("room-1", &leave)).unwrap();
+    });
+    assert_eq!(room.pot(&pot, 100).unwrap().balance, 500);
+    assert_eq!(standing(&room, &people[3]), Some(Standing::Left));
+    let tampered = keys_tampered(&room);
+    assert!(tampered.contains(&format!("{ledger}{confirmation}")));
+    assert!(tampered.contains(&format!("leave:{leave}")));
+}

@@ -1369,3 +1369,109 @@ fn a_rival_version_of_a_confirmation_or_a_leave_undoes_neither() {
     assert!(tampered.contains(&format!("{ledger}{confirmation}")));
     assert!(tampered.contains(&format!("leave:{leave}")));
 }
+
+/// A member pays another an hour, the payee passes half of it on, and the payer then signs a
+/// rival version of the payment — to someone else, on an older state of the room: the payment
+/// the payee built on counts, and so does what they did with it. The rival is listed.
+#[test]
+fn a_payer_signing_a_rival_version_of_a_payment_takes_back_nothing_built_on() {
+    use super::signed::Entry;
+    use super::timebank::HoursEntry;
+    let (mut room, people) = community(4);
+    let old_heads = room.heads();
+    room.pay_hours(&people[0], &people[1].public(), 60, "garden", 10)
+        .unwrap();
+    let (_, transfers) = room.time_accounts();
+    let id = transfers[0].id.clone();
+    room.pay_hours(&people[1], &people[2].public(), 30, "lift", 11)
+        .unwrap();
+    let counted = |room: &RoomDoc| {
+        let (accounts, transfers) = room.time_accounts();
+        let counted: Vec<_> = transfers.into_iter().filter(|t| t.counted).collect();
+        (accounts, counted)
+    };
+    let before = counted(&room);
+    let key = format!("hours:{id}");
+    // A stranger holding the link "builds on" the rival: only members' entries count as
+    // having relied on a version (else a throwaway key would pick the rival).
+    let stranger = Identity::generate();
+    let early = on_branch(&mut room, &old_heads, |branch, _| {
+        let rival = HoursEntry {
+            to: people[3].public(),
+            minutes: 600,
+            memo: String::new(),
+            at: 9,
+        };
+        put_signed(branch, &key, &people[0], rival.canonical("room-1", &id)).unwrap();
+        branch.commit();
+        let own = crate::crypto::entry_id(&stranger.public());
+        let witness = HoursEntry {
+            to: people[0].public(),
+            minutes: 1,
+            memo: String::new(),
+            at: 9,
+        };
+        let canonical = witness.canonical("room-1", &own);
+        put_signed(branch, &format!("hours:{own}"), &stranger, canonical).unwrap();
+    });
+    assert_eq!(counted(&room), before);
+    assert_eq!(room.time_accounts().0[&people[1].public()], 30);
+    assert!(keys_tampered(&room).contains(&key));
+    // A device that had the rival first derives the same once it has the rest.
+    let mut early = early;
+    sync(&mut early, &mut room);
+    assert_eq!(counted(&early), before);
+
+    // Nobody built on either version of a second payment: neither counts, and a member who
+    // writes after both (having had them both) makes neither count.
+    let old_heads = room.heads();
+    room.pay_hours(&people[0], &people[2].public(), 45, "", 20)
+        .unwrap();
+    let second = room
+        .time_accounts()
+        .1
+        .into_iter()
+        .find(|t| t.minutes == 45)
+        .unwrap()
+        .id;
+    let key = format!("hours:{second}");
+    on_branch(&mut room, &old_heads, |branch, _| {
+        let rival = HoursEntry {
+            to: people[3].public(),
+            minutes: 45,
+            memo: String::new(),
+            at: 20,
+        };
+        put_signed(branch, &key, &people[0], rival.canonical("room-1", &second)).unwrap();
+    });
+    room.pay_hours(&people[2], &people[1].public(), 5, "", 21)
+        .unwrap();
+    let (accounts, transfers) = room.time_accounts();
+    assert!(transfers.iter().all(|t| t.id != second));
+    assert_eq!(accounts[&people[0].public()], -60);
+    assert_eq!(accounts[&people[3].public()], 0);
+}
+
+/// The member who opened a pot signs a rival version of its header (another name and unit)
+/// on the room as it was founded: the pot others recorded and confirmed money in stays as
+/// they had it, with its balance.
+#[test]
+fn a_rival_version_of_a_pot_s_header_loses_no_pot() {
+    use super::pot::PotEntry;
+    use super::signed::Entry;
+    let (mut room, people) = community(4);
+    let (pot, _, _) = confirmed_line(&mut room, &people);
+    let key = format!("pot:{pot}");
+    let founded = founding(&mut room);
+    on_branch(&mut room, &founded, |branch, _| {
+        let rival = PotEntry {
+            name: "Mine".into(),
+            unit: "XXX".into(),
+            at: 1,
+        };
+        put_signed(branch, &key, &people[0], rival.canonical("room-1", &pot)).unwrap();
+    });
+    let view = room.pot(&pot, 100).unwrap();
+    assert_eq!((view.name.as_str(), view.balance), ("Pot", 500));
+    assert!(keys_tampered(&room).contains(&key));
+}

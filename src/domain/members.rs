@@ -442,7 +442,11 @@ impl RoomDoc {
                 return cached.clone();
             }
         }
+        // (Entries read during the replay resolve no rival versions by who built on them:
+        // that asks who was admitted, which is what the replay works out.)
+        let was = self.replaying.replace(true);
         let g = std::rc::Rc::new(self.replay_governance());
+        self.replaying.set(was);
         *self.governance_cache.borrow_mut() = Some((generation, g.clone()));
         g
     }

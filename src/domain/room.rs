@@ -157,6 +157,11 @@ pub struct RoomDoc {
     facts_behind: usize,
     pub(crate) governance_cache:
         std::cell::RefCell<Option<(u64, std::rc::Rc<super::members::Governance>)>>,
+    /// Set while the governance replay runs (see [`RoomDoc::built_on`]).
+    pub(crate) replaying: std::cell::Cell<bool>,
+    /// [`RoomDoc::built_on`]'s answers by key (the version's place among the key's
+    /// versions), with the index's generation they hold for.
+    built_on_cache: std::cell::RefCell<std::collections::HashMap<String, (u64, Option<usize>)>>,
 }
 
 /// Mutable access to the document for the sync and store layers; the room's index catches up
@@ -221,6 +226,8 @@ impl RoomDoc {
         Self {
             indexed_heads: doc.get_heads(),
             governance_cache: Default::default(),
+            replaying: Default::default(),
+            built_on_cache: Default::default(),
             pinned_founder: None,
             facts_behind: 0,
             post_checks: Default::default(),
@@ -296,18 +303,77 @@ impl RoomDoc {
         self.indexed_heads = heads;
     }
 
-    /// Entries at the root whose key starts with `prefix`: (rest of the key, entry).
+    /// Entries at the root whose key starts with `prefix`: (rest of the key, entry). Where
+    /// the author signed versions apart, the one others built on (see [`RoomDoc::built_on`]).
     pub(crate) fn entries<'a>(
         &'a self,
         prefix: &str,
     ) -> impl Iterator<Item = (&'a str, &'a Raw)> + 'a {
-        self.rivals(prefix)
-            .filter_map(|(id, resolved)| Some((id, resolved.one()?)))
+        let prefix = prefix.to_owned();
+        self.rivals(&prefix)
+            .filter_map(move |(id, resolved)| match resolved {
+                Resolved::Apart(versions) => {
+                    Some((id, self.built_on(&format!("{prefix}{id}"), &versions)?))
+                }
+                resolved => Some((id, resolved.one()?)),
+            })
     }
 
     /// The entry at root `key` that counts (see [`RoomDoc::entries`]).
     pub(crate) fn entry(&self, key: &str) -> Option<&Raw> {
-        self.resolve(key, self.index.versions_at(key)?).one()
+        match self.resolve(key, self.index.versions_at(key)?) {
+            Resolved::Apart(versions) => self.built_on(key, &versions),
+            resolved => resolved.one(),
+        }
+    }
+
+    /// Of an author's versions of `key` signed apart, the one another member built on: a
+    /// version counts once an admitted member other than its author signs an entry after it
+    /// and after none of its rivals (so had it alone). An author cannot swap or withdraw what
+    /// others relied on by signing a rival on an older state: nobody had the rival. Where
+    /// members built on different versions (a colluder building on the rival), the causally
+    /// first of those counts; where nobody built on any, none counts (nobody relied on it).
+    /// The views that read entries apart from this rule (the ledger, by who confirmed which;
+    /// outcomes, by what their writer had; entries that only add, each version) do not ask.
+    ///
+    /// It reads every entry of the room, so its answers are kept until the index changes; the
+    /// governance replay, which the admission check depends on, never asks (none counts then).
+    pub(crate) fn built_on<'v>(&self, key: &str, versions: &[&'v Raw]) -> Option<&'v Raw> {
+        if self.replaying.get() {
+            return None;
+        }
+        let generation = self.index.generation();
+        if let Some((g, known)) = self.built_on_cache.borrow().get(key) {
+            if *g == generation {
+                return known.map(|i| versions[i]);
+            }
+        }
+        let author = versions.first()?.author()?;
+        let mut witnessed = vec![false; versions.len()];
+        for (witness_key, list) in self.index.range_versions("") {
+            for w in list {
+                let mut after = versions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| self.index.built_after(v.anchor(), w.anchor()));
+                let (Some((i, _)), None) = (after.next(), after.next()) else {
+                    continue;
+                };
+                if witnessed[i] {
+                    continue;
+                }
+                let Some(witness) = w.author().filter(|a| *a != author) else {
+                    continue;
+                };
+                witnessed[i] =
+                    self.signature_holds(witness_key, w) && self.admitted_when(witness, w);
+            }
+        }
+        let found = witnessed.iter().position(|w| *w);
+        self.built_on_cache
+            .borrow_mut()
+            .insert(key.to_owned(), (generation, found));
+        found.map(|i| versions[i])
     }
 
     /// Of the versions at `key`, the one that counts: the first, or at an id bound to its

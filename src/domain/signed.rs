@@ -832,6 +832,21 @@ impl Index {
             })
     }
 
+    /// Whether `later` was written after `earlier` in the change graph (in a change of its
+    /// own), or after a byte-identical copy of it. Unlike [`Index::precedes`] it remembers no
+    /// pair, only which changes descend from `earlier`: for asking of every entry in the room.
+    pub fn built_after(&self, earlier: Anchor, later: Anchor) -> bool {
+        let after = |from: u32| {
+            let depth = self.graph[from as usize].0;
+            later.change != from && later.depth > depth && self.descends_from(from, later.change)
+        };
+        after(earlier.change)
+            || self
+                .copies
+                .get(&earlier.change)
+                .is_some_and(|copies| copies.iter().any(|c| after(*c)))
+    }
+
     /// Whether change `earlier` is `later` or in its causal past.
     fn precedes_change(&self, earlier: Anchor, later: Anchor) -> bool {
         let (from, to) = (earlier.change, later.change);

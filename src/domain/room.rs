@@ -159,9 +159,9 @@ pub struct RoomDoc {
         std::cell::RefCell<Option<(u64, std::rc::Rc<super::members::Governance>)>>,
     /// Set while the governance replay runs (see [`RoomDoc::built_on`]).
     pub(crate) replaying: std::cell::Cell<bool>,
-    /// [`RoomDoc::built_on`]'s answers by key (the version's place among the key's
-    /// versions), with the index's generation they hold for.
-    built_on_cache: std::cell::RefCell<std::collections::HashMap<String, (u64, Option<usize>)>>,
+    /// [`RoomDoc::built_on`]'s answers for every key with versions signed apart (the
+    /// version's place among the key's versions), with the index's generation they hold for.
+    built_on_cache: std::cell::RefCell<Option<(u64, std::collections::HashMap<String, usize>)>>,
 }
 
 /// Mutable access to the document for the sync and store layers; the room's index catches up
@@ -336,44 +336,80 @@ impl RoomDoc {
     /// The views that read entries apart from this rule (the ledger, by who confirmed which;
     /// outcomes, by what their writer had; entries that only add, each version) do not ask.
     ///
-    /// It reads every entry of the room, so its answers are kept until the index changes; the
-    /// governance replay, which the admission check depends on, never asks (none counts then).
+    /// The governance replay, which the admission check depends on, never asks (none counts
+    /// then).
     pub(crate) fn built_on<'v>(&self, key: &str, versions: &[&'v Raw]) -> Option<&'v Raw> {
         if self.replaying.get() {
             return None;
         }
         let generation = self.index.generation();
-        if let Some((g, known)) = self.built_on_cache.borrow().get(key) {
-            if *g == generation {
-                return known.map(|i| versions[i]);
-            }
+        let fresh = matches!(&*self.built_on_cache.borrow(), Some((g, _)) if *g == generation);
+        if !fresh {
+            let all = self.built_on_every_key();
+            *self.built_on_cache.borrow_mut() = Some((generation, all));
         }
-        let author = versions.first()?.author()?;
-        let mut witnessed = vec![false; versions.len()];
-        for (witness_key, list) in self.index.range_versions("") {
-            for w in list {
-                let mut after = versions
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| self.index.built_after(v.anchor(), w.anchor()));
-                let (Some((i, _)), None) = (after.next(), after.next()) else {
-                    continue;
-                };
-                if witnessed[i] {
-                    continue;
+        let cache = self.built_on_cache.borrow();
+        let (_, known) = cache.as_ref()?;
+        known.get(key).and_then(|i| versions.get(*i)).copied()
+    }
+
+    /// [`RoomDoc::built_on`] for every key with versions signed apart, in one pass over the
+    /// room's entries per 256 such keys (each entry is asked which versions it was written
+    /// after): what a modified client signing many rivals costs stays a few passes.
+    fn built_on_every_key(&self) -> std::collections::HashMap<String, usize> {
+        let apart: Vec<(&str, Vec<&Raw>)> = self
+            .index
+            .range_versions("")
+            .filter(|(_, versions)| !versions.iter().any(Raw::counts))
+            .filter_map(|(key, versions)| match self.resolve(key, versions) {
+                Resolved::Apart(rivals) => Some((key, rivals)),
+                _ => None,
+            })
+            .collect();
+        let mut found = std::collections::HashMap::new();
+        for chunk in apart.chunks(256) {
+            // Per key, the changes written after each version; and all of them together.
+            let after: Vec<Vec<super::signed::ChangeSet>> = chunk
+                .iter()
+                .map(|(_, rivals)| {
+                    rivals
+                        .iter()
+                        .map(|v| self.index.built_after(v.anchor()))
+                        .collect()
+                })
+                .collect();
+            let mut any = super::signed::ChangeSet::default();
+            after.iter().flatten().for_each(|set| any.add(set));
+            let mut witnessed: Vec<Vec<bool>> =
+                chunk.iter().map(|(_, r)| vec![false; r.len()]).collect();
+            for (witness_key, list) in self.index.range_versions("") {
+                for w in list.iter().filter(|w| any.holds(w)) {
+                    for (k, (_, rivals)) in chunk.iter().enumerate() {
+                        let mut sets = after[k].iter().enumerate().filter(|(_, s)| s.holds(w));
+                        let (Some((i, _)), None) = (sets.next(), sets.next()) else {
+                            continue;
+                        };
+                        if witnessed[k][i] {
+                            continue;
+                        }
+                        let Some(witness) = rivals[i]
+                            .author()
+                            .and_then(|author| w.author().filter(|a| *a != author))
+                        else {
+                            continue;
+                        };
+                        witnessed[k][i] =
+                            self.signature_holds(witness_key, w) && self.admitted_when(witness, w);
+                    }
                 }
-                let Some(witness) = w.author().filter(|a| *a != author) else {
-                    continue;
-                };
-                witnessed[i] =
-                    self.signature_holds(witness_key, w) && self.admitted_when(witness, w);
+            }
+            for (k, (key, _)) in chunk.iter().enumerate() {
+                if let Some(i) = witnessed[k].iter().position(|w| *w) {
+                    found.insert((*key).to_owned(), i);
+                }
             }
         }
-        let found = witnessed.iter().position(|w| *w);
-        self.built_on_cache
-            .borrow_mut()
-            .insert(key.to_owned(), (generation, found));
-        found.map(|i| versions[i])
+        found
     }
 
     /// Of the versions at `key`, the one that counts: the first, or at an id bound to its

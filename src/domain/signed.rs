@@ -151,6 +151,24 @@ impl std::ops::Deref for Raw {
     }
 }
 
+/// A set of changes (see [`Index::built_after`]).
+#[derive(Default)]
+pub(crate) struct ChangeSet(Vec<u64>);
+
+impl ChangeSet {
+    /// Adds the changes of `other`.
+    pub fn add(&mut self, other: &ChangeSet) {
+        self.0.resize(self.0.len().max(other.0.len()), 0);
+        self.0.iter_mut().zip(&other.0).for_each(|(a, b)| *a |= b);
+    }
+
+    /// Whether the change that wrote `entry` is in the set.
+    pub fn holds(&self, entry: &Raw) -> bool {
+        let n = entry.change as usize;
+        self.0.get(n / 64).is_some_and(|w| w >> (n % 64) & 1 == 1)
+    }
+}
+
 /// A place in the change graph (the change that wrote an entry), kept by derived views to
 /// ask later what was written after it ([`Index::precedes_anchor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -832,19 +850,27 @@ impl Index {
             })
     }
 
-    /// Whether `later` was written after `earlier` in the change graph (in a change of its
-    /// own), or after a byte-identical copy of it. Unlike [`Index::precedes`] it remembers no
-    /// pair, only which changes descend from `earlier`: for asking of every entry in the room.
-    pub fn built_after(&self, earlier: Anchor, later: Anchor) -> bool {
-        let after = |from: u32| {
-            let depth = self.graph[from as usize].0;
-            later.change != from && later.depth > depth && self.descends_from(from, later.change)
-        };
-        after(earlier.change)
-            || self
-                .copies
-                .get(&earlier.change)
-                .is_some_and(|copies| copies.iter().any(|c| after(*c)))
+    /// The changes written after `earlier` in the change graph (in changes of their own), or
+    /// after a byte-identical copy of it, as bits by change number: for asking of every entry
+    /// in the room without remembering a pair each (see [`Index::precedes`]).
+    pub fn built_after(&self, earlier: Anchor) -> ChangeSet {
+        let mut froms = vec![earlier.change];
+        froms.extend(self.copies.get(&earlier.change).into_iter().flatten());
+        let mut bits: Vec<u64> = Vec::new();
+        for from in &froms {
+            // (Marks `from` itself too, and extends the marks to changes read since.)
+            self.descends_from(*from, *from);
+            let all = self.descendants.borrow();
+            let (_, marks) = &all[from];
+            bits.resize(bits.len().max(marks.len()), 0);
+            bits.iter_mut().zip(marks).for_each(|(b, m)| *b |= m);
+        }
+        for from in froms {
+            if let Some(word) = bits.get_mut(from as usize / 64) {
+                *word &= !(1 << (from % 64));
+            }
+        }
+        ChangeSet(bits)
     }
 
     /// Whether change `earlier` is `later` or in its causal past.

@@ -1475,3 +1475,73 @@ fn a_rival_version_of_a_pot_s_header_loses_no_pot() {
     assert_eq!((view.name.as_str(), view.balance), ("Pot", 500));
     assert!(keys_tampered(&room).contains(&key));
 }
+
+/// A change to the charter proposed as if three days ago, on the room as it stands (where two
+/// other members have signed entries dated today), closing an hour from now, agreed at once by
+/// its author and a colluder: the vote was open an hour, not three days — it cannot pass.
+/// One member dating their own entries far ahead, on the other hand, does not make an honest
+/// vote "too short".
+#[test]
+fn a_proposal_dated_back_on_the_room_as_it_stands_is_not_open_longer() {
+    use super::decisions::ProposalEntry;
+    let (mut room, people) = community(4);
+    let now = 100 * HOUR;
+    room.pay_hours(&people[1], &people[2].public(), 5, "", now)
+        .unwrap();
+    room.pay_hours(&people[2], &people[1].public(), 5, "", now + 1)
+        .unwrap();
+    let change = NewProposal {
+        title: "Purpose".into(),
+        method: Method::Consent,
+        options: vec![],
+        closes_at: now + HOUR,
+        quorum_percent: 50,
+        amendment: Some(Amendment::new("purpose", "Ours now")),
+    };
+    let id = crate::crypto::entry_id(&people[0].public());
+    let proposal = ProposalEntry::new(&change, now - 72 * HOUR);
+    room.put_entry(&people[0], &format!("decision:{id}"), &id, &proposal)
+        .unwrap();
+    room.commit();
+    for p in [&people[0], &people[3]] {
+        room.take_stance(p, &id, Stance::Agree, "", now + 2)
+            .unwrap();
+    }
+    let _ = room.record_outcome(&people[0], &id, "Agreed", None, now + HOUR + 1);
+    assert_eq!(outcome_of(&room, &id), super::Outcome::TooShort);
+    assert_ne!(room.charter(now + 2 * HOUR).purpose, "Ours now");
+
+    // A member signs an entry dated a year ahead; an honest change proposed after it still
+    // passes after its three days.
+    room.pay_hours(
+        &people[3],
+        &people[1].public(),
+        5,
+        "",
+        now + 365 * 24 * HOUR,
+    )
+    .unwrap();
+    let t0 = now + 2 * HOUR;
+    let honest = room
+        .propose(
+            &people[1],
+            NewProposal {
+                closes_at: t0 + 72 * HOUR,
+                amendment: Some(Amendment::new("purpose", "Share tools")),
+                ..change
+            },
+            t0,
+        )
+        .unwrap();
+    for (i, p) in people.iter().enumerate().take(3) {
+        room.take_stance(p, &honest, Stance::Agree, "", t0 + 1 + i as i64)
+            .unwrap();
+    }
+    room.record_outcome(&people[1], &honest, "Agreed", None, t0 + 72 * HOUR + 1)
+        .unwrap();
+    assert_eq!(
+        outcome_of(&room, &honest),
+        super::Outcome::Passed { winner: None }
+    );
+    assert_eq!(room.charter(t0 + 73 * HOUR).purpose, "Share tools");
+}

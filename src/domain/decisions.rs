@@ -397,6 +397,24 @@ impl RoomDoc {
                     problem: "is sooner than the charter allows for a change".into(),
                 });
             }
+            // Where this device's clock is behind the room's, every device will count the
+            // vote as opening later (see `opened_at`): say so now rather than fail at the close.
+            let me_key = me.public();
+            let admitted = self.admitted();
+            if let Some(room_now) = self.dated_by_others(now_ms, Some(&me_key), &admitted, |_| true)
+            {
+                if p.closes_at.saturating_sub(room_now) < charter.min_open_ms() {
+                    let behind = (room_now - now_ms) / 60_000;
+                    return Err(DomainError::Invalid {
+                        field: "closes_at",
+                        problem: format!(
+                            "is sooner than the charter allows for a change: this device's \
+                             clock is about {behind} minutes behind other members' — close it \
+                             later, or set the clock"
+                        ),
+                    });
+                }
+            }
             if p.quorum_percent < charter.quorum_percent {
                 return Err(DomainError::Invalid {
                     field: "quorum",
@@ -710,14 +728,10 @@ impl RoomDoc {
         }
         let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
         let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
-        // Open from its claimed time. (Measuring it from the latest time its writer had seen
-        // would let anyone block every change: those times are read before any signature is
-        // checked, so one unsigned map dated in the year 3000 would make every vote "too
-        // short". A proposal dated back still opens when it says: see the notes of issue 11.)
-        let floors = p.amendment.is_some().then_some(Floors {
+        let floors = p.amendment.is_some().then(|| Floors {
             quorum_percent: charter.quorum_percent,
             min_open_ms: charter.min_open_ms(),
-            opened_at: at,
+            opened_at: self.opened_at(f, at, admitted),
         });
         Some(tally(
             id.to_owned(),
@@ -727,6 +741,87 @@ impl RoomDoc {
             (members, floors),
             now_ms,
         ))
+    }
+}
+
+/// How far a proposal's claimed time may trail what its writer had seen (clocks differ).
+const CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
+
+impl RoomDoc {
+    /// When the proposal `f` (claiming `at`) opened, for the charter's minimum open time: no
+    /// earlier than what others had signed before it. A proposal is written after everything
+    /// in its causal past, so if two admitted members other than its author had signed
+    /// entries dated later than it claims, it was written after the second-latest of those
+    /// (give or take clock skew) and opens then: a member who dates a proposal back on the
+    /// room as it stands cannot shorten its vote. Two members' dates are needed, so one member
+    /// dating their own entries far ahead cannot make every later vote "too short" (as any
+    /// unsigned or single date would). A proposal dated back on an older state of the room,
+    /// hidden from the others, still opens when it says; it needs colluders for the quorum,
+    /// and arrives marked late in Room integrity.
+    fn opened_at(&self, f: &Raw, at: i64, admitted: &BTreeSet<String>) -> i64 {
+        let bound = at.saturating_add(CLOCK_SKEW_MS);
+        // (The index knows the latest date, checked or not, in every change's past: most
+        // proposals need no more.)
+        if self.index.latest_before(f) <= bound {
+            return at;
+        }
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            // (A change could hold more than one proposal.)
+            (admitted, at).hash(&mut hasher);
+            (f.anchor().change(), hasher.finish())
+        };
+        if let Some(known) = self.opened.borrow().get(&key) {
+            return *known;
+        }
+        let opened = self.opened_after_others(f, at, admitted);
+        self.opened.borrow_mut().insert(key, opened);
+        opened
+    }
+
+    /// [`RoomDoc::opened_at`] worked out: a pass over the entries in the proposal's past.
+    fn opened_after_others(&self, f: &Raw, at: i64, admitted: &BTreeSet<String>) -> i64 {
+        let past = self.index.past_of(f);
+        self.dated_by_others(at, f.author(), admitted, |v| past.holds(v))
+            .map_or(at, |t| t.max(at))
+    }
+
+    /// Of the entries `seen` (in a writer's past) signed by admitted members other than
+    /// `author` and dated later than `at` allows for clock skew, the second-latest date
+    /// across two members, less the skew: the earliest the writer can have written.
+    fn dated_by_others(
+        &self,
+        at: i64,
+        author: Option<&str>,
+        admitted: &BTreeSet<String>,
+        seen: impl Fn(&Raw) -> bool,
+    ) -> Option<i64> {
+        let bound = at.saturating_add(CLOCK_SKEW_MS);
+        let mut later: Vec<(i64, &str, &str, &Raw)> = self
+            .index
+            .range_versions("")
+            .flat_map(|(key, versions)| versions.iter().map(move |v| (key, v)))
+            .filter_map(|(key, v)| {
+                let t = int(v, "at").filter(|t| *t > bound)?;
+                let who = v
+                    .author()
+                    .filter(|w| Some(*w) != author && admitted.contains(*w))?;
+                seen(v).then_some((t, who, key, v))
+            })
+            .collect();
+        later.sort_by_key(|l| std::cmp::Reverse(l.0));
+        let mut authors: Vec<&str> = Vec::new();
+        for (t, who, key, v) in later {
+            if authors.contains(&who) || !self.signature_holds(key, v) {
+                continue;
+            }
+            authors.push(who);
+            if authors.len() == 2 {
+                return Some(t.saturating_sub(CLOCK_SKEW_MS));
+            }
+        }
+        None
     }
 }
 
@@ -1078,6 +1173,35 @@ mod tests {
             quorum_percent,
             amendment: Some(Amendment::new(key, value)),
         }
+    }
+
+    /// Two members' entries are dated two hours ahead of this device's clock: a change it
+    /// proposes to close just after the minimum would count as open less than that on every
+    /// device, so the command says so (and a later close is accepted).
+    #[test]
+    fn a_change_proposed_on_a_clock_behind_the_room_s_is_refused_with_the_reason() {
+        let (mut r, m) = room(3);
+        let ahead = 10 * HOUR;
+        r.pay_hours(&m[1], &m[2].public(), 5, "", ahead).unwrap();
+        r.pay_hours(&m[2], &m[1].public(), 5, "", ahead).unwrap();
+        let now = ahead - 2 * HOUR;
+        let err = r
+            .propose(&m[0], change("purpose", "Tools", 50, now + LONG), now)
+            .unwrap_err();
+        assert!(
+            matches!(&err, DomainError::Invalid { field: "closes_at", problem } if problem.contains("behind")),
+            "{err}"
+        );
+        let d = r
+            .propose(&m[0], change("purpose", "Tools", 50, ahead + LONG), now)
+            .unwrap();
+        for (i, who) in m.iter().enumerate() {
+            r.take_stance(who, &d, Stance::Agree, "", ahead + i as i64)
+                .unwrap();
+        }
+        r.record_outcome(&m[0], &d, "Agreed", None, ahead + LONG)
+            .unwrap();
+        assert_eq!(r.charter(ahead + LONG).purpose, "Tools");
     }
 
     #[test]

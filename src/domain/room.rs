@@ -157,6 +157,9 @@ pub struct RoomDoc {
     facts_behind: usize,
     pub(crate) governance_cache:
         std::cell::RefCell<Option<(u64, std::rc::Rc<super::members::Governance>)>>,
+    /// When proposals opened, by the change that wrote them and the members counted (see
+    /// `decisions.rs`): the causal past of a change never changes, so neither does this.
+    pub(crate) opened: std::cell::RefCell<std::collections::HashMap<(u32, u64), i64>>,
     /// Set while the governance replay runs (see [`RoomDoc::built_on`]).
     pub(crate) replaying: std::cell::Cell<bool>,
     /// [`RoomDoc::built_on`]'s answers for every key with versions signed apart (the
@@ -227,6 +230,7 @@ impl RoomDoc {
             indexed_heads: doc.get_heads(),
             governance_cache: Default::default(),
             replaying: Default::default(),
+            opened: Default::default(),
             built_on_cache: Default::default(),
             pinned_founder: None,
             facts_behind: 0,

@@ -177,6 +177,13 @@ pub(crate) struct Anchor {
     change: u32,
 }
 
+impl Anchor {
+    /// The change's number on this device (in the order read).
+    pub fn change(&self) -> u32 {
+        self.change
+    }
+}
+
 /// What a change did that the rules ignore: entries are facts, so a delete, an overwrite or a
 /// later edit of an entry's fields changes no view, and is listed for the room to see.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -869,6 +876,21 @@ impl Index {
             if let Some(word) = bits.get_mut(from as usize / 64) {
                 *word &= !(1 << (from % 64));
             }
+        }
+        ChangeSet(bits)
+    }
+
+    /// The changes in the causal past of `entry`'s change (not that change itself).
+    pub fn past_of(&self, entry: &Raw) -> ChangeSet {
+        let mut bits = vec![0u64; self.graph.len().div_ceil(64)];
+        let mut stack: Vec<u32> = self.graph[entry.change as usize].1.clone();
+        while let Some(n) = stack.pop() {
+            let (word, bit) = (n as usize / 64, n % 64);
+            if bits[word] >> bit & 1 == 1 {
+                continue;
+            }
+            bits[word] |= 1 << bit;
+            stack.extend(&self.graph[n as usize].1);
         }
         ChangeSet(bits)
     }

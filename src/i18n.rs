@@ -274,7 +274,15 @@ mod tests {
     }
 
     fn unescape(s: &str) -> String {
-        s.replace("\\\"", "\"")
+        // A `\` at the end of a line continues the string after the next line's indent.
+        let mut joined = String::with_capacity(s.len());
+        let mut lines = s.split("\\\n");
+        joined.push_str(lines.next().unwrap_or_default());
+        for line in lines {
+            joined.push_str(line.trim_start());
+        }
+        joined
+            .replace("\\\"", "\"")
             .replace("\\n", "\n")
             .replace("\\\\", "\\")
     }

@@ -528,6 +528,7 @@
     ("It stays open at least {} hours, needs a quorum of at least {}% and two members who agree.", "Queda abierto al menos {} horas, necesita un quórum de al menos {} % y dos miembros de acuerdo."),
     ("{} hours", "{} horas"),
     ("is sooner than the charter allows for a change", "es antes de lo que la carta permite para un cambio"),
+    ("is sooner than the charter allows for a change: this device's clock is behind other members' (close it later, or set the clock)", "es antes de lo que la carta permite para un cambio: el reloj de este dispositivo va atrasado respecto al de los demás miembros (ciérrala más tarde o ajusta el reloj)"),
     ("is below the charter's quorum, which a change needs", "es menor que el quórum de la carta, que un cambio necesita"),
     ("min_open_hours takes a whole number of hours from 1 to 720", "min_open_hours es un número entero de horas de 1 a 720"),
     ("Agree", "De acuerdo"),

@@ -404,14 +404,12 @@ impl RoomDoc {
             if let Some(room_now) = self.dated_by_others(now_ms, Some(&me_key), &admitted, |_| true)
             {
                 if p.closes_at.saturating_sub(room_now) < charter.min_open_ms() {
-                    let behind = (room_now - now_ms) / 60_000;
                     return Err(DomainError::Invalid {
                         field: "closes_at",
-                        problem: format!(
-                            "is sooner than the charter allows for a change: this device's \
-                             clock is about {behind} minutes behind other members' — close it \
-                             later, or set the clock"
-                        ),
+                        problem: "is sooner than the charter allows for a change: this \
+                                  device's clock is behind other members' (close it later, \
+                                  or set the clock)"
+                            .into(),
                     });
                 }
             }

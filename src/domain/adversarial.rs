@@ -1545,3 +1545,41 @@ fn a_proposal_dated_back_on_the_room_as_it_stands_is_not_open_longer() {
     );
     assert_eq!(room.charter(t0 + 73 * HOUR).purpose, "Share tools");
 }
+
+/// An entry as builds before entries signed their heads wrote it (no `after`): any copy of it
+/// verifies, wherever it is put.
+fn put_legacy_vouch(doc: &mut AutoCommit, id: &str, by: &Identity, newcomer: &str, at: i64) {
+    let obj = doc
+        .put_object(ROOT, format!("vouch:{id}").as_str(), ObjType::Map)
+        .unwrap();
+    doc.put(&obj, "newcomer", newcomer).unwrap();
+    doc.put(&obj, "at", at).unwrap();
+    doc.put(&obj, "author", by.public()).unwrap();
+    let sig = by.sign(vouch_canonical(id, newcomer, at).bytes());
+    doc.put(&obj, "sig", sig).unwrap();
+}
+
+/// A room's founder admitted Bo with a vouch written before vouches signed their heads; a
+/// modified client copies that vouch into the room as it was founded (before the founder
+/// was admitted). Bo stays admitted, and a device that read the copy first derives the same
+/// as one that read the original first: a copied entry sits where its shallowest copy is, and
+/// was written after whatever any copy was written after.
+#[test]
+fn a_copy_of_an_old_unanchored_entry_moves_nobody_on_any_device() {
+    let (mut room, people) = community(1);
+    let bo = introduce(&mut room, "Bo", 2);
+    put_legacy_vouch(&mut room.doc, "old", &people[0], &bo.public(), 5);
+    room.commit();
+    let cy = introduce(&mut room, "Cy", 6);
+    room.vouch(&bo, &cy.public(), 7).unwrap();
+    assert_eq!(standing(&room, &bo), Some(Standing::Admitted));
+    assert_eq!(standing(&room, &cy), Some(Standing::Admitted));
+    let members = room.members();
+    let founded = founding(&mut room);
+    let mut early = on_branch(&mut room, &founded, |branch, _| {
+        put_legacy_vouch(branch, "old", &people[0], &bo.public(), 5);
+    });
+    assert_eq!(room.members(), members);
+    sync(&mut early, &mut room);
+    assert_eq!(early.members(), members);
+}

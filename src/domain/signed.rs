@@ -233,7 +233,7 @@ pub(crate) struct Facts {
     bodies: Vec<(String, u64, u64, String, u32)>,
 }
 
-const FACTS_VERSION: u32 = 5;
+const FACTS_VERSION: u32 = 6;
 
 /// Beyond this difference in depth, ancestry is looked up in marked descendants rather than
 /// walked back (see [`Index::precedes_anchor`]).
@@ -626,9 +626,25 @@ impl Index {
                 }
             }
             let versions = self.entries.entry(key.clone()).or_default();
-            if let Some(same) = versions.iter().find(|v| v.fields == fields) {
-                if same.change != number {
-                    self.copies.entry(same.change).or_default().push(number);
+            if let Some(same) = versions.iter_mut().find(|v| v.fields == fields) {
+                if same.change == number {
+                    continue;
+                }
+                // Copies of one version are one entry, whichever was read first: it sits at
+                // the shallowest copy (then the least hash), so every device places it alike
+                // (an entry written before entries signed the heads they were written on
+                // could be copied anywhere; one that signs them, only beside itself).
+                let (kept, kept_hash) = (same.change, self.hashes[same.change as usize]);
+                if (depth, hash) < (same.depth, kept_hash) {
+                    let mut others = self.copies.remove(&kept).unwrap_or_default();
+                    others.push(kept);
+                    self.copies.insert(number, others);
+                    (same.change, same.depth) = (number, depth);
+                    versions.sort_by(|a, b| a.order(b));
+                    mark_counted(&key, versions);
+                    self.arrived.push(key);
+                } else {
+                    self.copies.entry(kept).or_default().push(number);
                 }
                 continue;
             }
@@ -839,22 +855,25 @@ impl Index {
     /// Whether `earlier` was written in the causal past of `later` (or in the same change):
     /// whoever wrote `later` had `earlier` in their document. Claimed times can lie; this
     /// cannot. Worked out by walking `later`'s dependencies back, no deeper than `earlier`.
+    /// An entry with copies is had by whoever had any of them, and was written after what any
+    /// of them was written after: the answer never depends on which copy a device read first.
     pub fn precedes(&self, earlier: &Raw, later: &Raw) -> bool {
         self.precedes_anchor(earlier.anchor(), later.anchor())
     }
 
     /// [`Index::precedes`] for places in the change graph.
     pub fn precedes_anchor(&self, earlier: Anchor, later: Anchor) -> bool {
-        self.precedes_change(earlier, later)
-            || self.copies.get(&earlier.change).is_some_and(|copies| {
-                copies.iter().any(|c| {
-                    let copy = Anchor {
-                        depth: self.graph[*c as usize].0,
-                        change: *c,
-                    };
-                    self.precedes_change(copy, later)
-                })
-            })
+        if self.copies.is_empty() {
+            return self.precedes_change(earlier, later);
+        }
+        let with_copies = |a: Anchor| {
+            let copies = self.copies.get(&a.change).into_iter().flatten();
+            std::iter::once(a).chain(copies.map(|c| Anchor {
+                depth: self.graph[*c as usize].0,
+                change: *c,
+            }))
+        };
+        with_copies(earlier).any(|e| with_copies(later).any(|l| self.precedes_change(e, l)))
     }
 
     /// The changes written after `earlier` in the change graph (in changes of their own), or

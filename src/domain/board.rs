@@ -12,9 +12,9 @@
 //! signs all of it.
 
 use super::room::{required_text, scalar_i64, scalar_str, DomainError, RoomDoc};
-use super::signed::{signed_entry, verifies, Entry, Fields, Raw};
+use super::signed::{signed_entry, verifies, Entry, Field, Fields, LegacyPost, Raw};
 use crate::crypto::Identity;
-use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, Value, ValueRef};
+use automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ValueRef};
 use std::collections::{BTreeSet, HashMap};
 
 /// Categories the board suggests; a post may name any other.
@@ -787,16 +787,47 @@ impl RoomDoc {
     }
 
     fn legacy_obj(&self, id: &str) -> Result<automerge::ObjId, DomainError> {
-        let posts = self.writable_posts()?;
-        match self.doc.get(&posts, id)? {
-            Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
-            _ => Err(DomainError::NoSuchPost(id.to_owned())),
+        self.writable_posts()?;
+        self.legacy_post(id)
+            .and_then(|(made, _)| self.doc.import_obj(&made.obj).ok())
+            .ok_or_else(|| DomainError::NoSuchPost(id.to_owned()))
+    }
+
+    /// The posts made in the room's posts map by builds before signed posts (see
+    /// [`crate::domain::signed::Index::legacy_posts`]), with whether each is contested.
+    fn legacy_posts(&self) -> Vec<(&LegacyPost, bool)> {
+        match self.index.posts_map(self.founder_entry()) {
+            Some(map) => self.index.legacy_posts(&map),
+            None => Vec::new(),
         }
+    }
+
+    fn legacy_post(&self, id: &str) -> Option<(&LegacyPost, bool)> {
+        self.legacy_posts().into_iter().find(|(p, _)| p.id == id)
+    }
+
+    /// The legacy posts as the board shows them: of contested rivals at one id, the first
+    /// that reads.
+    fn read_legacy_posts(&self) -> Vec<Post> {
+        let mut out: Vec<Post> = Vec::new();
+        for (made, contested) in self.legacy_posts() {
+            if out.last().is_some_and(|p| p.id == made.id) {
+                continue;
+            }
+            out.extend(self.read_legacy(made, contested));
+        }
+        out
     }
 
     /// Number of posts on the board (cheap; reads no post content).
     pub fn post_count(&self) -> usize {
-        let legacy = self.posts_obj().map_or(0, |p| self.doc.length(&p));
+        let mut legacy: Vec<&str> = self
+            .legacy_posts()
+            .into_iter()
+            .map(|(p, _)| p.id.as_str())
+            .collect();
+        legacy.dedup();
+        let legacy = legacy.len();
         let signed = self
             .entries("post:")
             .filter(|(id, _)| crate::crypto::id_author(id).is_some())
@@ -808,13 +839,11 @@ impl RoomDoc {
     pub fn post(&self, id: &str) -> Option<Post> {
         let mut post = match self.post_entry(id) {
             Some((raw, entry)) => signed_post(id, raw, entry),
-            None => {
-                let posts = self.posts_obj()?;
-                match self.doc.get(&posts, id).ok()?? {
-                    (Value::Object(ObjType::Map), obj) => self.read_legacy(id, &obj)?,
-                    _ => return None,
-                }
-            }
+            None => self
+                .legacy_posts()
+                .into_iter()
+                .filter(|(made, _)| made.id == id)
+                .find_map(|(made, contested)| self.read_legacy(made, contested))?,
         };
         self.settle_content(&mut post, &self.post_versions());
         self.settle_status(&mut post, &self.status_evidence());
@@ -822,12 +851,14 @@ impl RoomDoc {
     }
 
     /// Reads a legacy post in one pass over its fields (the board reads thousands of them).
-    fn read_legacy(&self, id: &str, obj: &automerge::ObjId) -> Option<Post> {
+    /// Its kind, creation time, author and signature are those its making change wrote (a
+    /// contested one has no author); the rest was never signed and is read as it stands.
+    fn read_legacy(&self, made: &LegacyPost, contested: bool) -> Option<Post> {
         let doc = &self.doc;
+        let (id, obj) = (made.id.as_str(), &doc.import_obj(&made.obj).ok()?);
         let (mut kind, mut title, mut description, mut category) = (None, None, None, None);
         let (mut status, mut created_at, mut updated_at) = (PostStatus::Open, 0, 0);
         let (mut tags, mut urgency, mut expires_at) = (Vec::new(), Urgency::Normal, None);
-        let (mut author, mut sig) = (None, None);
         for item in doc.map_range(obj, ..) {
             match (item.key.as_ref(), &item.value) {
                 ("kind", ValueRef::Scalar(s)) => kind = scalar_str(s).and_then(PostKind::parse),
@@ -857,23 +888,29 @@ impl RoomDoc {
                     expires_at = scalar_i64(s).filter(|t| *t > 0)
                 }
                 ("updated_at", ValueRef::Scalar(s)) => updated_at = scalar_i64(s).unwrap_or(0),
-                // The author and signature count only as written by the actor that made the
-                // post, unchallenged: put there by anyone else (with their own valid legacy
-                // signature, say, to take the post over and edit it), the post has no author.
-                ("author", ValueRef::Scalar(s))
-                    if same_actor(obj, &item.id()) && !item.conflict =>
-                {
-                    author = scalar_str(s).map(str::to_owned)
-                }
-                ("sig", ValueRef::Scalar(s)) if same_actor(obj, &item.id()) && !item.conflict => {
-                    sig = scalar_str(s).map(str::to_owned)
-                }
                 ("description", ValueRef::Object(ObjType::Text)) => {
                     description = doc.text(item.id()).ok()
                 }
                 _ => {}
             }
         }
+        // What the signature covers or names is what the making change wrote: an author and
+        // signature put there later (to take the post over with one's own valid legacy
+        // signature) or a kind or time altered (to make it fail) change nothing.
+        let bound = |name: &str| made.fields.get(name);
+        kind = match bound("kind") {
+            Some(Field::Text(k)) => PostKind::parse(k),
+            _ => kind,
+        };
+        if let Some(Field::Int(t)) = bound("created_at") {
+            created_at = *t;
+        }
+        let (author, sig) = match (contested, bound("author"), bound("sig")) {
+            (false, Some(Field::Text(a)), Some(Field::Text(s))) => {
+                (Some(a.clone()), Some(s.clone()))
+            }
+            _ => (None, None),
+        };
         let bounded = |t: String, max: usize| t.chars().take(max).collect::<String>();
         Some(Post {
             author,
@@ -981,17 +1018,11 @@ impl RoomDoc {
                 out.push(signed_post(id, raw, entry));
             }
         }
-        if let Some(posts) = self.posts_obj() {
-            out.extend(
-                self.doc
-                    .map_range(&posts, ..)
-                    .filter(|item| !signed.contains(item.key.as_ref()))
-                    .filter_map(|item| match item.value {
-                        ValueRef::Object(ObjType::Map) => self.read_legacy(&item.key, &item.id()),
-                        _ => None,
-                    }),
-            );
-        }
+        out.extend(
+            self.read_legacy_posts()
+                .into_iter()
+                .filter(|post| !signed.contains(post.id.as_str())),
+        );
         for post in &mut out {
             self.settle_content(post, &versions);
             self.settle_status(post, &evidence);
@@ -1002,14 +1033,6 @@ impl RoomDoc {
                 .then_with(|| a.id.cmp(&b.id))
         });
         out
-    }
-}
-
-/// Whether two operations were made by the same actor.
-fn same_actor(a: &automerge::ObjId, b: &automerge::ObjId) -> bool {
-    match (a, b) {
-        (automerge::ObjId::Id(_, x, _), automerge::ObjId::Id(_, y, _)) => x == y,
-        _ => false,
     }
 }
 
@@ -1447,21 +1470,65 @@ mod tests {
         // Bo cannot edit it, and his versions are not Ana's.
         assert!(room.edit_post(&bo, &id, retitle("Mine"), 14).is_err());
         // Nor can he take it over by writing his own key and a valid legacy signature into
-        // it from his device: the post then has no author at all.
-        let mut his = room.doc.fork();
+        // it, even as the actor that made it (actor ids prove nothing): the author and
+        // signature are those the post's making change wrote. Nor by putting his own post
+        // over it, nor make it vanish by deleting it.
         let canonical = LegacyPostFields {
             kind: "offer".into(),
             created_at: 10,
         }
         .canonical("room-1", &id);
+        let mut his = room.doc.fork();
+        his.set_actor(room.doc.get_actor().clone());
         his.put(&obj, "author", bo.public()).unwrap();
         his.put(&obj, "sig", bo.sign(canonical.bytes())).unwrap();
+        his.put(&obj, "created_at", 11).unwrap();
         his.commit();
         room.doc.merge(&mut his).unwrap();
         room.commit();
         assert!(room.edit_post(&bo, &id, retitle("Mine"), 15).is_err());
         let p = room.post(&id).unwrap();
-        assert_eq!((p.author.as_deref(), room.post_signer(&p)), (None, None));
+        assert_eq!(p.author, Some(ana.public()));
+        assert_eq!(room.post_signer(&p), Some(ana.public()));
+        let posts = room.posts_obj().unwrap();
+        let over = room
+            .doc
+            .put_object(&posts, id.as_str(), ObjType::Map)
+            .unwrap();
+        room.doc.put(&over, "kind", "offer").unwrap();
+        room.doc.put(&over, "title", "Mine").unwrap();
+        room.doc.put(&over, "created_at", 10).unwrap();
+        room.doc.put(&over, "author", bo.public()).unwrap();
+        room.doc
+            .put(&over, "sig", bo.sign(canonical.bytes()))
+            .unwrap();
+        room.commit();
+        let p = room.post(&id).unwrap();
+        assert_eq!(
+            (p.title.as_str(), p.author.clone()),
+            ("Long ladder", Some(ana.public()))
+        );
+        assert!(room
+            .tampering()
+            .iter()
+            .any(|t| t.key == format!("posts/{id}")));
+        room.doc.delete(&posts, id.as_str()).unwrap();
+        room.commit();
+        assert_eq!(room.post(&id).unwrap().author, Some(ana.public()));
+        // Put on the room as it was before the post (where its id could only be known from
+        // the real one), his post is not the author's, and neither is bound: none has one.
+        let first = room.doc.get_changes(&[])[0].hash();
+        let mut apart = room.doc.fork_at(&[first]).unwrap();
+        let over = apart.put_object(&posts, id.as_str(), ObjType::Map).unwrap();
+        apart.put(&over, "kind", "offer").unwrap();
+        apart.put(&over, "created_at", 10).unwrap();
+        apart.put(&over, "author", bo.public()).unwrap();
+        apart.put(&over, "sig", bo.sign(canonical.bytes())).unwrap();
+        apart.commit();
+        room.doc.merge(&mut apart).unwrap();
+        room.commit();
+        assert_eq!(room.post(&id).unwrap().author, None);
+        assert_eq!(room.posts().len(), 1);
         // A post from before signatures shows unverified, as it was.
         let old = legacy_post(&mut room, None, "Old", 15);
         let p = room.post(&old).unwrap();

@@ -231,13 +231,31 @@ pub(crate) struct Facts {
     /// Change number → changes holding an identical copy of the entry it wrote.
     copies: Vec<(u32, Vec<u32>)>,
     bodies: Vec<(String, u64, u64, String, u32)>,
+    legacy_posts: Vec<LegacyPost>,
 }
 
-const FACTS_VERSION: u32 = 6;
+const FACTS_VERSION: u32 = 7;
 
 /// Beyond this difference in depth, ancestry is looked up in marked descendants rather than
 /// walked back (see [`Index::precedes_anchor`]).
 const FAR: u64 = 64;
+
+/// A post made in a posts map by a build before signed posts: where, and the fields its making
+/// change wrote that its signature covers or names (kind, creation time, author, signature).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct LegacyPost {
+    /// The posts map it was made in ("counter@actor").
+    pub map: String,
+    pub id: String,
+    /// The post's own map ("counter@actor").
+    pub obj: String,
+    depth: u64,
+    change: u32,
+    pub fields: BTreeMap<String, Field>,
+}
+
+/// The fields of a legacy post bound to the change that made it.
+const LEGACY_BOUND: [&str; 4] = ["kind", "created_at", "author", "sig"];
 
 /// A text object made at a page body key: (depth, counter, actor, change number).
 type MadeText = (u64, u64, Vec<u8>, u32);
@@ -307,6 +325,9 @@ pub(crate) struct Index {
     /// [`Index::room_name`]).
     names: Vec<(u64, String, u32)>,
     posts_maps: Vec<(u64, u64, Vec<u8>, u32)>,
+    /// Posts made in a posts map (by builds before signed posts), as their making change
+    /// wrote them (see [`Index::legacy_posts`]).
+    legacy_posts: Vec<LegacyPost>,
     /// Text objects made at `pagebody:<id>` keys: the one made with the page's entry is its
     /// body, whatever is put over or deletes it later (see [`Index::text_made_with`]).
     bodies: BTreeMap<String, Vec<MadeText>>,
@@ -398,6 +419,7 @@ impl Index {
                         .map(move |(d, c, a, n)| (k.clone(), *d, *c, crate::crypto::hex(a), *n))
                 })
                 .collect(),
+            legacy_posts: self.legacy_posts.clone(),
         }
     }
 
@@ -472,6 +494,14 @@ impl Index {
             let actor = crate::crypto::from_hex(&a)?;
             index.bodies.entry(key).or_default().push((d, c, actor, n));
         }
+        if facts
+            .legacy_posts
+            .iter()
+            .any(|p| p.change as usize >= count)
+        {
+            return None;
+        }
+        index.legacy_posts = facts.legacy_posts;
         index.add_changes(doc, &heads);
         Some(index)
     }
@@ -582,6 +612,44 @@ impl Index {
                     }
                 }
                 (ObjectId::Id(obj), Key::Map(field), action) => {
+                    if let OpType::Make(ObjType::Map) = action {
+                        let (counter, actor_bytes) = (obj.0, obj.1.to_bytes());
+                        if self
+                            .posts_maps
+                            .iter()
+                            .any(|(_, c, a, _)| *c == counter && a == actor_bytes)
+                        {
+                            let own = crate::crypto::hex(decoded.actor_id.to_bytes());
+                            self.legacy_posts.push(LegacyPost {
+                                map: format!("{counter}@{}", crate::crypto::hex(actor_bytes)),
+                                id: field.to_string(),
+                                obj: format!("{}@{own}", start + i as u64),
+                                depth,
+                                change: number,
+                                fields: BTreeMap::new(),
+                            });
+                            continue;
+                        }
+                    }
+                    let making_posts = self.legacy_posts.last().is_some_and(|p| p.change == number);
+                    if making_posts && LEGACY_BOUND.contains(&field.as_str()) {
+                        if let OpType::Put(v) = action {
+                            let obj_name =
+                                format!("{}@{}", obj.0, crate::crypto::hex(obj.1.to_bytes()));
+                            // Only into a post this same change made.
+                            if let Some(post) = self
+                                .legacy_posts
+                                .iter_mut()
+                                .rev()
+                                .take_while(|p| p.change == number)
+                                .find(|p| p.obj == obj_name)
+                            {
+                                if let Some(value) = field_of(v) {
+                                    post.fields.insert(field.to_string(), value);
+                                }
+                            }
+                        }
+                    }
                     let Some(actor) = self.actors.get(obj.1.to_bytes()) else {
                         continue;
                     };
@@ -755,6 +823,14 @@ impl Index {
                 });
             }
         }
+        for id in self.legacy_posts_replaced() {
+            out.push(Tampering {
+                key: format!("posts/{id}"),
+                kind: TamperKind::Overwritten,
+                change: String::new(),
+                claimed_at: 0,
+            });
+        }
         if self.posts_maps.len() > 1 {
             out.push(Tampering {
                 key: "posts".into(),
@@ -790,6 +866,56 @@ impl Index {
         };
         let (_, counter, actor, _) = self.first_of_the_room(&self.posts_maps, founding, at)?;
         Some(format!("{counter}@{}", crate::crypto::hex(actor)))
+    }
+
+    /// The posts made in the posts map `map` ("counter@actor") by builds before signed posts,
+    /// each with the kind, creation time, author and signature its making change wrote (what
+    /// anyone writes into it later is not bound to it), and whether it is contested. Where
+    /// more than one map was made at an id, the one in the causal past of the others counts (a
+    /// post put over another replaces nothing); made apart (on an older state of the room,
+    /// where the id could be known only from the real one), none is bound to an author: all
+    /// are listed (by depth, then change hash), contested, for a reader to show the first that
+    /// reads, without an author.
+    pub fn legacy_posts(&self, map: &str) -> Vec<(&LegacyPost, bool)> {
+        let mut posts: Vec<&LegacyPost> =
+            self.legacy_posts.iter().filter(|p| p.map == map).collect();
+        let place = |p: &LegacyPost| Anchor {
+            depth: p.depth,
+            change: p.change,
+        };
+        posts.sort_by(|a, b| {
+            (&a.id, a.depth, self.hashes[a.change as usize]).cmp(&(
+                &b.id,
+                b.depth,
+                self.hashes[b.change as usize],
+            ))
+        });
+        let mut out = Vec::new();
+        for rivals in posts.chunk_by(|a, b| a.id == b.id) {
+            let first = rivals.iter().find(|p| {
+                rivals
+                    .iter()
+                    .all(|q| self.precedes_anchor(place(p), place(q)))
+            });
+            match first {
+                Some(p) => out.push((*p, false)),
+                None => out.extend(rivals.iter().map(|p| (*p, true))),
+            }
+        }
+        out
+    }
+
+    /// Ids at which more than one legacy post was made (see [`Index::legacy_posts`]).
+    fn legacy_posts_replaced(&self) -> Vec<String> {
+        let mut ids: Vec<&str> = self.legacy_posts.iter().map(|p| p.id.as_str()).collect();
+        ids.sort_unstable();
+        let mut out: Vec<String> = Vec::new();
+        for pair in ids.windows(2) {
+            if pair[0] == pair[1] && out.last().map(String::as_str) != Some(pair[0]) {
+                out.push(pair[0].to_owned());
+            }
+        }
+        out
     }
 
     /// The text object made at `key` (a page body: "counter@actor") in the change that wrote

@@ -46,14 +46,23 @@ impl Identity {
 
 /// Checks a base64url signature by a base64url public key. Malformed keys or signatures are
 /// simply not valid; nothing here panics.
+///
+/// Strict where it matters for a room: a key of small order (which would verify signatures
+/// nobody made) is refused once, when read; `s` must be canonical and `R` must be the exact
+/// encoding the check recomputes, so nobody but the key's holder can make a second valid
+/// signature for what was signed (a signature is one value, or none). Unlike
+/// `verify_strict`, an `R` of small order is not refused: only the key's holder can sign
+/// with one, it verifies alike on every device, and refusing it would cost every check a
+/// point decompression (a tenth of a room's first open).
 pub fn verify(public: &str, message: &[u8], signature: &str) -> bool {
+    use ed25519_dalek::Verifier;
     let Some(key) = verifying_key(public) else {
         return false;
     };
     let Some(sig) = from_base64url(signature).and_then(|b| Signature::from_slice(&b).ok()) else {
         return false;
     };
-    key.verify_strict(message, &sig).is_ok()
+    key.verify(message, &sig).is_ok()
 }
 
 /// Keys read so far, by their base64url text: a room's entries come from a few members, and
@@ -72,7 +81,8 @@ fn verifying_key(public: &str) -> Option<VerifyingKey> {
     }
     let key = from_base64url(public)
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok());
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .filter(|k| !k.is_weak());
     KEYS.with(|k| {
         let mut k = k.borrow_mut();
         if k.len() >= KEYS_KEPT {
@@ -103,6 +113,39 @@ mod tests {
             b"vouch for ana",
             &other.sign(b"vouch for ana")
         ));
+    }
+
+    /// A key of small order (here the identity point) verifies "signatures" anyone can make
+    /// for any message: [1]B − [k]·0 = B, so R = B with s = 1 fits every message. Refused.
+    /// And a valid signature with `l` added to its `s` (the same point, another encoding) is
+    /// not a second signature.
+    #[test]
+    fn no_signature_holds_for_a_small_order_key_nor_with_s_out_of_range() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut forged = [0x66u8; 64];
+        forged[0] = 0x58;
+        forged[32..].fill(0);
+        forged[32] = 1;
+        let (key, sig) = (to_base64url(&identity), to_base64url(&forged));
+        assert!(!verify(&key, b"any message", &sig));
+        assert!(!verify(&key, b"another", &sig));
+
+        let me = Identity::generate();
+        let good = from_base64url(&me.sign(b"vouch")).unwrap();
+        assert!(verify(&me.public(), b"vouch", &to_base64url(&good)));
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut other = good.clone();
+        let mut carry = 0u16;
+        for (b, l) in other[32..].iter_mut().zip(L) {
+            let sum = u16::from(*b) + u16::from(l) + carry;
+            *b = sum as u8;
+            carry = sum >> 8;
+        }
+        assert!(!verify(&me.public(), b"vouch", &to_base64url(&other)));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum Rejected {
     Sealed(#[from] OpenError),
     #[error("bad frame: {0}")]
     Frame(#[from] FrameError),
+    #[error("sync message refused unread: {0}")]
+    Invalid(#[from] super::wire::Invalid),
     #[error("not an automerge sync message: {0}")]
     Decode(String),
     #[error("sync message refused by the document: {0}")]
@@ -97,6 +99,8 @@ impl Session {
         if message.len() > MAX_MESSAGE {
             return Err(Rejected::TooLarge(message.len()));
         }
+        // Automerge trusts what a message says of itself: checked first (see `wire`).
+        super::wire::check(&message)?;
         let message = Message::decode(&message).map_err(|e| Rejected::Decode(e.to_string()))?;
         let before = doc.get_heads();
         doc.sync()
@@ -282,7 +286,7 @@ mod tests {
         let garbage = key.seal(CONTEXT, &Frame::split(0, b"\x42garbage")[0]);
         assert!(matches!(
             s.receive(&mut doc.doc_mut(), &garbage),
-            Err(Rejected::Decode(_))
+            Err(Rejected::Invalid(_))
         ));
         let not_a_frame = key.seal(CONTEXT, b"\x07");
         assert!(matches!(
@@ -290,6 +294,28 @@ mod tests {
             Err(Rejected::Frame(_))
         ));
         assert_eq!(doc.doc_mut().get_heads(), heads);
+    }
+
+    /// A link holder's 10-byte message: a Bloom filter that claims an entry but holds no bits.
+    /// Automerge applied it, and the next reply divided by zero — a panic, in wasm the end of
+    /// the app, again on every reconnect. Refused unread now; the session still answers.
+    #[test]
+    fn a_bloom_filter_with_no_bits_is_refused_and_the_session_keeps_answering() {
+        let key = RoomSecret::generate().room_key();
+        let mut room = RoomDoc::create("room-1", "Target", 0).unwrap();
+        let message = [0x42, 0x00, 0x00, 0x01, 0x00, 0x03, 0x01, 0x00, 0x01, 0x00];
+        let sealed = key.seal(CONTEXT, &Frame::split(0, &message)[0]);
+        let mut s = Session::new(key.clone());
+        assert!(matches!(
+            s.receive(&mut room.doc_mut(), &sealed),
+            Err(Rejected::Invalid(super::super::wire::Invalid::Bloom(_)))
+        ));
+        assert!(!s.outgoing(&mut room.doc_mut()).is_empty());
+        // And an honest peer still syncs through it.
+        let mut b = RoomDoc::empty("room-1");
+        let mut sb = Session::new(key);
+        exchange(&mut room, &mut s, &mut b, &mut sb);
+        assert_eq!(b.name(), room.name());
     }
 
     #[test]

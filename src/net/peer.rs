@@ -1,7 +1,9 @@
 //! One RTCPeerConnection with one ordered, reliable data channel.
 
 use super::{log, Mesh, MeshInner, NetEvent};
-use crate::sync::{compact_sdp, read_channel_signal, SignalBody, CHANNEL_DATA, CHANNEL_SIGNAL};
+use crate::sync::{
+    compact_sdp, read_channel_signal, SignalBody, CHANNEL_DATA, CHANNEL_SIGNAL, MAX_CHANNEL_MESSAGE,
+};
 use js_sys::{Array, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -286,6 +288,13 @@ impl PeerLink {
                 match data.dyn_into::<js_sys::ArrayBuffer>() {
                     // An empty message is a keep-alive: it only says the peer is there.
                     Ok(buffer) if buffer.byte_length() == 0 => {}
+                    // Sized before a byte is copied into wasm.
+                    Ok(buffer) if buffer.byte_length() as usize > MAX_CHANNEL_MESSAGE => {
+                        log(&format!(
+                            "tequio: data-channel message of {} bytes dropped unread",
+                            buffer.byte_length()
+                        ))
+                    }
                     Ok(buffer) => {
                         // Sizes are checked (by the sync layer, or here for signals) before
                         // anything is decoded.

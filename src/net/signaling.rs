@@ -5,7 +5,7 @@
 
 use super::{log, Mesh, MeshInner};
 use crate::sync::nostr::{self, NostrKey, RelayMessage};
-use crate::sync::Backoff;
+use crate::sync::{Backoff, MAX_SIGNAL_TEXT};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -144,6 +144,23 @@ impl Transport {
     }
 }
 
+/// A message's text, if it is text of at most `max` bytes: its length is read before the
+/// text is copied into wasm (a JavaScript string of more UTF-16 units than `max` is more
+/// than `max` bytes too).
+fn text_within(data: &JsValue, max: usize) -> Result<String, &'static str> {
+    let text = data
+        .dyn_ref::<js_sys::JsString>()
+        .ok_or("tequio: non-text message dropped")?;
+    if text.length() as usize > max {
+        return Err("tequio: oversized message dropped unread");
+    }
+    let text = String::from(text);
+    if text.len() > max {
+        return Err("tequio: oversized message dropped");
+    }
+    Ok(text)
+}
+
 /// Tabs of one browser meet on a BroadcastChannel named after the room's opaque topic.
 pub(crate) fn broadcast_channel(mesh: &Mesh) -> Result<Transport, String> {
     let topic = mesh.0.borrow().topic.clone();
@@ -151,9 +168,9 @@ pub(crate) fn broadcast_channel(mesh: &Mesh) -> Result<Transport, String> {
     let weak = mesh.weak();
     let on_message: Callback = Closure::new(move |event: JsValue| {
         let data = event.unchecked_into::<MessageEvent>().data();
-        match (data.as_string(), Mesh::upgrade(&weak)) {
-            (Some(text), Some(mesh)) => mesh.on_signal(&text, 0, None),
-            (None, _) => log("tequio: non-text BroadcastChannel message dropped"),
+        match (text_within(&data, MAX_SIGNAL_TEXT), Mesh::upgrade(&weak)) {
+            (Ok(text), Some(mesh)) => mesh.on_signal(&text, 0, None),
+            (Err(why), _) => log(why),
             _ => {}
         }
     });
@@ -241,13 +258,13 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
             let Some(socket) = weak_socket.upgrade() else {
                 return;
             };
-            let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() else {
-                return log("tequio: non-text signaling message dropped");
+            // The envelope adds a little JSON around a capped payload; capped before it is
+            // copied, let alone parsed.
+            let data = event.unchecked_into::<MessageEvent>().data();
+            let text = match text_within(&data, nostr::MAX_RELAY_MESSAGE) {
+                Ok(text) => text,
+                Err(why) => return log(why),
             };
-            // The envelope adds a little JSON around a capped payload; cap before parsing.
-            if text.len() > nostr::MAX_RELAY_MESSAGE {
-                return log("tequio: oversized signaling message dropped");
-            }
             let s = socket.borrow();
             let data = match &s.protocol {
                 Protocol::YWebrtc => {

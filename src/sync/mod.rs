@@ -17,7 +17,7 @@ pub mod wire;
 pub use frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
 pub use router::{
     channel_signal, read_channel_signal, Backoff, Reach, Router, Routing, CHANNEL_DATA,
-    CHANNEL_SIGNAL, DEFAULT_MESH_LIMIT, MAX_HOPS,
+    CHANNEL_SIGNAL, DEFAULT_MESH_LIMIT, MAX_CHANNEL_MESSAGE, MAX_HOPS,
 };
 pub use session::{PeerSync, Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME};
 pub use signal::{compact_sdp, Signal, SignalBody, SignalError, MAX_SIGNAL_TEXT};

@@ -329,6 +329,14 @@ pub fn channel_signal(hops: u8, sealed: &str) -> Vec<u8> {
     out
 }
 
+/// The largest data-channel message either kind can be (a kind byte, then a sealed data frame,
+/// or hops and a signal): anything larger is dropped before it is copied out of JavaScript.
+pub const MAX_CHANNEL_MESSAGE: usize = 2 + if super::MAX_SEALED_FRAME > MAX_SIGNAL_TEXT {
+    super::MAX_SEALED_FRAME
+} else {
+    MAX_SIGNAL_TEXT
+};
+
 /// Reads a signal carried on a data channel (after its kind byte): hops and sealed text.
 /// Size-capped before anything is read; never panics.
 pub fn read_channel_signal(body: &[u8]) -> Option<(u8, &str)> {

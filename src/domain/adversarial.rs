@@ -1377,6 +1377,12 @@ fn a_rival_version_of_a_confirmation_or_a_leave_undoes_neither() {
 fn a_payer_signing_a_rival_version_of_a_payment_takes_back_nothing_built_on() {
     use super::signed::Entry;
     use super::timebank::HoursEntry;
+    let hours = |to: String, minutes: i64, at: i64| HoursEntry {
+        to,
+        minutes,
+        memo: String::new(),
+        at,
+    };
     let (mut room, people) = community(4);
     let old_heads = room.heads();
     room.pay_hours(&people[0], &people[1].public(), 60, "garden", 10)
@@ -1396,21 +1402,11 @@ fn a_payer_signing_a_rival_version_of_a_payment_takes_back_nothing_built_on() {
     // having relied on a version (else a throwaway key would pick the rival).
     let stranger = Identity::generate();
     let early = on_branch(&mut room, &old_heads, |branch, _| {
-        let rival = HoursEntry {
-            to: people[3].public(),
-            minutes: 600,
-            memo: String::new(),
-            at: 9,
-        };
+        let rival = hours(people[3].public(), 600, 9);
         put_signed(branch, &key, &people[0], rival.canonical("room-1", &id)).unwrap();
         branch.commit();
         let own = crate::crypto::entry_id(&stranger.public());
-        let witness = HoursEntry {
-            to: people[0].public(),
-            minutes: 1,
-            memo: String::new(),
-            at: 9,
-        };
+        let witness = hours(people[0].public(), 1, 9);
         let canonical = witness.canonical("room-1", &own);
         put_signed(branch, &format!("hours:{own}"), &stranger, canonical).unwrap();
     });
@@ -1436,12 +1432,7 @@ fn a_payer_signing_a_rival_version_of_a_payment_takes_back_nothing_built_on() {
         .id;
     let key = format!("hours:{second}");
     on_branch(&mut room, &old_heads, |branch, _| {
-        let rival = HoursEntry {
-            to: people[3].public(),
-            minutes: 45,
-            memo: String::new(),
-            at: 20,
-        };
+        let rival = hours(people[3].public(), 45, 20);
         put_signed(branch, &key, &people[0], rival.canonical("room-1", &second)).unwrap();
     });
     room.pay_hours(&people[2], &people[1].public(), 5, "", 21)

@@ -259,6 +259,23 @@ mod tests {
     use automerge::sync::{State, SyncDoc};
     use automerge::{transaction::Transactable, AutoCommit, ROOT};
 
+    /// One sync message from one document to another, kept in `out`; false when the first
+    /// has nothing to say.
+    fn send(
+        (from, from_state): (&mut AutoCommit, &mut State),
+        (to, to_state): (&mut AutoCommit, &mut State),
+        out: &mut Vec<Vec<u8>>,
+    ) -> bool {
+        let Some(m) = from.sync().generate_sync_message(from_state) else {
+            return false;
+        };
+        let bytes = m.encode();
+        let m = automerge::sync::Message::decode(&bytes).unwrap();
+        to.sync().receive_sync_message(to_state, m).unwrap();
+        out.push(bytes);
+        true
+    }
+
     /// Two documents syncing: every message either sends, until both are quiet.
     fn honest_messages() -> Vec<Vec<u8>> {
         let mut a = AutoCommit::new();
@@ -275,22 +292,9 @@ mod tests {
         let (mut sa, mut sb) = (State::new(), State::new());
         let mut out = Vec::new();
         for _ in 0..10 {
-            let mut quiet = true;
-            if let Some(m) = a.sync().generate_sync_message(&mut sa) {
-                let bytes = m.encode();
-                out.push(bytes.clone());
-                let m = automerge::sync::Message::decode(&bytes).unwrap();
-                b.sync().receive_sync_message(&mut sb, m).unwrap();
-                quiet = false;
-            }
-            if let Some(m) = b.sync().generate_sync_message(&mut sb) {
-                let bytes = m.encode();
-                out.push(bytes.clone());
-                let m = automerge::sync::Message::decode(&bytes).unwrap();
-                a.sync().receive_sync_message(&mut sa, m).unwrap();
-                quiet = false;
-            }
-            if quiet {
+            let ab = send((&mut a, &mut sa), (&mut b, &mut sb), &mut out);
+            let ba = send((&mut b, &mut sb), (&mut a, &mut sa), &mut out);
+            if !ab && !ba {
                 break;
             }
         }

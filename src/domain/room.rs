@@ -364,7 +364,6 @@ impl RoomDoc {
         let apart: Vec<(&str, Vec<&Raw>)> = self
             .index
             .range_versions("")
-            .filter(|(_, versions)| !versions.iter().any(Raw::counts))
             .filter_map(|(key, versions)| match self.resolve(key, versions) {
                 Resolved::Apart(rivals) => Some((key, rivals)),
                 _ => None,

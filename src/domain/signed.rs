@@ -788,7 +788,7 @@ impl Index {
                     claimed_at: 0,
                 });
             }
-            let Some(first) = counted(key, versions).or(versions.first()) else {
+            let Some(first) = counted(versions).or(versions.first()) else {
                 continue;
             };
             for other in versions {
@@ -1137,23 +1137,24 @@ impl Index {
     pub fn unverified(&self) -> Vec<String> {
         self.entries
             .iter()
-            .filter(|(key, versions)| {
-                counted(key, versions).is_some_and(|v| v.verified.get() == Some(&false))
+            .filter(|(_, versions)| {
+                counted(versions).is_some_and(|v| v.verified.get() == Some(&false))
             })
             .map(|(key, _)| key.clone())
             .collect()
     }
 }
 
-/// Of the versions at one key (causally first first), the one that counts: at an id bound to
-/// its author, that author's first; at any other, the first.
-fn counted<'a>(_key: &str, versions: &'a [Raw]) -> Option<&'a Raw> {
+/// Of the versions at one key, the one marked as counting (see [`mark_counted`]; a contested
+/// key has none: `RoomDoc::resolve` tells its versions apart).
+fn counted(versions: &[Raw]) -> Option<&Raw> {
     versions.iter().find(|v| v.counts)
 }
 
-/// Marks which of the versions at `key` counts (see [`counted`]), and whether the key is
-/// contested: more than one version claims the author its id is bound to (then none is
-/// marked here, and the reader tells them apart by their signatures).
+/// Marks which of the versions at `key` counts — at an id bound to its author, that author's
+/// first; at any other, the first — and whether the key is contested: more than one version
+/// claims the author its id is bound to (then none is marked here, and the reader tells them
+/// apart by their signatures).
 fn mark_counted(key: &str, versions: &mut [Raw]) {
     let (which, contested) = match crate::crypto::id_author(key) {
         Some(bound) => {
@@ -1463,9 +1464,7 @@ impl RoomDoc {
         &'a self,
         prefix: &str,
     ) -> impl Iterator<Item = Signed<'a, E>> + 'a {
-        let room = self.room_id();
-        self.entries(prefix)
-            .filter_map(move |(id, raw)| Signed::read(room, id, raw))
+        self.read_signed(self.entries(prefix))
     }
 
     /// [`RoomDoc::entries_of`] for kinds where each entry only adds (a vouch): where an
@@ -1476,9 +1475,16 @@ impl RoomDoc {
         &'a self,
         prefix: &str,
     ) -> impl Iterator<Item = Signed<'a, E>> + 'a {
+        self.read_signed(self.every(prefix))
+    }
+
+    /// Of `entries`, those that read as an `E` and verify.
+    fn read_signed<'a, E: Entry>(
+        &'a self,
+        entries: impl Iterator<Item = (&'a str, &'a Raw)> + 'a,
+    ) -> impl Iterator<Item = Signed<'a, E>> + 'a {
         let room = self.room_id();
-        self.every(prefix)
-            .filter_map(move |(id, raw)| Signed::read(room, id, raw))
+        entries.filter_map(move |(id, raw)| Signed::read(room, id, raw))
     }
 
     /// [`RoomDoc::entries`], but where an author signed versions apart at one id, each of

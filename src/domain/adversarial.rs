@@ -111,6 +111,19 @@ fn on_branch(
     early
 }
 
+/// [`on_branch`] writing one entry at `key`, signed by `signer`.
+fn signed_apart(
+    room: &mut RoomDoc,
+    heads: &[ChangeHash],
+    key: &str,
+    signer: &Identity,
+    canonical: Canonical,
+) -> RoomDoc {
+    on_branch(room, heads, |branch, _| {
+        put_signed(branch, key, signer, canonical).unwrap();
+    })
+}
+
 /// A forgery: a map at `key` with `fields`, claiming `author`, with a signature that holds
 /// for nobody.
 fn put_forged(doc: &mut AutoCommit, key: &str, fields: &[(&str, ScalarValue)], author: &str) {
@@ -129,16 +142,22 @@ fn confirmed_line(room: &mut RoomDoc, people: &[Identity]) -> (String, String, V
     let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
     let old_heads = room.heads();
     room.open_pot(&people[0], "Tools", "EUR", 11).unwrap();
-    let line = room
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 500, ""),
-            12,
-        )
-        .unwrap();
+    let line = record_line(room, &people[1], &pot, EntryKind::Inflow, 500, 12);
     room.confirm(&people[0], &pot, &line, 13).unwrap();
     (pot, line, old_heads)
+}
+
+/// Records a ledger line of `amount` in `pot` through the honest command; returns its id.
+fn record_line(
+    room: &mut RoomDoc,
+    who: &Identity,
+    pot: &str,
+    kind: EntryKind,
+    amount: i64,
+    at: i64,
+) -> String {
+    room.record(who, pot, NewEntry::new(kind, amount, ""), at)
+        .unwrap()
 }
 
 /// An inflow of `amount` into `pot`, as a modified client would sign it.
@@ -311,13 +330,7 @@ fn deleting_an_outcome_or_vouches_undoes_nothing() {
 fn one_change_deleting_every_key_empties_nothing() {
     let (mut room, people) = community(3);
     let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    room.record(
-        &people[1],
-        &pot,
-        NewEntry::new(EntryKind::Inflow, 500, ""),
-        11,
-    )
-    .unwrap();
+    record_line(&mut room, &people[1], &pot, EntryKind::Inflow, 500, 11);
     let before = (room.members(), room.pot(&pot, 100), room.name());
     Hostile(&mut room).wipe();
     assert!(room.is_ready() && room.is_writable());
@@ -327,13 +340,7 @@ fn one_change_deleting_every_key_empties_nothing() {
         assert!(tampered.contains(&key.to_owned()), "{key} not listed");
     }
     // The room goes on: a new entry after the wipe counts.
-    room.record(
-        &people[2],
-        &pot,
-        NewEntry::new(EntryKind::Inflow, 5, ""),
-        12,
-    )
-    .unwrap();
+    record_line(&mut room, &people[2], &pot, EntryKind::Inflow, 5, 12);
     assert_eq!(room.pot(&pot, 100).unwrap().lines.len(), 2);
 }
 
@@ -341,14 +348,7 @@ fn one_change_deleting_every_key_empties_nothing() {
 fn overwriting_or_altering_a_ledger_line_changes_nothing() {
     let (mut room, people) = community(3);
     let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    let line = room
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 500, ""),
-            11,
-        )
-        .unwrap();
+    let line = record_line(&mut room, &people[1], &pot, EntryKind::Inflow, 500, 11);
     let key = format!("ledger:{pot}:{line}");
     let before = room.pot(&pot, 100);
     let mut hostile = Hostile(&mut room);
@@ -415,27 +415,13 @@ fn a_rolled_back_profile_keeps_its_latest_signed_version() {
 fn every_device_derives_the_same_whatever_order_changes_arrive_in() {
     let (mut a, people) = community(3);
     let pot = a.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    let line = a
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 500, ""),
-            11,
-        )
-        .unwrap();
+    let line = record_line(&mut a, &people[1], &pot, EntryKind::Inflow, 500, 11);
     a.confirm(&people[0], &pot, &line, 12).unwrap();
     let mut b = RoomDoc::empty("room-1");
     sync(&mut a, &mut b);
     // Concurrently: A records more, B (hostile) deletes and alters.
-    a.record(
-        &people[2],
-        &pot,
-        NewEntry::new(EntryKind::Inflow, 7, ""),
-        12,
-    )
-    .map(|more| a.confirm(&people[0], &pot, &more, 13))
-    .unwrap()
-    .unwrap();
+    let more = record_line(&mut a, &people[2], &pot, EntryKind::Inflow, 7, 12);
+    a.confirm(&people[0], &pot, &more, 13).unwrap();
     let key = format!("ledger:{pot}:{line}");
     Hostile(&mut b).alter(&key, "amount", ScalarValue::Int(1));
     Hostile(&mut b).delete(&key);
@@ -449,6 +435,14 @@ fn every_device_derives_the_same_whatever_order_changes_arrive_in() {
     assert_eq!(reloaded.pot(&pot, 100), a.pot(&pot, 100));
     assert_eq!(reloaded.tampering(), a.tampering());
     assert_eq!(reloaded.members(), a.members());
+}
+
+/// The vouch for `newcomer` that counts: (its id, the entry).
+fn vouch_for<'a>(room: &'a RoomDoc, newcomer: &str) -> (String, &'a super::signed::Raw) {
+    room.entries("vouch:")
+        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer))
+        .map(|(id, f)| (id.to_owned(), f))
+        .unwrap()
 }
 
 fn vouch_canonical(id: &str, newcomer: &str, at: i64) -> Canonical {
@@ -625,14 +619,7 @@ fn an_entry_that_arrives_long_after_its_claimed_time_is_marked_late() {
     sync(&mut a, &mut b);
     const DAY: i64 = 24 * HOUR;
     let pot = a.open_pot(&people[0], "Pot", "EUR", 100 * DAY).unwrap();
-    let line = a
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 5, ""),
-            DAY,
-        )
-        .unwrap();
+    let line = record_line(&mut a, &people[1], &pot, EntryKind::Inflow, 5, DAY);
     let since = b.changes_read();
     sync(&mut a, &mut b);
     b.note_arrivals(since, 100 * DAY + 5);
@@ -707,24 +694,11 @@ fn vouches_dated_back_to_a_small_room_neither_admit_puppets_nor_push_members_bac
 fn facts_kept_beside_the_document_derive_exactly_what_its_history_does() {
     let (mut room, people) = community(3);
     let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    room.record(
-        &people[1],
-        &pot,
-        NewEntry::new(EntryKind::Inflow, 500, ""),
-        11,
-    )
-    .unwrap();
+    record_line(&mut room, &people[1], &pot, EntryKind::Inflow, 500, 11);
     Hostile(&mut room).delete("founder");
     let facts = room.facts();
     // More happens after the facts were kept: honest entries and tampering.
-    let line = room
-        .record(
-            &people[2],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 7, ""),
-            12,
-        )
-        .unwrap();
+    let line = record_line(&mut room, &people[2], &pot, EntryKind::Inflow, 7, 12);
     Hostile(&mut room).alter(
         &format!("ledger:{pot}:{line}"),
         "amount",
@@ -761,14 +735,7 @@ fn leaving_the_room_rewrites_no_history() {
         .unwrap();
     // Pot: p1 puts money in, p2 confirms it.
     let pot = room.open_pot(&people[0], "Pot", "EUR", 21).unwrap();
-    let line = room
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 900, ""),
-            22,
-        )
-        .unwrap();
+    let line = record_line(&mut room, &people[1], &pot, EntryKind::Inflow, 900, 22);
     room.confirm(&people[2], &pot, &line, 23).unwrap();
     // Contributions: p1's work for p2, countersigned by p2.
     let work = room
@@ -863,9 +830,13 @@ fn a_rival_written_from_an_old_state_at_a_known_id_replaces_nothing() {
     // Mallory (a member) signs her own line at that id, on a fork from before it existed.
     let rival = inflow(&pot, 900_000, 12);
     // A device that receives the rival before the real line derives the same.
-    let mut early = on_branch(&mut room, &old_heads, |branch, _| {
-        put_signed(branch, &key, &people[2], rival.canonical("room-1", &line)).unwrap();
-    });
+    let mut early = signed_apart(
+        &mut room,
+        &old_heads,
+        &key,
+        &people[2],
+        rival.canonical("room-1", &line),
+    );
     assert_eq!(room.pot(&pot, 100), before);
     sync(&mut early, &mut room);
     assert_eq!(early.pot(&pot, 100), before);
@@ -882,11 +853,8 @@ fn a_signed_entry_copied_into_an_older_state_of_the_room_is_not_it() {
     let (mut room, people) = community(3);
     let admitted = room.admitted();
     let newcomer = people[2].public();
-    let key = room
-        .entries("vouch:")
-        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
-        .map(|(id, _)| format!("vouch:{id}"))
-        .unwrap();
+    let (id, _) = vouch_for(&room, &newcomer);
+    let key = format!("vouch:{id}");
     let founded = founding(&mut room);
     let mut early = on_branch(&mut room, &founded, |branch, room| {
         put_copy(branch, &key, room.entry(&key).unwrap());
@@ -1044,11 +1012,8 @@ fn a_forgery_claiming_an_entry_s_author_hides_nothing() {
     let (mut room, people) = community(3);
     let admitted = room.admitted();
     let newcomer = people[2].public();
-    let (key, author) = room
-        .entries("vouch:")
-        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
-        .map(|(id, f)| (format!("vouch:{id}"), f.author().unwrap().to_owned()))
-        .unwrap();
+    let (id, vouch) = vouch_for(&room, &newcomer);
+    let (key, author) = (format!("vouch:{id}"), vouch.author().unwrap().to_owned());
     let founded = founding(&mut room);
     let mut early = on_branch(&mut room, &founded, |branch, _| {
         let fields = [("newcomer", newcomer.as_str().into()), ("at", 0.into())];
@@ -1102,46 +1067,33 @@ fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
     let (pot, line, old_heads) = confirmed_line(&mut room, &people);
     let swapped = inflow(&pot, 900_000, 12);
     let key = format!("ledger:{pot}:{line}");
-    on_branch(&mut room, &old_heads, |branch, _| {
-        put_signed(branch, &key, &people[1], swapped.canonical("room-1", &line)).unwrap();
-    });
+    signed_apart(
+        &mut room,
+        &old_heads,
+        &key,
+        &people[1],
+        swapped.canonical("room-1", &line),
+    );
     // The confirmer had the 500: that is the line, and it stays in the balance.
     assert_eq!(room.pot(&pot, 100).unwrap().balance, 500);
     assert!(keys_tampered(&room).contains(&key));
     // A third version, written after both: an overwrite, the confirmed one still counts.
     let mut later = swapped.clone();
     later.amount = 1;
-    put_signed(
-        &mut room.doc,
-        &key,
-        &people[1],
-        later.canonical("room-1", &line),
-    )
-    .unwrap();
-    room.commit();
+    Hostile(&mut room).signed(&key, &people[1], later.canonical("room-1", &line));
     assert_eq!(room.pot(&pot, 100).unwrap().balance, 500);
 
     // An unconfirmed line, then a second version signed after it: the first counts (it is
     // waiting for confirmation as it was written), the second is listed.
-    let waiting = room
-        .record(
-            &people[1],
-            &pot,
-            NewEntry::new(EntryKind::Inflow, 70, ""),
-            14,
-        )
-        .unwrap();
+    let waiting = record_line(&mut room, &people[1], &pot, EntryKind::Inflow, 70, 14);
     let waiting_key = format!("ledger:{pot}:{waiting}");
     let mut second = swapped.clone();
     second.amount = 7_000;
-    put_signed(
-        &mut room.doc,
+    Hostile(&mut room).signed(
         &waiting_key,
         &people[1],
         second.canonical("room-1", &waiting),
-    )
-    .unwrap();
-    room.commit();
+    );
     room.confirm(&people[2], &pot, &waiting, 15).unwrap();
     assert_eq!(room.pot(&pot, 100).unwrap().balance, 570);
     assert!(keys_tampered(&room).contains(&waiting_key));
@@ -1160,15 +1112,13 @@ fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
         .unwrap();
     let block = StanceEntry::new(&d, "block", "changed my mind", 1_004);
     let founded = founding(&mut room);
-    on_branch(&mut room, &founded, |branch, _| {
-        put_signed(
-            branch,
-            &stance_key,
-            &people[1],
-            block.canonical("room-1", &stance_id),
-        )
-        .unwrap();
-    });
+    signed_apart(
+        &mut room,
+        &founded,
+        &stance_key,
+        &people[1],
+        block.canonical("room-1", &stance_id),
+    );
     assert_eq!(outcome_of(&room, &d), passed);
     assert_eq!(room.charter(closes + 3).purpose, "Share tools");
 }
@@ -1181,11 +1131,8 @@ fn an_author_signing_two_versions_of_an_entry_swaps_nothing_others_relied_on() {
 fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_it_first() {
     let (mut room, people) = community(2);
     let newcomer = people[1].public();
-    let (key, change) = room
-        .entries("vouch:")
-        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
-        .map(|(id, f)| (format!("vouch:{id}"), room.index.change_of(f)))
-        .unwrap();
+    let (id, vouch) = vouch_for(&room, &newcomer);
+    let (key, change) = (format!("vouch:{id}"), room.index.change_of(vouch));
     let deps = room
         .doc
         .get_change_by_hash(&change)
@@ -1194,13 +1141,7 @@ fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_
         .to_vec();
     // The newcomer writes a ledger line after being admitted.
     let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    room.record(
-        &people[1],
-        &pot,
-        NewEntry::new(EntryKind::Inflow, 500, ""),
-        11,
-    )
-    .unwrap();
+    record_line(&mut room, &people[1], &pot, EntryKind::Inflow, 500, 11);
     let before = room.pot(&pot, 100);
     let mut early = on_branch(&mut room, &deps, |branch, room| {
         put_copy(branch, &key, room.entry(&key).unwrap());
@@ -1219,22 +1160,17 @@ fn a_copy_of_an_entry_beside_the_real_one_changes_nothing_on_a_device_that_read_
 fn a_voucher_signing_a_rival_version_of_a_vouch_unadmits_nobody() {
     let (mut room, people) = community(3);
     let newcomer = people[1].public();
-    let (key, id) = room
-        .entries("vouch:")
-        .find(|(_, f)| super::signed::text(f, "newcomer") == Some(newcomer.as_str()))
-        .map(|(id, _)| (format!("vouch:{id}"), id.to_owned()))
-        .unwrap();
+    let (id, _) = vouch_for(&room, &newcomer);
+    let key = format!("vouch:{id}");
     let admitted = room.admitted();
     let founded = founding(&mut room);
-    on_branch(&mut room, &founded, |branch, _| {
-        put_signed(
-            branch,
-            &key,
-            &people[0],
-            vouch_canonical(&id, &newcomer, 4_000),
-        )
-        .unwrap();
-    });
+    signed_apart(
+        &mut room,
+        &founded,
+        &key,
+        &people[0],
+        vouch_canonical(&id, &newcomer, 4_000),
+    );
     assert_eq!(room.admitted(), admitted);
     assert!(keys_tampered(&room).contains(&key));
 }
@@ -1294,14 +1230,7 @@ fn rival_versions_of_a_decided_proposal_or_its_record_undo_nothing() {
 fn a_forgery_at_an_approval_s_id_hides_no_approval() {
     let (mut room, people) = community(3);
     let pot = room.open_pot(&people[0], "Pot", "EUR", 10).unwrap();
-    let expense = room
-        .record(
-            &people[0],
-            &pot,
-            NewEntry::new(EntryKind::Expense, 40, "rope"),
-            11,
-        )
-        .unwrap();
+    let expense = record_line(&mut room, &people[0], &pot, EntryKind::Expense, 40, 11);
     room.approve(&people[1], &pot, &expense, 12).unwrap();
     assert_eq!(room.approvers(&expense).len(), 1);
     let (key, author) = room

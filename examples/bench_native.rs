@@ -37,17 +37,17 @@ fn main() {
     let t = Instant::now();
     let mut rounds = 0;
     loop {
-        let out_b = sb.outgoing(&mut b.doc_mut());
-        let out_a = sa.outgoing(&mut a.doc_mut());
+        let out_b = sb.outgoing(&mut b.doc_mut(), 0);
+        let out_a = sa.outgoing(&mut a.doc_mut(), 0);
         if out_a.is_empty() && out_b.is_empty() {
             break;
         }
         rounds += 1;
         for f in out_b {
-            sa.receive(&mut a.doc_mut(), &f).unwrap();
+            sa.receive(&mut a.doc_mut(), &f, 0).unwrap();
         }
         for f in out_a {
-            sb.receive(&mut b.doc_mut(), &f).unwrap();
+            sb.receive(&mut b.doc_mut(), &f, 0).unwrap();
         }
     }
     println!(

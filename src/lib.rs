@@ -8,6 +8,7 @@ pub mod markdown;
 #[cfg(target_arch = "wasm32")]
 pub mod net;
 pub mod qr;
+pub mod replica;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
 pub mod sync;

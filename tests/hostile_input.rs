@@ -16,7 +16,7 @@ proptest! {
         if let Ok(frame) = Frame::decode(&bytes) {
             prop_assert!(frame.index < frame.count);
             let mut r = Reassembler::default();
-            let _ = r.push(frame);
+            let _ = r.push(frame, 0);
         }
     }
 
@@ -33,7 +33,7 @@ proptest! {
         let payload = if as_frame { Frame::split(7, &plain).remove(0) } else { plain };
         let sealed = key.seal(DATA_CONTEXT, &payload);
         let mut session = Session::new(key);
-        let _ = session.receive(&mut room.doc_mut(), &sealed);
+        let _ = session.receive(&mut room.doc_mut(), &sealed, 0);
         prop_assert_eq!(room.doc_mut().get_heads(), heads);
     }
 
@@ -42,7 +42,7 @@ proptest! {
         let key = RoomSecret::from_bytes([4; 32]).room_key();
         let mut room = RoomDoc::create("room-1", "Target", 0).unwrap();
         let mut session = Session::new(key);
-        prop_assert!(session.receive(&mut room.doc_mut(), &bytes).is_err());
+        prop_assert!(session.receive(&mut room.doc_mut(), &bytes, 0).is_err());
     }
 
     #[test]

@@ -121,7 +121,7 @@ async fn a_50_mb_message_crosses_in_frames_and_arrives_whole() {
             let bytes = js_sys::Uint8Array::new(&buf).to_vec();
             bytes_in.set(bytes_in.get() + bytes.len());
             let frame = Frame::decode(&bytes).expect("a well-formed frame");
-            if let Some(message) = reassembler.push(frame) {
+            if let Some(message) = reassembler.push(frame, js_sys::Date::now() as i64) {
                 *whole.borrow_mut() = Some(message);
             }
         })
@@ -138,7 +138,7 @@ async fn a_50_mb_message_crosses_in_frames_and_arrives_whole() {
     let outbox = Outbox::new(send.clone());
     let started = js_sys::Date::now();
     for frame in &frames {
-        assert!(outbox.send(frame));
+        assert_eq!(outbox.send(frame), tequio::replica::Sent::Queued);
     }
     // The channel was never given more than the high-water mark: the rest waited.
     assert!(send.buffered_amount() <= HIGH_WATER + 64 * 1024);

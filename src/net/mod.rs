@@ -252,7 +252,7 @@ impl Mesh {
                     mesh.drop_peer(&id, true);
                     lost = true;
                 } else {
-                    link.send(&[]);
+                    let _ = link.send(&[]);
                 }
             }
             if lost {
@@ -324,7 +324,7 @@ impl Mesh {
         };
         if let Some(link) = link {
             for (text, hops) in parked {
-                link.send(&channel_signal(hops, &text));
+                let _ = link.send(&channel_signal(hops, &text));
             }
         }
     }
@@ -383,7 +383,7 @@ impl Mesh {
         };
         let bytes = channel_signal(0, &text);
         for link in links {
-            link.send(&bytes);
+            let _ = link.send(&bytes);
         }
     }
 
@@ -418,7 +418,7 @@ impl Mesh {
         if !forward.is_empty() {
             let bytes = channel_signal(routing.hops, text);
             for link in forward {
-                link.send(&bytes);
+                let _ = link.send(&bytes);
             }
         }
         if !routing.handle {
@@ -618,6 +618,13 @@ impl Mesh {
         }
     }
 
+    /// Disconnects a peer (its session is gone already) and ignores it until `until` (ms): its
+    /// signals are neither handled nor passed on, and it is not reached again meanwhile.
+    pub fn ignore(&self, id: &str, until: f64) {
+        self.drop_peer(id, false);
+        self.0.borrow_mut().router.ignore(id, until);
+    }
+
     /// Forgets a peer only if `link` is still its current connection (not a newer one).
     pub(crate) fn drop_peer_if(&self, id: &str, link: &PeerLink) {
         let current = self.0.borrow().peers.get(id).is_some_and(|l| l.same(link));
@@ -626,10 +633,12 @@ impl Mesh {
         }
     }
 
-    /// Sends bytes to one connected peer; false if it is not connected.
-    pub fn send(&self, peer: &str, bytes: &[u8]) -> bool {
+    /// Sends bytes to one connected peer.
+    pub fn send(&self, peer: &str, bytes: &[u8]) -> crate::replica::Sent {
         let link = self.0.borrow().peers.get(peer).cloned();
-        let Some(link) = link else { return false };
+        let Some(link) = link else {
+            return crate::replica::Sent::Closed;
+        };
         let mut framed = Vec::with_capacity(bytes.len() + 1);
         framed.push(CHANNEL_DATA);
         framed.extend_from_slice(bytes);

@@ -3,6 +3,7 @@
 //! sends more. Without this, a large sync (many chunks sent at once) overfills the browser's
 //! buffer (16 MB in Chromium) and the channel is closed.
 
+use crate::replica::Sent;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -13,8 +14,9 @@ use web_sys::{RtcDataChannel, RtcDataChannelState};
 pub const HIGH_WATER: u32 = 4 * 1024 * 1024;
 /// Resume when the buffer drains below this.
 pub const LOW_WATER: u32 = 1024 * 1024;
-/// Messages waiting beyond this many bytes mean the peer cannot keep up: the send is refused.
-pub const MAX_QUEUED: usize = 256 * 1024 * 1024;
+/// Messages waiting beyond this many bytes mean the peer cannot keep up: the send is refused
+/// (and the peer dropped, see `replica`). One largest message fits, with room to spare.
+pub const MAX_QUEUED: usize = crate::sync::MAX_MESSAGE + 32 * 1024 * 1024;
 
 struct Inner {
     channel: RtcDataChannel,
@@ -50,20 +52,25 @@ impl Outbox {
         }
     }
 
-    /// Queues a message and sends what the channel can take now. False if the channel is not
-    /// open or the queue is full (the message is dropped; sync retries later).
-    pub fn send(&self, bytes: &[u8]) -> bool {
+    /// Queues a message and sends what the channel can take now; refused (dropped) if the
+    /// channel is not open or the queue is full.
+    pub fn send(&self, bytes: &[u8]) -> Sent {
         {
             let mut inner = self.inner.borrow_mut();
-            if inner.channel.ready_state() != RtcDataChannelState::Open
-                || inner.queued_bytes + bytes.len() > MAX_QUEUED
-            {
-                return false;
+            if inner.channel.ready_state() != RtcDataChannelState::Open {
+                return Sent::Closed;
+            }
+            if inner.queued_bytes + bytes.len() > MAX_QUEUED {
+                return Sent::Full;
             }
             inner.queued_bytes += bytes.len();
             inner.queue.push_back(bytes.to_vec());
         }
-        pump(&self.inner)
+        if pump(&self.inner) {
+            Sent::Queued
+        } else {
+            Sent::Closed
+        }
     }
 
     /// Bytes waiting in the queue (not yet handed to the channel).

@@ -1,6 +1,7 @@
 //! One RTCPeerConnection with one ordered, reliable data channel.
 
 use super::{log, Mesh, MeshInner, NetEvent};
+use crate::replica::Sent;
 use crate::sync::{
     compact_sdp, read_channel_signal, SignalBody, CHANNEL_DATA, CHANNEL_SIGNAL, MAX_CHANNEL_MESSAGE,
 };
@@ -435,11 +436,11 @@ impl PeerLink {
             .is_some_and(|c| c.ready_state() == RtcDataChannelState::Open)
     }
 
-    pub(crate) fn send(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn send(&self, bytes: &[u8]) -> Sent {
         let inner = self.0.borrow();
         match inner.outbox.as_ref() {
             Some(o) => o.send(bytes),
-            None => false,
+            None => Sent::Closed,
         }
     }
 

@@ -17,7 +17,7 @@ const ROOMS: &str = "rooms";
 const CHUNKS: &str = "chunks";
 const SETTINGS: &str = "settings";
 /// Incremental chunks tolerated before a room is compacted into one snapshot.
-pub const COMPACT_AFTER: usize = 64;
+pub use crate::replica::COMPACT_AFTER;
 
 /// A storage failure, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

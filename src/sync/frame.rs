@@ -14,6 +14,11 @@ pub const CHUNK_PAYLOAD: usize = 60 * 1024;
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// Partially received messages kept at once per peer; older ones are dropped.
 const MAX_PARTIALS: usize = 4;
+/// Bytes of partial messages kept per peer: one whole message. An honest peer sends one message
+/// at a time over an ordered channel, so it never has more than one partial.
+pub const MAX_PARTIAL_BYTES: usize = MAX_MESSAGE;
+/// A partial message that gets no chunk for this long is dropped.
+pub const PARTIAL_TTL_MS: i64 = 30_000;
 
 /// Why a frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,18 +110,25 @@ struct Partial {
     chunks: BTreeMap<u16, Vec<u8>>,
     bytes: usize,
     arrival: u64,
+    /// When its last chunk arrived.
+    heard: i64,
 }
 
-/// Reassembles chunked messages. Tolerates duplicated and reordered chunks; bounded in memory.
+/// Reassembles chunked messages. Tolerates duplicated and reordered chunks; bounded in memory:
+/// at most [`MAX_PARTIALS`] messages and [`MAX_PARTIAL_BYTES`] bytes, each partial dropped
+/// after [`PARTIAL_TTL_MS`] without a chunk.
 #[derive(Default)]
 pub struct Reassembler {
     partials: BTreeMap<u32, Partial>,
     arrivals: u64,
+    bytes: usize,
 }
 
 impl Reassembler {
-    /// Adds a frame; returns the whole message once its last missing chunk arrives.
-    pub fn push(&mut self, frame: Frame<'_>) -> Option<Vec<u8>> {
+    /// Adds a frame that arrived at `now` (ms); returns the whole message once its last missing
+    /// chunk arrives.
+    pub fn push(&mut self, frame: Frame<'_>, now: i64) -> Option<Vec<u8>> {
+        self.expire(now);
         if frame.count == 1 {
             return Some(frame.payload.to_vec());
         }
@@ -130,38 +142,66 @@ impl Reassembler {
                 chunks: BTreeMap::new(),
                 bytes: 0,
                 arrival,
+                heard: now,
             });
         if partial.count != frame.count {
             // A frame contradicting the others of its message: drop what we had of it.
-            self.partials.remove(&frame.message_id);
+            self.remove(frame.message_id);
             return None;
         }
+        partial.heard = now;
         if !partial.chunks.contains_key(&frame.index) {
             partial.bytes += frame.payload.len();
+            self.bytes += frame.payload.len();
             partial.chunks.insert(frame.index, frame.payload.to_vec());
         }
         if partial.chunks.len() == usize::from(partial.count) {
-            let done = self.partials.remove(&frame.message_id)?;
+            let done = self.remove(frame.message_id)?;
             let mut out = Vec::with_capacity(done.bytes);
             for chunk in done.chunks.values() {
                 out.extend_from_slice(chunk);
             }
             return Some(out);
         }
-        while self.partials.len() > MAX_PARTIALS {
+        while self.partials.len() > MAX_PARTIALS || self.bytes > MAX_PARTIAL_BYTES {
             let oldest = self
                 .partials
                 .iter()
                 .min_by_key(|(_, p)| p.arrival)
                 .map(|(id, _)| *id)?;
-            self.partials.remove(&oldest);
+            self.remove(oldest);
         }
         None
+    }
+
+    fn remove(&mut self, id: u32) -> Option<Partial> {
+        let gone = self.partials.remove(&id)?;
+        self.bytes -= gone.bytes;
+        Some(gone)
+    }
+
+    /// Drops partial messages that have had no chunk for [`PARTIAL_TTL_MS`].
+    pub fn expire(&mut self, now: i64) {
+        let stale: Vec<u32> = self
+            .partials
+            .iter()
+            .filter(|(_, p)| now.saturating_sub(p.heard) > PARTIAL_TTL_MS)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.remove(id);
+        }
+    }
+
+    /// Bytes held in partial messages.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Forgets every partial message (on reconnect).
     pub fn clear(&mut self) {
         self.partials.clear();
+        self.bytes = 0;
     }
 }
 
@@ -181,11 +221,11 @@ mod tests {
             .all(|f| f.len() <= FRAME_HEADER + CHUNK_PAYLOAD));
         let mut r = Reassembler::default();
         for i in [2, 0, 2, 3] {
-            assert_eq!(r.push(Frame::decode(&frames[i]).unwrap()), None);
+            assert_eq!(r.push(Frame::decode(&frames[i]).unwrap(), 0), None);
         }
-        assert_eq!(r.push(Frame::decode(&frames[1]).unwrap()), Some(message));
+        assert_eq!(r.push(Frame::decode(&frames[1]).unwrap(), 0), Some(message));
         // A late duplicate starts a partial again but never completes a wrong message.
-        assert_eq!(r.push(Frame::decode(&frames[1]).unwrap()), None);
+        assert_eq!(r.push(Frame::decode(&frames[1]).unwrap(), 0), None);
     }
 
     #[test]
@@ -193,7 +233,7 @@ mod tests {
         let frames = Frame::split(1, b"");
         assert_eq!(frames.len(), 1);
         let mut r = Reassembler::default();
-        assert_eq!(r.push(Frame::decode(&frames[0]).unwrap()), Some(vec![]));
+        assert_eq!(r.push(Frame::decode(&frames[0]).unwrap(), 0), Some(vec![]));
     }
 
     #[test]
@@ -228,15 +268,52 @@ mod tests {
         let mut r = Reassembler::default();
         for id in 0..100u32 {
             let frames = Frame::split(id, &vec![1u8; CHUNK_PAYLOAD + 1]);
-            r.push(Frame::decode(&frames[0]).unwrap());
+            r.push(Frame::decode(&frames[0]).unwrap(), 0);
         }
         assert!(r.partials.len() <= MAX_PARTIALS);
         // A frame whose count contradicts its message's other frames drops that message.
         let frames = Frame::split(500, &vec![1u8; CHUNK_PAYLOAD * 2 + 1]);
-        r.push(Frame::decode(&frames[0]).unwrap());
+        r.push(Frame::decode(&frames[0]).unwrap(), 0);
         let mut liar = frames[1].clone();
         liar[8..10].copy_from_slice(&2u16.to_be_bytes());
-        assert_eq!(r.push(Frame::decode(&liar).unwrap()), None);
+        assert_eq!(r.push(Frame::decode(&liar).unwrap(), 0), None);
         assert!(!r.partials.contains_key(&500));
+    }
+
+    #[test]
+    fn partial_messages_are_bounded_in_bytes_and_age() {
+        let mut r = Reassembler::default();
+        // Three partial messages of 30 MiB each: together past one message's worth of bytes.
+        let big = vec![7u8; 30 * 1024 * 1024];
+        let frames: Vec<Vec<Vec<u8>>> = (0..3u32).map(|id| Frame::split(id, &big)).collect();
+        for (id, all) in frames.iter().enumerate() {
+            for f in &all[..all.len() - 1] {
+                assert_eq!(r.push(Frame::decode(f).unwrap(), id as i64), None);
+            }
+            assert!(r.bytes() <= MAX_PARTIAL_BYTES, "{} bytes held", r.bytes());
+        }
+        // The oldest was dropped to make room: its last chunk completes nothing.
+        assert_eq!(
+            r.push(Frame::decode(frames[0].last().unwrap()).unwrap(), 3),
+            None
+        );
+        // The newest completes.
+        let done = r.push(Frame::decode(frames[2].last().unwrap()).unwrap(), 4);
+        assert_eq!(done.as_deref(), Some(&big[..]));
+        // A partial with no chunk for longer than the limit is gone, and its bytes with it.
+        let msg = vec![1u8; CHUNK_PAYLOAD * 2];
+        let parts = Frame::split(77, &msg);
+        r.clear();
+        r.push(Frame::decode(&parts[0]).unwrap(), 1_000);
+        assert_eq!(r.bytes(), CHUNK_PAYLOAD);
+        r.expire(1_000 + PARTIAL_TTL_MS + 1);
+        assert_eq!(r.bytes(), 0);
+        assert_eq!(
+            r.push(
+                Frame::decode(&parts[1]).unwrap(),
+                1_000 + PARTIAL_TTL_MS + 2
+            ),
+            None
+        );
     }
 }

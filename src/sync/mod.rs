@@ -19,5 +19,8 @@ pub use router::{
     channel_signal, read_channel_signal, Backoff, Reach, Router, Routing, CHANNEL_DATA,
     CHANNEL_SIGNAL, DEFAULT_MESH_LIMIT, MAX_CHANNEL_MESSAGE, MAX_HOPS,
 };
-pub use session::{PeerSync, Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME};
+pub use session::{
+    PeerSync, Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME, RESTARTS_PER_MINUTE,
+    RETRY_EVERY_MS, STRIKES_TO_DROP, STRIKE_WINDOW_MS, WHOLE_DOC_EVERY_MS,
+};
 pub use signal::{compact_sdp, Signal, SignalBody, SignalError, MAX_SIGNAL_TEXT};

@@ -105,7 +105,12 @@ pub struct Router {
     known: BTreeMap<String, f64>,
     /// Signals waiting for their addressee to connect: (addressee, sealed text, hops, when).
     parked: VecDeque<(String, String, u8, f64)>,
+    /// Devices dropped for misbehaving, and until when (ms) nothing of theirs is heard.
+    ignored: BTreeMap<String, f64>,
 }
+
+/// Devices ignored at once; past this the one ignored earliest is let go first.
+const MAX_IGNORED: usize = 1_024;
 
 impl Router {
     pub fn new(me: impl Into<String>, limit: usize) -> Self {
@@ -116,7 +121,31 @@ impl Router {
             seen_order: VecDeque::new(),
             known: BTreeMap::new(),
             parked: VecDeque::new(),
+            ignored: BTreeMap::new(),
         }
+    }
+
+    /// Ignores a device until `until` (ms): its signals are neither handled nor passed on, and
+    /// it is not chosen as a peer.
+    pub fn ignore(&mut self, peer: &str, until: f64) {
+        self.known.remove(peer);
+        self.parked.retain(|p| p.0 != peer);
+        self.ignored.insert(peer.to_owned(), until);
+        if self.ignored.len() > MAX_IGNORED {
+            let first = self
+                .ignored
+                .iter()
+                .min_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(id, _)| id.clone());
+            if let Some(id) = first {
+                self.ignored.remove(&id);
+            }
+        }
+    }
+
+    /// Whether a device is ignored at `now`.
+    pub fn is_ignored(&self, peer: &str, now: f64) -> bool {
+        self.ignored.get(peer).is_some_and(|until| now < *until)
     }
 
     pub fn me(&self) -> &str {
@@ -164,7 +193,11 @@ impl Router {
         connected: &[String],
         now: f64,
     ) -> Option<Routing> {
-        if signal.from == self.me || !self.remember(&signal.id) {
+        if signal.from == self.me || self.is_ignored(&signal.from, now) {
+            return None;
+        }
+        self.ignored.retain(|_, until| now < *until);
+        if !self.remember(&signal.id) {
             return None;
         }
         self.known.insert(signal.from.clone(), now);
@@ -220,7 +253,9 @@ impl Router {
 
     /// Notes that a peer is there (its channel is open).
     pub fn heard(&mut self, peer: &str, now: f64) {
-        self.known.insert(peer.to_owned(), now);
+        if !self.is_ignored(peer, now) {
+            self.known.insert(peer.to_owned(), now);
+        }
     }
 
     /// Forgets a device whose connection closed: it is reached again only once it is heard of
@@ -370,6 +405,28 @@ mod tests {
         b.succeeded();
         assert!(!b.is_down());
         assert_eq!(b.failed(), 500);
+    }
+
+    #[test]
+    fn an_ignored_device_is_not_heard_nor_passed_on_until_its_time_is_up() {
+        let mut r = Router::new("b", 20);
+        let peers = vec!["c".to_string()];
+        r.receive(&announce("m0", "x", None), 0, None, &peers, 0.0);
+        assert!(r.known().any(|k| k == "x"));
+        r.ignore("x", 1_000.0);
+        assert!(!r.known().any(|k| k == "x"));
+        assert_eq!(
+            r.receive(&announce("m1", "x", None), 0, None, &peers, 10.0),
+            None
+        );
+        r.heard("x", 20.0);
+        assert!(r.known().all(|k| k != "x"));
+        // Others are heard as before; after the time, so is x.
+        assert!(r
+            .receive(&announce("m2", "y", None), 0, None, &peers, 30.0)
+            .is_some());
+        let later = r.receive(&announce("m3", "x", None), 0, None, &peers, 1_000.0);
+        assert!(later.is_some_and(|routing| routing.handle));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 
 use super::frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
 use crate::crypto::{OpenError, RoomKey, SEAL_OVERHEAD};
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{Message, MessageFlags, State, SyncDoc};
 use automerge::{AutoCommit, ReadDoc};
+use std::collections::VecDeque;
 
 /// The largest sealed data-channel message accepted; anything larger is dropped unread.
 pub const MAX_SEALED_FRAME: usize = FRAME_HEADER + CHUNK_PAYLOAD + SEAL_OVERHEAD;
@@ -28,6 +29,20 @@ pub enum Rejected {
     #[error("sync message refused by the document: {0}")]
     Apply(String),
 }
+
+/// Requests to start over (a sync reset: send me everything again) answered per peer and
+/// minute; later ones wait. An honest peer makes one each time its device wakes, at most every
+/// [`RETRY_EVERY_MS`].
+pub const RESTARTS_PER_MINUTE: usize = 3;
+/// How often this side asks to start over after a silence.
+pub const RETRY_EVERY_MS: i64 = 20_000;
+/// The whole document (automerge's save) goes to one peer at most this often; in between, a
+/// peer that asks for everything again is sent changes, without saving the room anew.
+pub const WHOLE_DOC_EVERY_MS: i64 = 60_000;
+/// Refused messages within [`STRIKE_WINDOW_MS`] after which the peer is to be dropped.
+pub const STRIKES_TO_DROP: usize = 3;
+pub const STRIKE_WINDOW_MS: i64 = 10 * 60_000;
+const MINUTE_MS: i64 = 60_000;
 
 /// What an accepted message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +75,16 @@ pub struct Session {
     state: State,
     reassembler: Reassembler,
     next_message_id: u32,
+    /// When requests to start over were last answered (within the last minute).
+    restarts: VecDeque<i64>,
+    /// The peer asked to start over and has not been answered yet.
+    restart_pending: bool,
+    /// When the whole document was last sent.
+    whole_doc_at: Option<i64>,
+    /// When messages from the peer were refused (within [`STRIKE_WINDOW_MS`]).
+    strikes: VecDeque<i64>,
+    /// When this side last asked to start over.
+    retried_at: Option<i64>,
 }
 
 impl Session {
@@ -69,14 +94,48 @@ impl Session {
             state: State::new(),
             reassembler: Reassembler::default(),
             next_message_id: 0,
+            restarts: VecDeque::new(),
+            restart_pending: false,
+            whole_doc_at: None,
+            strikes: VecDeque::new(),
+            retried_at: None,
         }
     }
 
-    /// The sealed frames to send now, if the peer is missing anything (or must learn our heads).
-    pub fn outgoing(&mut self, doc: &mut AutoCommit) -> Vec<Vec<u8>> {
-        let Some(message) = doc.sync().generate_sync_message(&mut self.state) else {
+    /// The sealed frames to send now (`now` in ms), if the peer is missing anything (or must
+    /// learn our heads).
+    pub fn outgoing(&mut self, doc: &mut AutoCommit, now: i64) -> Vec<Vec<u8>> {
+        if self.restart_pending {
+            // Answering a sync reset sends everything again: a few times a minute at most.
+            forget_before(&mut self.restarts, now - MINUTE_MS);
+            if self.restarts.len() >= RESTARTS_PER_MINUTE {
+                return Vec::new();
+            }
+            self.restarts.push_back(now);
+            self.restart_pending = false;
+        }
+        // Within a minute of sending the whole document, automerge is kept from saving and
+        // sending it again (it does so for a peer that says it has nothing, or lacks a third of
+        // the changes): seen as a peer without whole-document messages, it is sent changes.
+        let hold_back = self
+            .whole_doc_at
+            .is_some_and(|at| now.saturating_sub(at) < WHOLE_DOC_EVERY_MS)
+            && !self.state.needs_reset;
+        let capabilities = if hold_back {
+            self.state.their_capabilities.as_mut().map(std::mem::take)
+        } else {
+            None
+        };
+        let message = doc.sync().generate_sync_message(&mut self.state);
+        if let (Some(caps), Some(mine)) = (capabilities, self.state.their_capabilities.as_mut()) {
+            *mine = caps;
+        }
+        let Some(message) = message else {
             return Vec::new();
         };
+        if message.changes.iter().any(super::wire::is_document) {
+            self.whole_doc_at = Some(now);
+        }
         let encoded = message.encode();
         let id = self.next_message_id;
         self.next_message_id = self.next_message_id.wrapping_add(1);
@@ -86,14 +145,33 @@ impl Session {
             .collect()
     }
 
-    /// Checks, opens, reassembles and applies one message from the peer.
-    pub fn receive(&mut self, doc: &mut AutoCommit, sealed: &[u8]) -> Result<Received, Rejected> {
+    /// Checks, opens, reassembles and applies one message from the peer, arrived at `now`
+    /// (ms). A refused message counts a strike against the peer (see [`Session::misbehaving`]).
+    pub fn receive(
+        &mut self,
+        doc: &mut AutoCommit,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<Received, Rejected> {
+        let result = self.receive_checked(doc, sealed, now);
+        if result.is_err() {
+            self.strikes.push_back(now);
+        }
+        result
+    }
+
+    fn receive_checked(
+        &mut self,
+        doc: &mut AutoCommit,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<Received, Rejected> {
         if sealed.len() > MAX_SEALED_FRAME {
             return Err(Rejected::TooLarge(sealed.len()));
         }
         let plain = self.key.open(CONTEXT, sealed)?;
         let frame = Frame::decode(&plain)?;
-        let Some(message) = self.reassembler.push(frame) else {
+        let Some(message) = self.reassembler.push(frame, now) else {
             return Ok(Received::Partial);
         };
         if message.len() > MAX_MESSAGE {
@@ -102,6 +180,13 @@ impl Session {
         // Automerge trusts what a message says of itself: checked first (see `wire`).
         super::wire::check(&message)?;
         let message = Message::decode(&message).map_err(|e| Rejected::Decode(e.to_string()))?;
+        // Asking to start over makes this side send everything again (see `outgoing`).
+        if message
+            .flags
+            .is_some_and(|f| f.contains(MessageFlags::SYNC_RESET))
+        {
+            self.restart_pending = true;
+        }
         let before = doc.get_heads();
         doc.sync()
             .receive_sync_message(&mut self.state, message)
@@ -109,6 +194,33 @@ impl Session {
         Ok(Received::Applied {
             changed: doc.get_heads() != before,
         })
+    }
+
+    /// Whether the peer has had [`STRIKES_TO_DROP`] messages refused within
+    /// [`STRIKE_WINDOW_MS`] of `now`: it is to be disconnected and ignored for a while.
+    pub fn misbehaving(&mut self, now: i64) -> bool {
+        forget_before(&mut self.strikes, now - STRIKE_WINDOW_MS);
+        self.strikes.len() >= STRIKES_TO_DROP
+    }
+
+    /// A request to start over waits for [`RESTARTS_PER_MINUTE`] to allow its answer.
+    pub fn held_back(&self) -> bool {
+        self.restart_pending
+    }
+
+    /// Bytes held in partly received messages.
+    pub fn partial_bytes(&self) -> usize {
+        self.reassembler.bytes()
+    }
+
+    /// Forgets partly received messages that have had no chunk for a while.
+    pub fn expire_partials(&mut self, now: i64) {
+        self.reassembler.expire(now);
+    }
+
+    /// Forgets partly received messages (memory is short).
+    pub fn drop_partials(&mut self) {
+        self.reassembler.clear();
     }
 
     /// Compares the heads the peer last reported with this document. Honest by construction:
@@ -128,14 +240,31 @@ impl Session {
     }
 
     /// After a silence (a message may have been lost): forget what we think was sent and ask
-    /// the peer to do the same, so the next exchange resends whatever is missing.
-    pub fn retry(&mut self) {
+    /// the peer to do the same, so the next exchange resends whatever is missing. At most
+    /// every [`RETRY_EVERY_MS`] (the peer accepts only a few such requests a minute); whether
+    /// it was done.
+    pub fn retry(&mut self, now: i64) -> bool {
+        if self
+            .retried_at
+            .is_some_and(|at| now.saturating_sub(at) < RETRY_EVERY_MS)
+        {
+            return false;
+        }
+        self.retried_at = Some(now);
         self.state.sent_hashes.clear();
         self.state.in_flight = false;
         self.state.have_responded = false;
         self.state.last_sent_heads.clear();
         self.state.needs_reset = true;
         self.reassembler.clear();
+        true
+    }
+}
+
+/// Drops the times at or before `before` from the front of an ordered queue.
+fn forget_before(times: &mut VecDeque<i64>, before: i64) {
+    while times.front().is_some_and(|at| *at <= before) {
+        times.pop_front();
     }
 }
 
@@ -171,9 +300,9 @@ mod tests {
         let s = sa.status(&mut a.doc_mut());
         assert!(s.have_theirs && !s.they_have_mine);
         // The peer's view: it still believes it is complete until A's message arrives.
-        let frames = sa.outgoing(&mut a.doc_mut());
+        let frames = sa.outgoing(&mut a.doc_mut(), 0);
         for f in frames {
-            sb.receive(&mut b.doc_mut(), &f).unwrap();
+            sb.receive(&mut b.doc_mut(), &f, 0).unwrap();
         }
         let s = sb.status(&mut b.doc_mut());
         assert!(s.have_theirs, "B now has what A said it has");
@@ -183,10 +312,10 @@ mod tests {
         );
         // The peer reports a change this device lacks.
         b.add_post(&me(), post("Saw"), 3).unwrap();
-        for f in sb.outgoing(&mut b.doc_mut()) {
+        for f in sb.outgoing(&mut b.doc_mut(), 0) {
             let before = sa.status(&mut a.doc_mut());
             assert!(before.up_to_date() || !before.have_theirs);
-            sa.receive(&mut a.doc_mut(), &f).unwrap();
+            sa.receive(&mut a.doc_mut(), &f, 0).unwrap();
         }
         exchange(&mut a, &mut sa, &mut b, &mut sb);
         assert!(
@@ -204,17 +333,17 @@ mod tests {
     fn exchange(a: &mut RoomDoc, sa: &mut Session, b: &mut RoomDoc, sb: &mut Session) -> usize {
         let mut frames = 0;
         for _ in 0..50 {
-            let out_a = sa.outgoing(&mut a.doc_mut());
-            let out_b = sb.outgoing(&mut b.doc_mut());
+            let out_a = sa.outgoing(&mut a.doc_mut(), 0);
+            let out_b = sb.outgoing(&mut b.doc_mut(), 0);
             if out_a.is_empty() && out_b.is_empty() {
                 return frames;
             }
             frames += out_a.len() + out_b.len();
             for f in out_a {
-                sb.receive(&mut b.doc_mut(), &f).unwrap();
+                sb.receive(&mut b.doc_mut(), &f, 0).unwrap();
             }
             for f in out_b {
-                sa.receive(&mut a.doc_mut(), &f).unwrap();
+                sa.receive(&mut a.doc_mut(), &f, 0).unwrap();
             }
         }
         panic!("no quiescence");
@@ -242,17 +371,17 @@ mod tests {
         let mut largest = 0;
         // Route frames by hand to observe their sizes.
         for _ in 0..50 {
-            let out_a = sa.outgoing(&mut a.doc_mut());
-            let out_b = sb.outgoing(&mut b.doc_mut());
+            let out_a = sa.outgoing(&mut a.doc_mut(), 0);
+            let out_b = sb.outgoing(&mut b.doc_mut(), 0);
             if out_a.is_empty() && out_b.is_empty() {
                 break;
             }
             for f in out_a {
                 largest = largest.max(f.len());
-                sb.receive(&mut b.doc_mut(), &f).unwrap();
+                sb.receive(&mut b.doc_mut(), &f, 0).unwrap();
             }
             for f in out_b {
-                sa.receive(&mut a.doc_mut(), &f).unwrap();
+                sa.receive(&mut a.doc_mut(), &f, 0).unwrap();
             }
         }
         assert!(largest < 64 * 1024, "largest frame {largest}");
@@ -270,27 +399,27 @@ mod tests {
         let mut s = Session::new(key.clone());
         let huge = vec![0u8; MAX_SEALED_FRAME + 1];
         assert_eq!(
-            s.receive(&mut doc.doc_mut(), &huge),
+            s.receive(&mut doc.doc_mut(), &huge, 0),
             Err(Rejected::TooLarge(huge.len()))
         );
         assert!(matches!(
-            s.receive(&mut doc.doc_mut(), b"short"),
+            s.receive(&mut doc.doc_mut(), b"short", 0),
             Err(Rejected::Sealed(_))
         ));
         let other = RoomSecret::generate().room_key();
         let foreign = other.seal(CONTEXT, &Frame::split(0, b"x")[0]);
         assert_eq!(
-            s.receive(&mut doc.doc_mut(), &foreign),
+            s.receive(&mut doc.doc_mut(), &foreign, 0),
             Err(Rejected::Sealed(OpenError::Unauthentic))
         );
         let garbage = key.seal(CONTEXT, &Frame::split(0, b"\x42garbage")[0]);
         assert!(matches!(
-            s.receive(&mut doc.doc_mut(), &garbage),
+            s.receive(&mut doc.doc_mut(), &garbage, 0),
             Err(Rejected::Invalid(_))
         ));
         let not_a_frame = key.seal(CONTEXT, b"\x07");
         assert!(matches!(
-            s.receive(&mut doc.doc_mut(), &not_a_frame),
+            s.receive(&mut doc.doc_mut(), &not_a_frame, 0),
             Err(Rejected::Frame(_))
         ));
         assert_eq!(doc.doc_mut().get_heads(), heads);
@@ -307,15 +436,129 @@ mod tests {
         let sealed = key.seal(CONTEXT, &Frame::split(0, &message)[0]);
         let mut s = Session::new(key.clone());
         assert!(matches!(
-            s.receive(&mut room.doc_mut(), &sealed),
+            s.receive(&mut room.doc_mut(), &sealed, 0),
             Err(Rejected::Invalid(super::super::wire::Invalid::Bloom(_)))
         ));
-        assert!(!s.outgoing(&mut room.doc_mut()).is_empty());
+        assert!(!s.outgoing(&mut room.doc_mut(), 0).is_empty());
         // And an honest peer still syncs through it.
         let mut b = RoomDoc::empty("room-1");
         let mut sb = Session::new(key);
         exchange(&mut room, &mut s, &mut b, &mut sb);
         assert_eq!(b.name(), room.name());
+    }
+
+    /// A room of `n` posts with long descriptions.
+    fn big_room(n: i64) -> RoomDoc {
+        let mut room = RoomDoc::create("room-1", "Target", 0).unwrap();
+        for i in 0..n {
+            let description = (0..8).map(|_| crate::crypto::random_id()).collect();
+            room.add_post(
+                &me(),
+                NewPost {
+                    description,
+                    ..post(&format!("Need {i}"))
+                },
+                i,
+            )
+            .unwrap();
+        }
+        room
+    }
+
+    /// What one received message makes the session send back: bytes, and whether it carried
+    /// the whole document.
+    fn answer(s: &mut Session, room: &mut RoomDoc, message: &[u8], now: i64) -> usize {
+        let key = s.key.clone();
+        let sealed = key.seal(CONTEXT, &Frame::split(now as u32, message)[0]);
+        s.receive(&mut room.doc_mut(), &sealed, now).unwrap();
+        s.outgoing(&mut room.doc_mut(), now)
+            .iter()
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// Eight bytes saying "I have nothing" (empty heads, whole-document messages understood):
+    /// each made automerge save the room and send all of it. The whole document now goes at
+    /// most once a minute; the other answers are small.
+    #[test]
+    fn a_peer_claiming_to_have_nothing_gets_the_whole_room_once_a_minute() {
+        let mut room = big_room(300);
+        let whole = room.doc_mut().save().len();
+        let mut s = Session::new(RoomSecret::generate().room_key());
+        let empty = [0x42, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x84];
+        let sent: Vec<usize> = (0..100)
+            .map(|i| answer(&mut s, &mut room, &empty, i * 590))
+            .collect();
+        let total: usize = sent.iter().sum();
+        assert!(
+            sent[0] > whole,
+            "the first answer is the room ({} of {whole})",
+            sent[0]
+        );
+        assert!(
+            total < whole + 100 * 1024,
+            "100 requests in a minute cost {total} bytes (the room is {whole})"
+        );
+        // A minute later the whole document may go again.
+        assert!(answer(&mut s, &mut room, &empty, 60_000 + 100 * 590) > whole);
+    }
+
+    /// A sync reset with a filter of nothing: everything again, each time. Answered three
+    /// times a minute; the next answer waits for the window, then goes out.
+    #[test]
+    fn sync_resets_are_answered_a_few_times_a_minute_and_the_rest_wait() {
+        let mut room = big_room(300);
+        let whole = room.doc_mut().save().len();
+        let mut s = Session::new(RoomSecret::generate().room_key());
+        // Heads: the room's first change (known to any link holder); one empty filter; reset.
+        let first = room.doc_mut().get_changes(&[]).first().unwrap().hash();
+        let mut reset = vec![0x42, 0x01];
+        reset.extend_from_slice(&first.0);
+        reset.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x02, 0x85]);
+        let big: Vec<i64> = (0..50)
+            .map(|i| i * 1_000)
+            .filter(|&at| answer(&mut s, &mut room, &reset, at) > whole / 2)
+            .collect();
+        assert_eq!(big.len(), RESTARTS_PER_MINUTE, "answered at {big:?}");
+        assert!(s.held_back());
+        // Nothing more until the first answer leaves the window; then the held answer goes.
+        assert!(s.outgoing(&mut room.doc_mut(), 59_000).is_empty());
+        let later: usize = s
+            .outgoing(&mut room.doc_mut(), 60_000)
+            .iter()
+            .map(Vec::len)
+            .sum();
+        assert!(later > whole / 2, "held answer: {later} bytes");
+        assert!(!s.held_back());
+    }
+
+    #[test]
+    fn a_peer_whose_messages_keep_being_refused_is_to_be_dropped() {
+        let key = RoomSecret::generate().room_key();
+        let mut room = RoomDoc::create("room-1", "Target", 0).unwrap();
+        let mut s = Session::new(key.clone());
+        let bad = key.seal(CONTEXT, &Frame::split(0, b"\x42garbage")[0]);
+        for at in [0, 1_000] {
+            assert!(s.receive(&mut room.doc_mut(), &bad, at).is_err());
+            assert!(!s.misbehaving(at));
+        }
+        // Honest traffic in between does not count against it.
+        let mut b = RoomDoc::empty("room-1");
+        let mut sb = Session::new(key);
+        exchange(&mut room, &mut s, &mut b, &mut sb);
+        assert!(!s.misbehaving(2_000));
+        assert!(s.receive(&mut room.doc_mut(), &bad, 3_000).is_err());
+        assert!(s.misbehaving(3_000));
+        // Strikes are forgotten after their window.
+        assert!(!s.misbehaving(1_000 + STRIKE_WINDOW_MS));
+    }
+
+    #[test]
+    fn retries_are_spaced() {
+        let mut s = Session::new(RoomSecret::generate().room_key());
+        assert!(s.retry(0));
+        assert!(!s.retry(RETRY_EVERY_MS - 1));
+        assert!(s.retry(RETRY_EVERY_MS));
     }
 
     #[test]

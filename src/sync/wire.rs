@@ -213,6 +213,11 @@ fn chunk(r: &mut Reader<'_>, budget: &mut Budget) -> Result<(), Invalid> {
     }
 }
 
+/// Whether a chunk of an outgoing message (one this device made) is a whole document.
+pub fn is_document(chunk: &[u8]) -> bool {
+    chunk.len() > 8 && chunk[..4] == MAGIC && chunk[8] == 0
+}
+
 /// Inflates one DEFLATE stream into nothing, counting it against the budget.
 fn inflate(data: &[u8], budget: &mut Budget) -> Result<(), Invalid> {
     let mut stream = flate2::read::DeflateDecoder::new(data).take(budget.inflated + 1);

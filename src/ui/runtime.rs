@@ -1,14 +1,16 @@
-//! The open room on this device: its document, its saves and its peers. Every change, local or
-//! from a peer, goes through here: document → IndexedDB → peers → view.
+//! The open room on this device, as the page sees it: a shell around `replica::Replica` (the
+//! document, its saves and its peers' sync sessions, pure Rust) that wires it to IndexedDB
+//! (`IdbChunks`), to the WebRTC mesh (`MeshLinks`) and to the view. Every change, local or from
+//! a peer, goes through the replica: document → IndexedDB → peers → view.
 
 use crate::crypto::{Identity, RoomSecret};
 use crate::domain::{DomainError, Post, RoomDoc};
 use crate::net::{Mesh, NetConfig, NetEvent};
-use crate::store::{RoomRecord, Store, COMPACT_AFTER};
-use crate::sync::{Received, Session};
+pub use crate::replica::PeerState;
+use crate::replica::{ChunkStore, Outcome, PeerLinks, Replica, Sent, StoreEvent, Unwritten};
+use crate::store::{RoomRecord, Store};
 use leptos::prelude::*;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 /// What the room page shows; rebuilt from the document after every change.
@@ -36,31 +38,16 @@ pub struct RoomView {
     pub version: u64,
 }
 
-/// One connected peer as the room header shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerState {
-    pub id: String,
-    pub up_to_date: bool,
-    pub synced_at: Option<i64>,
-}
-
 struct Runtime {
     record: RoomRecord,
-    /// This device's key in the room: it signs every entry written here.
-    me: Identity,
-    secret: RoomSecret,
-    room: RoomDoc,
-    sessions: HashMap<String, Session>,
-    /// When each peer was last known to hold exactly what this device holds.
-    synced_at: HashMap<String, i64>,
+    replica: Replica,
     mesh: Option<Mesh>,
     store: Store,
-    chunk_keys: Vec<String>,
-    unsaved: Vec<u8>,
-    compacting: bool,
     /// A room-list summary update is scheduled (see [`RoomHandle::update_record`]).
     summary_due: bool,
     view: RwSignal<RoomView>,
+    /// Calls the replica's `tick` every second while the room is open.
+    ticker: Option<gloo_timers::callback::Interval>,
 }
 
 /// A handle on the open room, cheap to clone into event handlers.
@@ -72,6 +59,82 @@ const FACTS_BEHIND: usize = 200;
 
 fn now_ms() -> i64 {
     js_sys::Date::now() as i64
+}
+
+fn warn(text: &str) {
+    web_sys::console::warn_1(&format!("tequio: {text}").into());
+}
+
+/// IndexedDB behind the replica's store port: each write runs in the background and reports
+/// back to the open room (if it is still open).
+struct IdbChunks {
+    store: Store,
+    room_id: String,
+    owner: Weak<RefCell<Runtime>>,
+}
+
+impl IdbChunks {
+    fn report(owner: &Weak<RefCell<Runtime>>, event: StoreEvent) {
+        if let Some(rt) = owner.upgrade() {
+            RoomHandle(rt).on_store(event);
+        }
+    }
+}
+
+impl ChunkStore for IdbChunks {
+    fn append(&mut self, op: u64, bytes: Vec<u8>) {
+        let (store, id, owner) = (self.store.clone(), self.room_id.clone(), self.owner.clone());
+        leptos::task::spawn_local(async move {
+            let result = match store.append_chunk(&id, &bytes).await {
+                Ok(key) => Ok(key),
+                Err(e) => Err(Unwritten {
+                    error: e.to_string(),
+                    bytes,
+                }),
+            };
+            Self::report(&owner, StoreEvent::Appended { op, result });
+        });
+    }
+
+    fn compact(&mut self, op: u64, snapshot: Vec<u8>, replaced: Vec<String>) {
+        let (store, id, owner) = (self.store.clone(), self.room_id.clone(), self.owner.clone());
+        leptos::task::spawn_local(async move {
+            let result = store
+                .compact(&id, &snapshot, &replaced)
+                .await
+                .map_err(|e| e.to_string());
+            Self::report(&owner, StoreEvent::Compacted { op, result });
+        });
+    }
+
+    fn keep_facts(&mut self, facts: String) {
+        let (store, id) = (self.store.clone(), self.room_id.clone());
+        leptos::task::spawn_local(async move {
+            if let Err(e) = store.set_facts(&id, &facts).await {
+                warn(&format!("facts not kept: {e}"));
+            }
+        });
+    }
+}
+
+/// The WebRTC mesh behind the replica's links port. Sending is synchronous (nothing calls
+/// back); peers to drop are noted and dropped once the replica is no longer borrowed.
+struct MeshLinks {
+    mesh: Option<Mesh>,
+    dropped: Vec<(String, i64)>,
+}
+
+impl PeerLinks for MeshLinks {
+    fn send(&mut self, peer: &str, sealed: &[u8]) -> Sent {
+        match &self.mesh {
+            Some(mesh) => mesh.send(peer, sealed),
+            None => Sent::Closed,
+        }
+    }
+
+    fn drop_peer(&mut self, peer: &str, until: i64) {
+        self.dropped.push((peer.to_owned(), until));
+    }
 }
 
 impl RoomHandle {
@@ -106,18 +169,12 @@ impl RoomHandle {
         room.pin_founder((!record.founder.is_empty()).then(|| record.founder.clone()));
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
-            me,
-            secret: secret.clone(),
-            room,
-            sessions: HashMap::new(),
-            synced_at: HashMap::new(),
+            replica: Replica::new(room, me, secret.clone(), loaded.keys),
             mesh: None,
             store,
-            chunk_keys: loaded.keys,
-            unsaved: Vec::new(),
-            compacting: false,
             summary_due: false,
             view: RwSignal::new(RoomView::default()),
+            ticker: None,
         })));
         let weak = Rc::downgrade(&handle.0);
         let mesh = Mesh::join(&secret, config, move |event| {
@@ -126,12 +183,53 @@ impl RoomHandle {
             }
         });
         handle.0.borrow_mut().mesh = Some(mesh);
+        let weak = Rc::downgrade(&handle.0);
+        let ticker = gloo_timers::callback::Interval::new(1_000, move || {
+            if let Some(rt) = weak.upgrade() {
+                RoomHandle(rt).act(|replica, _, links| replica.tick(now_ms(), links));
+            }
+        });
+        handle.0.borrow_mut().ticker = Some(ticker);
         handle.refresh();
         handle.update_record();
-        if handle.0.borrow().room.facts_behind() > FACTS_BEHIND {
-            handle.keep_facts();
+        if handle.0.borrow().replica.room().facts_behind() > FACTS_BEHIND {
+            handle.act(|replica, store, _| store.keep_facts(replica.room().facts()));
         }
         Ok(handle)
+    }
+
+    /// Runs `f` on the replica with its ports, then does what must wait until the replica is no
+    /// longer borrowed: dropping misbehaving peers, logging what it refused.
+    fn act<T>(&self, f: impl FnOnce(&mut Replica, &mut IdbChunks, &mut MeshLinks) -> T) -> T {
+        let (out, dropped, notices, mesh) = {
+            let mut rt = self.0.borrow_mut();
+            let rt = &mut *rt;
+            let mut store = IdbChunks {
+                store: rt.store.clone(),
+                room_id: rt.record.id.clone(),
+                owner: Rc::downgrade(&self.0),
+            };
+            let mut links = MeshLinks {
+                mesh: rt.mesh.clone(),
+                dropped: Vec::new(),
+            };
+            let out = f(&mut rt.replica, &mut store, &mut links);
+            (
+                out,
+                links.dropped,
+                rt.replica.take_notices(),
+                rt.mesh.clone(),
+            )
+        };
+        for notice in notices {
+            warn(&notice);
+        }
+        if let Some(mesh) = mesh {
+            for (peer, until) in dropped {
+                mesh.ignore(&peer, until as f64);
+            }
+        }
+        out
     }
 
     pub fn view(&self) -> RwSignal<RoomView> {
@@ -141,26 +239,26 @@ impl RoomHandle {
     /// Reads the room (for a section's derived view) with this device's key.
     pub fn read<T>(&self, f: impl FnOnce(&RoomDoc, &Identity) -> T) -> T {
         let rt = self.0.borrow();
-        f(&rt.room, &rt.me)
+        f(rt.replica.room(), rt.replica.me())
     }
 
     /// This device's public key in the room.
     pub fn my_key(&self) -> String {
-        self.0.borrow().me.public()
+        self.0.borrow().replica.me().public()
     }
 
     /// The verified signer of a post (see `RoomDoc::post_signer`).
     pub fn post_signer(&self, post: &Post) -> Option<String> {
-        self.0.borrow().room.post_signer(post)
+        self.0.borrow().replica.room().post_signer(post)
     }
 
     /// The whole room as a backup file's content (with this device's key in it).
     pub fn backup(&self) -> crate::domain::Backup {
         let rt = self.0.borrow();
         crate::domain::Backup::of(
-            &rt.room,
-            &rt.secret.to_base64url(),
-            &rt.me.secret(),
+            rt.replica.room(),
+            &rt.replica.secret().to_base64url(),
+            &rt.replica.me().secret(),
             now_ms(),
         )
     }
@@ -201,7 +299,7 @@ impl RoomHandle {
     /// The room link's fragment (`#/join/…`), with the founder's fingerprint once known.
     pub fn link_fragment(&self) -> String {
         let rt = self.0.borrow();
-        crate::crypto::join_fragment(&rt.secret, rt.room.founder().as_deref())
+        crate::crypto::join_fragment(rt.replica.secret(), rt.replica.room().founder().as_deref())
     }
 
     /// Runs a domain command; on success the change is saved, sent to peers and shown.
@@ -209,23 +307,23 @@ impl RoomHandle {
         &self,
         f: impl FnOnce(&mut RoomDoc, &Identity, i64) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
-        let out = {
-            let mut rt = self.0.borrow_mut();
-            let rt = &mut *rt;
-            f(&mut rt.room, &rt.me, now_ms())?
-        };
+        let out = self.act(|replica, store, links| replica.command(f, now_ms(), store, links))?;
         self.after_change();
         Ok(out)
     }
 
     /// Tries again to save what a failed write left unsaved.
     pub fn retry_save(&self) {
-        self.persist();
-        self.refresh();
+        self.act(|replica, store, _| replica.retry_save(store));
+        self.refresh_saving();
     }
 
     pub fn close(&self) {
-        let mesh = self.0.borrow_mut().mesh.take();
+        let (mesh, ticker) = {
+            let mut rt = self.0.borrow_mut();
+            (rt.mesh.take(), rt.ticker.take())
+        };
+        drop(ticker);
         if let Some(mesh) = mesh {
             mesh.leave();
         }
@@ -236,64 +334,48 @@ impl RoomHandle {
     }
 
     fn after_change(&self) {
-        self.persist();
         self.update_record();
-        self.pump_all();
         self.refresh();
     }
 
+    fn on_store(&self, event: StoreEvent) {
+        self.act(|replica, store, _| replica.on_store(event, store));
+        self.refresh_saving();
+    }
+
+    /// Shows writes under way and the last failure (nothing else changed).
+    fn refresh_saving(&self) {
+        let rt = self.0.borrow();
+        let saving = rt.replica.saving();
+        let (pending, error) = (saving.pending(), saving.error().map(str::to_owned));
+        rt.view.update(|v| {
+            v.pending_saves = pending;
+            v.save_error = error;
+        });
+    }
+
     fn on_net(&self, event: NetEvent) {
+        let now = now_ms();
         match event {
             NetEvent::Connected(peer) => {
                 let view = self.0.borrow().view;
                 view.update(|v| v.unreachable = 0);
-                let key = self.0.borrow().secret.room_key();
-                self.0
-                    .borrow_mut()
-                    .sessions
-                    .insert(peer.clone(), Session::new(key));
-                self.pump(&peer);
+                self.act(|replica, _, links| replica.connected(&peer, now, links));
             }
-            NetEvent::Woke => {
-                for session in self.0.borrow_mut().sessions.values_mut() {
-                    session.retry();
-                }
-                self.pump_all();
-            }
+            NetEvent::Woke => self.act(|replica, _, links| replica.woke(now, links)),
             NetEvent::Unreachable(_) => {
                 let view = self.0.borrow().view;
                 view.update(|v| v.unreachable += 1);
             }
-            NetEvent::Disconnected(peer) => {
-                let mut rt = self.0.borrow_mut();
-                rt.sessions.remove(&peer);
-                rt.synced_at.remove(&peer);
-            }
+            NetEvent::Disconnected(peer) => self.act(|replica, _, _| replica.disconnected(&peer)),
             NetEvent::Data(peer, bytes) => {
-                let result = {
-                    let mut rt = self.0.borrow_mut();
-                    let rt = &mut *rt;
-                    let since = rt.room.changes_read();
-                    let result = match rt.sessions.get_mut(&peer) {
-                        Some(session) => session.receive(&mut rt.room.doc_mut(), &bytes),
-                        None => return,
-                    };
-                    rt.room.note_arrivals(since, now_ms());
-                    result
-                };
-                match result {
-                    Ok(Received::Applied { changed: true }) => self.after_change(),
-                    Ok(_) => {
-                        self.pump(&peer);
-                        self.refresh_peers();
-                    }
-                    Err(e) => {
-                        web_sys::console::warn_1(
-                            &format!("tequio: dropped a message from a peer: {}", e).into(),
-                        );
-                    }
+                let outcome = self.act(|replica, store, links| {
+                    replica.received(&peer, &bytes, now, store, links)
+                });
+                if outcome == Outcome::Changed {
+                    self.after_change();
+                    return;
                 }
-                return;
             }
         }
         self.refresh_peers();
@@ -304,36 +386,12 @@ impl RoomHandle {
             let mut rt = self.0.borrow_mut();
             let rt = &mut *rt;
             let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
-            (peers, peer_states(rt), rt.view)
+            (peers, rt.replica.peer_states(now_ms()), rt.view)
         };
         view.update(|v| {
             v.peers = peers;
             v.peer_sync = states;
         });
-    }
-
-    fn pump(&self, peer: &str) {
-        let (frames, mesh) = {
-            let mut rt = self.0.borrow_mut();
-            let rt = &mut *rt;
-            let frames = match rt.sessions.get_mut(peer) {
-                Some(s) => s.outgoing(&mut rt.room.doc_mut()),
-                None => return,
-            };
-            (frames, rt.mesh.clone())
-        };
-        if let Some(mesh) = mesh {
-            for frame in frames {
-                mesh.send(peer, &frame);
-            }
-        }
-    }
-
-    fn pump_all(&self) {
-        let peers: Vec<String> = self.0.borrow().sessions.keys().cloned().collect();
-        for p in peers {
-            self.pump(&p);
-        }
     }
 
     /// Keeps the room list's name in step with the document (a joined room learns its name).
@@ -344,15 +402,16 @@ impl RoomHandle {
             let mut rt = self.0.borrow_mut();
             // Trust on first use: a room joined by a link without the founder's mark accepts
             // the first founder it sees, and no other after that.
-            let pinned = match rt.room.founder() {
+            let rt = &mut *rt;
+            let pinned = match rt.replica.room().founder() {
                 Some(founder) if rt.record.founder.is_empty() => {
-                    rt.room.pin_founder(Some(founder.clone()));
+                    rt.replica.room_mut().pin_founder(Some(founder.clone()));
                     rt.record.founder = founder;
                     true
                 }
                 _ => false,
             };
-            match rt.room.name() {
+            match rt.replica.room().name() {
                 Some(name) if name != rt.record.name => {
                     rt.record.name = name;
                     true
@@ -383,11 +442,11 @@ impl RoomHandle {
     fn summarise(&self) -> bool {
         let mut rt = self.0.borrow_mut();
         let rt = &mut *rt;
-        let me = rt.me.public();
-        let feed = rt.room.activity(now_ms());
+        let me = rt.replica.me().public();
+        let feed = rt.replica.room().activity(now_ms());
         let seen = rt.record.seen_at;
         let summary = (
-            rt.room.admitted().len(),
+            rt.replica.room().admitted().len(),
             feed.iter().map(|i| i.at).max().unwrap_or(0),
             feed.iter()
                 .filter(|i| i.at > seen && i.author.as_deref() != Some(me.as_str()))
@@ -431,119 +490,32 @@ impl RoomHandle {
         self.save_record();
     }
 
-    /// Writes every change not yet saved as one chunk. The view counts the write as pending
-    /// until IndexedDB reports the transaction complete.
-    fn persist(&self) {
-        let (store, room_id, mut chunk) = {
-            let mut rt = self.0.borrow_mut();
-            let fresh = rt.room.take_unsaved();
-            if fresh.is_empty() && rt.unsaved.is_empty() {
-                return;
-            }
-            let mut chunk = std::mem::take(&mut rt.unsaved);
-            chunk.extend_from_slice(&fresh);
-            rt.view.update(|v| v.pending_saves += 1);
-            (rt.store.clone(), rt.record.id.clone(), chunk)
-        };
-        let weak = Rc::downgrade(&self.0);
-        leptos::task::spawn_local(async move {
-            let result = store.append_chunk(&room_id, &chunk).await;
-            let Some(rt) = weak.upgrade() else { return };
-            let handle = RoomHandle(rt);
-            {
-                let mut rt = handle.0.borrow_mut();
-                rt.view.update(|v| v.pending_saves -= 1);
-                match result {
-                    Ok(key) => {
-                        rt.chunk_keys.push(key);
-                        if rt.unsaved.is_empty() {
-                            rt.view.update(|v| v.save_error = None);
-                        }
-                    }
-                    Err(e) => {
-                        // Keep the bytes: the next save (or "retry") writes them again.
-                        chunk.extend_from_slice(&rt.unsaved);
-                        rt.unsaved = chunk;
-                        rt.view.update(|v| v.save_error = Some(e.to_string()));
-                    }
-                }
-            }
-            handle.maybe_compact();
-        });
-    }
-
-    /// Keeps what the room's index derived from its history beside its saved bytes, so the
-    /// next open reads only what came after.
-    fn keep_facts(&self) {
-        let (store, id, facts) = {
-            let rt = self.0.borrow();
-            (rt.store.clone(), rt.record.id.clone(), rt.room.facts())
-        };
-        leptos::task::spawn_local(async move {
-            if let Err(e) = store.set_facts(&id, &facts).await {
-                web_sys::console::warn_1(&format!("tequio: facts not kept: {}", e).into());
-            }
-        });
-    }
-
-    fn maybe_compact(&self) {
-        let (store, room_id, snapshot, keys) = {
-            let mut rt = self.0.borrow_mut();
-            if rt.compacting || rt.chunk_keys.len() <= COMPACT_AFTER || !rt.unsaved.is_empty() {
-                return;
-            }
-            rt.compacting = true;
-            let keys = rt.chunk_keys.clone();
-            // Anything newer than the saved chunks goes out as its own chunk first.
-            drop(rt);
-            self.persist();
-            let mut rt = self.0.borrow_mut();
-            let snapshot = rt.room.doc_mut().save();
-            (rt.store.clone(), rt.record.id.clone(), snapshot, keys)
-        };
-        let weak = Rc::downgrade(&self.0);
-        leptos::task::spawn_local(async move {
-            let result = store.compact(&room_id, &snapshot, &keys).await;
-            let Some(rt) = Weak::upgrade(&weak) else {
-                return;
-            };
-            let mut rt = rt.borrow_mut();
-            rt.compacting = false;
-            match result {
-                Ok(key) => {
-                    rt.chunk_keys.retain(|k| !keys.contains(k));
-                    rt.chunk_keys.push(key);
-                    drop(rt);
-                    RoomHandle(Weak::upgrade(&weak).expect("held above")).keep_facts();
-                }
-                Err(e) => {
-                    web_sys::console::warn_1(&format!("tequio: compaction failed: {}", e).into())
-                }
-            }
-        });
-    }
-
     fn refresh(&self) {
-        let states = peer_states(&mut self.0.borrow_mut());
+        let states = self.0.borrow_mut().replica.peer_states(now_ms());
         let rt = self.0.borrow();
         let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
+        let room = rt.replica.room();
+        let saving = rt.replica.saving();
         // Membership first: it checks every governance entry, so a forged vouch or outcome
         // always counts among the unverified below.
-        let _ = rt.room.admitted();
+        let _ = room.admitted();
         let (name, ready, writable, posts, tampered) = (
-            rt.room.name(),
-            rt.room.is_ready(),
-            rt.room.is_writable(),
-            rt.room.posts(),
-            rt.room.tampering().len()
-                + rt.room.founder_claims().len().saturating_sub(1)
-                + rt.room.unverified_so_far(),
+            room.name(),
+            room.is_ready(),
+            room.is_writable(),
+            room.posts(),
+            room.tampering().len()
+                + room.founder_claims().len().saturating_sub(1)
+                + room.unverified_so_far(),
         );
+        let (pending_saves, save_error) = (saving.pending(), saving.error().map(str::to_owned));
         rt.view.update(|v| {
             v.name = name;
             v.ready = ready;
             v.writable = writable;
-            v.newer_schema = rt.room.newer_schema().is_some();
+            v.newer_schema = room.newer_schema().is_some();
+            v.pending_saves = pending_saves;
+            v.save_error = save_error;
             v.tampered = tampered;
             v.posts = posts;
             v.peers = peers;
@@ -551,24 +523,4 @@ impl RoomHandle {
             v.version += 1;
         });
     }
-}
-
-/// Compares each connected peer's last reported heads with the document, remembering when
-/// each was last seen up to date.
-fn peer_states(rt: &mut Runtime) -> Vec<PeerState> {
-    let now = now_ms();
-    let mut states: Vec<PeerState> = Vec::new();
-    for (peer, session) in rt.sessions.iter() {
-        let up_to_date = session.status(&mut rt.room.doc_mut()).up_to_date();
-        if up_to_date {
-            rt.synced_at.insert(peer.clone(), now);
-        }
-        states.push(PeerState {
-            id: peer.chars().take(8).collect(),
-            up_to_date,
-            synced_at: rt.synced_at.get(peer).copied(),
-        });
-    }
-    states.sort_by(|a, b| a.id.cmp(&b.id));
-    states
 }

@@ -1,0 +1,390 @@
+//! One open room on one device, as pure Rust: the document, this device's key, a sync session
+//! per connected peer, what is saved and what is not. It does its I/O through two small ports,
+//! [`ChunkStore`] (IndexedDB in the browser) and [`PeerLinks`] (WebRTC data channels), whose
+//! completions come back as calls ([`Replica::on_store`], [`Replica::received`]…), so the same
+//! code runs in the browser and in native tests over [`memory`] adapters.
+//!
+//! Peers are hostile until checked: their messages go through [`Session::receive`] (sizes,
+//! seal, frame, wire check), a peer whose messages keep being refused is dropped and ignored for
+//! [`IGNORE_MS`], and the bytes held in partly received messages are bounded per peer and in
+//! all ([`MAX_PARTIAL_TOTAL`]).
+
+pub mod memory;
+mod saving;
+
+pub use saving::{Saving, Unwritten, COMPACT_AFTER};
+
+use crate::crypto::{Identity, RoomSecret};
+use crate::domain::{DomainError, RoomDoc};
+use crate::sync::{Received, Rejected, Session};
+use std::collections::BTreeMap;
+
+/// Where the room's bytes are kept. Writes are asynchronous: each reports back through
+/// [`Replica::on_store`] with the same `op`.
+pub trait ChunkStore {
+    /// Appends `bytes` as a new chunk of the room.
+    fn append(&mut self, op: u64, bytes: Vec<u8>);
+    /// Writes `snapshot` as one chunk in place of the chunks `replaced`.
+    fn compact(&mut self, op: u64, snapshot: Vec<u8>, replaced: Vec<String>);
+    /// Keeps what the room's index derived (a cache beside the chunks; best effort).
+    fn keep_facts(&mut self, facts: String);
+}
+
+/// A write of [`ChunkStore`] finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    Appended {
+        op: u64,
+        result: Result<String, Unwritten>,
+    },
+    Compacted {
+        op: u64,
+        result: Result<String, String>,
+    },
+}
+
+/// What became of a frame handed to [`PeerLinks::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Queued,
+    /// The peer's queue is full: it does not read what it is sent.
+    Full,
+    /// No open connection to the peer.
+    Closed,
+}
+
+/// The room's connections to other devices.
+pub trait PeerLinks {
+    /// Sends one sealed frame to a connected peer.
+    fn send(&mut self, peer: &str, sealed: &[u8]) -> Sent;
+    /// Disconnects a peer that misbehaved and ignores it until `until` (ms).
+    fn drop_peer(&mut self, peer: &str, until: i64);
+}
+
+/// How long a peer dropped for misbehaving is ignored.
+pub const IGNORE_MS: i64 = 10 * 60_000;
+/// How long a peer dropped for not reading what it is sent is ignored.
+pub const SLOW_PEER_IGNORE_MS: i64 = 60_000;
+/// Bytes of partly received messages held for all peers together; past it, the peer holding
+/// the most loses its partial messages.
+pub const MAX_PARTIAL_TOTAL: usize = 128 * 1024 * 1024;
+/// Bounds on what peers can make this device hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of partly received messages, all peers together.
+    pub partial_total: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            partial_total: MAX_PARTIAL_TOTAL,
+        }
+    }
+}
+
+/// Notices kept for the shell to log (the oldest go first).
+const MAX_NOTICES: usize = 64;
+
+/// One connected peer as the room header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerState {
+    /// The first characters of its device id.
+    pub id: String,
+    pub up_to_date: bool,
+    /// When it was last known to hold exactly what this device holds.
+    pub synced_at: Option<i64>,
+}
+
+struct Peer {
+    session: Session,
+    synced_at: Option<i64>,
+}
+
+/// What a message from a peer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The document gained changes (saved and passed on already).
+    Changed,
+    /// Accepted; nothing new.
+    Unchanged,
+    /// Refused: nothing of it reached the document.
+    Refused(Rejected),
+    /// Not from a connected peer (ignored).
+    Unknown,
+}
+
+/// The open room.
+pub struct Replica {
+    room: RoomDoc,
+    me: Identity,
+    secret: RoomSecret,
+    peers: BTreeMap<String, Peer>,
+    saving: Saving,
+    limits: Limits,
+    notices: Vec<String>,
+}
+
+impl Replica {
+    /// The room as loaded from `keys` chunks, with this device's key.
+    pub fn new(room: RoomDoc, me: Identity, secret: RoomSecret, keys: Vec<String>) -> Self {
+        Replica {
+            room,
+            me,
+            secret,
+            peers: BTreeMap::new(),
+            saving: Saving::new(keys),
+            limits: Limits::default(),
+            notices: Vec::new(),
+        }
+    }
+
+    /// Other bounds than the defaults (tests use small ones).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn room(&self) -> &RoomDoc {
+        &self.room
+    }
+
+    /// The document, for what is not a change (pinning the founder).
+    pub fn room_mut(&mut self) -> &mut RoomDoc {
+        &mut self.room
+    }
+
+    pub fn me(&self) -> &Identity {
+        &self.me
+    }
+
+    pub fn secret(&self) -> &RoomSecret {
+        &self.secret
+    }
+
+    /// Runs a domain command at `now`; on success the change is saved and sent to every peer.
+    pub fn command<T>(
+        &mut self,
+        f: impl FnOnce(&mut RoomDoc, &Identity, i64) -> Result<T, DomainError>,
+        now: i64,
+        store: &mut dyn ChunkStore,
+        links: &mut dyn PeerLinks,
+    ) -> Result<T, DomainError> {
+        let out = f(&mut self.room, &self.me, now)?;
+        self.changed(now, store, links);
+        Ok(out)
+    }
+
+    fn changed(&mut self, now: i64, store: &mut dyn ChunkStore, links: &mut dyn PeerLinks) {
+        self.persist(store);
+        let peers: Vec<String> = self.peers.keys().cloned().collect();
+        for peer in peers {
+            self.pump(&peer, now, links);
+        }
+    }
+
+    /// A data channel to `peer` opened: a new sync session starts.
+    pub fn connected(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) {
+        self.peers.insert(
+            peer.to_owned(),
+            Peer {
+                session: Session::new(self.secret.room_key()),
+                synced_at: None,
+            },
+        );
+        self.pump(peer, now, links);
+    }
+
+    /// The peer went away.
+    pub fn disconnected(&mut self, peer: &str) {
+        self.peers.remove(peer);
+    }
+
+    /// Peers with a sync session.
+    pub fn peers(&self) -> impl Iterator<Item = &String> {
+        self.peers.keys()
+    }
+
+    /// The device came back (woke, network back): sessions ask their peers to resend what may
+    /// have been lost meanwhile.
+    pub fn woke(&mut self, now: i64, links: &mut dyn PeerLinks) {
+        let peers: Vec<String> = self.peers.keys().cloned().collect();
+        for peer in peers {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.session.retry(now);
+            }
+            self.pump(&peer, now, links);
+        }
+    }
+
+    /// Every second or so: answers a session held back go out once their time comes, and
+    /// partial messages gone quiet are dropped.
+    pub fn tick(&mut self, now: i64, links: &mut dyn PeerLinks) {
+        for p in self.peers.values_mut() {
+            p.session.expire_partials(now);
+        }
+        let held: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.session.held_back())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for peer in held {
+            self.pump(&peer, now, links);
+        }
+    }
+
+    /// One message from a peer (hostile until checked).
+    pub fn received(
+        &mut self,
+        peer: &str,
+        bytes: &[u8],
+        now: i64,
+        store: &mut dyn ChunkStore,
+        links: &mut dyn PeerLinks,
+    ) -> Outcome {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return Outcome::Unknown;
+        };
+        let since = self.room.changes_read();
+        let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
+        self.room.note_arrivals(since, now);
+        match result {
+            Ok(Received::Applied { changed: true }) => {
+                self.changed(now, store, links);
+                Outcome::Changed
+            }
+            Ok(Received::Partial) => {
+                self.bound_partials(peer);
+                Outcome::Unchanged
+            }
+            Ok(Received::Applied { changed: false }) => {
+                self.pump(peer, now, links);
+                Outcome::Unchanged
+            }
+            Err(e) => {
+                let misbehaving = p.session.misbehaving(now);
+                self.notice(format!("dropped a message from {}: {e}", short(peer)));
+                if misbehaving {
+                    self.notice(format!(
+                        "disconnected {}: too many refused messages",
+                        short(peer)
+                    ));
+                    self.peers.remove(peer);
+                    links.drop_peer(peer, now + IGNORE_MS);
+                }
+                Outcome::Refused(e)
+            }
+        }
+    }
+
+    /// Keeps the bytes of partly received messages within the limit.
+    fn bound_partials(&mut self, peer: &str) {
+        if self.partial_bytes() <= self.limits.partial_total {
+            return;
+        }
+        let largest = self
+            .peers
+            .iter()
+            .max_by_key(|(_, p)| p.session.partial_bytes())
+            .map(|(id, _)| id.clone());
+        if let Some(p) = largest.as_ref().and_then(|id| self.peers.get_mut(id)) {
+            p.session.drop_partials();
+        }
+        self.notice(format!(
+            "partial messages dropped: past {} bytes held (from {} now)",
+            self.limits.partial_total,
+            short(peer)
+        ));
+    }
+
+    /// Bytes held in partly received messages, all peers together.
+    pub fn partial_bytes(&self) -> usize {
+        self.peers.values().map(|p| p.session.partial_bytes()).sum()
+    }
+
+    fn pump(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let frames = p.session.outgoing(&mut self.room.doc_mut(), now);
+        for frame in frames {
+            match links.send(peer, &frame) {
+                Sent::Queued => {}
+                Sent::Closed => return,
+                Sent::Full => {
+                    // Dropped, not just the frame: the session would wait for it forever.
+                    self.notice(format!("disconnected {}: it does not read", short(peer)));
+                    self.peers.remove(peer);
+                    links.drop_peer(peer, now + SLOW_PEER_IGNORE_MS);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes what is not saved yet, then compacts if the room has too many chunks.
+    fn persist(&mut self, store: &mut dyn ChunkStore) {
+        self.saving.append(self.room.take_unsaved(), store);
+    }
+
+    /// A write finished.
+    pub fn on_store(&mut self, event: StoreEvent, store: &mut dyn ChunkStore) {
+        if let StoreEvent::Compacted { result: Err(e), .. } = &event {
+            self.notice(format!("compaction failed: {e}"));
+        }
+        if self.saving.done(event) {
+            store.keep_facts(self.room.facts());
+        }
+        if self.saving.compaction_due() {
+            // Anything newer than the saved chunks goes out as its own chunk first.
+            self.persist(store);
+            let room = &mut self.room;
+            self.saving.compact(|| room.doc_mut().save(), store);
+        }
+    }
+
+    /// Tries again to write what a failed write left unsaved.
+    pub fn retry_save(&mut self, store: &mut dyn ChunkStore) {
+        self.persist(store);
+    }
+
+    /// What is saved and what is not.
+    pub fn saving(&self) -> &Saving {
+        &self.saving
+    }
+
+    /// Each connected peer: whether both hold the same document, and since when.
+    pub fn peer_states(&mut self, now: i64) -> Vec<PeerState> {
+        let mut states: Vec<PeerState> = Vec::new();
+        for (id, p) in self.peers.iter_mut() {
+            let up_to_date = p.session.status(&mut self.room.doc_mut()).up_to_date();
+            if up_to_date {
+                p.synced_at = Some(now);
+            }
+            states.push(PeerState {
+                id: short(id),
+                up_to_date,
+                synced_at: p.synced_at,
+            });
+        }
+        states.sort_by(|a, b| a.id.cmp(&b.id));
+        states
+    }
+
+    fn notice(&mut self, text: String) {
+        if self.notices.len() >= MAX_NOTICES {
+            self.notices.remove(0);
+        }
+        self.notices.push(text);
+    }
+
+    /// What was refused or went wrong since last asked (for the log).
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}

@@ -1,0 +1,472 @@
+//! The open room's core (`replica`) driven natively: several replicas over in-memory links and
+//! stores, and a hostile key holder among them that writes sealed frames by hand.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeSet;
+use tequio::crypto::{Identity, RoomSecret};
+use tequio::domain::{NewPost, PostKind, RoomDoc};
+use tequio::replica::memory::{MemoryLinks, MemoryStore};
+use tequio::replica::{Limits, Outcome, Replica, IGNORE_MS};
+use tequio::sync::{Frame, Rejected, DATA_CONTEXT, MAX_SEALED_FRAME, RESTARTS_PER_MINUTE};
+
+struct Node {
+    id: String,
+    replica: Replica,
+    store: MemoryStore,
+    links: MemoryLinks,
+}
+
+/// Honest replicas (and the ids of hostile ones) linked in memory; frames move when delivered.
+struct Net {
+    secret: RoomSecret,
+    nodes: Vec<Node>,
+    links: BTreeSet<(String, String)>,
+    /// Frames honest replicas sent to devices that are not replicas (the hostile ones).
+    to_others: Vec<(String, String, Vec<u8>)>,
+    /// Peers dropped, and until when they are ignored.
+    dropped: Vec<(String, i64)>,
+    now: i64,
+}
+
+fn post(title: &str) -> NewPost {
+    NewPost {
+        kind: PostKind::Offer,
+        title: title.into(),
+        description: "x".repeat(200),
+        category: "Tools".into(),
+    }
+}
+
+impl Net {
+    /// A founder's replica (with `posts` posts) and `joiners` replicas of an empty room.
+    fn new(posts: usize, joiners: usize) -> Net {
+        let secret = RoomSecret::generate();
+        let mut founder = RoomDoc::create("room-1", "Commons", 0).unwrap();
+        let me = Identity::generate();
+        for i in 0..posts {
+            founder
+                .add_post(&me, post(&format!("post {i}")), i as i64)
+                .unwrap();
+        }
+        let mut nodes = vec![node("A", founder, me, &secret)];
+        for j in 0..joiners {
+            let id = ["B", "C", "D", "E"][j];
+            nodes.push(node(
+                id,
+                RoomDoc::empty("room-1"),
+                Identity::generate(),
+                &secret,
+            ));
+        }
+        Net {
+            secret,
+            nodes,
+            links: BTreeSet::new(),
+            to_others: Vec::new(),
+            dropped: Vec::new(),
+            now: 1_000,
+        }
+    }
+
+    fn index(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+
+    /// Opens a link between two devices (either may be a hostile id with no replica).
+    fn link(&mut self, a: &str, b: &str) {
+        self.links.insert((a.into(), b.into()));
+        self.links.insert((b.into(), a.into()));
+        let now = self.now;
+        for (me, other) in [(a, b), (b, a)] {
+            if let Some(i) = self.index(me) {
+                let n = &mut self.nodes[i];
+                n.replica.connected(other, now, &mut n.links);
+            }
+        }
+    }
+
+    fn unlink(&mut self, a: &str, b: &str) {
+        self.links.remove(&(a.to_owned(), b.to_owned()));
+        self.links.remove(&(b.to_owned(), a.to_owned()));
+        for (me, other) in [(a, b), (b, a)] {
+            if let Some(i) = self.index(me) {
+                self.nodes[i].replica.disconnected(other);
+            }
+        }
+    }
+
+    /// A frame from `from` (any device) to replica `to`.
+    fn receive(&mut self, from: &str, to: &str, bytes: &[u8]) -> Outcome {
+        let now = self.now;
+        let i = self.index(to).expect("a replica");
+        let n = &mut self.nodes[i];
+        n.replica
+            .received(from, bytes, now, &mut n.store, &mut n.links)
+    }
+
+    /// Delivers frames, completes writes and follows drops until nothing moves.
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for i in 0..self.nodes.len() {
+                let n = &mut self.nodes[i];
+                for event in n.store.complete() {
+                    n.replica.on_store(event, &mut n.store);
+                    moved = true;
+                }
+                let from = n.id.clone();
+                for (peer, until) in std::mem::take(&mut n.links.dropped) {
+                    assert!(until > self.now, "ignored for a while");
+                    self.dropped.push((peer.clone(), until));
+                    self.unlink(&from, &peer);
+                    moved = true;
+                }
+                let sent: Vec<_> = self.nodes[i].links.sent.drain(..).collect();
+                for (to, bytes) in sent {
+                    moved = true;
+                    if !self.links.contains(&(from.clone(), to.clone())) {
+                        continue; // the link is gone
+                    }
+                    match self.index(&to) {
+                        Some(_) => {
+                            let outcome = self.receive(&from, &to, &bytes);
+                            assert!(
+                                !matches!(outcome, Outcome::Refused(_)),
+                                "{from} → {to}: an honest frame was refused: {outcome:?}"
+                            );
+                        }
+                        None => self.to_others.push((from.clone(), to, bytes)),
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("no quiescence");
+    }
+
+    fn heads(&mut self, i: usize) -> Vec<automerge::ChangeHash> {
+        self.nodes[i].replica.room_mut().doc_mut().get_heads()
+    }
+
+    fn write(&mut self, i: usize, title: &str) {
+        let now = self.now;
+        let n = &mut self.nodes[i];
+        n.replica
+            .command(
+                |room, me, at| room.add_post(me, post(title), at),
+                now,
+                &mut n.store,
+                &mut n.links,
+            )
+            .unwrap();
+    }
+
+    /// Seals `message` in frames as a key holder would.
+    fn frames(&self, id: u32, message: &[u8]) -> Vec<Vec<u8>> {
+        let key = self.secret.room_key();
+        Frame::split(id, message)
+            .iter()
+            .map(|f| key.seal(DATA_CONTEXT, f))
+            .collect()
+    }
+}
+
+fn node(id: &str, room: RoomDoc, me: Identity, secret: &RoomSecret) -> Node {
+    Node {
+        id: id.into(),
+        replica: Replica::new(room, me, secret.clone(), Vec::new()),
+        store: MemoryStore::default(),
+        links: MemoryLinks::default(),
+    }
+}
+
+fn assert_converged(net: &mut Net) {
+    let first = net.heads(0);
+    for i in 1..net.nodes.len() {
+        assert_eq!(net.heads(i), first, "{} differs", net.nodes[i].id);
+    }
+}
+
+#[test]
+fn replicas_converge_over_memory_links_and_what_is_saved_reopens_as_the_room() {
+    let mut net = Net::new(30, 2);
+    net.link("A", "B");
+    net.link("B", "C");
+    net.settle();
+    assert_converged(&mut net);
+    net.write(2, "from C");
+    net.write(0, "from A");
+    net.settle();
+    assert_converged(&mut net);
+    assert_eq!(net.nodes[2].replica.room().posts().len(), 32);
+    for n in &mut net.nodes {
+        let (_, chunks) = n.store.chunks();
+        let reopened =
+            RoomDoc::load_with_facts("room-1", chunks.iter().map(Vec::as_slice), None).unwrap();
+        assert_eq!(reopened.posts(), n.replica.room().posts(), "{}", n.id);
+        assert_eq!(n.replica.saving().pending(), 0);
+        let states = n.replica.peer_states(net.now);
+        assert!(states.iter().all(|s| s.up_to_date), "{}: {states:?}", n.id);
+    }
+}
+
+#[test]
+fn a_failed_write_keeps_its_bytes_and_the_next_write_saves_them() {
+    let mut net = Net::new(0, 0);
+    net.nodes[0].store.fail_appends = 1;
+    net.write(0, "lost?");
+    net.settle();
+    let n = &mut net.nodes[0];
+    assert!(n
+        .replica
+        .saving()
+        .error()
+        .is_some_and(|e| e.contains("quota")));
+    assert!(n.replica.saving().unsaved() > 0);
+    n.replica.retry_save(&mut n.store);
+    net.settle();
+    let n = &mut net.nodes[0];
+    assert_eq!(n.replica.saving().error(), None);
+    assert_eq!(n.replica.saving().unsaved(), 0);
+    let (_, chunks) = n.store.chunks();
+    let reopened =
+        RoomDoc::load_with_facts("room-1", chunks.iter().map(Vec::as_slice), None).unwrap();
+    assert_eq!(reopened.posts().len(), 1);
+}
+
+#[test]
+fn many_writes_are_compacted_into_one_chunk_and_a_write_during_compaction_survives() {
+    let mut net = Net::new(0, 0);
+    for i in 0..=tequio::replica::COMPACT_AFTER {
+        net.write(0, &format!("post {i}"));
+        net.settle();
+    }
+    // The compaction is written; a change made before it completes is its own chunk.
+    assert!(net.nodes[0].store.waiting() == 0);
+    net.write(0, "made while compacting");
+    let n = &mut net.nodes[0];
+    let (keys, chunks) = n.store.chunks();
+    assert!(keys.len() <= 3, "{} chunks after compaction", keys.len());
+    net.settle();
+    let n = &mut net.nodes[0];
+    let (_, chunks_after) = n.store.chunks();
+    assert!(chunks_after.len() > chunks.len() || chunks_after.len() == 1);
+    let reopened =
+        RoomDoc::load_with_facts("room-1", chunks_after.iter().map(Vec::as_slice), None).unwrap();
+    assert_eq!(reopened.posts().len(), tequio::replica::COMPACT_AFTER + 2);
+    assert!(n.store.facts.is_some(), "facts are kept after a compaction");
+}
+
+/// A key holder's crafted messages: each refused unread, the sender dropped after three and
+/// ignored for a while; nobody panics and the honest replicas keep syncing.
+#[test]
+fn a_hostile_replica_is_refused_dropped_and_the_others_keep_syncing() {
+    let mut net = Net::new(20, 2);
+    net.link("A", "B");
+    net.link("A", "H");
+    net.link("C", "H");
+    net.settle();
+    assert!(net.nodes[1].replica.room().is_ready(), "B has the room");
+    let zero_bit_bloom = [0x42, 0x00, 0x00, 0x01, 0x00, 0x03, 0x01, 0x00, 0x01, 0x00];
+    let huge_probes = [
+        0x42, 0x00, 0x00, 0x01, 0x00, 0x06, 0x01, 0x08, 0xff, 0xff, 0xff, 0x0f,
+    ];
+    let mut many_haves = vec![0x42, 0x00, 0x00, 0x88, 0x27];
+    many_haves.extend(std::iter::repeat_n([0x00, 0x00], 5_000).flatten());
+    let attacks: Vec<(&str, Vec<u8>)> = vec![
+        ("zero-bit bloom", zero_bit_bloom.to_vec()),
+        ("huge probe count", huge_probes.to_vec()),
+        ("5,000 haves", many_haves),
+        ("deflate bomb", deflate_bomb()),
+    ];
+    for (to, (what, message)) in ["A", "A", "C", "C"].iter().zip(attacks) {
+        let frames = net.frames(7, &message);
+        let outcomes: Vec<Outcome> = frames.iter().map(|f| net.receive("H", to, f)).collect();
+        assert!(
+            matches!(
+                outcomes.last(),
+                Some(Outcome::Refused(Rejected::Invalid(_)))
+            ),
+            "{what}: {outcomes:?}"
+        );
+        // Refused unread: the honest replicas still answer and sync.
+        net.write(1, what);
+        net.settle();
+    }
+    // Not sealed with the key, and larger than a frame may be.
+    assert!(matches!(
+        net.receive("H", "A", b"not sealed"),
+        Outcome::Refused(Rejected::Sealed(_))
+    ));
+    assert!(matches!(
+        net.receive("H", "C", &vec![0u8; MAX_SEALED_FRAME + 1]),
+        Outcome::Refused(Rejected::TooLarge(_))
+    ));
+    net.settle();
+    for n in &net.nodes {
+        assert!(
+            !n.replica.peers().any(|p| p == "H"),
+            "{} still has a session with the attacker",
+            n.id
+        );
+    }
+    assert!(
+        !net.links.iter().any(|(a, _)| a == "H"),
+        "links to H closed"
+    );
+    assert!(net
+        .dropped
+        .iter()
+        .all(|(_, until)| *until == net.now + IGNORE_MS));
+    // Ignored for ten minutes: the drops said until when.
+    let notices = net.nodes[0].replica.take_notices();
+    assert!(
+        notices.iter().any(|n| n.contains("disconnected H")),
+        "{notices:?}"
+    );
+    // The honest ones kept syncing meanwhile.
+    net.link("B", "C");
+    net.settle();
+    net.write(2, "after the attack");
+    net.settle();
+    assert_converged(&mut net);
+    assert_eq!(net.nodes[0].replica.room().posts().len(), 20 + 4 + 1);
+}
+
+/// Sync resets in a flood: answered a few times a minute, never refused (the peer is honest
+/// as far as anyone can tell), and the room is not saved anew for each.
+#[test]
+fn a_reset_flood_costs_a_few_answers_a_minute() {
+    let mut net = Net::new(200, 0);
+    net.link("A", "H");
+    net.settle();
+    // Answers go as changes (not the saved document): the room's changes, uncompressed.
+    let whole: usize = net.nodes[0]
+        .replica
+        .room_mut()
+        .doc_mut()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().len())
+        .sum();
+    net.to_others.clear();
+    let first = net.nodes[0].replica.room_mut().doc_mut().get_changes(&[])[0].hash();
+    let mut reset = vec![0x42, 0x01];
+    reset.extend_from_slice(&first.0);
+    reset.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x02, 0x85]);
+    for i in 0..200u32 {
+        net.now += 300; // 200 resets in a minute
+        let frames = net.frames(100 + i, &reset);
+        assert_eq!(net.receive("H", "A", &frames[0]), Outcome::Unchanged);
+        net.settle();
+    }
+    let sent: usize = net.to_others.iter().map(|(_, _, b)| b.len()).sum();
+    assert!(
+        sent <= (RESTARTS_PER_MINUTE + 1) * whole * 11 / 10,
+        "{sent} bytes answered 200 resets (the room is {whole})"
+    );
+    // The first answer is the saved document (compressed); the others, changes.
+    assert!(
+        sent >= (RESTARTS_PER_MINUTE - 1) * whole,
+        "{sent} (the room is {whole})"
+    );
+}
+
+/// Partial messages that never complete, from several attackers: bounded in all (here with a
+/// bound of 2 MiB; per peer, `sync::Reassembler` holds one message's worth), and dropped when
+/// they go quiet.
+#[test]
+fn partial_messages_from_attackers_stay_within_the_bounds() {
+    let mut net = Net::new(0, 0);
+    let bound = 2 * 1024 * 1024;
+    let n = net.nodes.remove(0);
+    net.nodes.push(Node {
+        replica: n.replica.with_limits(Limits {
+            partial_total: bound,
+        }),
+        ..n
+    });
+    let attackers = ["H1", "H2", "H3"];
+    for h in attackers {
+        net.link("A", h);
+    }
+    net.settle();
+    let chunk = vec![9u8; tequio::sync::CHUNK_PAYLOAD];
+    for (k, h) in attackers.iter().enumerate() {
+        // The largest message there may be (1,093 chunks) announced, 1 MiB of it sent.
+        let key = net.secret.room_key();
+        let count = tequio::sync::MAX_MESSAGE.div_ceil(tequio::sync::CHUNK_PAYLOAD) as u16;
+        for index in 0..18u16 {
+            let mut frame = vec![1, 1];
+            frame.extend_from_slice(&(k as u32).to_be_bytes());
+            frame.extend_from_slice(&index.to_be_bytes());
+            frame.extend_from_slice(&count.to_be_bytes());
+            frame.extend_from_slice(&chunk);
+            let sealed = key.seal(DATA_CONTEXT, &frame);
+            assert_eq!(net.receive(h, "A", &sealed), Outcome::Unchanged);
+            assert!(net.nodes[0].replica.partial_bytes() <= bound);
+        }
+    }
+    assert!(net.nodes[0].replica.partial_bytes() > 0);
+    let notices = net.nodes[0].replica.take_notices();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("partial messages dropped")),
+        "{notices:?}"
+    );
+    // Half a minute without a chunk: gone.
+    net.now += 31_000;
+    let n = &mut net.nodes[0];
+    n.replica.tick(net.now, &mut n.links);
+    assert_eq!(n.replica.partial_bytes(), 0);
+}
+
+/// A peer that never reads what it is sent: dropped once its queue is full, not waited on.
+#[test]
+fn a_peer_that_does_not_read_is_dropped() {
+    let mut net = Net::new(5, 1);
+    net.link("A", "H");
+    net.link("A", "B");
+    net.nodes[0].links.full.push("H".into());
+    net.write(0, "news");
+    net.settle();
+    assert!(!net.nodes[0].replica.peers().any(|p| p == "H"));
+    assert!(net
+        .dropped
+        .iter()
+        .any(|(p, until)| p == "H" && *until == net.now + tequio::replica::SLOW_PEER_IGNORE_MS));
+    assert_converged(&mut net);
+}
+
+/// A compressed change chunk that inflates past the cap (a 129 MiB run of zeros).
+fn deflate_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..129 {
+        deflate.write_all(&zeros).unwrap();
+    }
+    let bomb = deflate.finish().unwrap();
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    leb(&mut chunk, bomb.len() as u64);
+    chunk.extend(&bomb);
+    let mut message = vec![0x42, 0x00, 0x00, 0x00, 0x01];
+    leb(&mut message, chunk.len() as u64);
+    message.extend(&chunk);
+    message
+}
+
+fn leb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}

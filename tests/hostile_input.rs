@@ -6,7 +6,10 @@
 use proptest::prelude::*;
 use tequio::crypto::{parse_join_link, to_base64url, RoomSecret};
 use tequio::domain::RoomDoc;
-use tequio::sync::{nostr, read_channel_signal, Frame, Reassembler, Session, Signal, DATA_CONTEXT};
+use tequio::sync::{
+    nostr, read_channel_signal, Frame, Reassembler, Session, Signal, DATA_CONTEXT,
+    MAX_SIGNAL_AGE_MS,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -48,8 +51,8 @@ proptest! {
     #[test]
     fn signaling_text_never_panics(text in ".{0,200}", bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let key = RoomSecret::from_bytes([5; 32]).room_key();
-        prop_assert!(Signal::open(&key, &text).is_err());
-        prop_assert!(Signal::open(&key, &to_base64url(&bytes)).is_err());
+        prop_assert!(Signal::open(&key, &text, 0, MAX_SIGNAL_AGE_MS).is_err());
+        prop_assert!(Signal::open(&key, &to_base64url(&bytes), 0, MAX_SIGNAL_AGE_MS).is_err());
     }
 
     #[test]
@@ -65,7 +68,7 @@ proptest! {
         // Whatever a peer sends on its data channel as a passed-on signal.
         if let Some((_, sealed)) = read_channel_signal(&bytes) {
             let key = RoomSecret::from_bytes([5; 32]).room_key();
-            prop_assert!(Signal::open(&key, sealed).is_err());
+            prop_assert!(Signal::open(&key, sealed, 0, MAX_SIGNAL_AGE_MS).is_err());
         }
     }
 

@@ -9,11 +9,11 @@ pub mod outbox;
 mod peer;
 mod signaling;
 
-use crate::crypto::{random_id, RoomKey, RoomSecret};
+use crate::crypto::{random_id, Identity, RoomKey, RoomSecret};
 use crate::sync::nostr::NostrKey;
 use crate::sync::{
-    channel_signal, Reach, Router, Signal, SignalBody, SignalError, CHANNEL_DATA,
-    DEFAULT_MESH_LIMIT,
+    channel_signal, device_id, Reach, Router, Signal, SignalBody, SignalError, CHANNEL_DATA,
+    DEFAULT_MESH_LIMIT, MAX_PAIRING_AGE_MS, MAX_SIGNAL_AGE_MS,
 };
 use peer::PeerLink;
 pub use signaling::TransportStatus;
@@ -144,6 +144,8 @@ const HEARTBEAT_MS: u32 = 2_000;
 const SILENCE_LIMIT_MS: f64 = 7_000.0;
 
 pub(crate) struct MeshInner {
+    /// This visit's device key: it signs every signal, and its hash is `me`.
+    device: Identity,
     me: String,
     key: RoomKey,
     topic: String,
@@ -177,7 +179,8 @@ impl Mesh {
         config: NetConfig,
         handler: impl Fn(NetEvent) + 'static,
     ) -> Self {
-        let me = random_id();
+        let device = Identity::generate();
+        let me = device_id(&device.public());
         let limit = match config.mesh_limit {
             0 => DEFAULT_MESH_LIMIT,
             n => n,
@@ -186,6 +189,7 @@ impl Mesh {
             router: Router::new(me.clone(), limit),
             announces: 0,
             flood_pending: false,
+            device,
             me,
             key: secret.room_key(),
             topic: secret.signaling_topic(),
@@ -363,13 +367,8 @@ impl Mesh {
         let (text, links) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
-            let signal = Signal {
-                id: random_id(),
-                from: inner.me.clone(),
-                to,
-                body,
-            };
-            let text = signal.seal(&inner.key);
+            let signal = Signal::new(&inner.device, to, body, js_sys::Date::now() as i64);
+            let text = signal.seal(&inner.key, &inner.device);
             for t in &inner.transports {
                 t.publish(&inner.topic, &text);
             }
@@ -393,7 +392,8 @@ impl Mesh {
         let (signal, routing, forward) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
-            let signal = match Signal::open(&inner.key, text) {
+            let now = js_sys::Date::now();
+            let signal = match Signal::open(&inner.key, text, now as i64, MAX_SIGNAL_AGE_MS) {
                 Ok(s) => s,
                 Err(e) => {
                     log(&format!("tequio: dropped a signaling message: {e}"));
@@ -401,7 +401,6 @@ impl Mesh {
                 }
             };
             let open = open_peers(&inner.peers);
-            let now = js_sys::Date::now();
             let Some(routing) = inner.router.receive(&signal, hops, via, &open, now) else {
                 return;
             };
@@ -518,14 +517,9 @@ impl Mesh {
     /// A signal from this device, sealed (and noted, so it is not handled if it comes back).
     pub(crate) fn seal(&self, to: Option<String>, body: SignalBody) -> String {
         let mut inner = self.0.borrow_mut();
-        let signal = Signal {
-            id: random_id(),
-            from: inner.me.clone(),
-            to,
-            body,
-        };
+        let signal = Signal::new(&inner.device, to, body, js_sys::Date::now() as i64);
         inner.router.send(&signal, &[], false);
-        signal.seal(&inner.key)
+        signal.seal(&inner.key, &inner.device)
     }
 
     /// Pairing by hand, first device: makes a connection offer and gives it to `show` as a
@@ -546,8 +540,10 @@ impl Mesh {
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let signal = {
             let inner = self.0.borrow();
-            Signal::open(&inner.key, &code).map_err(|e| match e {
+            let now = js_sys::Date::now() as i64;
+            Signal::open(&inner.key, &code, now, MAX_PAIRING_AGE_MS).map_err(|e| match e {
                 SignalError::Sealed(_) => PairError::OtherRoom,
+                SignalError::Stale(_) => PairError::Expired,
                 _ => PairError::NotACode,
             })?
         };

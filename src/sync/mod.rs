@@ -23,4 +23,7 @@ pub use session::{
     PeerSync, Received, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME, RESTARTS_PER_MINUTE,
     RETRY_EVERY_MS, STRIKES_TO_DROP, STRIKE_WINDOW_MS, WHOLE_DOC_EVERY_MS,
 };
-pub use signal::{compact_sdp, Signal, SignalBody, SignalError, MAX_SIGNAL_TEXT};
+pub use signal::{
+    compact_sdp, device_id, Signal, SignalBody, SignalError, MAX_PAIRING_AGE_MS, MAX_SIGNAL_AGE_MS,
+    MAX_SIGNAL_TEXT,
+};

@@ -20,8 +20,12 @@ pub const FORGET_AFTER_MS: f64 = 60_000.0;
 /// How long a signal waits for its addressee to connect, and how many wait at most.
 const PARK_MS: f64 = 10_000.0;
 const MAX_PARKED: usize = 64;
-/// Signal ids remembered to recognise a signal arriving a second time.
-const SEEN_CAPACITY: usize = 2_048;
+/// Signal ids are remembered for as long as a signal is fresh (either way), to recognise one
+/// arriving a second time; at most this many (the oldest are let go first).
+const SEEN_MS: f64 = 2.0 * super::MAX_SIGNAL_AGE_MS as f64;
+const SEEN_CAPACITY: usize = 16_384;
+/// Devices newly heard of per minute: more are not heard (no flooding the mesh with ids).
+pub const NEW_DEVICES_PER_MINUTE: usize = 20;
 /// Data-channel message kinds (first byte), chosen by the mesh.
 pub const CHANNEL_DATA: u8 = 0;
 pub const CHANNEL_SIGNAL: u8 = 1;
@@ -100,7 +104,11 @@ pub struct Router {
     me: String,
     limit: usize,
     seen: HashSet<String>,
-    seen_order: VecDeque<String>,
+    /// Ids seen, with when (the router's clock: the latest `now` it was given).
+    seen_order: VecDeque<(String, f64)>,
+    clock: f64,
+    /// When devices were newly heard of (within the last minute).
+    arrivals: VecDeque<f64>,
     /// Devices heard of, with when (ms).
     known: BTreeMap<String, f64>,
     /// Signals waiting for their addressee to connect: (addressee, sealed text, hops, when).
@@ -119,6 +127,8 @@ impl Router {
             limit: limit.max(1),
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
+            clock: 0.0,
+            arrivals: VecDeque::new(),
             known: BTreeMap::new(),
             parked: VecDeque::new(),
             ignored: BTreeMap::new(),
@@ -153,15 +163,17 @@ impl Router {
     }
 
     fn remember(&mut self, id: &str) -> bool {
-        if !self.seen.insert(id.to_owned()) {
-            return false;
-        }
-        self.seen_order.push_back(id.to_owned());
-        if self.seen_order.len() > SEEN_CAPACITY {
-            if let Some(old) = self.seen_order.pop_front() {
+        while self.seen_order.front().is_some_and(|(_, at)| {
+            self.clock - at > SEEN_MS || self.seen_order.len() > SEEN_CAPACITY
+        }) {
+            if let Some((old, _)) = self.seen_order.pop_front() {
                 self.seen.remove(&old);
             }
         }
+        if !self.seen.insert(id.to_owned()) {
+            return false;
+        }
+        self.seen_order.push_back((id.to_owned(), self.clock));
         true
     }
 
@@ -196,11 +208,22 @@ impl Router {
         if signal.from == self.me || self.is_ignored(&signal.from, now) {
             return None;
         }
+        self.clock = self.clock.max(now);
         self.ignored.retain(|_, until| now < *until);
+        if !self.known.contains_key(&signal.from) {
+            while self.arrivals.front().is_some_and(|at| now - at >= 60_000.0) {
+                self.arrivals.pop_front();
+            }
+            if self.arrivals.len() >= NEW_DEVICES_PER_MINUTE {
+                return None;
+            }
+        }
         if !self.remember(&signal.id) {
             return None;
         }
-        self.known.insert(signal.from.clone(), now);
+        if self.known.insert(signal.from.clone(), now).is_none() {
+            self.arrivals.push_back(now);
+        }
         let mut routing = Routing {
             handle: signal.to.as_ref().is_none_or(|to| *to == self.me),
             forward: Vec::new(),
@@ -393,7 +416,49 @@ mod tests {
             from: from.into(),
             to: to.map(Into::into),
             body: SignalBody::Announce,
+            key: String::new(),
+            sent_at: 0,
         }
+    }
+
+    /// A link holder making up 1,000 device ids in a minute: 20 are heard; the next minute,
+    /// 20 more. Devices already known are heard as before.
+    #[test]
+    fn new_device_ids_are_heard_a_few_a_minute() {
+        let mut r = Router::new("me", 20);
+        r.receive(&announce("s0", "friend", None), 0, None, &[], 0.0);
+        let heard = |r: &mut Router, minute: f64| {
+            (0..1_000)
+                .filter(|i| {
+                    let s = announce(&format!("m{minute}-{i}"), &format!("id{minute}-{i}"), None);
+                    r.receive(&s, 0, None, &[], minute * 60_000.0 + *i as f64)
+                        .is_some()
+                })
+                .count()
+        };
+        assert_eq!(heard(&mut r, 0.0), NEW_DEVICES_PER_MINUTE - 1);
+        assert!(r
+            .receive(&announce("s1", "friend", None), 0, None, &[], 59_000.0)
+            .is_some());
+        assert_eq!(heard(&mut r, 1.0), NEW_DEVICES_PER_MINUTE);
+        assert!(r.known().count() <= 2 * NEW_DEVICES_PER_MINUTE);
+    }
+
+    /// A signal seen is recognised when it comes again within the time a signal is fresh,
+    /// however many others came between.
+    #[test]
+    fn a_replayed_signal_is_recognised_within_the_window() {
+        let mut r = Router::new("me", 20);
+        assert!(r
+            .receive(&announce("x1", "a", None), 0, None, &[], 0.0)
+            .is_some());
+        for i in 0..5_000 {
+            r.receive(&announce(&format!("n{i}"), "a", None), 0, None, &[], 1.0);
+        }
+        assert_eq!(
+            r.receive(&announce("x1", "a", None), 0, None, &[], SEEN_MS - 1.0),
+            None
+        );
     }
 
     #[test]

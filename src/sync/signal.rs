@@ -1,14 +1,38 @@
 //! Signaling messages: how two devices of a room find each other and exchange WebRTC session
 //! descriptions through an untrusted relay (a y-webrtc server, or a BroadcastChannel). Every
 //! message is sealed with the room key, so the relay sees only an opaque topic and ciphertext.
+//!
+//! Inside the seal every signal is signed by its sender's *device key*, a key pair made for
+//! each visit, and a device's id is the hash of that key ([`device_id`]): a link holder cannot
+//! speak as another device (and so cannot cut its connections with forged offers). Signals
+//! carry the time they were sent; one older than [`MAX_SIGNAL_AGE_MS`] (or as far ahead) is
+//! refused, so sealed signals recorded and replayed later do nothing (within the window the
+//! router knows their ids).
 
-use crate::crypto::{from_base64url, to_base64url, OpenError, RoomKey};
+use crate::crypto::{from_base64url, to_base64url, verify, Identity, OpenError, RoomKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// The longest signaling payload accepted, as base64url text, checked before decoding.
 pub const MAX_SIGNAL_TEXT: usize = 64 * 1024;
-const CONTEXT: &[u8] = b"tequio/signal/v1";
+/// How old (or how far ahead, for clocks that differ) a signal may be: as far as the room's
+/// entries allow clocks to differ.
+pub const MAX_SIGNAL_AGE_MS: i64 = 10 * 60_000;
+/// How old a pairing code may be when it is used (it is carried by hand).
+pub const MAX_PAIRING_AGE_MS: i64 = 30 * 60_000;
+const CONTEXT: &[u8] = b"tequio/signal/v2";
 const MAX_ID: usize = 64;
+/// Length of a signature as base64url text (64 bytes), which opens a sealed signal.
+const SIGNATURE_TEXT: usize = 86;
+
+/// A device's id in the room's mesh: the first 22 characters of the base64url SHA-256 of its
+/// device key (132 bits).
+pub fn device_id(public: &str) -> String {
+    let bytes = from_base64url(public).unwrap_or_default();
+    let mut id = to_base64url(&Sha256::digest(&bytes));
+    id.truncate(22);
+    id
+}
 
 /// What a signaling message asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,10 +56,15 @@ pub enum SignalBody {
 pub struct Signal {
     /// Random message id: the same message arriving over two transports is handled once.
     pub id: String,
+    /// The sender's device id: [`device_id`] of `key`.
     pub from: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     pub body: SignalBody,
+    /// The sender's device key (base64url Ed25519), which signed the signal.
+    pub key: String,
+    /// When it was sent (ms since the epoch, the sender's clock).
+    pub sent_at: i64,
 }
 
 /// Why a signaling payload was dropped.
@@ -51,27 +80,64 @@ pub enum SignalError {
     Decode(String),
     #[error("signaling payload has an oversized or empty id")]
     BadId,
+    #[error("signal not signed by the device it names")]
+    Forged,
+    #[error("signal sent {0} s from now: replayed, or a clock far off")]
+    Stale(i64),
 }
 
 impl Signal {
-    /// Seals the message for publication; returns base64url text.
-    pub fn seal(&self, key: &RoomKey) -> String {
-        let json = serde_json::to_vec(self).expect("signals always serialise");
-        to_base64url(&key.seal(CONTEXT, &json))
+    /// A new signal from `device`, sent at `now` (ms), with a random id.
+    pub fn new(device: &Identity, to: Option<String>, body: SignalBody, now: i64) -> Self {
+        let key = device.public();
+        Signal {
+            id: crate::crypto::random_id(),
+            from: device_id(&key),
+            to,
+            body,
+            key,
+            sent_at: now,
+        }
     }
 
-    /// Checks size, opens and decodes a published payload. Never panics on any input.
-    pub fn open(key: &RoomKey, text: &str) -> Result<Self, SignalError> {
+    /// Signs the message with `device` (whose key it names) and seals it for publication;
+    /// returns base64url text.
+    pub fn seal(&self, key: &RoomKey, device: &Identity) -> String {
+        let json = serde_json::to_vec(self).expect("signals always serialise");
+        let mut signed = [CONTEXT, &json].concat();
+        let signature = device.sign(&signed);
+        debug_assert_eq!(signature.len(), SIGNATURE_TEXT);
+        signed.splice(..CONTEXT.len(), signature.into_bytes());
+        to_base64url(&key.seal(CONTEXT, &signed))
+    }
+
+    /// Checks size, opens, decodes and verifies a published payload, received at `now` (ms);
+    /// refused if sent more than `max_age` ms before or after. Never panics on any input.
+    pub fn open(key: &RoomKey, text: &str, now: i64, max_age: i64) -> Result<Self, SignalError> {
         if text.len() > MAX_SIGNAL_TEXT {
             return Err(SignalError::TooLarge(text.len()));
         }
         let sealed = from_base64url(text).ok_or(SignalError::NotBase64)?;
-        let json = key.open(CONTEXT, &sealed)?;
+        let plain = key.open(CONTEXT, &sealed)?;
+        if plain.len() < SIGNATURE_TEXT {
+            return Err(SignalError::Forged);
+        }
+        let (signature, json) = plain.split_at(SIGNATURE_TEXT);
         let signal: Signal =
-            serde_json::from_slice(&json).map_err(|e| SignalError::Decode(e.to_string()))?;
+            serde_json::from_slice(json).map_err(|e| SignalError::Decode(e.to_string()))?;
         let ok = |s: &str| !s.is_empty() && s.len() <= MAX_ID;
         if !ok(&signal.id) || !ok(&signal.from) || signal.to.as_deref().is_some_and(|t| !ok(t)) {
             return Err(SignalError::BadId);
+        }
+        let signature = std::str::from_utf8(signature).map_err(|_| SignalError::Forged)?;
+        if signal.from != device_id(&signal.key)
+            || !verify(&signal.key, &[CONTEXT, json].concat(), signature)
+        {
+            return Err(SignalError::Forged);
+        }
+        let age = now.saturating_sub(signal.sent_at);
+        if age.saturating_abs() > max_age {
+            return Err(SignalError::Stale(-age / 1_000));
         }
         Ok(signal)
     }
@@ -96,22 +162,90 @@ mod tests {
     use super::*;
     use crate::crypto::RoomSecret;
 
+    const NOW: i64 = 1_800_000_000_000;
+
     #[test]
     fn signals_round_trip_and_hide_their_content() {
         let key = RoomSecret::generate().room_key();
-        let offer = Signal {
-            id: "m1".into(),
-            from: "peer-a".into(),
-            to: Some("peer-b".into()),
-            body: SignalBody::Offer {
+        let device = Identity::generate();
+        let offer = Signal::new(
+            &device,
+            Some("peer-b".into()),
+            SignalBody::Offer {
                 restart: false,
                 sdp: "v=0 secret-sdp".into(),
             },
-        };
-        let text = offer.seal(&key);
+            NOW,
+        );
+        assert_eq!(offer.from, device_id(&device.public()));
+        assert_eq!(offer.from.len(), 22);
+        let text = offer.seal(&key, &device);
         // (Sealed text is base64: a short word like "sdp" can appear in it by chance.)
-        assert!(!text.contains("peer-a") && !text.contains("secret-sdp"));
-        assert_eq!(Signal::open(&key, &text), Ok(offer));
+        assert!(!text.contains(&offer.from) && !text.contains("secret-sdp"));
+        assert_eq!(
+            Signal::open(&key, &text, NOW + 1_000, MAX_SIGNAL_AGE_MS),
+            Ok(offer)
+        );
+    }
+
+    /// A link holder cannot speak as another device: not with the other's id and its own key
+    /// (the id is the key's hash), nor with the other's id and key (it cannot sign for it).
+    #[test]
+    fn a_signal_in_another_device_s_name_is_refused() {
+        let key = RoomSecret::generate().room_key();
+        let (victim, attacker) = (Identity::generate(), Identity::generate());
+        let victim_id = device_id(&victim.public());
+        let offer = SignalBody::Offer {
+            restart: false,
+            sdp: "v=0".into(),
+        };
+        let mut own_key = Signal::new(&attacker, None, offer.clone(), NOW);
+        own_key.from = victim_id.clone();
+        let mut their_key = Signal::new(&attacker, None, offer, NOW);
+        their_key.from = victim_id;
+        their_key.key = victim.public();
+        for forged in [own_key, their_key] {
+            assert_eq!(
+                Signal::open(&key, &forged.seal(&key, &attacker), NOW, MAX_SIGNAL_AGE_MS),
+                Err(SignalError::Forged)
+            );
+        }
+        // Nor by changing what the victim signed: a sealed signal re-sealed with one field
+        // altered no longer verifies.
+        let genuine = Signal::new(&victim, None, SignalBody::Announce, NOW);
+        let plain = key
+            .open(
+                CONTEXT,
+                &from_base64url(&genuine.seal(&key, &victim)).unwrap(),
+            )
+            .unwrap();
+        let altered = String::from_utf8(plain)
+            .unwrap()
+            .replace("\"announce\"", "\"answer\",\"sdp\":\"x\"");
+        let resealed = to_base64url(&key.seal(CONTEXT, altered.as_bytes()));
+        assert_eq!(
+            Signal::open(&key, &resealed, NOW, MAX_SIGNAL_AGE_MS),
+            Err(SignalError::Forged)
+        );
+    }
+
+    /// Recorded and replayed after the window, or dated far ahead: refused.
+    #[test]
+    fn a_signal_outside_the_time_window_is_refused() {
+        let key = RoomSecret::generate().room_key();
+        let device = Identity::generate();
+        let text = Signal::new(&device, None, SignalBody::Announce, NOW).seal(&key, &device);
+        let late = NOW + MAX_SIGNAL_AGE_MS + 1;
+        assert_eq!(
+            Signal::open(&key, &text, late, MAX_SIGNAL_AGE_MS),
+            Err(SignalError::Stale(-600))
+        );
+        let early = NOW - MAX_SIGNAL_AGE_MS - 1;
+        assert!(matches!(
+            Signal::open(&key, &text, early, MAX_SIGNAL_AGE_MS),
+            Err(SignalError::Stale(600))
+        ));
+        assert!(Signal::open(&key, &text, late, MAX_PAIRING_AGE_MS).is_ok());
     }
 
     #[test]
@@ -144,36 +278,28 @@ mod tests {
     fn hostile_signals_are_refused() {
         let key = RoomSecret::generate().room_key();
         let other = RoomSecret::generate().room_key();
-        let s = Signal {
-            id: "m".into(),
-            from: "a".into(),
-            to: None,
-            body: SignalBody::Announce,
-        };
+        let device = Identity::generate();
+        let s = Signal::new(&device, None, SignalBody::Announce, NOW);
+        let open = |text: &str| Signal::open(&key, text, NOW, MAX_SIGNAL_AGE_MS);
         assert_eq!(
-            Signal::open(&key, &"A".repeat(MAX_SIGNAL_TEXT + 1)),
+            open(&"A".repeat(MAX_SIGNAL_TEXT + 1)),
             Err(SignalError::TooLarge(MAX_SIGNAL_TEXT + 1))
         );
+        assert_eq!(open("not base64!"), Err(SignalError::NotBase64));
         assert_eq!(
-            Signal::open(&key, "not base64!"),
-            Err(SignalError::NotBase64)
-        );
-        assert_eq!(
-            Signal::open(&key, &s.seal(&other)),
+            open(&s.seal(&other, &device)),
             Err(SignalError::Sealed(OpenError::Unauthentic))
         );
-        let junk = to_base64url(&key.seal(CONTEXT, b"{\"id\":1}"));
-        assert!(matches!(
-            Signal::open(&key, &junk),
-            Err(SignalError::Decode(_))
-        ));
+        let mut junk = "s".repeat(SIGNATURE_TEXT).into_bytes();
+        junk.extend_from_slice(b"{\"id\":1}");
+        let junk = to_base64url(&key.seal(CONTEXT, &junk));
+        assert!(matches!(open(&junk), Err(SignalError::Decode(_))));
+        let short = to_base64url(&key.seal(CONTEXT, b"{}"));
+        assert_eq!(open(&short), Err(SignalError::Forged));
         let long_id = Signal {
-            from: "x".repeat(65),
+            to: Some("x".repeat(65)),
             ..s
         };
-        assert_eq!(
-            Signal::open(&key, &long_id.seal(&key)),
-            Err(SignalError::BadId)
-        );
+        assert_eq!(open(&long_id.seal(&key, &device)), Err(SignalError::BadId));
     }
 }

@@ -62,9 +62,10 @@ proptest! {
         sub in "[a-z]{0,4}",
     ) {
         // Whatever a Nostr relay sends: JSON-ish garbage or events of every shape.
-        let _ = nostr::read(&text, "s", "topic");
+        let topics = [tequio::sync::topic::Topic { name: "topic".into(), kind: 21430 }];
+        let _ = nostr::read(&text, "s", &topics);
         let shaped = format!(r#"["EVENT","{sub}",{{"kind":21430,"tags":[["t","topic"]],"content":{text:?},"id":"{sub}"}}]"#);
-        let _ = nostr::read(&shaped, "s", "topic");
+        let _ = nostr::read(&shaped, "s", &topics);
         // Whatever a peer sends on its data channel as a passed-on signal.
         if let Some((_, sealed)) = read_channel_signal(&bytes) {
             let key = RoomSecret::from_bytes([5; 32]).room_key();

@@ -129,9 +129,15 @@ impl RoomSecret {
         hex(&self.derive("room id")[..16])
     }
 
-    /// The opaque topic under which peers meet on a signaling server.
+    /// The opaque name of the channel where tabs of one browser meet (never leaves it).
     pub fn signaling_topic(&self) -> String {
         format!("tequio-{}", hex(&self.derive("signaling topic")))
+    }
+
+    /// 32 bytes that only holders of the secret can compute for time window `window`: where
+    /// the room's devices meet on servers during it (see `sync::topic`).
+    pub fn window_key(&self, window: i64) -> [u8; 32] {
+        self.derive(&format!("meeting point {window}"))
     }
 
     /// The key that seals every signaling payload and data-channel envelope of the room.

@@ -11,6 +11,7 @@ mod signaling;
 
 use crate::crypto::{random_id, Identity, RoomKey, RoomSecret};
 use crate::sync::nostr::NostrKey;
+use crate::sync::topic::{self, Topic};
 use crate::sync::{
     channel_signal, device_id, Reach, Router, Signal, SignalBody, SignalError, CHANNEL_DATA,
     DEFAULT_MESH_LIMIT, MAX_PAIRING_AGE_MS, MAX_SIGNAL_AGE_MS,
@@ -148,7 +149,11 @@ pub(crate) struct MeshInner {
     device: Identity,
     me: String,
     key: RoomKey,
-    topic: String,
+    secret: RoomSecret,
+    /// The BroadcastChannel's name (fixed; it never leaves the browser).
+    channel: String,
+    /// Where the room meets on servers now (see `sync::topic`).
+    topics: Vec<Topic>,
     config: NetConfig,
     transports: Vec<Transport>,
     peers: HashMap<String, PeerLink>,
@@ -192,7 +197,9 @@ impl Mesh {
             device,
             me,
             key: secret.room_key(),
-            topic: secret.signaling_topic(),
+            secret: secret.clone(),
+            channel: secret.signaling_topic(),
+            topics: topic::listening(secret, js_sys::Date::now() as i64),
             config: config.clone(),
             transports: Vec::new(),
             peers: HashMap::new(),
@@ -299,6 +306,14 @@ impl Mesh {
         let (to_reach, surplus) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
+            // The day's topic moves at midnight (UTC): servers are told where to listen now.
+            let topics = topic::listening(&inner.secret, now as i64);
+            if topics != inner.topics {
+                for t in &inner.transports {
+                    t.listen(&topics);
+                }
+                inner.topics = topics;
+            }
             let open = open_peers(&inner.peers);
             for p in &open {
                 inner.router.heard(p, now);
@@ -367,10 +382,12 @@ impl Mesh {
         let (text, links) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
-            let signal = Signal::new(&inner.device, to, body, js_sys::Date::now() as i64);
+            let now = js_sys::Date::now() as i64;
+            let signal = Signal::new(&inner.device, to, body, now);
             let text = signal.seal(&inner.key, &inner.device);
+            let topic = topic::speaking(&inner.secret, now);
             for t in &inner.transports {
-                t.publish(&inner.topic, &text);
+                t.publish(&topic, &text);
             }
             let open = open_peers(&inner.peers);
             let via = inner.router.send(&signal, &open, through_peers);
@@ -563,8 +580,10 @@ impl Mesh {
             SignalBody::Answer { sdp } => {
                 if signal.to.as_deref() != Some(me.as_str()) {
                     // Another tab's offer: the BroadcastChannel takes it there.
-                    for t in &self.0.borrow().transports {
-                        t.publish(&self.0.borrow().topic, &code);
+                    let inner = self.0.borrow();
+                    let topic = topic::speaking(&inner.secret, js_sys::Date::now() as i64);
+                    for t in &inner.transports {
+                        t.publish(&topic, &code);
                     }
                     return Ok(Paired::PassedOn);
                 }

@@ -5,6 +5,7 @@
 
 use super::{log, Mesh, MeshInner};
 use crate::sync::nostr::{self, NostrKey, RelayMessage};
+use crate::sync::topic::Topic;
 use crate::sync::{Backoff, MAX_SIGNAL_TEXT};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -35,7 +36,8 @@ pub(crate) enum Protocol {
 pub(crate) struct Socket {
     url: String,
     protocol: Protocol,
-    topic: String,
+    /// The topics listened on (they change daily: see `sync::topic`).
+    topics: Vec<Topic>,
     mesh: Weak<RefCell<MeshInner>>,
     ws: Option<WebSocket>,
     callbacks: Vec<Callback>,
@@ -43,8 +45,59 @@ pub(crate) struct Socket {
     closed: bool,
 }
 
+/// The message (re)subscribing to `topics`; for y-webrtc, first leaving `old` ones.
+fn subscription(protocol: &Protocol, topics: &[Topic], old: &[Topic]) -> Vec<String> {
+    match protocol {
+        Protocol::YWebrtc => {
+            let names = |ts: &[Topic]| ts.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+            let mut out = Vec::new();
+            let gone: Vec<Topic> = old
+                .iter()
+                .filter(|t| !topics.contains(t))
+                .cloned()
+                .collect();
+            if !gone.is_empty() {
+                out.push(
+                    serde_json::json!({"type": "unsubscribe", "topics": names(&gone)}).to_string(),
+                );
+            }
+            out.push(serde_json::json!({"type": "subscribe", "topics": names(topics)}).to_string());
+            out
+        }
+        Protocol::Nostr { subscription, .. } => {
+            let now = (js_sys::Date::now() / 1000.0) as u64;
+            // A minute back: the relay's clock may be behind this one. A REQ with the same
+            // subscription id replaces the one before (NIP-01).
+            vec![nostr::subscribe(
+                subscription,
+                topics,
+                now.saturating_sub(60),
+            )]
+        }
+    }
+}
+
 impl Transport {
-    pub(crate) fn publish(&self, topic: &str, text: &str) {
+    /// Listens on `topics` from now on (the day's topic changed).
+    pub(crate) fn listen(&self, topics: &[Topic]) {
+        if let Transport::Socket(socket) = self {
+            let mut s = socket.borrow_mut();
+            if s.topics == topics {
+                return;
+            }
+            let old = std::mem::replace(&mut s.topics, topics.to_vec());
+            if let Some(ws) =
+                s.ws.as_ref()
+                    .filter(|ws| ws.ready_state() == WebSocket::OPEN)
+            {
+                for msg in subscription(&s.protocol, topics, &old) {
+                    let _ = ws.send_with_str(&msg);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn publish(&self, topic: &Topic, text: &str) {
         match self {
             Transport::Broadcast { channel, .. } => {
                 let _ = channel.post_message(&JsValue::from_str(text));
@@ -57,10 +110,10 @@ impl Transport {
                     .filter(|ws| ws.ready_state() == WebSocket::OPEN)
                 {
                     let msg = match &socket.protocol {
-                        Protocol::YWebrtc => {
-                            serde_json::json!({"type": "publish", "topic": topic, "data": text})
-                                .to_string()
-                        }
+                        Protocol::YWebrtc => serde_json::json!(
+                            {"type": "publish", "topic": topic.name, "data": text}
+                        )
+                        .to_string(),
                         Protocol::Nostr { key, .. } => {
                             let now = (js_sys::Date::now() / 1000.0) as u64;
                             key.event(topic, text, now)
@@ -124,7 +177,9 @@ impl Transport {
                     if ws.ready_state() == WebSocket::OPEN {
                         let msg = match &s.protocol {
                             Protocol::YWebrtc => {
-                                serde_json::json!({"type": "unsubscribe", "topics": [s.topic]})
+                                let names: Vec<&str> =
+                                    s.topics.iter().map(|t| t.name.as_str()).collect();
+                                serde_json::json!({"type": "unsubscribe", "topics": names})
                                     .to_string()
                             }
                             Protocol::Nostr { subscription, .. } => {
@@ -161,9 +216,10 @@ fn text_within(data: &JsValue, max: usize) -> Result<String, &'static str> {
     Ok(text)
 }
 
-/// Tabs of one browser meet on a BroadcastChannel named after the room's opaque topic.
+/// Tabs of one browser meet on a BroadcastChannel named after the room's opaque (fixed)
+/// topic: it never leaves the browser.
 pub(crate) fn broadcast_channel(mesh: &Mesh) -> Result<Transport, String> {
-    let topic = mesh.0.borrow().topic.clone();
+    let topic = mesh.0.borrow().channel.clone();
     let channel = BroadcastChannel::new(&topic).map_err(|e| format!("{e:?}"))?;
     let weak = mesh.weak();
     let on_message: Callback = Closure::new(move |event: JsValue| {
@@ -201,7 +257,7 @@ pub(crate) fn websocket(mesh: &Mesh, url: String, protocol: Protocol) -> Transpo
     let socket = Rc::new(RefCell::new(Socket {
         url,
         protocol,
-        topic: mesh.0.borrow().topic.clone(),
+        topics: mesh.0.borrow().topics.clone(),
         mesh: mesh.weak(),
         ws: None,
         callbacks: Vec::new(),
@@ -232,18 +288,10 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
             let mesh = {
                 let mut s = socket.borrow_mut();
                 s.backoff.succeeded();
-                let msg = match &s.protocol {
-                    Protocol::YWebrtc => {
-                        serde_json::json!({"type": "subscribe", "topics": [s.topic]}).to_string()
-                    }
-                    Protocol::Nostr { subscription, .. } => {
-                        let now = (js_sys::Date::now() / 1000.0) as u64;
-                        // A minute back: the relay's clock may be behind this one.
-                        nostr::subscribe(subscription, &s.topic, now.saturating_sub(60))
-                    }
-                };
                 if let Some(ws) = &s.ws {
-                    let _ = ws.send_with_str(&msg);
+                    for msg in subscription(&s.protocol, &s.topics, &[]) {
+                        let _ = ws.send_with_str(&msg);
+                    }
                 }
                 s.mesh.clone()
             };
@@ -272,14 +320,16 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
                         return log("tequio: signaling message that is not JSON dropped");
                     };
                     match (&msg["type"], msg["topic"].as_str(), msg["data"].as_str()) {
-                        (t, Some(topic), Some(data)) if t == "publish" && topic == s.topic => {
+                        (t, Some(topic), Some(data))
+                            if t == "publish" && s.topics.iter().any(|x| x.name == topic) =>
+                        {
                             Some(data.to_owned())
                         }
                         _ => None,
                     }
                 }
                 Protocol::Nostr { subscription, .. } => {
-                    match nostr::read(&text, subscription, &s.topic) {
+                    match nostr::read(&text, subscription, &s.topics) {
                         Some(RelayMessage::Signal(data)) => Some(data),
                         Some(RelayMessage::Refused(why)) => {
                             log(&format!("tequio: relay {} refused: {why}", s.url));

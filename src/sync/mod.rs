@@ -12,6 +12,7 @@ pub mod nostr;
 mod router;
 mod session;
 mod signal;
+pub mod topic;
 pub mod wire;
 
 pub use frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};

@@ -1,16 +1,19 @@
 //! Signaling over Nostr relays (NIP-01): a sealed signal travels as the content of an
 //! *ephemeral* event (relays pass it to subscribers and keep nothing), tagged with the room's
-//! opaque signaling topic, signed (BIP-340) with a throwaway key made for each visit to a room,
-//! so nothing links the events to a person or to earlier visits. The relay sees the topic, the
-//! throwaway public key and ciphertext.
+//! opaque topic of the day and of the day's kind (`sync::topic`), signed (BIP-340) with a
+//! throwaway key made for each visit to a room, so nothing links the events to a person or to
+//! earlier visits. The relay sees the topic, the kind, the throwaway public key and ciphertext.
 
+use super::topic::Topic;
 use crate::crypto::{hex, random_bytes};
 use k256::schnorr::SigningKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// The event kind: in the ephemeral range (20000–29999), which relays do not store.
-pub const EVENT_KIND: u32 = 21_430;
+/// Event kinds of the ephemeral range (20000–29999), which relays do not store: a room's
+/// signals use one of them, changing daily.
+pub const MIN_EPHEMERAL_KIND: u32 = 20_000;
+pub const EPHEMERAL_KINDS: u32 = 10_000;
 /// The longest relay message read (a sealed signal plus the event around it); longer ones are
 /// dropped before parsing.
 pub const MAX_RELAY_MESSAGE: usize = super::MAX_SIGNAL_TEXT + 4 * 1024;
@@ -35,11 +38,11 @@ impl NostrKey {
         hex(&self.0.verifying_key().to_bytes())
     }
 
-    /// The relay message publishing `content` under `topic`: `["EVENT", {…}]`.
-    pub fn event(&self, topic: &str, content: &str, created_at: u64) -> String {
+    /// The relay message publishing `content` under `topic` (with its kind): `["EVENT", {…}]`.
+    pub fn event(&self, topic: &Topic, content: &str, created_at: u64) -> String {
         let pubkey = self.public_hex();
-        let tags = json!([["t", topic]]);
-        let id = event_id(&pubkey, created_at, EVENT_KIND, &tags, content);
+        let tags = json!([["t", topic.name]]);
+        let id = event_id(&pubkey, created_at, topic.kind, &tags, content);
         let mut aux = [0u8; 32];
         random_bytes(&mut aux);
         let sig = self
@@ -50,7 +53,7 @@ impl NostrKey {
             "id": hex(&id),
             "pubkey": pubkey,
             "created_at": created_at,
-            "kind": EVENT_KIND,
+            "kind": topic.kind,
             "tags": tags,
             "content": content,
             "sig": hex(&sig.to_bytes()),
@@ -65,9 +68,11 @@ fn event_id(pubkey: &str, created_at: u64, kind: u32, tags: &Value, content: &st
     Sha256::digest(serialized.as_bytes()).into()
 }
 
-/// The relay message subscribing to a room's signals from `since` (seconds) on.
-pub fn subscribe(subscription: &str, topic: &str, since: u64) -> String {
-    json!(["REQ", subscription, {"kinds": [EVENT_KIND], "#t": [topic], "since": since}]).to_string()
+/// The relay message subscribing to a room's signals on `topics` from `since` (seconds) on.
+pub fn subscribe(subscription: &str, topics: &[Topic], since: u64) -> String {
+    let kinds: Vec<u32> = topics.iter().map(|t| t.kind).collect();
+    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    json!(["REQ", subscription, {"kinds": kinds, "#t": names, "since": since}]).to_string()
 }
 
 /// The relay message ending a subscription.
@@ -87,8 +92,9 @@ pub enum RelayMessage {
 }
 
 /// Reads a message from a relay. Size-capped before parsing; never panics; an event is taken
-/// only if it is of our kind and carries `topic` (the relay's filtering is not trusted).
-pub fn read(text: &str, subscription: &str, topic: &str) -> Option<RelayMessage> {
+/// only if it carries one of `topics` with that topic's kind (the relay's filtering is not
+/// trusted).
+pub fn read(text: &str, subscription: &str, topics: &[Topic]) -> Option<RelayMessage> {
     if text.len() > MAX_RELAY_MESSAGE {
         return None;
     }
@@ -97,12 +103,18 @@ pub fn read(text: &str, subscription: &str, topic: &str) -> Option<RelayMessage>
     match items.first()?.as_str()? {
         "EVENT" => {
             let (sub, event) = (items.get(1)?.as_str()?, items.get(2)?);
-            let tagged = event["tags"].as_array()?.iter().any(|t| {
-                t.as_array()
-                    .is_some_and(|t| t.len() >= 2 && t[0] == "t" && t[1] == topic)
-            });
+            let ours = |topic: &Topic| {
+                event["kind"] == topic.kind
+                    && event["tags"].as_array().is_some_and(|tags| {
+                        tags.iter().any(|t| {
+                            t.as_array().is_some_and(|t| {
+                                t.len() >= 2 && t[0] == "t" && t[1] == topic.name.as_str()
+                            })
+                        })
+                    })
+            };
             let id_ok = event["id"].as_str().is_some_and(|id| id.len() == 64);
-            (sub == subscription && event["kind"] == EVENT_KIND && tagged && id_ok)
+            (sub == subscription && topics.iter().any(ours) && id_ok)
                 .then(|| RelayMessage::Signal(event["content"].as_str().unwrap_or("").to_owned()))
         }
         "OK" if items.get(2) == Some(&Value::Bool(false)) => Some(RelayMessage::Refused(
@@ -128,19 +140,25 @@ mod tests {
     use super::*;
     use k256::schnorr::{Signature, VerifyingKey};
 
+    fn topic(name: &str, kind: u32) -> Topic {
+        Topic {
+            name: name.into(),
+            kind,
+        }
+    }
+
     #[test]
     fn events_are_signed_nip01_events_on_the_topic() {
         let key = NostrKey::generate();
-        let text = key.event("topic123", "c2VhbGVk", 1_700_000_000);
+        let text = key.event(&topic("topic123", 21_430), "c2VhbGVk", 1_700_000_000);
         let msg: Value = serde_json::from_str(&text).unwrap();
         let ev = &msg[1];
         assert_eq!(msg[0], "EVENT");
-        assert_eq!(ev["kind"], EVENT_KIND);
-        assert!((20_000..30_000).contains(&EVENT_KIND), "ephemeral");
+        assert_eq!(ev["kind"], 21_430);
         let id = event_id(
             ev["pubkey"].as_str().unwrap(),
             1_700_000_000,
-            EVENT_KIND,
+            21_430,
             &ev["tags"],
             "c2VhbGVk",
         );
@@ -170,28 +188,38 @@ mod tests {
     #[test]
     fn relay_messages_are_read_carefully() {
         let key = NostrKey::generate();
-        let event = key.event("room", "payload", 1);
+        let room = [topic("yesterday", 20_001), topic("room", 21_000)];
+        let event = key.event(&room[1], "payload", 1);
         let ev: Value = serde_json::from_str(&event).unwrap();
         let delivered = json!(["EVENT", "sub1", ev[1]]).to_string();
         assert_eq!(
-            read(&delivered, "sub1", "room"),
+            read(&delivered, "sub1", &room),
             Some(RelayMessage::Signal("payload".into()))
         );
         assert_eq!(
-            read(&delivered, "sub2", "room"),
+            read(&delivered, "sub2", &room),
             None,
             "another subscription"
         );
-        assert_eq!(read(&delivered, "sub1", "other"), None, "another topic");
+        let other = [topic("other", 21_000)];
+        assert_eq!(read(&delivered, "sub1", &other), None, "another topic");
+        let other_kind = [topic("room", 20_001)];
+        assert_eq!(read(&delivered, "sub1", &other_kind), None, "another kind");
+        let subscription: Value = serde_json::from_str(&subscribe("s", &room, 5)).unwrap();
+        assert_eq!(subscription[2]["kinds"], json!([20_001, 21_000]));
+        assert_eq!(subscription[2]["#t"], json!(["yesterday", "room"]));
         assert_eq!(
-            read(r#"["OK","abc",false,"invalid: too large"]"#, "s", "t"),
+            read(r#"["OK","abc",false,"invalid: too large"]"#, "s", &room),
             Some(RelayMessage::Refused("invalid: too large".into()))
         );
         assert_eq!(
-            read(r#"["OK","abc",true,""]"#, "s", "t"),
+            read(r#"["OK","abc",true,""]"#, "s", &room),
             Some(RelayMessage::Other)
         );
-        assert_eq!(read(r#"["EOSE","s"]"#, "s", "t"), Some(RelayMessage::Other));
+        assert_eq!(
+            read(r#"["EOSE","s"]"#, "s", &room),
+            Some(RelayMessage::Other)
+        );
         for junk in [
             "",
             "[]",
@@ -202,11 +230,11 @@ mod tests {
             r#"["EVENT","s",1]"#,
         ] {
             assert!(
-                !matches!(read(junk, "s", "t"), Some(RelayMessage::Signal(_))),
+                !matches!(read(junk, "s", &room), Some(RelayMessage::Signal(_))),
                 "{junk}"
             );
         }
         let huge = format!(r#"["NOTICE","{}"]"#, "x".repeat(MAX_RELAY_MESSAGE));
-        assert_eq!(read(&huge, "s", "t"), None);
+        assert_eq!(read(&huge, "s", &room), None);
     }
 }

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { App, Device, NostrRelay, Signaling, createRoom, freePort, WAIT } from '../tests/e2e/harness.mjs'
+import { App, Device, NostrRelay, Signaling, createRoom, follow, freePort, WAIT } from '../tests/e2e/harness.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -99,7 +99,7 @@ try {
     const b = await new Device(`bench-b${i}`).open(); devices.push(b)
     const pb = await b.page()
     const t0 = Date.now()
-    await pb.goto(`${app.url}#/join/${room.secret}`)
+    await follow(pb, `${app.url}#/join/${room.secret}`)
     await pb.getByTestId('nav-board').click({ timeout: WAIT * 4 })
     await pb.locator('[data-testid=post-count]:text-is("5000")').waitFor({ timeout: WAIT * 4 })
     synced.push(Date.now() - t0)
@@ -132,7 +132,7 @@ try {
       if (!tab) devices.push(guest)
       const pg = tab ? await guest.newPage() : await guest.page()
       const t0 = Date.now()
-      await pg.goto(link)
+      await follow(pg, link)
       await pg.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT * 2 })
       times.push(Date.now() - t0)
       await guest.dispose()
@@ -159,7 +159,7 @@ try {
   const guest = await new Device('bench-large-b').open(); devices.push(guest)
   const pg = await guest.page()
   const t0 = Date.now()
-  await pg.goto(`${app.url}#/join/${large.secret}`)
+  await follow(pg, `${app.url}#/join/${large.secret}`)
   await pg.getByTestId('nav-board').click({ timeout: WAIT * 8 })
   await pg.locator(`[data-testid=post-count]:text-is("${large.posts}")`).waitFor({ timeout: WAIT * 40 })
   const ms = Date.now() - t0

@@ -604,4 +604,12 @@
     ("records its return, or its steward does", "registra su devolución, o lo hace quien lo custodia"),
     ("This falls in someone else's booking: {}. Hand it over anyway?", "Esto coincide con una reserva de otra persona: {}. ¿Prestarlo de todos modos?"),
     ("Hand over anyway", "Prestarlo de todos modos"),
+    ("A pairing code came with the link you opened. Use it only if it comes from your other device: press “Use this code”.", "El enlace que abriste traía un código de emparejamiento. Úsalo solo si viene de tu otro dispositivo: pulsa «Usar este código»."),
+    ("Join this room?", "¿Unirte a esta sala?"),
+    ("This link adds a room to this device and connects it to the devices of the people in it, who will see this device's network address. Join only if you know who sent you the link.", "Este enlace añade una sala a este dispositivo y lo conecta con los dispositivos de las personas que están en ella, que verán la dirección de red de este dispositivo. Únete solo si sabes quién te envió el enlace."),
+    ("Join the room", "Unirme a la sala"),
+    ("Not now", "Ahora no"),
+    ("Tequio does not run inside another page. Open it in its own tab.", "Tequio no funciona dentro de otra página. Ábrelo en su propia pestaña."),
+    ("{} saved rooms on this device could not be read. They are kept as they are; a backup restores them.", "{} salas guardadas en este dispositivo no se pudieron leer. Se conservan tal como están; una copia de seguridad las recupera."),
+    ("this device's key for the room is damaged. Restore a backup of the room to get it back (the room's data is kept as it is).", "la clave de este dispositivo para la sala está dañada. Restaura una copia de seguridad de la sala para recuperarla (los datos de la sala se conservan tal como están)."),
 ]

@@ -138,21 +138,28 @@ impl Store {
 
     /// Every room on this device, most recently opened first.
     pub async fn rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+        Ok(self.rooms_and_damage().await?.0)
+    }
+
+    /// Every readable room on this device, most recently opened first, and how many records
+    /// could not be read: one damaged record hides no other room (it is left as it is).
+    pub async fn rooms_and_damage(&self) -> Result<(Vec<RoomRecord>, usize), StoreError> {
         let tx = self.db.transaction(ROOMS).build()?;
         let store = tx.object_store(ROOMS)?;
         let values = store.get_all::<JsValue>().primitive()?.await?;
         let mut rooms = Vec::new();
+        let mut damaged = 0;
         for value in values {
-            let text = value?
+            match value?
                 .as_string()
-                .ok_or_else(|| StoreError::Corrupt("a room record is not text".into()))?;
-            rooms.push(
-                serde_json::from_str::<RoomRecord>(&text)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
+                .and_then(|text| serde_json::from_str::<RoomRecord>(&text).ok())
+            {
+                Some(room) => rooms.push(room),
+                None => damaged += 1,
+            }
         }
         rooms.sort_by(|a, b| b.last_opened.cmp(&a.last_opened).then(a.name.cmp(&b.name)));
-        Ok(rooms)
+        Ok((rooms, damaged))
     }
 
     /// Adds or updates a room record; resolves once committed.

@@ -154,6 +154,21 @@ pub async fn load_config() -> NetConfig {
 /// Opens the database, reads the configuration and mounts the app.
 pub fn start() {
     console_error_panic_hook::set_once();
+    // Inside another site's frame the app could be made to click, join or pair unseen: it
+    // refuses to run there (hosts that can send headers also send frame-ancestors 'none').
+    if let Some(w) = web_sys::window() {
+        let framed = match w.top() {
+            Ok(Some(top)) => !js_sys::Object::is(&top, &w),
+            _ => true,
+        };
+        if framed {
+            let text = t("Tequio does not run inside another page. Open it in its own tab.");
+            leptos::mount::mount_to_body(
+                move || view! { <p class="fatal" role="alert">{text}</p> },
+            );
+            return;
+        }
+    }
     // Leptos's executor is set up by mounting, so the start-up work runs on wasm-bindgen's.
     wasm_bindgen_futures::spawn_local(async {
         let mut config = load_config().await;

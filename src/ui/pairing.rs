@@ -59,9 +59,13 @@ pub fn Pairing(
         }
     };
     Effect::new(move |_| {
+        // A code that came in a link (a QR scanned, or a link anywhere) is not used until the
+        // person says so: a link on a page or another site must not act by itself.
         if let Some(code) = incoming.get() {
             incoming.set(None);
-            use_code(code);
+            pasted.set(code);
+            error.set(None);
+            status.set(Some(t("A pairing code came with the link you opened. Use it only if it comes from your other device: press “Use this code”.").to_string()));
         }
     });
     let room_id = StoredValue::new(room_id);

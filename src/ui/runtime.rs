@@ -3,6 +3,7 @@
 //! (`IdbChunks`), to the WebRTC mesh (`MeshLinks`) and to the view. Every change, local or from
 //! a peer, goes through the replica: document → IndexedDB → peers → view.
 
+use super::t;
 use crate::crypto::{Identity, RoomSecret};
 use crate::domain::{DomainError, Post, RoomDoc};
 use crate::net::{Mesh, NetConfig, NetEvent};
@@ -144,6 +145,11 @@ impl RoomHandle {
         let mut record = record;
         let me = match Identity::from_secret(&record.identity) {
             Some(me) => me,
+            // A damaged key is not replaced: a new one would silently make this device a
+            // stranger to the room it was a member of.
+            None if !record.identity.is_empty() => {
+                return Err(t("this device's key for the room is damaged. Restore a backup of the room to get it back (the room's data is kept as it is).").to_string());
+            }
             None => {
                 // A room saved before identities: give this device its key now and keep it.
                 let me = Identity::generate();

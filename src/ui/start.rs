@@ -11,9 +11,14 @@ use leptos::prelude::*;
 #[component]
 pub fn StartPage(device: Device) -> impl IntoView {
     let rooms = RwSignal::new(None::<Result<Vec<RoomRecord>, String>>);
+    let damaged = RwSignal::new(0usize);
     let store = device.store.get_value();
     leptos::task::spawn_local(async move {
-        rooms.set(Some(store.rooms().await.map_err(|e| e.to_string())));
+        let listed = store.rooms_and_damage().await.map_err(|e| e.to_string());
+        if let Ok((_, n)) = &listed {
+            damaged.set(*n);
+        }
+        rooms.set(Some(listed.map(|(list, _)| list)));
     });
 
     let new_name = RwSignal::new(String::new());
@@ -76,6 +81,8 @@ pub fn StartPage(device: Device) -> impl IntoView {
         ev.prevent_default();
         match parse_join_link(&link.get_untracked()) {
             Ok(link) => {
+                // Pasted and joined here by the person: the join page need not ask again.
+                CHOSEN.with(|c| c.replace(Some(link.secret.room_id())));
                 go(&crate::crypto::join_fragment(&link.secret, link.founder.as_deref())[1..])
             }
             Err(e) => join_error.set(Some(tr!("That link does not work: {}.", e))),
@@ -105,6 +112,11 @@ pub fn StartPage(device: Device) -> impl IntoView {
     view! {
         <section class="card">
             <h1>{t("My rooms")}</h1>
+            {move || (damaged.get() > 0).then(|| view! {
+                <p class="error" role="alert" data-testid="damaged-rooms">
+                    {tr!("{} saved rooms on this device could not be read. They are kept as they are; a backup restores them.", damaged.get())}
+                </p>
+            })}
             {move || match rooms.get() {
                 None => view! { <p>{t("Loading…")}</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
@@ -222,30 +234,37 @@ async fn import_backup(
     }
 }
 
-/// `#/join/<secret>`: adds the room to this device (once) and opens it; a bad link creates nothing.
+thread_local! {
+    /// The room a person just chose to join on the start page (by pasting its link).
+    static CHOSEN: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
+}
+
+/// `#/join/<secret>`: adds the room to this device (once, after asking: the link may come from
+/// anywhere — another site, a page in a room) and opens it; a bad link creates nothing.
 #[component]
 pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
+    // A room not on this device yet: what joining it would add, once the person says so.
+    let asking = RwSignal::new(None::<RoomRecord>);
+    let store = StoredValue::new_local(device.store.get_value());
+    let open = move |id: String| {
+        // Replace the join link in history so "back" does not re-join.
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().replace(&format!("#/room/{id}"));
+        }
+    };
     match parse_join_link(&raw) {
         Err(e) => error.set(Some(tr!("This room link does not work: {}.", e))),
         Ok(link) => {
             let (secret, pin) = (link.secret, link.founder.unwrap_or_default());
-            let store = device.store.get_value();
+            let store = store.get_value();
             leptos::task::spawn_local(async move {
                 let id = secret.room_id();
                 let known = match store.rooms().await {
                     Ok(rooms) => rooms.into_iter().find(|r| r.id == id),
                     Err(e) => return error.set(Some(e.to_string())),
                 };
-                if let Some(mut record) = known {
-                    // A link with the founder's mark pins a room joined before by one without.
-                    if record.founder.is_empty() && !pin.is_empty() {
-                        record.founder = pin;
-                        if let Err(e) = store.put_room(&record).await {
-                            return error.set(Some(tr!("The room could not be added: {}", e)));
-                        }
-                    }
-                } else {
+                let Some(mut record) = known else {
                     let now = now_ms();
                     let record = RoomRecord {
                         id: id.clone(),
@@ -257,17 +276,37 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
                         founder: pin,
                         ..RoomRecord::default()
                     };
+                    if CHOSEN.with(|c| c.take()).as_deref() == Some(id.as_str()) {
+                        return match store.put_room(&record).await {
+                            Ok(()) => open(id),
+                            Err(e) => error.set(Some(tr!("The room could not be added: {}", e))),
+                        };
+                    }
+                    return asking.set(Some(record));
+                };
+                // A link with the founder's mark pins a room joined before by one without.
+                if record.founder.is_empty() && !pin.is_empty() {
+                    record.founder = pin;
                     if let Err(e) = store.put_room(&record).await {
                         return error.set(Some(tr!("The room could not be added: {}", e)));
                     }
                 }
-                // Replace the join link in history so "back" does not re-join.
-                if let Some(w) = web_sys::window() {
-                    let _ = w.location().replace(&format!("#/room/{id}"));
-                }
+                open(id);
             });
         }
     }
+    let join = move |_| {
+        let Some(record) = asking.get_untracked() else {
+            return;
+        };
+        let store = store.get_value();
+        leptos::task::spawn_local(async move {
+            match store.put_room(&record).await {
+                Ok(()) => open(record.id),
+                Err(e) => error.set(Some(tr!("The room could not be added: {}", e))),
+            }
+        });
+    };
     view! {
         <section class="card">
             {move || match error.get() {
@@ -275,6 +314,14 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
                     <h1>{t("Cannot join")}</h1>
                     <p class="error" role="alert" data-testid="join-error">{e}</p>
                     <p><a href="#/">{t("Back to my rooms")}</a></p>
+                }.into_any(),
+                None if asking.get().is_some() => view! {
+                    <h1>{t("Join this room?")}</h1>
+                    <p>{t("This link adds a room to this device and connects it to the devices of the people in it, who will see this device's network address. Join only if you know who sent you the link.")}</p>
+                    <div class="actions">
+                        <button type="button" data-testid="join-confirm" on:click=join>{t("Join the room")}</button>
+                        <a href="#/" data-testid="join-cancel">{t("Not now")}</a>
+                    </div>
                 }.into_any(),
                 None => view! { <p>{t("Joining…")}</p> }.into_any(),
             }}

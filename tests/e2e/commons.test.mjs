@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  createRoom, decodeQr, joinAndBeVouched, recordInPot, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
+  createRoom, decodeQr, follow, joinAndBeVouched, recordInPot, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
 } from './harness.mjs'
 
 const servers = useServers({ before, after })
@@ -60,7 +60,7 @@ describe('the commons through the UI', () => {
     const link = await shareLink(pa)
     const pb = await b.page()
     await clockAt([pb], t0)
-    await pb.goto(link)
+    await follow(pb, link)
     await pb.getByTestId('room-name').filter({ hasText: 'Seed library' }).waitFor({ timeout: WAIT })
     await peers(pa, 1)
 
@@ -485,7 +485,7 @@ describe('the commons through the UI', () => {
 
     // The newcomer reads what the room is for before introducing themselves.
     const pb = await b.page()
-    await pb.goto(await shareLink(pa))
+    await follow(pb, await shareLink(pa))
     await section(pb, 'members')
     await pb.getByTestId('purpose').filter({ hasText: 'Cook together on Sundays' }).waitFor({ timeout: WAIT })
     await pb.getByTestId('profile-name').fill('Bo')

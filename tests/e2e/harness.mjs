@@ -143,7 +143,7 @@ export class Device {
   async watch (page, url) {
     page.on('console', m => this.logs.push(`[${this.name}] ${m.type()}: ${m.text()}`))
     page.on('pageerror', e => this.logs.push(`[${this.name}] pageerror: ${e.message}`))
-    if (url) await page.goto(url)
+    if (url) await follow(page, url)
     return page
   }
   async close () { if (this.context) await this.context.close(); this.context = null }
@@ -151,6 +151,19 @@ export class Device {
 }
 
 // --- what a person does in the app ------------------------------------------------------------
+
+/**
+ * Opens `url` on `page`; a join link to a room not on the device asks first, and the person
+ * says yes.
+ */
+export async function follow (page, url) {
+  await page.goto(url)
+  if (!url.includes('#/join/')) return
+  const confirm = page.getByTestId('join-confirm')
+  await confirm.or(page.getByTestId('room-name')).or(page.getByTestId('join-error')).first()
+    .waitFor({ timeout: WAIT })
+  if (await confirm.isVisible()) await confirm.click()
+}
 
 export async function createRoom (page, name, me = 'Ana') {
   await page.getByLabel('Room name').fill(name)
@@ -177,7 +190,7 @@ export async function standing (page, tag) {
  * admitted member's page) vouches for them — enough while the room has one or two members.
  */
 export async function joinAndBeVouched (page, link, roomName, name, voucher) {
-  await page.goto(link)
+  await follow(page, link)
   await page.getByTestId('room-name').filter({ hasText: roomName }).waitFor({ timeout: WAIT })
   await section(page, 'members')
   await page.getByTestId('profile-name').fill(name)

@@ -4,8 +4,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, NostrRelay, Signaling, WAIT, boardIs, createRoom, decodeQr, freePort, peers, post,
-  section, shareLink,
+  App, Device, NostrRelay, Signaling, WAIT, boardIs, createRoom, decodeQr, follow, freePort, peers,
+  post, section, shareLink,
 } from './harness.mjs'
 
 const started = []
@@ -158,10 +158,17 @@ describe('finding peers', () => {
     await pa.getByTestId('pair-qr').waitFor({ timeout: WAIT })
     const offerUrl = await decodeQr(pa.getByTestId('pair-qr'))
     assert.ok(offerUrl.startsWith(alone.url + '#/room/'), offerUrl)
+    // A code that comes in a link is not used until the person says so.
+    const fromLink = page => page.getByTestId('pair-status').filter({ hasText: 'came with the link' })
     await pc.goto(offerUrl)
+    await fromLink(pc).waitFor({ timeout: WAIT })
+    assert.equal(await pc.getByTestId('pair-qr').count(), 0, 'nothing answered yet')
+    await (await pairing(pc)).getByTestId('pair-use').click()
     await pc.getByTestId('pair-qr').waitFor({ timeout: WAIT })
     const answerUrl = await decodeQr(pc.getByTestId('pair-qr'))
     const camera = await a.newPage(answerUrl)
+    await fromLink(camera).waitFor({ timeout: WAIT })
+    await (await pairing(camera)).getByTestId('pair-use').click()
     await camera.getByTestId('pair-status').filter({ hasText: 'other tab' }).waitFor({ timeout: WAIT })
     await peers(pa, 2)
     await boardIs(pc, ['Rainwater barrels', 'Spare gutter'])
@@ -183,7 +190,7 @@ describe('finding peers', () => {
     const link = await shareLink(pa)
     const pb = await b.page()
     record(pb)
-    await pb.goto(link)
+    await follow(pb, link)
     await peers(pa, 1)
     await peers(pb, 1)
     await post(pa, { title: 'Grandmother soup recipe', description: 'Leeks and patience' })

@@ -140,7 +140,7 @@ describe('a room that syncs between browsers', () => {
     }
   }))
 
-  test('f: a malformed or truncated join link shows an error and creates nothing', () => withLogs(async () => {
+  test('f: a malformed or truncated join link shows an error and creates nothing; a good one asks first', () => withLogs(async () => {
     const d = await device('f').open()
     const p = await d.page(servers.app.url)
     await p.getByTestId('no-rooms').waitFor()
@@ -150,13 +150,27 @@ describe('a room that syncs between browsers', () => {
       await error.waitFor({ timeout: WAIT })
       assert.match(await error.innerText(), /link does not work/)
     }
+    // A good link from elsewhere asks first: "Not now" adds nothing; "Join" adds the room.
+    await p.goto(servers.app.url + '#/join/' + 'A'.repeat(43))
+    await p.getByText('Join this room?').waitFor({ timeout: WAIT })
+    await p.getByTestId('join-cancel').click()
+    await p.getByTestId('no-rooms').waitFor({ timeout: WAIT })
+    await p.goto(servers.app.url + '#/join/' + 'A'.repeat(43))
+    await p.getByTestId('join-confirm').click()
+    await p.getByTestId('waiting').waitFor({ timeout: WAIT })
+    await p.goto(servers.app.url)
+    await p.getByTestId('room-list').waitFor({ timeout: WAIT })
     // Pasting a truncated link on the start page is refused next to the field.
     await p.goto(servers.app.url)
     await p.getByLabel('Room link').fill(servers.app.url + '#/join/abcdefghij')
     await p.getByRole('button', { name: 'Join' }).click()
     await p.getByText('That link does not work').waitFor()
     await p.reload()
-    await p.getByTestId('no-rooms').waitFor()
+    await p.getByTestId('room-list').waitFor({ timeout: WAIT })
+    assert.equal(await p.getByTestId('room-entry').count(), 1, 'only the room joined above')
+    // Inside another page's frame the app refuses to run (no clicks, joins or pairing unseen).
+    await p.setContent(`<iframe src="${servers.app.url}" width="400" height="300"></iframe>`)
+    await p.frameLocator('iframe').getByText('does not run inside another page').waitFor({ timeout: WAIT * 2 })
   }))
 
   test('g: two tabs of one browser sync with no signaling server (BroadcastChannel)', () => withLogs(async () => {

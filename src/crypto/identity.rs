@@ -38,6 +38,11 @@ impl Identity {
         to_base64url(self.0.verifying_key().as_bytes())
     }
 
+    /// The scalar this key's secret expands to (for X25519: see `kx`).
+    pub(crate) fn scalar_bytes(&self) -> [u8; 32] {
+        self.0.to_scalar_bytes()
+    }
+
     /// Signs `message`; the signature as base64url.
     pub fn sign(&self, message: &[u8]) -> String {
         to_base64url(&self.0.sign(message).to_bytes())

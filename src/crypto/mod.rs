@@ -5,9 +5,11 @@
 //! seals every envelope with XChaCha20-Poly1305 under a random 24-byte nonce.
 
 mod identity;
+mod kx;
 mod link;
 
 pub use identity::{verify, Identity};
+pub use kx::seal_to;
 pub use link::{join_fragment, parse_join_link, JoinLink, JoinLinkError, FOUNDER_MARK};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -140,6 +142,17 @@ impl RoomSecret {
         self.derive(&format!("meeting point {window}"))
     }
 
+    /// A public name for this secret (16 bytes of a one-way derivation, hex): which key a
+    /// rotation replaces and which it brings, without revealing either.
+    pub fn fingerprint(&self) -> String {
+        hex(&self.derive("fingerprint")[..16])
+    }
+
+    /// The 32 secret bytes (to seal them to a member: see `seal_to`).
+    pub fn to_bytes(&self) -> [u8; SECRET_LEN] {
+        self.0
+    }
+
     /// The key that seals every signaling payload and data-channel envelope of the room.
     pub fn room_key(&self) -> RoomKey {
         RoomKey(self.derive("envelope key"))
@@ -160,6 +173,11 @@ pub enum OpenError {
 pub struct RoomKey([u8; 32]);
 
 impl RoomKey {
+    /// A key from its bytes (derived elsewhere in this module).
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        RoomKey(bytes)
+    }
+
     /// Encrypts and authenticates `plaintext`, binding it to `context` (associated data, e.g. the
     /// channel it is meant for). Output: nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {

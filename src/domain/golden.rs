@@ -25,6 +25,14 @@ fn written_by_hand() -> Vec<(&'static str, Canonical)> {
             c("vouch", "v1").text("newcomer", "key2").int("at", 8),
         ),
         ("leave", c("leave", "l1").int("at", 9)),
+        (
+            "rotation",
+            c("rotation", "r1")
+                .text("prev", "aa")
+                .text("next", "bb")
+                .text("boxes", "{}")
+                .int("at", 10),
+        ),
         ("founder", c("founder", "founder").int("at", 1)),
         (
             "founder+charter",
@@ -235,6 +243,10 @@ const PINNED: &[(&str, &str)] = &[
         "d59f47b3f8b2401d1a7b37f599f0a2811585b1e7cd34e828578f96d9fb6ca9da",
     ),
     (
+        "rotation",
+        "cfd93051fe69481dce68add3d15ea13b73c7e6c3251a234ba41060584c6773ad",
+    ),
+    (
         "founder",
         "1bef6a1ed5fad16d1091743115b8d3ebfbe456dd91c8a2705951b6ddecea8b3c",
     ),
@@ -376,6 +388,16 @@ fn written_as_entries() -> Vec<(&'static str, Canonical)> {
             .canonical(ROOM, "v1"),
         ),
         ("leave", LeaveEntry { at: 9 }.canonical(ROOM, "l1")),
+        (
+            "rotation",
+            super::rotation::RotationEntry {
+                prev: s("aa"),
+                next: s("bb"),
+                boxes: s("{}"),
+                at: 10,
+            }
+            .canonical(ROOM, "r1"),
+        ),
         (
             "founder",
             FounderEntry {
@@ -655,6 +677,7 @@ fn every_kind_is_checked_by_the_key_it_lives_at() {
         ("profile", "member:key1"),
         ("vouch", "vouch:v1"),
         ("leave", "leave:l1"),
+        ("rotation", "rotation:r1"),
         ("decision", "decision:d1"),
         ("stance", "stance:d1:s1"),
         ("outcome", "outcome:d1:o1"),

@@ -11,6 +11,7 @@ use super::pages::{PageEntry, PageVersionEntry};
 use super::pot::{ConfirmationEntry, LedgerEntry, PotEntry};
 use super::resources::{BookingEntry, ResourceEntry, TransferEntry};
 use super::room::RoomDoc;
+use super::rotation::RotationEntry;
 use super::signed::{verifies, Entry, Fields, MarkFields, Raw};
 use super::tasks::{PartyEntry, TaskEntry};
 use super::timebank::HoursEntry;
@@ -47,6 +48,7 @@ impl RoomDoc {
             "member" => holds::<ProfileEntry>(room, rest, raw),
             "vouch" => holds::<VouchEntry>(room, id, raw),
             "leave" => holds::<LeaveEntry>(room, id, raw),
+            "rotation" => holds::<RotationEntry>(room, id, raw),
             "decision" => holds::<ProposalEntry>(room, id, raw),
             "stance" => holds::<StanceEntry>(room, id, raw),
             "outcome" => holds::<OutcomeEntry>(room, id, raw),

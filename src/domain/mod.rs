@@ -18,6 +18,7 @@ mod pages;
 mod pot;
 mod resources;
 mod room;
+mod rotation;
 mod signed;
 mod tasks;
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub use pages::PageView;
 pub use pot::{format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
+pub use rotation::KeyChain;
 pub use signed::{TamperKind, Tampering};
 pub use tasks::{TaskView, WorkPartyView};
 pub use timebank::{HourTransfer, CREDIT_LIMIT_MINUTES};

@@ -1,12 +1,20 @@
 //! Markdown for pages, rendered to HTML that is safe to insert. The output contains only the tags
 //! this module writes; every character of the input is escaped, so markup, scripts and event
 //! handlers written into a page show as text. Links keep only http(s), mailto and scheme-less
-//! targets. Nesting is bounded, and each block is scanned a bounded number of times, so hostile
-//! input costs time proportional to its length.
+//! targets, and never one of the app's own routes (`#/join/…`): those show as text.
+//!
+//! Hostile input costs time proportional to its length. Nesting is bounded; block structure
+//! looks at each line a bounded number of times per level; and before a block's inline text is
+//! rendered, one pass each way over it records where every closing delimiter is, where each
+//! link target ends and which `<` open an autolink, so rendering never scans ahead for them
+//! (each look-up is amortised constant time) and reads each character a bounded number of times.
 //!
 //! Supported: headings (`#`), paragraphs, hard breaks (two trailing spaces or `\`), emphasis,
 //! strong, code spans, fenced code, block quotes, bulleted and numbered lists, rules, links
 //! (`[text](url)`, `<url>`, bare `http(s)://`), images shown as links.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
 
 const MAX_DEPTH: usize = 8;
 const MAX_URL: usize = 2048;
@@ -224,21 +232,74 @@ fn list(
     i
 }
 
-/// Where closing delimiters can be, found once per block so that every opener finds its closer
-/// by binary search.
-struct Closers {
-    star2: Vec<usize>,
-    star1: Vec<usize>,
-    under2: Vec<usize>,
-    under1: Vec<usize>,
-    link: Vec<usize>,
-    /// Backtick runs by length: starts.
-    ticks: std::collections::BTreeMap<usize, Vec<usize>>,
+#[cfg(test)]
+thread_local! {
+    static EXAMINED: Cell<usize> = const { Cell::new(0) };
 }
 
-fn next_at(v: &[usize], from: usize, end: usize) -> Option<usize> {
-    let k = v.partition_point(|&p| p < from);
-    v.get(k).copied().filter(|&p| p < end)
+/// Counts characters examined besides the one being written (by the passes over a block and by
+/// look-ahead), for the tests that check that rendering costs time proportional to the input;
+/// a no-op outside tests.
+fn examined(n: usize) {
+    #[cfg(test)]
+    EXAMINED.with(|e| e.set(e.get() + n));
+    #[cfg(not(test))]
+    let _ = n;
+}
+
+/// Where one kind of delimiter (a closer, an autolink's `<`) is, in order. The renderer asks at
+/// positions that only grow (it never goes back over text it has passed), so a cursor answers
+/// each question in amortised constant time; a question about an earlier position would be
+/// answered by binary search.
+#[derive(Default)]
+struct Positions {
+    at: Vec<usize>,
+    cursor: Cell<usize>,
+}
+
+impl Positions {
+    /// The index in `at` of the first position at or after `from`, if it is before `end`.
+    fn next_index(&self, from: usize, end: usize) -> Option<usize> {
+        let mut k = self.cursor.get();
+        if k > 0 && self.at[k - 1] >= from {
+            k = self.at.partition_point(|&p| p < from);
+            examined(self.at.len().ilog2() as usize + 1);
+        }
+        while self.at.get(k).is_some_and(|&p| p < from) {
+            k += 1;
+            examined(1);
+        }
+        self.cursor.set(k);
+        examined(1);
+        self.at.get(k).is_some_and(|&p| p < end).then_some(k)
+    }
+
+    /// The first position at or after `from`, if it is before `end`.
+    fn next_at(&self, from: usize, end: usize) -> Option<usize> {
+        self.next_index(from, end).map(|k| self.at[k])
+    }
+}
+
+/// What the inline renderer looks up, found once per block in one pass each way, so that
+/// rendering never scans ahead: where closing delimiters are, where each link target ends, and
+/// which `<` open an autolink.
+struct Closers {
+    star2: Positions,
+    star1: Positions,
+    under2: Positions,
+    under1: Positions,
+    /// Every `](`.
+    link: Positions,
+    /// For each `](` in `link`: the first `)` or whitespace after it (or the end of the text).
+    link_target_end: Vec<usize>,
+    /// Backtick runs by length: starts.
+    ticks: BTreeMap<usize, Positions>,
+    /// Each `<` that opens an autolink: between it and the next `>` no whitespace or control
+    /// character, and a target with a colon that [`safe_url`] accepts (at any length: the
+    /// renderer checks the bounds).
+    autolinks: Positions,
+    /// For each `<` in `autolinks`: its `>`.
+    autolink_end: Vec<usize>,
 }
 
 impl Closers {
@@ -247,19 +308,23 @@ impl Closers {
         let word = |i: usize| at(i).is_some_and(char::is_alphanumeric);
         let space_before = |i: usize| i == 0 || c[i - 1].is_whitespace();
         let mut s = Closers {
-            star2: vec![],
-            star1: vec![],
-            under2: vec![],
-            under1: vec![],
-            link: vec![],
+            star2: Positions::default(),
+            star1: Positions::default(),
+            under2: Positions::default(),
+            under1: Positions::default(),
+            link: Positions::default(),
+            link_target_end: vec![],
             ticks: Default::default(),
+            autolinks: Positions::default(),
+            autolink_end: vec![],
         };
+        examined(c.len());
         let mut i = 0;
         while i < c.len() {
             match c[i] {
                 '`' => {
                     let n = c[i..].iter().take_while(|&&x| x == '`').count();
-                    s.ticks.entry(n).or_default().push(i);
+                    s.ticks.entry(n).or_default().at.push(i);
                     i += n;
                     continue;
                 }
@@ -267,9 +332,9 @@ impl Closers {
                     let double = at(i + 1) == Some(m);
                     let single = !double && (i == 0 || c[i - 1] != m);
                     let (two, one) = if m == '*' {
-                        (&mut s.star2, &mut s.star1)
+                        (&mut s.star2.at, &mut s.star1.at)
                     } else {
-                        (&mut s.under2, &mut s.under1)
+                        (&mut s.under2.at, &mut s.under1.at)
                     };
                     if double && (m == '*' || !word(i + 2)) {
                         two.push(i);
@@ -277,12 +342,79 @@ impl Closers {
                         one.push(i);
                     }
                 }
-                ']' if at(i + 1) == Some('(') => s.link.push(i),
+                ']' if at(i + 1) == Some('(') => s.link.at.push(i),
                 _ => {}
             }
             i += 1;
         }
+        s.targets(c);
         s
+    }
+
+    /// From the end back: where link targets end, and which `<` open an autolink.
+    fn targets(&mut self, c: &[char]) {
+        examined(c.len());
+        let n = c.len();
+        // The first position at or after `p` of: an autolink's end (`>`, or whitespace or a
+        // control character, which end it unlinked), a link target's end (`)` or whitespace),
+        // `:`, the start of a path, query or fragment, `#`, and the end of that `#`'s run.
+        let (mut stop, mut paren, mut colon, mut path, mut hash, mut hash_run_end) =
+            (n, n, n, n, n, n);
+        let mut ends = Vec::with_capacity(self.link.at.len());
+        for p in (0..=n).rev() {
+            if let Some(&x) = c.get(p) {
+                if x == '>' || x.is_whitespace() || x.is_control() {
+                    stop = p;
+                }
+                if x == ')' || x.is_whitespace() {
+                    paren = p;
+                }
+                match x {
+                    ':' => colon = p,
+                    '/' | '?' => path = p,
+                    '#' => {
+                        (path, hash) = (p, p);
+                        if c.get(p + 1) != Some(&'#') {
+                            hash_run_end = p + 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if p >= 2 && c[p - 2] == ']' && c[p - 1] == '(' {
+                ends.push(paren);
+            }
+            // The target `c[p..stop]`, as `safe_url` and the autolink rule judge it: not
+            // empty, with a colon, then an allowed scheme before any path, or no scheme; and
+            // no app route in its fragment.
+            if p >= 1 && c[p - 1] == '<' && c.get(stop) == Some(&'>') && p < stop && colon < stop {
+                let scheme = &c[p..colon];
+                let allowed = colon > path
+                    || ["http", "https", "mailto"].iter().any(|s| {
+                        s.len() == scheme.len()
+                            && s.chars()
+                                .zip(scheme)
+                                .all(|(a, b)| a == b.to_ascii_lowercase())
+                    });
+                let route = hash < stop && c[hash_run_end] == '/';
+                if allowed && !route {
+                    self.autolinks.at.push(p - 1);
+                    self.autolink_end.push(stop);
+                }
+            }
+        }
+        ends.reverse();
+        debug_assert_eq!(ends.len(), self.link.at.len());
+        self.link_target_end = ends;
+        self.autolinks.at.reverse();
+        self.autolink_end.reverse();
+    }
+
+    /// The `>` of the autolink the `<` at `i` opens, if it does.
+    fn autolink(&self, i: usize) -> Option<usize> {
+        self.autolinks
+            .next_index(i, i + 1)
+            .map(|k| self.autolink_end[k])
     }
 }
 
@@ -292,10 +424,23 @@ fn inline(text: &str, depth: usize, out: &mut String) {
     span(&c, &closers, 0, c.len(), depth, out);
 }
 
-/// The target of a link, if it is safe to follow: http(s), mailto, or no scheme at all.
+/// Whether a link target is one of this app's routes (`#/join/…`, `#/room/…`): its fragment,
+/// after any further `#`, starts with `/`. The app reads its route from the fragment, so such a
+/// link, relative or absolute, would make a reader act on a page writer's behalf (join a room,
+/// enter a pairing code) with one click; it is shown as text.
+fn app_route(url: &str) -> bool {
+    url.split_once('#')
+        .is_some_and(|(_, fragment)| fragment.trim_start_matches('#').starts_with('/'))
+}
+
+/// The target of a link, if it is safe to follow: http(s), mailto, or no scheme at all, and not
+/// an app route.
 fn safe_url(url: &str) -> Option<&str> {
     let url = url.trim();
     if url.is_empty() || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    if app_route(url) {
         return None;
     }
     let scheme_end = url.find(':');
@@ -343,16 +488,18 @@ fn span(c: &[char], cl: &Closers, from: usize, end: usize, depth: usize, out: &m
             }
             '`' => {
                 let n = c[i..end].iter().take_while(|&&x| x == '`').count();
+                examined(n);
                 let close = cl
                     .ticks
                     .get(&n)
-                    .and_then(|v| next_at(v, i + n, end))
+                    .and_then(|v| v.next_at(i + n, end))
                     .filter(|&k| k + n <= end);
                 match close {
                     Some(k) => {
                         flush(plain, i, out);
                         out.push_str("<code>");
                         let inner: String = c[i + n..k].iter().collect();
+                        examined(k - i - n);
                         escape_into(inner.replace('\u{e000}', " ").trim().chars(), out);
                         out.push_str("</code>");
                         i = k + n;
@@ -373,11 +520,11 @@ fn span(c: &[char], cl: &Closers, from: usize, end: usize, depth: usize, out: &m
                 let found = if intraword {
                     None
                 } else if double && opens_word(i + 2) {
-                    next_at(two, i + 3, end)
+                    two.next_at(i + 3, end)
                         .filter(|&k| k + 2 <= end)
                         .map(|k| (k, 2, "strong"))
                 } else if !double && opens_word(i + 1) {
-                    next_at(one, i + 2, end).map(|k| (k, 1, "em"))
+                    one.next_at(i + 2, end).map(|k| (k, 1, "em"))
                 } else {
                     None
                 };
@@ -400,18 +547,18 @@ fn span(c: &[char], cl: &Closers, from: usize, end: usize, depth: usize, out: &m
                     i += 1;
                     continue;
                 }
-                let Some(close) = next_at(&cl.link, open + 1, end) else {
+                let Some(k) = cl.link.next_index(open + 1, end) else {
                     i = open + 1;
                     continue;
                 };
-                let url_end = (close + 2..end.min(close + 2 + MAX_URL))
-                    .find(|&k| c[k] == ')' || c[k].is_whitespace());
-                let Some(url_end) = url_end.filter(|&k| c[k] == ')') else {
+                let (close, url_end) = (cl.link.at[k], cl.link_target_end[k]);
+                if !(url_end < end.min(close + 2 + MAX_URL) && c[url_end] == ')') {
                     i = open + 1;
                     continue;
-                };
+                }
                 flush(plain, i, out);
                 let url: String = c[close + 2..url_end].iter().collect();
+                examined(url_end - close - 2);
                 let href = safe_url(&url);
                 if let Some(href) = href {
                     link_open(href, out);
@@ -427,12 +574,12 @@ fn span(c: &[char], cl: &Closers, from: usize, end: usize, depth: usize, out: &m
                 plain = i;
             }
             '<' => {
-                let close = (i + 1..end.min(i + 1 + MAX_URL))
-                    .find(|&k| c[k] == '>' || c[k].is_whitespace())
-                    .filter(|&k| c[k] == '>');
+                let close = cl.autolink(i).filter(|&k| k < end.min(i + 1 + MAX_URL));
                 let url: String = close
                     .map(|k| c[i + 1..k].iter().collect())
                     .unwrap_or_default();
+                examined(url.chars().count());
+                // `autolinks` holds only targets `safe_url` accepts; it still decides.
                 match close.zip(safe_url(&url)).filter(|_| url.contains(':')) {
                     Some((k, href)) => {
                         flush(plain, i, out);
@@ -450,11 +597,18 @@ fn span(c: &[char], cl: &Closers, from: usize, end: usize, depth: usize, out: &m
                 while k < end && !c[k].is_whitespace() && c[k] != '<' && k - i < MAX_URL {
                     k += 1;
                 }
+                examined(k - i);
                 while k > i && matches!(c[k - 1], '.' | ',' | ';' | ':' | '!' | '?' | ')') {
                     k -= 1;
+                    examined(1);
+                }
+                let url: String = c[i..k].iter().collect();
+                if app_route(&url) {
+                    // Left as text.
+                    i = k;
+                    continue;
                 }
                 flush(plain, i, out);
-                let url: String = c[i..k].iter().collect();
                 link_open(&url, out);
                 escape_into(url.chars(), out);
                 out.push_str("</a>");
@@ -476,7 +630,7 @@ fn bare_url_at(c: &[char], i: usize, end: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::to_html;
+    use super::*;
 
     #[test]
     fn renders_the_common_blocks_and_spans() {
@@ -620,5 +774,136 @@ mod tests {
         let emph = "*x ".repeat(20) + "y" + &" x*".repeat(20);
         let html = to_html(&emph);
         assert!(html.matches("<em>").count() <= 9, "{html}");
+    }
+
+    #[test]
+    fn links_to_app_routes_show_as_text() {
+        let routes = [
+            "[join us](#/join/c2VjcmV0)",
+            "[pair](#/room/r1/pair/123456)",
+            "[x](##/join/s)",
+            "[x](/#/join/s)",
+            "[x](?a#/join/s)",
+            "[x](https:#/join/s)",
+            "[x](https://tequio.example/#/join/s)",
+            "![x](#/join/s)",
+            "<#/join/s:x>",
+            "<https://tequio.example/#/join/s>",
+            "https://tequio.example/#/join/s",
+        ];
+        for md in routes {
+            let html = to_html(md);
+            assert!(!html.contains("<a"), "{md} → {html}");
+        }
+        assert_eq!(to_html("[join us](#/join/c2VjcmV0)"), "<p>join us</p>\n");
+        assert_eq!(to_html("[<b>](#/room/r1/pair/1)"), "<p>&lt;b&gt;</p>\n");
+        assert_eq!(
+            to_html("see https://x.org/#/join/s."),
+            "<p>see https://x.org/#/join/s.</p>\n"
+        );
+        // In-page anchors and ordinary fragments stay links.
+        assert_eq!(
+            to_html("[usage](#usage) [x](https://x.org/a#b)"),
+            "<p><a href=\"#usage\" rel=\"noopener noreferrer nofollow\">usage</a> \
+             <a href=\"https://x.org/a#b\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">x</a></p>\n"
+        );
+    }
+
+    #[test]
+    fn link_targets_end_within_the_url_bound() {
+        let link = |n: usize| format!("[a](/{})", "x".repeat(n - 1));
+        assert!(to_html(&link(MAX_URL - 1)).contains("<a href"));
+        assert!(!to_html(&link(MAX_URL)).contains("<a href"));
+        let auto = |n: usize| format!("<mailto:{}>", "x".repeat(n - 7));
+        assert!(to_html(&auto(MAX_URL - 1)).contains("<a href"));
+        assert!(!to_html(&auto(MAX_URL)).contains("<a href"));
+    }
+
+    /// The autolinks found in one pass are exactly those the rule (`>` before whitespace,
+    /// a colon, a target `safe_url` accepts) gives, for every string over a small alphabet.
+    #[test]
+    fn autolinks_found_ahead_are_the_ones_the_rule_accepts() {
+        let alphabet = [':', '/', '#', '?', 'a', '<', '>', ' ', '\u{1}', 'é'];
+        let prefixes = [
+            "", "<", "<http", "<HTTPS", "<mailto", "<ftp", "<httpx", "<#", "<a#",
+        ];
+        let mut checked = 0;
+        for prefix in prefixes {
+            let len = if prefix.is_empty() { 6 } else { 4 };
+            let mut digits = vec![0; len];
+            loop {
+                let s: String = prefix
+                    .chars()
+                    .chain(digits.iter().map(|&d| alphabet[d]))
+                    .collect();
+                let c: Vec<char> = s.chars().collect();
+                let found = Closers::find(&c);
+                for i in (0..c.len()).filter(|&i| c[i] == '<') {
+                    let close = (i + 1..c.len())
+                        .find(|&k| c[k] == '>' || c[k].is_whitespace())
+                        .filter(|&k| c[k] == '>');
+                    let rule = close.filter(|&k| {
+                        let url: String = c[i + 1..k].iter().collect();
+                        safe_url(&url).is_some() && url.contains(':')
+                    });
+                    assert_eq!(found.autolink(i), rule, "{s:?} at {i}");
+                    checked += 1;
+                }
+                // Next string.
+                let Some(d) = digits.iter().rposition(|&d| d + 1 < alphabet.len()) else {
+                    break;
+                };
+                digits[d] += 1;
+                digits[d + 1..].fill(0);
+            }
+        }
+        assert!(checked > 500_000, "{checked}");
+    }
+
+    /// Work counted as characters examined (by the passes before rendering and by every
+    /// look-ahead while rendering), not time: for hostile shapes it stays a small multiple of
+    /// the input's length.
+    #[test]
+    fn hostile_inline_text_is_rendered_in_linear_work() {
+        let examined = |md: &str| {
+            EXAMINED.with(|e| e.set(0));
+            let html = to_html(md);
+            assert!(html.starts_with('<'), "{}", &html[..50.min(html.len())]);
+            EXAMINED.with(|e| e.get())
+        };
+        let shapes: Vec<(&str, String)> = vec![
+            ("<", "<".repeat(100_000)),
+            ("[ then ](", "[".repeat(100_000) + "](" + &"x".repeat(3000)),
+            ("[a](", "[a](".repeat(30_000)),
+            ("*", "*".repeat(100_000)),
+            ("`", "`".repeat(50_000)),
+            (
+                "nested [",
+                ("[".repeat(20) + "x" + &"](u)".repeat(20) + " ").repeat(2_000),
+            ),
+            ("[[ ](", "[".repeat(50_000) + &"](".repeat(50_000)),
+            ("<a>", ("<".repeat(2_000) + "a>").repeat(40)),
+            ("< route", ("<".repeat(2_000) + "#/x:y>").repeat(40)),
+            ("< scheme", ("<".repeat(2_000) + "javascript:x>").repeat(40)),
+            ("![", "![".repeat(50_000) + "](" + &"x".repeat(3000)),
+            ("_a", "_a".repeat(50_000)),
+            ("**a ", "**a ".repeat(25_000)),
+            ("`` `", "`` `".repeat(25_000)),
+            ("\\``", "\\``".repeat(30_000)),
+            (
+                "http://",
+                ("http://".to_owned() + &")".repeat(2_000) + " ").repeat(40),
+            ),
+            ("*[*](", "*[*](".repeat(20_000)),
+            // A line of `*` is a rule and one of backticks a fence: these reach inline text.
+            ("a*", "a".to_owned() + &"*".repeat(100_000)),
+            ("a`", "a".to_owned() + &"`".repeat(50_000)),
+            ("a _", "a ".to_owned() + &"_".repeat(100_000)),
+        ];
+        for (name, md) in &shapes {
+            let n = md.chars().count();
+            let steps = examined(md);
+            assert!(steps <= 20 * n, "{name}: {steps} steps for {n} characters");
+        }
     }
 }

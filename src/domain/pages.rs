@@ -22,6 +22,7 @@ pub struct PageView {
     pub id: String,
     pub title: String,
     pub author: String,
+    /// The body shown: at most 100,000 characters (`MAX_PAGE_CHARS`); a longer one is cut.
     pub body: String,
     /// (member, time) of every recorded edit, oldest first; the first is the creation.
     pub history: Vec<(String, i64)>,
@@ -67,6 +68,19 @@ fn checked_body(body: &str) -> Result<(), DomainError> {
         });
     }
     Ok(())
+}
+
+/// A body as it is shown: cut after `MAX_PAGE_CHARS` characters. Writing refuses longer
+/// bodies, but a modified client can write any text (and edits made apart can merge past the
+/// bound); cut where it is read, a body costs whoever renders it no more than the longest one
+/// that can be written.
+fn shown(mut body: String) -> String {
+    if body.len() > MAX_PAGE_CHARS {
+        if let Some((at, _)) = body.char_indices().nth(MAX_PAGE_CHARS) {
+            body.truncate(at);
+        }
+    }
+    body
 }
 
 impl RoomDoc {
@@ -141,8 +155,17 @@ impl RoomDoc {
     }
 
     /// Every verified page by a member admitted when creating it, with the body its members
-    /// vouched for and its history.
+    /// vouched for (cut to `MAX_PAGE_CHARS` characters) and its history.
     pub fn pages(&self) -> Vec<PageView> {
+        let mut pages = self.pages_in_full();
+        for p in &mut pages {
+            p.body = shown(std::mem::take(&mut p.body));
+        }
+        pages
+    }
+
+    /// [`RoomDoc::pages`], with bodies of any length.
+    fn pages_in_full(&self) -> Vec<PageView> {
         let edits = self.marks("pageedit");
         let mut versions: std::collections::HashMap<String, Vec<(&Raw, String, &str, i64)>> =
             Default::default();
@@ -277,7 +300,7 @@ impl RoomDoc {
     /// of theirs.
     pub(crate) fn unvouched_pages(&self) -> Vec<String> {
         let differs: Vec<(String, automerge::ObjId, String)> = self
-            .pages()
+            .pages_in_full()
             .into_iter()
             .filter(|p| p.signed)
             .filter_map(|p| {
@@ -478,5 +501,27 @@ mod tests {
             room.create_page(&stranger, "Mine", "", 1),
             Err(DomainError::NotAdmitted)
         );
+    }
+
+    #[test]
+    fn a_body_past_the_bound_is_cut_where_it_is_read() {
+        let (mut room, m) = community(1);
+        let id = room.create_page(&m[0], "Big", "small", 1).unwrap();
+        // A modified client skips the bound: writes a longer body (of two-byte characters,
+        // so a cut by bytes would split one) and vouches for it.
+        let long = "é".repeat(MAX_PAGE_CHARS + 1_000);
+        let text = room.body_obj(&id).unwrap();
+        room.doc.splice_text(&text, 0, 5, &long).unwrap();
+        let room_id = room.room_id.clone();
+        put_version(&mut room.doc, &room_id, &m[0], &id, &long, 2).unwrap();
+        room.commit();
+        let p = room.page(&id).unwrap();
+        assert_eq!(p.body, "é".repeat(MAX_PAGE_CHARS));
+        assert!(p.signed);
+        assert_eq!(room.pages(), vec![p]);
+        // Cut for showing only: the text is still what its author vouched for.
+        assert_eq!(room.unvouched_pages(), Vec::<String>::new());
+        assert_eq!(shown("ab".into()), "ab");
+        assert_eq!(shown("x".repeat(MAX_PAGE_CHARS)).len(), MAX_PAGE_CHARS);
     }
 }

@@ -612,4 +612,6 @@
     ("Tequio does not run inside another page. Open it in its own tab.", "Tequio no funciona dentro de otra página. Ábrelo en su propia pestaña."),
     ("{} saved rooms on this device could not be read. They are kept as they are; a backup restores them.", "{} salas guardadas en este dispositivo no se pudieron leer. Se conservan tal como están; una copia de seguridad las recupera."),
     ("this device's key for the room is damaged. Restore a backup of the room to get it back (the room's data is kept as it is).", "la clave de este dispositivo para la sala está dañada. Restaura una copia de seguridad de la sala para recuperarla (los datos de la sala se conservan tal como están)."),
+    ("This device is no longer in the room: its member was removed or left, and the room moved on to a new key. What is here stays; nothing written after reaches this device.", "Este dispositivo ya no está en la sala: su miembro fue retirado o se fue, y la sala pasó a una clave nueva. Lo que hay aquí se queda; nada de lo escrito después llega a este dispositivo."),
+    ("This link was replaced: the room moved on to a new key. Ask a member for the new link.", "Este enlace fue reemplazado: la sala pasó a una clave nueva. Pide el enlace nuevo a un miembro."),
 ]

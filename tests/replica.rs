@@ -2,11 +2,12 @@
 //! stores, and a hostile key holder among them that writes sealed frames by hand.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use tequio::crypto::{Identity, RoomSecret};
+use tequio::domain::{Amendment, Method, NewProposal, Profile, Stance};
 use tequio::domain::{NewPost, PostKind, RoomDoc};
 use tequio::replica::memory::{MemoryLinks, MemoryStore};
-use tequio::replica::{Limits, Outcome, Replica, IGNORE_MS};
+use tequio::replica::{KeyEvent, Limits, Outcome, Replica, IGNORE_MS};
 use tequio::sync::{Frame, Rejected, DATA_CONTEXT, MAX_SEALED_FRAME, RESTARTS_PER_MINUTE};
 
 struct Node {
@@ -20,11 +21,16 @@ struct Node {
 struct Net {
     secret: RoomSecret,
     nodes: Vec<Node>,
-    links: BTreeSet<(String, String)>,
+    /// Open links: (device, the name it knows its peer by) → (peer, the name the peer knows
+    /// it by). A replica's name on a link is its id and the key the link speaks
+    /// (`A@1a2b3c`); a hostile device is known by its id.
+    links: BTreeMap<(String, String), (String, String)>,
     /// Frames honest replicas sent to devices that are not replicas (the hostile ones).
     to_others: Vec<(String, String, Vec<u8>)>,
     /// Peers dropped, and until when they are ignored.
     dropped: Vec<(String, i64)>,
+    /// Replicas told the room moved on to a key they were not given.
+    cut_off: Vec<String>,
     now: i64,
 }
 
@@ -58,12 +64,18 @@ impl Net {
                 &secret,
             ));
         }
+        Net::of(secret, nodes)
+    }
+
+    /// Replicas of one room, each with its member's key.
+    fn of(secret: RoomSecret, nodes: Vec<Node>) -> Net {
         Net {
             secret,
             nodes,
-            links: BTreeSet::new(),
+            links: BTreeMap::new(),
             to_others: Vec::new(),
             dropped: Vec::new(),
+            cut_off: Vec::new(),
             now: 1_000,
         }
     }
@@ -72,27 +84,75 @@ impl Net {
         self.nodes.iter().position(|n| n.id == id)
     }
 
-    /// Opens a link between two devices (either may be a hostile id with no replica).
+    /// The name `id` goes by on a link under its current key (its id if it has no replica).
+    fn label(&self, id: &str) -> String {
+        match self.index(id) {
+            Some(i) => format!("{id}@{}", &self.key_of(i)[..6]),
+            None => id.to_owned(),
+        }
+    }
+
+    fn key_of(&self, i: usize) -> String {
+        self.nodes[i].replica.secret().fingerprint()
+    }
+
+    /// Opens a link between two devices (either may be a hostile id with no replica) under
+    /// the key of the one that is a replica.
     fn link(&mut self, a: &str, b: &str) {
-        self.links.insert((a.into(), b.into()));
-        self.links.insert((b.into(), a.into()));
+        let key = self
+            .index(a)
+            .or(self.index(b))
+            .map(|i| self.key_of(i))
+            .expect("one of them is a replica");
+        let (la, lb) = (self.label(a), self.label(b));
+        self.links
+            .insert((a.into(), lb.clone()), (b.into(), la.clone()));
+        self.links
+            .insert((b.into(), la.clone()), (a.into(), lb.clone()));
         let now = self.now;
-        for (me, other) in [(a, b), (b, a)] {
+        for (me, other) in [(a, &lb), (b, &la)] {
             if let Some(i) = self.index(me) {
                 let n = &mut self.nodes[i];
-                n.replica.connected(other, now, &mut n.links);
+                n.replica.connected(other, &key, now, &mut n.links);
             }
         }
     }
 
-    fn unlink(&mut self, a: &str, b: &str) {
-        self.links.remove(&(a.to_owned(), b.to_owned()));
-        self.links.remove(&(b.to_owned(), a.to_owned()));
-        for (me, other) in [(a, b), (b, a)] {
+    /// Closes the link `a` knows as `peer`.
+    fn unlink(&mut self, a: &str, peer: &str) {
+        let Some((b, a_there)) = self.links.remove(&(a.to_owned(), peer.to_owned())) else {
+            return;
+        };
+        self.links.remove(&(b.clone(), a_there.clone()));
+        for (me, other) in [(a, peer), (b.as_str(), a_there.as_str())] {
             if let Some(i) = self.index(me) {
                 self.nodes[i].replica.disconnected(other);
             }
         }
+    }
+
+    /// Replica `i` moved on to a new key: as a new mesh would, it links with every replica
+    /// under that key that it has no link with under it yet.
+    fn meet_under_new_key(&mut self, i: usize) {
+        let key = self.key_of(i);
+        let me = self.nodes[i].id.clone();
+        let label = self.label(&me);
+        for j in 0..self.nodes.len() {
+            let other = self.nodes[j].id.clone();
+            let there = self.label(&other);
+            if j != i
+                && self.key_of(j) == key
+                && !self.links.contains_key(&(me.clone(), there.clone()))
+                && !self.links.contains_key(&(other.clone(), label.clone()))
+            {
+                self.link(&me, &other);
+            }
+        }
+    }
+
+    /// Links of `a` to `b` (any key).
+    fn linked(&self, a: &str, b: &str) -> bool {
+        self.links.iter().any(|((x, _), (y, _))| x == a && y == b)
     }
 
     /// A frame from `from` (any device) to replica `to`.
@@ -115,6 +175,14 @@ impl Net {
                     moved = true;
                 }
                 let from = n.id.clone();
+                for event in n.replica.take_key_events() {
+                    moved = true;
+                    match event {
+                        KeyEvent::Moved { .. } => self.meet_under_new_key(i),
+                        KeyEvent::CutOff => self.cut_off.push(from.clone()),
+                    }
+                }
+                let n = &mut self.nodes[i];
                 for (peer, until) in std::mem::take(&mut n.links.dropped) {
                     assert!(until > self.now, "ignored for a while");
                     self.dropped.push((peer.clone(), until));
@@ -122,14 +190,15 @@ impl Net {
                     moved = true;
                 }
                 let sent: Vec<_> = self.nodes[i].links.sent.drain(..).collect();
-                for (to, bytes) in sent {
+                for (peer, bytes) in sent {
                     moved = true;
-                    if !self.links.contains(&(from.clone(), to.clone())) {
+                    let Some((to, me_there)) = self.links.get(&(from.clone(), peer)).cloned()
+                    else {
                         continue; // the link is gone
-                    }
+                    };
                     match self.index(&to) {
                         Some(_) => {
-                            let outcome = self.receive(&from, &to, &bytes);
+                            let outcome = self.receive(&me_there, &to, &bytes);
                             assert!(
                                 !matches!(outcome, Outcome::Refused(_)),
                                 "{from} → {to}: an honest frame was refused: {outcome:?}"
@@ -148,6 +217,19 @@ impl Net {
 
     fn heads(&mut self, i: usize) -> Vec<automerge::ChangeHash> {
         self.nodes[i].replica.room_mut().doc_mut().get_heads()
+    }
+
+    /// Runs a command on replica `i` at the network's time.
+    fn command<T>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut RoomDoc, &Identity, i64) -> Result<T, tequio::domain::DomainError>,
+    ) -> T {
+        let now = self.now;
+        let n = &mut self.nodes[i];
+        n.replica
+            .command(f, now, &mut n.store, &mut n.links)
+            .unwrap()
     }
 
     fn write(&mut self, i: usize, title: &str) {
@@ -313,7 +395,7 @@ fn a_hostile_replica_is_refused_dropped_and_the_others_keep_syncing() {
         );
     }
     assert!(
-        !net.links.iter().any(|(a, _)| a == "H"),
+        !net.links.keys().any(|(a, _)| a == "H"),
         "links to H closed"
     );
     assert!(net
@@ -439,6 +521,109 @@ fn a_peer_that_does_not_read_is_dropped() {
         .iter()
         .any(|(p, until)| p == "H" && *until == net.now + tequio::replica::SLOW_PEER_IGNORE_MS));
     assert_converged(&mut net);
+}
+
+/// Strong removal over the replicas: C is removed by decision; the room moves on to a key
+/// C is not given; A and B keep syncing under it, C receives nothing written after and what
+/// C writes after counts nowhere.
+#[test]
+fn a_removed_member_s_device_gets_nothing_new_and_its_writes_count_nowhere() {
+    let secret = RoomSecret::generate();
+    let people: Vec<Identity> = (0..3).map(|_| Identity::generate()).collect();
+    let mut room = RoomDoc::create("room-1", "Commons", 0).unwrap();
+    let profile = |name: &str| Profile {
+        name: name.into(),
+        ..Profile::default()
+    };
+    room.found(&people[0], profile("Ana"), 1).unwrap();
+    for (i, name) in [(1, "Ben"), (2, "Cai")] {
+        room.set_profile(&people[i], profile(name), 2).unwrap();
+        room.vouch(&people[0], &people[i].public(), 3 + i as i64)
+            .unwrap();
+    }
+    assert_eq!(room.admitted().len(), 3);
+    let saved = room.doc_mut().save();
+    let nodes = ["A", "B", "C"]
+        .iter()
+        .zip(&people)
+        .map(|(id, me)| {
+            let copy = RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap();
+            node(id, copy, me.clone(), &secret)
+        })
+        .collect();
+    let mut net = Net::of(secret.clone(), nodes);
+    net.link("A", "B");
+    net.link("A", "C");
+    net.link("B", "C");
+    net.settle();
+    assert!(net.cut_off.is_empty());
+
+    // The decision: proposed, agreed by A and B, recorded when it closes.
+    const DAY: i64 = 24 * 3_600_000;
+    net.now = 10 * DAY;
+    let target = people[2].public();
+    let decision = net.command(0, |room, me, at| {
+        let proposal = NewProposal {
+            title: "Remove Cai".into(),
+            method: Method::Consent,
+            options: Vec::new(),
+            closes_at: at + 7 * DAY,
+            quorum_percent: 50,
+            amendment: Some(Amendment::new("remove", &target)),
+        };
+        room.propose(me, proposal, at)
+    });
+    net.settle();
+    for i in [0, 1] {
+        let d = decision.clone();
+        net.command(i, |room, me, at| {
+            room.take_stance(me, &d, Stance::Agree, "", at)
+        });
+    }
+    net.settle();
+    net.now += 8 * DAY;
+    let d = decision.clone();
+    net.command(0, |room, me, at| {
+        room.record_outcome(me, &d, "Removed", None, at)
+    });
+    net.settle();
+
+    // A and B moved on to one new key; C was cut off and keeps the first.
+    let (ka, kb, kc) = (net.key_of(0), net.key_of(1), net.key_of(2));
+    assert_eq!(ka, kb);
+    assert_ne!(ka, secret.fingerprint());
+    assert_eq!(kc, secret.fingerprint());
+    assert_eq!(net.cut_off, ["C"]);
+    assert!(net.nodes[2].replica.cut_off());
+
+    // Written after the removal: reaches B, not C.
+    net.now += 1_000;
+    net.write(0, "after the removal");
+    net.settle();
+    let titles = |net: &Net, i: usize| -> Vec<String> {
+        net.nodes[i]
+            .replica
+            .room()
+            .posts()
+            .into_iter()
+            .map(|p| p.title)
+            .collect()
+    };
+    assert!(titles(&net, 1).contains(&"after the removal".to_string()));
+    assert!(!titles(&net, 2).contains(&"after the removal".to_string()));
+    // What C writes now reaches neither A's nor B's room (only the frozen copy of the room as
+    // it was, which C's links are still served from).
+    net.write(2, "from the removed member");
+    net.settle();
+    for i in [0, 1] {
+        assert!(!titles(&net, i).contains(&"from the removed member".to_string()));
+    }
+    assert!(
+        net.linked("A", "C"),
+        "C's old links stay, serving the room as it was"
+    );
+    // A and B hold the same room.
+    assert_eq!(net.heads(0), net.heads(1));
 }
 
 /// A compressed change chunk that inflates past the cap (a 129 MiB run of zeros).

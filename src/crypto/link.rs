@@ -1,7 +1,10 @@
 //! The room link: `<app url>#/join/<base64url secret>.<founder fingerprint>`. The fingerprint
 //! (the first 16 characters of the founder's public key) pins the room's founder: a device
 //! joining by it accepts no other. Links without one (shared before it existed) still work.
-//! Parsing never panics; every way a pasted link can be wrong has its own message.
+//! Once the room has moved on to a new key (a member was removed or left), the link carries
+//! the new secret and, after a second `.`, the room's id (32 hex digits), which the new secret
+//! no longer derives. Parsing never panics; every way a pasted link can be wrong has its own
+//! message.
 
 use super::RoomSecret;
 
@@ -20,6 +23,8 @@ pub enum JoinLinkError {
         "the founder's mark at the end of this link is damaged: it was probably cut off or changed"
     )]
     BadFounder,
+    #[error("the room id at the end of this link is damaged: it was probably cut off or changed")]
+    BadRoom,
 }
 
 /// What a join link holds.
@@ -28,18 +33,36 @@ pub struct JoinLink {
     pub secret: RoomSecret,
     /// The founder's key fingerprint, if the link has one.
     pub founder: Option<String>,
+    /// The room's id, if the secret is not the room's first (see the module's doc).
+    pub room: Option<String>,
+}
+
+impl JoinLink {
+    /// The room's id: the link's, or the one its secret derives.
+    pub fn room_id(&self) -> String {
+        self.room.clone().unwrap_or_else(|| self.secret.room_id())
+    }
 }
 
 /// Characters of the founder's key a link carries.
 pub const FOUNDER_MARK: usize = 16;
 
-/// The fragment to share: `#/join/<secret>.<first 16 characters of the founder's key>`.
-pub fn join_fragment(secret: &RoomSecret, founder: Option<&str>) -> String {
-    match founder {
-        Some(key) if key.len() >= FOUNDER_MARK => {
-            format!("#/join/{}.{}", secret.to_base64url(), &key[..FOUNDER_MARK])
-        }
-        _ => format!("#/join/{}", secret.to_base64url()),
+/// The fragment to share: `#/join/<secret>.<first 16 characters of the founder's key>`, and
+/// `.<room id>` when `room_id` is not the one `secret` derives.
+pub fn join_fragment(secret: &RoomSecret, founder: Option<&str>, room_id: &str) -> String {
+    let mark = match founder {
+        Some(key) if key.len() >= FOUNDER_MARK => &key[..FOUNDER_MARK],
+        _ => "",
+    };
+    let room = if room_id == secret.room_id() {
+        ""
+    } else {
+        room_id
+    };
+    match (mark, room) {
+        ("", "") => format!("#/join/{}", secret.to_base64url()),
+        (mark, "") => format!("#/join/{}.{mark}", secret.to_base64url()),
+        (mark, room) => format!("#/join/{}.{mark}.{room}", secret.to_base64url()),
     }
 }
 
@@ -60,11 +83,23 @@ pub fn parse_join_link(input: &str) -> Result<JoinLink, JoinLinkError> {
         Some((secret, mark)) => (secret, Some(mark)),
         None => (secret, None),
     };
+    let (founder, room) = match founder.map(|f| f.split_once('.')) {
+        Some(Some((mark, room))) => (Some(mark), Some(room)),
+        _ => (founder, None),
+    };
     if secret.is_empty() {
         return Err(JoinLinkError::Empty);
     }
     let secret = RoomSecret::from_base64url(secret)?;
+    let room = match room {
+        None => None,
+        Some(room) if room.len() == 32 && room.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(room.to_ascii_lowercase())
+        }
+        Some(_) => return Err(JoinLinkError::BadRoom),
+    };
     let founder = match founder {
+        None | Some("") if room.is_some() => None,
         None => None,
         Some(mark)
             if mark.len() == FOUNDER_MARK
@@ -76,7 +111,11 @@ pub fn parse_join_link(input: &str) -> Result<JoinLink, JoinLinkError> {
         }
         Some(_) => return Err(JoinLinkError::BadFounder),
     };
-    Ok(JoinLink { secret, founder })
+    Ok(JoinLink {
+        secret,
+        founder,
+        room,
+    })
 }
 
 #[cfg(test)]
@@ -106,13 +145,15 @@ mod tests {
     fn a_link_pins_its_founder_and_a_damaged_mark_is_refused() {
         let s = RoomSecret::generate();
         let founder = crate::crypto::Identity::generate().public();
-        let fragment = join_fragment(&s, Some(&founder));
+        let fragment = join_fragment(&s, Some(&founder), &s.room_id());
         let link = parse_join_link(&format!("https://example.test/{fragment}")).unwrap();
         assert_eq!(link.secret, s);
         assert_eq!(link.founder.as_deref(), Some(&founder[..FOUNDER_MARK]));
         assert!(founder.starts_with(link.founder.as_deref().unwrap()));
         assert_eq!(
-            parse_join_link(&join_fragment(&s, None)).unwrap().founder,
+            parse_join_link(&join_fragment(&s, None, &s.room_id()))
+                .unwrap()
+                .founder,
             None
         );
         for bad in [&fragment[..fragment.len() - 3], &format!("{fragment}!x")] {
@@ -122,6 +163,33 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// After a new key, the link carries the room's id (which the new secret does not
+    /// derive); links before it are unchanged.
+    #[test]
+    fn a_link_with_a_later_key_carries_the_room_id() {
+        let (first, later) = (RoomSecret::generate(), RoomSecret::generate());
+        let founder = crate::crypto::Identity::generate().public();
+        let room = first.room_id();
+        assert!(!join_fragment(&first, Some(&founder), &room).contains(&room));
+        for founder in [Some(founder.as_str()), None] {
+            let fragment = join_fragment(&later, founder, &room);
+            let link = parse_join_link(&format!("https://example.test/{fragment}")).unwrap();
+            assert_eq!(link.secret, later);
+            assert_eq!(link.room_id(), room);
+            assert_eq!(link.founder.is_some(), founder.is_some());
+            assert_eq!(
+                parse_join_link(&fragment[..fragment.len() - 1]),
+                Err(JoinLinkError::BadRoom)
+            );
+        }
+        assert_eq!(
+            parse_join_link(&join_fragment(&first, None, &room))
+                .unwrap()
+                .room_id(),
+            room
+        );
     }
 
     #[test]

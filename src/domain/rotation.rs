@@ -117,6 +117,15 @@ impl RoomDoc {
         chain
     }
 
+    /// Whether a rotation that counts brought `secret` (a key the room moved on to).
+    pub fn brought_key(&self, secret: &RoomSecret) -> bool {
+        let fingerprint = secret.fingerprint();
+        self.rotations()
+            .values()
+            .flatten()
+            .any(|r| r.next == fingerprint)
+    }
+
     /// Whether the key in force (as `chain` has it) is held by someone who was removed or
     /// left since: then an admitted member's device writes a new one.
     pub fn rotation_due(&self, chain: &KeyChain) -> bool {

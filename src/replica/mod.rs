@@ -15,8 +15,9 @@ mod saving;
 pub use saving::{Saving, Unwritten, COMPACT_AFTER};
 
 use crate::crypto::{Identity, RoomSecret};
-use crate::domain::{DomainError, RoomDoc};
+use crate::domain::{DomainError, KeyChain, RoomDoc};
 use crate::sync::{Received, Rejected, Session};
+use automerge::AutoCommit;
 use std::collections::BTreeMap;
 
 /// Where the room's bytes are kept. Writes are asynchronous: each reports back through
@@ -99,6 +100,27 @@ pub struct PeerState {
 struct Peer {
     session: Session,
     synced_at: Option<i64>,
+    /// The fingerprint of the room key its connection speaks.
+    key: String,
+}
+
+/// A key the room used before the one in force. Peers still on it are sent the room as it was
+/// when this device moved on (`frozen`), and nothing of theirs reaches the room: a member
+/// who has not moved on yet learns of the new key that way; one who was removed gets nothing
+/// newer and counts for nothing.
+struct Former {
+    secret: RoomSecret,
+    frozen: AutoCommit,
+}
+
+/// What changed about the room's key, for the shell to act on.
+#[derive(Debug, Clone)]
+pub enum KeyEvent {
+    /// The room moved on to a new key: connections under it are to be made (those under the
+    /// former key may stay, see [`Replica::connected`]).
+    Moved { secret: RoomSecret },
+    /// The room moved on to a key this device was not given: it is no longer in the room.
+    CutOff,
 }
 
 /// What a message from a peer did.
@@ -118,7 +140,12 @@ pub enum Outcome {
 pub struct Replica {
     room: RoomDoc,
     me: Identity,
-    secret: RoomSecret,
+    /// The room's first secret (its first link's): where the chain of keys starts.
+    first: RoomSecret,
+    /// The key in force as far as this device was given it.
+    chain: KeyChain,
+    former: BTreeMap<String, Former>,
+    key_events: Vec<KeyEvent>,
     peers: BTreeMap<String, Peer>,
     saving: Saving,
     limits: Limits,
@@ -126,12 +153,17 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// The room as loaded from `keys` chunks, with this device's key.
-    pub fn new(room: RoomDoc, me: Identity, secret: RoomSecret, keys: Vec<String>) -> Self {
+    /// The room as loaded from `keys` chunks, with this device's key and the room's first
+    /// secret; the key in force is found by following the room's rotations.
+    pub fn new(room: RoomDoc, me: Identity, first: RoomSecret, keys: Vec<String>) -> Self {
+        let chain = room.key_chain(&me, &first);
         Replica {
             room,
             me,
-            secret,
+            first,
+            chain,
+            former: BTreeMap::new(),
+            key_events: Vec::new(),
             peers: BTreeMap::new(),
             saving: Saving::new(keys),
             limits: Limits::default(),
@@ -158,8 +190,24 @@ impl Replica {
         &self.me
     }
 
+    /// The room key in force (as far as this device was given it).
     pub fn secret(&self) -> &RoomSecret {
-        &self.secret
+        &self.chain.secret
+    }
+
+    /// The room's first secret.
+    pub fn first_secret(&self) -> &RoomSecret {
+        &self.first
+    }
+
+    /// Whether the room moved on to a key this device was not given.
+    pub fn cut_off(&self) -> bool {
+        self.chain.cut_off
+    }
+
+    /// What changed about the room's key since last asked.
+    pub fn take_key_events(&mut self) -> Vec<KeyEvent> {
+        std::mem::take(&mut self.key_events)
     }
 
     /// Runs a domain command at `now`; on success the change is saved and sent to every peer.
@@ -177,19 +225,70 @@ impl Replica {
 
     fn changed(&mut self, now: i64, store: &mut dyn ChunkStore, links: &mut dyn PeerLinks) {
         self.persist(store);
+        self.follow_keys(now, store);
         let peers: Vec<String> = self.peers.keys().cloned().collect();
         for peer in peers {
             self.pump(&peer, now, links);
         }
     }
 
-    /// A data channel to `peer` opened: a new sync session starts.
-    pub fn connected(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) {
+    /// After a change: moves on to a new room key if the room did, and writes one if someone
+    /// who holds the key in force was removed or left (and this device's member may).
+    fn follow_keys(&mut self, now: i64, store: &mut dyn ChunkStore) {
+        for _ in 0..2 {
+            let chain = self.room.key_chain(&self.me, &self.first);
+            if chain.cut_off && !self.chain.cut_off {
+                self.notice("the room moved on to a key this device was not given".into());
+                self.key_events.push(KeyEvent::CutOff);
+            }
+            if chain.secret.fingerprint() != self.chain.secret.fingerprint() {
+                let frozen = self.room.doc_mut().fork();
+                let former = std::mem::replace(&mut self.chain, chain);
+                self.former.insert(
+                    former.secret.fingerprint(),
+                    Former {
+                        secret: former.secret,
+                        frozen,
+                    },
+                );
+                self.key_events.push(KeyEvent::Moved {
+                    secret: self.chain.secret.clone(),
+                });
+            } else {
+                self.chain = chain;
+            }
+            let admitted = self.room.admitted().contains(&self.me.public());
+            if !(admitted && self.room.rotation_due(&self.chain)) {
+                return;
+            }
+            match self.room.rotate_key(&self.me, &self.chain.secret, now) {
+                Ok(_) => self.persist(store),
+                Err(e) => {
+                    self.notice(format!("the room key could not be renewed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A data channel to `peer` opened under the room key with fingerprint `key` (the key in
+    /// force, or a former one): a new sync session starts. Under a key this device never
+    /// had, nothing happens.
+    pub fn connected(&mut self, peer: &str, key: &str, now: i64, links: &mut dyn PeerLinks) {
+        let secret = if key == self.chain.secret.fingerprint() {
+            self.chain.secret.clone()
+        } else {
+            match self.former.get(key) {
+                Some(former) => former.secret.clone(),
+                None => return,
+            }
+        };
         self.peers.insert(
             peer.to_owned(),
             Peer {
-                session: Session::new(self.secret.room_key()),
+                session: Session::new(secret.room_key()),
                 synced_at: None,
+                key: key.to_owned(),
             },
         );
         self.pump(peer, now, links);
@@ -246,9 +345,23 @@ impl Replica {
         let Some(p) = self.peers.get_mut(peer) else {
             return Outcome::Unknown;
         };
-        let since = self.room.changes_read();
-        let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
-        self.room.note_arrivals(since, now);
+        let result = if p.key == self.chain.secret.fingerprint() {
+            let since = self.room.changes_read();
+            let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
+            self.room.note_arrivals(since, now);
+            result
+        } else {
+            // Under a former key: applied to the room as it was, never to the room.
+            let Some(former) = self.former.get_mut(&p.key) else {
+                return Outcome::Unknown;
+            };
+            p.session
+                .receive(&mut former.frozen, bytes, now)
+                .map(|r| match r {
+                    Received::Applied { .. } => Received::Applied { changed: false },
+                    partial => partial,
+                })
+        };
         match result {
             Ok(Received::Applied { changed: true }) => {
                 self.changed(now, store, links);
@@ -307,7 +420,14 @@ impl Replica {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
-        let frames = p.session.outgoing(&mut self.room.doc_mut(), now);
+        let frames = if p.key == self.chain.secret.fingerprint() {
+            p.session.outgoing(&mut self.room.doc_mut(), now)
+        } else {
+            match self.former.get_mut(&p.key) {
+                Some(former) => p.session.outgoing(&mut former.frozen, now),
+                None => return,
+            }
+        };
         for frame in frames {
             match links.send(peer, &frame) {
                 Sent::Queued => {}
@@ -357,7 +477,11 @@ impl Replica {
     /// Each connected peer: whether both hold the same document, and since when.
     pub fn peer_states(&mut self, now: i64) -> Vec<PeerState> {
         let mut states: Vec<PeerState> = Vec::new();
+        let current = self.chain.secret.fingerprint();
         for (id, p) in self.peers.iter_mut() {
+            if p.key != current {
+                continue; // still on a former key: not in the room with this device
+            }
             let up_to_date = p.session.status(&mut self.room.doc_mut()).up_to_date();
             if up_to_date {
                 p.synced_at = Some(now);

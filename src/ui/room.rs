@@ -123,6 +123,10 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
     let pair_room = StoredValue::new(room_id.clone());
     let copied = RwSignal::new(false);
     let share_link = move || {
+        // Read again when the room changes: the link follows the room's key.
+        if let Some(v) = view_signal.get() {
+            v.with(|v| v.version);
+        }
         let fragment = handle
             .with_value(|h| h.as_ref().map(RoomHandle::link_fragment))
             .unwrap_or_default();
@@ -213,6 +217,20 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         })}
                     </p>
                 </div>
+                {move || v.get().cut_off.then(|| {
+                    let was_member = handle.with_value(|h| {
+                        h.as_ref().is_some_and(|h| h.read(|room, me| room.members().iter().any(|m| m.key == me.public())))
+                    });
+                    view! {
+                        <p class="error" role="alert" data-testid="cut-off">
+                            {if was_member {
+                                t("This device is no longer in the room: its member was removed or left, and the room moved on to a new key. What is here stays; nothing written after reaches this device.")
+                            } else {
+                                t("This link was replaced: the room moved on to a new key. Ask a member for the new link.")
+                            }}
+                        </p>
+                    }
+                })}
                 {move || {
                     let v = v.get();
                     (v.unreachable > 0 && v.peers == 0).then(|| view! {

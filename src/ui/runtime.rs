@@ -8,7 +8,9 @@ use crate::crypto::{Identity, RoomSecret};
 use crate::domain::{DomainError, Post, RoomDoc};
 use crate::net::{Mesh, NetConfig, NetEvent};
 pub use crate::replica::PeerState;
-use crate::replica::{ChunkStore, Outcome, PeerLinks, Replica, Sent, StoreEvent, Unwritten};
+use crate::replica::{
+    ChunkStore, KeyEvent, Outcome, PeerLinks, Replica, Sent, StoreEvent, Unwritten,
+};
 use crate::store::{RoomRecord, Store};
 use leptos::prelude::*;
 use std::cell::RefCell;
@@ -31,6 +33,9 @@ pub struct RoomView {
     pub unreachable: usize,
     pub pending_saves: usize,
     pub save_error: Option<String>,
+    /// The room moved on to a key this device was not given (its member was removed or left):
+    /// nothing written after reaches it.
+    pub cut_off: bool,
     /// How many changes the room's rules ignored (deletes, overwrites, edits of signed
     /// entries): listed under Members → Room integrity.
     pub tampered: usize,
@@ -42,7 +47,10 @@ pub struct RoomView {
 struct Runtime {
     record: RoomRecord,
     replica: Replica,
-    mesh: Option<Mesh>,
+    /// The mesh of the room key in force (last) and of former keys still heard (see
+    /// `replica::KeyEvent`), each with its key's fingerprint.
+    meshes: Vec<(String, Mesh)>,
+    config: NetConfig,
     store: Store,
     /// A room-list summary update is scheduled (see [`RoomHandle::update_record`]).
     summary_due: bool,
@@ -121,16 +129,20 @@ impl ChunkStore for IdbChunks {
 /// The WebRTC mesh behind the replica's links port. Sending is synchronous (nothing calls
 /// back); peers to drop are noted and dropped once the replica is no longer borrowed.
 struct MeshLinks {
-    mesh: Option<Mesh>,
+    meshes: Vec<Mesh>,
     dropped: Vec<(String, i64)>,
 }
 
 impl PeerLinks for MeshLinks {
     fn send(&mut self, peer: &str, sealed: &[u8]) -> Sent {
-        match &self.mesh {
-            Some(mesh) => mesh.send(peer, sealed),
-            None => Sent::Closed,
+        // A device id belongs to one mesh (one key): the others do not know it.
+        for mesh in &self.meshes {
+            match mesh.send(peer, sealed) {
+                Sent::Closed => continue,
+                sent => return sent,
+            }
         }
+        Sent::Closed
     }
 
     fn drop_peer(&mut self, peer: &str, until: i64) {
@@ -175,20 +187,16 @@ impl RoomHandle {
         room.pin_founder((!record.founder.is_empty()).then(|| record.founder.clone()));
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
-            replica: Replica::new(room, me, secret.clone(), loaded.keys),
-            mesh: None,
+            replica: Replica::new(room, me, secret, loaded.keys),
+            meshes: Vec::new(),
+            config,
             store,
             summary_due: false,
             view: RwSignal::new(RoomView::default()),
             ticker: None,
         })));
-        let weak = Rc::downgrade(&handle.0);
-        let mesh = Mesh::join(&secret, config, move |event| {
-            if let Some(rt) = weak.upgrade() {
-                RoomHandle(rt).on_net(event);
-            }
-        });
-        handle.0.borrow_mut().mesh = Some(mesh);
+        let current = handle.0.borrow().replica.secret().clone();
+        handle.join_mesh(&current);
         let weak = Rc::downgrade(&handle.0);
         let ticker = gloo_timers::callback::Interval::new(1_000, move || {
             if let Some(rt) = weak.upgrade() {
@@ -204,10 +212,30 @@ impl RoomHandle {
         Ok(handle)
     }
 
+    /// Starts finding the room's devices under `secret` (a new mesh; the others stay).
+    fn join_mesh(&self, secret: &RoomSecret) {
+        let key = secret.fingerprint();
+        let weak = Rc::downgrade(&self.0);
+        let config = self.0.borrow().config.clone();
+        let fingerprint = key.clone();
+        let mesh = Mesh::join(secret, config, move |event| {
+            if let Some(rt) = weak.upgrade() {
+                RoomHandle(rt).on_net(&fingerprint, event);
+            }
+        });
+        self.0.borrow_mut().meshes.push((key, mesh));
+    }
+
+    /// The mesh of the room key in force.
+    fn mesh(&self) -> Option<Mesh> {
+        self.0.borrow().meshes.last().map(|(_, m)| m.clone())
+    }
+
     /// Runs `f` on the replica with its ports, then does what must wait until the replica is no
-    /// longer borrowed: dropping misbehaving peers, logging what it refused.
+    /// longer borrowed: dropping misbehaving peers, logging what it refused, following a new
+    /// room key.
     fn act<T>(&self, f: impl FnOnce(&mut Replica, &mut IdbChunks, &mut MeshLinks) -> T) -> T {
-        let (out, dropped, notices, mesh) = {
+        let (out, dropped, notices, meshes, keys) = {
             let mut rt = self.0.borrow_mut();
             let rt = &mut *rt;
             let mut store = IdbChunks {
@@ -215,8 +243,9 @@ impl RoomHandle {
                 room_id: rt.record.id.clone(),
                 owner: Rc::downgrade(&self.0),
             };
+            let meshes: Vec<Mesh> = rt.meshes.iter().map(|(_, m)| m.clone()).collect();
             let mut links = MeshLinks {
-                mesh: rt.mesh.clone(),
+                meshes: meshes.clone(),
                 dropped: Vec::new(),
             };
             let out = f(&mut rt.replica, &mut store, &mut links);
@@ -224,15 +253,27 @@ impl RoomHandle {
                 out,
                 links.dropped,
                 rt.replica.take_notices(),
-                rt.mesh.clone(),
+                meshes,
+                rt.replica.take_key_events(),
             )
         };
         for notice in notices {
             warn(&notice);
         }
-        if let Some(mesh) = mesh {
-            for (peer, until) in dropped {
-                mesh.ignore(&peer, until as f64);
+        for mesh in &meshes {
+            for (peer, until) in &dropped {
+                mesh.ignore(peer, *until as f64);
+            }
+        }
+        for event in keys {
+            match event {
+                // The room's devices are found under the new key now; devices still on the
+                // former one are served the room as it was (see `replica`) while this stays open.
+                KeyEvent::Moved { secret } => self.join_mesh(&secret),
+                KeyEvent::CutOff => {
+                    let view = self.0.borrow().view;
+                    view.update(|v| v.cut_off = true);
+                }
             }
         }
         out
@@ -263,7 +304,7 @@ impl RoomHandle {
         let rt = self.0.borrow();
         crate::domain::Backup::of(
             rt.replica.room(),
-            &rt.replica.secret().to_base64url(),
+            &rt.replica.first_secret().to_base64url(),
             &rt.replica.me().secret(),
             now_ms(),
         )
@@ -277,14 +318,12 @@ impl RoomHandle {
 
     /// The signaling servers and relays of this room's connections, and whether each is up.
     pub fn transports(&self) -> Vec<crate::net::TransportStatus> {
-        let mesh = self.0.borrow().mesh.clone();
-        mesh.map(|m| m.transports()).unwrap_or_default()
+        self.mesh().map(|m| m.transports()).unwrap_or_default()
     }
 
     /// Pairing by hand: makes this device's offer code (see `Mesh::pair`).
     pub fn pair(&self, show: impl Fn(String) + 'static) {
-        let mesh = self.0.borrow().mesh.clone();
-        if let Some(m) = mesh {
+        if let Some(m) = self.mesh() {
             m.pair(show);
         }
     }
@@ -295,8 +334,7 @@ impl RoomHandle {
         code: &str,
         show: impl Fn(String) + 'static,
     ) -> Result<crate::net::Paired, crate::net::PairError> {
-        let mesh = self.0.borrow().mesh.clone();
-        match mesh {
+        match self.mesh() {
             Some(m) => m.use_code(code, show),
             None => Err(crate::net::PairError::Expired),
         }
@@ -305,7 +343,11 @@ impl RoomHandle {
     /// The room link's fragment (`#/join/…`), with the founder's fingerprint once known.
     pub fn link_fragment(&self) -> String {
         let rt = self.0.borrow();
-        crate::crypto::join_fragment(rt.replica.secret(), rt.replica.room().founder().as_deref())
+        crate::crypto::join_fragment(
+            rt.replica.secret(),
+            rt.replica.room().founder().as_deref(),
+            &rt.record.id,
+        )
     }
 
     /// Runs a domain command; on success the change is saved, sent to peers and shown.
@@ -325,12 +367,12 @@ impl RoomHandle {
     }
 
     pub fn close(&self) {
-        let (mesh, ticker) = {
+        let (meshes, ticker) = {
             let mut rt = self.0.borrow_mut();
-            (rt.mesh.take(), rt.ticker.take())
+            (std::mem::take(&mut rt.meshes), rt.ticker.take())
         };
         drop(ticker);
-        if let Some(mesh) = mesh {
+        for (_, mesh) in meshes {
             mesh.leave();
         }
         // The room list should show what was here when the room was left.
@@ -360,13 +402,13 @@ impl RoomHandle {
         });
     }
 
-    fn on_net(&self, event: NetEvent) {
+    fn on_net(&self, key: &str, event: NetEvent) {
         let now = now_ms();
         match event {
             NetEvent::Connected(peer) => {
                 let view = self.0.borrow().view;
                 view.update(|v| v.unreachable = 0);
-                self.act(|replica, _, links| replica.connected(&peer, now, links));
+                self.act(|replica, _, links| replica.connected(&peer, key, now, links));
             }
             NetEvent::Woke => self.act(|replica, _, links| replica.woke(now, links)),
             NetEvent::Unreachable(_) => {
@@ -391,8 +433,8 @@ impl RoomHandle {
         let (peers, states, view) = {
             let mut rt = self.0.borrow_mut();
             let rt = &mut *rt;
-            let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
-            (peers, rt.replica.peer_states(now_ms()), rt.view)
+            let states = rt.replica.peer_states(now_ms());
+            (states.len(), states, rt.view)
         };
         view.update(|v| {
             v.peers = peers;
@@ -499,9 +541,10 @@ impl RoomHandle {
     fn refresh(&self) {
         let states = self.0.borrow_mut().replica.peer_states(now_ms());
         let rt = self.0.borrow();
-        let peers = rt.mesh.as_ref().map_or(0, |m| m.connected_peers().len());
+        let peers = states.len();
         let room = rt.replica.room();
         let saving = rt.replica.saving();
+        let cut_off = rt.replica.cut_off();
         // Membership first: it checks every governance entry, so a forged vouch or outcome
         // always counts among the unverified below.
         let _ = room.admitted();
@@ -520,6 +563,7 @@ impl RoomHandle {
             v.ready = ready;
             v.writable = writable;
             v.newer_schema = room.newer_schema().is_some();
+            v.cut_off = cut_off;
             v.pending_saves = pending_saves;
             v.save_error = save_error;
             v.tampered = tampered;

@@ -82,8 +82,13 @@ pub fn StartPage(device: Device) -> impl IntoView {
         match parse_join_link(&link.get_untracked()) {
             Ok(link) => {
                 // Pasted and joined here by the person: the join page need not ask again.
-                CHOSEN.with(|c| c.replace(Some(link.secret.room_id())));
-                go(&crate::crypto::join_fragment(&link.secret, link.founder.as_deref())[1..])
+                CHOSEN.with(|c| c.replace(Some(link.room_id())));
+                let fragment = crate::crypto::join_fragment(
+                    &link.secret,
+                    link.founder.as_deref(),
+                    &link.room_id(),
+                );
+                go(&fragment[1..])
             }
             Err(e) => join_error.set(Some(tr!("That link does not work: {}.", e))),
         }
@@ -256,10 +261,10 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
     match parse_join_link(&raw) {
         Err(e) => error.set(Some(tr!("This room link does not work: {}.", e))),
         Ok(link) => {
+            let id = link.room_id();
             let (secret, pin) = (link.secret, link.founder.unwrap_or_default());
             let store = store.get_value();
             leptos::task::spawn_local(async move {
-                let id = secret.room_id();
                 let known = match store.rooms().await {
                     Ok(rooms) => rooms.into_iter().find(|r| r.id == id),
                     Err(e) => return error.set(Some(e.to_string())),

@@ -3,7 +3,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  createRoom, decodeQr, follow, joinAndBeVouched, recordInPot, peers, post, postItem, saved, section, shareLink, standing, useServers, WAIT,
+  boardIs, createRoom, decodeQr, follow, joinAndBeVouched, recordInPot, peers, post, postItem, saved, section, shareLink,
+  standing, titles, useServers, waitFor, WAIT,
 } from './harness.mjs'
 
 const servers = useServers({ before, after })
@@ -20,11 +21,17 @@ function decision (page, title) {
   return page.locator(`[data-testid=decision][data-title="${title}"]`)
 }
 
-async function propose (page, { title, change, value, days = '2' }) {
+/** Proposes a change: `value` for the charter, or the `member` (by name) to remove. */
+async function propose (page, { title, change, value, member, days = '2' }) {
   await section(page, 'decisions')
   await page.getByTestId('decision-title').fill(title)
   await page.getByTestId('decision-change').selectOption(change)
-  await page.getByTestId('decision-value').fill(value)
+  if (member) {
+    const who = page.getByTestId('decision-member')
+    await who.selectOption(await who.locator('option', { hasText: member }).getAttribute('value'))
+  } else {
+    await page.getByTestId('decision-value').fill(value)
+  }
   await page.getByTestId('decision-days').fill(days)
   await page.getByTestId('propose').click()
   await decision(page, title).waitFor({ timeout: WAIT })
@@ -510,5 +517,75 @@ describe('the commons through the UI', () => {
     await pa.locator('[data-testid=activity-item][data-new=true]').filter({ hasText: 'Need onions' }).waitFor({ timeout: WAIT })
     await pa.getByRole('link', { name: 'Tequio' }).click()
     assert.equal(await entry.getAttribute('data-unread'), '0')
+  }))
+})
+
+describe('strong removal', () => {
+  test('a removed member is cut off: the others move on to a new key, a newcomer joins with the new link and not the old one', () => withLogs(async () => {
+    const [a, b, c, d, e] = await Promise.all(['ra', 'rb', 'rc', 'rd', 're'].map(n => device(n).open()))
+    // What each page tells the signaling server: the topics it subscribes to and publishes on.
+    const topics = new Map()
+    const page = async (dev, t) => {
+      const p = await dev.page()
+      const seen = new Set()
+      topics.set(p, seen)
+      p.on('websocket', ws => ws.on('framesent', f => {
+        try {
+          const m = JSON.parse(String(f.payload))
+          for (const t of [m.topic, ...(m.topics ?? [])]) if (t) seen.add(t)
+        } catch {}
+      }))
+      await clockAt([p], t)
+      return p
+    }
+    const t0 = Date.now()
+    const pa = await page(a, t0)
+    await pa.goto(servers.app.url)
+    await createRoom(pa, 'Night shelter', 'Ana')
+    const oldLink = await shareLink(pa)
+    const [pb, pc] = [await page(b, t0), await page(c, t0)]
+    await joinAndBeVouched(pb, oldLink, 'Night shelter', 'Bo', pa)
+    await joinAndBeVouched(pc, oldLink, 'Night shelter', 'Cy', pa)
+    await post(pa, { title: 'Blankets needed' })
+    await boardIs(pc, ['Blankets needed'])
+
+    // Ana proposes to remove Cy; Ana and Bo agree; two days later Ana records the outcome.
+    await propose(pa, { title: 'Remove Cy', change: 'remove', member: 'Cy' })
+    await stance(pa, 'Remove Cy', 'Agree')
+    await stance(pb, 'Remove Cy', 'Agree')
+    await tallyShows(pa, 'Remove Cy', 2)
+    const later = t0 + 3 * DAY
+    await clockAt([pa, pb, pc], later)
+    await section(pa, 'charter')
+    await section(pa, 'decisions')
+    const passed = pa.locator('[data-testid=decision][data-title="Remove Cy"][data-outcome=passed]')
+    await passed.waitFor({ timeout: WAIT })
+    await passed.getByTestId('outcome-text').fill('Removed by consent')
+    await passed.getByTestId('record-outcome').click()
+
+    // Cy's device is told it is no longer in the room; Ana's link is a new one.
+    await pc.getByTestId('cut-off').filter({ hasText: 'no longer in the room' }).waitFor({ timeout: WAIT })
+    let newLink = oldLink
+    await waitFor('a new link', async () => (newLink = await shareLink(pa)) !== oldLink)
+    assert.match(newLink, /#\/join\/[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{16}\.[0-9a-f]{32}$/)
+
+    // Written after the removal: Bo gets it under the new key, Cy does not.
+    await post(pa, { title: 'Soup on Friday' })
+    await boardIs(pb, ['Blankets needed', 'Soup on Friday'])
+    assert.deepEqual(await titles(pc), ['Blankets needed'])
+    // Bo's device meets the others at a topic Cy's device never uses.
+    const fresh = [...topics.get(pb)].filter(t => !topics.get(pc).has(t))
+    assert.ok(fresh.length > 0, 'Bo meets the others somewhere new')
+
+    // A newcomer with the new link joins; one with the old link is told it was replaced.
+    const pd = await page(d, later)
+    await follow(pd, newLink)
+    await pd.getByTestId('room-name').filter({ hasText: 'Night shelter' }).waitFor({ timeout: WAIT })
+    await boardIs(pd, ['Blankets needed', 'Soup on Friday'])
+    const pe = await page(e, later)
+    await follow(pe, oldLink)
+    await pe.getByTestId('cut-off').filter({ hasText: 'This link was replaced' }).waitFor({ timeout: WAIT })
+    assert.ok(!(await titles(pe)).includes('Soup on Friday'))
+    assert.ok(fresh.every(t => !topics.get(pc).has(t)), 'Cy never reached the new meeting point')
   }))
 })

@@ -230,7 +230,9 @@ export function useServers ({ dir = 'dist', before, after, prepare = async () =>
 }
 
 export async function shareLink (page) {
-  await page.getByRole('button', { name: 'Share' }).click()
+  if (!(await page.getByTestId('share-link').isVisible())) {
+    await page.getByRole('button', { name: 'Share' }).click()
+  }
   return page.getByTestId('share-link').inputValue()
 }
 

@@ -3,6 +3,8 @@
 //! genuine sync message.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
 use proptest::prelude::*;
 use tequio::crypto::{parse_join_link, to_base64url, RoomSecret};
 use tequio::domain::RoomDoc;
@@ -77,5 +79,174 @@ proptest! {
     fn join_links_never_panic(text in ".{0,120}") {
         let _ = parse_join_link(&text);
         let _ = parse_join_link(&format!("https://x.test/#/join/{text}"));
+    }
+}
+
+/// One piece of a sync message a key holder makes up: a change hash that the victim has (by
+/// index into its changes) or does not.
+#[derive(Debug, Clone)]
+enum Hash {
+    Known(usize),
+    Made([u8; 32]),
+}
+
+fn hash() -> impl Strategy<Value = Hash> {
+    prop_oneof![
+        (0usize..64).prop_map(Hash::Known),
+        any::<[u8; 32]>().prop_map(Hash::Made),
+    ]
+}
+
+/// A Bloom filter's bytes: empty, or entries, bits per entry, probes and bits, each in or
+/// well out of the ranges automerge writes.
+fn bloom() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(Vec::new()),
+        (
+            prop_oneof![0u64..40, Just(1 << 25), Just(u64::from(u32::MAX))],
+            prop_oneof![0u64..40, Just(u64::from(u32::MAX))],
+            prop_oneof![0u64..40, Just(u64::from(u32::MAX))],
+            proptest::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(|(entries, per_entry, probes, bits)| {
+                let mut out = Vec::new();
+                for v in [entries, per_entry, probes] {
+                    support::leb(&mut out, v);
+                }
+                out.extend(bits);
+                out
+            }),
+    ]
+}
+
+/// What a made-up message carries: heads, needs, haves (last sync and filter), changes (real
+/// ones from another copy of the room, some altered), flags.
+#[derive(Debug, Clone)]
+struct Made {
+    v2: bool,
+    heads: Vec<Hash>,
+    need: Vec<Hash>,
+    have: Vec<(Vec<Hash>, Vec<u8>)>,
+    changes: Vec<(usize, Option<(usize, u8)>)>,
+    flags: Option<Vec<u8>>,
+}
+
+fn made() -> impl Strategy<Value = Made> {
+    (
+        any::<bool>(),
+        proptest::collection::vec(hash(), 0..4),
+        proptest::collection::vec(hash(), 0..3),
+        proptest::collection::vec((proptest::collection::vec(hash(), 0..3), bloom()), 0..3),
+        proptest::collection::vec(
+            (
+                0usize..64,
+                proptest::option::of((0usize..4096, any::<u8>())),
+            ),
+            0..6,
+        ),
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..6)),
+    )
+        .prop_map(|(v2, heads, need, have, changes, flags)| Made {
+            v2,
+            heads,
+            need,
+            have,
+            changes,
+            flags,
+        })
+}
+
+/// The room a key holder attacks, and another copy of it with changes of its own (whose
+/// changes the attacker sends, as they are or altered).
+fn rooms() -> (RoomDoc, Vec<Vec<u8>>) {
+    use tequio::domain::{NewPost, PostKind};
+    let me = tequio::crypto::Identity::generate();
+    let mut victim = RoomDoc::create("room-1", "Target", 0).unwrap();
+    let post = |t: &str| NewPost {
+        kind: PostKind::Offer,
+        title: t.into(),
+        description: "a description long enough to be compressed ".repeat(8),
+        category: "Tools".into(),
+    };
+    for i in 0..4 {
+        victim.add_post(&me, post(&format!("mine {i}")), i).unwrap();
+    }
+    let mut other = RoomDoc::load_chunks("room-1", [victim.doc_mut().save().as_slice()]).unwrap();
+    for i in 0..4 {
+        other
+            .add_post(&me, post(&format!("theirs {i}")), 10 + i)
+            .unwrap();
+    }
+    let changes = other
+        .doc_mut()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    (victim, changes)
+}
+
+fn encode(m: &Made, known: &[[u8; 32]], changes: &[Vec<u8>]) -> Vec<u8> {
+    let hash = |h: &Hash| match h {
+        Hash::Known(i) => known[i % known.len()],
+        Hash::Made(b) => *b,
+    };
+    let hashes = |out: &mut Vec<u8>, hs: &[Hash]| {
+        support::leb(out, hs.len() as u64);
+        for h in hs {
+            out.extend(hash(h));
+        }
+    };
+    let mut out = vec![if m.v2 { 0x43 } else { 0x42 }];
+    hashes(&mut out, &m.heads);
+    hashes(&mut out, &m.need);
+    support::leb(&mut out, m.have.len() as u64);
+    for (last_sync, bloom) in &m.have {
+        hashes(&mut out, last_sync);
+        support::leb(&mut out, bloom.len() as u64);
+        out.extend(bloom);
+    }
+    support::leb(&mut out, m.changes.len() as u64);
+    for (i, alter) in &m.changes {
+        let mut change = changes[i % changes.len()].clone();
+        if let Some((at, byte)) = alter {
+            let at = at % change.len();
+            change[at] ^= byte | 1;
+        }
+        support::leb(&mut out, change.len() as u64);
+        out.extend(change);
+    }
+    if let Some(flags) = &m.flags {
+        support::leb(&mut out, flags.len() as u64);
+        out.extend(flags);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    /// Structurally made sync messages from a key holder — real hashes and real changes,
+    /// filters of every shape, altered changes, flags — never make the session panic, in
+    /// what it receives or in what it answers next; a refused one changes nothing.
+    #[test]
+    fn made_up_sync_messages_from_a_key_holder_never_panic(made in made()) {
+        let key = RoomSecret::from_bytes([6; 32]).room_key();
+        let (mut victim, changes) = rooms();
+        let known: Vec<[u8; 32]> =
+            victim.doc_mut().get_changes(&[]).iter().map(|c| c.hash().0).collect();
+        let message = encode(&made, &known, &changes);
+        let heads = victim.doc_mut().get_heads();
+        let mut session = Session::new(key.clone());
+        let mut refused = false;
+        for frame in Frame::split(1, &message) {
+            let sealed = key.seal(DATA_CONTEXT, &frame);
+            refused |= session.receive(&mut victim.doc_mut(), &sealed, 0).is_err();
+        }
+        if refused {
+            prop_assert_eq!(victim.doc_mut().get_heads(), heads);
+        }
+        let _ = session.outgoing(&mut victim.doc_mut(), 0);
+        let _ = session.outgoing(&mut victim.doc_mut(), 1);
     }
 }

@@ -7,7 +7,10 @@ use tequio::crypto::{Identity, RoomSecret};
 use tequio::domain::{Amendment, Method, NewProposal, Profile, Stance};
 use tequio::domain::{NewPost, PostKind, RoomDoc};
 use tequio::replica::memory::{MemoryLinks, MemoryStore};
+use tequio::replica::ChunkStore;
 use tequio::replica::{KeyEvent, Limits, Outcome, Replica, IGNORE_MS};
+mod support;
+use support::leb;
 use tequio::sync::{Frame, Rejected, DATA_CONTEXT, MAX_SEALED_FRAME, RESTARTS_PER_MINUTE};
 
 struct Node {
@@ -523,70 +526,110 @@ fn a_peer_that_does_not_read_is_dropped() {
     assert_converged(&mut net);
 }
 
-/// Strong removal over the replicas: C is removed by decision; the room moves on to a key
-/// C is not given; A and B keep syncing under it, C receives nothing written after and what
-/// C writes after counts nowhere.
-#[test]
-fn a_removed_member_s_device_gets_nothing_new_and_its_writes_count_nowhere() {
+const DAY: i64 = 24 * 3_600_000;
+
+/// Replicas `ids` of one room whose members (one per replica) are all admitted.
+fn members(ids: &[&str]) -> (Net, RoomSecret) {
     let secret = RoomSecret::generate();
-    let people: Vec<Identity> = (0..3).map(|_| Identity::generate()).collect();
+    let people: Vec<Identity> = ids.iter().map(|_| Identity::generate()).collect();
     let mut room = RoomDoc::create("room-1", "Commons", 0).unwrap();
     let profile = |name: &str| Profile {
         name: name.into(),
         ..Profile::default()
     };
-    room.found(&people[0], profile("Ana"), 1).unwrap();
-    for (i, name) in [(1, "Ben"), (2, "Cai")] {
-        room.set_profile(&people[i], profile(name), 2).unwrap();
-        room.vouch(&people[0], &people[i].public(), 3 + i as i64)
-            .unwrap();
+    room.found(&people[0], profile(ids[0]), 1).unwrap();
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        room.set_profile(&people[i], profile(id), 2).unwrap();
+        for (t, voucher) in (3 + i as i64 * 10..).zip(&people[..i]) {
+            if room.admitted().contains(&people[i].public()) {
+                break;
+            }
+            room.vouch(voucher, &people[i].public(), t).unwrap();
+        }
     }
-    assert_eq!(room.admitted().len(), 3);
+    assert_eq!(room.admitted().len(), ids.len());
     let saved = room.doc_mut().save();
-    let nodes = ["A", "B", "C"]
+    let nodes = ids
         .iter()
         .zip(&people)
         .map(|(id, me)| {
+            // What the device had saved already: the room as it was set up.
             let copy = RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap();
-            node(id, copy, me.clone(), &secret)
+            let mut store = MemoryStore::default();
+            store.append(0, saved.clone());
+            store.complete();
+            let keys = store.chunks().0;
+            Node {
+                id: id.to_string(),
+                replica: Replica::new(copy, me.clone(), secret.clone(), keys),
+                store,
+                links: MemoryLinks::default(),
+            }
         })
         .collect();
-    let mut net = Net::of(secret.clone(), nodes);
-    net.link("A", "B");
-    net.link("A", "C");
-    net.link("B", "C");
-    net.settle();
-    assert!(net.cut_off.is_empty());
+    (Net::of(secret.clone(), nodes), secret)
+}
 
-    // The decision: proposed, agreed by A and B, recorded when it closes.
-    const DAY: i64 = 24 * 3_600_000;
-    net.now = 10 * DAY;
-    let target = people[2].public();
-    let decision = net.command(0, |room, me, at| {
+/// Replica `target`'s member is removed by a decision the replicas `agree` take part in
+/// (the first proposes and records the outcome when it closes).
+fn remove(net: &mut Net, target: usize, agree: &[usize]) {
+    let decision = propose_removal(net, target, agree);
+    net.now += 8 * DAY;
+    net.command(agree[0], |room, me, at| {
+        room.record_outcome(me, &decision, "Removed", None, at)
+    });
+    net.settle();
+}
+
+/// The first of `agree` proposes to remove replica `target`'s member and all of `agree`
+/// agree; the decision's id.
+fn propose_removal(net: &mut Net, target: usize, agree: &[usize]) -> String {
+    net.now = net.now.max(10 * DAY);
+    let key = net.nodes[target].replica.me().public();
+    let decision = net.command(agree[0], |room, me, at| {
         let proposal = NewProposal {
-            title: "Remove Cai".into(),
+            title: "Remove".into(),
             method: Method::Consent,
             options: Vec::new(),
             closes_at: at + 7 * DAY,
             quorum_percent: 50,
-            amendment: Some(Amendment::new("remove", &target)),
+            amendment: Some(Amendment::new("remove", &key)),
         };
         room.propose(me, proposal, at)
     });
     net.settle();
-    for i in [0, 1] {
+    for &i in agree {
         let d = decision.clone();
         net.command(i, |room, me, at| {
             room.take_stance(me, &d, Stance::Agree, "", at)
         });
+        net.settle();
+    }
+    decision
+}
+
+fn titles(net: &Net, i: usize) -> Vec<String> {
+    net.nodes[i]
+        .replica
+        .room()
+        .posts()
+        .into_iter()
+        .map(|p| p.title)
+        .collect()
+}
+
+/// Strong removal over the replicas: C is removed by decision; the room moves on to a key
+/// C is not given; A and B keep syncing under it, C receives nothing written after and what
+/// C writes after counts nowhere.
+#[test]
+fn a_removed_member_s_device_gets_nothing_new_and_its_writes_count_nowhere() {
+    let (mut net, secret) = members(&["A", "B", "C"]);
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C")] {
+        net.link(a, b);
     }
     net.settle();
-    net.now += 8 * DAY;
-    let d = decision.clone();
-    net.command(0, |room, me, at| {
-        room.record_outcome(me, &d, "Removed", None, at)
-    });
-    net.settle();
+    assert!(net.cut_off.is_empty());
+    remove(&mut net, 2, &[0, 1]);
 
     // A and B moved on to one new key; C was cut off and keeps the first.
     let (ka, kb, kc) = (net.key_of(0), net.key_of(1), net.key_of(2));
@@ -600,15 +643,6 @@ fn a_removed_member_s_device_gets_nothing_new_and_its_writes_count_nowhere() {
     net.now += 1_000;
     net.write(0, "after the removal");
     net.settle();
-    let titles = |net: &Net, i: usize| -> Vec<String> {
-        net.nodes[i]
-            .replica
-            .room()
-            .posts()
-            .into_iter()
-            .map(|p| p.title)
-            .collect()
-    };
     assert!(titles(&net, 1).contains(&"after the removal".to_string()));
     assert!(!titles(&net, 2).contains(&"after the removal".to_string()));
     // What C writes now reaches neither A's nor B's room (only the frozen copy of the room as
@@ -624,6 +658,119 @@ fn a_removed_member_s_device_gets_nothing_new_and_its_writes_count_nowhere() {
     );
     // A and B hold the same room.
     assert_eq!(net.heads(0), net.heads(1));
+}
+
+/// A member whose device was away when the key changed learns of the new key from a device
+/// still met under the former one — also after that device reopened the room — and then
+/// gets what was written after; the removed member's device, met the same way, does not.
+#[test]
+fn a_member_away_when_the_key_changed_catches_up_and_the_removed_one_still_does_not() {
+    let (mut net, secret) = members(&["A", "B", "C", "D"]);
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("A", "D")] {
+        net.link(a, b);
+    }
+    net.settle();
+    // D goes away; C is removed; A writes under the new key.
+    net.unlink("A", &net.label("D"));
+    remove(&mut net, 2, &[0, 1]);
+    assert_ne!(net.key_of(0), secret.fingerprint());
+    assert_eq!(net.key_of(3), secret.fingerprint(), "D was away");
+    net.now += 1_000;
+    net.write(0, "while D was away");
+    net.settle();
+
+    // A closes and reopens the room: what was saved, with the keys followed from the first.
+    let (keys, chunks) = net.nodes[0].store.chunks();
+    let mut reopened = RoomDoc::load_chunks("room-1", chunks.iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(reopened.doc_mut().get_heads(), net.heads(0));
+    let me = net.nodes[0].replica.me().clone();
+    net.nodes[0].replica = Replica::new(reopened, me, secret.clone(), keys);
+    for peer in net.nodes[0].replica.peers().cloned().collect::<Vec<_>>() {
+        net.nodes[0].replica.disconnected(&peer);
+    }
+    net.links.retain(|(a, _), (b, _)| a != "A" && b != "A");
+    assert_eq!(net.key_of(0), net.key_of(1), "the key in force again");
+
+    // D comes back and meets A under the key it knows (A listens there for a while).
+    let old = secret.fingerprint();
+    let (d_there, a_there) = ("D@old".to_string(), "A@old".to_string());
+    net.links
+        .insert(("A".into(), d_there.clone()), ("D".into(), a_there.clone()));
+    net.links
+        .insert(("D".into(), a_there.clone()), ("A".into(), d_there.clone()));
+    let now = net.now;
+    for (i, peer) in [(0, &d_there), (3, &a_there)] {
+        let n = &mut net.nodes[i];
+        n.replica.connected(peer, &old, now, &mut n.links);
+    }
+    net.settle();
+    assert_eq!(net.key_of(3), net.key_of(0), "D moved on");
+    assert!(titles(&net, 3).contains(&"while D was away".to_string()));
+
+    // C meets the reopened A the same way: it gets the room as it was, nothing after.
+    let (c_there, a_for_c) = ("C@old".to_string(), "A@old2".to_string());
+    net.links
+        .insert(("A".into(), c_there.clone()), ("C".into(), a_for_c.clone()));
+    net.links
+        .insert(("C".into(), a_for_c.clone()), ("A".into(), c_there.clone()));
+    for (i, peer) in [(0, &c_there), (2, &a_for_c)] {
+        let n = &mut net.nodes[i];
+        n.replica.connected(peer, &old, now, &mut n.links);
+    }
+    net.write(2, "C again");
+    net.settle();
+    assert!(!titles(&net, 2).contains(&"while D was away".to_string()));
+    assert!(!titles(&net, 0).contains(&"C again".to_string()));
+    assert_eq!(net.heads(0), net.heads(3));
+}
+
+/// Two members record the removal while their devices are apart: each writes a new key and
+/// moves to it. Met again under the former key, they end on one key (the rival rotation is
+/// taken from the room as it was into the room) and sync under it.
+#[test]
+fn rotations_written_apart_end_on_one_key_through_the_former_key() {
+    let (mut net, secret) = members(&["A", "B", "C"]);
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C")] {
+        net.link(a, b);
+    }
+    net.settle();
+    // The decision, agreed by A and B; then A and B are apart (C is on its own too).
+    let decision = propose_removal(&mut net, 2, &[0, 1]);
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C")] {
+        let peer = net.label(b);
+        net.unlink(a, &peer);
+    }
+    net.now += 8 * DAY;
+    for i in [0, 1] {
+        let d = decision.clone();
+        net.command(i, |room, me, at| {
+            room.record_outcome(me, &d, "Removed", None, at)
+        });
+    }
+    net.settle();
+    let (ka, kb) = (net.key_of(0), net.key_of(1));
+    assert!(
+        ka != kb && ka != secret.fingerprint(),
+        "each moved to its own key"
+    );
+
+    // They meet under the key they both had.
+    let old = secret.fingerprint();
+    net.links
+        .insert(("A".into(), "B@old".into()), ("B".into(), "A@old".into()));
+    net.links
+        .insert(("B".into(), "A@old".into()), ("A".into(), "B@old".into()));
+    let now = net.now;
+    for (i, peer) in [(0, "B@old"), (1, "A@old")] {
+        let n = &mut net.nodes[i];
+        n.replica.connected(peer, &old, now, &mut n.links);
+    }
+    net.settle();
+    assert_eq!(net.key_of(0), net.key_of(1), "one key on both");
+    net.write(1, "under the one key");
+    net.settle();
+    assert!(titles(&net, 0).contains(&"under the one key".to_string()));
+    assert!(net.nodes[2].replica.room().posts().is_empty());
 }
 
 /// A compressed change chunk that inflates past the cap (a 129 MiB run of zeros).
@@ -642,16 +789,4 @@ fn deflate_bomb() -> Vec<u8> {
     leb(&mut message, chunk.len() as u64);
     message.extend(&chunk);
     message
-}
-
-fn leb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
 }

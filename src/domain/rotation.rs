@@ -39,6 +39,9 @@ pub struct KeyChain {
     pub cut_off: bool,
     /// Members given the key in force (`None` for the first secret: anyone with the link).
     pub holders: Option<BTreeSet<String>>,
+    /// The keys this device held before, each with the change that wrote the rotation
+    /// replacing it: the room as it was for that key ends there.
+    pub former: Vec<(RoomSecret, automerge::ChangeHash)>,
 }
 
 fn context(room: &str, next: &str) -> Vec<u8> {
@@ -50,6 +53,7 @@ struct Rotation {
     id: String,
     next: String,
     boxes: BTreeMap<String, String>,
+    change: automerge::ChangeHash,
 }
 
 impl RoomDoc {
@@ -67,6 +71,7 @@ impl RoomDoc {
                 id: r.id.to_owned(),
                 next: r.entry.next,
                 boxes,
+                change: self.index.change_of(r.raw),
             });
         }
         by_prev
@@ -80,6 +85,7 @@ impl RoomDoc {
             epoch: 0,
             cut_off: false,
             holders: None,
+            former: Vec::new(),
         };
         // Each step moves to a key with a new fingerprint; a cycle would need a hash collision,
         // but the walk is bounded anyway.
@@ -104,7 +110,8 @@ impl RoomDoc {
                 .filter(|s| s.fingerprint() == winner.next);
             match opened {
                 Some(secret) => {
-                    chain.secret = secret;
+                    let former = std::mem::replace(&mut chain.secret, secret);
+                    chain.former.push((former, winner.change));
                     chain.epoch += 1;
                     chain.holders = Some(winner.boxes.keys().cloned().collect());
                 }

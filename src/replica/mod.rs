@@ -110,7 +110,10 @@ struct Peer {
 /// newer and counts for nothing.
 struct Former {
     secret: RoomSecret,
-    frozen: AutoCommit,
+    /// The rotation that replaced this key: the room as it was ends at its change.
+    until: automerge::ChangeHash,
+    /// The room up to `until`, made when a peer first connects under this key.
+    frozen: Option<AutoCommit>,
 }
 
 /// What changed about the room's key, for the shell to act on.
@@ -118,7 +121,10 @@ struct Former {
 pub enum KeyEvent {
     /// The room moved on to a new key: connections under it are to be made (those under the
     /// former key may stay, see [`Replica::connected`]).
-    Moved { secret: RoomSecret },
+    Moved {
+        secret: RoomSecret,
+        former: RoomSecret,
+    },
     /// The room moved on to a key this device was not given: it is no longer in the room.
     CutOff,
 }
@@ -157,12 +163,13 @@ impl Replica {
     /// secret; the key in force is found by following the room's rotations.
     pub fn new(room: RoomDoc, me: Identity, first: RoomSecret, keys: Vec<String>) -> Self {
         let chain = room.key_chain(&me, &first);
+        let former = formers(&chain);
         Replica {
             room,
             me,
             first,
             chain,
-            former: BTreeMap::new(),
+            former,
             key_events: Vec::new(),
             peers: BTreeMap::new(),
             saving: Saving::new(keys),
@@ -242,17 +249,13 @@ impl Replica {
                 self.key_events.push(KeyEvent::CutOff);
             }
             if chain.secret.fingerprint() != self.chain.secret.fingerprint() {
-                let frozen = self.room.doc_mut().fork();
                 let former = std::mem::replace(&mut self.chain, chain);
-                self.former.insert(
-                    former.secret.fingerprint(),
-                    Former {
-                        secret: former.secret,
-                        frozen,
-                    },
-                );
+                for (key, entry) in formers(&self.chain) {
+                    self.former.entry(key).or_insert(entry);
+                }
                 self.key_events.push(KeyEvent::Moved {
                     secret: self.chain.secret.clone(),
+                    former: former.secret,
                 });
             } else {
                 self.chain = chain;
@@ -351,16 +354,37 @@ impl Replica {
             self.room.note_arrivals(since, now);
             result
         } else {
-            // Under a former key: applied to the room as it was, never to the room.
-            let Some(former) = self.former.get_mut(&p.key) else {
+            // Under a former key: applied to the room as it was, never to the room — but a rival
+            // rotation of that key written elsewhere (and what it was written on) is taken
+            // into the room, so that concurrent rotations end on one key everywhere.
+            let Some(frozen) = frozen(&mut self.former, &p.key, &mut self.room) else {
                 return Outcome::Unknown;
             };
-            p.session
-                .receive(&mut former.frozen, bytes, now)
-                .map(|r| match r {
-                    Received::Applied { .. } => Received::Applied { changed: false },
-                    partial => partial,
-                })
+            let before = frozen.get_heads();
+            let result = p.session.receive(frozen, bytes, now);
+            let rotations: Vec<automerge::ChangeHash> = frozen
+                .get_changes(&before)
+                .iter()
+                .filter(|c| puts_rotation(c))
+                .map(|c| c.hash())
+                .collect();
+            let rival = match rotations.is_empty() {
+                true => None,
+                false => frozen.fork_at(&rotations).ok(),
+            };
+            if let Some(mut rival) = rival {
+                let heads = self.room.doc_mut().get_heads();
+                if self.room.doc_mut().merge(&mut rival).is_ok()
+                    && self.room.doc_mut().get_heads() != heads
+                {
+                    self.changed(now, store, links);
+                    return Outcome::Changed;
+                }
+            }
+            result.map(|r| match r {
+                Received::Applied { .. } => Received::Applied { changed: false },
+                partial => partial,
+            })
         };
         match result {
             Ok(Received::Applied { changed: true }) => {
@@ -423,8 +447,8 @@ impl Replica {
         let frames = if p.key == self.chain.secret.fingerprint() {
             p.session.outgoing(&mut self.room.doc_mut(), now)
         } else {
-            match self.former.get_mut(&p.key) {
-                Some(former) => p.session.outgoing(&mut former.frozen, now),
+            match frozen(&mut self.former, &p.key, &mut self.room) {
+                Some(frozen) => p.session.outgoing(frozen, now),
                 None => return,
             }
         };
@@ -507,6 +531,43 @@ impl Replica {
     pub fn take_notices(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notices)
     }
+}
+
+/// Whether a change writes a rotation entry (a root key `rotation:…`).
+fn puts_rotation(change: &automerge::Change) -> bool {
+    use automerge::legacy::{Key, ObjectId};
+    change.decode().operations.iter().any(|op| {
+        op.obj == ObjectId::Root && matches!(&op.key, Key::Map(k) if k.starts_with("rotation:"))
+    })
+}
+
+/// The former keys of `chain`, by fingerprint.
+fn formers(chain: &KeyChain) -> BTreeMap<String, Former> {
+    chain
+        .former
+        .iter()
+        .map(|(secret, until)| {
+            let entry = Former {
+                secret: secret.clone(),
+                until: *until,
+                frozen: None,
+            };
+            (secret.fingerprint(), entry)
+        })
+        .collect()
+}
+
+/// The room as it was under the former key `key` (made the first time it is asked for).
+fn frozen<'a>(
+    former: &'a mut BTreeMap<String, Former>,
+    key: &str,
+    room: &mut RoomDoc,
+) -> Option<&'a mut AutoCommit> {
+    let f = former.get_mut(key)?;
+    if f.frozen.is_none() {
+        f.frozen = room.doc_mut().fork_at(&[f.until]).ok();
+    }
+    f.frozen.as_mut()
 }
 
 fn short(id: &str) -> String {

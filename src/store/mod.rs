@@ -61,7 +61,8 @@ impl From<indexed_db_futures::error::OpenDbError> for StoreError {
 pub struct RoomRecord {
     pub id: String,
     pub name: String,
-    /// The room secret (base64url): needed to reconnect and to share the link again.
+    /// The first room secret this device had (base64url): the room's keys are followed from it
+    /// (see `domain::rotation`).
     pub secret: String,
     pub joined_at: i64,
     pub last_opened: i64,
@@ -84,6 +85,11 @@ pub struct RoomRecord {
     /// first founder seen; empty until known.
     #[serde(default)]
     pub founder: String,
+    /// Keys the room moved on from (base64url secrets), each with until when (ms) this device
+    /// still meets devices under it when the room is open: a member who was away when the key
+    /// changed learns of the new one there.
+    #[serde(default)]
+    pub former_keys: Vec<(String, i64)>,
 }
 
 /// The saved chunks of one room, with the keys needed to compact them later.

@@ -3,7 +3,7 @@
 
 use super::frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
 use crate::crypto::{OpenError, RoomKey, SEAL_OVERHEAD};
-use automerge::sync::{Message, MessageFlags, State, SyncDoc};
+use automerge::sync::{Message, MessageFlags, MessageVersion, State, SyncDoc};
 use automerge::{AutoCommit, ReadDoc};
 use std::collections::VecDeque;
 
@@ -39,6 +39,10 @@ pub const RETRY_EVERY_MS: i64 = 20_000;
 /// The whole document (automerge's save) goes to one peer at most this often; in between, a
 /// peer that asks for everything again is sent changes, without saving the room anew.
 pub const WHOLE_DOC_EVERY_MS: i64 = 60_000;
+/// A sync message larger than this goes as several, each with some of its changes in causal
+/// order: a room of any size reaches a new device (a whole document in one message could
+/// pass what a peer accepts, [`MAX_MESSAGE`]).
+pub const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Refused messages within [`STRIKE_WINDOW_MS`] after which the peer is to be dropped.
 pub const STRIKES_TO_DROP: usize = 3;
 pub const STRIKE_WINDOW_MS: i64 = 10 * 60_000;
@@ -85,6 +89,8 @@ pub struct Session {
     strikes: VecDeque<i64>,
     /// When this side last asked to start over.
     retried_at: Option<i64>,
+    /// See [`PART_BYTES`].
+    part_bytes: usize,
 }
 
 impl Session {
@@ -99,7 +105,14 @@ impl Session {
             whole_doc_at: None,
             strikes: VecDeque::new(),
             retried_at: None,
+            part_bytes: PART_BYTES,
         }
+    }
+
+    /// Parts smaller than [`PART_BYTES`] (tests).
+    pub fn with_part_bytes(mut self, bytes: usize) -> Self {
+        self.part_bytes = bytes;
+        self
     }
 
     /// The sealed frames to send now (`now` in ms), if the peer is missing anything (or must
@@ -133,16 +146,21 @@ impl Session {
         let Some(message) = message else {
             return Vec::new();
         };
-        if message.changes.iter().any(super::wire::is_document) {
+        let document = message.changes.iter().any(super::wire::is_document);
+        if document {
             self.whole_doc_at = Some(now);
         }
-        let encoded = message.encode();
-        let id = self.next_message_id;
-        self.next_message_id = self.next_message_id.wrapping_add(1);
-        Frame::split(id, &encoded)
-            .into_iter()
-            .map(|frame| self.key.seal(CONTEXT, &frame))
-            .collect()
+        let mut frames = Vec::new();
+        for encoded in in_parts(message, document, doc, self.part_bytes) {
+            let id = self.next_message_id;
+            self.next_message_id = self.next_message_id.wrapping_add(1);
+            frames.extend(
+                Frame::split(id, &encoded)
+                    .into_iter()
+                    .map(|frame| self.key.seal(CONTEXT, &frame)),
+            );
+        }
+        frames
     }
 
     /// Checks, opens, reassembles and applies one message from the peer, arrived at `now`
@@ -179,18 +197,43 @@ impl Session {
         }
         // Automerge trusts what a message says of itself: checked first (see `wire`).
         super::wire::check(&message)?;
-        let message = Message::decode(&message).map_err(|e| Rejected::Decode(e.to_string()))?;
+        let mut message = Message::decode(&message).map_err(|e| Rejected::Decode(e.to_string()))?;
+        // A hash listed twice is a set's one member: automerge panics fetching a needed change
+        // listed twice (any key holder's 70 bytes ended the app), so lists are made sets.
+        for list in [&mut message.heads, &mut message.need] {
+            list.sort();
+            list.dedup();
+        }
+        for have in &mut message.have {
+            have.last_sync.sort();
+            have.last_sync.dedup();
+        }
         // Asking to start over makes this side send everything again (see `outgoing`).
-        if message
+        let reset = message
             .flags
-            .is_some_and(|f| f.contains(MessageFlags::SYNC_RESET))
-        {
+            .is_some_and(|f| f.contains(MessageFlags::SYNC_RESET));
+        if reset {
             self.restart_pending = true;
         }
+        // Automerge takes a message with no heads for a peer that lost its data and forgets
+        // what it sent: then it sends the whole room again. Within one connection a peer
+        // loses nothing, and such a message has only crossed this side's answer on the way
+        // (both sides speak first when a connection opens): what was sent stays sent.
+        let sent =
+            (message.heads.is_empty() && !reset && !self.state.sent_hashes.is_empty()).then(|| {
+                (
+                    self.state.sent_hashes.clone(),
+                    self.state.last_sent_heads.clone(),
+                )
+            });
         let before = doc.get_heads();
         doc.sync()
             .receive_sync_message(&mut self.state, message)
             .map_err(|e| Rejected::Apply(e.to_string()))?;
+        if let Some((hashes, heads)) = sent {
+            self.state.sent_hashes = hashes;
+            self.state.last_sent_heads = heads;
+        }
         Ok(Received::Applied {
             changed: doc.get_heads() != before,
         })
@@ -259,6 +302,62 @@ impl Session {
         self.reassembler.clear();
         true
     }
+}
+
+/// `message` encoded, as one message or, past `limit` bytes of changes, as several: the changes it
+/// carries (a whole document's as its changes, in causal order) in groups of at most `limit`
+/// bytes (a single larger change goes alone), each with the same heads; the last also with
+/// what the peer is asked for and told this device has. Receiving them in order is receiving
+/// the one message.
+fn in_parts(message: Message, document: bool, doc: &mut AutoCommit, limit: usize) -> Vec<Vec<u8>> {
+    let carried: usize = message.changes.iter().map(<[u8]>::len).sum();
+    if carried <= limit {
+        return vec![message.encode()];
+    }
+    let changes: Vec<Vec<u8>> = if document {
+        doc.get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect()
+    } else {
+        message.changes.iter().map(<[u8]>::to_vec).collect()
+    };
+    let mut groups: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
+    let mut size = 0;
+    for change in changes {
+        let last = groups.last_mut().expect("one group at least");
+        if !last.is_empty() && (size + change.len() > limit || last.len() >= 50_000) {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += change.len();
+        groups.last_mut().expect("one group at least").push(change);
+    }
+    let count = groups.len();
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, changes)| {
+            let last = i + 1 == count;
+            Message {
+                heads: message.heads.clone(),
+                need: if last {
+                    message.need.clone()
+                } else {
+                    Vec::new()
+                },
+                have: if last {
+                    message.have.clone()
+                } else {
+                    Vec::new()
+                },
+                changes: changes.into(),
+                flags: message.flags,
+                version: MessageVersion::V1,
+            }
+            .encode()
+        })
+        .collect()
 }
 
 /// Drops the times at or before `before` from the front of an ordered queue.
@@ -331,6 +430,17 @@ mod tests {
     use crate::domain::{NewPost, PostKind, RoomDoc};
 
     fn exchange(a: &mut RoomDoc, sa: &mut Session, b: &mut RoomDoc, sb: &mut Session) -> usize {
+        exchange_seeing(a, sa, b, sb, |_| {})
+    }
+
+    /// [`exchange`], showing `seen` each frame A sends.
+    fn exchange_seeing(
+        a: &mut RoomDoc,
+        sa: &mut Session,
+        b: &mut RoomDoc,
+        sb: &mut Session,
+        mut seen: impl FnMut(&[u8]),
+    ) -> usize {
         let mut frames = 0;
         for _ in 0..50 {
             let out_a = sa.outgoing(&mut a.doc_mut(), 0);
@@ -340,6 +450,7 @@ mod tests {
             }
             frames += out_a.len() + out_b.len();
             for f in out_a {
+                seen(&f);
                 sb.receive(&mut b.doc_mut(), &f, 0).unwrap();
             }
             for f in out_b {
@@ -352,42 +463,65 @@ mod tests {
     #[test]
     fn a_large_room_reaches_a_new_peer_in_chunks_below_64k() {
         let key = RoomSecret::generate().room_key();
-        let mut a = RoomDoc::create("room-1", "Big", 0).unwrap();
-        for i in 0..600 {
-            a.add_post(
-                &me(),
-                NewPost {
-                    kind: PostKind::Need,
-                    title: format!("Need {i}"),
-                    description: (0..10).map(|_| crate::crypto::random_id()).collect(),
-                    category: "Goods".into(),
-                },
-                i,
-            )
-            .unwrap();
-        }
+        let mut a = big_room(600);
         let mut b = RoomDoc::empty("room-1");
         let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key));
         let mut largest = 0;
-        // Route frames by hand to observe their sizes.
-        for _ in 0..50 {
-            let out_a = sa.outgoing(&mut a.doc_mut(), 0);
-            let out_b = sb.outgoing(&mut b.doc_mut(), 0);
-            if out_a.is_empty() && out_b.is_empty() {
-                break;
-            }
-            for f in out_a {
-                largest = largest.max(f.len());
-                sb.receive(&mut b.doc_mut(), &f, 0).unwrap();
-            }
-            for f in out_b {
-                sa.receive(&mut a.doc_mut(), &f, 0).unwrap();
-            }
-        }
+        exchange_seeing(&mut a, &mut sa, &mut b, &mut sb, |f| {
+            largest = largest.max(f.len())
+        });
         assert!(largest < 64 * 1024, "largest frame {largest}");
         assert!(largest > 60 * 1024, "the room should have needed chunking");
         assert_eq!(b.posts(), a.posts());
         assert_eq!(b.posts().len(), 600);
+    }
+
+    /// A room whose one sync message would pass the part size reaches a new peer as several
+    /// messages, none past the part size by more than one change.
+    #[test]
+    fn a_room_larger_than_a_part_reaches_a_new_peer_in_parts() {
+        let key = RoomSecret::generate().room_key();
+        let mut a = big_room(600);
+        let largest_change = a
+            .doc_mut()
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().len())
+            .max()
+            .unwrap();
+        let part = 64 * 1024;
+        let whole = a.doc_mut().save().len();
+        assert!(whole > 2 * part, "the room ({whole} bytes) needs parts");
+        let mut b = RoomDoc::empty("room-1");
+        let mut sa = Session::new(key.clone()).with_part_bytes(part);
+        let mut sb = Session::new(key.clone());
+        let mut sizes: std::collections::BTreeMap<u32, usize> = Default::default();
+        exchange_seeing(&mut a, &mut sa, &mut b, &mut sb, |f| {
+            let plain = key.open(CONTEXT, f).unwrap();
+            let frame = Frame::decode(&plain).unwrap();
+            *sizes.entry(frame.message_id).or_default() += frame.payload.len();
+        });
+        assert_eq!(b.posts(), a.posts());
+        // Sent once: the new peer's first messages cross the answer, and do not make this
+        // side send the room again (they did: 601,883 bytes for a room of 412,139).
+        let changes: usize = a
+            .doc_mut()
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().len())
+            .sum();
+        let total: usize = sizes.values().sum();
+        assert!(
+            total < changes + changes / 10,
+            "{total} bytes for {changes}: {sizes:?}"
+        );
+        let parts = sizes.values().filter(|s| **s > part / 2).count();
+        assert!(parts >= 3, "sent as {parts} large messages: {sizes:?}");
+
+        assert!(
+            sizes.values().all(|s| *s <= part + largest_change + 4096),
+            "{sizes:?}"
+        );
     }
 
     #[test]
@@ -559,6 +693,27 @@ mod tests {
         assert!(s.retry(0));
         assert!(!s.retry(RETRY_EVERY_MS - 1));
         assert!(s.retry(RETRY_EVERY_MS));
+    }
+
+    /// A need that lists one of this device's changes twice: automerge panicked fetching it
+    /// (`MissingOps`), on the next answer — a 70-byte message from any key holder. Found by
+    /// the made-up-message property test; the lists are sets now.
+    #[test]
+    fn a_change_needed_twice_is_sent_once_and_nothing_panics() {
+        let key = RoomSecret::generate().room_key();
+        let mut room = big_room(3);
+        let wanted = room.doc_mut().get_changes(&[])[1].hash();
+        let mut message = vec![0x42, 0x00, 0x02];
+        message.extend(wanted.0);
+        message.extend(wanted.0);
+        message.extend([0x00, 0x00]);
+        let mut s = Session::new(key.clone());
+        let sealed = key.seal(CONTEXT, &Frame::split(0, &message)[0]);
+        s.receive(&mut room.doc_mut(), &sealed, 0).unwrap();
+        let answer = s.outgoing(&mut room.doc_mut(), 0);
+        let plain = key.open(CONTEXT, &answer[0]).unwrap();
+        let sent = Message::decode(Frame::decode(&plain).unwrap().payload).unwrap();
+        assert_eq!(sent.changes.len(), 1, "the needed change, once");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct RoomView {
 struct Runtime {
     record: RoomRecord,
     replica: Replica,
-    /// The mesh of the room key in force (last) and of former keys still heard (see
+    /// The mesh of the room key in force and of former keys still heard (see
     /// `replica::KeyEvent`), each with its key's fingerprint.
     meshes: Vec<(String, Mesh)>,
     config: NetConfig,
@@ -62,6 +62,9 @@ struct Runtime {
 /// A handle on the open room, cheap to clone into event handlers.
 #[derive(Clone)]
 pub struct RoomHandle(Rc<RefCell<Runtime>>);
+
+/// How long after moving on to a new key devices are still met under the former one.
+const FORMER_KEY_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Above this many changes read beyond the kept facts at open, new facts are kept.
 const FACTS_BEHIND: usize = 200;
@@ -197,6 +200,21 @@ impl RoomHandle {
         })));
         let current = handle.0.borrow().replica.secret().clone();
         handle.join_mesh(&current);
+        // Former keys still heard: devices that were away when the key changed learn of the
+        // new one there (they are served the room as it was when it changed).
+        let former: Vec<RoomSecret> = {
+            let mut rt = handle.0.borrow_mut();
+            let now = now_ms();
+            rt.record.former_keys.retain(|(_, until)| *until > now);
+            rt.record
+                .former_keys
+                .iter()
+                .filter_map(|(s, _)| RoomSecret::from_base64url(s).ok())
+                .collect()
+        };
+        for secret in former {
+            handle.join_mesh(&secret);
+        }
         let weak = Rc::downgrade(&handle.0);
         let ticker = gloo_timers::callback::Interval::new(1_000, move || {
             if let Some(rt) = weak.upgrade() {
@@ -228,7 +246,12 @@ impl RoomHandle {
 
     /// The mesh of the room key in force.
     fn mesh(&self) -> Option<Mesh> {
-        self.0.borrow().meshes.last().map(|(_, m)| m.clone())
+        let rt = self.0.borrow();
+        let key = rt.replica.secret().fingerprint();
+        rt.meshes
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, m)| m.clone())
     }
 
     /// Runs `f` on the replica with its ports, then does what must wait until the replica is no
@@ -269,7 +292,16 @@ impl RoomHandle {
             match event {
                 // The room's devices are found under the new key now; devices still on the
                 // former one are served the room as it was (see `replica`) while this stays open.
-                KeyEvent::Moved { secret } => self.join_mesh(&secret),
+                KeyEvent::Moved { secret, former } => {
+                    self.join_mesh(&secret);
+                    let until = now_ms() + FORMER_KEY_MS;
+                    self.0
+                        .borrow_mut()
+                        .record
+                        .former_keys
+                        .push((former.to_base64url(), until));
+                    self.save_record();
+                }
                 KeyEvent::CutOff => {
                     let view = self.0.borrow().view;
                     view.update(|v| v.cut_off = true);

@@ -25,3 +25,16 @@ impl Rng {
         (!items.is_empty()).then(|| &items[self.below(items.len())])
     }
 }
+
+/// Unsigned LEB128, as automerge writes lengths and counts.
+pub fn leb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}

@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use tequio::crypto::{Identity, RoomKey, RoomSecret};
-use tequio::sync::{device_id, Backoff, Reach, Router, Signal, SignalBody, MAX_SIGNAL_AGE_MS};
+use tequio::sync::{
+    device_id, handshake, Backoff, Reach, Router, Signal, SignalBody, MAX_SIGNAL_AGE_MS,
+};
 
 mod support;
 use support::Rng;
@@ -258,15 +260,25 @@ impl Net {
         let from = signal.from.clone();
         match signal.body {
             SignalBody::Announce => self.reach(d),
-            SignalBody::Offer { .. } => {
+            SignalBody::Offer { restart, .. } => {
+                // The mesh's own rules (`sync::handshake`), on what this device knows.
                 self.devices[d].offers_handled += 1;
                 let dev = &self.devices[d];
-                if dev.connected.contains(&from) || !dev.router.accepts(&from, dev.connected.len())
-                {
-                    return;
+                let link = dev.connected.contains(&from).then_some(handshake::Link {
+                    open: true,
+                    ..handshake::Link::default()
+                });
+                let accepts = dev.router.accepts(&from, dev.connected.len());
+                match handshake::on_offer(&me, &from, restart, link, accepts) {
+                    handshake::OnOffer::Answer if link.is_none() => {
+                        let sdp = format!("answer from {me}");
+                        self.send(d, Some(from), SignalBody::Answer { sdp }, false);
+                    }
+                    handshake::OnOffer::AskForOffer => {
+                        self.send(d, Some(from), SignalBody::Announce, false)
+                    }
+                    _ => {}
                 }
-                let sdp = format!("answer from {me}");
-                self.send(d, Some(from), SignalBody::Answer { sdp }, false);
             }
             SignalBody::Answer { .. } => {
                 if self.devices[d].offering.contains(&from) {

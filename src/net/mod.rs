@@ -10,6 +10,7 @@ mod peer;
 mod signaling;
 
 use crate::crypto::{random_id, Identity, RoomKey, RoomSecret};
+use crate::sync::handshake;
 use crate::sync::nostr::NostrKey;
 use crate::sync::topic::{self, Topic};
 use crate::sync::{
@@ -444,53 +445,51 @@ impl Mesh {
         let from = signal.from;
         match signal.body {
             SignalBody::Announce => {
-                // A connection attempt that has got nowhere (its offer was lost on the way)
-                // gives way to a new one now that the peer is heard from again.
-                let stalled =
-                    self.0.borrow().peers.get(&from).is_some_and(|l| {
-                        !l.is_manual() && l.stalled(js_sys::Date::now(), STALLED_MS)
+                let (link, chosen) = {
+                    let inner = self.0.borrow();
+                    let now = js_sys::Date::now();
+                    let link = inner.peers.get(&from).map(|l| handshake::Link {
+                        open: l.is_open(),
+                        manual: l.is_manual(),
+                        stalled: l.stalled(now, STALLED_MS),
                     });
-                if stalled {
+                    (link, inner.router.chosen().contains(&from))
+                };
+                let (drop_stalled, action) = handshake::on_announce(&me, &from, link, chosen);
+                if drop_stalled {
                     self.drop_peer(&from, false);
                 }
-                let wanted = {
-                    let inner = self.0.borrow();
-                    !inner.peers.contains_key(&from) && inner.router.chosen().contains(&from)
-                };
-                if !wanted {
-                    return;
-                }
-                if me < from {
-                    // The lower id offers; the other side only answers.
-                    PeerLink::offer(self, from, None);
-                } else {
-                    self.announce(Some(from));
+                match action {
+                    handshake::OnAnnounce::Offer => PeerLink::offer(self, from, None),
+                    handshake::OnAnnounce::AskForOffer => self.announce(Some(from)),
+                    handshake::OnAnnounce::Nothing => {}
                 }
             }
             SignalBody::Offer { sdp, restart } => {
-                if restart {
-                    // An ICE restart of a connection we have: answered on it.
-                    let link = self.0.borrow().peers.get(&from).cloned();
-                    if let Some(link) = link {
-                        link.answer_restart(self, sdp);
-                        return;
-                    }
-                }
-                if me < from {
-                    // Against the rule (only the lower id offers): ignore, re-announce instead.
-                    self.announce(Some(from));
-                    return;
-                }
-                let accepted = {
+                let (link, accepts) = {
                     let inner = self.0.borrow();
                     let open = open_peers(&inner.peers);
-                    open.contains(&from) || inner.router.accepts(&from, open.len())
+                    let link = inner.peers.get(&from).map(|l| handshake::Link {
+                        open: l.is_open(),
+                        manual: l.is_manual(),
+                        stalled: false,
+                    });
+                    (link, inner.router.accepts(&from, open.len()))
                 };
-                if !accepted {
-                    return;
+                match handshake::on_offer(&me, &from, restart, link, accepts) {
+                    handshake::OnOffer::AnswerRestart => {
+                        let link = self.0.borrow().peers.get(&from).cloned();
+                        if let Some(link) = link {
+                            link.answer_restart(self, sdp);
+                        }
+                    }
+                    handshake::OnOffer::AskForOffer => self.announce(Some(from)),
+                    handshake::OnOffer::Answer => {
+                        self.drop_peer(&from, false);
+                        PeerLink::answer(self, from, sdp, None);
+                    }
+                    handshake::OnOffer::Ignore => {}
                 }
-                self.drop_peer(&from, false);
-                PeerLink::answer(self, from, sdp, None);
             }
             SignalBody::Answer { sdp } => {
                 if !self.take_answer(&from, sdp) {

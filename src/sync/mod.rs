@@ -8,6 +8,7 @@
 //! every sealed message stays below 64 KiB. Sizes are checked before anything is decoded.
 
 mod frame;
+pub mod handshake;
 pub mod nostr;
 mod router;
 mod session;

@@ -614,4 +614,8 @@
     ("this device's key for the room is damaged. Restore a backup of the room to get it back (the room's data is kept as it is).", "la clave de este dispositivo para la sala está dañada. Restaura una copia de seguridad de la sala para recuperarla (los datos de la sala se conservan tal como están)."),
     ("This device is no longer in the room: its member was removed or left, and the room moved on to a new key. What is here stays; nothing written after reaches this device.", "Este dispositivo ya no está en la sala: su miembro fue retirado o se fue, y la sala pasó a una clave nueva. Lo que hay aquí se queda; nada de lo escrito después llega a este dispositivo."),
     ("This link was replaced: the room moved on to a new key. Ask a member for the new link.", "Este enlace fue reemplazado: la sala pasó a una clave nueva. Pide el enlace nuevo a un miembro."),
+    ("This device now takes part in the room as {}.", "Este dispositivo participa ahora en la sala como {}."),
+    ("The key was not changed: {}", "La clave no se cambió: {}"),
+    ("This device has its own key in this room, which is not a member's; the backup's key is {}'s. Use it here to take part as {}? (This device's own key is then no longer used.)", "Este dispositivo tiene su propia clave en esta sala, que no es la de un miembro; la clave de la copia es la de {}. ¿Usarla aquí para participar como {}? (La clave propia de este dispositivo deja de usarse.)"),
+    ("Use the backup's key", "Usar la clave de la copia"),
 ]

@@ -153,7 +153,8 @@ async fn a_backup_restores_a_room_and_merges_into_one_already_here() {
 
     // Restored on a device that never had the room: record, key and content.
     let (backup, _) = Backup::from_json(file.as_bytes()).unwrap();
-    assert!(!store.import(&backup, 5).await.unwrap());
+    let first = store.import(&backup, 5).await.unwrap();
+    assert!(!first.merged && !first.kept_own_key);
     let records = store.rooms().await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(
@@ -173,15 +174,21 @@ async fn a_backup_restores_a_room_and_merges_into_one_already_here() {
     let mut renamed = records[0].clone();
     renamed.identity = Identity::generate().secret();
     store.put_room(&renamed).await.unwrap();
-    assert!(store.import(&backup, 7).await.unwrap());
+    let again = store.import(&backup, 7).await.unwrap();
+    assert!(again.merged && again.kept_own_key, "{again:?}");
     let loaded = store.load_room(&backup.room_id).await.unwrap();
     let merged =
         RoomDoc::load_chunks(&backup.room_id, loaded.chunks.iter().map(Vec::as_slice)).unwrap();
     let mut titles: Vec<String> = merged.posts().into_iter().map(|p| p.title).collect();
     titles.sort();
     assert_eq!(titles, ["Ladder", "Saw"]);
-    // This device's own key in the room is kept.
+    // This device's own key in the room is kept (said so); using the backup's is a choice.
     assert_eq!(store.rooms().await.unwrap()[0].identity, renamed.identity);
+    store
+        .use_identity(&backup.room_id, &ana.secret())
+        .await
+        .unwrap();
+    assert_eq!(store.rooms().await.unwrap()[0].identity, ana.secret());
 }
 
 #[wasm_bindgen_test]

@@ -92,6 +92,15 @@ pub struct RoomRecord {
     pub former_keys: Vec<(String, i64)>,
 }
 
+/// What restoring a backup did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// The room was on this device already (the backup was merged into it).
+    pub merged: bool,
+    /// This device kept a key of its own in the room, other than the backup's.
+    pub kept_own_key: bool,
+}
+
 /// The saved chunks of one room, with the keys needed to compact them later.
 pub struct LoadedRoom {
     pub keys: Vec<String>,
@@ -280,12 +289,13 @@ impl Store {
     /// Brings a room backup onto this device, in one transaction: a room already here keeps its
     /// record and gains the backup's document as one more chunk (loading merges chunks, so
     /// nothing here is overwritten); a room not here is added. A room here without a key takes
-    /// the backup's. Returns whether the room was already on this device.
+    /// the backup's (so does one whose key is damaged). Returns whether the room was already on
+    /// this device, and whether this device kept a key of its own other than the backup's.
     pub async fn import(
         &self,
         backup: &crate::domain::Backup,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Imported, StoreError> {
         let existing = self
             .rooms()
             .await?
@@ -299,9 +309,12 @@ impl Store {
             joined_at: now_ms,
             ..RoomRecord::default()
         });
-        if record.identity.is_empty() {
+        let usable = crate::crypto::Identity::from_secret(&record.identity).is_some();
+        if !usable {
             record.identity = backup.identity.clone();
         }
+        let kept_own_key =
+            usable && !backup.identity.is_empty() && record.identity != backup.identity;
         let text = serde_json::to_string(&record).map_err(|e| StoreError::Failed(e.to_string()))?;
         let key = format!("{}/{}", backup.room_id, crate::crypto::random_id());
         let tx = self
@@ -318,7 +331,23 @@ impl Store {
             .with_key(key)
             .primitive()?;
         completed(tx).await?;
-        Ok(merged)
+        Ok(Imported {
+            merged,
+            kept_own_key,
+        })
+    }
+
+    /// Makes `identity` this device's key in the room `room_id` (a member's key from a backup,
+    /// when the person chooses it).
+    pub async fn use_identity(&self, room_id: &str, identity: &str) -> Result<(), StoreError> {
+        let mut record = self
+            .rooms()
+            .await?
+            .into_iter()
+            .find(|r| r.id == room_id)
+            .ok_or_else(|| StoreError::Failed("the room is not on this device".into()))?;
+        record.identity = identity.to_owned();
+        self.put_room(&record).await
     }
 
     /// What the room's index derived from its history, kept to open it faster (see

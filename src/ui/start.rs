@@ -95,6 +95,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
     };
 
     let import_note = RwSignal::new(None::<Result<String, String>>);
+    let key_offer = RwSignal::new(None::<KeyOffer>);
     let import = move |ev: leptos::ev::Event| {
         use wasm_bindgen::JsCast;
         let Some(input) = ev
@@ -109,7 +110,10 @@ pub fn StartPage(device: Device) -> impl IntoView {
         input.set_value("");
         let store = device.store.get_value();
         leptos::task::spawn_local(async move {
-            import_note.set(Some(import_backup(&store, &file).await));
+            key_offer.set(None);
+            let result = import_backup(&store, &file).await;
+            import_note.set(Some(result.clone().map(|(note, _)| note)));
+            key_offer.set(result.ok().and_then(|(_, offer)| offer));
             rooms.set(Some(store.rooms().await.map_err(|e| e.to_string())));
         });
     };
@@ -204,15 +208,43 @@ pub fn StartPage(device: Device) -> impl IntoView {
                 Ok(m) => view! { <p class="ok" role="status" data-testid="import-done">{m}</p> }.into_any(),
                 Err(e) => view! { <p class="field-error" role="alert" data-testid="import-error">{e}</p> }.into_any(),
             })}
+            {move || key_offer.get().map(|offer| {
+                let use_key = move |_| {
+                    let offer = offer.clone();
+                    let store = device.store.get_value();
+                    leptos::task::spawn_local(async move {
+                        key_offer.set(None);
+                        import_note.set(Some(match store.use_identity(&offer.room_id, &offer.identity).await {
+                            Ok(()) => Ok(tr!("This device now takes part in the room as {}.", offer.name)),
+                            Err(e) => Err(tr!("The key was not changed: {}", e)),
+                        }));
+                    });
+                };
+                view! {
+                    <p class="notice" data-testid="key-offer">
+                        {tr!("This device has its own key in this room, which is not a member's; the backup's key is {}'s. Use it here to take part as {}? (This device's own key is then no longer used.)", key_offer.get().map(|o| o.name).unwrap_or_default(), key_offer.get().map(|o| o.name).unwrap_or_default())}
+                    </p>
+                    <button type="button" data-testid="use-backup-key" on:click=use_key>{t("Use the backup's key")}</button>
+                }
+            })}
         </section>
     }
+}
+
+/// After a restore: the backup's member key, which the person may choose to use on this
+/// device instead of its own (the backup's is a member of the room, this device's is not).
+#[derive(Debug, Clone)]
+struct KeyOffer {
+    room_id: String,
+    identity: String,
+    name: String,
 }
 
 /// Reads a backup file and brings its room onto this device; says what happened.
 async fn import_backup(
     store: &crate::store::Store,
     file: &web_sys::File,
-) -> Result<String, String> {
+) -> Result<(String, Option<KeyOffer>), String> {
     use crate::domain::{Backup, MAX_BACKUP_BYTES};
     if file.size() > MAX_BACKUP_BYTES as f64 {
         return Err(format!(
@@ -225,16 +257,50 @@ async fn import_backup(
         .ok()
         .and_then(|t| t.as_string())
         .ok_or("The file could not be read.")?;
-    let (backup, _) = Backup::from_json(text.as_bytes()).map_err(|e| match e {
+    let (backup, room) = Backup::from_json(text.as_bytes()).map_err(|e| match e {
         crate::domain::DomainError::Invalid { problem, .. } => tr!("That file {}.", problem),
         other => other.to_string(),
     })?;
+    let own = store
+        .rooms()
+        .await
+        .ok()
+        .and_then(|rooms| rooms.into_iter().find(|r| r.id == backup.room_id))
+        .and_then(|r| Identity::from_secret(&r.identity))
+        .map(|me| me.public());
     match store.import(&backup, now_ms()).await {
-        Ok(true) => Ok(format!(
-            "Merged the backup into “{}”: everything already here was kept.",
-            backup.name
-        )),
-        Ok(false) => Ok(tr!("Restored “{}” on this device.", backup.name)),
+        Ok(done) if done.merged => {
+            // Never switched silently: offered when the backup's key is a member's and this
+            // device's own is not.
+            let admitted = room.admitted();
+            let theirs = Identity::from_secret(&backup.identity).map(|k| k.public());
+            let offer = match (done.kept_own_key, theirs, own) {
+                (true, Some(theirs), Some(own))
+                    if admitted.contains(&theirs) && !admitted.contains(&own) =>
+                {
+                    let name = room
+                        .members()
+                        .into_iter()
+                        .find(|m| m.key == theirs)
+                        .map(|m| m.profile.name)
+                        .unwrap_or_default();
+                    Some(KeyOffer {
+                        room_id: backup.room_id.clone(),
+                        identity: backup.identity.clone(),
+                        name,
+                    })
+                }
+                _ => None,
+            };
+            Ok((
+                format!(
+                    "Merged the backup into “{}”: everything already here was kept.",
+                    backup.name
+                ),
+                offer,
+            ))
+        }
+        Ok(_) => Ok((tr!("Restored “{}” on this device.", backup.name), None)),
         Err(e) => Err(tr!("The backup was not stored: {}", e)),
     }
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createRoom, joinAndBeVouched, post, postItem, recordInPot, saved, section, shareLink, standing, useServers, WAIT } from './harness.mjs'
+import { createRoom, follow, joinAndBeVouched, post, postItem, recordInPot, saved, section, shareLink, standing, useServers, WAIT } from './harness.mjs'
 
 const servers = useServers({ before, after })
 const { device, withLogs } = servers
@@ -61,6 +61,7 @@ describe('settings and exports', () => {
     const transfer = vf['@graph'].find(e => e.action === 'transfer')
     assert.deepEqual(transfer.resourceQuantity, { hasNumericalValue: '25.50', hasUnit: 'EUR' })
     assert.equal(transfer.provider.name, 'Ana María')
+    const link = await shareLink(pa)
     const backup = await download(pa, 'export-backup')
     const backupFile = path.join(os.tmpdir(), `tequio-e2e-${process.pid}-backup.json`)
     await writeFile(backupFile, backup.text)
@@ -104,5 +105,21 @@ describe('settings and exports', () => {
     await pc.reload()
     await section(pc, 'settings')
     assert.equal(await pc.getByTestId('set-ice').inputValue(), 'stun:127.0.0.1:3478')
+
+    // Ana on a new phone: she opened the room link there first (a key of its own, no member),
+    // then restores her backup. Her member key is offered, not switched silently.
+    const d = await device('xd').open()
+    const pd = await d.page()
+    await follow(pd, link)
+    await pd.getByTestId('waiting').waitFor({ timeout: WAIT })
+    await importFile(pd, backupFile)
+    await pd.getByTestId('import-done').filter({ hasText: 'Merged the backup' }).waitFor({ timeout: WAIT })
+    await pd.getByTestId('key-offer').filter({ hasText: 'Ana María' }).waitFor({ timeout: WAIT })
+    await pd.getByTestId('use-backup-key').click()
+    await pd.getByTestId('import-done').filter({ hasText: 'as Ana María' }).waitFor({ timeout: WAIT })
+    await pd.getByTestId('room-link').click()
+    await pd.getByTestId('room-name').filter({ hasText: 'Repair café' }).waitFor({ timeout: WAIT })
+    await section(pd, 'members')
+    await standing(pd, 'admitted')
   }))
 })

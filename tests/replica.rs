@@ -773,6 +773,51 @@ fn rotations_written_apart_end_on_one_key_through_the_former_key() {
     assert!(net.nodes[2].replica.room().posts().is_empty());
 }
 
+/// The removed member's device stays online, and a member who was away meets it first, under
+/// the key both still have: it learns of the new key there, but nothing the removed member
+/// wrote after the removal comes with it (an honest app that is cut off serves the room only
+/// as it was).
+#[test]
+fn a_cut_off_device_passes_on_nothing_written_after_its_removal() {
+    let (mut net, secret) = members(&["A", "B", "C", "D"]);
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("A", "D")] {
+        net.link(a, b);
+    }
+    net.settle();
+    net.unlink("A", &net.label("D"));
+    remove(&mut net, 2, &[0, 1]);
+    assert!(net.nodes[2].replica.cut_off());
+    net.now += 1_000;
+    net.write(2, "written by C after the removal");
+    net.write(0, "written by A after the removal");
+    net.settle();
+
+    // D meets only C, under the first key.
+    let old = secret.fingerprint();
+    net.links
+        .insert(("C".into(), "D@old".into()), ("D".into(), "C@old".into()));
+    net.links
+        .insert(("D".into(), "C@old".into()), ("C".into(), "D@old".into()));
+    let now = net.now;
+    for (i, peer) in [(2, "D@old"), (3, "C@old")] {
+        let n = &mut net.nodes[i];
+        n.replica.connected(peer, &old, now, &mut n.links);
+    }
+    net.settle();
+    // D moved on (and, under the new key, met A and B).
+    assert_eq!(net.key_of(3), net.key_of(0));
+    let d = titles(&net, 3);
+    assert!(
+        d.contains(&"written by A after the removal".to_string()),
+        "{d:?}"
+    );
+    assert!(
+        !d.contains(&"written by C after the removal".to_string()),
+        "{d:?}"
+    );
+    assert!(!titles(&net, 0).contains(&"written by C after the removal".to_string()));
+}
+
 /// A compressed change chunk that inflates past the cap (a 129 MiB run of zeros).
 fn deflate_bomb() -> Vec<u8> {
     use std::io::Write;

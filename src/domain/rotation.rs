@@ -37,6 +37,8 @@ pub struct KeyChain {
     pub epoch: usize,
     /// A later key is in force that this device was not given: it is no longer in the room.
     pub cut_off: bool,
+    /// When cut off: the change of the rotation this device was left out of.
+    pub cut_at: Option<automerge::ChangeHash>,
     /// Members given the key in force (`None` for the first secret: anyone with the link).
     pub holders: Option<BTreeSet<String>>,
     /// The keys this device held before, each with the change that wrote the rotation
@@ -84,6 +86,7 @@ impl RoomDoc {
             secret: first.clone(),
             epoch: 0,
             cut_off: false,
+            cut_at: None,
             holders: None,
             former: Vec::new(),
         };
@@ -117,6 +120,7 @@ impl RoomDoc {
                 }
                 None => {
                     chain.cut_off = true;
+                    chain.cut_at = Some(winner.change);
                     return chain;
                 }
             }

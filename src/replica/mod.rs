@@ -163,7 +163,8 @@ impl Replica {
     /// secret; the key in force is found by following the room's rotations.
     pub fn new(room: RoomDoc, me: Identity, first: RoomSecret, keys: Vec<String>) -> Self {
         let chain = room.key_chain(&me, &first);
-        let former = formers(&chain);
+        let mut former = formers(&chain);
+        cut(&chain, &mut former);
         Replica {
             room,
             me,
@@ -247,6 +248,7 @@ impl Replica {
             if chain.cut_off && !self.chain.cut_off {
                 self.notice("the room moved on to a key this device was not given".into());
                 self.key_events.push(KeyEvent::CutOff);
+                cut(&chain, &mut self.former);
             }
             if chain.secret.fingerprint() != self.chain.secret.fingerprint() {
                 let former = std::mem::replace(&mut self.chain, chain);
@@ -348,7 +350,7 @@ impl Replica {
         let Some(p) = self.peers.get_mut(peer) else {
             return Outcome::Unknown;
         };
-        let result = if p.key == self.chain.secret.fingerprint() {
+        let result = if !self.former.contains_key(&p.key) {
             let since = self.room.changes_read();
             let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
             self.room.note_arrivals(since, now);
@@ -444,7 +446,7 @@ impl Replica {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
-        let frames = if p.key == self.chain.secret.fingerprint() {
+        let frames = if !self.former.contains_key(&p.key) {
             p.session.outgoing(&mut self.room.doc_mut(), now)
         } else {
             match frozen(&mut self.former, &p.key, &mut self.room) {
@@ -555,6 +557,22 @@ fn formers(chain: &KeyChain) -> BTreeMap<String, Former> {
             (secret.fingerprint(), entry)
         })
         .collect()
+}
+
+/// A device cut off serves the room only as it was at the rotation it was left out of, under
+/// the key it still has: what it writes after does not spread from it (a modified app can, but
+/// its entries count for nothing).
+fn cut(chain: &KeyChain, former: &mut BTreeMap<String, Former>) {
+    if let Some(until) = chain.cut_at {
+        former.insert(
+            chain.secret.fingerprint(),
+            Former {
+                secret: chain.secret.clone(),
+                until,
+                frozen: None,
+            },
+        );
+    }
 }
 
 /// The room as it was under the former key `key` (made the first time it is asked for).

@@ -148,6 +148,8 @@ const SILENCE_LIMIT_MS: f64 = 7_000.0;
 pub(crate) struct MeshInner {
     /// This visit's device key: it signs every signal, and its hash is `me`.
     device: Identity,
+    /// This device's member key in the room: it signs for the device key in every signal.
+    member: Identity,
     me: String,
     key: RoomKey,
     secret: RoomSecret,
@@ -179,9 +181,11 @@ fn log(text: &str) {
 }
 
 impl Mesh {
-    /// Starts finding peers for the room. `handler` is called outside of any internal borrow.
+    /// Starts finding peers for the room, as a device of `member` (this device's key in the
+    /// room). `handler` is called outside of any internal borrow.
     pub fn join(
         secret: &RoomSecret,
+        member: Identity,
         config: NetConfig,
         handler: impl Fn(NetEvent) + 'static,
     ) -> Self {
@@ -196,6 +200,7 @@ impl Mesh {
             announces: 0,
             flood_pending: false,
             device,
+            member,
             me,
             key: secret.room_key(),
             secret: secret.clone(),
@@ -384,7 +389,7 @@ impl Mesh {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
             let now = js_sys::Date::now() as i64;
-            let signal = Signal::new(&inner.device, to, body, now);
+            let signal = Signal::new(&inner.device, to, body, now).from_member(&inner.member);
             let text = signal.seal(&inner.key, &inner.device);
             let topic = topic::speaking(&inner.secret, now);
             for t in &inner.transports {
@@ -418,6 +423,9 @@ impl Mesh {
                     return;
                 }
             };
+            if let Some(member) = signal.member_of() {
+                inner.router.bind(&signal.from, member);
+            }
             let open = open_peers(&inner.peers);
             let Some(routing) = inner.router.receive(&signal, hops, via, &open, now) else {
                 return;
@@ -533,6 +541,7 @@ impl Mesh {
     /// A signal from this device, sealed (and noted, so it is not handled if it comes back).
     pub(crate) fn seal(&self, to: Option<String>, body: SignalBody) -> String {
         let mut inner = self.0.borrow_mut();
+        // A pairing code: no member's signature (it would only make the QR code denser).
         let signal = Signal::new(&inner.device, to, body, js_sys::Date::now() as i64);
         inner.router.send(&signal, &[], false);
         signal.seal(&inner.key, &inner.device)
@@ -630,6 +639,11 @@ impl Mesh {
                 self.emit(NetEvent::Disconnected(id.to_owned()));
             }
         }
+    }
+
+    /// The room's admitted members: their devices are preferred as peers (see `Router`).
+    pub fn set_admitted(&self, admitted: std::collections::BTreeSet<String>) {
+        self.0.borrow_mut().router.set_admitted(admitted);
     }
 
     /// Disconnects a peer (its session is gone already) and ignores it until `until` (ms): its

@@ -115,7 +115,15 @@ pub struct Router {
     parked: VecDeque<(String, String, u8, f64)>,
     /// Devices dropped for misbehaving, and until when (ms) nothing of theirs is heard.
     ignored: BTreeMap<String, f64>,
+    /// Devices whose member key signed for them (see `Signal::member`), by device id.
+    bound: BTreeMap<String, String>,
+    /// The room's admitted members (their keys), as the room says.
+    admitted: std::collections::BTreeSet<String>,
 }
+
+/// Devices of one member that count as that member's (the others count as strangers'), so one
+/// member's many ids cannot take every place either.
+const DEVICES_PER_MEMBER: usize = 2;
 
 /// Devices ignored at once; past this the one ignored earliest is let go first.
 const MAX_IGNORED: usize = 1_024;
@@ -132,7 +140,38 @@ impl Router {
             known: BTreeMap::new(),
             parked: VecDeque::new(),
             ignored: BTreeMap::new(),
+            bound: BTreeMap::new(),
+            admitted: Default::default(),
         }
+    }
+
+    /// Notes that `device` is `member`'s (its member key signed for it).
+    pub fn bind(&mut self, device: &str, member: &str) {
+        if self.bound.len() < SEEN_CAPACITY || self.bound.contains_key(device) {
+            self.bound.insert(device.to_owned(), member.to_owned());
+        }
+    }
+
+    /// The room's admitted members now.
+    pub fn set_admitted(&mut self, admitted: std::collections::BTreeSet<String>) {
+        self.admitted = admitted;
+    }
+
+    /// Known devices of admitted members (at most [`DEVICES_PER_MEMBER`] each, lowest ids
+    /// first): where a link holder cannot make up ids.
+    fn trusted(&self) -> std::collections::BTreeSet<&String> {
+        let mut per_member: BTreeMap<&String, usize> = BTreeMap::new();
+        self.known
+            .keys()
+            .filter(|d| {
+                let Some(member) = self.bound.get(*d).filter(|m| self.admitted.contains(*m)) else {
+                    return false;
+                };
+                let n = per_member.entry(member).or_default();
+                *n += 1;
+                *n <= DEVICES_PER_MEMBER
+            })
+            .collect()
     }
 
     /// Ignores a device until `until` (ms): its signals are neither handled nor passed on, and
@@ -305,28 +344,36 @@ impl Router {
         if self.known.len() <= self.limit {
             return self.known.keys().cloned().collect();
         }
+        // Admitted members' devices first: ids a link holder makes up (ground to sit next to
+        // this device on the ring, or to score high with it) take only the places left.
+        let trusted = self.trusted();
         let mut chosen = Vec::new();
-        let me = self.me.as_str();
-        let successor = (self.known.keys().find(|k| k.as_str() > me)).or(self.known.keys().next());
-        let predecessor =
-            (self.known.keys().rev().find(|k| k.as_str() < me)).or(self.known.keys().next_back());
-        for p in [successor, predecessor].into_iter().flatten() {
-            if !chosen.contains(p) && chosen.len() < self.limit {
-                chosen.push(p.clone());
+        for pool in [true, false] {
+            let ids: Vec<&String> = self
+                .known
+                .keys()
+                .filter(|k| trusted.contains(k) == pool)
+                .collect();
+            let me = self.me.as_str();
+            let successor = ids.iter().find(|k| k.as_str() > me).or(ids.first());
+            let predecessor = ids.iter().rev().find(|k| k.as_str() < me).or(ids.last());
+            for p in [successor, predecessor].into_iter().flatten() {
+                if !chosen.contains(*p) && chosen.len() < self.limit {
+                    chosen.push((*p).clone());
+                }
             }
-        }
-        let mut rest: Vec<(u64, &String)> = self
-            .known
-            .keys()
-            .filter(|k| !chosen.contains(k))
-            .map(|k| (pair_score(&self.me, k), k))
-            .collect();
-        rest.sort();
-        for (_, k) in rest {
-            if chosen.len() >= self.limit {
-                break;
+            let mut rest: Vec<(u64, &String)> = ids
+                .iter()
+                .filter(|k| !chosen.contains(k))
+                .map(|k| (pair_score(&self.me, k), *k))
+                .collect();
+            rest.sort();
+            for (_, k) in rest {
+                if chosen.len() >= self.limit {
+                    break;
+                }
+                chosen.push(k.clone());
             }
-            chosen.push(k.clone());
         }
         chosen
     }
@@ -418,6 +465,7 @@ mod tests {
             body: SignalBody::Announce,
             key: String::new(),
             sent_at: 0,
+            member: None,
         }
     }
 
@@ -442,6 +490,56 @@ mod tests {
             .is_some());
         assert_eq!(heard(&mut r, 1.0), NEW_DEVICES_PER_MINUTE);
         assert!(r.known().count() <= 2 * NEW_DEVICES_PER_MINUTE);
+    }
+
+    /// A link holder grinds ids to sit next to this device on the ring and to score high with
+    /// it: while admitted members' devices are known, the made-up ids get no place.
+    #[test]
+    fn made_up_ids_do_not_push_out_admitted_members_devices() {
+        let mut r = Router::new("m", 4);
+        let mut admitted = std::collections::BTreeSet::new();
+        for (i, d) in ["a", "c", "x", "z", "q"].iter().enumerate() {
+            r.receive(&announce(&format!("h{i}"), d, None), 0, None, &[], i as f64);
+            let member = format!("member-{d}");
+            r.bind(d, &member);
+            admitted.insert(member);
+        }
+        r.set_admitted(admitted.clone());
+        // Ids just around "m" on the ring, and many others.
+        for (i, d) in ["l", "ma", "mb", "n", "mm"].iter().enumerate() {
+            r.receive(
+                &announce(&format!("g{i}"), d, None),
+                0,
+                None,
+                &[],
+                10.0 + i as f64,
+            );
+        }
+        let chosen = r.chosen();
+        assert_eq!(chosen.len(), 4);
+        assert!(
+            chosen
+                .iter()
+                .all(|c| ["a", "c", "x", "z", "q"].contains(&c.as_str())),
+            "{chosen:?}"
+        );
+        // Without the binding the ring neighbours would be the made-up ones.
+        r.set_admitted(Default::default());
+        assert!(r
+            .chosen()
+            .iter()
+            .any(|c| ["l", "ma", "n"].contains(&c.as_str())));
+        // One member's many devices count as at most two of theirs.
+        r.set_admitted(admitted);
+        for d in ["mc", "md", "me"] {
+            r.receive(&announce(&format!("k{d}"), d, None), 0, None, &[], 20.0);
+            r.bind(d, "member-a");
+        }
+        let chosen = r.chosen();
+        let theirs = chosen
+            .iter()
+            .filter(|c| ["a", "mc", "md", "me"].contains(&c.as_str()));
+        assert!(theirs.count() <= 2, "{chosen:?}");
     }
 
     /// A signal seen is recognised when it comes again within the time a signal is fresh,

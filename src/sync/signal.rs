@@ -65,7 +65,13 @@ pub struct Signal {
     pub key: String,
     /// When it was sent (ms since the epoch, the sender's clock).
     pub sent_at: i64,
+    /// The member key of the person whose device this is, and its signature over the device
+    /// key (see [`Signal::member_of`]): devices of admitted members are preferred as peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<(String, String)>,
 }
+
+const DEVICE_OF: &[u8] = b"tequio/device-of/v1";
 
 /// Why a signaling payload was dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,7 +103,26 @@ impl Signal {
             body,
             key,
             sent_at: now,
+            member: None,
         }
+    }
+
+    /// Says whose device sent it: `member` signs the device key.
+    pub fn from_member(mut self, member: &Identity) -> Self {
+        let signature = member.sign(&[DEVICE_OF, self.key.as_bytes()].concat());
+        self.member = Some((member.public(), signature));
+        self
+    }
+
+    /// The member key that signed for the sending device, if one did and its signature holds.
+    pub fn member_of(&self) -> Option<&str> {
+        let (member, signature) = self.member.as_ref()?;
+        verify(
+            member,
+            &[DEVICE_OF, self.key.as_bytes()].concat(),
+            signature,
+        )
+        .then_some(member.as_str())
     }
 
     /// Signs the message with `device` (whose key it names) and seals it for publication;
@@ -226,6 +251,33 @@ mod tests {
         assert_eq!(
             Signal::open(&key, &resealed, NOW, MAX_SIGNAL_AGE_MS),
             Err(SignalError::Forged)
+        );
+    }
+
+    /// A device says whose it is with its member's signature over its key; a claim copied
+    /// from another device, or made up, names nobody.
+    #[test]
+    fn a_device_says_whose_it_is_and_nobody_borrows_that() {
+        let key = RoomSecret::generate().room_key();
+        let (device, member, other) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let signal = Signal::new(&device, None, SignalBody::Announce, NOW).from_member(&member);
+        let opened =
+            Signal::open(&key, &signal.seal(&key, &device), NOW, MAX_SIGNAL_AGE_MS).unwrap();
+        assert_eq!(opened.member_of(), Some(member.public().as_str()));
+        // The claim moved to another device's signal (which that device signs): names nobody.
+        let mut borrowed = Signal::new(&other, None, SignalBody::Announce, NOW);
+        borrowed.member = opened.member.clone();
+        assert_eq!(borrowed.member_of(), None);
+        let mut made_up = Signal::new(&other, None, SignalBody::Announce, NOW);
+        made_up.member = Some((member.public(), "x".repeat(86)));
+        assert_eq!(made_up.member_of(), None);
+        assert_eq!(
+            Signal::new(&other, None, SignalBody::Announce, NOW).member_of(),
+            None
         );
     }
 

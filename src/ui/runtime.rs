@@ -234,9 +234,12 @@ impl RoomHandle {
     fn join_mesh(&self, secret: &RoomSecret) {
         let key = secret.fingerprint();
         let weak = Rc::downgrade(&self.0);
-        let config = self.0.borrow().config.clone();
+        let (config, member) = {
+            let rt = self.0.borrow();
+            (rt.config.clone(), rt.replica.me().clone())
+        };
         let fingerprint = key.clone();
-        let mesh = Mesh::join(secret, config, move |event| {
+        let mesh = Mesh::join(secret, member, config, move |event| {
             if let Some(rt) = weak.upgrade() {
                 RoomHandle(rt).on_net(&fingerprint, event);
             }
@@ -579,7 +582,10 @@ impl RoomHandle {
         let cut_off = rt.replica.cut_off();
         // Membership first: it checks every governance entry, so a forged vouch or outcome
         // always counts among the unverified below.
-        let _ = room.admitted();
+        let admitted = room.admitted();
+        for (_, mesh) in &rt.meshes {
+            mesh.set_admitted(admitted.clone());
+        }
         let (name, ready, writable, posts, tampered) = (
             room.name(),
             room.is_ready(),

@@ -107,7 +107,17 @@ impl Net {
             .or(self.index(b))
             .map(|i| self.key_of(i))
             .expect("one of them is a replica");
-        let (la, lb) = (self.label(a), self.label(b));
+        self.link_under(a, b, &key);
+    }
+
+    /// Opens a link between two devices under the key with fingerprint `key` (one they may
+    /// have moved on from).
+    fn link_under(&mut self, a: &str, b: &str, key: &str) {
+        let name = |id: &str| match self.index(id) {
+            Some(_) => format!("{id}@{}", &key[..6]),
+            None => id.to_owned(),
+        };
+        let (la, lb) = (name(a), name(b));
         self.links
             .insert((a.into(), lb.clone()), (b.into(), la.clone()));
         self.links
@@ -116,7 +126,7 @@ impl Net {
         for (me, other) in [(a, &lb), (b, &la)] {
             if let Some(i) = self.index(me) {
                 let n = &mut self.nodes[i];
-                n.replica.connected(other, &key, now, &mut n.links);
+                n.replica.connected(other, key, now, &mut n.links);
             }
         }
     }
@@ -608,6 +618,19 @@ fn propose_removal(net: &mut Net, target: usize, agree: &[usize]) -> String {
     decision
 }
 
+/// A, B, C and D, all admitted and linked; D goes away, then C is removed by A and B.
+fn removed_while_d_was_away() -> (Net, RoomSecret) {
+    let (mut net, secret) = members(&["A", "B", "C", "D"]);
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("A", "D")] {
+        net.link(a, b);
+    }
+    net.settle();
+    let d = net.label("D");
+    net.unlink("A", &d);
+    remove(&mut net, 2, &[0, 1]);
+    (net, secret)
+}
+
 fn titles(net: &Net, i: usize) -> Vec<String> {
     net.nodes[i]
         .replica
@@ -665,14 +688,7 @@ fn a_removed_member_s_device_gets_nothing_new_and_its_writes_count_nowhere() {
 /// gets what was written after; the removed member's device, met the same way, does not.
 #[test]
 fn a_member_away_when_the_key_changed_catches_up_and_the_removed_one_still_does_not() {
-    let (mut net, secret) = members(&["A", "B", "C", "D"]);
-    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("A", "D")] {
-        net.link(a, b);
-    }
-    net.settle();
-    // D goes away; C is removed; A writes under the new key.
-    net.unlink("A", &net.label("D"));
-    remove(&mut net, 2, &[0, 1]);
+    let (mut net, secret) = removed_while_d_was_away();
     assert_ne!(net.key_of(0), secret.fingerprint());
     assert_eq!(net.key_of(3), secret.fingerprint(), "D was away");
     net.now += 1_000;
@@ -693,30 +709,13 @@ fn a_member_away_when_the_key_changed_catches_up_and_the_removed_one_still_does_
 
     // D comes back and meets A under the key it knows (A listens there for a while).
     let old = secret.fingerprint();
-    let (d_there, a_there) = ("D@old".to_string(), "A@old".to_string());
-    net.links
-        .insert(("A".into(), d_there.clone()), ("D".into(), a_there.clone()));
-    net.links
-        .insert(("D".into(), a_there.clone()), ("A".into(), d_there.clone()));
-    let now = net.now;
-    for (i, peer) in [(0, &d_there), (3, &a_there)] {
-        let n = &mut net.nodes[i];
-        n.replica.connected(peer, &old, now, &mut n.links);
-    }
+    net.link_under("A", "D", &old);
     net.settle();
     assert_eq!(net.key_of(3), net.key_of(0), "D moved on");
     assert!(titles(&net, 3).contains(&"while D was away".to_string()));
 
     // C meets the reopened A the same way: it gets the room as it was, nothing after.
-    let (c_there, a_for_c) = ("C@old".to_string(), "A@old2".to_string());
-    net.links
-        .insert(("A".into(), c_there.clone()), ("C".into(), a_for_c.clone()));
-    net.links
-        .insert(("C".into(), a_for_c.clone()), ("A".into(), c_there.clone()));
-    for (i, peer) in [(0, &c_there), (2, &a_for_c)] {
-        let n = &mut net.nodes[i];
-        n.replica.connected(peer, &old, now, &mut n.links);
-    }
+    net.link_under("A", "C", &old);
     net.write(2, "C again");
     net.settle();
     assert!(!titles(&net, 2).contains(&"while D was away".to_string()));
@@ -756,15 +755,7 @@ fn rotations_written_apart_end_on_one_key_through_the_former_key() {
 
     // They meet under the key they both had.
     let old = secret.fingerprint();
-    net.links
-        .insert(("A".into(), "B@old".into()), ("B".into(), "A@old".into()));
-    net.links
-        .insert(("B".into(), "A@old".into()), ("A".into(), "B@old".into()));
-    let now = net.now;
-    for (i, peer) in [(0, "B@old"), (1, "A@old")] {
-        let n = &mut net.nodes[i];
-        n.replica.connected(peer, &old, now, &mut n.links);
-    }
+    net.link_under("A", "B", &old);
     net.settle();
     assert_eq!(net.key_of(0), net.key_of(1), "one key on both");
     net.write(1, "under the one key");
@@ -779,13 +770,7 @@ fn rotations_written_apart_end_on_one_key_through_the_former_key() {
 /// as it was).
 #[test]
 fn a_cut_off_device_passes_on_nothing_written_after_its_removal() {
-    let (mut net, secret) = members(&["A", "B", "C", "D"]);
-    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("A", "D")] {
-        net.link(a, b);
-    }
-    net.settle();
-    net.unlink("A", &net.label("D"));
-    remove(&mut net, 2, &[0, 1]);
+    let (mut net, secret) = removed_while_d_was_away();
     assert!(net.nodes[2].replica.cut_off());
     net.now += 1_000;
     net.write(2, "written by C after the removal");
@@ -794,15 +779,7 @@ fn a_cut_off_device_passes_on_nothing_written_after_its_removal() {
 
     // D meets only C, under the first key.
     let old = secret.fingerprint();
-    net.links
-        .insert(("C".into(), "D@old".into()), ("D".into(), "C@old".into()));
-    net.links
-        .insert(("D".into(), "C@old".into()), ("C".into(), "D@old".into()));
-    let now = net.now;
-    for (i, peer) in [(2, "D@old"), (3, "C@old")] {
-        let n = &mut net.nodes[i];
-        n.replica.connected(peer, &old, now, &mut n.links);
-    }
+    net.link_under("C", "D", &old);
     net.settle();
     // D moved on (and, under the new key, met A and B).
     assert_eq!(net.key_of(3), net.key_of(0));

@@ -11,7 +11,7 @@ use tequio::replica::ChunkStore;
 use tequio::replica::{KeyEvent, Limits, Outcome, Replica, IGNORE_MS};
 mod support;
 use support::leb;
-use tequio::sync::{Frame, Rejected, DATA_CONTEXT, MAX_SEALED_FRAME, RESTARTS_PER_MINUTE};
+use tequio::sync::{Frame, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME, RESTARTS_PER_MINUTE};
 
 struct Node {
     id: String,
@@ -197,7 +197,7 @@ impl Net {
                 }
                 let n = &mut self.nodes[i];
                 for (peer, until) in std::mem::take(&mut n.links.dropped) {
-                    assert!(until > self.now, "ignored for a while");
+                    assert!(until >= self.now);
                     self.dropped.push((peer.clone(), until));
                     self.unlink(&from, &peer);
                     moved = true;
@@ -793,6 +793,52 @@ fn a_cut_off_device_passes_on_nothing_written_after_its_removal() {
         "{d:?}"
     );
     assert!(!titles(&net, 0).contains(&"written by C after the removal".to_string()));
+}
+
+/// The removed member makes its post look like it came with a rotation (a change that writes
+/// a `rotation:` key) and offers it under the first key: rivals are vetted in a trial merge,
+/// and this one counts for nothing, so the post reaches no room.
+#[test]
+fn a_made_up_rotation_carries_nothing_into_the_room() {
+    use automerge::transaction::Transactable;
+    let (mut net, secret) = members(&["A", "B", "C"]);
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C")] {
+        net.link(a, b);
+    }
+    net.settle();
+    remove(&mut net, 2, &[0, 1]);
+    assert!(net.nodes[2].replica.cut_off());
+    net.write(2, "smuggled by C");
+    {
+        let room = net.nodes[2].replica.room_mut();
+        let mut doc = room.doc_mut();
+        doc.put(automerge::ROOT, "rotation:junk", "x").unwrap();
+        doc.commit();
+    }
+    // A modified app serves C's whole room (an honest one that is cut off would not).
+    let mut c_doc = net.nodes[2].replica.room_mut().doc_mut().fork();
+    let c = net.label("C");
+    net.unlink("A", &c);
+    net.link_under("A", "Cx", &secret.fingerprint());
+    net.settle();
+    let mut session = Session::new(secret.room_key());
+    for _ in 0..20 {
+        for frame in session.outgoing(&mut c_doc, net.now) {
+            net.receive("Cx", "A", &frame);
+        }
+        net.settle();
+        for (_, to, frame) in std::mem::take(&mut net.to_others) {
+            if to == "Cx" {
+                let _ = session.receive(&mut c_doc, &frame, net.now);
+            }
+        }
+    }
+    assert!(!titles(&net, 0).contains(&"smuggled by C".to_string()));
+    let notices = net.nodes[0].replica.take_notices();
+    assert!(
+        notices.iter().any(|n| n.contains("was not taken")),
+        "{notices:?}"
+    );
 }
 
 /// A compressed change chunk that inflates past the cap (a 129 MiB run of zeros).

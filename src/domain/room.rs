@@ -244,6 +244,18 @@ impl RoomDoc {
         }
     }
 
+    /// This room with `other` merged in, as a copy: to see what a merge would bring before
+    /// making it. Reads only the changes `other` adds (the index is copied, not rebuilt).
+    pub fn trial_merge(&mut self, other: &mut AutoCommit) -> Option<RoomDoc> {
+        let mut doc = self.doc.fork();
+        doc.merge(other).ok()?;
+        let mut trial = Self::with_index(doc, &self.room_id, Vec::new(), self.index.clone());
+        trial.indexed_heads = self.indexed_heads.clone();
+        trial.pinned_founder = self.pinned_founder.clone();
+        trial.reindex();
+        Some(trial)
+    }
+
     /// Brings a room written by an older build up to [`SCHEMA_VERSION`]; returns whether it
     /// changed anything. Devices may migrate the same room concurrently: the migration change
     /// is written by an actor derived from the room, the versions and the heads it starts

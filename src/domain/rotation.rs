@@ -53,6 +53,7 @@ fn context(room: &str, next: &str) -> Vec<u8> {
 /// A rotation that counts: its id, and what it says.
 struct Rotation {
     id: String,
+    author: String,
     next: String,
     boxes: BTreeMap<String, String>,
     change: automerge::ChangeHash,
@@ -71,6 +72,7 @@ impl RoomDoc {
             };
             by_prev.entry(r.entry.prev).or_default().push(Rotation {
                 id: r.id.to_owned(),
+                author: r.author.to_owned(),
                 next: r.entry.next,
                 boxes,
                 change: self.index.change_of(r.raw),
@@ -82,12 +84,21 @@ impl RoomDoc {
     /// Follows the room's keys from its first secret as far as `me` was given them.
     pub fn key_chain(&self, me: &Identity, first: &RoomSecret) -> KeyChain {
         let rotations = self.rotations();
+        // A device that joined with a later key's link starts from that key: its holders are
+        // those the rotation that brought it was sealed to (not "anyone with the link", which
+        // would make every such newcomer renew the key again).
+        let first_fingerprint = first.fingerprint();
+        let holders = rotations
+            .values()
+            .flatten()
+            .find(|r| r.next == first_fingerprint)
+            .map(|r| r.boxes.keys().cloned().collect());
         let mut chain = KeyChain {
             secret: first.clone(),
             epoch: 0,
             cut_off: false,
             cut_at: None,
-            holders: None,
+            holders,
             former: Vec::new(),
         };
         // Each step moves to a key with a new fingerprint; a cycle would need a hash collision,
@@ -126,6 +137,16 @@ impl RoomDoc {
             }
         }
         chain
+    }
+
+    /// Authors of the rotations that count and replace the key with fingerprint `prev`.
+    pub fn rotation_authors(&self, prev: &str) -> BTreeSet<String> {
+        self.rotations()
+            .remove(prev)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.author)
+            .collect()
     }
 
     /// Whether a rotation that counts brought `secret` (a key the room moved on to).
@@ -237,6 +258,19 @@ mod tests {
         let removed = room.key_chain(&people[2], &first);
         assert!(removed.cut_off);
         assert_eq!(removed.secret.to_bytes(), first.to_bytes());
+    }
+
+    /// A newcomer who joined with the new link (its first key is the rotated one) is not
+    /// due to renew the key: its holders are the rotation's.
+    #[test]
+    fn a_device_that_starts_from_a_later_key_does_not_renew_it() {
+        let (mut room, people) = community(3);
+        let first = RoomSecret::generate();
+        remove(&mut room, &people, &people[2], 100);
+        let next = room.rotate_key(&people[0], &first, LONG + 200).unwrap();
+        let chain = room.key_chain(&people[1], &next);
+        assert_eq!(chain.epoch, 0);
+        assert!(!room.rotation_due(&chain), "{:?}", chain.holders);
     }
 
     #[test]

@@ -86,6 +86,22 @@ pub(crate) struct Raw {
     contested: bool,
 }
 
+impl Clone for Raw {
+    /// A copy with its verification kept and its typed reading left to be made again.
+    fn clone(&self) -> Self {
+        Raw {
+            fields: self.fields.clone(),
+            verified: self.verified.clone(),
+            parsed: OnceCell::new(),
+            depth: self.depth,
+            change: self.change,
+            seen_at: self.seen_at,
+            counts: self.counts,
+            contested: self.contested,
+        }
+    }
+}
+
 impl Raw {
     fn new(fields: BTreeMap<String, Field>, depth: u64, change: u32) -> Self {
         Raw {
@@ -286,7 +302,7 @@ type ObjKey = (u64, u32);
 ///
 /// Views read this, never the document, so deriving a view costs no automerge lookups and no
 /// repeated signature checks.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Index {
     /// Root key → its distinct versions, causally earliest first (see [`Raw::order`]).
     entries: BTreeMap<String, Vec<Raw>>,

@@ -423,13 +423,14 @@ impl Mesh {
                     return;
                 }
             };
-            if let Some(member) = signal.member_of() {
-                inner.router.bind(&signal.from, member);
-            }
             let open = open_peers(&inner.peers);
             let Some(routing) = inner.router.receive(&signal, hops, via, &open, now) else {
                 return;
             };
+            // After the router heard it (new devices are heard a few a minute).
+            if let Some(member) = signal.member_of() {
+                inner.router.bind(&signal.from, member);
+            }
             if let Some(to) = &routing.park {
                 inner.router.park(to, text, routing.hops, now);
             }

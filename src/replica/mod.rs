@@ -110,8 +110,9 @@ struct Peer {
 /// newer and counts for nothing.
 struct Former {
     secret: RoomSecret,
-    /// The rotation that replaced this key: the room as it was ends at its change.
-    until: automerge::ChangeHash,
+    /// Where the room as it was for this key ends: the change of the rotation that replaced
+    /// it, or the heads when this device left a key that lost to a rival.
+    until: Vec<automerge::ChangeHash>,
     /// The room up to `until`, made when a peer first connects under this key.
     frozen: Option<AutoCommit>,
 }
@@ -255,6 +256,16 @@ impl Replica {
                 for (key, entry) in formers(&self.chain) {
                     self.former.entry(key).or_insert(entry);
                 }
+                // A key left for a rival that won is a former key too: its peers get the room
+                // as it was when this device left it, never the room.
+                let heads = self.room.doc_mut().get_heads();
+                self.former
+                    .entry(former.secret.fingerprint())
+                    .or_insert(Former {
+                        secret: former.secret.clone(),
+                        until: heads,
+                        frozen: None,
+                    });
                 self.key_events.push(KeyEvent::Moved {
                     secret: self.chain.secret.clone(),
                     former: former.secret,
@@ -350,6 +361,12 @@ impl Replica {
         let Some(p) = self.peers.get_mut(peer) else {
             return Outcome::Unknown;
         };
+        if p.key != self.chain.secret.fingerprint() && !self.former.contains_key(&p.key) {
+            // Under a key this device never moved on from (a rival's it never held): closed.
+            self.peers.remove(peer);
+            links.drop_peer(peer, now);
+            return Outcome::Unknown;
+        }
         let result = if !self.former.contains_key(&p.key) {
             let since = self.room.changes_read();
             let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
@@ -374,19 +391,23 @@ impl Replica {
                 true => None,
                 false => frozen.fork_at(&rotations).ok(),
             };
-            if let Some(mut rival) = rival {
-                let heads = self.room.doc_mut().get_heads();
-                if self.room.doc_mut().merge(&mut rival).is_ok()
-                    && self.room.doc_mut().get_heads() != heads
-                {
-                    self.changed(now, store, links);
-                    return Outcome::Changed;
-                }
-            }
-            result.map(|r| match r {
+            let key = p.key.clone();
+            let result = result.map(|r| match r {
                 Received::Applied { .. } => Received::Applied { changed: false },
                 partial => partial,
-            })
+            });
+            if let Some(mut rival) = rival {
+                if self.rival_counts(&mut rival, &key) {
+                    let heads = self.room.doc_mut().get_heads();
+                    if self.room.doc_mut().merge(&mut rival).is_ok()
+                        && self.room.doc_mut().get_heads() != heads
+                    {
+                        self.changed(now, store, links);
+                        return Outcome::Changed;
+                    }
+                }
+            }
+            result
         };
         match result {
             Ok(Received::Applied { changed: true }) => {
@@ -402,7 +423,10 @@ impl Replica {
                 Outcome::Unchanged
             }
             Err(e) => {
-                let misbehaving = p.session.misbehaving(now);
+                let misbehaving = self
+                    .peers
+                    .get_mut(peer)
+                    .is_some_and(|p| p.session.misbehaving(now));
                 self.notice(format!("dropped a message from {}: {e}", short(peer)));
                 if misbehaving {
                     self.notice(format!(
@@ -415,6 +439,29 @@ impl Replica {
                 Outcome::Refused(e)
             }
         }
+    }
+
+    /// Whether `rival` (a rotation's change and its past, met under the former key `key`)
+    /// brings a rotation of `key` that counts — signed, by a member admitted where it was
+    /// written — and whose author is admitted in the room as it stands here. Anything else
+    /// that only looks like a rotation (a removed member's, one made up to carry other
+    /// changes along) brings nothing into the room.
+    fn rival_counts(&mut self, rival: &mut AutoCommit, key: &str) -> bool {
+        let admitted = self.room.admitted();
+        let known = self.room.rotation_authors(key);
+        let Some(trial) = self.room.trial_merge(rival) else {
+            return false;
+        };
+        let counts = trial
+            .rotation_authors(key)
+            .difference(&known)
+            .any(|author| admitted.contains(author));
+        if !counts {
+            self.notice(
+                "a rotation from a former key's peer was not taken: it does not count".into(),
+            );
+        }
+        counts
     }
 
     /// Keeps the bytes of partly received messages within the limit.
@@ -446,6 +493,11 @@ impl Replica {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
+        if p.key != self.chain.secret.fingerprint() && !self.former.contains_key(&p.key) {
+            self.peers.remove(peer);
+            links.drop_peer(peer, now);
+            return;
+        }
         let frames = if !self.former.contains_key(&p.key) {
             p.session.outgoing(&mut self.room.doc_mut(), now)
         } else {
@@ -551,7 +603,7 @@ fn formers(chain: &KeyChain) -> BTreeMap<String, Former> {
         .map(|(secret, until)| {
             let entry = Former {
                 secret: secret.clone(),
-                until: *until,
+                until: vec![*until],
                 frozen: None,
             };
             (secret.fingerprint(), entry)
@@ -568,7 +620,7 @@ fn cut(chain: &KeyChain, former: &mut BTreeMap<String, Former>) {
             chain.secret.fingerprint(),
             Former {
                 secret: chain.secret.clone(),
-                until,
+                until: vec![until],
                 frozen: None,
             },
         );
@@ -583,7 +635,7 @@ fn frozen<'a>(
 ) -> Option<&'a mut AutoCommit> {
     let f = former.get_mut(key)?;
     if f.frozen.is_none() {
-        f.frozen = room.doc_mut().fork_at(&[f.until]).ok();
+        f.frozen = room.doc_mut().fork_at(&f.until).ok();
     }
     f.frozen.as_mut()
 }

@@ -326,9 +326,11 @@ impl Router {
         self.known.remove(peer);
     }
 
-    /// Forgets devices not heard of for a while.
+    /// Forgets devices not heard of for a while (and whose they were).
     pub fn expire(&mut self, now: f64) {
         self.known.retain(|_, at| now - *at <= FORGET_AFTER_MS);
+        let known = &self.known;
+        self.bound.retain(|device, _| known.contains_key(device));
     }
 
     /// Devices of the room heard of lately (not this one).

@@ -320,7 +320,16 @@ fn in_parts(message: Message, document: bool, doc: &mut AutoCommit, limit: usize
             .map(|c| c.raw_bytes().to_vec())
             .collect()
     } else {
-        message.changes.iter().map(<[u8]>::to_vec).collect()
+        // An element may hold many changes one after another (automerge's V2 messages do):
+        // split into its chunks, so each part stays within the limit.
+        message
+            .changes
+            .iter()
+            .flat_map(|element| match super::wire::split_chunks(element) {
+                Some(chunks) => chunks.into_iter().map(<[u8]>::to_vec).collect(),
+                None => vec![element.to_vec()],
+            })
+            .collect()
     };
     let mut groups: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
     let mut size = 0;

@@ -108,6 +108,22 @@ pub fn check(message: &[u8]) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The storage chunks that `bytes` (chunks one after another, as a message element carries
+/// them) is made of, as they are; `None` if it is not a run of whole chunks. Used on what this
+/// device made, to send a large element in parts.
+pub fn split_chunks(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut r = Reader(bytes);
+    while !r.0.is_empty() {
+        let start = r.0;
+        r.take(9, "chunk header").ok()?;
+        let len = r.number("chunk length").ok()?;
+        r.take(len, "chunk data").ok()?;
+        out.push(&start[..start.len() - r.0.len()]);
+    }
+    Some(out)
+}
+
 /// What a message's chunks may still take.
 struct Budget {
     chunks: u64,
@@ -314,6 +330,28 @@ mod tests {
                 .map(|m| m.encode()),
         );
         out
+    }
+
+    /// Changes joined one after another (as automerge's V2 messages carry them) come apart
+    /// into exactly those changes; a cut run is not taken for chunks.
+    #[test]
+    fn joined_changes_split_into_their_chunks() {
+        let mut doc = AutoCommit::new();
+        for i in 0..3 {
+            doc.put(ROOT, format!("k{i}"), "x".repeat(300 * (i + 1)))
+                .unwrap();
+            doc.commit();
+        }
+        let changes: Vec<Vec<u8>> = doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let joined = changes.concat();
+        let split = split_chunks(&joined).unwrap();
+        assert_eq!(split, changes.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert_eq!(split_chunks(&joined[..joined.len() - 1]), None);
+        assert_eq!(split_chunks(&[]), Some(Vec::new()));
     }
 
     #[test]

@@ -335,15 +335,13 @@ impl Replica {
     /// Every second or so: answers a session held back go out once their time comes, and
     /// partial messages gone quiet are dropped.
     pub fn tick(&mut self, now: i64, links: &mut dyn PeerLinks) {
-        for p in self.peers.values_mut() {
-            p.session.expire_partials(now);
+        let mut due: Vec<String> = Vec::new();
+        for (id, p) in self.peers.iter_mut() {
+            if p.session.expire_partials(now) || p.session.held_back() {
+                due.push(id.clone());
+            }
         }
-        let held: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.session.held_back())
-            .map(|(id, _)| id.clone())
-            .collect();
+        let held = due;
         for peer in held {
             self.pump(&peer, now, links);
         }

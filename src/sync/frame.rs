@@ -122,6 +122,8 @@ pub struct Reassembler {
     partials: BTreeMap<u32, Partial>,
     arrivals: u64,
     bytes: usize,
+    /// A partial message was let go (bound or age) since last asked: the peer is to resend.
+    lost: bool,
 }
 
 impl Reassembler {
@@ -170,6 +172,7 @@ impl Reassembler {
                 .min_by_key(|(_, p)| p.arrival)
                 .map(|(id, _)| *id)?;
             self.remove(oldest);
+            self.lost = true;
         }
         None
     }
@@ -190,7 +193,13 @@ impl Reassembler {
             .collect();
         for id in stale {
             self.remove(id);
+            self.lost = true;
         }
+    }
+
+    /// Whether a partial message was let go since last asked.
+    pub fn take_lost(&mut self) -> bool {
+        std::mem::take(&mut self.lost)
     }
 
     /// Bytes held in partial messages.

@@ -91,6 +91,8 @@ pub struct Session {
     retried_at: Option<i64>,
     /// See [`PART_BYTES`].
     part_bytes: usize,
+    /// A partly received message was let go: the peer is to be asked to resend.
+    resend_due: bool,
 }
 
 impl Session {
@@ -106,6 +108,7 @@ impl Session {
             strikes: VecDeque::new(),
             retried_at: None,
             part_bytes: PART_BYTES,
+            resend_due: false,
         }
     }
 
@@ -257,13 +260,24 @@ impl Session {
     }
 
     /// Forgets partly received messages that have had no chunk for a while.
-    pub fn expire_partials(&mut self, now: i64) {
+    /// When a partly received message was let go (it went quiet, or memory was short), the
+    /// peer is asked to start over so that it sends it again: whether it was asked now (then
+    /// the caller sends what [`Session::outgoing`] has).
+    pub fn expire_partials(&mut self, now: i64) -> bool {
         self.reassembler.expire(now);
+        if self.reassembler.take_lost() {
+            self.resend_due = true;
+        }
+        self.resend_due && self.retry(now) && {
+            self.resend_due = false;
+            true
+        }
     }
 
-    /// Forgets partly received messages (memory is short).
+    /// Forgets partly received messages (memory is short); the peer is asked to resend.
     pub fn drop_partials(&mut self) {
         self.reassembler.clear();
+        self.resend_due = true;
     }
 
     /// Compares the heads the peer last reported with this document. Honest by construction:
@@ -531,6 +545,54 @@ mod tests {
             sizes.values().all(|s| *s <= part + largest_change + 4096),
             "{sizes:?}"
         );
+    }
+
+    /// Frames of a large message lost on the way (the partial message is let go after half a
+    /// minute): the receiver asks to start over, and the room arrives after all. Before, the
+    /// two sides went back and forth for ever with the new device empty.
+    #[test]
+    fn a_message_lost_in_part_is_sent_again() {
+        let key = RoomSecret::generate().room_key();
+        // B holds the room as it was; what A wrote since crosses in a message of many frames.
+        let mut a = big_room(100);
+        let mut b = RoomDoc::empty("room-1");
+        let mut sa = Session::new(key.clone());
+        let mut sb = Session::new(key.clone());
+        exchange(&mut a, &mut sa, &mut b, &mut sb);
+        for i in 0..120 {
+            let description = (0..8).map(|_| crate::crypto::random_id()).collect();
+            let new = NewPost {
+                description,
+                ..post(&format!("Later {i}"))
+            };
+            a.add_post(&me(), new, 1_000 + i).unwrap();
+        }
+        let mut lost = 0;
+        let mut now = 0;
+        // A round a second; B's tick lets quiet partial messages go, as the replica's does.
+        for _ in 0..200 {
+            now += 1_000;
+            sb.expire_partials(now);
+            let out_a = sa.outgoing(&mut a.doc_mut(), now);
+            let out_b = sb.outgoing(&mut b.doc_mut(), now);
+            if out_a.is_empty() && out_b.is_empty() && b.posts().len() == a.posts().len() {
+                break;
+            }
+            for f in out_a {
+                let plain = key.open(CONTEXT, &f).unwrap();
+                let frame = Frame::decode(&plain).unwrap();
+                if frame.count > 1 && frame.index == 1 && lost < 1 {
+                    lost += 1;
+                    continue;
+                }
+                sb.receive(&mut b.doc_mut(), &f, now).unwrap();
+            }
+            for f in out_b {
+                sa.receive(&mut a.doc_mut(), &f, now).unwrap();
+            }
+        }
+        assert_eq!(lost, 1);
+        assert_eq!(b.posts(), a.posts());
     }
 
     #[test]

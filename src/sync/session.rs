@@ -259,8 +259,8 @@ impl Session {
         self.reassembler.bytes()
     }
 
-    /// Forgets partly received messages that have had no chunk for a while.
-    /// When a partly received message was let go (it went quiet, or memory was short), the
+    /// Lets go partly received messages that have had no chunk for a while. When a partly
+    /// received message was let go (it went quiet, or memory was short), the
     /// peer is asked to start over so that it sends it again: whether it was asked now (then
     /// the caller sends what [`Session::outgoing`] has).
     pub fn expire_partials(&mut self, now: i64) -> bool {

@@ -27,14 +27,6 @@ impl Rng {
 }
 
 /// Unsigned LEB128, as automerge writes lengths and counts.
-pub fn leb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+pub fn leb(out: &mut Vec<u8>, v: u64) {
+    leb128::write::unsigned(out, v).expect("writing to memory");
 }

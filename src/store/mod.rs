@@ -93,12 +93,12 @@ pub struct RoomRecord {
 }
 
 /// What restoring a backup did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
     /// The room was on this device already (the backup was merged into it).
     pub merged: bool,
-    /// This device kept a key of its own in the room, other than the backup's.
-    pub kept_own_key: bool,
+    /// This device kept a key of its own in the room, other than the backup's: its public key.
+    pub kept_own_key: Option<String>,
 }
 
 /// The saved chunks of one room, with the keys needed to compact them later.
@@ -290,7 +290,7 @@ impl Store {
     /// record and gains the backup's document as one more chunk (loading merges chunks, so
     /// nothing here is overwritten); a room not here is added. A room here without a key takes
     /// the backup's (so does one whose key is damaged). Returns whether the room was already on
-    /// this device, and whether this device kept a key of its own other than the backup's.
+    /// this device, and the key of its own it kept if other than the backup's.
     pub async fn import(
         &self,
         backup: &crate::domain::Backup,
@@ -309,12 +309,13 @@ impl Store {
             joined_at: now_ms,
             ..RoomRecord::default()
         });
-        let usable = crate::crypto::Identity::from_secret(&record.identity).is_some();
-        if !usable {
+        let own = crate::crypto::Identity::from_secret(&record.identity);
+        if own.is_none() {
             record.identity = backup.identity.clone();
         }
-        let kept_own_key =
-            usable && !backup.identity.is_empty() && record.identity != backup.identity;
+        let kept_own_key = own
+            .filter(|_| !backup.identity.is_empty() && record.identity != backup.identity)
+            .map(|me| me.public());
         let text = serde_json::to_string(&record).map_err(|e| StoreError::Failed(e.to_string()))?;
         let key = format!("{}/{}", backup.room_id, crate::crypto::random_id());
         let tx = self

@@ -261,21 +261,14 @@ async fn import_backup(
         crate::domain::DomainError::Invalid { problem, .. } => tr!("That file {}.", problem),
         other => other.to_string(),
     })?;
-    let own = store
-        .rooms()
-        .await
-        .ok()
-        .and_then(|rooms| rooms.into_iter().find(|r| r.id == backup.room_id))
-        .and_then(|r| Identity::from_secret(&r.identity))
-        .map(|me| me.public());
     match store.import(&backup, now_ms()).await {
         Ok(done) if done.merged => {
             // Never switched silently: offered when the backup's key is a member's and this
             // device's own is not.
             let admitted = room.admitted();
             let theirs = Identity::from_secret(&backup.identity).map(|k| k.public());
-            let offer = match (done.kept_own_key, theirs, own) {
-                (true, Some(theirs), Some(own))
+            let offer = match (done.kept_own_key, theirs) {
+                (Some(own), Some(theirs))
                     if admitted.contains(&theirs) && !admitted.contains(&own) =>
                 {
                     let name = room

@@ -116,9 +116,7 @@ pub fn split_chunks(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     let mut r = Reader(bytes);
     while !r.0.is_empty() {
         let start = r.0;
-        r.take(9, "chunk header").ok()?;
-        let len = r.number("chunk length").ok()?;
-        r.take(len, "chunk data").ok()?;
+        next_chunk(&mut r).ok()?;
         out.push(&start[..start.len() - r.0.len()]);
     }
     Some(out)
@@ -208,18 +206,23 @@ fn bloom(bytes: &[u8]) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn chunk(r: &mut Reader<'_>, budget: &mut Budget) -> Result<(), Invalid> {
-    budget.chunks = budget.chunks.checked_sub(1).ok_or(Invalid::TooMany {
-        what: "chunks",
-        count: MAX_CHUNKS + 1,
-    })?;
+/// One storage chunk's type and data: magic, checksum, type, length, data.
+fn next_chunk<'a>(r: &mut Reader<'a>) -> Result<(u8, &'a [u8]), Invalid> {
     if r.take(4, "chunk magic")? != MAGIC {
         return Err(Invalid::Chunk("not a storage chunk"));
     }
     r.take(4, "chunk checksum")?;
     let kind = r.byte("chunk type")?;
     let len = r.number("chunk length")?;
-    let data = r.take(len, "chunk data")?;
+    Ok((kind, r.take(len, "chunk data")?))
+}
+
+fn chunk(r: &mut Reader<'_>, budget: &mut Budget) -> Result<(), Invalid> {
+    budget.chunks = budget.chunks.checked_sub(1).ok_or(Invalid::TooMany {
+        what: "chunks",
+        count: MAX_CHUNKS + 1,
+    })?;
+    let (kind, data) = next_chunk(r)?;
     match kind {
         // A change's columns are never compressed.
         1 => Ok(()),

@@ -52,6 +52,17 @@ async function record (page, kind, amount, memo) {
   await saved(page)
 }
 
+/** Once the clock has moved past its close: records the outcome of a decision that passed. */
+async function recordPassed (page, title, statement) {
+  // The clock moved; any change re-derives the views. Re-open the section to see it closed.
+  await section(page, 'charter')
+  await section(page, 'decisions')
+  const passed = page.locator(`[data-testid=decision][data-title="${title}"][data-outcome=passed]`)
+  await passed.waitFor({ timeout: WAIT })
+  await passed.getByTestId('outcome-text').fill(statement)
+  await passed.getByTestId('record-outcome').click()
+}
+
 async function tallyShows (page, title, participants) {
   await decision(page, title).getByTestId('tally').filter({ hasText: `${participants} taking part` }).waitFor({ timeout: WAIT })
 }
@@ -106,12 +117,7 @@ describe('the commons through the UI', () => {
     await stance(pb, 'Our purpose: seeds and skills', 'Agree')
     await tallyShows(pa, 'Our purpose: seeds and skills', 2)
     await clockAt([pa, pb], t0 + 6 * DAY)
-    await section(pb, 'charter')
-    await section(pb, 'decisions')
-    const passed = pb.locator('[data-testid=decision][data-title="Our purpose: seeds and skills"][data-outcome=passed]')
-    await passed.waitFor({ timeout: WAIT })
-    await passed.getByTestId('outcome-text').fill('Agreed by all')
-    await passed.getByTestId('record-outcome').click()
+    await recordPassed(pb, 'Our purpose: seeds and skills', 'Agreed by all')
     await saved(pb)
     for (const p of [pa, pb]) {
       await section(p, 'charter')
@@ -556,12 +562,7 @@ describe('strong removal', () => {
     await tallyShows(pa, 'Remove Cy', 2)
     const later = t0 + 3 * DAY
     await clockAt([pa, pb, pc], later)
-    await section(pa, 'charter')
-    await section(pa, 'decisions')
-    const passed = pa.locator('[data-testid=decision][data-title="Remove Cy"][data-outcome=passed]')
-    await passed.waitFor({ timeout: WAIT })
-    await passed.getByTestId('outcome-text').fill('Removed by consent')
-    await passed.getByTestId('record-outcome').click()
+    await recordPassed(pa, 'Remove Cy', 'Removed by consent')
 
     // Cy's device is told it is no longer in the room; Ana's link is a new one.
     await pc.getByTestId('cut-off').filter({ hasText: 'no longer in the room' }).waitFor({ timeout: WAIT })

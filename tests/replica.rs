@@ -123,10 +123,14 @@ impl Net {
         self.links
             .insert((b.into(), la.clone()), (a.into(), lb.clone()));
         let now = self.now;
-        for (me, other) in [(a, &lb), (b, &la)] {
+        // Each side learns who signed for the other's device (a hostile id: nobody).
+        let member = |id: &str| self.index(id).map(|j| self.nodes[j].replica.me().public());
+        let (ma, mb) = (member(a), member(b));
+        for (me, other, theirs) in [(a, &lb, mb), (b, &la, ma)] {
             if let Some(i) = self.index(me) {
                 let n = &mut self.nodes[i];
-                n.replica.connected(other, key, now, &mut n.links);
+                n.replica
+                    .connected(other, key, theirs.as_deref(), now, &mut n.links);
             }
         }
     }
@@ -815,30 +819,115 @@ fn a_made_up_rotation_carries_nothing_into_the_room() {
         doc.put(automerge::ROOT, "rotation:junk", "x").unwrap();
         doc.commit();
     }
-    // A modified app serves C's whole room (an honest one that is cut off would not).
+    // A modified app serves C's whole room (an honest one that is cut off would not), and a
+    // stranger with the old link (Ex, never a member) is linked with A under it too.
     let mut c_doc = net.nodes[2].replica.room_mut().doc_mut().fork();
     let c = net.label("C");
     net.unlink("A", &c);
     net.link_under("A", "Cx", &secret.fingerprint());
+    net.link_under("A", "Ex", &secret.fingerprint());
     net.settle();
-    let mut session = Session::new(secret.room_key());
-    for _ in 0..20 {
-        for frame in session.outgoing(&mut c_doc, net.now) {
+    let mut e_doc = automerge::AutoCommit::new();
+    let (mut c_session, mut e_session) = (
+        Session::new(secret.room_key()),
+        Session::new(secret.room_key()),
+    );
+    for round in 0..20 {
+        for frame in c_session.outgoing(&mut c_doc, net.now) {
             net.receive("Cx", "A", &frame);
+        }
+        for frame in e_session.outgoing(&mut e_doc, net.now) {
+            net.receive("Ex", "A", &frame);
+        }
+        if round == 10 {
+            // A writes: every session of A's has something to send.
+            net.write(0, "later, by A");
         }
         net.settle();
         for (_, to, frame) in std::mem::take(&mut net.to_others) {
-            if to == "Cx" {
-                let _ = session.receive(&mut c_doc, &frame, net.now);
-            }
+            let _ = match to.as_str() {
+                "Cx" => c_session.receive(&mut c_doc, &frame, net.now),
+                _ => e_session.receive(&mut e_doc, &frame, net.now),
+            };
         }
     }
     assert!(!titles(&net, 0).contains(&"smuggled by C".to_string()));
-    let notices = net.nodes[0].replica.take_notices();
-    assert!(
-        notices.iter().any(|n| n.contains("was not taken")),
-        "{notices:?}"
+    // A read nothing C sent under the old key (its session there is read-only), so the room
+    // as it was, which A serves to Ex, does not carry it either.
+    let e_room = RoomDoc::load_chunks("room-1", [e_doc.save().as_slice()]).unwrap();
+    assert_eq!(e_room.admitted().len(), 2, "Ex got the room as it was");
+    let e_titles: Vec<String> = e_room.posts().into_iter().map(|p| p.title).collect();
+    assert!(e_titles.is_empty(), "{e_titles:?}");
+}
+
+/// Ana records Cy's removal and writes a new key while Bo, apart from her, admits Nia: Ana's
+/// rotation has no box for Nia, so Nia's device is cut off when it learns of it. Once Ana and
+/// Bo meet, Nia is an admitted member without the key in force: a device of an admitted member
+/// grants it to her, her device (still under the first key) is sent the room because her
+/// member holds the key now, takes the key up and syncs with Ana and Bo under it. Cy still
+/// gets nothing.
+#[test]
+fn a_member_admitted_while_the_key_was_renewed_gets_it_and_the_room() {
+    let (mut net, secret) = members(&["A", "B", "C"]);
+    let saved = net.nodes[0].replica.room_mut().doc_mut().save();
+    let nia = node(
+        "N",
+        RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap(),
+        Identity::generate(),
+        &secret,
     );
+    net.nodes.push(nia);
+    let profile = Profile {
+        name: "Nia".into(),
+        ..Profile::default()
+    };
+    net.command(3, |room, me, at| room.set_profile(me, profile, at));
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("B", "N")] {
+        net.link(a, b);
+    }
+    net.settle();
+    let decision = propose_removal(&mut net, 2, &[0, 1]);
+    let nia_key = net.nodes[3].replica.me().public();
+    // Two vouches admit her: Ana's now, Bo's later.
+    let k = nia_key.clone();
+    net.command(0, |room, me, at| room.vouch(me, &k, at));
+    net.settle();
+    assert!(!net.nodes[1].replica.room().admitted().contains(&nia_key));
+    // Apart: Ana (with Cy) records the removal; Bo (with Nia) admits Nia.
+    for (a, b) in [("A", "B"), ("B", "C")] {
+        let peer = net.label(b);
+        net.unlink(a, &peer);
+    }
+    net.now += 8 * DAY;
+    net.command(0, |room, me, at| {
+        room.record_outcome(me, &decision, "Removed", None, at)
+    });
+    net.settle();
+    assert_ne!(net.key_of(0), secret.fingerprint(), "Ana moved on");
+    let k = nia_key.clone();
+    net.command(1, |room, me, at| room.vouch(me, &k, at));
+    net.settle();
+    assert!(net.nodes[1].replica.room().admitted().contains(&nia_key));
+    assert_eq!(net.key_of(1), secret.fingerprint(), "Bo has not heard");
+
+    // Ana and Bo meet under the first key (Ana listens there for a while).
+    net.link_under("A", "B", &secret.fingerprint());
+    net.settle();
+    assert_eq!(net.key_of(1), net.key_of(0), "Bo moved on");
+    assert_eq!(
+        net.key_of(3),
+        net.key_of(0),
+        "Nia was given the key and moved on"
+    );
+    assert!(!net.nodes[3].replica.cut_off());
+    net.now += 1_000;
+    net.write(0, "to all but Cy");
+    net.write(3, "from Nia");
+    net.settle();
+    assert!(titles(&net, 3).contains(&"to all but Cy".to_string()));
+    assert!(titles(&net, 0).contains(&"from Nia".to_string()));
+    assert!(net.nodes[2].replica.cut_off());
+    assert!(!titles(&net, 2).contains(&"to all but Cy".to_string()));
 }
 
 /// A compressed change chunk that inflates past the cap (a 129 MiB run of zeros).

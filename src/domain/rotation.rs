@@ -5,8 +5,12 @@
 //! admitted then (`crypto::seal_to`, a box per member key), naming the key it replaces by its
 //! fingerprint. Devices follow the chain of rotations from the room's first secret
 //! ([`RoomDoc::key_chain`]): of rotations replacing one key, the least (id, new fingerprint)
-//! wins, so concurrent rotations end on one key on every device. A device without a box in
-//! the rotation in force is cut off: it keeps the room as it was and learns nothing after.
+//! wins, so concurrent rotations end on one key on every device. A member admitted while a
+//! rotation was written has no box in it: a device of an admitted member that holds the key
+//! then writes a *grant* (a rotation entry whose new key is the one it replaces), sealing it
+//! to them; the walk goes by fingerprints, so a device left out of one rotation takes up any
+//! later key it was given. A device without a box for the key in force is cut off: it keeps
+//! the room as it was and learns nothing after.
 //!
 //! Rotations count only if signed by a member admitted where they were written; the boxes are
 //! bound to the room and to the key they carry (a box moved elsewhere opens for nobody).
@@ -33,13 +37,15 @@ signed_entry! {
 pub struct KeyChain {
     /// The newest key this device was given (the room's first secret if none).
     pub secret: RoomSecret,
-    /// Rotations followed from the first secret.
+    /// Rotations followed from the first secret to the key in force.
     pub epoch: usize,
     /// A later key is in force that this device was not given: it is no longer in the room.
     pub cut_off: bool,
-    /// When cut off: the change of the rotation this device was left out of.
+    /// When cut off: the change of the first rotation after `secret` (the one this device
+    /// was left out of).
     pub cut_at: Option<automerge::ChangeHash>,
-    /// Members given the key in force (`None` for the first secret: anyone with the link).
+    /// Members given the key in force, by its rotation or a grant since (`None` for the first
+    /// secret: anyone with the link).
     pub holders: Option<BTreeSet<String>>,
     /// The keys this device held before, each with the change that wrote the rotation
     /// replacing it: the room as it was for that key ends there.
@@ -50,7 +56,7 @@ fn context(room: &str, next: &str) -> Vec<u8> {
     format!("tequio/room-key/v1|{room}|{next}").into_bytes()
 }
 
-/// A rotation that counts: its id, and what it says.
+/// A rotation (or a grant) that counts: its id, and what it says.
 struct Rotation {
     id: String,
     author: String,
@@ -59,10 +65,54 @@ struct Rotation {
     change: automerge::ChangeHash,
 }
 
+/// The rotations that count, by the key they replace, and the grants, by the key they give.
+/// A grant is a rotation entry whose new key is the one it replaces: the key in force sealed
+/// to members who were admitted after (or while) the rotation that brought it was written.
+#[derive(Default)]
+struct Keys {
+    rotations: BTreeMap<String, Vec<Rotation>>,
+    grants: BTreeMap<String, Vec<Rotation>>,
+}
+
+impl Keys {
+    /// Of the rotations replacing `fingerprint`, the one that wins.
+    fn winner(&self, fingerprint: &str) -> Option<&Rotation> {
+        self.rotations
+            .get(fingerprint)?
+            .iter()
+            .min_by(|a, b| (&a.id, &a.next).cmp(&(&b.id, &b.next)))
+    }
+
+    /// Every box holding the key `fingerprint`: the winning rotation's that brought it and
+    /// the grants'.
+    fn boxes(&self, fingerprint: &str) -> impl Iterator<Item = (&String, &String)> {
+        let brought = self
+            .rotations
+            .values()
+            .flatten()
+            .find(|r| r.next == fingerprint);
+        let grants = self.grants.get(fingerprint).into_iter().flatten();
+        brought
+            .into_iter()
+            .chain(grants)
+            .flat_map(|r| r.boxes.iter())
+    }
+
+    /// Members given the key `fingerprint` (`None`: no rotation brought it, it is a link's).
+    fn holders(&self, fingerprint: &str) -> Option<BTreeSet<String>> {
+        let brought = self
+            .rotations
+            .values()
+            .flatten()
+            .any(|r| r.next == fingerprint);
+        brought.then(|| self.boxes(fingerprint).map(|(k, _)| k.clone()).collect())
+    }
+}
+
 impl RoomDoc {
-    /// Rotations that count, by the key they replace.
-    fn rotations(&self) -> BTreeMap<String, Vec<Rotation>> {
-        let mut by_prev: BTreeMap<String, Vec<Rotation>> = BTreeMap::new();
+    /// Rotations and grants that count.
+    fn keys(&self) -> Keys {
+        let mut keys = Keys::default();
         for r in self.entries_of_every::<RotationEntry>("rotation:") {
             if !self.admitted_when(r.author, r.raw) {
                 continue;
@@ -70,7 +120,13 @@ impl RoomDoc {
             let Ok(boxes) = serde_json::from_str::<BTreeMap<String, String>>(&r.entry.boxes) else {
                 continue;
             };
-            by_prev.entry(r.entry.prev).or_default().push(Rotation {
+            let grant = r.entry.prev == r.entry.next;
+            let by = if grant {
+                &mut keys.grants
+            } else {
+                &mut keys.rotations
+            };
+            by.entry(r.entry.prev).or_default().push(Rotation {
                 id: r.id.to_owned(),
                 author: r.author.to_owned(),
                 next: r.entry.next,
@@ -78,70 +134,62 @@ impl RoomDoc {
                 change: self.index.change_of(r.raw),
             });
         }
-        by_prev
+        keys
     }
 
-    /// Follows the room's keys from its first secret as far as `me` was given them.
+    /// Follows the room's keys from its first secret as far as `me` was given them. The walk
+    /// goes by fingerprints (public), so a device left out of one rotation — a member admitted
+    /// while it was written — takes up a later key it was given, by a grant or a later rotation.
     pub fn key_chain(&self, me: &Identity, first: &RoomSecret) -> KeyChain {
-        let rotations = self.rotations();
-        // A device that joined with a later key's link starts from that key: its holders are
-        // those the rotation that brought it was sealed to (not "anyone with the link", which
-        // would make every such newcomer renew the key again).
-        let first_fingerprint = first.fingerprint();
-        let holders = rotations
-            .values()
-            .flatten()
-            .find(|r| r.next == first_fingerprint)
-            .map(|r| r.boxes.keys().cloned().collect());
+        let keys = self.keys();
+        let open = |fingerprint: &str| {
+            let context = context(self.room_id(), fingerprint);
+            keys.boxes(fingerprint)
+                .filter(|(member, _)| **member == me.public())
+                .filter_map(|(_, b)| from_base64url(b))
+                .filter_map(|b| me.open_sealed(&context, &b).ok())
+                .filter_map(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .map(RoomSecret::from_bytes)
+                .find(|s| s.fingerprint() == fingerprint)
+        };
         let mut chain = KeyChain {
             secret: first.clone(),
             epoch: 0,
             cut_off: false,
             cut_at: None,
-            holders,
+            holders: None,
             former: Vec::new(),
         };
+        let mut fingerprint = first.fingerprint();
+        // Where the room as it was for the key held ends (the first rotation past it).
+        let mut left_at: Option<automerge::ChangeHash> = None;
+        let mut steps = 0;
         // Each step moves to a key with a new fingerprint; a cycle would need a hash collision,
         // but the walk is bounded anyway.
-        for _ in 0..=rotations.len() {
-            let fingerprint = chain.secret.fingerprint();
-            let Some(winner) = rotations.get(&fingerprint).and_then(|rs| {
-                rs.iter()
-                    .min_by(|a, b| (&a.id, &a.next).cmp(&(&b.id, &b.next)))
-            }) else {
-                return chain;
+        for _ in 0..=keys.rotations.len() {
+            let Some(winner) = keys.winner(&fingerprint) else {
+                break;
             };
-            let opened = winner
-                .boxes
-                .get(&me.public())
-                .and_then(|b| from_base64url(b))
-                .and_then(|b| {
-                    me.open_sealed(&context(self.room_id(), &winner.next), &b)
-                        .ok()
-                })
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .map(RoomSecret::from_bytes)
-                .filter(|s| s.fingerprint() == winner.next);
-            match opened {
-                Some(secret) => {
-                    let former = std::mem::replace(&mut chain.secret, secret);
-                    chain.former.push((former, winner.change));
-                    chain.epoch += 1;
-                    chain.holders = Some(winner.boxes.keys().cloned().collect());
-                }
-                None => {
-                    chain.cut_off = true;
-                    chain.cut_at = Some(winner.change);
-                    return chain;
-                }
+            left_at.get_or_insert(winner.change);
+            fingerprint = winner.next.clone();
+            steps += 1;
+            if let Some(secret) = open(&fingerprint) {
+                let former = std::mem::replace(&mut chain.secret, secret);
+                let until = left_at.take().expect("set on this step");
+                chain.former.push((former, until));
+                chain.epoch = steps;
             }
         }
+        chain.cut_off = left_at.is_some();
+        chain.cut_at = left_at;
+        chain.holders = keys.holders(&fingerprint);
         chain
     }
 
     /// Authors of the rotations that count and replace the key with fingerprint `prev`.
     pub fn rotation_authors(&self, prev: &str) -> BTreeSet<String> {
-        self.rotations()
+        self.keys()
+            .rotations
             .remove(prev)
             .unwrap_or_default()
             .into_iter()
@@ -152,7 +200,8 @@ impl RoomDoc {
     /// Whether a rotation that counts brought `secret` (a key the room moved on to).
     pub fn brought_key(&self, secret: &RoomSecret) -> bool {
         let fingerprint = secret.fingerprint();
-        self.rotations()
+        self.keys()
+            .rotations
             .values()
             .flatten()
             .any(|r| r.next == fingerprint)
@@ -176,6 +225,21 @@ impl RoomDoc {
         }
     }
 
+    /// Admitted members not given the key in force (as `chain` has it) that it can be sealed
+    /// to: members admitted while the rotation that brought it was written, or since (by the
+    /// link of that key, or an older one). An admitted member's device grants it to them.
+    pub fn grant_due(&self, chain: &KeyChain) -> BTreeSet<String> {
+        let Some(holders) = chain.holders.as_ref().filter(|_| !chain.cut_off) else {
+            return BTreeSet::new();
+        };
+        let context = context(self.room_id(), &chain.secret.fingerprint());
+        self.admitted()
+            .into_iter()
+            .filter(|m| !holders.contains(m))
+            .filter(|m| seal_to(m, &context, &[0; 32]).is_some())
+            .collect()
+    }
+
     /// Writes a new room key replacing `current`, sealed to every member admitted now, and
     /// returns it. Only an admitted member rotates.
     pub fn rotate_key(
@@ -184,11 +248,34 @@ impl RoomDoc {
         current: &RoomSecret,
         now_ms: i64,
     ) -> Result<RoomSecret, DomainError> {
-        self.require_admitted(me)?;
         let next = RoomSecret::generate();
+        self.seal_key(me, current, &next, self.admitted(), now_ms)?;
+        Ok(next)
+    }
+
+    /// Seals the key in force to `members` (admitted members without it, see
+    /// [`RoomDoc::grant_due`]). Only an admitted member grants.
+    pub fn grant_key(
+        &mut self,
+        me: &Identity,
+        current: &RoomSecret,
+        members: BTreeSet<String>,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.seal_key(me, current, current, members, now_ms)
+    }
+
+    fn seal_key(
+        &mut self,
+        me: &Identity,
+        current: &RoomSecret,
+        next: &RoomSecret,
+        members: BTreeSet<String>,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
         let context = context(self.room_id(), &next.fingerprint());
-        let boxes: BTreeMap<String, String> = self
-            .admitted()
+        let boxes: BTreeMap<String, String> = members
             .into_iter()
             .filter_map(|key| {
                 let sealed = seal_to(&key, &context, &next.to_bytes())?;
@@ -202,8 +289,7 @@ impl RoomDoc {
             at: now_ms,
         };
         debug_assert_eq!(RotationEntry::KIND, "rotation");
-        self.add_entry(me, "rotation:", &entry)?;
-        Ok(next)
+        self.add_entry(me, "rotation:", &entry).map(|_| ())
     }
 }
 
@@ -271,6 +357,64 @@ mod tests {
         let chain = room.key_chain(&people[1], &next);
         assert_eq!(chain.epoch, 0);
         assert!(!room.rotation_due(&chain), "{:?}", chain.holders);
+    }
+
+    /// Ana removes Cy and writes a new key while Bo admits Nia: Ana's rotation has no box for
+    /// Nia. Once the two meet, Nia is an admitted member without the key in force: a device
+    /// of an admitted member that holds it grants it to her, and her device takes it up (the
+    /// chain walks past the rotation she was left out of). Cy stays cut off.
+    #[test]
+    fn a_member_admitted_while_the_key_was_renewed_is_granted_it() {
+        let (mut a, people) = community(3);
+        let first = RoomSecret::generate();
+        let nia = Identity::generate();
+        let profile = crate::domain::Profile {
+            name: "Nia".into(),
+            ..Default::default()
+        };
+        a.set_profile(&nia, profile, 50).unwrap();
+        let mut b = RoomDoc::load_chunks("room-1", [a.doc_mut().save().as_slice()]).unwrap();
+        remove(&mut a, &people, &people[2], 100);
+        let k1 = a.rotate_key(&people[0], &first, LONG + 200).unwrap();
+        for (t, voucher) in (60..).zip(&people[..2]) {
+            if !b.admitted().contains(&nia.public()) {
+                b.vouch(voucher, &nia.public(), t).unwrap();
+            }
+        }
+        assert!(b.admitted().contains(&nia.public()));
+        sync(&mut a, &mut b);
+        assert!(a.admitted().contains(&nia.public()));
+        let before_grant = RoomDoc::load_chunks("room-1", [a.doc_mut().save().as_slice()]).unwrap();
+        let left_out = a.key_chain(&nia, &first);
+        assert!(left_out.cut_off, "no box for her in Ana's rotation");
+        let bo = a.key_chain(&people[1], &first);
+        assert!(!a.rotation_due(&bo), "nobody gone holds the key");
+        let due = a.grant_due(&bo);
+        assert_eq!(due, BTreeSet::from([nia.public()]));
+        a.grant_key(&people[1], &bo.secret, due, LONG + 300)
+            .unwrap();
+        let chain = a.key_chain(&nia, &first);
+        assert!(!chain.cut_off);
+        assert_eq!(chain.secret.to_bytes(), k1.to_bytes());
+        assert_eq!(chain.former.len(), 1, "the first key, until Ana's rotation");
+        assert!(a.grant_due(&a.key_chain(&people[1], &first)).is_empty());
+        assert!(a.key_chain(&people[2], &first).cut_off, "Cy gets nothing");
+        // A grant by someone not admitted gives nothing.
+        let cy = a.key_chain(&people[2], &first);
+        let granted = a.grant_key(&people[2], &cy.secret, BTreeSet::from([nia.public()]), 1);
+        assert_eq!(granted.unwrap_err(), DomainError::NotAdmitted);
+        // Left out of one rotation, a member takes up a later one that has a box for her.
+        let mut later = before_grant;
+        later.leave(&people[0], LONG + 400).unwrap();
+        let bo = later.key_chain(&people[1], &first);
+        assert!(later.rotation_due(&bo));
+        let k2 = later
+            .rotate_key(&people[1], &bo.secret, LONG + 500)
+            .unwrap();
+        let chain = later.key_chain(&nia, &first);
+        assert_eq!((chain.cut_off, chain.epoch), (false, 2));
+        assert_eq!(chain.secret.to_bytes(), k2.to_bytes());
+        assert_eq!(chain.former[0].1, left_out.cut_at.unwrap());
     }
 
     #[test]

@@ -28,8 +28,9 @@ use wasm_bindgen::JsCast;
 
 /// What the mesh tells its owner.
 pub enum NetEvent {
-    /// A data channel to this peer opened: start a sync session.
-    Connected(String),
+    /// A data channel to this peer opened: start a sync session. With the member whose key
+    /// signed for the peer's device, if its signals said so.
+    Connected(String, Option<String>),
     /// The peer went away: drop its session.
     Disconnected(String),
     /// Bytes arrived from the peer (not yet checked in any way).
@@ -660,6 +661,11 @@ impl Mesh {
         if current {
             self.drop_peer(id, true);
         }
+    }
+
+    /// The member whose key signed for the device `peer` (as its signals said).
+    pub(crate) fn member_of(&self, peer: &str) -> Option<String> {
+        self.0.borrow().router.member_of(peer).map(str::to_owned)
     }
 
     /// Sends bytes to one connected peer.

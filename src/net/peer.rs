@@ -270,7 +270,8 @@ impl PeerLink {
                 }
                 if let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) {
                     mesh.deliver_parked(&id);
-                    mesh.emit(NetEvent::Connected(id));
+                    let member = mesh.member_of(&id);
+                    mesh.emit(NetEvent::Connected(id, member));
                     mesh.flood_soon();
                 }
             }

@@ -102,12 +102,16 @@ struct Peer {
     synced_at: Option<i64>,
     /// The fingerprint of the room key its connection speaks.
     key: String,
+    /// The member whose key signed for the peer's device (as its signals said).
+    member: Option<String>,
+    /// What the session syncs: the room, or (false) the room as it was for a former key.
+    room: bool,
 }
 
-/// A key the room used before the one in force. Peers still on it are sent the room as it was
-/// when this device moved on (`frozen`), and nothing of theirs reaches the room: a member
-/// who has not moved on yet learns of the new key that way; one who was removed gets nothing
-/// newer and counts for nothing.
+/// A key the room used before the one in force. Peers still on it whose member holds the key in
+/// force sync the room; the others are sent the room as it was when this device moved on
+/// (`frozen`), read only: a member who has not moved on yet learns of the new key that way;
+/// one who was removed gets nothing newer and counts for nothing.
 struct Former {
     secret: RoomSecret,
     /// Where the room as it was for this key ends: the change of the rotation that replaced
@@ -273,8 +277,19 @@ impl Replica {
             } else {
                 self.chain = chain;
             }
-            let admitted = self.room.admitted().contains(&self.me.public());
-            if !(admitted && self.room.rotation_due(&self.chain)) {
+            if !self.room.admitted().contains(&self.me.public()) {
+                return;
+            }
+            if !self.room.rotation_due(&self.chain) {
+                // Members admitted without the key in force (while it was renewed) are given it.
+                let due = self.room.grant_due(&self.chain);
+                if !due.is_empty() {
+                    match self.room.grant_key(&self.me, &self.chain.secret, due, now) {
+                        Ok(()) => self.persist(store),
+                        Err(e) => self.notice(format!("the room key could not be granted: {e}")),
+                    }
+                    self.chain = self.room.key_chain(&self.me, &self.first);
+                }
                 return;
             }
             match self.room.rotate_key(&self.me, &self.chain.secret, now) {
@@ -288,26 +303,91 @@ impl Replica {
     }
 
     /// A data channel to `peer` opened under the room key with fingerprint `key` (the key in
-    /// force, or a former one): a new sync session starts. Under a key this device never
-    /// had, nothing happens.
-    pub fn connected(&mut self, peer: &str, key: &str, now: i64, links: &mut dyn PeerLinks) {
-        let secret = if key == self.chain.secret.fingerprint() {
-            self.chain.secret.clone()
-        } else {
-            match self.former.get(key) {
-                Some(former) => former.secret.clone(),
-                None => return,
-            }
+    /// force, or a former one), to a device `member` signed for: a new sync session starts.
+    /// Under a key this device never had, nothing happens.
+    pub fn connected(
+        &mut self,
+        peer: &str,
+        key: &str,
+        member: Option<&str>,
+        now: i64,
+        links: &mut dyn PeerLinks,
+    ) {
+        let Some(room) = self.syncs_room(key, member) else {
+            return;
+        };
+        let Some(session) = self.session(key, room) else {
+            return;
         };
         self.peers.insert(
             peer.to_owned(),
             Peer {
-                session: Session::new(secret.room_key()),
+                session,
                 synced_at: None,
                 key: key.to_owned(),
+                member: member.map(str::to_owned),
+                room,
             },
         );
         self.pump(peer, now, links);
+    }
+
+    /// Whether a peer under the key `key`, whose device `member` signed for, syncs the room
+    /// (`Some(true)`) or the room as it was for that key (`Some(false)`); `None` for a key this
+    /// device never had. Under a former key, a member given the key in force — who has not
+    /// moved on yet, or was granted the key while this device was away — is in the room; anyone
+    /// else (a removed member, a stranger with an old link) only gets the room as it was. A
+    /// device cut off syncs the room as it was with everyone.
+    fn syncs_room(&self, key: &str, member: Option<&str>) -> Option<bool> {
+        let former = self.former.contains_key(key);
+        if !former && key != self.chain.secret.fingerprint() {
+            return None;
+        }
+        if !former {
+            return Some(true);
+        }
+        let holder = match (member, &self.chain.holders) {
+            (Some(member), Some(holders)) => holders.contains(member),
+            _ => false,
+        };
+        Some(holder && !self.chain.cut_off)
+    }
+
+    /// A new session under the key `key`: with the room, or read-only with the room as it was
+    /// (nothing a peer sends under a former key is taken, except by a device cut off, which
+    /// looks in it for a key it was given).
+    fn session(&self, key: &str, room: bool) -> Option<Session> {
+        let secret = match self.former.get(key) {
+            Some(former) => &former.secret,
+            None if key == self.chain.secret.fingerprint() => &self.chain.secret,
+            None => return None,
+        };
+        let session = Session::new(secret.room_key());
+        Some(match room || self.chain.cut_off {
+            true => session,
+            false => session.read_only(),
+        })
+    }
+
+    /// Checks that a peer's session still syncs what it should (the room's keys may have
+    /// moved on since it connected): a session that changes sides starts over; a peer under a
+    /// key this device never had is dropped. Returns whether the peer syncs the room.
+    fn settle(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) -> Option<bool> {
+        let p = self.peers.get(peer)?;
+        let (key, member, was) = (p.key.clone(), p.member.clone(), p.room);
+        let Some(room) = self.syncs_room(&key, member.as_deref()) else {
+            // Under a key this device never moved on from (a rival's it never held): closed.
+            self.peers.remove(peer);
+            links.drop_peer(peer, now);
+            return None;
+        };
+        if room != was {
+            let session = self.session(&key, room)?;
+            let p = self.peers.get_mut(peer)?;
+            p.session = session;
+            p.room = room;
+        }
+        Some(room)
     }
 
     /// The peer went away.
@@ -356,24 +436,24 @@ impl Replica {
         store: &mut dyn ChunkStore,
         links: &mut dyn PeerLinks,
     ) -> Outcome {
+        let Some(room) = self.settle(peer, now, links) else {
+            return Outcome::Unknown;
+        };
         let Some(p) = self.peers.get_mut(peer) else {
             return Outcome::Unknown;
         };
-        if p.key != self.chain.secret.fingerprint() && !self.former.contains_key(&p.key) {
-            // Under a key this device never moved on from (a rival's it never held): closed.
-            self.peers.remove(peer);
-            links.drop_peer(peer, now);
-            return Outcome::Unknown;
-        }
-        let result = if !self.former.contains_key(&p.key) {
+        let result = if room {
             let since = self.room.changes_read();
             let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
             self.room.note_arrivals(since, now);
             result
         } else {
-            // Under a former key: applied to the room as it was, never to the room — but a rival
-            // rotation of that key written elsewhere (and what it was written on) is taken
-            // into the room, so that concurrent rotations end on one key everywhere.
+            // Under a former key, to a peer not given the key in force: read only, nothing of
+            // theirs is taken. A device cut off takes what they send into the room as it was,
+            // looking for a key it was given since (a grant, a later rotation with a box for
+            // it) or a rival rotation that counts: that (and what it was written on) is taken
+            // into the room, so that concurrent rotations end on one key everywhere and a
+            // member left out of a rotation gets the room back.
             let Some(frozen) = frozen(&mut self.former, &p.key, &mut self.room) else {
                 return Outcome::Unknown;
             };
@@ -395,7 +475,7 @@ impl Replica {
                 partial => partial,
             });
             if let Some(mut rival) = rival {
-                if self.rival_counts(&mut rival, &key) {
+                if self.brings_key(&mut rival, &key) {
                     let heads = self.room.doc_mut().get_heads();
                     if self.room.doc_mut().merge(&mut rival).is_ok()
                         && self.room.doc_mut().get_heads() != heads
@@ -440,20 +520,26 @@ impl Replica {
     }
 
     /// Whether `rival` (a rotation's change and its past, met under the former key `key`)
-    /// brings a rotation of `key` that counts — signed, by a member admitted where it was
+    /// brings this device a key it was given (a grant or a rotation with a box for its member)
+    /// or a rotation of `key` that counts — signed, by a member admitted where it was
     /// written — and whose author is admitted in the room as it stands here. Anything else
     /// that only looks like a rotation (a removed member's, one made up to carry other
     /// changes along) brings nothing into the room.
-    fn rival_counts(&mut self, rival: &mut AutoCommit, key: &str) -> bool {
+    fn brings_key(&mut self, rival: &mut AutoCommit, key: &str) -> bool {
         let admitted = self.room.admitted();
         let known = self.room.rotation_authors(key);
         let Some(trial) = self.room.trial_merge(rival) else {
             return false;
         };
-        let counts = trial
-            .rotation_authors(key)
-            .difference(&known)
-            .any(|author| admitted.contains(author));
+        let chain = trial.key_chain(&self.me, &self.first);
+        let given = !chain.cut_off
+            && (self.chain.cut_off
+                || chain.secret.fingerprint() != self.chain.secret.fingerprint());
+        let counts = given
+            || trial
+                .rotation_authors(key)
+                .difference(&known)
+                .any(|author| admitted.contains(author));
         if !counts {
             self.notice(
                 "a rotation from a former key's peer was not taken: it does not count".into(),
@@ -488,15 +574,13 @@ impl Replica {
     }
 
     fn pump(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) {
+        let Some(room) = self.settle(peer, now, links) else {
+            return;
+        };
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
-        if p.key != self.chain.secret.fingerprint() && !self.former.contains_key(&p.key) {
-            self.peers.remove(peer);
-            links.drop_peer(peer, now);
-            return;
-        }
-        let frames = if !self.former.contains_key(&p.key) {
+        let frames = if room {
             p.session.outgoing(&mut self.room.doc_mut(), now)
         } else {
             match frozen(&mut self.former, &p.key, &mut self.room) {
@@ -555,7 +639,7 @@ impl Replica {
         let mut states: Vec<PeerState> = Vec::new();
         let current = self.chain.secret.fingerprint();
         for (id, p) in self.peers.iter_mut() {
-            if p.key != current {
+            if !p.room && p.key != current {
                 continue; // still on a former key: not in the room with this device
             }
             let up_to_date = p.session.status(&mut self.room.doc_mut()).up_to_date();

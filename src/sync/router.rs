@@ -152,6 +152,11 @@ impl Router {
         }
     }
 
+    /// The member whose key signed for `device`, if its signals said so.
+    pub fn member_of(&self, device: &str) -> Option<&str> {
+        self.bound.get(device).map(String::as_str)
+    }
+
     /// The room's admitted members now.
     pub fn set_admitted(&mut self, admitted: std::collections::BTreeSet<String>) {
         self.admitted = admitted;

@@ -118,6 +118,13 @@ impl Session {
         self
     }
 
+    /// A session that never applies what the peer sends (and says so, so an honest peer sends
+    /// no changes): for a peer that may only read the room as it was.
+    pub fn read_only(mut self) -> Self {
+        self.state.set_read_only(true);
+        self
+    }
+
     /// The sealed frames to send now (`now` in ms), if the peer is missing anything (or must
     /// learn our heads).
     pub fn outgoing(&mut self, doc: &mut AutoCommit, now: i64) -> Vec<Vec<u8>> {
@@ -229,10 +236,26 @@ impl Session {
                     self.state.last_sent_heads.clone(),
                 )
             });
+        // A peer that does not know what this side last took as shared answers with its heads
+        // and an empty summary (automerge's reset message). If it holds changes this side
+        // lacks, this side would keep naming the same last sync and the peer keep answering
+        // so, for ever (seen when one side of a connection started its session over): this
+        // side forgets what it took as shared, so its next summary covers everything.
+        let lost_track = message.need.is_empty()
+            && message.changes.is_empty()
+            && matches!(message.have.as_slice(), [have] if have.last_sync.is_empty()
+                && have.bloom.to_bytes().is_empty())
+            && !message
+                .heads
+                .iter()
+                .all(|h| doc.get_change_by_hash(h).is_some());
         let before = doc.get_heads();
         doc.sync()
             .receive_sync_message(&mut self.state, message)
             .map_err(|e| Rejected::Apply(e.to_string()))?;
+        if lost_track {
+            self.state.shared_heads.clear();
+        }
         if let Some((hashes, heads)) = sent {
             self.state.sent_hashes = hashes;
             self.state.last_sent_heads = heads;
@@ -481,6 +504,39 @@ mod tests {
             }
         }
         panic!("no quiescence");
+    }
+
+    /// One side of a connection starts its session over, read only, on an older copy that has
+    /// a change the other lacks (a device serving the room as it was): the other side's last
+    /// sync names a change that copy does not have. Before, the two answered each other with
+    /// the same two messages for ever; now the other side starts its summary over and gets
+    /// the change.
+    #[test]
+    fn a_peer_that_lost_track_of_the_last_sync_gets_what_it_lacks() {
+        let secret = RoomSecret::generate();
+        let author = me();
+        let mut base = RoomDoc::create("room-1", "Tools", 1).unwrap();
+        base.add_post(&author, post("base"), 2).unwrap();
+        let copy = |room: &mut RoomDoc| {
+            RoomDoc::load_chunks("room-1", [room.doc_mut().save().as_slice()]).unwrap()
+        };
+        let (mut n, mut room, mut older) = (copy(&mut base), copy(&mut base), copy(&mut base));
+        room.add_post(&author, post("in the room"), 3).unwrap();
+        older
+            .add_post(&author, post("only in the older copy"), 3)
+            .unwrap();
+        let mut sn = Session::new(secret.room_key());
+        let mut sr = Session::new(secret.room_key());
+        exchange(&mut n, &mut sn, &mut room, &mut sr);
+        let mut so = Session::new(secret.room_key()).read_only();
+        exchange(&mut n, &mut sn, &mut older, &mut so);
+        n.reindex();
+        let titles: Vec<String> = n.posts().into_iter().map(|p| p.title).collect();
+        assert!(
+            titles.contains(&"only in the older copy".to_string()),
+            "{titles:?}"
+        );
+        assert_eq!(older.posts().len(), 2, "read only: took nothing");
     }
 
     #[test]

@@ -440,10 +440,12 @@ impl RoomHandle {
     fn on_net(&self, key: &str, event: NetEvent) {
         let now = now_ms();
         match event {
-            NetEvent::Connected(peer) => {
+            NetEvent::Connected(peer, member) => {
                 let view = self.0.borrow().view;
                 view.update(|v| v.unreachable = 0);
-                self.act(|replica, _, links| replica.connected(&peer, key, now, links));
+                self.act(|replica, _, links| {
+                    replica.connected(&peer, key, member.as_deref(), now, links)
+                });
             }
             NetEvent::Woke => self.act(|replica, _, links| replica.woke(now, links)),
             NetEvent::Unreachable(_) => {

@@ -9,7 +9,7 @@
 
 use super::{Signal, MAX_SIGNAL_TEXT};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 /// The most times a signal is passed on from peer to peer.
 pub const MAX_HOPS: u8 = 8;
@@ -21,9 +21,26 @@ pub const FORGET_AFTER_MS: f64 = 60_000.0;
 const PARK_MS: f64 = 10_000.0;
 const MAX_PARKED: usize = 64;
 /// Signal ids are remembered for as long as a signal is fresh (either way), to recognise one
-/// arriving a second time; at most this many (the oldest are let go first).
+/// arriving a second time; at most this many (the oldest are let go first). Letting go by count
+/// opens no replay: each device's newest signals are remembered apart (see [`Mark`]).
 const SEEN_MS: f64 = 2.0 * super::MAX_SIGNAL_AGE_MS as f64;
 const SEEN_CAPACITY: usize = 16_384;
+/// How far behind the newest signal accepted from a device (by their `sent_at`, both on that
+/// device's clock) one of its signals may be and still be heard: signals go by several relays
+/// and through peers, so they may arrive out of order. One further behind has been on its way
+/// longer than this (its device had sent a newer one by then), longer than a connection attempt
+/// waits (10 s, `CONNECT_TIMEOUT_MS` in `net::peer`; an ICE restart waits 3 s): the offer or
+/// answer it carries is given up on already, and announcements come again every few seconds.
+/// Refusing it means that a signal recorded and replayed once its id is let go does nothing.
+/// The same holds for a pairing answer that another tab passes on (see `Mesh::use_code`): carried
+/// by hand, it is refused where newer signals of its device were heard meanwhile. A device whose
+/// clock is set back by more than this is not heard where it was heard until its clock catches up
+/// (or [`SEEN_MS`] passes); a new visit is a new device, heard at once.
+const REORDER_MS: i64 = 10_000;
+/// Ids of a device's signals within [`REORDER_MS`] of its newest kept at most; past this the
+/// earliest is let go and nothing sent at or before it is heard (so a device sending very many
+/// signals at once loses only its own reordered ones).
+const RECENT_PER_DEVICE: usize = 64;
 /// Devices newly heard of per minute: more are not heard (no flooding the mesh with ids).
 pub const NEW_DEVICES_PER_MINUTE: usize = 20;
 /// Data-channel message kinds (first byte), chosen by the mesh.
@@ -99,6 +116,50 @@ pub enum Reach {
     AskForOffer(String),
 }
 
+/// What the router remembers of one device's signals so that none is handled twice, however
+/// many other signals (of any device) come between: a signal older than [`REORDER_MS`] before
+/// the device's newest is refused, and of the newer ones the ids are kept. Only the device can
+/// add to it (its signals are signed), so nobody else can make the router forget it.
+#[derive(Debug)]
+struct Mark {
+    /// The newest `sent_at` accepted from the device (its clock).
+    newest: i64,
+    /// Signals sent at or before this are refused: their ids were let go (see
+    /// [`RECENT_PER_DEVICE`]).
+    floor: i64,
+    /// Signals accepted (`sent_at`, id) within [`REORDER_MS`] of `newest`.
+    recent: BTreeSet<(i64, String)>,
+    /// When a signal of the device was last accepted (the router's clock).
+    at: f64,
+}
+
+impl Mark {
+    /// Whether a signal sent at `sent_at` with `id` is neither too old nor accepted already.
+    fn admits(&self, sent_at: i64, id: &str) -> bool {
+        sent_at > self.floor
+            && sent_at >= self.newest.saturating_sub(REORDER_MS)
+            && !self.recent.contains(&(sent_at, id.to_owned()))
+    }
+
+    /// Notes a signal accepted at `now` (the router's clock).
+    fn accept(&mut self, sent_at: i64, id: &str, now: f64) {
+        self.newest = self.newest.max(sent_at);
+        self.at = now;
+        self.recent.insert((sent_at, id.to_owned()));
+        let oldest = self.newest.saturating_sub(REORDER_MS);
+        while let Some(first) = self.recent.first() {
+            if first.0 < oldest {
+                self.recent.pop_first();
+            } else if self.recent.len() > RECENT_PER_DEVICE {
+                self.floor = self.floor.max(first.0);
+                self.recent.pop_first();
+            } else {
+                break;
+            }
+        }
+    }
+}
+
 /// A device's view of the room's devices and of the signals it has seen.
 pub struct Router {
     me: String,
@@ -111,6 +172,11 @@ pub struct Router {
     arrivals: VecDeque<f64>,
     /// Devices heard of, with when (ms).
     known: BTreeMap<String, f64>,
+    /// Each device's newest signals, kept for [`SEEN_MS`] after its last one was accepted: as
+    /// long as a signal it sent could still be fresh (so not dropped with `known`, a minute
+    /// after it goes quiet, nor when its connection closes or it is ignored). As many as devices
+    /// heard of in that time, which arrive [`NEW_DEVICES_PER_MINUTE`] a minute.
+    marks: BTreeMap<String, Mark>,
     /// Signals waiting for their addressee to connect: (addressee, sealed text, hops, when).
     parked: VecDeque<(String, String, u8, f64)>,
     /// Devices dropped for misbehaving, and until when (ms) nothing of theirs is heard.
@@ -138,6 +204,7 @@ impl Router {
             clock: 0.0,
             arrivals: VecDeque::new(),
             known: BTreeMap::new(),
+            marks: BTreeMap::new(),
             parked: VecDeque::new(),
             ignored: BTreeMap::new(),
             bound: BTreeMap::new(),
@@ -240,7 +307,8 @@ impl Router {
     }
 
     /// A signal arrived over a transport (`via` none) or from a connected peer (`via`, with
-    /// the hops it has made). Returns `None` for one seen before or sent by this device.
+    /// the hops it has made). Returns `None` for one seen before, sent by this device, or sent
+    /// more than `REORDER_MS` (10 s) before the newest one heard from its device.
     pub fn receive(
         &mut self,
         signal: &Signal,
@@ -262,9 +330,25 @@ impl Router {
                 return None;
             }
         }
+        if self
+            .marks
+            .get(&signal.from)
+            .is_some_and(|mark| !mark.admits(signal.sent_at, &signal.id))
+        {
+            return None;
+        }
         if !self.remember(&signal.id) {
             return None;
         }
+        self.marks
+            .entry(signal.from.clone())
+            .or_insert_with(|| Mark {
+                newest: signal.sent_at,
+                floor: i64::MIN,
+                recent: BTreeSet::new(),
+                at: now,
+            })
+            .accept(signal.sent_at, &signal.id, now);
         if self.known.insert(signal.from.clone(), now).is_none() {
             self.arrivals.push_back(now);
         }
@@ -331,9 +415,11 @@ impl Router {
         self.known.remove(peer);
     }
 
-    /// Forgets devices not heard of for a while (and whose they were).
+    /// Forgets devices not heard of for a while (and whose they were), and what it kept of a
+    /// device's signals once none it sent can be fresh any more.
     pub fn expire(&mut self, now: f64) {
         self.known.retain(|_, at| now - *at <= FORGET_AFTER_MS);
+        self.marks.retain(|_, mark| now - mark.at <= SEEN_MS);
         let known = &self.known;
         self.bound.retain(|device, _| known.contains_key(device));
     }
@@ -476,6 +562,32 @@ mod tests {
         }
     }
 
+    /// An announcement to everyone sent at `sent_at` (ms, the sender's clock).
+    fn sent(id: &str, from: &str, sent_at: i64) -> Signal {
+        Signal {
+            sent_at,
+            ..announce(id, from, None)
+        }
+    }
+
+    /// When the tests' signals are sent (ms since the epoch); the router's clock starts there.
+    const T: i64 = 1_800_000_000_000;
+
+    fn at(ms: i64) -> f64 {
+        (T + ms) as f64
+    }
+
+    /// `from` sends `count` signals a millisecond apart from `T + start` ms, all received at
+    /// `at(start)`: how many were heard.
+    fn flood(r: &mut Router, from: &str, start: i64, count: usize) -> usize {
+        (0..count)
+            .filter(|i| {
+                let s = sent(&format!("{from}-{start}-{i}"), from, T + start + *i as i64);
+                r.receive(&s, 0, None, &[], at(start)).is_some()
+            })
+            .count()
+    }
+
     /// A link holder making up 1,000 device ids in a minute: 20 are heard; the next minute,
     /// 20 more. Devices already known are heard as before.
     #[test]
@@ -557,13 +669,134 @@ mod tests {
         assert!(r
             .receive(&announce("x1", "a", None), 0, None, &[], 0.0)
             .is_some());
-        for i in 0..5_000 {
-            r.receive(&announce(&format!("n{i}"), "a", None), 0, None, &[], 1.0);
-        }
+        let heard = (1..=5_000)
+            .filter(|i| {
+                let s = sent(&format!("n{i}"), "a", *i);
+                r.receive(&s, 0, None, &[], 1.0).is_some()
+            })
+            .count();
+        assert_eq!(heard, 5_000);
         assert_eq!(
             r.receive(&announce("x1", "a", None), 0, None, &[], SEEN_MS - 1.0),
             None
         );
+    }
+
+    /// A known device sends more signals than the router keeps ids of, so that an offer of
+    /// another device, recorded from a relay, can be replayed while still fresh: it is refused,
+    /// being older than that device's newest signal; so is the newest one (its id is kept with
+    /// the device), and so they are once the device has gone quiet and been forgotten.
+    #[test]
+    fn a_replay_is_refused_however_many_signals_came_between() {
+        let mut r = Router::new("me", 20);
+        let offer = sent("offer", "victim", T);
+        let newest = sent("newest", "victim", T + 30_000);
+        assert!(r.receive(&offer, 0, None, &[], at(0)).is_some());
+        assert!(r.receive(&newest, 0, None, &[], at(30_000)).is_some());
+        assert_eq!(
+            flood(&mut r, "attacker", 31_000, SEEN_CAPACITY + 1),
+            SEEN_CAPACITY + 1
+        );
+        assert!(!r.seen.contains("offer") && !r.seen.contains("newest"));
+        assert_eq!(r.receive(&offer, 0, None, &[], at(60_000)), None);
+        assert_eq!(r.receive(&newest, 0, None, &[], at(60_000)), None);
+        // Through a peer, too.
+        let peers = ["p".to_string()];
+        assert_eq!(r.receive(&offer, 2, Some("p"), &peers, at(60_000)), None);
+        // The victim goes quiet and is forgotten; its signals are still not heard again.
+        r.expire(at(30_000) + FORGET_AFTER_MS + 1.0);
+        assert!(r.known().all(|k| k != "victim"));
+        assert_eq!(
+            flood(&mut r, "attacker", 100_000, SEEN_CAPACITY + 1),
+            SEEN_CAPACITY + 1
+        );
+        assert_eq!(r.receive(&offer, 0, None, &[], at(120_000)), None);
+        assert_eq!(r.receive(&newest, 0, None, &[], at(120_000)), None);
+        // What it sends anew is heard as before.
+        assert!(r
+            .receive(
+                &sent("back", "victim", T + 120_000),
+                0,
+                None,
+                &[],
+                at(120_000)
+            )
+            .is_some());
+        // Once nothing it sent can be fresh (signals are refused past `MAX_SIGNAL_AGE_MS`),
+        // what was kept of it is let go.
+        r.expire(at(120_000) + SEEN_MS + 1.0);
+        assert!(r.marks.is_empty());
+    }
+
+    /// A device sending more signals at once than the router keeps ids of (per device): the
+    /// ones it let go are not heard again, however many others came between.
+    #[test]
+    fn a_device_s_ids_let_go_are_not_heard_again() {
+        let mut r = Router::new("me", 20);
+        let first = sent("first", "busy", T);
+        assert!(r.receive(&first, 0, None, &[], at(0)).is_some());
+        for i in 0..RECENT_PER_DEVICE {
+            let s = sent(&format!("b{i}"), "busy", T + 1);
+            assert!(r.receive(&s, 0, None, &[], at(0)).is_some());
+        }
+        assert_eq!(
+            flood(&mut r, "other", 1_000, SEEN_CAPACITY + 1),
+            SEEN_CAPACITY + 1
+        );
+        assert!(!r.seen.contains("first"));
+        assert_eq!(r.receive(&first, 0, None, &[], at(2_000)), None);
+        assert!(r
+            .receive(&sent("next", "busy", T + 2), 0, None, &[], at(2_000))
+            .is_some());
+    }
+
+    /// Signals of one device arriving out of order (over different relays and peers) are
+    /// heard within `REORDER_MS` of its newest, each once; further behind, not.
+    #[test]
+    fn signals_out_of_order_are_heard_within_the_allowance() {
+        let mut r = Router::new("me", 20);
+        assert!(r
+            .receive(&sent("newest", "a", T + REORDER_MS), 0, None, &[], at(0))
+            .is_some());
+        let behind = sent("behind", "a", T + 1);
+        let routing = r.receive(&behind, 1, Some("p"), &[], at(1)).expect("heard");
+        assert!(routing.handle);
+        assert_eq!(r.receive(&behind, 0, None, &[], at(2)), None, "once");
+        let edge = sent("edge", "a", T);
+        assert!(r.receive(&edge, 0, None, &[], at(3)).is_some());
+        let too_far = sent("too-far", "a", T - 1);
+        assert_eq!(r.receive(&too_far, 0, None, &[], at(4)), None);
+    }
+
+    /// Each device's signals are measured against its own newest: a device whose clock is
+    /// behind another's (or that sent last a while ago) is heard as before.
+    #[test]
+    fn devices_do_not_affect_each_other_s_newest() {
+        let mut r = Router::new("me", 20);
+        assert!(r
+            .receive(&sent("a1", "a", T + 60_000), 0, None, &[], at(0))
+            .is_some());
+        assert!(r
+            .receive(&sent("b1", "b", T), 0, None, &[], at(1))
+            .is_some());
+        assert!(r
+            .receive(&sent("b2", "b", T - REORDER_MS), 0, None, &[], at(2))
+            .is_some());
+        // a's own older signal is not.
+        assert_eq!(r.receive(&sent("a0", "a", T), 0, None, &[], at(3)), None);
+        // b's newest moving on leaves a's where it was.
+        assert!(r
+            .receive(&sent("b3", "b", T + 600_000), 0, None, &[], at(4))
+            .is_some());
+        assert!(r
+            .receive(
+                &sent("a2", "a", T + 60_000 - REORDER_MS),
+                0,
+                None,
+                &[],
+                at(5)
+            )
+            .is_some());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! speak as another device (and so cannot cut its connections with forged offers). Signals
 //! carry the time they were sent; one older than [`MAX_SIGNAL_AGE_MS`] (or as far ahead) is
 //! refused, so sealed signals recorded and replayed later do nothing (within the window the
-//! router knows their ids).
+//! router knows their ids, and each device's newest signal: see `Router`).
 
 use crate::crypto::{from_base64url, to_base64url, verify, Identity, OpenError, RoomKey};
 use serde::{Deserialize, Serialize};

@@ -208,6 +208,12 @@ impl Replica {
         &self.chain.secret
     }
 
+    /// The key this device held before the one in force (`None` if it never moved on). Devices
+    /// away when the room moved on, or that moved on to a rival key that lost, are met there.
+    pub fn replaced_key(&self) -> Option<&RoomSecret> {
+        self.chain.former.last().map(|(secret, _)| secret)
+    }
+
     /// The room's first secret.
     pub fn first_secret(&self) -> &RoomSecret {
         &self.first

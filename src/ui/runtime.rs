@@ -63,7 +63,9 @@ struct Runtime {
 #[derive(Clone)]
 pub struct RoomHandle(Rc<RefCell<Runtime>>);
 
-/// How long after moving on to a new key devices are still met under the former one.
+/// How long after moving on to a new key devices are still met under the former one. The key
+/// the one in force replaced is kept as long as that one is in force: a member away across the
+/// last rotation, or on a rival key that lost, meets the room there whenever it comes back.
 const FORMER_KEY_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Above this many changes read beyond the kept facts at open, new facts are kept.
@@ -205,7 +207,16 @@ impl RoomHandle {
         let former: Vec<RoomSecret> = {
             let mut rt = handle.0.borrow_mut();
             let now = now_ms();
-            rt.record.former_keys.retain(|(_, until)| *until > now);
+            let replaced = rt.replica.replaced_key().map(RoomSecret::to_base64url);
+            rt.record
+                .former_keys
+                .retain(|(s, until)| *until > now || Some(s) == replaced.as_ref());
+            if let Some(replaced) = replaced {
+                // Moved on while the room was closed (or before former keys were kept).
+                if !rt.record.former_keys.iter().any(|(s, _)| *s == replaced) {
+                    rt.record.former_keys.push((replaced, now + FORMER_KEY_MS));
+                }
+            }
             rt.record
                 .former_keys
                 .iter()

@@ -590,4 +590,48 @@ describe('strong removal', () => {
     assert.ok(fresh.length > 0 && fresh.every(t => topics.get(pb).has(t)), 'Bo meets the others there')
     assert.ok(fresh.every(t => !topics.get(pc).has(t)), 'Cy never reached the new meeting point')
   }))
+  test('a member whose browser was closed while the key changed catches up when it opens the room again', () => withLogs(async () => {
+    const [a, b, c] = await Promise.all(['oa', 'ob', 'oc'].map(n => device(n).open()))
+    const open = async (dev, t) => {
+      const p = await dev.page()
+      await clockAt([p], t)
+      return p
+    }
+    const t0 = Date.now()
+    const pa = await open(a, t0)
+    await pa.goto(servers.app.url)
+    await createRoom(pa, 'Tool library', 'Ana')
+    const oldLink = await shareLink(pa)
+    const pb = await open(b, t0)
+    await joinAndBeVouched(pb, oldLink, 'Tool library', 'Bo', pa)
+    const pc = await open(c, t0)
+    await joinAndBeVouched(pc, oldLink, 'Tool library', 'Cy', pa)
+    await propose(pa, { title: 'Remove Cy', change: 'remove', member: 'Cy' })
+    await stance(pa, 'Remove Cy', 'Agree')
+    await stance(pb, 'Remove Cy', 'Agree')
+    await tallyShows(pa, 'Remove Cy', 2)
+
+    // Bo closes the browser; meanwhile Cy is removed, the room moves on, Ana writes.
+    await b.close()
+    const later = t0 + 3 * DAY
+    await clockAt([pa, pc], later)
+    await recordPassed(pa, 'Remove Cy', 'Removed by consent')
+    await pc.getByTestId('cut-off').filter({ hasText: 'no longer in the room' }).waitFor({ timeout: WAIT })
+    let newLink = oldLink
+    await waitFor('a new link', async () => (newLink = await shareLink(pa)) !== oldLink)
+    await post(pa, { title: 'Drill is back' })
+
+    // Bo opens the room again with the first key only: Ana's device, still listening under it,
+    // sends Bo the room (Bo holds the new key), and Bo's device moves on.
+    await b.open()
+    const pb2 = await open(b, later)
+    await pb2.goto(servers.app.url)
+    await pb2.getByTestId('room-link').filter({ hasText: 'Tool library' }).click()
+    await boardIs(pb2, ['Drill is back'])
+    await waitFor('Bo shares the new link', async () => (await shareLink(pb2)) === newLink)
+    assert.equal(await pb2.getByTestId('cut-off').count(), 0)
+    await post(pb2, { title: 'Ladder free' })
+    await boardIs(pa, ['Drill is back', 'Ladder free'])
+    assert.deepEqual(await titles(pc), [])
+  }))
 })

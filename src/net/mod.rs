@@ -674,6 +674,12 @@ impl Mesh {
         link.send(&framed)
     }
 
+    /// Bytes sent to a peer that wait to go (see `outbox::Outbox::queued`); `None` if it is
+    /// not a peer of this mesh.
+    pub fn queued(&self, peer: &str) -> Option<usize> {
+        self.0.borrow().peers.get(peer).map(PeerLink::queued)
+    }
+
     /// The signaling servers and relays, and whether each is reachable now.
     pub fn transports(&self) -> Vec<TransportStatus> {
         self.0

@@ -444,6 +444,11 @@ impl PeerLink {
         }
     }
 
+    /// Bytes sent that wait in the outbox (see `outbox::Outbox::queued`).
+    pub(crate) fn queued(&self) -> usize {
+        self.0.borrow().outbox.as_ref().map_or(0, |o| o.queued())
+    }
+
     pub(crate) fn close(&self) {
         let inner = self.0.borrow();
         inner.pc.set_onconnectionstatechange(None);

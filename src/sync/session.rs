@@ -43,6 +43,15 @@ pub const WHOLE_DOC_EVERY_MS: i64 = 60_000;
 /// order: a room of any size reaches a new device (a whole document in one message could
 /// pass what a peer accepts, [`MAX_MESSAGE`]).
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
+/// The parts of a large message are handed to the link while it holds less than this many
+/// parts' worth for the peer (one being read, the next ready, so the link never idles); the
+/// others wait in the session. All at once, a room larger than the link's queue (see
+/// `net::outbox::MAX_QUEUED`) overfilled it, and the new device was dropped as not reading.
+pub const PARTS_AHEAD: usize = 2;
+/// Parts waiting this long for a link that reads nothing of what it holds: the peer does not
+/// read. As long as the peer's side keeps a partial message without a new chunk
+/// (`frame::PARTIAL_TTL_MS`): it has let ours go by then anyway.
+pub const NOT_READING_MS: i64 = super::frame::PARTIAL_TTL_MS;
 /// Refused messages within [`STRIKE_WINDOW_MS`] after which the peer is to be dropped.
 pub const STRIKES_TO_DROP: usize = 3;
 pub const STRIKE_WINDOW_MS: i64 = 10 * 60_000;
@@ -93,6 +102,12 @@ pub struct Session {
     part_bytes: usize,
     /// A partly received message was let go: the peer is to be asked to resend.
     resend_due: bool,
+    /// Messages made and not yet handed to the link, encoded: the parts of one message that
+    /// are still to go (see [`PARTS_AHEAD`]).
+    waiting: VecDeque<Vec<u8>>,
+    /// Parts wait for a link without room, which held this many bytes and has read none of
+    /// them since then (ms).
+    stalled: Option<(usize, i64)>,
 }
 
 impl Session {
@@ -109,6 +124,8 @@ impl Session {
             retried_at: None,
             part_bytes: PART_BYTES,
             resend_due: false,
+            waiting: VecDeque::new(),
+            stalled: None,
         }
     }
 
@@ -119,13 +136,72 @@ impl Session {
     }
 
     /// The sealed frames to send now (`now` in ms), if the peer is missing anything (or must
-    /// learn our heads).
+    /// learn our heads): all of them, as to a link that takes everything (tests, simulations;
+    /// the replica uses [`Session::outgoing_queued`]).
     pub fn outgoing(&mut self, doc: &mut AutoCommit, now: i64) -> Vec<Vec<u8>> {
+        self.outgoing_within(doc, now, usize::MAX)
+    }
+
+    /// The sealed frames to send now over a link that holds `queued` bytes for the peer
+    /// already. The parts of a large message go while it holds less than [`PARTS_AHEAD`]
+    /// parts' worth; the others wait here for it to drain (see [`Session::held_back`]), and
+    /// nothing new is made meanwhile. If it does not drain (see [`Session::not_reading`]),
+    /// the peer does not read.
+    pub fn outgoing_queued(
+        &mut self,
+        doc: &mut AutoCommit,
+        now: i64,
+        queued: usize,
+    ) -> Vec<Vec<u8>> {
+        let room = (PARTS_AHEAD * self.part_bytes).saturating_sub(queued);
+        let frames = self.outgoing_within(doc, now, room);
+        self.stalled = match self.stalled {
+            _ if room > 0 || self.waiting.is_empty() => None,
+            // The link read none of what it held since.
+            Some((before, since)) if queued >= before => Some((before, since)),
+            _ => Some((queued, now)),
+        };
+        frames
+    }
+
+    /// Parts have waited [`NOT_READING_MS`] for a link that read nothing of what it holds:
+    /// the peer does not read (it is to be dropped).
+    pub fn not_reading(&self, now: i64) -> bool {
+        self.stalled
+            .is_some_and(|(_, since)| now.saturating_sub(since) >= NOT_READING_MS)
+    }
+
+    /// Frames of the messages waiting, up to about `room` bytes (past it by one part at most;
+    /// none if `room` is 0); a new message is made once none waits.
+    fn outgoing_within(&mut self, doc: &mut AutoCommit, now: i64, room: usize) -> Vec<Vec<u8>> {
+        if self.waiting.is_empty() && room > 0 {
+            self.make(doc, now);
+        }
+        let mut room = room;
+        let mut frames = Vec::new();
+        while room > 0 {
+            let Some(encoded) = self.waiting.pop_front() else {
+                break;
+            };
+            let id = self.next_message_id;
+            self.next_message_id = self.next_message_id.wrapping_add(1);
+            for frame in Frame::split(id, &encoded) {
+                let sealed = self.key.seal(CONTEXT, &frame);
+                room = room.saturating_sub(sealed.len());
+                frames.push(sealed);
+            }
+        }
+        frames
+    }
+
+    /// Makes the next message for the peer, if it is missing anything (or must learn our
+    /// heads), and puts it in parts in the waiting line.
+    fn make(&mut self, doc: &mut AutoCommit, now: i64) {
         if self.restart_pending {
             // Answering a sync reset sends everything again: a few times a minute at most.
             forget_before(&mut self.restarts, now - MINUTE_MS);
             if self.restarts.len() >= RESTARTS_PER_MINUTE {
-                return Vec::new();
+                return;
             }
             self.restarts.push_back(now);
             self.restart_pending = false;
@@ -147,23 +223,14 @@ impl Session {
             *mine = caps;
         }
         let Some(message) = message else {
-            return Vec::new();
+            return;
         };
         let document = message.changes.iter().any(super::wire::is_document);
         if document {
             self.whole_doc_at = Some(now);
         }
-        let mut frames = Vec::new();
-        for encoded in in_parts(message, document, doc, self.part_bytes) {
-            let id = self.next_message_id;
-            self.next_message_id = self.next_message_id.wrapping_add(1);
-            frames.extend(
-                Frame::split(id, &encoded)
-                    .into_iter()
-                    .map(|frame| self.key.seal(CONTEXT, &frame)),
-            );
-        }
-        frames
+        self.waiting
+            .extend(in_parts(message, document, doc, self.part_bytes));
     }
 
     /// Checks, opens, reassembles and applies one message from the peer, arrived at `now`
@@ -249,9 +316,10 @@ impl Session {
         self.strikes.len() >= STRIKES_TO_DROP
     }
 
-    /// A request to start over waits for [`RESTARTS_PER_MINUTE`] to allow its answer.
+    /// Something waits to go out: the answer to a request to start over, for
+    /// [`RESTARTS_PER_MINUTE`] to allow it, or parts of a message, for the link to drain.
     pub fn held_back(&self) -> bool {
-        self.restart_pending
+        self.restart_pending || !self.waiting.is_empty()
     }
 
     /// Bytes held in partly received messages.

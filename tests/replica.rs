@@ -12,7 +12,8 @@ use tequio::replica::{KeyEvent, Limits, Outcome, Replica, IGNORE_MS};
 mod support;
 use support::leb;
 use tequio::sync::{
-    Frame, Rejected, Session, DATA_CONTEXT, MAX_SEALED_FRAME, NOT_READING_MS, RESTARTS_PER_MINUTE,
+    Frame, Rejected, Session, DATA_CONTEXT, LARGE_ANSWERS_PER_MINUTE, MAX_SEALED_FRAME,
+    NOT_READING_MS, RESTARTS_PER_MINUTE,
 };
 
 struct Node {
@@ -468,6 +469,48 @@ fn a_reset_flood_costs_a_few_answers_a_minute() {
     assert!(
         sent >= (RESTARTS_PER_MINUTE - 1) * whole,
         "{sent} (the room is {whole})"
+    );
+}
+
+/// A key holder's 39 bytes: the victim's own heads (so automerge forgets what it sent: the
+/// peer has it all) and an empty Bloom filter since no sync at all (so the peer has nothing).
+/// Each made automerge answer with every change of the room again: 200 such messages in a
+/// minute made the victim send 201 copies of it. Answers carrying a large share of the room
+/// are paced now.
+#[test]
+fn an_empty_filter_with_the_victim_s_heads_does_not_make_it_resend_the_room() {
+    let mut net = Net::new(200, 0);
+    net.link("A", "H");
+    net.settle();
+    let room: usize = net.nodes[0]
+        .replica
+        .room_mut()
+        .doc_mut()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().len())
+        .sum();
+    let heads = net.heads(0);
+    let mut message = vec![0x42];
+    leb(&mut message, heads.len() as u64);
+    for head in &heads {
+        message.extend_from_slice(&head.0);
+    }
+    // No needs; one have: no last sync, an empty filter; no changes.
+    message.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00]);
+    assert_eq!(message.len(), 7 + 32 * heads.len());
+    for i in 0..200u32 {
+        net.now += 300; // 200 in a minute
+        let frames = net.frames(100 + i, &message);
+        assert_eq!(net.receive("H", "A", &frames[0]), Outcome::Unchanged);
+        net.settle();
+    }
+    // What went to H: its first sync (the room once) and the answers to the 200.
+    let sent: usize = net.to_others.iter().map(|(_, _, b)| b.len()).sum();
+    assert!(
+        sent < (LARGE_ANSWERS_PER_MINUTE + 1) * room,
+        "{sent} bytes sent for a room of {room} ({} copies)",
+        sent / room
     );
 }
 

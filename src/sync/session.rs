@@ -4,7 +4,7 @@
 use super::frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
 use crate::crypto::{OpenError, RoomKey, SEAL_OVERHEAD};
 use automerge::sync::{Message, MessageFlags, MessageVersion, State, SyncDoc};
-use automerge::{AutoCommit, ReadDoc};
+use automerge::{AutoCommit, ChangeHash, ReadDoc};
 use std::collections::VecDeque;
 
 /// The largest sealed data-channel message accepted; anything larger is dropped unread.
@@ -43,6 +43,18 @@ pub const WHOLE_DOC_EVERY_MS: i64 = 60_000;
 /// order: a room of any size reaches a new device (a whole document in one message could
 /// pass what a peer accepts, [`MAX_MESSAGE`]).
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
+/// An answer carrying more than this share of the room's change bytes (here a quarter) is
+/// large: a new device's first sync, the answer to a peer that asked to start over — or to a
+/// message made for this side to send again what it sent (a peer's own heads and an empty
+/// Bloom filter did: every change, each time). At most [`LARGE_ANSWERS_PER_MINUTE`] go to a
+/// peer a minute; a later one waits (see [`Session::held_back`]), and nothing after it goes.
+pub const LARGE_ANSWER_SHARE: usize = 4;
+/// Answers within one frame are never large, whatever the room's size (in a small room each
+/// is a large share of it): small updates never wait.
+pub const LARGE_ANSWER_FLOOR: usize = CHUNK_PAYLOAD;
+/// Large answers to one peer a minute: an honest one needs one for its first sync, and one
+/// each time it asks to start over, which it does at most every [`RETRY_EVERY_MS`].
+pub const LARGE_ANSWERS_PER_MINUTE: usize = (MINUTE_MS / RETRY_EVERY_MS) as usize;
 /// The parts of a large message are handed to the link while it holds less than this many
 /// parts' worth for the peer (one being read, the next ready, so the link never idles); the
 /// others wait in the session. All at once, a room larger than the link's queue (see
@@ -108,6 +120,12 @@ pub struct Session {
     /// Parts wait for a link without room, which held this many bytes and has read none of
     /// them since then (ms).
     stalled: Option<(usize, i64)>,
+    /// The message waiting is a large answer (see [`LARGE_ANSWER_SHARE`]) not yet sent.
+    large_waiting: bool,
+    /// When large answers went (within the last minute).
+    large_sent: VecDeque<i64>,
+    /// The room's change bytes, and the heads they were counted at.
+    room_bytes: Option<(Vec<ChangeHash>, usize)>,
 }
 
 impl Session {
@@ -126,6 +144,9 @@ impl Session {
             resend_due: false,
             waiting: VecDeque::new(),
             stalled: None,
+            large_waiting: false,
+            large_sent: VecDeque::new(),
+            room_bytes: None,
         }
     }
 
@@ -176,6 +197,14 @@ impl Session {
     fn outgoing_within(&mut self, doc: &mut AutoCommit, now: i64, room: usize) -> Vec<Vec<u8>> {
         if self.waiting.is_empty() && room > 0 {
             self.make(doc, now);
+        }
+        if self.large_waiting {
+            forget_before(&mut self.large_sent, now - MINUTE_MS);
+            if self.large_sent.len() >= LARGE_ANSWERS_PER_MINUTE {
+                return Vec::new();
+            }
+            self.large_sent.push_back(now);
+            self.large_waiting = false;
         }
         let mut room = room;
         let mut frames = Vec::new();
@@ -229,8 +258,28 @@ impl Session {
         if document {
             self.whole_doc_at = Some(now);
         }
+        let carried: usize = message.changes.iter().map(<[u8]>::len).sum();
+        self.large_waiting = carried > LARGE_ANSWER_FLOOR
+            && carried.saturating_mul(LARGE_ANSWER_SHARE) > self.room_bytes(doc);
         self.waiting
             .extend(in_parts(message, document, doc, self.part_bytes));
+    }
+
+    /// The bytes of the room's changes (counted again only once it changed).
+    fn room_bytes(&mut self, doc: &mut AutoCommit) -> usize {
+        let heads = doc.get_heads();
+        match &self.room_bytes {
+            Some((at, bytes)) if *at == heads => *bytes,
+            _ => {
+                let bytes = doc
+                    .get_changes(&[])
+                    .iter()
+                    .map(|c| c.raw_bytes().len())
+                    .sum();
+                self.room_bytes = Some((heads, bytes));
+                bytes
+            }
+        }
     }
 
     /// Checks, opens, reassembles and applies one message from the peer, arrived at `now`
@@ -317,7 +366,8 @@ impl Session {
     }
 
     /// Something waits to go out: the answer to a request to start over, for
-    /// [`RESTARTS_PER_MINUTE`] to allow it, or parts of a message, for the link to drain.
+    /// [`RESTARTS_PER_MINUTE`] to allow it, a large answer, for
+    /// [`LARGE_ANSWERS_PER_MINUTE`], or parts of a message, for the link to drain.
     pub fn held_back(&self) -> bool {
         self.restart_pending || !self.waiting.is_empty()
     }
@@ -803,6 +853,63 @@ mod tests {
             .sum();
         assert!(later > whole / 2, "held answer: {later} bytes");
         assert!(!s.held_back());
+    }
+
+    /// Large answers (here each carries a value larger than the room was before) go to a
+    /// peer three times a minute; the fourth waits until the first is a minute old (nothing
+    /// after it goes meanwhile), then goes. Small ones never wait.
+    #[test]
+    fn large_answers_go_a_few_times_a_minute_and_the_next_waits() {
+        use automerge::transaction::Transactable;
+        let key = RoomSecret::generate().room_key();
+        let (mut a, mut b) = (AutoCommit::new(), AutoCommit::new());
+        let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key));
+        // One round each way at `now`: what A sent (bytes).
+        let round =
+            |a: &mut AutoCommit, sa: &mut Session, b: &mut AutoCommit, sb: &mut Session, now| {
+                let out: Vec<Vec<u8>> = sa.outgoing(a, now);
+                for f in &out {
+                    sb.receive(b, f, now).unwrap();
+                }
+                for f in sb.outgoing(b, now) {
+                    sa.receive(a, &f, now).unwrap();
+                }
+                out.iter().map(Vec::len).sum::<usize>()
+            };
+        let write = |a: &mut AutoCommit, name: &str, bytes: usize| {
+            let mut value = vec![0u8; bytes];
+            crate::crypto::random_bytes(&mut value);
+            a.put(automerge::ROOT, name, value).unwrap();
+            a.commit();
+        };
+        write(&mut a, "small", 100);
+        for now in 0..3 {
+            round(&mut a, &mut sa, &mut b, &mut sb, now);
+        }
+        let mut size = 100 * 1024;
+        for (i, now) in [1_000, 2_000, 3_000].into_iter().enumerate() {
+            write(&mut a, &format!("large {i}"), size);
+            assert!(
+                round(&mut a, &mut sa, &mut b, &mut sb, now) > size,
+                "large {i} went"
+            );
+            // Small updates in between go at once.
+            write(&mut a, &format!("small {i}"), 100);
+            let small = round(&mut a, &mut sa, &mut b, &mut sb, now);
+            assert!(small > 0 && small < LARGE_ANSWER_FLOOR);
+            size *= 2;
+        }
+        write(&mut a, "large 3", size);
+        assert_eq!(round(&mut a, &mut sa, &mut b, &mut sb, 4_000), 0);
+        assert!(sa.held_back());
+        write(&mut a, "small 3", 100);
+        assert_eq!(round(&mut a, &mut sa, &mut b, &mut sb, 60_999), 0, "waits");
+        assert!(round(&mut a, &mut sa, &mut b, &mut sb, 61_000) > size);
+        assert!(!sa.held_back());
+        for now in 61_001..61_010 {
+            round(&mut a, &mut sa, &mut b, &mut sb, now);
+        }
+        assert_eq!(b.get_heads(), a.get_heads());
     }
 
     #[test]

@@ -334,25 +334,27 @@ impl Session {
         if reset {
             self.restart_pending = true;
         }
-        // Automerge takes a message with no heads for a peer that lost its data and forgets
-        // what it sent: then it sends the whole room again. Within one connection a peer
-        // loses nothing, and such a message has only crossed this side's answer on the way
-        // (both sides speak first when a connection opens): what was sent stays sent.
-        let sent =
-            (message.heads.is_empty() && !reset && !self.state.sent_hashes.is_empty()).then(|| {
-                (
-                    self.state.sent_hashes.clone(),
-                    self.state.last_sent_heads.clone(),
-                )
-            });
+        // What was sent stays sent unless the peer asks to start over (answered a few times a
+        // minute, see `outgoing`): within one connection a peer loses nothing. Automerge
+        // forgets what it sent once the peer's heads include it, and sends it again to a peer
+        // that then says it lacks it — a peer's own heads and an empty Bloom filter made it
+        // send every change again, for each 39-byte message. (The session keeps the hash of
+        // every change it sent on the connection then: 32 bytes a change.)
+        let sent = (!reset).then(|| std::mem::take(&mut self.state.sent_hashes));
+        // Automerge takes a message with no heads for a peer that lost its data, and starts
+        // over: it sends the whole room again. Such a message has only crossed this side's
+        // answer on the way (both sides speak first when a connection opens).
+        let last_sent = (message.heads.is_empty() && sent.as_ref().is_some_and(|s| !s.is_empty()))
+            .then(|| self.state.last_sent_heads.clone());
         let before = doc.get_heads();
-        doc.sync()
-            .receive_sync_message(&mut self.state, message)
-            .map_err(|e| Rejected::Apply(e.to_string()))?;
-        if let Some((hashes, heads)) = sent {
-            self.state.sent_hashes = hashes;
+        let applied = doc.sync().receive_sync_message(&mut self.state, message);
+        if let Some(sent) = sent {
+            self.state.sent_hashes = sent;
+        }
+        if let Some(heads) = last_sent {
             self.state.last_sent_heads = heads;
         }
+        applied.map_err(|e| Rejected::Apply(e.to_string()))?;
         Ok(Received::Applied {
             changed: doc.get_heads() != before,
         })
@@ -824,6 +826,37 @@ mod tests {
         );
         // A minute later the whole document may go again.
         assert!(answer(&mut s, &mut room, &empty, 60_000 + 100 * 590) > whole);
+    }
+
+    /// A peer's own heads and an empty Bloom filter since no sync (39 bytes): automerge took
+    /// the heads to mean the peer has everything sent, forgot it, then read the filter as
+    /// the peer having nothing, and sent every change again — each time. What was sent stays
+    /// sent now: the answers are small.
+    #[test]
+    fn a_peer_s_heads_with_an_empty_filter_get_nothing_sent_again() {
+        let key = RoomSecret::generate().room_key();
+        let mut room = big_room(100);
+        let mut b = RoomDoc::empty("room-1");
+        let mut s = Session::new(key.clone());
+        let mut sb = Session::new(key);
+        exchange(&mut room, &mut s, &mut b, &mut sb);
+        let heads = room.doc_mut().get_heads();
+        let mut message = vec![0x42, heads.len() as u8];
+        for head in &heads {
+            message.extend_from_slice(&head.0);
+        }
+        message.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00]);
+        let sent: usize = (0..20)
+            .map(|i| answer(&mut s, &mut room, &message, 1_000 + i))
+            .sum();
+        assert!(sent < 20 * 1024, "{sent} bytes sent again");
+        // A request to start over is still answered with what the peer lacks.
+        let first = room.doc_mut().get_changes(&[])[0].hash();
+        let mut reset = vec![0x42, 0x01];
+        reset.extend_from_slice(&first.0);
+        reset.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x02, 0x85]);
+        let whole = room.doc_mut().save().len();
+        assert!(answer(&mut s, &mut room, &reset, 2_000) > whole / 2);
     }
 
     /// A sync reset with a filter of nothing: everything again, each time. Answered three

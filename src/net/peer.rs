@@ -444,9 +444,9 @@ impl PeerLink {
         }
     }
 
-    /// Bytes sent that wait in the outbox (see `outbox::Outbox::queued`).
-    pub(crate) fn queued(&self) -> usize {
-        self.0.borrow().outbox.as_ref().map_or(0, |o| o.queued())
+    /// Bytes sent that have not gone on the wire yet (see `outbox::Outbox::unsent`).
+    pub(crate) fn unsent(&self) -> usize {
+        self.0.borrow().outbox.as_ref().map_or(0, |o| o.unsent())
     }
 
     pub(crate) fn close(&self) {

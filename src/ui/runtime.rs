@@ -151,7 +151,7 @@ impl PeerLinks for MeshLinks {
     fn queued(&self, peer: &str) -> usize {
         self.meshes
             .iter()
-            .find_map(|mesh| mesh.queued(peer))
+            .find_map(|mesh| mesh.unsent(peer))
             .unwrap_or(0)
     }
 

@@ -124,7 +124,8 @@ pub struct Session {
     large_waiting: bool,
     /// When large answers went (within the last minute).
     large_sent: VecDeque<i64>,
-    /// The room's change bytes, and the heads they were counted at.
+    /// The room's change bytes, and the heads they were counted at (see
+    /// [`Session::room_bytes`]).
     room_bytes: Option<(Vec<ChangeHash>, usize)>,
 }
 
@@ -265,21 +266,19 @@ impl Session {
             .extend(in_parts(message, document, doc, self.part_bytes));
     }
 
-    /// The bytes of the room's changes (counted again only once it changed).
+    /// The bytes of the room's changes: counted once, then what came since added (a device
+    /// passing on a large room part by part counts each part, not the room each time).
     fn room_bytes(&mut self, doc: &mut AutoCommit) -> usize {
         let heads = doc.get_heads();
-        match &self.room_bytes {
-            Some((at, bytes)) if *at == heads => *bytes,
-            _ => {
-                let bytes = doc
-                    .get_changes(&[])
-                    .iter()
-                    .map(|c| c.raw_bytes().len())
-                    .sum();
-                self.room_bytes = Some((heads, bytes));
-                bytes
-            }
-        }
+        let (at, counted) = self.room_bytes.take().unwrap_or_default();
+        let bytes = if at == heads {
+            counted
+        } else {
+            let since = doc.get_changes(&at);
+            counted + since.iter().map(|c| c.raw_bytes().len()).sum::<usize>()
+        };
+        self.room_bytes = Some((heads, bytes));
+        bytes
     }
 
     /// Checks, opens, reassembles and applies one message from the peer, arrived at `now`
@@ -943,6 +942,9 @@ mod tests {
             round(&mut a, &mut sa, &mut b, &mut sb, now);
         }
         assert_eq!(b.get_heads(), a.get_heads());
+        // The room's bytes, counted as it grew, are its bytes.
+        let all: usize = a.get_changes(&[]).iter().map(|c| c.raw_bytes().len()).sum();
+        assert_eq!(sa.room_bytes(&mut a), all);
     }
 
     #[test]

@@ -473,6 +473,48 @@ fn a_reset_flood_costs_a_few_answers_a_minute() {
     );
 }
 
+/// A key holder's 39 bytes: the victim's own heads (so automerge forgets what it sent: the
+/// peer has it all) and an empty Bloom filter since no sync at all (so the peer has nothing).
+/// Each made automerge answer with every change of the room again: 200 such messages in a
+/// minute made the victim send 201 copies of it. What was sent stays sent now (and answers
+/// carrying a large share of the room are paced).
+#[test]
+fn an_empty_filter_with_the_victim_s_heads_does_not_make_it_resend_the_room() {
+    let mut net = Net::new(200, 0);
+    net.link("A", "H");
+    net.settle();
+    let room: usize = net.nodes[0]
+        .replica
+        .room_mut()
+        .doc_mut()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().len())
+        .sum();
+    let heads = net.heads(0);
+    let mut message = vec![0x42];
+    leb(&mut message, heads.len() as u64);
+    for head in &heads {
+        message.extend_from_slice(&head.0);
+    }
+    // No needs; one have: no last sync, an empty filter; no changes.
+    message.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00]);
+    assert_eq!(message.len(), 7 + 32 * heads.len());
+    for i in 0..200u32 {
+        net.now += 300; // 200 in a minute
+        let frames = net.frames(100 + i, &message);
+        assert_eq!(net.receive("H", "A", &frames[0]), Outcome::Unchanged);
+        net.settle();
+    }
+    // What went to H: its first sync (the room, once) and the answers to the 200.
+    let sent: usize = net.to_others.iter().map(|(_, _, b)| b.len()).sum();
+    assert!(
+        sent < 2 * room,
+        "{sent} bytes sent for a room of {room} ({} copies)",
+        sent / room
+    );
+}
+
 /// Partial messages that never complete, from several attackers: bounded in all (here with a
 /// bound of 2 MiB; per peer, `sync::Reassembler` holds one message's worth), and dropped when
 /// they go quiet.
@@ -484,6 +526,7 @@ fn partial_messages_from_attackers_stay_within_the_bounds() {
     net.nodes.push(Node {
         replica: n.replica.with_limits(Limits {
             partial_total: bound,
+            ..Limits::default()
         }),
         ..n
     });
@@ -538,6 +581,142 @@ fn a_peer_that_does_not_read_is_dropped() {
         .iter()
         .any(|(p, until)| p == "H" && *until == net.now + tequio::replica::SLOW_PEER_IGNORE_MS));
     assert_converged(&mut net);
+}
+
+/// A's room (200 posts) with small bounds: parts of 16 KiB, and a link that holds at most
+/// 64 KiB for a peer — as in the browser, where a peer's outbox holds the largest message and
+/// 32 MiB, and parts are 8 MiB. A room larger than that bound is to reach B all the same.
+fn room_larger_than_the_link() -> (Net, usize) {
+    let mut net = Net::new(200, 1);
+    let a = net.nodes.remove(0);
+    net.nodes.insert(
+        0,
+        Node {
+            replica: a.replica.with_limits(Limits {
+                part_bytes: 16 * 1024,
+                ..Limits::default()
+            }),
+            links: MemoryLinks {
+                max_queued: Some(64 * 1024),
+                ..MemoryLinks::default()
+            },
+            ..a
+        },
+    );
+    let room: usize = net.nodes[0]
+        .replica
+        .room_mut()
+        .doc_mut()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().len())
+        .sum();
+    assert!(
+        room > 64 * 1024 + 32 * 1024,
+        "the room ({room} bytes) passes the bound"
+    );
+    net.link("A", "B");
+    (net, room)
+}
+
+/// One second on a link from replica `slow` that reads `bytes` of what it holds (the oldest
+/// first; one frame at least, if any): those are delivered, everything else moves as in
+/// [`Net::settle`], then every replica ticks.
+fn a_second_of_slow_reading(net: &mut Net, slow: usize, bytes: usize) {
+    net.now += 1_000;
+    let mut budget = bytes;
+    let mut moving: Vec<(usize, String, Vec<u8>)> = Vec::new();
+    while budget > 0 {
+        let Some((peer, frame)) = net.nodes[slow].links.sent.pop_front() else {
+            break;
+        };
+        budget = budget.saturating_sub(frame.len());
+        moving.push((slow, peer, frame));
+    }
+    loop {
+        for i in 0..net.nodes.len() {
+            let n = &mut net.nodes[i];
+            for event in n.store.complete() {
+                n.replica.on_store(event, &mut n.store);
+            }
+            net.dropped.extend(std::mem::take(&mut n.links.dropped));
+            if i != slow {
+                moving.extend(n.links.sent.drain(..).map(|(p, f)| (i, p, f)));
+            }
+        }
+        if moving.is_empty() {
+            break;
+        }
+        for (i, peer, frame) in std::mem::take(&mut moving) {
+            let from = net.nodes[i].id.clone();
+            if let Some((to, me_there)) = net.links.get(&(from, peer)).cloned() {
+                let outcome = net.receive(&me_there, &to, &frame);
+                assert!(!matches!(outcome, Outcome::Refused(_)), "{outcome:?}");
+            }
+        }
+    }
+    let now = net.now;
+    for n in &mut net.nodes {
+        n.replica.tick(now, &mut n.links);
+        net.dropped.extend(std::mem::take(&mut n.links.dropped));
+    }
+}
+
+/// A new device on a slow link gets a room larger than what its link may hold: the parts go
+/// as the link drains. Before, all went at once, overfilled the link, and the new device was
+/// dropped as not reading — never to get the room.
+#[test]
+fn a_room_larger_than_the_link_holds_reaches_a_slow_reader() {
+    let (mut net, room) = room_larger_than_the_link();
+    let b = net.label("B");
+    // 16 KiB a second: the room takes a few seconds, and a part is always on its way.
+    for _ in 0..60 {
+        a_second_of_slow_reading(&mut net, 0, 16 * 1024);
+        assert!(
+            tequio::replica::PeerLinks::queued(&net.nodes[0].links, &b) <= 64 * 1024,
+            "within the bound"
+        );
+        if net.nodes[1].replica.room().posts().len() == 200 {
+            break;
+        }
+    }
+    assert!(net.dropped.is_empty(), "dropped: {:?}", net.dropped);
+    assert_eq!(
+        net.nodes[1].replica.room().posts(),
+        net.nodes[0].replica.room().posts(),
+        "B has the room of {room} bytes"
+    );
+    let notices = net.nodes[0].replica.take_notices();
+    assert!(notices.is_empty(), "{notices:?}");
+}
+
+/// The same link stops reading: what it holds does not drain, the parts still to go wait,
+/// and once nothing was read for `NOT_READING_MS` the peer is dropped for not reading.
+#[test]
+fn a_link_that_stops_reading_is_dropped_after_a_while() {
+    let (mut net, _) = room_larger_than_the_link();
+    a_second_of_slow_reading(&mut net, 0, 16 * 1024);
+    let stopped = net.now;
+    let b = net.label("B");
+    let mut dropped_at = None;
+    for _ in 0..60 {
+        a_second_of_slow_reading(&mut net, 0, 0);
+        if !net.nodes[0].replica.peers().any(|p| *p == b) {
+            dropped_at = Some(net.now);
+            break;
+        }
+    }
+    let dropped_at = dropped_at.expect("B dropped");
+    assert!(
+        dropped_at >= stopped + tequio::sync::NOT_READING_MS
+            && dropped_at <= stopped + tequio::sync::NOT_READING_MS + 2_000,
+        "dropped {} ms after it stopped reading",
+        dropped_at - stopped
+    );
+    assert!(net
+        .dropped
+        .iter()
+        .any(|(p, until)| *p == b && *until == dropped_at + tequio::replica::SLOW_PEER_IGNORE_MS));
 }
 
 const DAY: i64 = 24 * 3_600_000;

@@ -680,6 +680,12 @@ impl Mesh {
         link.send(&framed)
     }
 
+    /// Bytes sent to a peer that have not gone on the wire yet (see `outbox::Outbox::unsent`);
+    /// `None` if it is not a peer of this mesh.
+    pub fn unsent(&self, peer: &str) -> Option<usize> {
+        self.0.borrow().peers.get(peer).map(PeerLink::unsent)
+    }
+
     /// The signaling servers and relays, and whether each is reachable now.
     pub fn transports(&self) -> Vec<TransportStatus> {
         self.0

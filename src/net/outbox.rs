@@ -78,6 +78,14 @@ impl Outbox {
         self.inner.borrow().queued_bytes
     }
 
+    /// Bytes sent through it that have not gone on the wire yet: those in the queue and those
+    /// the channel buffers. The queue alone stands still while the channel drains from
+    /// `HIGH_WATER` to `LOW_WATER` (half a minute on a slow link); this moves as it drains.
+    pub fn unsent(&self) -> usize {
+        let inner = self.inner.borrow();
+        inner.queued_bytes + inner.channel.buffered_amount() as usize
+    }
+
     /// Stops listening to the channel.
     pub fn close(&self) {
         self.inner.borrow().channel.set_onbufferedamountlow(None);

@@ -445,6 +445,11 @@ impl PeerLink {
         }
     }
 
+    /// Bytes sent that have not gone on the wire yet (see `outbox::Outbox::unsent`).
+    pub(crate) fn unsent(&self) -> usize {
+        self.0.borrow().outbox.as_ref().map_or(0, |o| o.unsent())
+    }
+
     pub(crate) fn close(&self) {
         let inner = self.0.borrow();
         inner.pc.set_onconnectionstatechange(None);

@@ -100,15 +100,29 @@ pub struct MemoryLinks {
     pub dropped: Vec<(String, i64)>,
     /// Peers whose queue is full: sends to them fail.
     pub full: Vec<String>,
+    /// The most bytes a peer's frames in `sent` may come to (none: no bound); a send past it
+    /// fails, as the browser's outbox does past `net::outbox::MAX_QUEUED`.
+    pub max_queued: Option<usize>,
 }
 
 impl PeerLinks for MemoryLinks {
     fn send(&mut self, peer: &str, sealed: &[u8]) -> Sent {
-        if self.full.iter().any(|p| p == peer) {
+        let past_bound = self
+            .max_queued
+            .is_some_and(|max| self.queued(peer) + sealed.len() > max);
+        if past_bound || self.full.iter().any(|p| p == peer) {
             return Sent::Full;
         }
         self.sent.push_back((peer.to_owned(), sealed.to_vec()));
         Sent::Queued
+    }
+
+    fn queued(&self, peer: &str) -> usize {
+        self.sent
+            .iter()
+            .filter(|(to, _)| to == peer)
+            .map(|(_, bytes)| bytes.len())
+            .sum()
     }
 
     fn drop_peer(&mut self, peer: &str, until: i64) {

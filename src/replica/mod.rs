@@ -58,6 +58,9 @@ pub enum Sent {
 pub trait PeerLinks {
     /// Sends one sealed frame to a connected peer.
     fn send(&mut self, peer: &str, sealed: &[u8]) -> Sent;
+    /// Bytes sent to the peer that wait to go (0 if it is not connected): the parts of a
+    /// large message go as this drains (see [`Session::outgoing_queued`]).
+    fn queued(&self, peer: &str) -> usize;
     /// Disconnects a peer that misbehaved and ignores it until `until` (ms).
     fn drop_peer(&mut self, peer: &str, until: i64);
 }
@@ -69,17 +72,20 @@ pub const SLOW_PEER_IGNORE_MS: i64 = 60_000;
 /// Bytes of partly received messages held for all peers together; past it, the peer holding
 /// the most loses its partial messages.
 pub const MAX_PARTIAL_TOTAL: usize = 128 * 1024 * 1024;
-/// Bounds on what peers can make this device hold.
+/// Bounds on what peers can make this device hold, and on what it sends at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes of partly received messages, all peers together.
     pub partial_total: usize,
+    /// The size of the parts a large message goes in (see [`crate::sync::PART_BYTES`]).
+    pub part_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             partial_total: MAX_PARTIAL_TOTAL,
+            part_bytes: crate::sync::PART_BYTES,
         }
     }
 }
@@ -368,7 +374,7 @@ impl Replica {
             None if key == self.chain.secret.fingerprint() => &self.chain.secret,
             None => return None,
         };
-        let session = Session::new(secret.room_key());
+        let session = Session::new(secret.room_key()).with_part_bytes(self.limits.part_bytes);
         Some(match room || self.chain.cut_off {
             true => session,
             false => session.read_only(),
@@ -418,7 +424,8 @@ impl Replica {
         }
     }
 
-    /// Every second or so: answers a session held back go out once their time comes, and
+    /// Every second or so: answers a session held back go out once their time comes, parts
+    /// of a large message as the link drains (a peer whose link does not is dropped), and
     /// partial messages gone quiet are dropped.
     pub fn tick(&mut self, now: i64, links: &mut dyn PeerLinks) {
         let mut due: Vec<String> = Vec::new();
@@ -586,27 +593,34 @@ impl Replica {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
+        let queued = links.queued(peer);
         let frames = if room {
-            p.session.outgoing(&mut self.room.doc_mut(), now)
+            p.session
+                .outgoing_queued(&mut self.room.doc_mut(), now, queued)
         } else {
             match frozen(&mut self.former, &p.key, &mut self.room) {
-                Some(frozen) => p.session.outgoing(frozen, now),
+                Some(frozen) => p.session.outgoing_queued(frozen, now, queued),
                 None => return,
             }
         };
+        if p.session.not_reading(now) {
+            return self.not_reading(peer, now, links);
+        }
         for frame in frames {
             match links.send(peer, &frame) {
                 Sent::Queued => {}
                 Sent::Closed => return,
-                Sent::Full => {
-                    // Dropped, not just the frame: the session would wait for it forever.
-                    self.notice(format!("disconnected {}: it does not read", short(peer)));
-                    self.peers.remove(peer);
-                    links.drop_peer(peer, now + SLOW_PEER_IGNORE_MS);
-                    return;
-                }
+                Sent::Full => return self.not_reading(peer, now, links),
             }
         }
+    }
+
+    /// Drops a peer whose queue is full or does not drain, not just the frame: the session
+    /// would wait for it forever.
+    fn not_reading(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) {
+        self.notice(format!("disconnected {}: it does not read", short(peer)));
+        self.peers.remove(peer);
+        links.drop_peer(peer, now + SLOW_PEER_IGNORE_MS);
     }
 
     /// Writes what is not saved yet, then compacts if the room has too many chunks.

@@ -4,7 +4,7 @@
 use super::frame::{Frame, FrameError, Reassembler, CHUNK_PAYLOAD, FRAME_HEADER, MAX_MESSAGE};
 use crate::crypto::{OpenError, RoomKey, SEAL_OVERHEAD};
 use automerge::sync::{Message, MessageFlags, MessageVersion, State, SyncDoc};
-use automerge::{AutoCommit, ReadDoc};
+use automerge::{AutoCommit, ChangeHash, ReadDoc};
 use std::collections::VecDeque;
 
 /// The largest sealed data-channel message accepted; anything larger is dropped unread.
@@ -43,6 +43,27 @@ pub const WHOLE_DOC_EVERY_MS: i64 = 60_000;
 /// order: a room of any size reaches a new device (a whole document in one message could
 /// pass what a peer accepts, [`MAX_MESSAGE`]).
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
+/// An answer carrying more than this share of the room's change bytes (here a quarter) is
+/// large: a new device's first sync, the answer to a peer that asked to start over — or to a
+/// message made for this side to send again what it sent (a peer's own heads and an empty
+/// Bloom filter did: every change, each time). At most [`LARGE_ANSWERS_PER_MINUTE`] go to a
+/// peer a minute; a later one waits (see [`Session::held_back`]), and nothing after it goes.
+pub const LARGE_ANSWER_SHARE: usize = 4;
+/// Answers within one frame are never large, whatever the room's size (in a small room each
+/// is a large share of it): small updates never wait.
+pub const LARGE_ANSWER_FLOOR: usize = CHUNK_PAYLOAD;
+/// Large answers to one peer a minute: an honest one needs one for its first sync, and one
+/// each time it asks to start over, which it does at most every [`RETRY_EVERY_MS`].
+pub const LARGE_ANSWERS_PER_MINUTE: usize = (MINUTE_MS / RETRY_EVERY_MS) as usize;
+/// The parts of a large message are handed to the link while it holds less than this many
+/// parts' worth for the peer (one being read, the next ready, so the link never idles); the
+/// others wait in the session. All at once, a room larger than the link's queue (see
+/// `net::outbox::MAX_QUEUED`) overfilled it, and the new device was dropped as not reading.
+pub const PARTS_AHEAD: usize = 2;
+/// Parts waiting this long for a link that reads nothing of what it holds: the peer does not
+/// read. As long as the peer's side keeps a partial message without a new chunk
+/// (`frame::PARTIAL_TTL_MS`): it has let ours go by then anyway.
+pub const NOT_READING_MS: i64 = super::frame::PARTIAL_TTL_MS;
 /// Refused messages within [`STRIKE_WINDOW_MS`] after which the peer is to be dropped.
 pub const STRIKES_TO_DROP: usize = 3;
 pub const STRIKE_WINDOW_MS: i64 = 10 * 60_000;
@@ -93,6 +114,19 @@ pub struct Session {
     part_bytes: usize,
     /// A partly received message was let go: the peer is to be asked to resend.
     resend_due: bool,
+    /// Messages made and not yet handed to the link, encoded: the parts of one message that
+    /// are still to go (see [`PARTS_AHEAD`]).
+    waiting: VecDeque<Vec<u8>>,
+    /// Parts wait for a link without room, which held this many bytes and has read none of
+    /// them since then (ms).
+    stalled: Option<(usize, i64)>,
+    /// The message waiting is a large answer (see [`LARGE_ANSWER_SHARE`]) not yet sent.
+    large_waiting: bool,
+    /// When large answers went (within the last minute).
+    large_sent: VecDeque<i64>,
+    /// The room's change bytes, and the heads they were counted at (see
+    /// [`Session::room_bytes`]).
+    room_bytes: Option<(Vec<ChangeHash>, usize)>,
 }
 
 impl Session {
@@ -109,6 +143,11 @@ impl Session {
             retried_at: None,
             part_bytes: PART_BYTES,
             resend_due: false,
+            waiting: VecDeque::new(),
+            stalled: None,
+            large_waiting: false,
+            large_sent: VecDeque::new(),
+            room_bytes: None,
         }
     }
 
@@ -126,13 +165,80 @@ impl Session {
     }
 
     /// The sealed frames to send now (`now` in ms), if the peer is missing anything (or must
-    /// learn our heads).
+    /// learn our heads): all of them, as to a link that takes everything (tests, simulations;
+    /// the replica uses [`Session::outgoing_queued`]).
     pub fn outgoing(&mut self, doc: &mut AutoCommit, now: i64) -> Vec<Vec<u8>> {
+        self.outgoing_within(doc, now, usize::MAX)
+    }
+
+    /// The sealed frames to send now over a link that holds `queued` bytes for the peer
+    /// already. The parts of a large message go while it holds less than [`PARTS_AHEAD`]
+    /// parts' worth; the others wait here for it to drain (see [`Session::held_back`]), and
+    /// nothing new is made meanwhile. If it does not drain (see [`Session::not_reading`]),
+    /// the peer does not read.
+    pub fn outgoing_queued(
+        &mut self,
+        doc: &mut AutoCommit,
+        now: i64,
+        queued: usize,
+    ) -> Vec<Vec<u8>> {
+        let room = (PARTS_AHEAD * self.part_bytes).saturating_sub(queued);
+        let frames = self.outgoing_within(doc, now, room);
+        self.stalled = match self.stalled {
+            _ if room > 0 || self.waiting.is_empty() => None,
+            // The link read none of what it held since.
+            Some((before, since)) if queued >= before => Some((before, since)),
+            _ => Some((queued, now)),
+        };
+        frames
+    }
+
+    /// Parts have waited [`NOT_READING_MS`] for a link that read nothing of what it holds:
+    /// the peer does not read (it is to be dropped).
+    pub fn not_reading(&self, now: i64) -> bool {
+        self.stalled
+            .is_some_and(|(_, since)| now.saturating_sub(since) >= NOT_READING_MS)
+    }
+
+    /// Frames of the messages waiting, up to about `room` bytes (past it by one part at most;
+    /// none if `room` is 0); a new message is made once none waits.
+    fn outgoing_within(&mut self, doc: &mut AutoCommit, now: i64, room: usize) -> Vec<Vec<u8>> {
+        if self.waiting.is_empty() && room > 0 {
+            self.make(doc, now);
+        }
+        if self.large_waiting {
+            forget_before(&mut self.large_sent, now - MINUTE_MS);
+            if self.large_sent.len() >= LARGE_ANSWERS_PER_MINUTE {
+                return Vec::new();
+            }
+            self.large_sent.push_back(now);
+            self.large_waiting = false;
+        }
+        let mut room = room;
+        let mut frames = Vec::new();
+        while room > 0 {
+            let Some(encoded) = self.waiting.pop_front() else {
+                break;
+            };
+            let id = self.next_message_id;
+            self.next_message_id = self.next_message_id.wrapping_add(1);
+            for frame in Frame::split(id, &encoded) {
+                let sealed = self.key.seal(CONTEXT, &frame);
+                room = room.saturating_sub(sealed.len());
+                frames.push(sealed);
+            }
+        }
+        frames
+    }
+
+    /// Makes the next message for the peer, if it is missing anything (or must learn our
+    /// heads), and puts it in parts in the waiting line.
+    fn make(&mut self, doc: &mut AutoCommit, now: i64) {
         if self.restart_pending {
             // Answering a sync reset sends everything again: a few times a minute at most.
             forget_before(&mut self.restarts, now - MINUTE_MS);
             if self.restarts.len() >= RESTARTS_PER_MINUTE {
-                return Vec::new();
+                return;
             }
             self.restarts.push_back(now);
             self.restart_pending = false;
@@ -154,23 +260,32 @@ impl Session {
             *mine = caps;
         }
         let Some(message) = message else {
-            return Vec::new();
+            return;
         };
         let document = message.changes.iter().any(super::wire::is_document);
         if document {
             self.whole_doc_at = Some(now);
         }
-        let mut frames = Vec::new();
-        for encoded in in_parts(message, document, doc, self.part_bytes) {
-            let id = self.next_message_id;
-            self.next_message_id = self.next_message_id.wrapping_add(1);
-            frames.extend(
-                Frame::split(id, &encoded)
-                    .into_iter()
-                    .map(|frame| self.key.seal(CONTEXT, &frame)),
-            );
-        }
-        frames
+        let carried: usize = message.changes.iter().map(<[u8]>::len).sum();
+        self.large_waiting = carried > LARGE_ANSWER_FLOOR
+            && carried.saturating_mul(LARGE_ANSWER_SHARE) > self.room_bytes(doc);
+        self.waiting
+            .extend(in_parts(message, document, doc, self.part_bytes));
+    }
+
+    /// The bytes of the room's changes: counted once, then what came since added (a device
+    /// passing on a large room part by part counts each part, not the room each time).
+    fn room_bytes(&mut self, doc: &mut AutoCommit) -> usize {
+        let heads = doc.get_heads();
+        let (at, counted) = self.room_bytes.take().unwrap_or_default();
+        let bytes = if at == heads {
+            counted
+        } else {
+            let since = doc.get_changes(&at);
+            counted + since.iter().map(|c| c.raw_bytes().len()).sum::<usize>()
+        };
+        self.room_bytes = Some((heads, bytes));
+        bytes
     }
 
     /// Checks, opens, reassembles and applies one message from the peer, arrived at `now`
@@ -225,17 +340,18 @@ impl Session {
         if reset {
             self.restart_pending = true;
         }
-        // Automerge takes a message with no heads for a peer that lost its data and forgets
-        // what it sent: then it sends the whole room again. Within one connection a peer
-        // loses nothing, and such a message has only crossed this side's answer on the way
-        // (both sides speak first when a connection opens): what was sent stays sent.
-        let sent =
-            (message.heads.is_empty() && !reset && !self.state.sent_hashes.is_empty()).then(|| {
-                (
-                    self.state.sent_hashes.clone(),
-                    self.state.last_sent_heads.clone(),
-                )
-            });
+        // What was sent stays sent unless the peer asks to start over (answered a few times a
+        // minute, see `outgoing`): within one connection a peer loses nothing. Automerge
+        // forgets what it sent once the peer's heads include it, and sends it again to a peer
+        // that then says it lacks it — a peer's own heads and an empty Bloom filter made it
+        // send every change again, for each 39-byte message. (The session keeps the hash of
+        // every change it sent on the connection then: 32 bytes a change.)
+        let sent = (!reset).then(|| std::mem::take(&mut self.state.sent_hashes));
+        // Automerge takes a message with no heads for a peer that lost its data, and starts
+        // over: it sends the whole room again. Such a message has only crossed this side's
+        // answer on the way (both sides speak first when a connection opens).
+        let last_sent = (message.heads.is_empty() && sent.as_ref().is_some_and(|s| !s.is_empty()))
+            .then(|| self.state.last_sent_heads.clone());
         // A peer that does not know what this side last took as shared answers with its heads
         // and an empty summary (automerge's reset message). If it holds changes this side
         // lacks, this side would keep naming the same last sync and the peer keep answering
@@ -250,16 +366,17 @@ impl Session {
                 .iter()
                 .all(|h| doc.get_change_by_hash(h).is_some());
         let before = doc.get_heads();
-        doc.sync()
-            .receive_sync_message(&mut self.state, message)
-            .map_err(|e| Rejected::Apply(e.to_string()))?;
+        let applied = doc.sync().receive_sync_message(&mut self.state, message);
         if lost_track {
             self.state.shared_heads.clear();
         }
-        if let Some((hashes, heads)) = sent {
-            self.state.sent_hashes = hashes;
+        if let Some(sent) = sent {
+            self.state.sent_hashes = sent;
+        }
+        if let Some(heads) = last_sent {
             self.state.last_sent_heads = heads;
         }
+        applied.map_err(|e| Rejected::Apply(e.to_string()))?;
         Ok(Received::Applied {
             changed: doc.get_heads() != before,
         })
@@ -272,9 +389,11 @@ impl Session {
         self.strikes.len() >= STRIKES_TO_DROP
     }
 
-    /// A request to start over waits for [`RESTARTS_PER_MINUTE`] to allow its answer.
+    /// Something waits to go out: the answer to a request to start over, for
+    /// [`RESTARTS_PER_MINUTE`] to allow it, a large answer, for
+    /// [`LARGE_ANSWERS_PER_MINUTE`], or parts of a message, for the link to drain.
     pub fn held_back(&self) -> bool {
-        self.restart_pending
+        self.restart_pending || !self.waiting.is_empty()
     }
 
     /// Bytes held in partly received messages.
@@ -764,6 +883,37 @@ mod tests {
         assert!(answer(&mut s, &mut room, &empty, 60_000 + 100 * 590) > whole);
     }
 
+    /// A peer's own heads and an empty Bloom filter since no sync (39 bytes): automerge took
+    /// the heads to mean the peer has everything sent, forgot it, then read the filter as
+    /// the peer having nothing, and sent every change again — each time. What was sent stays
+    /// sent now: the answers are small.
+    #[test]
+    fn a_peer_s_heads_with_an_empty_filter_get_nothing_sent_again() {
+        let key = RoomSecret::generate().room_key();
+        let mut room = big_room(100);
+        let mut b = RoomDoc::empty("room-1");
+        let mut s = Session::new(key.clone());
+        let mut sb = Session::new(key);
+        exchange(&mut room, &mut s, &mut b, &mut sb);
+        let heads = room.doc_mut().get_heads();
+        let mut message = vec![0x42, heads.len() as u8];
+        for head in &heads {
+            message.extend_from_slice(&head.0);
+        }
+        message.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00]);
+        let sent: usize = (0..20)
+            .map(|i| answer(&mut s, &mut room, &message, 1_000 + i))
+            .sum();
+        assert!(sent < 20 * 1024, "{sent} bytes sent again");
+        // A request to start over is still answered with what the peer lacks.
+        let first = room.doc_mut().get_changes(&[])[0].hash();
+        let mut reset = vec![0x42, 0x01];
+        reset.extend_from_slice(&first.0);
+        reset.extend_from_slice(&[0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x02, 0x85]);
+        let whole = room.doc_mut().save().len();
+        assert!(answer(&mut s, &mut room, &reset, 2_000) > whole / 2);
+    }
+
     /// A sync reset with a filter of nothing: everything again, each time. Answered three
     /// times a minute; the next answer waits for the window, then goes out.
     #[test]
@@ -791,6 +941,66 @@ mod tests {
             .sum();
         assert!(later > whole / 2, "held answer: {later} bytes");
         assert!(!s.held_back());
+    }
+
+    /// Large answers (here each carries a value larger than the room was before) go to a
+    /// peer three times a minute; the fourth waits until the first is a minute old (nothing
+    /// after it goes meanwhile), then goes. Small ones never wait.
+    #[test]
+    fn large_answers_go_a_few_times_a_minute_and_the_next_waits() {
+        use automerge::transaction::Transactable;
+        let key = RoomSecret::generate().room_key();
+        let (mut a, mut b) = (AutoCommit::new(), AutoCommit::new());
+        let (mut sa, mut sb) = (Session::new(key.clone()), Session::new(key));
+        // One round each way at `now`: what A sent (bytes).
+        let round =
+            |a: &mut AutoCommit, sa: &mut Session, b: &mut AutoCommit, sb: &mut Session, now| {
+                let out: Vec<Vec<u8>> = sa.outgoing(a, now);
+                for f in &out {
+                    sb.receive(b, f, now).unwrap();
+                }
+                for f in sb.outgoing(b, now) {
+                    sa.receive(a, &f, now).unwrap();
+                }
+                out.iter().map(Vec::len).sum::<usize>()
+            };
+        let write = |a: &mut AutoCommit, name: &str, bytes: usize| {
+            let mut value = vec![0u8; bytes];
+            crate::crypto::random_bytes(&mut value);
+            a.put(automerge::ROOT, name, value).unwrap();
+            a.commit();
+        };
+        write(&mut a, "small", 100);
+        for now in 0..3 {
+            round(&mut a, &mut sa, &mut b, &mut sb, now);
+        }
+        let mut size = 100 * 1024;
+        for (i, now) in [1_000, 2_000, 3_000].into_iter().enumerate() {
+            write(&mut a, &format!("large {i}"), size);
+            assert!(
+                round(&mut a, &mut sa, &mut b, &mut sb, now) > size,
+                "large {i} went"
+            );
+            // Small updates in between go at once.
+            write(&mut a, &format!("small {i}"), 100);
+            let small = round(&mut a, &mut sa, &mut b, &mut sb, now);
+            assert!(small > 0 && small < LARGE_ANSWER_FLOOR);
+            size *= 2;
+        }
+        write(&mut a, "large 3", size);
+        assert_eq!(round(&mut a, &mut sa, &mut b, &mut sb, 4_000), 0);
+        assert!(sa.held_back());
+        write(&mut a, "small 3", 100);
+        assert_eq!(round(&mut a, &mut sa, &mut b, &mut sb, 60_999), 0, "waits");
+        assert!(round(&mut a, &mut sa, &mut b, &mut sb, 61_000) > size);
+        assert!(!sa.held_back());
+        for now in 61_001..61_010 {
+            round(&mut a, &mut sa, &mut b, &mut sb, now);
+        }
+        assert_eq!(b.get_heads(), a.get_heads());
+        // The room's bytes, counted as it grew, are its bytes.
+        let all: usize = a.get_changes(&[]).iter().map(|c| c.raw_bytes().len()).sum();
+        assert_eq!(sa.room_bytes(&mut a), all);
     }
 
     #[test]

@@ -150,6 +150,13 @@ impl PeerLinks for MeshLinks {
         Sent::Closed
     }
 
+    fn queued(&self, peer: &str) -> usize {
+        self.meshes
+            .iter()
+            .find_map(|mesh| mesh.unsent(peer))
+            .unwrap_or(0)
+    }
+
     fn drop_peer(&mut self, peer: &str, until: i64) {
         self.dropped.push((peer.to_owned(), until));
     }

@@ -144,6 +144,58 @@ mod native {
                 room.record(&people[2], &pot, entry, now).unwrap()
             })
         });
+        // Through the open room's core: every change is saved, sent to no one here, and the
+        // room's chain of keys is followed (is the key to be renewed or granted?).
+        let (room, people) = community(1_000);
+        let first = tequio::crypto::RoomSecret::generate();
+        let me = people[1].clone();
+        let mut replica = tequio::replica::Replica::new(room, me, first, Vec::new());
+        let mut store = tequio::replica::memory::MemoryStore::default();
+        let mut links = tequio::replica::memory::MemoryLinks::default();
+        let mut now = T0 + 1_000_000;
+        let offer = |i: i64| tequio::domain::NewPost {
+            kind: tequio::domain::PostKind::Offer,
+            title: format!("Offer {i}"),
+            description: String::new(),
+            category: "Tools".into(),
+        };
+        g.bench_function(
+            "post through the replica (1,000 members, keys followed)",
+            |b| {
+                b.iter(|| {
+                    now += 1;
+                    let post = offer(now);
+                    replica
+                        .command(
+                            |room, me, at| room.add_post(me, post, at),
+                            now,
+                            &mut store,
+                            &mut links,
+                        )
+                        .unwrap();
+                    store.complete();
+                })
+            },
+        );
+        let (mut room, people) = community(1_000);
+        g.bench_function("post on the document alone (1,000 members)", |b| {
+            b.iter(|| {
+                now += 1;
+                room.add_post(&people[1], offer(now), now).unwrap()
+            })
+        });
+        // What any view of membership after the change asks for first (the replay of who is
+        // admitted, remembered until the next change): the replica's share above is this.
+        g.bench_function(
+            "post on the document alone, then ask who is admitted (1,000 members)",
+            |b| {
+                b.iter(|| {
+                    now += 1;
+                    room.add_post(&people[1], offer(now), now).unwrap();
+                    room.is_admitted(&people[1].public())
+                })
+            },
+        );
         g.finish();
     }
 

@@ -698,6 +698,12 @@ impl RoomDoc {
     }
 
     /// Keys of the members admitted now.
+    /// Whether `key` is an admitted member's (without reading every profile).
+    pub fn is_admitted(&self, key: &str) -> bool {
+        let g = self.governance();
+        g.admitted.contains(key) && !g.removed.contains(key) && !g.left.contains(key)
+    }
+
     pub fn admitted(&self) -> BTreeSet<String> {
         self.members()
             .into_iter()

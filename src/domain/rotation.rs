@@ -15,7 +15,6 @@
 //! Rotations count only if signed by a member admitted where they were written; the boxes are
 //! bound to the room and to the key they carry (a box moved elsewhere opens for nobody).
 
-use super::members::Standing;
 use super::room::{DomainError, RoomDoc};
 use super::signed::{signed_entry, Entry};
 use crate::crypto::{from_base64url, seal_to, to_base64url, Identity, RoomSecret};
@@ -213,15 +212,11 @@ impl RoomDoc {
         if chain.cut_off {
             return false;
         }
-        let gone: BTreeSet<String> = self
-            .members()
-            .into_iter()
-            .filter(|m| matches!(m.standing, Standing::Removed | Standing::Left))
-            .map(|m| m.key)
-            .collect();
+        let g = self.governance();
+        let gone = |key: &String| g.removed.contains(key) || g.left.contains(key);
         match &chain.holders {
-            None => !gone.is_empty(),
-            Some(holders) => !holders.is_disjoint(&gone),
+            None => !(g.removed.is_empty() && g.left.is_empty()),
+            Some(holders) => holders.iter().any(gone),
         }
     }
 
@@ -233,10 +228,12 @@ impl RoomDoc {
             return BTreeSet::new();
         };
         let context = context(self.room_id(), &chain.secret.fingerprint());
-        self.admitted()
-            .into_iter()
-            .filter(|m| !holders.contains(m))
+        let g = self.governance();
+        g.admitted
+            .iter()
+            .filter(|m| !holders.contains(*m) && self.is_admitted(m))
             .filter(|m| seal_to(m, &context, &[0; 32]).is_some())
+            .cloned()
             .collect()
     }
 

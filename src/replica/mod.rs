@@ -289,7 +289,7 @@ impl Replica {
             } else {
                 self.chain = chain;
             }
-            if !self.room.admitted().contains(&self.me.public()) {
+            if !self.room.is_admitted(&self.me.public()) {
                 return;
             }
             if !self.room.rotation_due(&self.chain) {

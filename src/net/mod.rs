@@ -3,20 +3,20 @@
 //! A [`Mesh`] joins one room: it publishes sealed [`Signal`]s on every configured transport
 //! (a BroadcastChannel between tabs, y-webrtc WebSocket servers across browsers), opens one
 //! RTCPeerConnection with a data channel per remote device, and reports bytes and connection
-//! changes through a callback. It knows nothing of documents: `sync::Session` does that.
+//! changes through a callback. When to say hello, whom to connect to and what a signal makes it
+//! do are decided by `sync::Discovery` (pure, tested natively); the mesh carries that out. It
+//! knows nothing of documents: `sync::Session` does that.
 
 pub mod outbox;
 mod peer;
 mod signaling;
 
-use crate::crypto::{random_id, Identity, RoomKey, RoomSecret};
-use crate::sync::handshake;
+use crate::crypto::{random_id, Identity, RoomSecret};
+pub use crate::sync::discovery::PairError;
+use crate::sync::discovery::{Action, Discovery, PairStep, PeerView, STALLED_MS};
 use crate::sync::nostr::NostrKey;
-use crate::sync::topic::{self, Topic};
-use crate::sync::{
-    channel_signal, device_id, Reach, Router, Signal, SignalBody, SignalError, CHANNEL_DATA,
-    DEFAULT_MESH_LIMIT, MAX_PAIRING_AGE_MS, MAX_SIGNAL_AGE_MS,
-};
+use crate::sync::topic::Topic;
+use crate::sync::{channel_signal, SignalBody, CHANNEL_DATA, DEFAULT_MESH_LIMIT};
 use peer::PeerLink;
 pub use signaling::TransportStatus;
 use signaling::{Protocol, Transport};
@@ -112,19 +112,6 @@ pub enum Paired {
     Already,
 }
 
-/// Why a pairing code was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PairError {
-    #[error("This is not a pairing code. Copy the whole code from the other device.")]
-    NotACode,
-    #[error("This code does not open with this room's key: it is for another room, or it was not copied whole.")]
-    OtherRoom,
-    #[error("This is this device's own code: use it on the other device.")]
-    Own,
-    #[error("No offer from this device is waiting for this answer (it expired, or the page was reloaded). Make a new code.")]
-    Expired,
-}
-
 /// Peers whose data channel is open.
 fn open_peers(peers: &HashMap<String, PeerLink>) -> Vec<String> {
     peers
@@ -134,39 +121,38 @@ fn open_peers(peers: &HashMap<String, PeerLink>) -> Vec<String> {
         .collect()
 }
 
-/// A connection not open after this long is started afresh when its peer is heard from.
-const STALLED_MS: f64 = 5_000.0;
-/// How often the mesh says hello and looks after its connections.
-const ANNOUNCE_MS: u32 = 4_000;
+/// What discovery needs to know of each link.
+fn views(peers: &HashMap<String, PeerLink>, now: f64) -> Vec<PeerView> {
+    peers
+        .iter()
+        .map(|(id, l)| PeerView {
+            id: id.clone(),
+            open: l.is_open(),
+            manual: l.is_manual(),
+            stalled: l.stalled(now, STALLED_MS),
+            restarting: l.is_restarting(),
+            silent_ms: l.silent_for(now),
+        })
+        .collect()
+}
+
+/// How often the mesh asks its discovery what is due (see `sync::discovery`).
+const TICK_MS: u32 = 500;
 /// An event listener to remove when the mesh closes: (target, event, callback).
 type Listener = (web_sys::EventTarget, &'static str, Closure<dyn FnMut()>);
 
-/// How often connected peers are sent a keep-alive.
-const HEARTBEAT_MS: u32 = 2_000;
-/// A peer silent for longer than this (several missed keep-alives) is taken as gone.
-const SILENCE_LIMIT_MS: f64 = 7_000.0;
-
 pub(crate) struct MeshInner {
-    /// This visit's device key: it signs every signal, and its hash is `me`.
-    device: Identity,
-    /// This device's member key in the room: it signs for the device key in every signal.
-    member: Identity,
-    me: String,
-    key: RoomKey,
-    secret: RoomSecret,
+    /// When to say hello, whom to be connected to, what a signal makes this device do (pure:
+    /// see `sync::discovery`); it holds this visit's device key and the member key.
+    discovery: Discovery,
+    /// Time elapsed since the mesh started, by its ticks (ms): discovery's rhythm goes by it,
+    /// whatever the wall clock does.
+    elapsed: f64,
     /// The BroadcastChannel's name (fixed; it never leaves the browser).
     channel: String,
-    /// Where the room meets on servers now (see `sync::topic`).
-    topics: Vec<Topic>,
     config: NetConfig,
     transports: Vec<Transport>,
     peers: HashMap<String, PeerLink>,
-    /// What is new, what to pass on, whom to be connected to (see `sync::Router`).
-    router: Router,
-    /// Announcements since this device last sent one through its peers.
-    announces: u32,
-    /// An announcement through the peers is due shortly (coalesces new connections).
-    flood_pending: bool,
     handler: Handler,
     closed: bool,
     /// `online` and `visibilitychange` listeners (see [`Mesh::wake`]).
@@ -190,23 +176,21 @@ impl Mesh {
         config: NetConfig,
         handler: impl Fn(NetEvent) + 'static,
     ) -> Self {
-        let device = Identity::generate();
-        let me = device_id(&device.public());
         let limit = match config.mesh_limit {
             0 => DEFAULT_MESH_LIMIT,
             n => n,
         };
-        let inner = Rc::new(RefCell::new(MeshInner {
-            router: Router::new(me.clone(), limit),
-            announces: 0,
-            flood_pending: false,
-            device,
+        let discovery = Discovery::new(
+            Identity::generate(),
             member,
-            me,
-            key: secret.room_key(),
-            secret: secret.clone(),
+            secret,
+            limit,
+            js_sys::Date::now(),
+        );
+        let inner = Rc::new(RefCell::new(MeshInner {
+            discovery,
+            elapsed: 0.0,
             channel: secret.signaling_topic(),
-            topics: topic::listening(secret, js_sys::Date::now() as i64),
             config: config.clone(),
             transports: Vec::new(),
             peers: HashMap::new(),
@@ -233,52 +217,8 @@ impl Mesh {
         }
         mesh.0.borrow_mut().transports = transports;
         mesh.listen_for_wake();
-        mesh.announce(None);
-        mesh.schedule_announce();
-        mesh.schedule_heartbeat();
+        mesh.tick();
         mesh
-    }
-
-    /// Every couple of seconds, sends each connected peer an empty keep-alive message and
-    /// drops any peer not heard from for a while: a device that vanished without closing its
-    /// connection (a crash, a lost network, a browser torn down) shows as gone in seconds, not
-    /// when the transport finally times out.
-    fn schedule_heartbeat(&self) {
-        let weak = self.weak();
-        gloo_timers::callback::Timeout::new(HEARTBEAT_MS, move || {
-            let Some(mesh) = Mesh::upgrade(&weak) else {
-                return;
-            };
-            let now = js_sys::Date::now();
-            let links: Vec<(String, PeerLink)> = mesh
-                .0
-                .borrow()
-                .peers
-                .iter()
-                .filter(|(_, l)| l.is_open())
-                .map(|(id, l)| (id.clone(), l.clone()))
-                .collect();
-            let mut lost = false;
-            for (id, link) in links {
-                // A connection restarting ICE gets longer before it is given up.
-                let limit = if link.is_restarting() {
-                    SILENCE_LIMIT_MS + 3_000.0
-                } else {
-                    SILENCE_LIMIT_MS
-                };
-                if link.silent_for(now) > limit {
-                    mesh.drop_peer(&id, true);
-                    lost = true;
-                } else {
-                    let _ = link.send(&[]);
-                }
-            }
-            if lost {
-                mesh.announce(None);
-            }
-            mesh.schedule_heartbeat();
-        })
-        .forget();
     }
 
     fn weak(&self) -> Weak<RefCell<MeshInner>> {
@@ -289,54 +229,59 @@ impl Mesh {
         weak.upgrade().map(Mesh).filter(|m| !m.0.borrow().closed)
     }
 
-    /// Every few seconds: says hello again (so lost announcements and restarted servers heal;
-    /// every fifth time also through the peers, so devices sharing no server learn of each
-    /// other), reaches the chosen peers not yet connected, and lets go of peers beyond the limit.
-    fn schedule_announce(&self) {
+    /// Every half second: does what discovery says is due (hellos, keep-alives, silent
+    /// connections let go, peers to reach or let go, the day's meeting point).
+    fn tick(&self) {
+        let actions = {
+            let mut inner = self.0.borrow_mut();
+            let now = js_sys::Date::now();
+            let views = views(&inner.peers, now);
+            let elapsed = inner.elapsed;
+            inner.elapsed += f64::from(TICK_MS);
+            inner.discovery.tick(elapsed, now, &views)
+        };
+        self.run(actions);
         let weak = self.weak();
-        gloo_timers::callback::Timeout::new(ANNOUNCE_MS, move || {
+        gloo_timers::callback::Timeout::new(TICK_MS, move || {
             if let Some(mesh) = Mesh::upgrade(&weak) {
-                let through_peers = {
-                    let mut inner = mesh.0.borrow_mut();
-                    inner.announces += 1;
-                    inner.announces % 5 == 0
-                };
-                mesh.upkeep(through_peers);
-                mesh.schedule_announce();
+                mesh.tick();
             }
         })
         .forget();
     }
 
-    fn upkeep(&self, through_peers: bool) {
-        let now = js_sys::Date::now();
-        let (to_reach, surplus) = {
-            let mut inner = self.0.borrow_mut();
-            let inner = &mut *inner;
-            // The day's topic moves at midnight (UTC): servers are told where to listen now.
-            let topics = topic::listening(&inner.secret, now as i64);
-            if topics != inner.topics {
-                for t in &inner.transports {
-                    t.listen(&topics);
+    /// Does what discovery said.
+    fn run(&self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Announce { to, through_peers } => {
+                    self.publish_with(to, SignalBody::Announce, through_peers)
                 }
-                inner.topics = topics;
-            }
-            let open = open_peers(&inner.peers);
-            for p in &open {
-                inner.router.heard(p, now);
-            }
-            inner.router.expire(now);
-            let linked: Vec<String> = inner.peers.keys().cloned().collect();
-            (inner.router.to_reach(&linked), inner.router.surplus(&open))
-        };
-        for p in surplus {
-            self.drop_peer(&p, true);
-        }
-        self.publish_with(None, SignalBody::Announce, through_peers);
-        for r in to_reach {
-            match r {
-                Reach::Offer(p) => PeerLink::offer(self, p, None),
-                Reach::AskForOffer(p) => self.announce(Some(p)),
+                Action::Offer(p) => PeerLink::offer(self, p, None),
+                Action::Answer { to, sdp } => PeerLink::answer(self, to, sdp, None),
+                Action::AnswerRestart { to, sdp } => {
+                    let link = self.0.borrow().peers.get(&to).cloned();
+                    if let Some(link) = link {
+                        link.answer_restart(self, sdp);
+                    }
+                }
+                Action::TakeAnswer { from, sdp } => {
+                    if !self.take_answer(&from, sdp) {
+                        log("tequio: answer from an unknown peer dropped");
+                    }
+                }
+                Action::Drop { peer, notify } => self.drop_peer(&peer, notify),
+                Action::KeepAlive(p) => {
+                    let link = self.0.borrow().peers.get(&p).cloned();
+                    if let Some(link) = link {
+                        let _ = link.send(&[]);
+                    }
+                }
+                Action::Listen(topics) => {
+                    for t in &self.0.borrow().transports {
+                        t.listen(&topics);
+                    }
+                }
             }
         }
     }
@@ -345,7 +290,10 @@ impl Mesh {
     pub(crate) fn deliver_parked(&self, peer: &str) {
         let (parked, link) = {
             let mut inner = self.0.borrow_mut();
-            let parked = inner.router.unpark(peer, js_sys::Date::now());
+            let parked = inner
+                .discovery
+                .router_mut()
+                .unpark(peer, js_sys::Date::now());
             (parked, inner.peers.get(peer).cloned())
         };
         if let Some(link) = link {
@@ -358,21 +306,9 @@ impl Mesh {
     /// A new connection: soon (coalescing the connections of the next second) say hello
     /// through the peers, so the new peer learns of the others and they of it.
     pub(crate) fn flood_soon(&self) {
-        {
-            let mut inner = self.0.borrow_mut();
-            if inner.flood_pending {
-                return;
-            }
-            inner.flood_pending = true;
-        }
-        let weak = self.weak();
-        gloo_timers::callback::Timeout::new(1_000, move || {
-            if let Some(mesh) = Mesh::upgrade(&weak) {
-                mesh.0.borrow_mut().flood_pending = false;
-                mesh.publish_with(None, SignalBody::Announce, true);
-            }
-        })
-        .forget();
+        let mut inner = self.0.borrow_mut();
+        let elapsed = inner.elapsed;
+        inner.discovery.connected(elapsed);
     }
 
     pub(crate) fn announce(&self, to: Option<String>) {
@@ -389,15 +325,14 @@ impl Mesh {
         let (text, links) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
-            let now = js_sys::Date::now() as i64;
-            let signal = Signal::new(&inner.device, to, body, now).from_member(&inner.member);
-            let text = signal.seal(&inner.key, &inner.device);
-            let topic = topic::speaking(&inner.secret, now);
+            let open = open_peers(&inner.peers);
+            let (topic, text, via) =
+                inner
+                    .discovery
+                    .signal(to, body, &open, through_peers, js_sys::Date::now());
             for t in &inner.transports {
                 t.publish(&topic, &text);
             }
-            let open = open_peers(&inner.peers);
-            let via = inner.router.send(&signal, &open, through_peers);
             let links: Vec<PeerLink> = via
                 .iter()
                 .filter_map(|p| inner.peers.get(p).cloned())
@@ -413,100 +348,33 @@ impl Mesh {
     /// Handles a payload that arrived on a signaling transport (`via` none) or from a
     /// connected peer (with the hops it has made).
     pub(crate) fn on_signal(&self, text: &str, hops: u8, via: Option<&str>) {
-        let (signal, routing, forward) = {
+        let (heard, forward) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
             let now = js_sys::Date::now();
-            let signal = match Signal::open(&inner.key, text, now as i64, MAX_SIGNAL_AGE_MS) {
-                Ok(s) => s,
+            let views = views(&inner.peers, now);
+            let heard = match inner.discovery.receive(text, hops, via, &views, now) {
+                Ok(Some(heard)) => heard,
+                Ok(None) => return,
                 Err(e) => {
                     log(&format!("tequio: dropped a signaling message: {e}"));
                     return;
                 }
             };
-            let open = open_peers(&inner.peers);
-            let Some(routing) = inner.router.receive(&signal, hops, via, &open, now) else {
-                return;
-            };
-            // After the router heard it (new devices are heard a few a minute).
-            if let Some(member) = signal.member_of() {
-                inner.router.bind(&signal.from, member);
-            }
-            if let Some(to) = &routing.park {
-                inner.router.park(to, text, routing.hops, now);
-            }
-            let forward: Vec<PeerLink> = routing
+            let forward: Vec<PeerLink> = heard
                 .forward
                 .iter()
                 .filter_map(|p| inner.peers.get(p).cloned())
                 .collect();
-            (signal, routing, forward)
+            (heard, forward)
         };
         if !forward.is_empty() {
-            let bytes = channel_signal(routing.hops, text);
+            let bytes = channel_signal(heard.hops, text);
             for link in forward {
                 let _ = link.send(&bytes);
             }
         }
-        if !routing.handle {
-            return;
-        }
-        let me = self.0.borrow().me.clone();
-        let from = signal.from;
-        match signal.body {
-            SignalBody::Announce => {
-                let (link, chosen) = {
-                    let inner = self.0.borrow();
-                    let now = js_sys::Date::now();
-                    let link = inner.peers.get(&from).map(|l| handshake::Link {
-                        open: l.is_open(),
-                        manual: l.is_manual(),
-                        stalled: l.stalled(now, STALLED_MS),
-                    });
-                    (link, inner.router.chosen().contains(&from))
-                };
-                let (drop_stalled, action) = handshake::on_announce(&me, &from, link, chosen);
-                if drop_stalled {
-                    self.drop_peer(&from, false);
-                }
-                match action {
-                    handshake::OnAnnounce::Offer => PeerLink::offer(self, from, None),
-                    handshake::OnAnnounce::AskForOffer => self.announce(Some(from)),
-                    handshake::OnAnnounce::Nothing => {}
-                }
-            }
-            SignalBody::Offer { sdp, restart } => {
-                let (link, accepts) = {
-                    let inner = self.0.borrow();
-                    let open = open_peers(&inner.peers);
-                    let link = inner.peers.get(&from).map(|l| handshake::Link {
-                        open: l.is_open(),
-                        manual: l.is_manual(),
-                        stalled: false,
-                    });
-                    (link, inner.router.accepts(&from, open.len()))
-                };
-                match handshake::on_offer(&me, &from, restart, link, accepts) {
-                    handshake::OnOffer::AnswerRestart => {
-                        let link = self.0.borrow().peers.get(&from).cloned();
-                        if let Some(link) = link {
-                            link.answer_restart(self, sdp);
-                        }
-                    }
-                    handshake::OnOffer::AskForOffer => self.announce(Some(from)),
-                    handshake::OnOffer::Answer => {
-                        self.drop_peer(&from, false);
-                        PeerLink::answer(self, from, sdp, None);
-                    }
-                    handshake::OnOffer::Ignore => {}
-                }
-            }
-            SignalBody::Answer { sdp } => {
-                if !self.take_answer(&from, sdp) {
-                    log("tequio: answer from an unknown peer dropped");
-                }
-            }
-        }
+        self.run(heard.actions);
     }
 
     /// Completes this device's offer to `from` — or a pairing by hand waiting for whoever
@@ -540,13 +408,13 @@ impl Mesh {
         }
     }
 
-    /// A signal from this device, sealed (and noted, so it is not handled if it comes back).
+    /// A pairing code: a signal from this device, sealed (and noted, so it is not handled if
+    /// it comes back).
     pub(crate) fn seal(&self, to: Option<String>, body: SignalBody) -> String {
-        let mut inner = self.0.borrow_mut();
-        // A pairing code: no member's signature (it would only make the QR code denser).
-        let signal = Signal::new(&inner.device, to, body, js_sys::Date::now() as i64);
-        inner.router.send(&signal, &[], false);
-        signal.seal(&inner.key, &inner.device)
+        self.0
+            .borrow_mut()
+            .discovery
+            .code(to, body, js_sys::Date::now())
     }
 
     /// Pairing by hand, first device: makes a connection offer and gives it to `show` as a
@@ -564,46 +432,37 @@ impl Mesh {
         code: &str,
         show: impl Fn(String) + 'static,
     ) -> Result<Paired, PairError> {
-        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let signal = {
+        let step = {
             let inner = self.0.borrow();
-            let now = js_sys::Date::now() as i64;
-            Signal::open(&inner.key, &code, now, MAX_PAIRING_AGE_MS).map_err(|e| match e {
-                SignalError::Sealed(_) => PairError::OtherRoom,
-                SignalError::Stale(_) => PairError::Expired,
-                _ => PairError::NotACode,
-            })?
+            let open = open_peers(&inner.peers);
+            inner.discovery.use_code(code, &open, js_sys::Date::now())?
         };
-        let me = self.0.borrow().me.clone();
-        if signal.from == me {
-            return Err(PairError::Own);
-        }
-        match signal.body {
-            SignalBody::Offer { sdp, .. } => {
-                if self.connected_peers().contains(&signal.from) {
-                    return Ok(Paired::Already);
-                }
-                self.drop_peer(&signal.from, false);
-                PeerLink::answer(self, signal.from, sdp, Some(Rc::new(show)));
+        match step {
+            PairStep::Already => Ok(Paired::Already),
+            PairStep::Answer { from, sdp } => {
+                self.drop_peer(&from, false);
+                PeerLink::answer(self, from, sdp, Some(Rc::new(show)));
                 Ok(Paired::Answering)
             }
-            SignalBody::Answer { sdp } => {
-                if signal.to.as_deref() != Some(me.as_str()) {
-                    // Another tab's offer: the BroadcastChannel takes it there.
-                    let inner = self.0.borrow();
-                    let topic = topic::speaking(&inner.secret, js_sys::Date::now() as i64);
-                    for t in &inner.transports {
-                        t.publish(&topic, &code);
-                    }
-                    return Ok(Paired::PassedOn);
+            PairStep::PassOn => {
+                let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+                let inner = self.0.borrow();
+                let topic = crate::sync::topic::speaking(
+                    inner.discovery.secret(),
+                    js_sys::Date::now() as i64,
+                );
+                for t in &inner.transports {
+                    t.publish(&topic, &code);
                 }
-                if self.take_answer(&signal.from, sdp) {
+                Ok(Paired::PassedOn)
+            }
+            PairStep::TakeAnswer { from, sdp } => {
+                if self.take_answer(&from, sdp) {
                     Ok(Paired::Connecting)
                 } else {
                     Err(PairError::Expired)
                 }
             }
-            SignalBody::Announce => Err(PairError::NotACode),
         }
     }
 
@@ -630,7 +489,7 @@ impl Mesh {
             // A peer that was connected and went away is reached again once it is heard of
             // again; one never reached yet stays known, to be tried again.
             if link.as_ref().is_some_and(PeerLink::was_connected) {
-                inner.router.forget(id);
+                inner.discovery.router_mut().forget(id);
             }
             link
         };
@@ -645,14 +504,24 @@ impl Mesh {
 
     /// The room's admitted members: their devices are preferred as peers (see `Router`).
     pub fn set_admitted(&self, admitted: std::collections::BTreeSet<String>) {
-        self.0.borrow_mut().router.set_admitted(admitted);
+        self.0
+            .borrow_mut()
+            .discovery
+            .router_mut()
+            .set_admitted(admitted);
+    }
+
+    /// Under a former room key: connects only to devices of these members (the holders of the
+    /// key in force); `None` under the key in force (see `Router::set_only`).
+    pub fn set_only(&self, members: Option<std::collections::BTreeSet<String>>) {
+        self.0.borrow_mut().discovery.only(members);
     }
 
     /// Disconnects a peer (its session is gone already) and ignores it until `until` (ms): its
     /// signals are neither handled nor passed on, and it is not reached again meanwhile.
     pub fn ignore(&self, id: &str, until: f64) {
         self.drop_peer(id, false);
-        self.0.borrow_mut().router.ignore(id, until);
+        self.0.borrow_mut().discovery.router_mut().ignore(id, until);
     }
 
     /// Forgets a peer only if `link` is still its current connection (not a newer one).
@@ -663,9 +532,19 @@ impl Mesh {
         }
     }
 
+    /// Where the room meets on the servers now.
+    pub(crate) fn topics(&self) -> Vec<Topic> {
+        self.0.borrow().discovery.topics().to_vec()
+    }
+
     /// The member whose key signed for the device `peer` (as its signals said).
     pub(crate) fn member_of(&self, peer: &str) -> Option<String> {
-        self.0.borrow().router.member_of(peer).map(str::to_owned)
+        self.0
+            .borrow()
+            .discovery
+            .router()
+            .member_of(peer)
+            .map(str::to_owned)
     }
 
     /// Sends bytes to one connected peer.

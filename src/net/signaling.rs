@@ -257,7 +257,7 @@ pub(crate) fn websocket(mesh: &Mesh, url: String, protocol: Protocol) -> Transpo
     let socket = Rc::new(RefCell::new(Socket {
         url,
         protocol,
-        topics: mesh.0.borrow().topics.clone(),
+        topics: mesh.topics(),
         mesh: mesh.weak(),
         ws: None,
         callbacks: Vec::new(),

@@ -214,6 +214,11 @@ impl Replica {
         &self.chain.secret
     }
 
+    /// Members given the key in force (`None`: the room's first key, anyone with its link).
+    pub fn holders(&self) -> Option<&std::collections::BTreeSet<String>> {
+        self.chain.holders.as_ref()
+    }
+
     /// The key this device held before the one in force (`None` if it never moved on). Devices
     /// away when the room moved on, or that moved on to a rival key that lost, are met there.
     pub fn replaced_key(&self) -> Option<&RoomSecret> {

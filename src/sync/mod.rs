@@ -7,6 +7,7 @@
 //! automerge sync message larger than [`CHUNK_PAYLOAD`] is split across several frames so that
 //! every sealed message stays below 64 KiB. Sizes are checked before anything is decoded.
 
+pub mod discovery;
 mod frame;
 pub mod handshake;
 pub mod nostr;

@@ -185,6 +185,9 @@ pub struct Router {
     bound: BTreeMap<String, String>,
     /// The room's admitted members (their keys), as the room says.
     admitted: std::collections::BTreeSet<String>,
+    /// When set, only devices its members' keys signed for are chosen or accepted (a mesh
+    /// under a former room key: the holders of the key in force).
+    only: Option<std::collections::BTreeSet<String>>,
 }
 
 /// Devices of one member that count as that member's (the others count as strangers'), so one
@@ -209,6 +212,7 @@ impl Router {
             ignored: BTreeMap::new(),
             bound: BTreeMap::new(),
             admitted: Default::default(),
+            only: None,
         }
     }
 
@@ -222,6 +226,22 @@ impl Router {
     /// The member whose key signed for `device`, if its signals said so.
     pub fn member_of(&self, device: &str) -> Option<&str> {
         self.bound.get(device).map(String::as_str)
+    }
+
+    /// Connects only to devices that these members' keys signed for (`None`: to any device
+    /// of the room). A mesh under a former room key keeps to the holders of the key in force:
+    /// a removed member, or anyone else with the old link, is not connected to there and so
+    /// learns no device's network address.
+    pub fn set_only(&mut self, members: Option<std::collections::BTreeSet<String>>) {
+        self.only = members;
+    }
+
+    /// Whether `device` may be connected to (see [`Router::set_only`]).
+    fn allowed(&self, device: &str) -> bool {
+        match &self.only {
+            None => true,
+            Some(only) => self.bound.get(device).is_some_and(|m| only.contains(m)),
+        }
     }
 
     /// The room's admitted members now.
@@ -434,8 +454,14 @@ impl Router {
     /// connected), then the peers with the best pair score (symmetric, so the two ends of a
     /// link tend to agree).
     pub fn chosen(&self) -> Vec<String> {
-        if self.known.len() <= self.limit {
-            return self.known.keys().cloned().collect();
+        let allowed = self.known.keys().filter(|d| self.allowed(d)).count();
+        if allowed <= self.limit {
+            return self
+                .known
+                .keys()
+                .filter(|d| self.allowed(d))
+                .cloned()
+                .collect();
         }
         // Admitted members' devices first: ids a link holder makes up (ground to sit next to
         // this device on the ring, or to score high with it) take only the places left.
@@ -445,7 +471,7 @@ impl Router {
             let ids: Vec<&String> = self
                 .known
                 .keys()
-                .filter(|k| trusted.contains(k) == pool)
+                .filter(|k| trusted.contains(k) == pool && self.allowed(k))
                 .collect();
             let me = self.me.as_str();
             let successor = ids.iter().find(|k| k.as_str() > me).or(ids.first());
@@ -473,7 +499,7 @@ impl Router {
 
     /// Whether to accept an offer from `peer` while connected to `connected` peers.
     pub fn accepts(&self, peer: &str, connected: usize) -> bool {
-        connected < self.limit || self.chosen().iter().any(|p| p == peer)
+        self.allowed(peer) && (connected < self.limit || self.chosen().iter().any(|p| p == peer))
     }
 
     /// What to do about chosen peers that are neither connected nor being connected.
@@ -609,6 +635,31 @@ mod tests {
             .is_some());
         assert_eq!(heard(&mut r, 1.0), NEW_DEVICES_PER_MINUTE);
         assert!(r.known().count() <= 2 * NEW_DEVICES_PER_MINUTE);
+    }
+
+    /// A mesh under a former room key keeps to devices of the holders of the key in force: a
+    /// removed member's device (or one no member signed for) is neither reached nor answered.
+    #[test]
+    fn under_a_former_key_only_holders_devices_are_connected_to() {
+        let mut r = Router::new("m", 20);
+        for (i, d) in ["holder", "removed", "unbound"].iter().enumerate() {
+            r.receive(&announce(&format!("h{i}"), d, None), 0, None, &[], i as f64);
+        }
+        r.bind("holder", "ana");
+        r.bind("removed", "cy");
+        assert_eq!(r.chosen().len(), 3, "under the key in force: all");
+        assert!(r.accepts("removed", 0) && r.accepts("unbound", 0));
+        r.set_only(Some(["ana".to_string()].into()));
+        assert_eq!(r.chosen(), ["holder"]);
+        assert_eq!(
+            r.to_reach(&[]),
+            [Reach::AskForOffer("holder".into())],
+            "the removed and the unbound are not reached"
+        );
+        assert!(r.accepts("holder", 0));
+        assert!(!r.accepts("removed", 0) && !r.accepts("unbound", 0));
+        r.set_only(None);
+        assert!(r.accepts("removed", 0));
     }
 
     /// A link holder grinds ids to sit next to this device on the ring and to score high with

@@ -603,8 +603,12 @@ impl RoomHandle {
         // Membership first: it checks every governance entry, so a forged vouch or outcome
         // always counts among the unverified below.
         let admitted = room.admitted();
-        for (_, mesh) in &rt.meshes {
+        let current = rt.replica.secret().fingerprint();
+        let holders = rt.replica.holders().cloned().unwrap_or_default();
+        for (key, mesh) in &rt.meshes {
             mesh.set_admitted(admitted.clone());
+            // Under a former key, only the holders of the key in force are connected to.
+            mesh.set_only((*key != current).then(|| holders.clone()));
         }
         let (name, ready, writable, posts, tampered) = (
             room.name(),

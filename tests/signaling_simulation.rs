@@ -286,6 +286,8 @@ impl Net {
                     self.link(d, other);
                 }
             }
+            // Every device here speaks the one key.
+            SignalBody::Replaced => {}
         }
     }
 

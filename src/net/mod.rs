@@ -40,6 +40,9 @@ pub enum NetEvent {
     /// The device came back (woke up, network back): sync sessions should resend what may
     /// have been lost meanwhile.
     Woke,
+    /// A device said the room's key this mesh speaks was replaced (see
+    /// `sync::SignalBody::Replaced`).
+    Replaced,
 }
 
 /// Where to find peers and how to reach them.
@@ -277,6 +280,10 @@ impl Mesh {
                         let _ = link.send(&[]);
                     }
                 }
+                Action::TellReplaced(to) => {
+                    self.publish_with(Some(to), SignalBody::Replaced, false)
+                }
+                Action::Replaced => self.emit(NetEvent::Replaced),
                 Action::Listen(topics) => {
                     for t in &self.0.borrow().transports {
                         t.listen(&topics);

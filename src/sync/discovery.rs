@@ -35,6 +35,8 @@ pub const STALLED_MS: f64 = 5_000.0;
 /// After a new connection, the hello through the peers waits this long (coalescing the
 /// connections made meanwhile into one).
 pub const FLOOD_DELAY_MS: f64 = 1_000.0;
+/// Devices remembered as told that a key was replaced (then the list starts over).
+const MAX_TOLD: usize = 512;
 /// Of the hellos, one in this many also goes through the peers.
 const THROUGH_PEERS_EVERY: u32 = 5;
 
@@ -77,6 +79,11 @@ pub enum Action {
     KeepAlive(String),
     /// Listen at these meeting points on the servers from now on.
     Listen(Vec<Topic>),
+    /// Tell a device (by a signal addressed to it) that the key it speaks was replaced.
+    TellReplaced(String),
+    /// A device said the key this mesh speaks was replaced (heeded only by a device that
+    /// never had the room: see [`SignalBody::Replaced`]).
+    Replaced,
 }
 
 /// A signal that arrived, once checked: where to pass it on and what to do.
@@ -131,6 +138,8 @@ pub struct Discovery {
     next_heartbeat: f64,
     /// When the hello through the peers after new connections is due (ms elapsed).
     flood_at: Option<f64>,
+    /// Devices told the key was replaced (each once; a few hundred at most).
+    told: std::collections::BTreeSet<String>,
 }
 
 impl Discovery {
@@ -154,6 +163,7 @@ impl Discovery {
             next_hello: 0.0,
             next_heartbeat: HEARTBEAT_MS,
             flood_at: None,
+            told: Default::default(),
         }
     }
 
@@ -333,7 +343,21 @@ impl Discovery {
             actions: Vec::new(),
         };
         if routing.handle {
-            heard.actions = self.handle(signal, peers, open.len());
+            if self.router.restricted()
+                && signal.body == SignalBody::Announce
+                && !self.router.allowed(&signal.from)
+            {
+                // Under a former key, a device not given the key in force: told once, by a
+                // signal, and never connected to.
+                if self.told.len() >= MAX_TOLD {
+                    self.told.clear();
+                }
+                if self.told.insert(signal.from.clone()) {
+                    heard.actions.push(Action::TellReplaced(signal.from));
+                }
+            } else {
+                heard.actions = self.handle(signal, peers, open.len());
+            }
         }
         Ok(Some(heard))
     }
@@ -388,6 +412,7 @@ impl Discovery {
                 }
             }
             SignalBody::Answer { sdp } => actions.push(Action::TakeAnswer { from, sdp }),
+            SignalBody::Replaced => actions.push(Action::Replaced),
         }
         actions
     }
@@ -423,7 +448,7 @@ impl Discovery {
                 from: signal.from,
                 sdp,
             }),
-            SignalBody::Announce => Err(PairError::NotACode),
+            SignalBody::Announce | SignalBody::Replaced => Err(PairError::NotACode),
         }
     }
 }
@@ -631,6 +656,40 @@ mod tests {
         let (_, text, _) = high.signal(None, SignalBody::Announce, &[], false, T0);
         let late = T0 + MAX_SIGNAL_AGE_MS as f64 + 1.0;
         assert!(low.receive(&text, 0, None, &[], late).is_err());
+    }
+
+    /// Under a former key the mesh keeps to the holders of the key in force: a device of
+    /// anyone else is told, once and by a signal, that the key was replaced — never offered
+    /// a connection — and a holder's device is answered as usual.
+    #[test]
+    fn under_a_former_key_others_are_told_it_was_replaced_and_not_connected_to() {
+        let secret = RoomSecret::generate();
+        let (mut old, mut stranger) = pair(&secret);
+        let holder = Identity::generate();
+        let mut members = Discovery::new(Identity::generate(), holder.clone(), &secret, 20, T0);
+        old.only(Some([holder.public()].into()));
+        let (_, text, _) = stranger.signal(None, SignalBody::Announce, &[], false, T0);
+        let heard = old.receive(&text, 0, None, &[], T0).unwrap().unwrap();
+        assert_eq!(heard.actions, [Action::TellReplaced(stranger.me().into())]);
+        let (_, text, _) = stranger.signal(None, SignalBody::Announce, &[], false, T0 + 1.0);
+        let heard = old.receive(&text, 0, None, &[], T0 + 1.0).unwrap().unwrap();
+        assert!(heard.actions.is_empty(), "told once");
+        // The holder's device is reached (by an offer, or asked for one).
+        let (_, text, _) = members.signal(None, SignalBody::Announce, &[], false, T0);
+        let heard = old.receive(&text, 0, None, &[], T0).unwrap().unwrap();
+        assert!(
+            matches!(
+                heard.actions.as_slice(),
+                [Action::Offer(_)] | [Action::Announce { to: Some(_), .. }]
+            ),
+            "{:?}",
+            heard.actions
+        );
+        // What the stranger hears.
+        let to = Some(stranger.me().to_owned());
+        let (_, text, _) = old.signal(to, SignalBody::Replaced, &[], false, T0 + 2.0);
+        let heard = stranger.receive(&text, 0, None, &[], T0 + 2.0).unwrap().unwrap();
+        assert_eq!(heard.actions, [Action::Replaced]);
     }
 
     #[test]

@@ -236,8 +236,13 @@ impl Router {
         self.only = members;
     }
 
+    /// Whether this mesh keeps to some members' devices (see [`Router::set_only`]).
+    pub fn restricted(&self) -> bool {
+        self.only.is_some()
+    }
+
     /// Whether `device` may be connected to (see [`Router::set_only`]).
-    fn allowed(&self, device: &str) -> bool {
+    pub fn allowed(&self, device: &str) -> bool {
         match &self.only {
             None => true,
             Some(only) => self.bound.get(device).is_some_and(|m| only.contains(m)),

@@ -49,6 +49,10 @@ pub enum SignalBody {
     },
     /// The answer to an offer.
     Answer { sdp: String },
+    /// "The room this key opened has moved on to a new key": sent, under a key the sender has
+    /// moved on from, to a device that was not given the new one (instead of a connection, so
+    /// it learns no network address). Only a device that never had the room heeds it.
+    Replaced,
 }
 
 /// One signaling message between two devices (`to` empty means everyone in the room).

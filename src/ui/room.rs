@@ -217,7 +217,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         })}
                     </p>
                 </div>
-                {move || v.get().cut_off.then(|| {
+                {move || (v.get().cut_off || v.get().replaced).then(|| {
                     let was_member = handle.with_value(|h| {
                         h.as_ref().is_some_and(|h| h.read(|room, me| room.members().iter().any(|m| m.key == me.public())))
                     });

@@ -36,6 +36,9 @@ pub struct RoomView {
     /// The room moved on to a key this device was not given (its member was removed or left):
     /// nothing written after reaches it.
     pub cut_off: bool,
+    /// The room has not arrived, and a device under the link's key said that key was replaced
+    /// (the room moved on to a key this link does not give).
+    pub replaced: bool,
     /// How many changes the room's rules ignored (deletes, overwrites, edits of signed
     /// entries): listed under Members → Room integrity.
     pub tampered: usize,
@@ -466,6 +469,14 @@ impl RoomHandle {
                 });
             }
             NetEvent::Woke => self.act(|replica, _, links| replica.woke(now, links)),
+            NetEvent::Replaced => {
+                // Heeded only while nothing of the room is here: a device that has the room
+                // follows the keys its document holds, not what another device says.
+                let rt = self.0.borrow();
+                if !rt.replica.room().is_ready() && key == rt.replica.secret().fingerprint() {
+                    rt.view.update(|v| v.replaced = true);
+                }
+            }
             NetEvent::Unreachable(_) => {
                 let view = self.0.borrow().view;
                 view.update(|v| v.unreachable += 1);

@@ -637,6 +637,9 @@ impl RoomHandle {
             v.writable = writable;
             v.newer_schema = room.newer_schema().is_some();
             v.cut_off = cut_off;
+            // Another device's word that the key was replaced counts only while nothing of the
+            // room is here (a link holder could say so of a room that did not move on).
+            v.replaced &= !ready;
             v.pending_saves = pending_saves;
             v.save_error = save_error;
             v.tampered = tampered;

@@ -688,7 +688,10 @@ mod tests {
         // What the stranger hears.
         let to = Some(stranger.me().to_owned());
         let (_, text, _) = old.signal(to, SignalBody::Replaced, &[], false, T0 + 2.0);
-        let heard = stranger.receive(&text, 0, None, &[], T0 + 2.0).unwrap().unwrap();
+        let heard = stranger
+            .receive(&text, 0, None, &[], T0 + 2.0)
+            .unwrap()
+            .unwrap();
         assert_eq!(heard.actions, [Action::Replaced]);
     }
 

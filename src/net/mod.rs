@@ -99,6 +99,35 @@ impl NetConfig {
 
 type Handler = Rc<dyn Fn(NetEvent)>;
 
+/// What a link or a signaling transport tells its mesh. They report; the mesh decides what to
+/// do (they hold no reference to it and call none of its methods).
+pub(crate) enum Report {
+    /// A signal arrived: over a server (`via` none), or passed on by a peer with its hops.
+    Signal {
+        text: String,
+        hops: u8,
+        via: Option<String>,
+    },
+    /// A server (re)connected: say hello there.
+    ServerUp,
+    /// The link's data channel opened.
+    Opened(PeerLink),
+    /// Bytes for the room from this peer.
+    Data(String, Vec<u8>),
+    /// The link's channel closed, its connection failed, or a restart did not bring it back:
+    /// it goes, and a new one is built from the next hello.
+    Lost(PeerLink),
+    /// The link did not open in time.
+    Unreachable(PeerLink),
+    /// Making or answering its offer failed.
+    Failed(PeerLink),
+    /// The link's offer or answer is ready for the remote device.
+    Describe { link: PeerLink, body: SignalBody },
+}
+
+/// Where links and transports report (see [`Report`]).
+pub(crate) type Reporter = Rc<dyn Fn(Report)>;
+
 /// The id a pairing by hand goes by until the other device's answer names it.
 const PAIRING: &str = "pairing-";
 
@@ -151,8 +180,6 @@ pub(crate) struct MeshInner {
     /// Time elapsed since the mesh started, by its ticks (ms): discovery's rhythm goes by it,
     /// whatever the wall clock does.
     elapsed: f64,
-    /// The BroadcastChannel's name (fixed; it never leaves the browser).
-    channel: String,
     config: NetConfig,
     transports: Vec<Transport>,
     peers: HashMap<String, PeerLink>,
@@ -193,7 +220,6 @@ impl Mesh {
         let inner = Rc::new(RefCell::new(MeshInner {
             discovery,
             elapsed: 0.0,
-            channel: secret.signaling_topic(),
             config: config.clone(),
             transports: Vec::new(),
             peers: HashMap::new(),
@@ -202,26 +228,100 @@ impl Mesh {
             wake_listeners: Vec::new(),
         }));
         let mesh = Mesh(inner);
+        let report = mesh.reporter();
         let mut transports = Vec::new();
-        match signaling::broadcast_channel(&mesh) {
+        // The BroadcastChannel's name is fixed (it never leaves the browser).
+        match signaling::broadcast_channel(&secret.signaling_topic(), report.clone()) {
             Ok(t) => transports.push(t),
             Err(e) => log(&format!("tequio: no BroadcastChannel: {e}")),
         }
+        let topics = mesh.topics();
         let nostr_key = Rc::new(NostrKey::generate());
         for url in &config.nostr {
             let protocol = Protocol::Nostr {
                 key: nostr_key.clone(),
                 subscription: random_id()[..16].to_owned(),
             };
-            transports.push(signaling::websocket(&mesh, url.clone(), protocol));
+            let transport =
+                signaling::websocket(url.clone(), protocol, topics.clone(), report.clone());
+            transports.push(transport);
         }
         for url in &config.signaling {
-            transports.push(signaling::websocket(&mesh, url.clone(), Protocol::YWebrtc));
+            let transport = signaling::websocket(
+                url.clone(),
+                Protocol::YWebrtc,
+                topics.clone(),
+                report.clone(),
+            );
+            transports.push(transport);
         }
         mesh.0.borrow_mut().transports = transports;
         mesh.listen_for_wake();
         mesh.tick();
         mesh
+    }
+
+    /// Where this mesh's links and transports report (it holds the mesh weakly: a report
+    /// after the mesh closed is dropped).
+    fn reporter(&self) -> Reporter {
+        let weak = self.weak();
+        Rc::new(move |report| {
+            if let Some(mesh) = Mesh::upgrade(&weak) {
+                mesh.on_report(report);
+            }
+        })
+    }
+
+    /// What a link or a transport reported.
+    fn on_report(&self, report: Report) {
+        match report {
+            Report::Signal { text, hops, via } => self.on_signal(&text, hops, via.as_deref()),
+            Report::ServerUp => self.announce(None),
+            Report::Opened(link) => {
+                let id = link.remote();
+                self.deliver_parked(&id);
+                let member = self.member_of(&id);
+                self.emit(NetEvent::Connected(id, member));
+                self.flood_soon();
+            }
+            Report::Data(id, bytes) => self.emit(NetEvent::Data(id, bytes)),
+            Report::Lost(link) => {
+                self.drop_peer_if(&link.remote(), &link);
+                self.announce(None);
+            }
+            Report::Unreachable(link) => {
+                let remote = link.remote();
+                self.drop_peer_if(&remote, &link);
+                self.emit(NetEvent::Unreachable(remote));
+            }
+            Report::Failed(link) => self.drop_peer_if(&link.remote(), &link),
+            Report::Describe { link, body } => match link.manual() {
+                // A pairing offer is for whoever pastes it; an answer for the device that
+                // offered.
+                Some(show) => {
+                    let to = matches!(body, SignalBody::Answer { .. }).then(|| link.remote());
+                    show(self.seal(to, body));
+                }
+                None => self.publish(Some(link.remote()), body),
+            },
+        }
+    }
+
+    /// Offers a connection to `remote` (with `manual`, as a pairing code shown there).
+    fn offer(&self, remote: String, manual: Option<Rc<dyn Fn(String)>>) {
+        let config = self.0.borrow().config.clone();
+        if let Some(link) = PeerLink::offer(&config, remote.clone(), manual, self.reporter()) {
+            self.0.borrow_mut().peers.insert(remote, link);
+        }
+    }
+
+    /// Answers `remote`'s offer on a new link.
+    fn answer(&self, remote: String, sdp: String, manual: Option<Rc<dyn Fn(String)>>) {
+        let config = self.0.borrow().config.clone();
+        let link = PeerLink::answer(&config, remote.clone(), sdp, manual, self.reporter());
+        if let Some(link) = link {
+            self.0.borrow_mut().peers.insert(remote, link);
+        }
     }
 
     fn weak(&self) -> Weak<RefCell<MeshInner>> {
@@ -260,12 +360,12 @@ impl Mesh {
                 Action::Announce { to, through_peers } => {
                     self.publish_with(to, SignalBody::Announce, through_peers)
                 }
-                Action::Offer(p) => PeerLink::offer(self, p, None),
-                Action::Answer { to, sdp } => PeerLink::answer(self, to, sdp, None),
+                Action::Offer(p) => self.offer(p, None),
+                Action::Answer { to, sdp } => self.answer(to, sdp, None),
                 Action::AnswerRestart { to, sdp } => {
                     let link = self.0.borrow().peers.get(&to).cloned();
                     if let Some(link) = link {
-                        link.answer_restart(self, sdp);
+                        link.answer_restart(sdp);
                     }
                 }
                 Action::TakeAnswer { from, sdp } => {
@@ -294,7 +394,7 @@ impl Mesh {
     }
 
     /// A peer connected: hands it the signals kept for it (see `Router::park`).
-    pub(crate) fn deliver_parked(&self, peer: &str) {
+    fn deliver_parked(&self, peer: &str) {
         let (parked, link) = {
             let mut inner = self.0.borrow_mut();
             let parked = inner
@@ -312,19 +412,19 @@ impl Mesh {
 
     /// A new connection: soon (coalescing the connections of the next second) say hello
     /// through the peers, so the new peer learns of the others and they of it.
-    pub(crate) fn flood_soon(&self) {
+    fn flood_soon(&self) {
         let mut inner = self.0.borrow_mut();
         let elapsed = inner.elapsed;
         inner.discovery.connected(elapsed);
     }
 
-    pub(crate) fn announce(&self, to: Option<String>) {
+    fn announce(&self, to: Option<String>) {
         self.publish(to, SignalBody::Announce);
     }
 
     /// Sends a signal on every transport and, when addressed (or `through_peers`), through the
     /// connected peers, which pass it on.
-    pub(crate) fn publish(&self, to: Option<String>, body: SignalBody) {
+    fn publish(&self, to: Option<String>, body: SignalBody) {
         self.publish_with(to, body, false);
     }
 
@@ -354,7 +454,7 @@ impl Mesh {
 
     /// Handles a payload that arrived on a signaling transport (`via` none) or from a
     /// connected peer (with the hops it has made).
-    pub(crate) fn on_signal(&self, text: &str, hops: u8, via: Option<&str>) {
+    fn on_signal(&self, text: &str, hops: u8, via: Option<&str>) {
         let (heard, forward) = {
             let mut inner = self.0.borrow_mut();
             let inner = &mut *inner;
@@ -417,7 +517,7 @@ impl Mesh {
 
     /// A pairing code: a signal from this device, sealed (and noted, so it is not handled if
     /// it comes back).
-    pub(crate) fn seal(&self, to: Option<String>, body: SignalBody) -> String {
+    fn seal(&self, to: Option<String>, body: SignalBody) -> String {
         self.0
             .borrow_mut()
             .discovery
@@ -428,7 +528,7 @@ impl Mesh {
     /// code (once its network addresses are gathered) for the other device to use.
     pub fn pair(&self, show: impl Fn(String) + 'static) {
         let placeholder = format!("{PAIRING}{}", &random_id()[..12]);
-        PeerLink::offer(self, placeholder, Some(Rc::new(show)));
+        self.offer(placeholder, Some(Rc::new(show)));
     }
 
     /// Pairing by hand: uses a code from the other device. An offer is answered (the answer
@@ -448,7 +548,7 @@ impl Mesh {
             PairStep::Already => Ok(Paired::Already),
             PairStep::Answer { from, sdp } => {
                 self.drop_peer(&from, false);
-                PeerLink::answer(self, from, sdp, Some(Rc::new(show)));
+                self.answer(from, sdp, Some(Rc::new(show)));
                 Ok(Paired::Answering)
             }
             PairStep::PassOn => {
@@ -473,15 +573,7 @@ impl Mesh {
         }
     }
 
-    pub(crate) fn config(&self) -> NetConfig {
-        self.0.borrow().config.clone()
-    }
-
-    pub(crate) fn insert_peer(&self, id: String, link: PeerLink) {
-        self.0.borrow_mut().peers.insert(id, link);
-    }
-
-    pub(crate) fn emit(&self, event: NetEvent) {
+    fn emit(&self, event: NetEvent) {
         let handler = self.0.borrow().handler.clone();
         handler(event);
     }
@@ -489,7 +581,7 @@ impl Mesh {
     /// Forgets a peer (connection failed or closed); tells the owner if it had been told the
     /// peer connected. (Not "if the channel is open": a channel that closed on its own is
     /// already closed by the time it is dropped, and its peer must still be reported gone.)
-    pub(crate) fn drop_peer(&self, id: &str, notify: bool) {
+    fn drop_peer(&self, id: &str, notify: bool) {
         let link = {
             let mut inner = self.0.borrow_mut();
             let link = inner.peers.remove(id);
@@ -532,7 +624,7 @@ impl Mesh {
     }
 
     /// Forgets a peer only if `link` is still its current connection (not a newer one).
-    pub(crate) fn drop_peer_if(&self, id: &str, link: &PeerLink) {
+    fn drop_peer_if(&self, id: &str, link: &PeerLink) {
         let current = self.0.borrow().peers.get(id).is_some_and(|l| l.same(link));
         if current {
             self.drop_peer(id, true);
@@ -540,12 +632,12 @@ impl Mesh {
     }
 
     /// Where the room meets on the servers now.
-    pub(crate) fn topics(&self) -> Vec<Topic> {
+    fn topics(&self) -> Vec<Topic> {
         self.0.borrow().discovery.topics().to_vec()
     }
 
     /// The member whose key signed for the device `peer` (as its signals said).
-    pub(crate) fn member_of(&self, peer: &str) -> Option<String> {
+    fn member_of(&self, peer: &str) -> Option<String> {
         self.0
             .borrow()
             .discovery

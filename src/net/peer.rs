@@ -1,13 +1,13 @@
 //! One RTCPeerConnection with one ordered, reliable data channel.
 
-use super::{log, Mesh, MeshInner, NetEvent};
+use super::{log, NetConfig, Report, Reporter};
 use crate::replica::Sent;
 use crate::sync::{
     compact_sdp, read_channel_signal, SignalBody, CHANNEL_DATA, CHANNEL_SIGNAL, MAX_CHANNEL_MESSAGE,
 };
 use js_sys::{Array, Reflect, Uint8Array};
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -38,7 +38,7 @@ struct LinkInner {
     /// The channel's flow-controlled sender (see `outbox.rs`).
     outbox: Option<super::outbox::Outbox>,
     callbacks: Vec<Callback>,
-    /// When anything last arrived from the peer (ms since the epoch): see `Mesh::heartbeat`.
+    /// When anything last arrived from the peer (ms since the epoch): see `sync::discovery`.
     last_heard: f64,
     /// Whether the owner was told this peer connected (its channel opened).
     connected: bool,
@@ -48,16 +48,19 @@ struct LinkInner {
     started: f64,
     /// An ICE restart is under way (the keep-alive allows it more silence).
     restarting: bool,
+    /// Closed: its timers do nothing any more.
+    closed: bool,
+    /// Where it reports what happens to it (the mesh): it never calls into the mesh.
+    report: Reporter,
 }
 
 /// A connection to one remote device.
 #[derive(Clone)]
 pub(crate) struct PeerLink(Rc<RefCell<LinkInner>>);
 
-fn new_connection(mesh: &Mesh) -> Result<RtcPeerConnection, JsValue> {
+fn new_connection(net: &NetConfig) -> Result<RtcPeerConnection, JsValue> {
     let config = RtcConfiguration::new();
     let servers = Array::new();
-    let net = mesh.config();
     if net.relay_only {
         config.set_ice_transport_policy(web_sys::RtcIceTransportPolicy::Relay);
     }
@@ -83,8 +86,8 @@ fn new_connection(mesh: &Mesh) -> Result<RtcPeerConnection, JsValue> {
 }
 
 impl PeerLink {
-    fn new(mesh: &Mesh, remote: &str) -> Result<Self, JsValue> {
-        let pc = new_connection(mesh)?;
+    fn new(config: &NetConfig, remote: &str, report: Reporter) -> Result<Self, JsValue> {
+        let pc = new_connection(config)?;
         let link = PeerLink(Rc::new(RefCell::new(LinkInner {
             remote: remote.to_owned(),
             manual: None,
@@ -97,26 +100,26 @@ impl PeerLink {
             offered: false,
             restarting: false,
             started: js_sys::Date::now(),
+            closed: false,
+            report,
         })));
-        let weak = mesh.weak();
         let me = Rc::downgrade(&link.0);
         let pc2 = pc.clone();
         link.on(
             |cb| pc.set_onconnectionstatechange(Some(cb)),
             move |_| {
-                let (Some(mesh), Some(l)) = (Mesh::upgrade(&weak), me.upgrade()) else {
+                let Some(l) = me.upgrade() else {
                     return;
                 };
                 let link = PeerLink(l);
                 match pc2.connection_state() {
                     // The path was lost (a network change, a phone waking up): the offering
                     // side restarts ICE on the same connection, keeping its channel.
-                    RtcPeerConnectionState::Disconnected => link.restart_soon(&mesh),
+                    RtcPeerConnectionState::Disconnected => link.restart_soon(),
                     RtcPeerConnectionState::Connected => link.0.borrow_mut().restarting = false,
                     // Failed or closed: a new connection is built from the next announcement.
                     RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed => {
-                        mesh.drop_peer(&link.remote(), true);
-                        mesh.announce(None);
+                        link.tell(Report::Lost(link.clone()))
                     }
                     _ => {}
                 }
@@ -127,11 +130,11 @@ impl PeerLink {
 
     /// After a moment's grace (the path often comes back by itself), restarts ICE if the
     /// connection is still disconnected and this side made the offer.
-    fn restart_soon(&self, mesh: &Mesh) {
+    fn restart_soon(&self) {
         if !self.0.borrow().offered {
             return;
         }
-        self.later(mesh, RESTART_GRACE_MS, |mesh, link| {
+        self.later(RESTART_GRACE_MS, |link| {
             let pc = link.0.borrow().pc.clone();
             if pc.connection_state() != RtcPeerConnectionState::Disconnected
                 || link.0.borrow().restarting
@@ -140,30 +143,33 @@ impl PeerLink {
             }
             link.0.borrow_mut().restarting = true;
             log("tequio: connection lost its path; restarting ICE");
-            let remote = link.remote();
-            link.rebuild_unless_connected(&mesh, RESTART_TIMEOUT_MS);
-            let weak = mesh.weak();
+            link.rebuild_unless_connected(RESTART_TIMEOUT_MS);
             spawn_local(async move {
                 let result = async {
                     let restart: js_sys::Function =
                         Reflect::get(&pc, &"restartIce".into())?.dyn_into()?;
                     restart.call0(&pc)?;
                     let offer = JsFuture::from(pc.create_offer()).await?;
-                    publish_description(&link, &weak, RtcSdpType::Offer, offer, true).await
+                    publish_description(&link, RtcSdpType::Offer, offer, true).await
                 }
                 .await;
-                give_up_on_error(result, &weak, &remote, "ICE restart");
+                give_up_on_error(result, &link, "ICE restart");
             });
         });
     }
 
-    /// Runs `f` after `ms` if the mesh is still open and the link still exists.
-    fn later(&self, mesh: &Mesh, ms: u32, f: impl FnOnce(Mesh, PeerLink) + 'static) {
-        let weak = mesh.weak();
+    /// Tells the mesh (outside any borrow of the link).
+    fn tell(&self, report: Report) {
+        let reporter = self.0.borrow().report.clone();
+        reporter(report);
+    }
+
+    /// Runs `f` after `ms` if the link still exists and is not closed.
+    fn later(&self, ms: u32, f: impl FnOnce(PeerLink) + 'static) {
         let link = Rc::downgrade(&self.0);
         gloo_timers::callback::Timeout::new(ms, move || {
-            if let (Some(mesh), Some(link)) = (Mesh::upgrade(&weak), link.upgrade()) {
-                f(mesh, PeerLink(link));
+            if let Some(link) = link.upgrade().filter(|l| !l.borrow().closed) {
+                f(PeerLink(link));
             }
         })
         .forget();
@@ -171,27 +177,24 @@ impl PeerLink {
 
     /// Gives up on a restart that has not brought the connection back in time (the peer may be
     /// gone): the link is dropped, and a new one is built if the peer is still announced.
-    fn rebuild_unless_connected(&self, mesh: &Mesh, after_ms: u32) {
-        self.later(mesh, after_ms, |mesh, link| {
+    fn rebuild_unless_connected(&self, after_ms: u32) {
+        self.later(after_ms, |link| {
             let pc = link.0.borrow().pc.clone();
             if pc.connection_state() != RtcPeerConnectionState::Connected {
                 link.0.borrow_mut().restarting = false;
-                mesh.drop_peer_if(&link.remote(), &link);
-                mesh.announce(None);
+                link.tell(Report::Lost(link.clone()));
             }
         });
     }
 
     /// Answers an ICE restart offer on this existing connection.
-    pub(crate) fn answer_restart(&self, mesh: &Mesh, offer_sdp: String) {
+    pub(crate) fn answer_restart(&self, offer_sdp: String) {
         let link = self.clone();
-        let remote = self.remote();
-        let weak = mesh.weak();
         self.0.borrow_mut().restarting = true;
         spawn_local(async move {
-            let result = answer_offer(&link, &weak, &offer_sdp).await;
+            let result = answer_offer(&link, &offer_sdp).await;
             link.0.borrow_mut().restarting = false;
-            give_up_on_error(result, &weak, &remote, "ICE restart answer");
+            give_up_on_error(result, &link, "ICE restart answer");
         });
     }
 
@@ -212,12 +215,10 @@ impl PeerLink {
 
     /// Gives up on a connection that has not opened in time (an offer or answer lost while a
     /// signaling server was away), so the next announcement can start afresh.
-    fn expire_unless_open(&self, mesh: &Mesh, after_ms: u32) {
-        self.later(mesh, after_ms, |mesh, link| {
+    fn expire_unless_open(&self, after_ms: u32) {
+        self.later(after_ms, |link| {
             if !link.is_open() {
-                let remote = link.remote();
-                mesh.drop_peer_if(&remote, &link);
-                mesh.emit(NetEvent::Unreachable(remote));
+                link.tell(Report::Unreachable(link.clone()));
             }
         });
     }
@@ -236,6 +237,11 @@ impl PeerLink {
         self.0.borrow().manual.is_some()
     }
 
+    /// For a pairing by hand: where its offer or answer goes (to be shown as a code).
+    pub(crate) fn manual(&self) -> Option<Rc<dyn Fn(String)>> {
+        self.0.borrow().manual.clone()
+    }
+
     pub(crate) fn same(&self, other: &PeerLink) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
     }
@@ -246,46 +252,37 @@ impl PeerLink {
         self.0.borrow_mut().callbacks.push(cb);
     }
 
-    fn attach_channel(&self, mesh: &Mesh, channel: RtcDataChannel) {
+    fn attach_channel(&self, channel: RtcDataChannel) {
         channel.set_binary_type(RtcDataChannelType::Arraybuffer);
-        let weak: Weak<RefCell<MeshInner>> = mesh.weak();
         let ch = channel.clone();
         let link = Rc::downgrade(&self.0);
-        // The remote id is read when an event comes, not now: a pairing by hand learns it late.
-        let remote = {
-            let link = link.clone();
-            move || link.upgrade().map(|l| l.borrow().remote.clone())
-        };
         self.on(|cb| ch.set_onopen(Some(cb)), {
-            let weak = weak.clone();
             let link = link.clone();
-            let remote = remote.clone();
             move |_| {
-                if let Some(l) = link.upgrade() {
+                let Some(l) = link.upgrade() else {
+                    return;
+                };
+                {
                     let mut l = l.borrow_mut();
                     l.last_heard = js_sys::Date::now();
                     l.connected = true;
                     // A pairing by hand is done: later offers (ICE restarts) go by signaling.
                     l.manual = None;
                 }
-                if let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) {
-                    mesh.deliver_parked(&id);
-                    let member = mesh.member_of(&id);
-                    mesh.emit(NetEvent::Connected(id, member));
-                    mesh.flood_soon();
-                }
+                let link = PeerLink(l);
+                link.tell(Report::Opened(link.clone()));
             }
         });
         self.on(|cb| ch.set_onmessage(Some(cb)), {
-            let weak = weak.clone();
-            let remote = remote.clone();
+            let link = link.clone();
             move |event: JsValue| {
-                let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) else {
+                let Some(l) = link.upgrade() else {
                     return;
                 };
-                if let Some(l) = link.upgrade() {
-                    l.borrow_mut().last_heard = js_sys::Date::now();
-                }
+                l.borrow_mut().last_heard = js_sys::Date::now();
+                let link = PeerLink(l);
+                // The remote id is read when a message comes: a pairing by hand learns it late.
+                let id = link.remote();
                 let data = event.unchecked_into::<MessageEvent>().data();
                 match data.dyn_into::<js_sys::ArrayBuffer>() {
                     // An empty message is a keep-alive: it only says the peer is there.
@@ -304,10 +301,14 @@ impl PeerLink {
                         match bytes[0] {
                             CHANNEL_DATA => {
                                 bytes.remove(0);
-                                mesh.emit(NetEvent::Data(id, bytes));
+                                link.tell(Report::Data(id, bytes));
                             }
                             CHANNEL_SIGNAL => match read_channel_signal(&bytes[1..]) {
-                                Some((hops, text)) => mesh.on_signal(text, hops, Some(&id)),
+                                Some((hops, text)) => link.tell(Report::Signal {
+                                    text: text.to_owned(),
+                                    hops,
+                                    via: Some(id),
+                                }),
                                 None => log("tequio: malformed signal from a peer dropped"),
                             },
                             other => {
@@ -322,9 +323,9 @@ impl PeerLink {
         self.on(
             |cb| ch.set_onclose(Some(cb)),
             move |_| {
-                if let (Some(mesh), Some(id)) = (Mesh::upgrade(&weak), remote()) {
-                    mesh.drop_peer(&id, true);
-                    mesh.announce(None);
+                if let Some(l) = link.upgrade() {
+                    let link = PeerLink(l);
+                    link.tell(Report::Lost(link.clone()));
                 }
             },
         );
@@ -333,12 +334,20 @@ impl PeerLink {
         inner.channel = Some(channel);
     }
 
-    /// Starts a connection as the offering side. With `manual`, the offer goes to it (to be
-    /// shown as a pairing code) instead of the signaling transports.
-    pub(crate) fn offer(mesh: &Mesh, remote: String, manual: Option<Rc<dyn Fn(String)>>) {
-        let link = match PeerLink::new(mesh, &remote) {
+    /// Starts a connection as the offering side (the mesh keeps it). With `manual`, the offer
+    /// goes to it (to be shown as a pairing code) instead of the signaling transports.
+    pub(crate) fn offer(
+        config: &NetConfig,
+        remote: String,
+        manual: Option<Rc<dyn Fn(String)>>,
+        report: Reporter,
+    ) -> Option<PeerLink> {
+        let link = match PeerLink::new(config, &remote, report) {
             Ok(l) => l,
-            Err(e) => return log(&format!("tequio: cannot create a peer connection: {e:?}")),
+            Err(e) => {
+                log(&format!("tequio: cannot create a peer connection: {e:?}"));
+                return None;
+            }
         };
         let timeout = if manual.is_some() {
             MANUAL_TIMEOUT_MS
@@ -352,30 +361,35 @@ impl PeerLink {
         }
         let pc = link.0.borrow().pc.clone();
         let channel = pc.create_data_channel("tequio");
-        link.attach_channel(mesh, channel);
-        mesh.insert_peer(remote.clone(), link.clone());
-        link.expire_unless_open(mesh, timeout);
-        let weak = mesh.weak();
+        link.attach_channel(channel);
+        link.expire_unless_open(timeout);
+        let made = link.clone();
         spawn_local(async move {
             let result = async {
                 let offer = JsFuture::from(pc.create_offer()).await?;
-                publish_description(&link, &weak, RtcSdpType::Offer, offer, false).await
+                publish_description(&link, RtcSdpType::Offer, offer, false).await
             }
             .await;
-            give_up_on_error(result, &weak, &remote, "offer");
+            give_up_on_error(result, &link, "offer");
         });
+        Some(made)
     }
 
-    /// Answers a remote offer (with `manual`, the answer goes to it: see [`PeerLink::offer`]).
+    /// Answers a remote offer (the mesh keeps the link; with `manual`, the answer goes to it:
+    /// see [`PeerLink::offer`]).
     pub(crate) fn answer(
-        mesh: &Mesh,
+        config: &NetConfig,
         remote: String,
         offer_sdp: String,
         manual: Option<Rc<dyn Fn(String)>>,
-    ) {
-        let link = match PeerLink::new(mesh, &remote) {
+        report: Reporter,
+    ) -> Option<PeerLink> {
+        let link = match PeerLink::new(config, &remote, report) {
             Ok(l) => l,
-            Err(e) => return log(&format!("tequio: cannot create a peer connection: {e:?}")),
+            Err(e) => {
+                log(&format!("tequio: cannot create a peer connection: {e:?}"));
+                return None;
+            }
         };
         let timeout = if manual.is_some() {
             MANUAL_TIMEOUT_MS
@@ -384,26 +398,25 @@ impl PeerLink {
         };
         link.0.borrow_mut().manual = manual;
         let pc = link.0.borrow().pc.clone();
-        let weak = mesh.weak();
         {
-            let link2 = link.clone();
-            let weak = weak.clone();
+            let me = Rc::downgrade(&link.0);
             link.on(
                 |cb| pc.set_ondatachannel(Some(cb)),
                 move |event: JsValue| {
                     let channel = event.unchecked_into::<RtcDataChannelEvent>().channel();
-                    if let Some(mesh) = Mesh::upgrade(&weak) {
-                        link2.attach_channel(&mesh, channel);
+                    if let Some(l) = me.upgrade() {
+                        PeerLink(l).attach_channel(channel);
                     }
                 },
             );
         }
-        mesh.insert_peer(remote.clone(), link.clone());
-        link.expire_unless_open(mesh, timeout);
+        link.expire_unless_open(timeout);
+        let made = link.clone();
         spawn_local(async move {
-            let result = answer_offer(&link, &weak, &offer_sdp).await;
-            give_up_on_error(result, &weak, &remote, "answer");
+            let result = answer_offer(&link, &offer_sdp).await;
+            give_up_on_error(result, &link, "answer");
         });
+        Some(made)
     }
 
     /// Completes an offer with the remote answer.
@@ -451,6 +464,7 @@ impl PeerLink {
     }
 
     pub(crate) fn close(&self) {
+        self.0.borrow_mut().closed = true;
         let inner = self.0.borrow();
         inner.pc.set_onconnectionstatechange(None);
         inner.pc.set_ondatachannel(None);
@@ -468,10 +482,9 @@ impl PeerLink {
 }
 
 /// Sets a created offer or answer as the local description, waits for its candidates, and
-/// sends it to the remote peer.
+/// hands it to the mesh for the remote peer (as a signal, or a pairing code).
 async fn publish_description(
     link: &PeerLink,
-    mesh: &Weak<RefCell<MeshInner>>,
     kind: RtcSdpType,
     created: JsValue,
     restart: bool,
@@ -487,49 +500,35 @@ async fn publish_description(
     if link.is_manual() {
         sdp = compact_sdp(&sdp);
     }
-    if let Some(mesh) = Mesh::upgrade(mesh) {
-        let body = match kind {
-            RtcSdpType::Offer => SignalBody::Offer { sdp, restart },
-            _ => SignalBody::Answer { sdp },
-        };
-        let manual = link.0.borrow().manual.clone();
-        match manual {
-            // A pairing offer is for whoever pastes it; an answer for the device that offered.
-            Some(show) => {
-                let to = (kind != RtcSdpType::Offer).then(|| link.remote());
-                show(mesh.seal(to, body));
-            }
-            None => mesh.publish(Some(link.remote()), body),
-        }
+    let body = match kind {
+        RtcSdpType::Offer => SignalBody::Offer { sdp, restart },
+        _ => SignalBody::Answer { sdp },
+    };
+    if !link.0.borrow().closed {
+        link.tell(Report::Describe {
+            link: link.clone(),
+            body,
+        });
     }
     Ok(())
 }
 
 /// Sets a remote offer on the link's connection, then makes and sends the answer.
-async fn answer_offer(
-    link: &PeerLink,
-    mesh: &Weak<RefCell<MeshInner>>,
-    offer_sdp: &str,
-) -> Result<(), JsValue> {
+async fn answer_offer(link: &PeerLink, offer_sdp: &str) -> Result<(), JsValue> {
     let pc = link.0.borrow().pc.clone();
     let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
     init.set_sdp(offer_sdp);
     JsFuture::from(pc.set_remote_description(&init)).await?;
     let answer = JsFuture::from(pc.create_answer()).await?;
-    publish_description(link, mesh, RtcSdpType::Answer, answer, false).await
+    publish_description(link, RtcSdpType::Answer, answer, false).await
 }
 
 /// A failed negotiation drops the connection; the next announcement starts a new one.
-fn give_up_on_error(
-    result: Result<(), JsValue>,
-    mesh: &Weak<RefCell<MeshInner>>,
-    remote: &str,
-    what: &str,
-) {
+fn give_up_on_error(result: Result<(), JsValue>, link: &PeerLink, what: &str) {
     if let Err(e) = result {
         log(&format!("tequio: {what} failed: {e:?}"));
-        if let Some(mesh) = Mesh::upgrade(mesh) {
-            mesh.drop_peer(remote, true);
+        if !link.0.borrow().closed {
+            link.tell(Report::Failed(link.clone()));
         }
     }
 }

@@ -3,12 +3,12 @@
 //! Nostr relays (ephemeral events, see `sync::nostr`), which reconnect on their own with
 //! backoff when a server goes away and comes back.
 
-use super::{log, Mesh, MeshInner};
+use super::{log, Report, Reporter};
 use crate::sync::nostr::{self, NostrKey, RelayMessage};
 use crate::sync::topic::Topic;
 use crate::sync::{Backoff, MAX_SIGNAL_TEXT};
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent, WebSocket};
@@ -38,7 +38,8 @@ pub(crate) struct Socket {
     protocol: Protocol,
     /// The topics listened on (they change daily: see `sync::topic`).
     topics: Vec<Topic>,
-    mesh: Weak<RefCell<MeshInner>>,
+    /// Where it reports signals and reconnections (the mesh).
+    report: Reporter,
     ws: Option<WebSocket>,
     callbacks: Vec<Callback>,
     backoff: Backoff,
@@ -218,16 +219,17 @@ fn text_within(data: &JsValue, max: usize) -> Result<String, &'static str> {
 
 /// Tabs of one browser meet on a BroadcastChannel named after the room's opaque (fixed)
 /// topic: it never leaves the browser.
-pub(crate) fn broadcast_channel(mesh: &Mesh) -> Result<Transport, String> {
-    let topic = mesh.0.borrow().channel.clone();
-    let channel = BroadcastChannel::new(&topic).map_err(|e| format!("{e:?}"))?;
-    let weak = mesh.weak();
+pub(crate) fn broadcast_channel(topic: &str, report: Reporter) -> Result<Transport, String> {
+    let channel = BroadcastChannel::new(topic).map_err(|e| format!("{e:?}"))?;
     let on_message: Callback = Closure::new(move |event: JsValue| {
         let data = event.unchecked_into::<MessageEvent>().data();
-        match (text_within(&data, MAX_SIGNAL_TEXT), Mesh::upgrade(&weak)) {
-            (Ok(text), Some(mesh)) => mesh.on_signal(&text, 0, None),
-            (Err(why), _) => log(why),
-            _ => {}
+        match text_within(&data, MAX_SIGNAL_TEXT) {
+            Ok(text) => report(Report::Signal {
+                text,
+                hops: 0,
+                via: None,
+            }),
+            Err(why) => log(why),
         }
     });
     channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -253,12 +255,17 @@ pub struct TransportStatus {
 }
 
 /// A y-webrtc signaling server or a Nostr relay at `url`.
-pub(crate) fn websocket(mesh: &Mesh, url: String, protocol: Protocol) -> Transport {
+pub(crate) fn websocket(
+    url: String,
+    protocol: Protocol,
+    topics: Vec<Topic>,
+    report: Reporter,
+) -> Transport {
     let socket = Rc::new(RefCell::new(Socket {
         url,
         protocol,
-        topics: mesh.topics(),
-        mesh: mesh.weak(),
+        topics,
+        report,
         ws: None,
         callbacks: Vec::new(),
         backoff: server_backoff(),
@@ -285,7 +292,7 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
             let Some(socket) = weak_socket.upgrade() else {
                 return;
             };
-            let mesh = {
+            let report = {
                 let mut s = socket.borrow_mut();
                 s.backoff.succeeded();
                 if let Some(ws) = &s.ws {
@@ -293,11 +300,9 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
                         let _ = ws.send_with_str(&msg);
                     }
                 }
-                s.mesh.clone()
+                s.report.clone()
             };
-            if let Some(mesh) = Mesh::upgrade(&mesh) {
-                mesh.announce(None);
-            }
+            report(Report::ServerUp);
         }
     });
     let on_message: Callback = Closure::new({
@@ -339,10 +344,14 @@ fn connect(socket: &Rc<RefCell<Socket>>) {
                     }
                 }
             };
-            let mesh = s.mesh.clone();
+            let report = s.report.clone();
             drop(s);
-            if let (Some(data), Some(mesh)) = (data, Mesh::upgrade(&mesh)) {
-                mesh.on_signal(&data, 0, None);
+            if let Some(text) = data {
+                report(Report::Signal {
+                    text,
+                    hops: 0,
+                    via: None,
+                });
             }
         }
     });

@@ -82,19 +82,20 @@ impl Keys {
             .min_by(|a, b| (&a.id, &a.next).cmp(&(&b.id, &b.next)))
     }
 
-    /// Every box holding the key `fingerprint`: the winning rotation's that brought it and
-    /// the grants'.
-    fn boxes(&self, fingerprint: &str) -> impl Iterator<Item = (&String, &String)> {
+    /// Every box holding the key `fingerprint`: those of every rotation that brought it (a new
+    /// key is brought by one rotation; an entry naming it otherwise adds boxes — which its
+    /// author, a holder, could give by a grant anyway — and hides none) and the grants'.
+    fn boxes<'a>(
+        &'a self,
+        fingerprint: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a String)> + 'a {
         let brought = self
             .rotations
             .values()
             .flatten()
-            .find(|r| r.next == fingerprint);
+            .filter(move |r| r.next == fingerprint);
         let grants = self.grants.get(fingerprint).into_iter().flatten();
-        brought
-            .into_iter()
-            .chain(grants)
-            .flat_map(|r| r.boxes.iter())
+        brought.chain(grants).flat_map(|r| r.boxes.iter())
     }
 
     /// Members given the key `fingerprint` (`None`: no rotation brought it, it is a link's).
@@ -412,6 +413,32 @@ mod tests {
         assert_eq!((chain.cut_off, chain.epoch), (false, 2));
         assert_eq!(chain.secret.to_bytes(), k2.to_bytes());
         assert_eq!(chain.former[0].1, left_out.cut_at.unwrap());
+    }
+
+    /// An entry by an admitted member that names the key in force as its new key (replacing a
+    /// fingerprint no key has, with no boxes) hides no box: before, the first such entry's
+    /// boxes were taken for the key's, and every device was cut off.
+    #[test]
+    fn a_decoy_rotation_naming_the_key_in_force_cuts_no_one_off() {
+        let (mut room, people) = community(3);
+        let first = RoomSecret::generate();
+        remove(&mut room, &people, &people[2], 100);
+        let k1 = room.rotate_key(&people[0], &first, LONG + 200).unwrap();
+        assert!(!room.key_chain(&people[1], &first).cut_off);
+        let decoy = RotationEntry {
+            prev: String::new(),
+            next: k1.fingerprint(),
+            boxes: "{}".into(),
+            at: LONG + 300,
+        };
+        room.add_entry(&people[1], "rotation:", &decoy).unwrap();
+        for p in &people[..2] {
+            let chain = room.key_chain(p, &first);
+            assert!(
+                !chain.cut_off,
+                "an admitted member's device is cut off by a decoy"
+            );
+        }
     }
 
     #[test]

@@ -347,6 +347,9 @@ impl Session {
         // send every change again, for each 39-byte message. (The session keeps the hash of
         // every change it sent on the connection then: 32 bytes a change.)
         let sent = (!reset).then(|| std::mem::take(&mut self.state.sent_hashes));
+        // What the peer names as needed is sent again though sent before: it says it lacks it
+        // (its session started over on another copy). Bounded like any answer (see `outgoing`).
+        let needed = message.need.clone();
         // Automerge takes a message with no heads for a peer that lost its data, and starts
         // over: it sends the whole room again. Such a message has only crossed this side's
         // answer on the way (both sides speak first when a connection opens).
@@ -370,7 +373,10 @@ impl Session {
         if lost_track {
             self.state.shared_heads.clear();
         }
-        if let Some(sent) = sent {
+        if let Some(mut sent) = sent {
+            for hash in &needed {
+                sent.remove(hash);
+            }
             self.state.sent_hashes = sent;
         }
         if let Some(heads) = last_sent {
@@ -656,6 +662,42 @@ mod tests {
             "{titles:?}"
         );
         assert_eq!(older.posts().len(), 2, "read only: took nothing");
+    }
+
+    /// One side of a connection starts its session over (the replica's `settle`: a device cut
+    /// off that took up a key moves from the room as it was to the room) on a copy that lacks
+    /// changes the other side sent to its old session. The other side keeps what it sent as
+    /// sent within a connection, but sends again what the peer names as needed: before, those
+    /// changes never came again and the two answered each other for ever.
+    #[test]
+    fn a_peer_that_started_over_without_a_reset_gets_what_it_was_sent_before() {
+        let secret = RoomSecret::generate();
+        let author = me();
+        let mut base = RoomDoc::create("room-1", "Tools", 1).unwrap();
+        base.add_post(&author, post("base"), 2).unwrap();
+        let copy = |room: &mut RoomDoc| {
+            RoomDoc::load_chunks("room-1", [room.doc_mut().save().as_slice()]).unwrap()
+        };
+        let (mut bo, mut frozen, mut room) = (copy(&mut base), copy(&mut base), copy(&mut base));
+        bo.add_post(&author, post("sent to the old session"), 3)
+            .unwrap();
+        let mut sb = Session::new(secret.room_key());
+        let mut old = Session::new(secret.room_key());
+        exchange(&mut bo, &mut sb, &mut frozen, &mut old);
+        frozen.reindex();
+        assert_eq!(frozen.posts().len(), 2);
+        // The same connection, this side's session started over on the room.
+        let mut new = Session::new(secret.room_key());
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            exchange(&mut bo, &mut sb, &mut room, &mut new)
+        }));
+        room.reindex();
+        let titles: Vec<String> = room.posts().into_iter().map(|p| p.title).collect();
+        assert!(
+            result.is_ok() && titles.contains(&"sent to the old session".to_string()),
+            "quiesced: {}, room has {titles:?}",
+            result.is_ok()
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ struct Net {
     /// Replicas told the room moved on to a key they were not given.
     cut_off: Vec<String>,
     now: i64,
+    /// Replicas that moved on do not meet the others under the new key (to see one link alone).
+    no_meet: bool,
 }
 
 fn post(title: &str) -> NewPost {
@@ -80,6 +82,7 @@ impl Net {
             dropped: Vec::new(),
             cut_off: Vec::new(),
             now: 1_000,
+            no_meet: false,
         }
     }
 
@@ -195,6 +198,7 @@ impl Net {
                 for event in n.replica.take_key_events() {
                     moved = true;
                     match event {
+                        KeyEvent::Moved { .. } if self.no_meet => {}
                         KeyEvent::Moved { .. } => self.meet_under_new_key(i),
                         KeyEvent::CutOff => self.cut_off.push(from.clone()),
                     }
@@ -1125,4 +1129,225 @@ fn deflate_bomb() -> Vec<u8> {
     leb(&mut message, chunk.len() as u64);
     message.extend(&chunk);
     message
+}
+
+/// Nia's device is cut off (left out of Ana's rotation) and linked, under the first key, with
+/// Cy's modified client; Bo grants Nia the key and sends her device the room under the first
+/// key; her device takes the grant and moves on. What it serves Cy under the first key is the
+/// room as it was, read only: before, a device cut off took the room into the copy it served,
+/// and Cy read Ana's post written after his removal.
+#[test]
+fn a_granted_device_s_copy_of_the_room_as_it_was_leaks_nothing_to_the_removed_member() {
+    let (mut net, secret) = members(&["A", "B", "C"]);
+    let saved = net.nodes[0].replica.room_mut().doc_mut().save();
+    let nia = node(
+        "N",
+        RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap(),
+        Identity::generate(),
+        &secret,
+    );
+    net.nodes.push(nia);
+    let profile = Profile {
+        name: "Nia".into(),
+        ..Profile::default()
+    };
+    net.command(3, |room, me, at| room.set_profile(me, profile, at));
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("B", "N")] {
+        net.link(a, b);
+    }
+    net.settle();
+    let decision = propose_removal(&mut net, 2, &[0, 1]);
+    let nia_key = net.nodes[3].replica.me().public();
+    let k = nia_key.clone();
+    net.command(0, |room, me, at| room.vouch(me, &k, at));
+    net.settle();
+    // Apart: Ana (with Cy) records the removal; Bo (with Nia) admits Nia.
+    for (a, b) in [("A", "B"), ("B", "C")] {
+        let peer = net.label(b);
+        net.unlink(a, &peer);
+    }
+    net.now += 8 * DAY;
+    net.command(0, |room, me, at| {
+        room.record_outcome(me, &decision, "Removed", None, at)
+    });
+    net.settle();
+    let k = nia_key.clone();
+    net.command(1, |room, me, at| room.vouch(me, &k, at));
+    net.settle();
+    assert!(net.nodes[1].replica.room().admitted().contains(&nia_key));
+    let old = secret.fingerprint();
+    // Bo and Nia part; Nia meets Cy's honest device under the first key: Cy serves the room
+    // as it was (up to Ana's rotation) and Nia's device learns it is cut off.
+    let n = net.label("N");
+    net.unlink("B", &n);
+    net.link_under("C", "N", &old);
+    net.settle();
+    assert!(net.nodes[3].replica.cut_off(), "Nia's device is cut off");
+    // Cy's modified client also connects to Nia's device under the first key (her device's
+    // key in force: any link holder may connect there).
+    net.link_under("N", "Cx", &old);
+    net.settle();
+    // Ana writes after the removal, then meets Bo under the first key: Bo moves on and grants.
+    net.now += 1_000;
+    net.write(0, "secret after the removal");
+    net.settle();
+    net.link_under("A", "B", &old);
+    net.settle();
+    assert_eq!(net.key_of(1), net.key_of(0), "Bo moved on");
+    // Bo meets Nia's device again under the first key: her member holds the key in force.
+    net.link_under("B", "N", &old);
+    net.settle();
+    assert_eq!(net.key_of(3), net.key_of(0), "Nia moved on");
+    // Cx, a raw session, keeps syncing with Nia's device under the first key.
+    let mut cx_doc = automerge::AutoCommit::new();
+    let mut cx = Session::new(secret.room_key());
+    for _ in 0..20 {
+        for frame in cx.outgoing(&mut cx_doc, net.now) {
+            net.receive("Cx", "N", &frame);
+        }
+        net.settle();
+        for (_, to, frame) in std::mem::take(&mut net.to_others) {
+            if to == "Cx" {
+                let _ = cx.receive(&mut cx_doc, &frame, net.now);
+            }
+        }
+        net.now += 1_000;
+    }
+    let cx_room = RoomDoc::load_chunks("room-1", [cx_doc.save().as_slice()]).unwrap();
+    let got: Vec<String> = cx_room.posts().into_iter().map(|p| p.title).collect();
+    assert!(
+        !got.contains(&"secret after the removal".to_string()),
+        "the removed member's device read a post written after its removal: {got:?}"
+    );
+}
+
+/// A, B, C (admitted) and N (Nia, with a profile), with Ana's vouch for Nia; Ana (with Cy)
+/// records Cy's removal and moves on while Bo (with Nia) admits Nia. Returns the first key.
+fn nia_left_out() -> (Net, RoomSecret) {
+    let (mut net, secret) = members(&["A", "B", "C"]);
+    let saved = net.nodes[0].replica.room_mut().doc_mut().save();
+    let nia = node(
+        "N",
+        RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap(),
+        Identity::generate(),
+        &secret,
+    );
+    net.nodes.push(nia);
+    let profile = Profile {
+        name: "Nia".into(),
+        ..Profile::default()
+    };
+    net.command(3, |room, me, at| room.set_profile(me, profile, at));
+    for (a, b) in [("A", "B"), ("A", "C"), ("B", "C"), ("B", "N")] {
+        net.link(a, b);
+    }
+    net.settle();
+    let decision = propose_removal(&mut net, 2, &[0, 1]);
+    let nia_key = net.nodes[3].replica.me().public();
+    let k = nia_key.clone();
+    net.command(0, |room, me, at| room.vouch(me, &k, at));
+    net.settle();
+    for (a, b) in [("A", "B"), ("B", "C")] {
+        let peer = net.label(b);
+        net.unlink(a, &peer);
+    }
+    net.now += 8 * DAY;
+    net.command(0, |room, me, at| {
+        room.record_outcome(me, &decision, "Removed", None, at)
+    });
+    net.settle();
+    let k = nia_key.clone();
+    net.command(1, |room, me, at| room.vouch(me, &k, at));
+    net.settle();
+    assert!(net.nodes[1].replica.room().admitted().contains(&nia_key));
+    (net, secret)
+}
+
+/// Nia's device, cut off, is sent the room by Ana (Nia's member holds the key now, by Bo's
+/// grant) under the first key: it takes in only the grant's past, and its session with Ana
+/// starts over on the room. Ana's session had sent a post concurrent with the grant and keeps
+/// it as sent; Nia's device names it as needed and gets it. Before, the two answered each
+/// other for ever.
+#[test]
+fn a_session_started_over_on_one_side_gets_what_the_other_sent_before() {
+    let (mut net, secret) = nia_left_out();
+    let old = secret.fingerprint();
+    net.now += 1_000;
+    net.write(0, "by Ana after the rotation");
+    net.settle();
+    // Nia's device learns of the rotation from Cy's (serving the room as it was): cut off.
+    let n = net.label("N");
+    net.unlink("B", &n);
+    net.link_under("C", "N", &old);
+    net.settle();
+    assert!(net.nodes[3].replica.cut_off());
+    let c = net.label("C");
+    net.unlink("N", &c);
+    // Bo learns of it from Cy's device too, moves on and grants Nia the key; then meets Ana
+    // under the new key (Ana gets the grant, Bo Ana's post).
+    net.link_under("B", "C", &old);
+    net.settle();
+    assert_eq!(net.key_of(1), net.key_of(0), "Bo moved on");
+    assert!(titles(&net, 1).contains(&"by Ana after the rotation".to_string()));
+    // Only now Ana's device meets Nia's, under the first key (and, to see that link alone,
+    // Nia's device does not meet anyone under the new key).
+    net.no_meet = true;
+    net.link_under("A", "N", &old);
+    let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| net.settle()));
+    assert_eq!(net.key_of(3), net.key_of(0), "Nia moved on");
+    assert!(
+        settled.is_ok() && titles(&net, 3).contains(&"by Ana after the rotation".to_string()),
+        "quiesced: {}; Nia has {:?}",
+        settled.is_ok(),
+        titles(&net, 3)
+    );
+}
+
+/// A stranger with the old link ("Ex", never a member) posts to Cy's cut-off device, and D, a
+/// member away during the rotation, meets Cy's device first under the old key. Before, a
+/// device cut off took what anyone sent into the copy it served, and the post reached Ana's
+/// room through D; now it takes nothing from devices of members not given the new key.
+#[test]
+fn a_stranger_s_post_does_not_reach_the_room_through_a_cut_off_device() {
+    let (mut net, secret) = removed_while_d_was_away();
+    assert!(net.nodes[2].replica.cut_off());
+    let old = secret.fingerprint();
+    net.link_under("C", "Ex", &old);
+    net.settle();
+    let mut ex_doc = automerge::AutoCommit::new();
+    let mut ex = Session::new(secret.room_key());
+    let rounds = |net: &mut Net, ex_doc: &mut automerge::AutoCommit, ex: &mut Session| {
+        for _ in 0..10 {
+            for frame in ex.outgoing(ex_doc, net.now) {
+                net.receive("Ex", "C", &frame);
+            }
+            net.settle();
+            for (_, to, frame) in std::mem::take(&mut net.to_others) {
+                if to == "Ex" {
+                    let _ = ex.receive(ex_doc, &frame, net.now);
+                }
+            }
+        }
+    };
+    rounds(&mut net, &mut ex_doc, &mut ex);
+    let mut ex_room = RoomDoc::load_chunks("room-1", [ex_doc.save().as_slice()]).unwrap();
+    assert!(ex_room.is_ready(), "Ex got the room as it was");
+    ex_room
+        .add_post(
+            &Identity::generate(),
+            post("a stranger's post after the rotation"),
+            net.now,
+        )
+        .unwrap();
+    let mut ex_doc = ex_room.doc_mut().fork();
+    rounds(&mut net, &mut ex_doc, &mut ex);
+    // D meets only Cy's device, under the first key.
+    net.link_under("C", "D", &old);
+    net.settle();
+    assert_eq!(net.key_of(3), net.key_of(0), "D moved on");
+    assert!(
+        !titles(&net, 0).contains(&"a stranger's post after the rotation".to_string()),
+        "a link holder's post written after the rotation is in Ana's room: {:?}",
+        titles(&net, 0)
+    );
 }

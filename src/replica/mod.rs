@@ -110,8 +110,22 @@ struct Peer {
     key: String,
     /// The member whose key signed for the peer's device (as its signals said).
     member: Option<String>,
-    /// What the session syncs: the room, or (false) the room as it was for a former key.
-    room: bool,
+    /// What the session syncs.
+    syncs: Syncs,
+}
+
+/// What a peer's session syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Syncs {
+    /// The room.
+    Room,
+    /// The room as it was for a former key, read only: nothing the peer sends is taken.
+    Frozen,
+    /// For a device cut off, with a device of a member given the key in force: what it sends
+    /// is taken into a copy of its own (never served to anyone else), where this device looks
+    /// for a key it was given since (a grant, a later rotation with a box for it) or a rival
+    /// rotation that counts.
+    Inbox,
 }
 
 /// A key the room used before the one in force. Peers still on it whose member holds the key in
@@ -123,8 +137,11 @@ struct Former {
     /// Where the room as it was for this key ends: the change of the rotation that replaced
     /// it, or the heads when this device left a key that lost to a rival.
     until: Vec<automerge::ChangeHash>,
-    /// The room up to `until`, made when a peer first connects under this key.
+    /// The room up to `until`, made when a peer first connects under this key; never
+    /// written to.
     frozen: Option<AutoCommit>,
+    /// A device cut off: what holders' devices sent under this key (see [`Syncs::Inbox`]).
+    inbox: Option<AutoCommit>,
 }
 
 /// What changed about the room's key, for the shell to act on.
@@ -286,7 +303,12 @@ impl Replica {
                         secret: former.secret.clone(),
                         until: heads,
                         frozen: None,
+                        inbox: None,
                     });
+                // What was taken while cut off is in the room now, or was not for it.
+                for f in self.former.values_mut() {
+                    f.inbox = None;
+                }
                 self.key_events.push(KeyEvent::Moved {
                     secret: self.chain.secret.clone(),
                     former: former.secret,
@@ -330,10 +352,10 @@ impl Replica {
         now: i64,
         links: &mut dyn PeerLinks,
     ) {
-        let Some(room) = self.syncs_room(key, member) else {
+        let Some(syncs) = self.syncs(key, member) else {
             return;
         };
-        let Some(session) = self.session(key, room) else {
+        let Some(session) = self.session(key, syncs) else {
             return;
         };
         self.peers.insert(
@@ -343,68 +365,70 @@ impl Replica {
                 synced_at: None,
                 key: key.to_owned(),
                 member: member.map(str::to_owned),
-                room,
+                syncs,
             },
         );
         self.pump(peer, now, links);
     }
 
-    /// Whether a peer under the key `key`, whose device `member` signed for, syncs the room
-    /// (`Some(true)`) or the room as it was for that key (`Some(false)`); `None` for a key this
-    /// device never had. Under a former key, a member given the key in force — who has not
-    /// moved on yet, or was granted the key while this device was away — is in the room; anyone
-    /// else (a removed member, a stranger with an old link) only gets the room as it was. A
-    /// device cut off syncs the room as it was with everyone.
-    fn syncs_room(&self, key: &str, member: Option<&str>) -> Option<bool> {
+    /// What a peer under the key `key`, whose device `member` signed for, syncs; `None` for a
+    /// key this device never had. Under a former key, a member given the key in force — who
+    /// has not moved on yet, or was granted the key while this device was away — is in the
+    /// room; anyone else (a removed member, a stranger with an old link) only gets the room as
+    /// it was. A device cut off syncs the room as it was with everyone, read only, except
+    /// with the devices of members given the key in force (see [`Syncs::Inbox`]).
+    fn syncs(&self, key: &str, member: Option<&str>) -> Option<Syncs> {
         let former = self.former.contains_key(key);
         if !former && key != self.chain.secret.fingerprint() {
             return None;
         }
         if !former {
-            return Some(true);
+            return Some(Syncs::Room);
         }
         let holder = match (member, &self.chain.holders) {
             (Some(member), Some(holders)) => holders.contains(member),
             _ => false,
         };
-        Some(holder && !self.chain.cut_off)
+        Some(match (holder, self.chain.cut_off) {
+            (true, false) => Syncs::Room,
+            (true, true) => Syncs::Inbox,
+            (false, _) => Syncs::Frozen,
+        })
     }
 
-    /// A new session under the key `key`: with the room, or read-only with the room as it was
-    /// (nothing a peer sends under a former key is taken, except by a device cut off, which
-    /// looks in it for a key it was given).
-    fn session(&self, key: &str, room: bool) -> Option<Session> {
+    /// A new session under the key `key` (read only with the room as it was).
+    fn session(&self, key: &str, syncs: Syncs) -> Option<Session> {
         let secret = match self.former.get(key) {
             Some(former) => &former.secret,
             None if key == self.chain.secret.fingerprint() => &self.chain.secret,
             None => return None,
         };
         let session = Session::new(secret.room_key()).with_part_bytes(self.limits.part_bytes);
-        Some(match room || self.chain.cut_off {
-            true => session,
-            false => session.read_only(),
+        Some(match syncs {
+            Syncs::Frozen => session.read_only(),
+            Syncs::Room | Syncs::Inbox => session,
         })
     }
 
     /// Checks that a peer's session still syncs what it should (the room's keys may have
-    /// moved on since it connected): a session that changes sides starts over; a peer under a
-    /// key this device never had is dropped. Returns whether the peer syncs the room.
-    fn settle(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) -> Option<bool> {
+    /// moved on since it connected): a session that changes what it syncs starts over; a peer
+    /// under a key this device never had is dropped.
+    fn settle(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) -> Option<Syncs> {
         let p = self.peers.get(peer)?;
-        let (key, member, was) = (p.key.clone(), p.member.clone(), p.room);
-        let Some(room) = self.syncs_room(&key, member.as_deref()) else {
+        let (key, member, was) = (p.key.clone(), p.member.clone(), p.syncs);
+        let Some(syncs) = self.syncs(&key, member.as_deref()) else {
             // Under a key this device never moved on from (a rival's it never held): closed.
             self.peers.remove(peer);
             links.drop_peer(peer, now);
             return None;
         };
-        if room != was {
-            let session = self.session(&key, room)?;
+        if syncs != was {
+            let session = self.session(&key, syncs)?;
             let p = self.peers.get_mut(peer)?;
             p.session = session;
-            p.room = room;
+            p.syncs = syncs;
         }
-        Some(room)
+        Some(syncs)
     }
 
     /// The peer went away.
@@ -454,56 +478,56 @@ impl Replica {
         store: &mut dyn ChunkStore,
         links: &mut dyn PeerLinks,
     ) -> Outcome {
-        let Some(room) = self.settle(peer, now, links) else {
+        let Some(syncs) = self.settle(peer, now, links) else {
             return Outcome::Unknown;
         };
         let Some(p) = self.peers.get_mut(peer) else {
             return Outcome::Unknown;
         };
-        let result = if room {
-            let since = self.room.changes_read();
-            let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
-            self.room.note_arrivals(since, now);
-            result
-        } else {
-            // Under a former key, to a peer not given the key in force: read only, nothing of
-            // theirs is taken. A device cut off takes what they send into the room as it was,
-            // looking for a key it was given since (a grant, a later rotation with a box for
-            // it) or a rival rotation that counts: that (and what it was written on) is taken
-            // into the room, so that concurrent rotations end on one key everywhere and a
-            // member left out of a rotation gets the room back.
-            let Some(frozen) = frozen(&mut self.former, &p.key, &mut self.room) else {
-                return Outcome::Unknown;
-            };
-            let before = frozen.get_heads();
-            let result = p.session.receive(frozen, bytes, now);
-            let rotations: Vec<automerge::ChangeHash> = frozen
-                .get_changes(&before)
-                .iter()
-                .filter(|c| puts_rotation(c))
-                .map(|c| c.hash())
-                .collect();
-            let rival = match rotations.is_empty() {
-                true => None,
-                false => frozen.fork_at(&rotations).ok(),
-            };
-            let key = p.key.clone();
-            let result = result.map(|r| match r {
-                Received::Applied { .. } => Received::Applied { changed: false },
-                partial => partial,
-            });
-            if let Some(mut rival) = rival {
-                if self.brings_key(&mut rival, &key) {
-                    let heads = self.room.doc_mut().get_heads();
-                    if self.room.doc_mut().merge(&mut rival).is_ok()
-                        && self.room.doc_mut().get_heads() != heads
-                    {
-                        self.changed(now, store, links);
-                        return Outcome::Changed;
+        let result = match syncs {
+            Syncs::Room => {
+                let since = self.room.changes_read();
+                let result = p.session.receive(&mut self.room.doc_mut(), bytes, now);
+                self.room.note_arrivals(since, now);
+                result
+            }
+            Syncs::Frozen => {
+                // Read only: the session takes nothing into the copy.
+                let Some(frozen) = frozen(&mut self.former, &p.key, &mut self.room) else {
+                    return Outcome::Unknown;
+                };
+                unchanged(p.session.receive(frozen, bytes, now))
+            }
+            Syncs::Inbox => {
+                let Some(inbox) = inbox(&mut self.former, &p.key, &mut self.room) else {
+                    return Outcome::Unknown;
+                };
+                let before = inbox.get_heads();
+                let result = unchanged(p.session.receive(inbox, bytes, now));
+                let rotations: Vec<automerge::ChangeHash> = inbox
+                    .get_changes(&before)
+                    .iter()
+                    .filter(|c| puts_rotation(c))
+                    .map(|c| c.hash())
+                    .collect();
+                let rival = match rotations.is_empty() {
+                    true => None,
+                    false => inbox.fork_at(&rotations).ok(),
+                };
+                let key = p.key.clone();
+                if let Some(mut rival) = rival {
+                    if self.brings_key(&mut rival, &key) {
+                        let heads = self.room.doc_mut().get_heads();
+                        if self.room.doc_mut().merge(&mut rival).is_ok()
+                            && self.room.doc_mut().get_heads() != heads
+                        {
+                            self.changed(now, store, links);
+                            return Outcome::Changed;
+                        }
                     }
                 }
+                result
             }
-            result
         };
         match result {
             Ok(Received::Applied { changed: true }) => {
@@ -592,21 +616,24 @@ impl Replica {
     }
 
     fn pump(&mut self, peer: &str, now: i64, links: &mut dyn PeerLinks) {
-        let Some(room) = self.settle(peer, now, links) else {
+        let Some(syncs) = self.settle(peer, now, links) else {
             return;
         };
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
         let queued = links.queued(peer);
-        let frames = if room {
-            p.session
-                .outgoing_queued(&mut self.room.doc_mut(), now, queued)
-        } else {
-            match frozen(&mut self.former, &p.key, &mut self.room) {
-                Some(frozen) => p.session.outgoing_queued(frozen, now, queued),
-                None => return,
-            }
+        let copy = match syncs {
+            Syncs::Room => None,
+            Syncs::Frozen => Some(frozen(&mut self.former, &p.key, &mut self.room)),
+            Syncs::Inbox => Some(inbox(&mut self.former, &p.key, &mut self.room)),
+        };
+        let frames = match copy {
+            None => p
+                .session
+                .outgoing_queued(&mut self.room.doc_mut(), now, queued),
+            Some(Some(copy)) => p.session.outgoing_queued(copy, now, queued),
+            Some(None) => return,
         };
         if p.session.not_reading(now) {
             return self.not_reading(peer, now, links);
@@ -664,7 +691,7 @@ impl Replica {
         let mut states: Vec<PeerState> = Vec::new();
         let current = self.chain.secret.fingerprint();
         for (id, p) in self.peers.iter_mut() {
-            if !p.room && p.key != current {
+            if p.syncs != Syncs::Room && p.key != current {
                 continue; // still on a former key: not in the room with this device
             }
             let up_to_date = p.session.status(&mut self.room.doc_mut()).up_to_date();
@@ -712,6 +739,7 @@ fn formers(chain: &KeyChain) -> BTreeMap<String, Former> {
                 secret: secret.clone(),
                 until: vec![*until],
                 frozen: None,
+                inbox: None,
             };
             (secret.fingerprint(), entry)
         })
@@ -729,6 +757,7 @@ fn cut(chain: &KeyChain, former: &mut BTreeMap<String, Former>) {
                 secret: chain.secret.clone(),
                 until: vec![until],
                 frozen: None,
+                inbox: None,
             },
         );
     }
@@ -745,6 +774,28 @@ fn frozen<'a>(
         f.frozen = room.doc_mut().fork_at(&f.until).ok();
     }
     f.frozen.as_mut()
+}
+
+/// What a device cut off took from holders' devices under the former key `key` (made from
+/// the room as it was the first time it is asked for).
+fn inbox<'a>(
+    former: &'a mut BTreeMap<String, Former>,
+    key: &str,
+    room: &mut RoomDoc,
+) -> Option<&'a mut AutoCommit> {
+    let f = former.get_mut(key)?;
+    if f.inbox.is_none() {
+        f.inbox = room.doc_mut().fork_at(&f.until).ok();
+    }
+    f.inbox.as_mut()
+}
+
+/// A message taken into a copy, not the room: the room did not change.
+fn unchanged(result: Result<Received, Rejected>) -> Result<Received, Rejected> {
+    result.map(|r| match r {
+        Received::Applied { .. } => Received::Applied { changed: false },
+        partial => partial,
+    })
 }
 
 fn short(id: &str) -> String {

@@ -177,9 +177,12 @@ pub(crate) struct MeshInner {
     /// When to say hello, whom to be connected to, what a signal makes this device do (pure:
     /// see `sync::discovery`); it holds this visit's device key and the member key.
     discovery: Discovery,
-    /// Time elapsed since the mesh started, by its ticks (ms): discovery's rhythm goes by it,
-    /// whatever the wall clock does.
+    /// Time elapsed since the mesh started (ms): discovery's rhythm goes by it, whatever the
+    /// wall clock does. Each tick adds the time the page's monotonic clock says passed (a tab
+    /// in the background runs its timers once a second or less), at least the tick's period.
     elapsed: f64,
+    /// The monotonic clock at the last tick.
+    ticked_at: Option<f64>,
     config: NetConfig,
     transports: Vec<Transport>,
     peers: HashMap<String, PeerLink>,
@@ -220,6 +223,7 @@ impl Mesh {
         let inner = Rc::new(RefCell::new(MeshInner {
             discovery,
             elapsed: 0.0,
+            ticked_at: None,
             config: config.clone(),
             transports: Vec::new(),
             peers: HashMap::new(),
@@ -339,8 +343,18 @@ impl Mesh {
             let mut inner = self.0.borrow_mut();
             let now = js_sys::Date::now();
             let views = views(&inner.peers, now);
+            let monotonic = web_sys::window()
+                .and_then(|w| w.performance())
+                .map(|p| p.now());
+            let passed = match (monotonic, inner.ticked_at) {
+                (Some(now), Some(before)) => (now - before).max(f64::from(TICK_MS)),
+                _ => f64::from(TICK_MS),
+            };
+            if inner.ticked_at.is_some() {
+                inner.elapsed += passed;
+            }
+            inner.ticked_at = monotonic.or(Some(0.0));
             let elapsed = inner.elapsed;
-            inner.elapsed += f64::from(TICK_MS);
             inner.discovery.tick(elapsed, now, &views)
         };
         self.run(actions);

@@ -1006,14 +1006,32 @@ impl RoomDoc {
     /// Posts from builds before signed posts (the `posts` map, [`Post::legacy`]) are read as
     /// they were: only their kind and creation time are signed, so until their author edits
     /// them (which signs all of it) their text is not vouched for, and the board says so.
+    /// Whether `author` left or was removed, and `raw` is not in the past of that.
+    fn wrote_after_departing(&self, author: &str, raw: &Raw) -> bool {
+        let g = self.governance();
+        g.until
+            .get(author)
+            .is_some_and(|until| !self.index.precedes_anchor(raw.anchor(), *until))
+    }
+
     pub fn posts(&self) -> Vec<Post> {
         let evidence = self.status_evidence();
         let versions = self.post_versions();
         let mut out: Vec<Post> = Vec::new();
         let mut signed: std::collections::HashSet<&str> = Default::default();
         for (id, raw) in self.entries("post:") {
-            let entry = crate::crypto::id_author(id).and_then(|_| raw.parsed(PostEntry::read));
-            if let Some(entry) = entry {
+            if crate::crypto::id_author(id).is_none() {
+                continue;
+            }
+            // A member who left or was removed posts nothing after (or without knowing of) it:
+            // the board shows posts by anyone with the link, but not by someone gone.
+            if raw
+                .author()
+                .is_some_and(|author| self.wrote_after_departing(author, raw))
+            {
+                continue;
+            }
+            if let Some(entry) = raw.parsed(PostEntry::read) {
                 signed.insert(id);
                 out.push(signed_post(id, raw, entry));
             }
@@ -1706,6 +1724,34 @@ impl RoomDoc {
             .collect();
         out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         out
+    }
+}
+
+#[cfg(test)]
+mod departure_tests {
+    use super::*;
+    use crate::domain::testing::community;
+
+    fn offer(title: &str) -> NewPost {
+        NewPost {
+            kind: PostKind::Offer,
+            title: title.into(),
+            description: String::new(),
+            category: "Goods".into(),
+        }
+    }
+
+    /// A member who left keeps what they posted while in the room; what their device (or a
+    /// modified one) posts after shows nowhere.
+    #[test]
+    fn a_departed_member_s_later_posts_do_not_show() {
+        let (mut room, m) = community(3);
+        room.add_post(&m[2], offer("before leaving"), 10).unwrap();
+        room.leave(&m[2], 20).unwrap();
+        let _ = room.add_post(&m[2], offer("after leaving"), 30);
+        room.add_post(&m[0], offer("by a member"), 40).unwrap();
+        let titles: Vec<String> = room.posts().into_iter().map(|p| p.title).collect();
+        assert_eq!(titles, ["by a member", "before leaving"]);
     }
 }
 

@@ -697,13 +697,13 @@ impl RoomDoc {
                 .is_none_or(|until| self.index.precedes_anchor(at, *until))
     }
 
-    /// Keys of the members admitted now.
     /// Whether `key` is an admitted member's (without reading every profile).
     pub fn is_admitted(&self, key: &str) -> bool {
         let g = self.governance();
         g.admitted.contains(key) && !g.removed.contains(key) && !g.left.contains(key)
     }
 
+    /// Keys of the members admitted now.
     pub fn admitted(&self) -> BTreeSet<String> {
         self.members()
             .into_iter()

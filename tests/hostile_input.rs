@@ -250,3 +250,69 @@ proptest! {
         let _ = session.outgoing(&mut victim.doc_mut(), 1);
     }
 }
+
+/// A genuine backup file (a founded room with a post), to mutate.
+fn genuine_backup() -> (Vec<u8>, Vec<u8>) {
+    use tequio::crypto::Identity;
+    use tequio::domain::{Backup, NewPost, PostKind, Profile};
+    let secret = RoomSecret::generate();
+    let mut room = RoomDoc::create(&secret.room_id(), "Commons", 0).unwrap();
+    let ana = Identity::generate();
+    let profile = Profile {
+        name: "Ana".into(),
+        ..Profile::default()
+    };
+    room.found(&ana, profile, 1).unwrap();
+    let post = NewPost {
+        kind: PostKind::Offer,
+        title: "Ladder".into(),
+        description: "x".into(),
+        category: "Tools".into(),
+    };
+    room.add_post(&ana, post, 2).unwrap();
+    let backup = Backup::of(&room, &secret.to_base64url(), &ana.secret(), 3);
+    (backup.to_json().into_bytes(), backup.document.clone())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever a backup file holds — random bytes, a genuine file with bytes flipped, cut
+    /// short or its document replaced by random or damaged bytes — reading it returns the room
+    /// or an error, and never panics.
+    #[test]
+    fn backups_of_any_shape_never_panic(
+        noise in proptest::collection::vec(any::<u8>(), 0..300),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in any::<prop::sample::Index>(),
+        how in 0u8..4,
+    ) {
+        let (json, document) = genuine_backup();
+        let bytes = match how {
+            0 => noise.clone(),
+            1 => {
+                let mut b = json.clone();
+                for (at, byte) in &flips {
+                    let i = at.index(b.len());
+                    b[i] = *byte;
+                }
+                b
+            }
+            2 => json[..cut.index(json.len() + 1)].to_vec(),
+            _ => {
+                // The document field replaced by damaged or random bytes.
+                let mut damaged = document.clone();
+                for (at, byte) in &flips {
+                    let i = at.index(damaged.len());
+                    damaged[i] ^= *byte;
+                }
+                damaged.truncate(cut.index(damaged.len() + 1).max(1));
+                damaged.extend(&noise);
+                let text = String::from_utf8(json.clone()).unwrap();
+                let original = to_base64url(&document);
+                text.replace(&original, &to_base64url(&damaged)).into_bytes()
+            }
+        };
+        let _ = tequio::domain::Backup::from_json(&bytes);
+    }
+}

@@ -142,6 +142,12 @@ impl RoomSecret {
         self.derive(&format!("meeting point {window}"))
     }
 
+    /// The key naming where the room's mailbox lies during window `window` (see
+    /// `sync::mailbox`): apart from the meeting points of signaling.
+    pub fn mailbox_key(&self, window: i64) -> [u8; 32] {
+        self.derive(&format!("mailbox {window}"))
+    }
+
     /// A public name for this secret (16 bytes of a one-way derivation, hex): which key a
     /// rotation replaces and which it brings, without revealing either.
     pub fn fingerprint(&self) -> String {

@@ -10,6 +10,7 @@
 pub mod discovery;
 mod frame;
 pub mod handshake;
+pub mod mailbox;
 pub mod nostr;
 mod router;
 mod session;

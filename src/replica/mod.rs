@@ -184,6 +184,10 @@ pub struct Replica {
     saving: Saving,
     limits: Limits,
     notices: Vec<String>,
+    /// The room's heads when this device last handed its changes to the mailbox (none yet:
+    /// every change of this device's since the room was opened — a room created here, all of
+    /// it).
+    mailed: Vec<automerge::ChangeHash>,
 }
 
 impl Replica {
@@ -204,6 +208,61 @@ impl Replica {
             saving: Saving::new(keys),
             limits: Limits::default(),
             notices: Vec::new(),
+            mailed: Vec::new(),
+        }
+    }
+
+    /// The changes this device wrote since it last asked (those of the document's actor in
+    /// this opening), as mailbox event plaintexts (each device publishes what it wrote; `ids`
+    /// names each payload). Under a key this device was
+    /// not given, nothing: the room moved on without it.
+    pub fn take_mail(&mut self, ids: impl FnMut() -> [u8; 16]) -> Vec<crate::sync::mailbox::Plain> {
+        if self.chain.cut_off {
+            return Vec::new();
+        }
+        let mut doc = self.room.doc_mut();
+        let me = doc.get_actor().clone();
+        let chunks: Vec<Vec<u8>> = doc
+            .get_changes(&self.mailed)
+            .into_iter()
+            .filter(|c| *c.actor_id() == me)
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        self.mailed = doc.get_heads();
+        crate::sync::mailbox::batch(&chunks, ids)
+    }
+
+    /// A payload from the room's mailbox (changes, or a saved room), whole — hostile until
+    /// checked: its chunks go through the same checks as a peer's before the document reads
+    /// them. Under a key this device was not given, nothing is taken.
+    pub fn mailbox_received(
+        &mut self,
+        payload: &[u8],
+        now: i64,
+        store: &mut dyn ChunkStore,
+        links: &mut dyn PeerLinks,
+    ) -> Outcome {
+        if self.chain.cut_off {
+            return Outcome::Unknown;
+        }
+        if let Err(e) = crate::sync::wire::check_chunks(payload) {
+            self.notice(format!("dropped a mailbox event: {e}"));
+            return Outcome::Refused(Rejected::Invalid(e));
+        }
+        let since = self.room.changes_read();
+        let before = self.room.doc_mut().get_heads();
+        let loaded = self.room.doc_mut().load_incremental(payload);
+        self.room.note_arrivals(since, now);
+        match loaded {
+            Err(e) => {
+                self.notice(format!("dropped a mailbox event: {e}"));
+                Outcome::Refused(Rejected::Apply(e.to_string()))
+            }
+            Ok(_) if self.room.doc_mut().get_heads() == before => Outcome::Unchanged,
+            Ok(_) => {
+                self.changed(now, store, links);
+                Outcome::Changed
+            }
         }
     }
 

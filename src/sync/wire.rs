@@ -108,6 +108,20 @@ pub fn check(message: &[u8]) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Checks storage chunks one after another (what a mailbox event carries: changes, or a saved
+/// room), by the same rules and bounds as a message's changes.
+pub fn check_chunks(bytes: &[u8]) -> Result<(), Invalid> {
+    let mut budget = Budget {
+        chunks: MAX_CHUNKS,
+        inflated: MAX_INFLATED,
+    };
+    let mut chunks = Reader(bytes);
+    while !chunks.0.is_empty() {
+        chunk(&mut chunks, &mut budget)?;
+    }
+    Ok(())
+}
+
 /// The storage chunks that `bytes` (chunks one after another, as a message element carries
 /// them) is made of, as they are; `None` if it is not a run of whole chunks. Used on what this
 /// device made, to send a large element in parts.

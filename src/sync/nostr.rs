@@ -40,6 +40,11 @@ impl NostrKey {
 
     /// The relay message publishing `content` under `topic` (with its kind): `["EVENT", {…}]`.
     pub fn event(&self, topic: &Topic, content: &str, created_at: u64) -> String {
+        self.event_with_id(topic, content, created_at).1
+    }
+
+    /// [`NostrKey::event`], with the event's id (64 hex digits): the relay's `OK` names it.
+    pub fn event_with_id(&self, topic: &Topic, content: &str, created_at: u64) -> (String, String) {
         let pubkey = self.public_hex();
         let tags = json!([["t", topic.name]]);
         let id = event_id(&pubkey, created_at, topic.kind, &tags, content);
@@ -49,7 +54,7 @@ impl NostrKey {
             .0
             .sign_raw(&id, &aux)
             .expect("signing a 32-byte digest cannot fail");
-        json!(["EVENT", {
+        let message = json!(["EVENT", {
             "id": hex(&id),
             "pubkey": pubkey,
             "created_at": created_at,
@@ -58,7 +63,8 @@ impl NostrKey {
             "content": content,
             "sig": hex(&sig.to_bytes()),
         }])
-        .to_string()
+        .to_string();
+        (hex(&id), message)
     }
 }
 
@@ -135,6 +141,78 @@ pub fn read(text: &str, subscription: &str, topics: &[Topic]) -> Option<RelayMes
     }
 }
 
+/// The longest relay message read for the mailbox (a stored event of the largest size, with
+/// room for the JSON around it).
+pub const MAX_MAIL_MESSAGE: usize = super::mailbox::MAX_CONTENT + 4 * 1024;
+
+/// What a relay said, as far as the mailbox cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailMessage {
+    /// A stored event of the room's mailbox: its content and when it says it was made (s).
+    Event { content: String, created_at: u64 },
+    /// The relay stored the event with this id.
+    Stored(String),
+    /// The relay refused the event with this id; `slow_down` when it says to (rate-limited).
+    Refused {
+        id: String,
+        reason: String,
+        slow_down: bool,
+    },
+    /// The relay sent every stored event it has for the subscription.
+    EndOfStored,
+    /// Anything else.
+    Other,
+}
+
+/// Reads a relay message for the mailbox. Size-capped before parsing; never panics; an event
+/// is taken only on `subscription`, with one of `topics` and that topic's kind.
+pub fn read_mail(text: &str, subscription: &str, topics: &[Topic]) -> Option<MailMessage> {
+    if text.len() > MAX_MAIL_MESSAGE {
+        return None;
+    }
+    let value: Value = serde_json::from_str(text).ok()?;
+    let items = value.as_array()?;
+    let string = |i: usize| {
+        items
+            .get(i)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    match items.first()?.as_str()? {
+        "EVENT" => {
+            let (sub, event) = (items.get(1)?.as_str()?, items.get(2)?);
+            let on = |topic: &Topic| {
+                event["kind"] == topic.kind
+                    && event["tags"].as_array().is_some_and(|tags| {
+                        tags.iter().any(|t| {
+                            t.as_array().is_some_and(|t| {
+                                t.len() >= 2 && t[0] == "t" && t[1] == topic.name.as_str()
+                            })
+                        })
+                    })
+            };
+            let created_at = event["created_at"].as_u64()?;
+            let content = event["content"].as_str()?;
+            (sub == subscription && topics.iter().any(on)).then(|| MailMessage::Event {
+                content: content.to_owned(),
+                created_at,
+            })
+        }
+        "OK" if items.get(2) == Some(&Value::Bool(true)) => Some(MailMessage::Stored(string(1))),
+        "OK" => {
+            let reason = string(3);
+            Some(MailMessage::Refused {
+                id: string(1),
+                slow_down: reason.starts_with("rate-limited"),
+                reason,
+            })
+        }
+        "EOSE" if string(1) == subscription => Some(MailMessage::EndOfStored),
+        _ => Some(MailMessage::Other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +252,59 @@ mod tests {
         pk.verify_raw(&id, &sig).expect("a valid BIP-340 signature");
         // A fresh key each time: nothing links two visits.
         assert_ne!(NostrKey::generate().public_hex(), key.public_hex());
+    }
+
+    #[test]
+    fn mailbox_messages_are_read_carefully() {
+        let key = NostrKey::generate();
+        let week = [topic("week", 4_321)];
+        let (id, event) = key.event_with_id(&week[0], "sealed", 1_700_000_000);
+        let ev: Value = serde_json::from_str(&event).unwrap();
+        assert_eq!(ev[1]["id"], id.as_str());
+        let delivered = json!(["EVENT", "m", ev[1]]).to_string();
+        assert_eq!(
+            read_mail(&delivered, "m", &week),
+            Some(MailMessage::Event {
+                content: "sealed".into(),
+                created_at: 1_700_000_000
+            })
+        );
+        assert_eq!(read_mail(&delivered, "other", &week), None);
+        assert_eq!(read_mail(&delivered, "m", &[topic("week", 4_322)]), None);
+        let ok = format!(r#"["OK","{id}",true,""]"#);
+        assert_eq!(
+            read_mail(&ok, "m", &week),
+            Some(MailMessage::Stored(id.clone()))
+        );
+        let slow = format!(r#"["OK","{id}",false,"rate-limited: slow down"]"#);
+        assert_eq!(
+            read_mail(&slow, "m", &week),
+            Some(MailMessage::Refused {
+                id: id.clone(),
+                reason: "rate-limited: slow down".into(),
+                slow_down: true
+            })
+        );
+        let big = format!(r#"["OK","{id}",false,"invalid: event too large"]"#);
+        assert!(matches!(
+            read_mail(&big, "m", &week),
+            Some(MailMessage::Refused {
+                slow_down: false,
+                ..
+            })
+        ));
+        assert_eq!(
+            read_mail(r#"["EOSE","m"]"#, "m", &week),
+            Some(MailMessage::EndOfStored)
+        );
+        for junk in ["", "[]", "{}", r#"["EVENT","m",{"kind":4321}]"#, "nope"] {
+            assert!(!matches!(
+                read_mail(junk, "m", &week),
+                Some(MailMessage::Event { .. })
+            ));
+        }
+        let huge = format!(r#"["NOTICE","{}"]"#, "x".repeat(MAX_MAIL_MESSAGE));
+        assert_eq!(read_mail(&huge, "m", &week), None);
     }
 
     #[test]

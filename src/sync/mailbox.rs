@@ -128,6 +128,67 @@ pub fn reading(secret: &RoomSecret, now_ms: i64) -> Vec<Topic> {
     vec![topic(secret, window - 1), topic(secret, window)]
 }
 
+/// When an event published at `now_ms` may be deleted by relays (s; NIP-40): once no device
+/// reads its window any more (devices read the window before and the current one), with a
+/// window's grace.
+pub fn expires(now_ms: i64) -> u64 {
+    ((window_of(now_ms) + 3) * MAILBOX_WINDOW_MS / 1000) as u64
+}
+
+/// Events to publish again so that every relay holds what any of them holds: for each relay,
+/// the events (by id) another relay had and it did not. `held` is, per relay, the ids of the
+/// room's events it returned for the windows read. A room never depends on one relay.
+pub fn repairs(
+    held: &BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> BTreeMap<&str, Vec<&str>> {
+    let all: std::collections::BTreeSet<&str> =
+        held.values().flatten().map(String::as_str).collect();
+    held.iter()
+        .map(|(relay, has)| {
+            let missing: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|id| !has.contains(*id))
+                .collect();
+            (relay.as_str(), missing)
+        })
+        .filter(|(_, missing)| !missing.is_empty())
+        .collect()
+}
+
+/// Which of this device's events reached which relays: what the header says ("sent to N
+/// relays", "waiting to reach a relay") and never more than the relays said.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// Event id → the relays that said they stored it.
+    events: BTreeMap<String, std::collections::BTreeSet<String>>,
+}
+
+impl Ledger {
+    /// An event of this device's was published (to be acknowledged).
+    pub fn published(&mut self, id: &str) {
+        self.events.entry(id.to_owned()).or_default();
+    }
+
+    /// A relay said it stored an event (an `OK` true); an id never published here is ignored.
+    pub fn stored(&mut self, id: &str, relay: &str) {
+        if let Some(relays) = self.events.get_mut(id) {
+            relays.insert(relay.to_owned());
+        }
+    }
+
+    /// The fewest relays any of this device's events reached (`None`: nothing published yet).
+    /// Zero means something is still waiting to reach a relay.
+    pub fn reached(&self) -> Option<usize> {
+        self.events.values().map(|relays| relays.len()).min()
+    }
+
+    /// Events no relay has said it stored yet.
+    pub fn waiting(&self) -> usize {
+        self.events.values().filter(|r| r.is_empty()).count()
+    }
+}
+
 /// The smallest bucket `len` bytes fit in (`None` past the largest).
 pub fn bucket(len: usize) -> Option<usize> {
     BUCKETS.iter().copied().find(|b| len <= *b)
@@ -545,6 +606,55 @@ mod tests {
             payload: vec![1],
         };
         assert_eq!(assembler.push(odd), None);
+    }
+
+    #[test]
+    fn events_expire_once_no_device_reads_their_week() {
+        let secret = RoomSecret::generate();
+        let now = 1_800_000_000_000i64;
+        let at = expires(now) as i64 * 1000;
+        // Still read the week after (as the week before); no longer when it expires.
+        assert!(reading(&secret, now + MAILBOX_WINDOW_MS).contains(&publishing(&secret, now)));
+        assert!(!reading(&secret, at).contains(&publishing(&secret, now)));
+        assert!(at <= now + 3 * MAILBOX_WINDOW_MS);
+        let key = crate::sync::nostr::NostrKey::generate();
+        let (_, event) =
+            key.stored_event(&publishing(&RoomSecret::generate(), now), "c", 1, Some(9));
+        assert!(event.contains(r#"["expiration","9"]"#), "{event}");
+    }
+
+    #[test]
+    fn every_relay_is_given_what_another_holds() {
+        let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
+        let held: BTreeMap<String, std::collections::BTreeSet<String>> = [
+            ("wss://a".to_string(), set(&["1", "2", "3"])),
+            ("wss://b".to_string(), set(&["1"])),
+            ("wss://c".to_string(), set(&[])),
+            ("wss://d".to_string(), set(&["1", "2", "3"])),
+        ]
+        .into();
+        let plan = repairs(&held);
+        assert_eq!(plan.len(), 2, "a and d hold everything");
+        assert_eq!(plan["wss://b"], ["2", "3"]);
+        assert_eq!(plan["wss://c"], ["1", "2", "3"]);
+        assert!(repairs(&BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn the_ledger_claims_no_delivery_a_relay_did_not_confirm() {
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.reached(), None);
+        ledger.published("e1");
+        ledger.published("e2");
+        assert_eq!((ledger.reached(), ledger.waiting()), (Some(0), 2));
+        ledger.stored("e1", "wss://a");
+        ledger.stored("e1", "wss://b");
+        ledger.stored("made-up", "wss://a");
+        assert_eq!((ledger.reached(), ledger.waiting()), (Some(0), 1));
+        ledger.stored("e2", "wss://b");
+        assert_eq!((ledger.reached(), ledger.waiting()), (Some(1), 0));
+        ledger.stored("e2", "wss://b");
+        assert_eq!(ledger.reached(), Some(1), "one relay, said twice");
     }
 
     #[test]

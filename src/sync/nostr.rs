@@ -45,8 +45,22 @@ impl NostrKey {
 
     /// [`NostrKey::event`], with the event's id (64 hex digits): the relay's `OK` names it.
     pub fn event_with_id(&self, topic: &Topic, content: &str, created_at: u64) -> (String, String) {
+        self.stored_event(topic, content, created_at, None)
+    }
+
+    /// A stored event that relays may delete after `expires` (s; NIP-40), with its id.
+    pub fn stored_event(
+        &self,
+        topic: &Topic,
+        content: &str,
+        created_at: u64,
+        expires: Option<u64>,
+    ) -> (String, String) {
         let pubkey = self.public_hex();
-        let tags = json!([["t", topic.name]]);
+        let tags = match expires {
+            Some(at) => json!([["t", topic.name], ["expiration", at.to_string()]]),
+            None => json!([["t", topic.name]]),
+        };
         let id = event_id(&pubkey, created_at, topic.kind, &tags, content);
         let mut aux = [0u8; 32];
         random_bytes(&mut aux);

@@ -111,6 +111,20 @@ pub enum RelayMessage {
     Other,
 }
 
+/// Whether an event carries one of `topics` with that topic's kind (the relay's filtering is
+/// not trusted).
+fn on_topics(event: &Value, topics: &[Topic]) -> bool {
+    topics.iter().any(|topic| {
+        event["kind"] == topic.kind
+            && event["tags"].as_array().is_some_and(|tags| {
+                tags.iter().any(|t| {
+                    t.as_array()
+                        .is_some_and(|t| t.len() >= 2 && t[0] == "t" && t[1] == topic.name.as_str())
+                })
+            })
+    })
+}
+
 /// Reads a message from a relay. Size-capped before parsing; never panics; an event is taken
 /// only if it carries one of `topics` with that topic's kind (the relay's filtering is not
 /// trusted).
@@ -123,18 +137,8 @@ pub fn read(text: &str, subscription: &str, topics: &[Topic]) -> Option<RelayMes
     match items.first()?.as_str()? {
         "EVENT" => {
             let (sub, event) = (items.get(1)?.as_str()?, items.get(2)?);
-            let ours = |topic: &Topic| {
-                event["kind"] == topic.kind
-                    && event["tags"].as_array().is_some_and(|tags| {
-                        tags.iter().any(|t| {
-                            t.as_array().is_some_and(|t| {
-                                t.len() >= 2 && t[0] == "t" && t[1] == topic.name.as_str()
-                            })
-                        })
-                    })
-            };
             let id_ok = event["id"].as_str().is_some_and(|id| id.len() == 64);
-            (sub == subscription && topics.iter().any(ours) && id_ok)
+            (sub == subscription && on_topics(event, topics) && id_ok)
                 .then(|| RelayMessage::Signal(event["content"].as_str().unwrap_or("").to_owned()))
         }
         "OK" if items.get(2) == Some(&Value::Bool(false)) => Some(RelayMessage::Refused(
@@ -196,19 +200,9 @@ pub fn read_mail(text: &str, subscription: &str, topics: &[Topic]) -> Option<Mai
     match items.first()?.as_str()? {
         "EVENT" => {
             let (sub, event) = (items.get(1)?.as_str()?, items.get(2)?);
-            let on = |topic: &Topic| {
-                event["kind"] == topic.kind
-                    && event["tags"].as_array().is_some_and(|tags| {
-                        tags.iter().any(|t| {
-                            t.as_array().is_some_and(|t| {
-                                t.len() >= 2 && t[0] == "t" && t[1] == topic.name.as_str()
-                            })
-                        })
-                    })
-            };
             let created_at = event["created_at"].as_u64()?;
             let content = event["content"].as_str()?;
-            (sub == subscription && topics.iter().any(on)).then(|| MailMessage::Event {
+            (sub == subscription && on_topics(event, topics)).then(|| MailMessage::Event {
                 content: content.to_owned(),
                 created_at,
             })

@@ -631,6 +631,14 @@ mod tests {
         panic!("no quiescence");
     }
 
+    /// Three copies of a room with one post by `author`.
+    fn three_copies(author: &crate::crypto::Identity) -> [RoomDoc; 3] {
+        let mut base = RoomDoc::create("room-1", "Tools", 1).unwrap();
+        base.add_post(author, post("base"), 2).unwrap();
+        let saved = base.doc_mut().save();
+        [(); 3].map(|_| RoomDoc::load_chunks("room-1", [saved.as_slice()]).unwrap())
+    }
+
     /// One side of a connection starts its session over, read only, on an older copy that has
     /// a change the other lacks (a device serving the room as it was): the other side's last
     /// sync names a change that copy does not have. Before, the two answered each other with
@@ -640,12 +648,7 @@ mod tests {
     fn a_peer_that_lost_track_of_the_last_sync_gets_what_it_lacks() {
         let secret = RoomSecret::generate();
         let author = me();
-        let mut base = RoomDoc::create("room-1", "Tools", 1).unwrap();
-        base.add_post(&author, post("base"), 2).unwrap();
-        let copy = |room: &mut RoomDoc| {
-            RoomDoc::load_chunks("room-1", [room.doc_mut().save().as_slice()]).unwrap()
-        };
-        let (mut n, mut room, mut older) = (copy(&mut base), copy(&mut base), copy(&mut base));
+        let [mut n, mut room, mut older] = three_copies(&author);
         room.add_post(&author, post("in the room"), 3).unwrap();
         older
             .add_post(&author, post("only in the older copy"), 3)
@@ -673,12 +676,7 @@ mod tests {
     fn a_peer_that_started_over_without_a_reset_gets_what_it_was_sent_before() {
         let secret = RoomSecret::generate();
         let author = me();
-        let mut base = RoomDoc::create("room-1", "Tools", 1).unwrap();
-        base.add_post(&author, post("base"), 2).unwrap();
-        let copy = |room: &mut RoomDoc| {
-            RoomDoc::load_chunks("room-1", [room.doc_mut().save().as_slice()]).unwrap()
-        };
-        let (mut bo, mut frozen, mut room) = (copy(&mut base), copy(&mut base), copy(&mut base));
+        let [mut bo, mut frozen, mut room] = three_copies(&author);
         bo.add_post(&author, post("sent to the old session"), 3)
             .unwrap();
         let mut sb = Session::new(secret.room_key());

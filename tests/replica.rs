@@ -236,6 +236,18 @@ impl Net {
         panic!("no quiescence");
     }
 
+    /// The bytes of replica `i`'s changes, uncompressed (what answers in changes carry).
+    fn change_bytes(&mut self, i: usize) -> usize {
+        self.nodes[i]
+            .replica
+            .room_mut()
+            .doc_mut()
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().len())
+            .sum()
+    }
+
     fn heads(&mut self, i: usize) -> Vec<automerge::ChangeHash> {
         self.nodes[i].replica.room_mut().doc_mut().get_heads()
     }
@@ -446,14 +458,7 @@ fn a_reset_flood_costs_a_few_answers_a_minute() {
     net.link("A", "H");
     net.settle();
     // Answers go as changes (not the saved document): the room's changes, uncompressed.
-    let whole: usize = net.nodes[0]
-        .replica
-        .room_mut()
-        .doc_mut()
-        .get_changes(&[])
-        .iter()
-        .map(|c| c.raw_bytes().len())
-        .sum();
+    let whole: usize = net.change_bytes(0);
     net.to_others.clear();
     let first = net.nodes[0].replica.room_mut().doc_mut().get_changes(&[])[0].hash();
     let mut reset = vec![0x42, 0x01];
@@ -487,14 +492,7 @@ fn an_empty_filter_with_the_victim_s_heads_does_not_make_it_resend_the_room() {
     let mut net = Net::new(200, 0);
     net.link("A", "H");
     net.settle();
-    let room: usize = net.nodes[0]
-        .replica
-        .room_mut()
-        .doc_mut()
-        .get_changes(&[])
-        .iter()
-        .map(|c| c.raw_bytes().len())
-        .sum();
+    let room: usize = net.change_bytes(0);
     let heads = net.heads(0);
     let mut message = vec![0x42];
     leb(&mut message, heads.len() as u64);
@@ -607,14 +605,7 @@ fn room_larger_than_the_link() -> (Net, usize) {
             ..a
         },
     );
-    let room: usize = net.nodes[0]
-        .replica
-        .room_mut()
-        .doc_mut()
-        .get_changes(&[])
-        .iter()
-        .map(|c| c.raw_bytes().len())
-        .sum();
+    let room: usize = net.change_bytes(0);
     assert!(
         room > 64 * 1024 + 32 * 1024,
         "the room ({room} bytes) passes the bound"

@@ -270,3 +270,195 @@ fn hostile_events_on_the_relay_are_refused_and_the_room_still_arrives() {
     assert_eq!(refused, 2, "{outcomes:?}");
     assert_eq!(ben.titles(), ["genuine"]);
 }
+
+/// A relay that may drop every n-th event it is sent, refuse large ones, and forget.
+#[derive(Default)]
+struct Unreliable {
+    relay: Relay,
+    drop_every: Option<usize>,
+    refuse_over: Option<usize>,
+    sent: usize,
+}
+
+impl Unreliable {
+    fn accept(&mut self, event: Event) -> bool {
+        self.sent += 1;
+        if self.drop_every.is_some_and(|n| self.sent.is_multiple_of(n))
+            || self
+                .refuse_over
+                .is_some_and(|max| event.content.len() > max)
+        {
+            return false;
+        }
+        if !self.relay.events.iter().any(|e| e.content == event.content) {
+            self.relay.events.push(event);
+        }
+        true
+    }
+
+    fn forget_everything(&mut self) {
+        self.relay.events.clear();
+    }
+}
+
+/// Publishes to every relay (each may refuse or drop it).
+fn publish_all(relays: &mut [Unreliable], secret: &RoomSecret, plains: &[Plain], now: i64) {
+    let topic = mailbox::publishing(secret, now);
+    for p in plains {
+        let content = p.seal(&secret.room_key());
+        for r in relays.iter_mut() {
+            r.accept(Event {
+                created_at: (now / 1000) as u64,
+                topic: topic.clone(),
+                content: content.clone(),
+            });
+        }
+    }
+}
+
+/// What an online device does: catch up from every relay, publish what it wrote, a snapshot
+/// if none was seen this week, and give each relay what another holds.
+fn online(device: &mut Device, relays: &mut [Unreliable], secret: &RoomSecret, now: i64) {
+    let topics = mailbox::reading(secret, now);
+    for r in relays.iter() {
+        // Both windows from each relay every time (a cursor of its own, fresh).
+        let mut cursor = Cursor::default();
+        let key = secret.room_key();
+        for event in r.relay.since(&topics, cursor.since(now)) {
+            cursor.heard(event.created_at, (now / 1000) as u64);
+            if let Ok(plain) = Plain::open(&key, &event.content) {
+                if let Some((_, payload)) = device.assembler.push(plain) {
+                    device.replica.mailbox_received(
+                        &payload,
+                        now,
+                        &mut device.store,
+                        &mut device.links,
+                    );
+                }
+            }
+        }
+    }
+    let ids = &mut device.ids;
+    let mut next_id = || {
+        *ids += 1;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&ids.to_be_bytes());
+        id
+    };
+    let mail = device.replica.take_mail(&mut next_id);
+    publish_all(relays, secret, &mail, now);
+    let last_snapshot = relays
+        .iter()
+        .flat_map(|r| r.relay.since(&topics, 0))
+        .filter(|e| {
+            Plain::open(&secret.room_key(), &e.content).is_ok_and(|p| p.kind == Kind::Snapshot)
+        })
+        .map(|e| e.created_at)
+        .max();
+    if mailbox::snapshot_due(last_snapshot, now) {
+        let snapshot = device.replica.snapshot_mail(next_id());
+        publish_all(relays, secret, &snapshot, now);
+    }
+    // Repair: what one relay holds, every other is given.
+    let held: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = relays
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let ids = r
+                .relay
+                .since(&topics, 0)
+                .map(|e| e.content.clone())
+                .collect();
+            (i.to_string(), ids)
+        })
+        .collect();
+    let plan: Vec<(usize, Vec<Event>)> = mailbox::repairs(&held)
+        .into_iter()
+        .map(|(relay, missing)| {
+            let events = missing
+                .into_iter()
+                .filter_map(|content| {
+                    relays
+                        .iter()
+                        .flat_map(|r| r.relay.events.iter())
+                        .find(|e| e.content == content)
+                        .map(|e| Event {
+                            created_at: e.created_at,
+                            topic: e.topic.clone(),
+                            content: e.content.clone(),
+                        })
+                })
+                .collect();
+            (relay.parse().unwrap(), events)
+        })
+        .collect();
+    for (i, events) in plan {
+        for e in events {
+            relays[i].accept(e);
+        }
+    }
+}
+
+/// Three relays — one drops every third event, one refuses events over 20 KB and later forgets
+/// everything, one keeps all then forgets — and three members never online together: each
+/// catches up, publishes, snapshots and repairs when online; every device ends with the same
+/// room, and no relay is needed for good.
+#[test]
+fn members_converge_over_relays_that_drop_refuse_and_forget() {
+    let secret = RoomSecret::generate();
+    let mut relays = vec![
+        Unreliable::default(),
+        Unreliable {
+            drop_every: Some(3),
+            ..Unreliable::default()
+        },
+        Unreliable {
+            refuse_over: Some(20_000),
+            ..Unreliable::default()
+        },
+    ];
+    let day = 24 * 3_600_000;
+    let mut ana = Device::new(RoomDoc::create("room-1", "Commons", 0).unwrap(), &secret);
+    for i in 0..30 {
+        ana.post(&format!("Ana {i}"), NOW + i);
+    }
+    online(&mut ana, &mut relays, &secret, NOW + 100);
+
+    let mut ben = Device::new(RoomDoc::empty("room-1"), &secret);
+    online(&mut ben, &mut relays, &secret, NOW + day);
+    assert_eq!(
+        ben.titles(),
+        ana.titles(),
+        "Ben got the room from the relays"
+    );
+    for i in 0..10 {
+        ben.post(&format!("Ben {i}"), NOW + day + 1 + i);
+    }
+    online(&mut ben, &mut relays, &secret, NOW + day + 100);
+
+    // The relay that kept everything forgets it.
+    relays[0].forget_everything();
+    let mut cy = Device::new(RoomDoc::empty("room-1"), &secret);
+    online(&mut cy, &mut relays, &secret, NOW + 2 * day);
+    cy.post("Cy", NOW + 2 * day + 1);
+    online(&mut cy, &mut relays, &secret, NOW + 2 * day + 100);
+    // Then the one that refused large events forgets too.
+    relays[2].forget_everything();
+    online(&mut ana, &mut relays, &secret, NOW + 3 * day);
+    online(&mut ben, &mut relays, &secret, NOW + 3 * day + 10);
+    online(&mut cy, &mut relays, &secret, NOW + 3 * day + 20);
+
+    let heads: Vec<_> = [&mut ana, &mut ben, &mut cy]
+        .into_iter()
+        .map(|d| d.replica.room_mut().doc_mut().get_heads())
+        .collect();
+    assert!(
+        heads.iter().all(|h| *h == heads[0]),
+        "every device holds the same room"
+    );
+    assert_eq!(ana.titles().len(), 30 + 10 + 1);
+    // A device that has nothing gets the room from what is left on the relays.
+    let mut dee = Device::new(RoomDoc::empty("room-1"), &secret);
+    online(&mut dee, &mut relays, &secret, NOW + 3 * day + 30);
+    assert_eq!(dee.titles(), ana.titles());
+}

@@ -232,6 +232,16 @@ impl Replica {
         crate::sync::mailbox::batch(&chunks, ids)
     }
 
+    /// The whole room as mailbox event plaintexts (a snapshot, in parts), for the week's
+    /// snapshot (see `mailbox::snapshot_due`). Under a key this device was not given, nothing.
+    pub fn snapshot_mail(&mut self, id: [u8; 16]) -> Vec<crate::sync::mailbox::Plain> {
+        if self.chain.cut_off {
+            return Vec::new();
+        }
+        let saved = self.room.doc_mut().save();
+        crate::sync::mailbox::parts(crate::sync::mailbox::Kind::Snapshot, &saved, id)
+    }
+
     /// A payload from the room's mailbox (changes, or a saved room), whole — hostile until
     /// checked: its chunks go through the same checks as a peer's before the document reads
     /// them. Under a key this device was not given, nothing is taken.

@@ -135,6 +135,14 @@ pub fn expires(now_ms: i64) -> u64 {
     ((window_of(now_ms) + 3) * MAILBOX_WINDOW_MS / 1000) as u64
 }
 
+/// Whether this device should publish a snapshot of the room at `now_ms`: none was seen in
+/// this window (`last_snapshot`: when the newest snapshot heard of was made, s). One per window
+/// keeps every room readable from the two windows devices read.
+pub fn snapshot_due(last_snapshot: Option<u64>, now_ms: i64) -> bool {
+    let window_start = (window_of(now_ms) * MAILBOX_WINDOW_MS / 1000) as u64;
+    last_snapshot.is_none_or(|at| at < window_start)
+}
+
 /// Events to publish again so that every relay holds what any of them holds: for each relay,
 /// the events (by id) another relay had and it did not. `held` is, per relay, the ids of the
 /// room's events it returned for the windows read. A room never depends on one relay.
@@ -621,6 +629,17 @@ mod tests {
         let (_, event) =
             key.stored_event(&publishing(&RoomSecret::generate(), now), "c", 1, Some(9));
         assert!(event.contains(r#"["expiration","9"]"#), "{event}");
+    }
+
+    #[test]
+    fn a_snapshot_is_due_once_a_week() {
+        let now = 1_800_000_000_000i64;
+        let start = (now.div_euclid(MAILBOX_WINDOW_MS) * MAILBOX_WINDOW_MS / 1000) as u64;
+        assert!(snapshot_due(None, now));
+        assert!(snapshot_due(Some(start - 1), now), "last week's");
+        assert!(!snapshot_due(Some(start), now));
+        assert!(!snapshot_due(Some(start + 100), now + 1_000));
+        assert!(snapshot_due(Some(start + 100), now + MAILBOX_WINDOW_MS));
     }
 
     #[test]

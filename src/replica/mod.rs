@@ -562,13 +562,13 @@ impl Replica {
             }
             Syncs::Frozen => {
                 // Read only: the session takes nothing into the copy.
-                let Some(frozen) = frozen(&mut self.former, &p.key, &mut self.room) else {
+                let Some(frozen) = copy(&mut self.former, &p.key, syncs, &mut self.room) else {
                     return Outcome::Unknown;
                 };
                 unchanged(p.session.receive(frozen, bytes, now))
             }
             Syncs::Inbox => {
-                let Some(inbox) = inbox(&mut self.former, &p.key, &mut self.room) else {
+                let Some(inbox) = copy(&mut self.former, &p.key, syncs, &mut self.room) else {
                     return Outcome::Unknown;
                 };
                 let before = inbox.get_heads();
@@ -692,12 +692,13 @@ impl Replica {
             return;
         };
         let queued = links.queued(peer);
-        let copy = match syncs {
+        let copied = match syncs {
             Syncs::Room => None,
-            Syncs::Frozen => Some(frozen(&mut self.former, &p.key, &mut self.room)),
-            Syncs::Inbox => Some(inbox(&mut self.former, &p.key, &mut self.room)),
+            Syncs::Frozen | Syncs::Inbox => {
+                Some(copy(&mut self.former, &p.key, syncs, &mut self.room))
+            }
         };
-        let frames = match copy {
+        let frames = match copied {
             None => p
                 .session
                 .outgoing_queued(&mut self.room.doc_mut(), now, queued),
@@ -832,31 +833,24 @@ fn cut(chain: &KeyChain, former: &mut BTreeMap<String, Former>) {
     }
 }
 
-/// The room as it was under the former key `key` (made the first time it is asked for).
-fn frozen<'a>(
+/// A copy of the room as it was under the former key `key`, made from it the first time it is
+/// asked for: the one served read only (`Syncs::Frozen`), or what a device cut off took from
+/// holders' devices (`Syncs::Inbox`).
+fn copy<'a>(
     former: &'a mut BTreeMap<String, Former>,
     key: &str,
+    syncs: Syncs,
     room: &mut RoomDoc,
 ) -> Option<&'a mut AutoCommit> {
     let f = former.get_mut(key)?;
-    if f.frozen.is_none() {
-        f.frozen = room.doc_mut().fork_at(&f.until).ok();
+    let slot = match syncs {
+        Syncs::Inbox => &mut f.inbox,
+        Syncs::Frozen | Syncs::Room => &mut f.frozen,
+    };
+    if slot.is_none() {
+        *slot = room.doc_mut().fork_at(&f.until).ok();
     }
-    f.frozen.as_mut()
-}
-
-/// What a device cut off took from holders' devices under the former key `key` (made from
-/// the room as it was the first time it is asked for).
-fn inbox<'a>(
-    former: &'a mut BTreeMap<String, Former>,
-    key: &str,
-    room: &mut RoomDoc,
-) -> Option<&'a mut AutoCommit> {
-    let f = former.get_mut(key)?;
-    if f.inbox.is_none() {
-        f.inbox = room.doc_mut().fork_at(&f.until).ok();
-    }
-    f.inbox.as_mut()
+    slot.as_mut()
 }
 
 /// A message taken into a copy, not the room: the room did not change.

@@ -101,7 +101,7 @@ pub enum MailboxError {
 /// from the room key and the window.
 pub fn topic(secret: &RoomSecret, window: i64) -> Topic {
     let key = secret.mailbox_key(window);
-    let name = key[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let name = crate::crypto::hex(&key[..16]);
     let assigned = |kind: &u32| ASSIGNED.iter().any(|(a, b)| (*a..=*b).contains(kind));
     // The first of the key's next 16-bit draws that is no one else's kind (8 draws: the odds
     // that all land on assigned kinds are below one in a million; then the first free one).

@@ -28,7 +28,7 @@ fn window_of(now: i64) -> i64 {
 /// The topic of window `window`.
 pub fn topic(secret: &RoomSecret, window: i64) -> Topic {
     let key = secret.window_key(window);
-    let name = key[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let name = crate::crypto::hex(&key[..16]);
     let kind =
         MIN_EPHEMERAL_KIND + u32::from(u16::from_be_bytes([key[16], key[17]])) % EPHEMERAL_KINDS;
     Topic { name, kind }

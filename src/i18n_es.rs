@@ -618,4 +618,18 @@
     ("The key was not changed: {}", "La clave no se cambió: {}"),
     ("This device has its own key in this room, which is not a member's; the backup's key is {}'s. Use it here to take part as {}? (This device's own key is then no longer used.)", "Este dispositivo tiene su propia clave en esta sala, que no es la de un miembro; la clave de la copia es la de {}. ¿Usarla aquí para participar como {}? (La clave propia de este dispositivo deja de usarse.)"),
     ("Use the backup's key", "Usar la clave de la copia"),
+    ("the room could not be opened: {}", "la sala no se pudo abrir: {}"),
+    ("waiting to reach a relay", "esperando llegar a un relay"),
+    ("sent to 1 relay", "enviado a 1 relay"),
+    ("sent to {} relays", "enviado a {} relays"),
+    ("Mailbox on relays", "Buzón en relays"),
+    ("What members write is also left, sealed, on the Nostr relays above, so members who are never online at the same time still share the room.", "Lo que escriben los miembros también se deja, sellado, en los relays Nostr de arriba, para que los miembros que nunca coinciden en línea compartan igualmente la sala."),
+    ("No Nostr relay: changes travel only while members' devices are online together.", "Ningún relay Nostr: los cambios solo viajan mientras los dispositivos de los miembros están en línea a la vez."),
+    ("caught up {}", "al día desde {}"),
+    ("not caught up yet", "aún no está al día"),
+    ("dropped until {}: it sent what is not this room's", "descartado hasta {}: envió lo que no es de esta sala"),
+    ("asked to slow down: waiting until {}", "pidió ir más despacio: en espera hasta {}"),
+    ("refused an event: {}", "rechazó un evento: {}"),
+    ("{} to send", "{} por enviar"),
+
 ]

@@ -7,6 +7,7 @@
 //! do are decided by `sync::Discovery` (pure, tested natively); the mesh carries that out. It
 //! knows nothing of documents: `sync::Session` does that.
 
+pub mod mailbox;
 pub mod outbox;
 mod peer;
 mod signaling;

@@ -203,7 +203,7 @@ impl Transport {
 /// A message's text, if it is text of at most `max` bytes: its length is read before the
 /// text is copied into wasm (a JavaScript string of more UTF-16 units than `max` is more
 /// than `max` bytes too).
-fn text_within(data: &JsValue, max: usize) -> Result<String, &'static str> {
+pub(crate) fn text_within(data: &JsValue, max: usize) -> Result<String, &'static str> {
     let text = data
         .dyn_ref::<js_sys::JsString>()
         .ok_or("tequio: non-text message dropped")?;

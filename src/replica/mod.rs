@@ -188,6 +188,9 @@ pub struct Replica {
     /// every change of this device's since the room was opened — a room created here, all of
     /// it).
     mailed: Vec<automerge::ChangeHash>,
+    /// This device's actors of earlier openings whose changes after `mailed` may not have
+    /// reached a relay (see [`Replica::resume_mail`]).
+    mail_actors: Vec<automerge::ActorId>,
 }
 
 impl Replica {
@@ -209,6 +212,7 @@ impl Replica {
             limits: Limits::default(),
             notices: Vec::new(),
             mailed: Vec::new(),
+            mail_actors: Vec::new(),
         }
     }
 
@@ -222,14 +226,39 @@ impl Replica {
         }
         let mut doc = self.room.doc_mut();
         let me = doc.get_actor().clone();
+        let mine = |a: &automerge::ActorId| *a == me || self.mail_actors.contains(a);
         let chunks: Vec<Vec<u8>> = doc
             .get_changes(&self.mailed)
             .into_iter()
-            .filter(|c| *c.actor_id() == me)
+            .filter(|c| mine(c.actor_id()))
             .map(|c| c.raw_bytes().to_vec())
             .collect();
         self.mailed = doc.get_heads();
         crate::sync::mailbox::batch(&chunks, ids)
+    }
+
+    /// Resumes the mailbox where an earlier opening left it: `heads` (hex), up to which every
+    /// change this device wrote reached a relay, and `actors` (hex), this device's actors of
+    /// openings since. Their changes after those heads are mailed again; anything unreadable
+    /// or unknown here is passed over (at worst, more is mailed again).
+    pub fn resume_mail(&mut self, heads: &[String], actors: &[String]) {
+        let mut doc = self.room.doc_mut();
+        self.mailed = heads
+            .iter()
+            .filter_map(|h| h.parse::<automerge::ChangeHash>().ok())
+            .filter(|h| doc.get_change_by_hash(h).is_some())
+            .collect();
+        self.mail_actors = actors
+            .iter()
+            .filter_map(|a| a.parse::<automerge::ActorId>().ok())
+            .collect();
+    }
+
+    /// Where the mailbox stands: the heads up to which changes were handed to it (hex), and
+    /// this opening's actor (hex), to keep with the room (see [`Replica::resume_mail`]).
+    pub fn mail_mark(&self) -> (Vec<String>, String) {
+        let actor = self.room.doc().get_actor().to_hex_string();
+        (self.mailed.iter().map(|h| h.to_string()).collect(), actor)
     }
 
     /// The whole room as mailbox event plaintexts (a snapshot, in parts), for the week's

@@ -90,6 +90,15 @@ pub struct RoomRecord {
     /// changed learns of the new one there.
     #[serde(default)]
     pub former_keys: Vec<(String, i64)>,
+    /// The room's mailbox on Nostr relays (see `replica::Replica::resume_mail`): the heads up
+    /// to which this device's changes reached a relay (hex), its actors of openings since, and
+    /// what it last heard from each relay.
+    #[serde(default)]
+    pub mail_heads: Vec<String>,
+    #[serde(default)]
+    pub mail_actors: Vec<String>,
+    #[serde(default)]
+    pub relays: std::collections::BTreeMap<String, crate::sync::postman::RelayMark>,
 }
 
 /// What restoring a backup did.

@@ -191,6 +191,11 @@ impl Ledger {
         self.events.values().map(|relays| relays.len()).min()
     }
 
+    /// How many relays said they stored the event (none for an id not published here).
+    pub fn reached_by(&self, id: &str) -> usize {
+        self.events.get(id).map_or(0, |relays| relays.len())
+    }
+
     /// Events no relay has said it stored yet.
     pub fn waiting(&self) -> usize {
         self.events.values().filter(|r| r.is_empty()).count()

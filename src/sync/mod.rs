@@ -12,6 +12,7 @@ mod frame;
 pub mod handshake;
 pub mod mailbox;
 pub mod nostr;
+pub mod postman;
 mod router;
 mod session;
 mod signal;

@@ -166,8 +166,16 @@ pub const MAX_MAIL_MESSAGE: usize = super::mailbox::MAX_CONTENT + 4 * 1024;
 /// What a relay said, as far as the mailbox cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailMessage {
-    /// A stored event of the room's mailbox: its content and when it says it was made (s).
-    Event { content: String, created_at: u64 },
+    /// A stored event of the room's mailbox on subscription `sub`: its id (checked against
+    /// its fields), content, when it says it was made (s), and the event itself (JSON, to be
+    /// published again to a relay that lacks it: its signature still holds).
+    Event {
+        sub: String,
+        id: String,
+        content: String,
+        created_at: u64,
+        event: String,
+    },
     /// The relay stored the event with this id.
     Stored(String),
     /// The relay refused the event with this id; `slow_down` when it says to (rate-limited).
@@ -176,15 +184,52 @@ pub enum MailMessage {
         reason: String,
         slow_down: bool,
     },
-    /// The relay sent every stored event it has for the subscription.
-    EndOfStored,
+    /// The relay sent every stored event it has for subscription `sub`.
+    EndOfStored(String),
+    /// The relay ended subscription `sub` (NIP-01 `CLOSED`), with its reason.
+    Closed { sub: String, reason: String },
     /// Anything else.
     Other,
 }
 
+/// The relay message asking for a room's mailbox on `topics`, from `since` (s) on, at most
+/// `limit` events, none after `until` if given (to page back through a full answer).
+pub fn mail_request(
+    subscription: &str,
+    topics: &[Topic],
+    since: u64,
+    until: Option<u64>,
+    limit: usize,
+) -> String {
+    let kinds: Vec<u32> = topics.iter().map(|t| t.kind).collect();
+    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    let mut filter = json!({"kinds": kinds, "#t": names, "since": since, "limit": limit});
+    if let Some(until) = until {
+        filter["until"] = json!(until);
+    }
+    json!(["REQ", subscription, filter]).to_string()
+}
+
+/// The id an event's fields give it (NIP-01), if they are of the right types.
+fn id_of(event: &Value) -> Option<String> {
+    let pubkey = event["pubkey"].as_str()?;
+    let created_at = event["created_at"].as_u64()?;
+    let kind = u32::try_from(event["kind"].as_u64()?).ok()?;
+    let content = event["content"].as_str()?;
+    event["tags"].as_array()?;
+    Some(hex(&event_id(
+        pubkey,
+        created_at,
+        kind,
+        &event["tags"],
+        content,
+    )))
+}
+
 /// Reads a relay message for the mailbox. Size-capped before parsing; never panics; an event
-/// is taken only on `subscription`, with one of `topics` and that topic's kind.
-pub fn read_mail(text: &str, subscription: &str, topics: &[Topic]) -> Option<MailMessage> {
+/// is taken only with one of `topics` and that topic's kind, and an id its fields give it (the
+/// relay's filtering and word are not trusted).
+pub fn read_mail(text: &str, topics: &[Topic]) -> Option<MailMessage> {
     if text.len() > MAX_MAIL_MESSAGE {
         return None;
     }
@@ -200,11 +245,13 @@ pub fn read_mail(text: &str, subscription: &str, topics: &[Topic]) -> Option<Mai
     match items.first()?.as_str()? {
         "EVENT" => {
             let (sub, event) = (items.get(1)?.as_str()?, items.get(2)?);
-            let created_at = event["created_at"].as_u64()?;
-            let content = event["content"].as_str()?;
-            (sub == subscription && on_topics(event, topics)).then(|| MailMessage::Event {
-                content: content.to_owned(),
-                created_at,
+            let id = id_of(event).filter(|id| event["id"] == id.as_str())?;
+            on_topics(event, topics).then(|| MailMessage::Event {
+                sub: sub.to_owned(),
+                id,
+                content: event["content"].as_str().unwrap_or("").to_owned(),
+                created_at: event["created_at"].as_u64().unwrap_or(0),
+                event: event.to_string(),
             })
         }
         "OK" if items.get(2) == Some(&Value::Bool(true)) => Some(MailMessage::Stored(string(1))),
@@ -216,9 +263,18 @@ pub fn read_mail(text: &str, subscription: &str, topics: &[Topic]) -> Option<Mai
                 reason,
             })
         }
-        "EOSE" if string(1) == subscription => Some(MailMessage::EndOfStored),
+        "EOSE" => Some(MailMessage::EndOfStored(string(1))),
+        "CLOSED" => Some(MailMessage::Closed {
+            sub: string(1),
+            reason: string(2),
+        }),
         _ => Some(MailMessage::Other),
     }
+}
+
+/// The relay message publishing an event read from another relay (see `MailMessage::Event`).
+pub fn republish(event: &str) -> String {
+    format!("[\"EVENT\",{event}]")
 }
 
 #[cfg(test)]
@@ -270,23 +326,34 @@ mod tests {
         let ev: Value = serde_json::from_str(&event).unwrap();
         assert_eq!(ev[1]["id"], id.as_str());
         let delivered = json!(["EVENT", "m", ev[1]]).to_string();
+        let Some(MailMessage::Event {
+            sub,
+            id: read_id,
+            content,
+            created_at,
+            event: again,
+        }) = read_mail(&delivered, &week)
+        else {
+            panic!("the event is read");
+        };
         assert_eq!(
-            read_mail(&delivered, "m", &week),
-            Some(MailMessage::Event {
-                content: "sealed".into(),
-                created_at: 1_700_000_000
-            })
+            (sub.as_str(), read_id.as_str(), content.as_str(), created_at),
+            ("m", id.as_str(), "sealed", 1_700_000_000)
         );
-        assert_eq!(read_mail(&delivered, "other", &week), None);
-        assert_eq!(read_mail(&delivered, "m", &[topic("week", 4_322)]), None);
+        // Published again as it came: the same event, its signature intact.
+        let republished: Value = serde_json::from_str(&republish(&again)).unwrap();
+        assert_eq!(republished[1], ev[1]);
+        assert_eq!(read_mail(&delivered, &[topic("week", 4_322)]), None);
+        // An id its fields do not give (a relay's made-up or altered event) is not read.
+        let mut altered = ev[1].clone();
+        altered["content"] = json!("other");
+        let altered = json!(["EVENT", "m", altered]).to_string();
+        assert_eq!(read_mail(&altered, &week), None);
         let ok = format!(r#"["OK","{id}",true,""]"#);
-        assert_eq!(
-            read_mail(&ok, "m", &week),
-            Some(MailMessage::Stored(id.clone()))
-        );
+        assert_eq!(read_mail(&ok, &week), Some(MailMessage::Stored(id.clone())));
         let slow = format!(r#"["OK","{id}",false,"rate-limited: slow down"]"#);
         assert_eq!(
-            read_mail(&slow, "m", &week),
+            read_mail(&slow, &week),
             Some(MailMessage::Refused {
                 id: id.clone(),
                 reason: "rate-limited: slow down".into(),
@@ -295,24 +362,30 @@ mod tests {
         );
         let big = format!(r#"["OK","{id}",false,"invalid: event too large"]"#);
         assert!(matches!(
-            read_mail(&big, "m", &week),
+            read_mail(&big, &week),
             Some(MailMessage::Refused {
                 slow_down: false,
                 ..
             })
         ));
         assert_eq!(
-            read_mail(r#"["EOSE","m"]"#, "m", &week),
-            Some(MailMessage::EndOfStored)
+            read_mail(r#"["EOSE","m"]"#, &week),
+            Some(MailMessage::EndOfStored("m".into()))
         );
         for junk in ["", "[]", "{}", r#"["EVENT","m",{"kind":4321}]"#, "nope"] {
             assert!(!matches!(
-                read_mail(junk, "m", &week),
+                read_mail(junk, &week),
                 Some(MailMessage::Event { .. })
             ));
         }
         let huge = format!(r#"["NOTICE","{}"]"#, "x".repeat(MAX_MAIL_MESSAGE));
-        assert_eq!(read_mail(&huge, "m", &week), None);
+        assert_eq!(read_mail(&huge, &week), None);
+        let request: Value =
+            serde_json::from_str(&mail_request("m", &week, 5, Some(9), 500)).unwrap();
+        assert_eq!(
+            request,
+            json!(["REQ", "m", {"kinds": [4321], "#t": ["week"], "since": 5, "until": 9, "limit": 500}])
+        );
     }
 
     #[test]

@@ -212,6 +212,22 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                                 }
                             }}
                         </span>
+                        {move || {
+                            // Only what the relays said: "sent" once one stored every event of
+                            // this device's, "waiting" while any is stored by none.
+                            let mail = v.get().mail;
+                            let (state, text) = match (mail.relays, mail.reached, mail.waiting) {
+                                (0, _, _) | (_, None, 0) => return None,
+                                (_, _, w) if w > 0 => ("waiting", t("waiting to reach a relay").to_string()),
+                                (_, Some(1), _) => ("sent", t("sent to 1 relay").to_string()),
+                                (_, Some(n), _) => ("sent", tr!("sent to {} relays", n)),
+                                (_, None, _) => return None,
+                            };
+                            let count = mail.reached.unwrap_or(0).to_string();
+                            Some(view! {
+                                " · "<span data-testid="mail-state" data-state=state data-count=count>{text}</span>
+                            })
+                        }}
                         {move || v.get().save_error.map(|_| view! {
                             <button on:click=move |_| handle.with_value(|h| if let Some(h) = h { h.retry_save() })>{t("Retry saving")}</button>
                         })}

@@ -6,6 +6,7 @@
 use super::t;
 use crate::crypto::{Identity, RoomSecret};
 use crate::domain::{DomainError, Post, RoomDoc};
+use crate::net::mailbox::Mailbox;
 use crate::net::{Mesh, NetConfig, NetEvent};
 pub use crate::replica::PeerState;
 use crate::replica::{
@@ -42,9 +43,23 @@ pub struct RoomView {
     /// How many changes the room's rules ignored (deletes, overwrites, edits of signed
     /// entries): listed under Members → Room integrity.
     pub tampered: usize,
+    /// The room's mailbox on Nostr relays, as this device knows it.
+    pub mail: MailView,
     /// Bumped whenever the document changes: sections derive their own views from the room
     /// (through [`RoomHandle::read`]) when this moves, and only while they are shown.
     pub version: u64,
+}
+
+/// What the header says of the mailbox: never more than the relays said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailView {
+    /// Relays configured (none: no mailbox).
+    pub relays: usize,
+    /// The fewest relays any of this device's events of this opening reached (none published
+    /// yet: `None`).
+    pub reached: Option<usize>,
+    /// This device's events no relay has said it stored yet.
+    pub waiting: usize,
 }
 
 struct Runtime {
@@ -60,7 +75,20 @@ struct Runtime {
     view: RwSignal<RoomView>,
     /// Calls the replica's `tick` every second while the room is open.
     ticker: Option<gloo_timers::callback::Interval>,
+    /// The room's mailbox on the configured Nostr relays (none configured: none).
+    mailbox: Option<Mailbox>,
+    /// This device's changes handed to the mailbox and not yet known to have reached a relay:
+    /// the heads they reach up to (hex) and their events' ids, oldest first.
+    unmailed: std::collections::VecDeque<(Vec<String>, Vec<String>)>,
+    /// Something may have been written here since the mailbox was last given this device's
+    /// changes.
+    mail_due: bool,
+    /// Seconds ticked, to keep the mailbox's marks with the room now and then.
+    ticks: u64,
 }
+
+/// How many of this device's actors of earlier openings are remembered for the mailbox.
+const MAIL_ACTORS: usize = 64;
 
 /// A handle on the open room, cheap to clone into event handlers.
 #[derive(Clone)]
@@ -76,6 +104,13 @@ const FACTS_BEHIND: usize = 200;
 
 fn now_ms() -> i64 {
     js_sys::Date::now() as i64
+}
+
+/// A random id for a mailbox payload.
+fn mail_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    crate::crypto::random_bytes(&mut id);
+    id
 }
 
 fn warn(text: &str) {
@@ -200,15 +235,30 @@ impl RoomHandle {
         )
         .map_err(|e| tr!("the saved room could not be read: {}", e))?;
         room.pin_founder((!record.founder.is_empty()).then(|| record.founder.clone()));
+        let mut replica = Replica::new(room, me, secret, loaded.keys);
+        // This device's changes not known to have reached a relay are mailed again; this
+        // opening's actor is remembered before it writes anything.
+        replica.resume_mail(&record.mail_heads, &record.mail_actors);
+        record.mail_actors.push(replica.mail_mark().1);
+        let excess = record.mail_actors.len().saturating_sub(MAIL_ACTORS);
+        record.mail_actors.drain(..excess);
+        store
+            .put_room(&record)
+            .await
+            .map_err(|e| tr!("the room could not be opened: {}", e))?;
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
-            replica: Replica::new(room, me, secret, loaded.keys),
+            replica,
             meshes: Vec::new(),
             config,
             store,
             summary_due: false,
             view: RwSignal::new(RoomView::default()),
             ticker: None,
+            mailbox: None,
+            unmailed: std::collections::VecDeque::new(),
+            mail_due: true,
+            ticks: 0,
         })));
         let current = handle.0.borrow().replica.secret().clone();
         handle.join_mesh(&current);
@@ -236,10 +286,13 @@ impl RoomHandle {
         for secret in former {
             handle.join_mesh(&secret);
         }
+        handle.open_mailbox();
         let weak = Rc::downgrade(&handle.0);
         let ticker = gloo_timers::callback::Interval::new(1_000, move || {
             if let Some(rt) = weak.upgrade() {
-                RoomHandle(rt).act(|replica, _, links| replica.tick(now_ms(), links));
+                let handle = RoomHandle(rt);
+                handle.act(|replica, _, links| replica.tick(now_ms(), links));
+                handle.tick_mail();
             }
         });
         handle.0.borrow_mut().ticker = Some(ticker);
@@ -266,6 +319,104 @@ impl RoomHandle {
             }
         });
         self.0.borrow_mut().meshes.push((key, mesh));
+    }
+
+    /// Connects to the configured Nostr relays for the room's mailbox: what arrives there goes
+    /// through the replica like a peer's changes.
+    fn open_mailbox(&self) {
+        let (secret, relays, marks) = {
+            let rt = self.0.borrow();
+            (
+                rt.replica.secret().clone(),
+                rt.config.nostr.clone(),
+                rt.record.relays.clone(),
+            )
+        };
+        if relays.is_empty() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.0);
+        let deliver = Rc::new(move |payload: Vec<u8>| {
+            if let Some(rt) = weak.upgrade() {
+                RoomHandle(rt).on_mail(&payload);
+            }
+        });
+        let mailbox = Mailbox::open(secret, &relays, &marks, deliver);
+        let mut rt = self.0.borrow_mut();
+        rt.view.update(|v| v.mail.relays = relays.len());
+        rt.mailbox = Some(mailbox);
+    }
+
+    /// A whole payload from the mailbox: checked and applied by the replica.
+    fn on_mail(&self, payload: &[u8]) {
+        let outcome = self
+            .act(|replica, store, links| replica.mailbox_received(payload, now_ms(), store, links));
+        if outcome == Outcome::Changed {
+            self.after_change();
+        }
+    }
+
+    /// Every second: hands the mailbox what this device wrote (and the week's snapshot when
+    /// due), keeps with the room how far it reached, and shows it.
+    fn tick_mail(&self) {
+        let Some(mailbox) = self.0.borrow().mailbox.clone() else {
+            return;
+        };
+        mailbox.tick();
+        let mut rt = self.0.borrow_mut();
+        let rt = &mut *rt;
+        rt.ticks += 1;
+        if std::mem::take(&mut rt.mail_due) || rt.ticks.is_multiple_of(30) {
+            let plains = rt.replica.take_mail(mail_id);
+            if !plains.is_empty() {
+                let ids = mailbox.publish(&plains);
+                rt.unmailed.push_back((rt.replica.mail_mark().0, ids));
+            }
+        }
+        let room_ready = rt.replica.room().is_ready() && !rt.replica.cut_off();
+        if room_ready && mailbox.snapshot_due() {
+            let plains = rt.replica.snapshot_mail(mail_id());
+            mailbox.publish(&plains);
+        }
+        let mut keep = false;
+        while rt
+            .unmailed
+            .front()
+            .is_some_and(|(_, ids)| mailbox.reached_all(ids))
+        {
+            let (heads, _) = rt.unmailed.pop_front().expect("checked");
+            rt.record.mail_heads = heads;
+            rt.record.mail_actors = vec![rt.replica.mail_mark().1];
+            keep = true;
+        }
+        let marks = mailbox.marks();
+        if rt.ticks.is_multiple_of(10) && marks != rt.record.relays {
+            rt.record.relays = marks;
+            keep = true;
+        }
+        let (reached, waiting) = mailbox.delivery();
+        let mail = MailView {
+            relays: rt.config.nostr.len(),
+            reached,
+            waiting,
+        };
+        if rt.view.with_untracked(|v| v.mail != mail) {
+            rt.view.update(|v| v.mail = mail);
+        }
+        if keep {
+            let (store, record) = (rt.store.clone(), rt.record.clone());
+            leptos::task::spawn_local(async move {
+                if let Err(e) = store.put_room(&record).await {
+                    warn(&format!("the mailbox's progress was not kept: {e}"));
+                }
+            });
+        }
+    }
+
+    /// Each relay of the room's mailbox as this device knows it.
+    pub fn mail_status(&self) -> Vec<crate::sync::postman::RelayStatus> {
+        let mailbox = self.0.borrow().mailbox.clone();
+        mailbox.map(|m| m.status()).unwrap_or_default()
     }
 
     /// The mesh of the room key in force.
@@ -318,6 +469,10 @@ impl RoomHandle {
                 // former one are served the room as it was (see `replica`) while this stays open.
                 KeyEvent::Moved { secret, former } => {
                     self.join_mesh(&secret);
+                    let mailbox = self.0.borrow().mailbox.clone();
+                    if let Some(mailbox) = mailbox {
+                        mailbox.set_secret(secret.clone());
+                    }
                     let until = now_ms() + FORMER_KEY_MS;
                     self.0
                         .borrow_mut()
@@ -423,11 +578,20 @@ impl RoomHandle {
     }
 
     pub fn close(&self) {
-        let (meshes, ticker) = {
+        let (meshes, ticker, mailbox) = {
             let mut rt = self.0.borrow_mut();
-            (std::mem::take(&mut rt.meshes), rt.ticker.take())
+            (
+                std::mem::take(&mut rt.meshes),
+                rt.ticker.take(),
+                rt.mailbox.take(),
+            )
         };
         drop(ticker);
+        if let Some(mailbox) = mailbox {
+            self.0.borrow_mut().record.relays = mailbox.marks();
+            mailbox.close();
+            self.save_record();
+        }
         for (_, mesh) in meshes {
             mesh.leave();
         }
@@ -438,6 +602,7 @@ impl RoomHandle {
     }
 
     fn after_change(&self) {
+        self.0.borrow_mut().mail_due = true;
         self.update_record();
         self.refresh();
     }
@@ -468,7 +633,13 @@ impl RoomHandle {
                     replica.connected(&peer, key, member.as_deref(), now, links)
                 });
             }
-            NetEvent::Woke => self.act(|replica, _, links| replica.woke(now, links)),
+            NetEvent::Woke => {
+                let mailbox = self.0.borrow().mailbox.clone();
+                if let Some(mailbox) = mailbox {
+                    mailbox.wake();
+                }
+                self.act(|replica, _, links| replica.woke(now, links))
+            }
             NetEvent::Replaced => {
                 // Heeded only while nothing of the room is here: a device that has the room
                 // follows the keys its document holds, not what another device says.

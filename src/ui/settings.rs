@@ -330,6 +330,7 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
         <Language device/>
         <Storage handle device/>
         <Servers handle/>
+        <MailboxRelays handle/>
         <Network device/>
     }
 }
@@ -379,6 +380,70 @@ fn Servers(handle: Handle) -> impl IntoView {
                             view! {
                                 <li data-testid="server" data-url=url data-up=if s.up { "1" } else { "0" }>
                                     <span class="server-url">{s.url}</span>" · "{kind}" · "<span class=if s.up { "ok" } else { "warn" }>{state}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// The room's mailbox on each relay: when this device last caught up there, and whether the
+/// relay is slowing it down, refusing, or dropped for sending garbage (checked every two
+/// seconds while shown).
+#[component]
+fn MailboxRelays(handle: Handle) -> impl IntoView {
+    let read = move || {
+        handle
+            .get_value()
+            .map(|h| h.mail_status())
+            .unwrap_or_default()
+    };
+    let list = RwSignal::new(read());
+    let tick = gloo_timers::callback::Interval::new(2_000, move || {
+        if let Some(h) = handle.try_get_value().flatten() {
+            list.try_set(h.mail_status());
+        }
+    });
+    let tick = StoredValue::new_local(Some(tick));
+    on_cleanup(move || {
+        if let Some(t) = tick.try_update_value(Option::take).flatten() {
+            t.cancel();
+        }
+    });
+    view! {
+        <section class="card">
+            <h2>{t("Mailbox on relays")}</h2>
+            <p class="hint">{t("What members write is also left, sealed, on the Nostr relays above, so members who are never online at the same time still share the room.")}</p>
+            {move || {
+                let relays = list.get();
+                if relays.is_empty() {
+                    return view! { <p class="hint">{t("No Nostr relay: changes travel only while members' devices are online together.")}</p> }.into_any();
+                }
+                view! {
+                    <ul class="servers">
+                        {relays.into_iter().map(|r| {
+                            let caught_up = match r.caught_up {
+                                Some(at) => tr!("caught up {}", super::form::when(at)),
+                                None => t("not caught up yet").to_string(),
+                            };
+                            let trouble = if let Some(until) = r.dropped_until {
+                                Some(tr!("dropped until {}: it sent what is not this room's", super::form::when(until)))
+                            } else if let Some(until) = r.slowed_until {
+                                Some(tr!("asked to slow down: waiting until {}", super::form::when(until)))
+                            } else {
+                                r.refused.as_ref().map(|why| tr!("refused an event: {}", why))
+                            };
+                            let queued = (r.queued > 0).then(|| tr!("{} to send", r.queued));
+                            let url = r.url.clone();
+                            view! {
+                                <li data-testid="mail-relay" data-url=url data-caught-up=if r.caught_up.is_some() { "1" } else { "0" }
+                                    data-dropped=if r.dropped_until.is_some() { "1" } else { "0" }>
+                                    <span class="server-url">{r.url}</span>" · "{caught_up}
+                                    {queued.map(|q| view! { " · "{q} })}
+                                    {trouble.map(|w| view! { " · "<span class="warn">{w}</span> })}
                                 </li>
                             }
                         }).collect_view()}

@@ -102,6 +102,12 @@ export class NostrRelay {
     await exited
     clearTimeout(timer)
   }
+  /** The relay loses everything it held (its database deleted) and starts again empty. */
+  async forget () {
+    await this.stop()
+    for (const f of ['relay.sqlite3', 'relay.sqlite3-wal', 'relay.sqlite3-shm']) await rm(path.join(this.dir, f), { force: true })
+    await this.start()
+  }
   async dispose () { await this.stop(); if (this.dir) await rm(this.dir, { recursive: true, force: true }) }
 }
 
@@ -323,4 +329,26 @@ export async function waitFor (what, check) {
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`)
+}
+
+/**
+ * Every event a Nostr relay holds (asked for over its own protocol, as any client would), up to
+ * 5,000: what the relay's operator can see.
+ */
+export async function relayEvents (relay) {
+  const { default: WebSocket } = await import('ws')
+  const ws = new WebSocket(relay.url)
+  const events = []
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the relay did not answer')), WAIT)
+    ws.on('error', reject)
+    ws.on('open', () => ws.send(JSON.stringify(['REQ', 'all', { since: 0, limit: 5000 }])))
+    ws.on('message', data => {
+      const msg = JSON.parse(data.toString())
+      if (msg[0] === 'EVENT') events.push(msg[2])
+      if (msg[0] === 'EOSE') { clearTimeout(timer); resolve() }
+    })
+  })
+  ws.close()
+  return events
 }

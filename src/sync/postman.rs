@@ -1,0 +1,637 @@
+//! The room's mailbox client, pure: what a device says to each Nostr relay and what it makes of
+//! the answers. The browser (`net::mailbox`) carries the messages over WebSockets and calls
+//! back here; the replica applies the payloads that come out (hostile until checked).
+//!
+//! - **Catch-up.** On connecting, a device asks a relay for the room's events since what it
+//!   last heard from it ([`Cursor`]), at most [`PAGE`] at a time, paging back while answers
+//!   bring events not seen yet; the first request stays open, so events published meanwhile arrive too. Every
+//!   [`CATCH_UP_EVERY_MS`] it asks again.
+//! - **Publishing.** What this device writes is sealed, signed with a throwaway key and queued
+//!   for every relay; at most [`IN_FLIGHT`] events per relay await an answer, and a relay that
+//!   says to slow down is left alone for a while that doubles. An event no relay answered is
+//!   sent again. The [`Ledger`] records which relays said they stored what.
+//! - **Repair.** Once every connected relay has sent all it holds, each is given the room's
+//!   events another one had and it lacked, as they were (the same signed event).
+//! - **Hostile relays.** A relay that sends what is not the room's (unreadable messages, events
+//!   under the room's topic that do not open with its key) [`GARBAGE_LIMIT`] times in a minute
+//!   is dropped for [`DROPPED_MS`].
+
+use super::mailbox::{self, Assembler, Cursor, Kind, Ledger, Plain};
+use super::nostr::{self, MailMessage, NostrKey};
+use super::topic::Topic;
+use super::Backoff;
+use crate::crypto::RoomSecret;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The most events asked for at once (relays cap answers too: strfry at 500); an answer with
+/// new events is followed by a request for those before the oldest it held.
+pub const PAGE: usize = 500;
+/// Events per relay sent and not yet answered.
+pub const IN_FLIGHT: usize = 4;
+/// Events per relay sent in one second at most.
+pub const PER_SECOND: usize = 8;
+/// An event a relay has not answered in this time is sent again.
+pub const ANSWER_MS: i64 = 30_000;
+/// How often a device asks each relay again for what came since (besides what arrives live).
+pub const CATCH_UP_EVERY_MS: i64 = 10 * 60 * 1000;
+/// Garbage a relay may send in [`GARBAGE_WINDOW_MS`] before it is dropped.
+pub const GARBAGE_LIMIT: usize = 20;
+pub const GARBAGE_WINDOW_MS: i64 = 60_000;
+/// How long a relay that sent garbage is left alone.
+pub const DROPPED_MS: i64 = 10 * 60 * 1000;
+/// Events held as they came, to give to a relay that lacks them (bytes, in all).
+pub const MAX_HELD_BYTES: usize = 32 * 1024 * 1024;
+
+/// What a device keeps of a relay between openings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RelayMark {
+    pub cursor: Cursor,
+    /// When the relay last sent everything it held for the room (ms).
+    pub caught_up: Option<i64>,
+}
+
+/// What the room shows of one relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayStatus {
+    pub url: String,
+    pub up: bool,
+    pub caught_up: Option<i64>,
+    /// The relay said to slow down; nothing is sent to it until then (ms).
+    pub slowed_until: Option<i64>,
+    /// The relay sent garbage; it is left alone until then (ms).
+    pub dropped_until: Option<i64>,
+    /// The last reason it gave for refusing an event.
+    pub refused: Option<String>,
+    /// Events waiting to be sent to it or answered.
+    pub queued: usize,
+}
+
+/// A message for a relay, or a relay to disconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    Send {
+        relay: String,
+        text: String,
+    },
+    /// The relay misbehaved: close the connection and do not reconnect before `until` (ms).
+    Drop {
+        relay: String,
+        until: i64,
+    },
+}
+
+/// What a relay's message brought.
+#[derive(Debug, Default)]
+pub struct Got {
+    pub out: Vec<Out>,
+    /// Whole payloads of the room's mailbox, for the replica (not yet checked beyond the seal).
+    pub payloads: Vec<(Kind, Vec<u8>)>,
+}
+
+/// A request under way on one relay.
+struct Request {
+    sub: String,
+    since: u64,
+    /// Events it brought, the oldest time among them, and how many were new.
+    count: usize,
+    oldest: Option<u64>,
+    new: usize,
+    /// The request that stays open (the first of a catch-up); the others are closed once done.
+    live: bool,
+}
+
+#[derive(Default)]
+struct Relay {
+    up: bool,
+    mark: RelayMark,
+    requests: Vec<Request>,
+    /// The last catch-up asked for (ms), and whether every page of it came.
+    asked_at: Option<i64>,
+    complete: bool,
+    /// Ids of the room's events it returned or stored for this device.
+    holds: BTreeSet<String>,
+    queue: VecDeque<String>,
+    in_flight: BTreeMap<String, i64>,
+    /// Sends in the current second: (second, count).
+    sent: (i64, usize),
+    slow: Option<Backoff>,
+    slowed_until: i64,
+    refused: Option<String>,
+    garbage: VecDeque<i64>,
+    dropped_until: i64,
+}
+
+impl Relay {
+    fn can_send(&self, now: i64) -> bool {
+        self.up && now >= self.slowed_until && now >= self.dropped_until
+    }
+}
+
+/// The room's mailbox on every relay of the device's configuration.
+pub struct Postman {
+    secret: RoomSecret,
+    key: NostrKey,
+    relays: BTreeMap<String, Relay>,
+    /// Event id → the relay message publishing it: this device's events and those held to
+    /// repair another relay with.
+    events: BTreeMap<String, String>,
+    held: usize,
+    /// Ids of the room's events read (opened) in this opening: not opened twice.
+    seen: BTreeSet<String>,
+    ledger: Ledger,
+    assembler: Assembler,
+    /// The newest snapshot heard of or published (s).
+    last_snapshot: Option<u64>,
+    requests: u64,
+    /// The windows' topics read now, and the window they are of.
+    topics: Vec<Topic>,
+    /// Whether repairs were planned since relays last caught up.
+    repaired: bool,
+}
+
+fn second(now: i64) -> i64 {
+    now.div_euclid(1000)
+}
+
+impl Postman {
+    /// The mailbox of the room under `secret` on `relays`, resuming from what was kept of each.
+    pub fn new(
+        secret: RoomSecret,
+        relays: &[String],
+        marks: &BTreeMap<String, RelayMark>,
+        now: i64,
+    ) -> Self {
+        let relays = relays
+            .iter()
+            .map(|url| {
+                let mark = marks.get(url).copied().unwrap_or_default();
+                (
+                    url.clone(),
+                    Relay {
+                        mark,
+                        ..Relay::default()
+                    },
+                )
+            })
+            .collect();
+        Postman {
+            topics: mailbox::reading(&secret, now),
+            secret,
+            key: NostrKey::generate(),
+            relays,
+            events: BTreeMap::new(),
+            held: 0,
+            seen: BTreeSet::new(),
+            ledger: Ledger::default(),
+            assembler: Assembler::default(),
+            last_snapshot: None,
+            requests: 0,
+            repaired: false,
+        }
+    }
+
+    /// The room moved on to a new key: its mailbox is read and written under that one now.
+    pub fn set_secret(&mut self, secret: RoomSecret, now: i64) -> Vec<Out> {
+        self.secret = secret;
+        self.topics = mailbox::reading(&self.secret, now);
+        for relay in self.relays.values_mut() {
+            relay.mark = RelayMark::default();
+        }
+        self.ask_all(now)
+    }
+
+    /// What is kept of each relay for the next opening.
+    pub fn marks(&self) -> BTreeMap<String, RelayMark> {
+        self.relays
+            .iter()
+            .map(|(url, r)| (url.clone(), r.mark))
+            .collect()
+    }
+
+    /// The relay's connection opened: ask for what came since, send what waits.
+    pub fn connected(&mut self, url: &str, now: i64) -> Vec<Out> {
+        let Some(relay) = self.relays.get_mut(url) else {
+            return Vec::new();
+        };
+        relay.up = true;
+        let mut out = self.ask(url, now);
+        out.extend(self.flush(url, now));
+        out
+    }
+
+    /// The relay's connection closed: what it had not answered waits for the next one.
+    pub fn disconnected(&mut self, url: &str) {
+        if let Some(relay) = self.relays.get_mut(url) {
+            relay.up = false;
+            relay.requests.clear();
+            relay.complete = false;
+            let unanswered: Vec<String> =
+                std::mem::take(&mut relay.in_flight).into_keys().collect();
+            for id in unanswered.into_iter().rev() {
+                relay.queue.push_front(id);
+            }
+        }
+    }
+
+    fn next_sub(&mut self) -> String {
+        self.requests += 1;
+        format!("mail{}", self.requests)
+    }
+
+    /// Asks `url` for the room's events since its cursor (the request stays open).
+    fn ask(&mut self, url: &str, now: i64) -> Vec<Out> {
+        let sub = self.next_sub();
+        let Some(relay) = self.relays.get_mut(url) else {
+            return Vec::new();
+        };
+        if !relay.up || now < relay.dropped_until {
+            return Vec::new();
+        }
+        let since = relay.mark.cursor.since(now);
+        let mut out = Vec::new();
+        // A new catch-up replaces the last: its requests are closed.
+        for old in relay.requests.drain(..) {
+            out.push(Out::Send {
+                relay: url.to_owned(),
+                text: nostr::unsubscribe(&old.sub),
+            });
+        }
+        relay.requests.push(Request {
+            sub: sub.clone(),
+            since,
+            count: 0,
+            oldest: None,
+            new: 0,
+            live: true,
+        });
+        relay.asked_at = Some(now);
+        relay.complete = false;
+        self.repaired = false;
+        out.push(Out::Send {
+            relay: url.to_owned(),
+            text: nostr::mail_request(&sub, &self.topics, since, None, PAGE),
+        });
+        out
+    }
+
+    fn ask_all(&mut self, now: i64) -> Vec<Out> {
+        let urls: Vec<String> = self.relays.keys().cloned().collect();
+        urls.iter().flat_map(|url| self.ask(url, now)).collect()
+    }
+
+    /// This device's new mailbox events: sealed, signed and queued for every relay. Returns
+    /// their ids (see [`Postman::reached_all`]) and what to send now.
+    pub fn publish(&mut self, plains: &[Plain], now: i64) -> (Vec<String>, Vec<Out>) {
+        let mut ids = Vec::with_capacity(plains.len());
+        if plains.is_empty() {
+            return (ids, Vec::new());
+        }
+        let topic = mailbox::publishing(&self.secret, now);
+        let created_at = (now / 1000).max(0) as u64;
+        let expires = Some(mailbox::expires(now));
+        let room_key = self.secret.room_key();
+        for plain in plains {
+            let content = plain.seal(&room_key);
+            let (id, message) = self.key.stored_event(&topic, &content, created_at, expires);
+            if plain.kind == Kind::Snapshot {
+                self.last_snapshot = Some(created_at);
+            }
+            self.ledger.published(&id);
+            self.seen.insert(id.clone());
+            self.events.insert(id.clone(), message);
+            for relay in self.relays.values_mut() {
+                relay.queue.push_back(id.clone());
+            }
+            ids.push(id);
+        }
+        let urls: Vec<String> = self.relays.keys().cloned().collect();
+        let out = urls.iter().flat_map(|url| self.flush(url, now)).collect();
+        (ids, out)
+    }
+
+    /// Sends what waits for `url`, as far as its limits allow.
+    fn flush(&mut self, url: &str, now: i64) -> Vec<Out> {
+        let Some(relay) = self.relays.get_mut(url) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if !relay.can_send(now) {
+            return out;
+        }
+        if relay.sent.0 != second(now) {
+            relay.sent = (second(now), 0);
+        }
+        while relay.in_flight.len() < IN_FLIGHT && relay.sent.1 < PER_SECOND {
+            let Some(id) = relay.queue.pop_front() else {
+                break;
+            };
+            if relay.holds.contains(&id) {
+                continue;
+            }
+            let Some(message) = self.events.get(&id) else {
+                continue;
+            };
+            relay.in_flight.insert(id, now);
+            relay.sent.1 += 1;
+            out.push(Out::Send {
+                relay: url.to_owned(),
+                text: message.clone(),
+            });
+        }
+        out
+    }
+
+    /// Every second or so: sends what waits, again what went unanswered, asks again for what
+    /// came since, follows the week's topic.
+    pub fn tick(&mut self, now: i64) -> Vec<Out> {
+        let topics = mailbox::reading(&self.secret, now);
+        if topics != self.topics {
+            self.topics = topics;
+            for relay in self.relays.values_mut() {
+                relay.holds.clear();
+            }
+            return self.ask_all(now);
+        }
+        let mut out = Vec::new();
+        let urls: Vec<String> = self.relays.keys().cloned().collect();
+        for url in &urls {
+            let relay = self.relays.get_mut(url).expect("listed");
+            let late: Vec<String> = relay
+                .in_flight
+                .iter()
+                .filter(|(_, at)| now - **at >= ANSWER_MS)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in late {
+                relay.in_flight.remove(&id);
+                relay.queue.push_back(id);
+            }
+            let due = relay.up
+                && relay
+                    .asked_at
+                    .is_none_or(|at| now - at >= CATCH_UP_EVERY_MS);
+            if due {
+                out.extend(self.ask(url, now));
+            }
+            out.extend(self.flush(url, now));
+        }
+        out
+    }
+
+    /// What a relay sent (text already size-capped by the caller).
+    pub fn received(&mut self, url: &str, text: &str, now: i64) -> Got {
+        let mut got = Got::default();
+        if !self.relays.contains_key(url) {
+            return got;
+        }
+        match nostr::read_mail(text, &self.topics) {
+            None => self.garbage(url, now, &mut got.out),
+            Some(MailMessage::Event {
+                sub,
+                id,
+                content,
+                created_at,
+                event,
+            }) => self.on_event(url, &sub, id, &content, created_at, event, now, &mut got),
+            Some(MailMessage::EndOfStored(sub)) => self.on_end(url, &sub, now, &mut got.out),
+            Some(MailMessage::Closed { sub, reason }) => {
+                let relay = self.relays.get_mut(url).expect("checked");
+                if relay.requests.iter().any(|r| r.sub == sub) {
+                    relay.requests.retain(|r| r.sub != sub);
+                    relay.refused = Some(reason);
+                }
+            }
+            Some(MailMessage::Stored(id)) => {
+                let relay = self.relays.get_mut(url).expect("checked");
+                if relay.in_flight.remove(&id).is_some() {
+                    relay.holds.insert(id.clone());
+                    relay.slow = None;
+                    self.ledger.stored(&id, url);
+                }
+                got.out.extend(self.flush(url, now));
+            }
+            Some(MailMessage::Refused {
+                id,
+                reason,
+                slow_down,
+            }) => {
+                let relay = self.relays.get_mut(url).expect("checked");
+                if relay.in_flight.remove(&id).is_some() {
+                    if reason.starts_with("duplicate") {
+                        // It has the event already.
+                        relay.holds.insert(id.clone());
+                        self.ledger.stored(&id, url);
+                    } else if slow_down {
+                        relay.queue.push_front(id);
+                        let wait = relay
+                            .slow
+                            .get_or_insert_with(|| Backoff::new(2_000, 120_000))
+                            .failed();
+                        relay.slowed_until = now + i64::from(wait);
+                    } else {
+                        relay.refused = Some(reason);
+                    }
+                }
+                got.out.extend(self.flush(url, now));
+            }
+            Some(MailMessage::Other) => {}
+        }
+        got
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_event(
+        &mut self,
+        url: &str,
+        sub: &str,
+        id: String,
+        content: &str,
+        created_at: u64,
+        event: String,
+        now: i64,
+        got: &mut Got,
+    ) {
+        let relay = self.relays.get_mut(url).expect("checked");
+        let Some(request) = relay.requests.iter_mut().find(|r| r.sub == sub) else {
+            // An answer to a request closed meanwhile: nothing to count, and it is not the
+            // relay's fault.
+            return;
+        };
+        request.count += 1;
+        request.oldest = Some(request.oldest.map_or(created_at, |o| o.min(created_at)));
+        if relay.holds.contains(&id) || self.seen.contains(&id) {
+            // One of this device's events coming back is as good as the relay's word.
+            relay.in_flight.remove(&id);
+            self.ledger.stored(&id, url);
+            relay.holds.insert(id);
+            return;
+        }
+        let plain = match Plain::open(&self.secret.room_key(), content) {
+            Ok(plain) => plain,
+            Err(_) => return self.garbage(url, now, &mut got.out),
+        };
+        let relay = self.relays.get_mut(url).expect("checked");
+        if let Some(request) = relay.requests.iter_mut().find(|r| r.sub == sub) {
+            request.new += 1;
+        }
+        relay.holds.insert(id.clone());
+        relay
+            .mark
+            .cursor
+            .heard(created_at, (now / 1000).max(0) as u64);
+        self.seen.insert(id.clone());
+        if self.held + event.len() <= MAX_HELD_BYTES {
+            self.held += event.len();
+            self.events.insert(id, nostr::republish(&event));
+        }
+        if plain.kind == Kind::Snapshot {
+            let at = created_at.min((now / 1000).max(0) as u64);
+            self.last_snapshot = Some(self.last_snapshot.map_or(at, |s| s.max(at)));
+        }
+        if let Some(payload) = self.assembler.push(plain) {
+            got.payloads.push(payload);
+        }
+    }
+
+    /// A request's stored events all came: page back if the answer was full; once every page
+    /// came, the relay has caught up, and once every connected relay has, repairs are planned.
+    fn on_end(&mut self, url: &str, sub: &str, now: i64, out: &mut Vec<Out>) {
+        let next = self.next_sub();
+        let relay = self.relays.get_mut(url).expect("checked");
+        let Some(index) = relay.requests.iter().position(|r| r.sub == sub) else {
+            return;
+        };
+        let request = &relay.requests[index];
+        // Relays cap answers at their own limits (often below ours): page back for as long as
+        // a page brings events not seen yet.
+        let full = request.new > 0;
+        let (since, oldest, live) = (request.since, request.oldest, request.live);
+        if !live {
+            out.push(Out::Send {
+                relay: url.to_owned(),
+                text: nostr::unsubscribe(sub),
+            });
+            relay.requests.remove(index);
+        } else {
+            // The open request keeps bringing new events: they count towards no page.
+            relay.requests[index].count = 0;
+            relay.requests[index].new = 0;
+        }
+        if let (true, Some(until)) = (full, oldest) {
+            relay.requests.push(Request {
+                sub: next.clone(),
+                since,
+                count: 0,
+                oldest: None,
+                new: 0,
+                live: false,
+            });
+            out.push(Out::Send {
+                relay: url.to_owned(),
+                // A second past the oldest: some relays read `until` as inclusive (NIP-01),
+                // others not; the events of that second come again, and are known.
+                text: nostr::mail_request(&next, &self.topics, since, Some(until + 1), PAGE),
+            });
+            return;
+        }
+        if relay.requests.iter().any(|r| !r.live) {
+            return;
+        }
+        relay.complete = true;
+        relay.mark.caught_up = Some(now);
+        out.extend(self.repair(now));
+    }
+
+    /// Once every connected relay sent all it holds: gives each the events another had and it
+    /// lacked (those held here as they came).
+    fn repair(&mut self, now: i64) -> Vec<Out> {
+        let up: Vec<&String> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| r.up && now >= r.dropped_until)
+            .map(|(url, _)| url)
+            .collect();
+        if self.repaired || up.len() < 2 || up.iter().any(|url| !self.relays[*url].complete) {
+            return Vec::new();
+        }
+        self.repaired = true;
+        let held: BTreeMap<String, BTreeSet<String>> = up
+            .iter()
+            .map(|url| ((*url).clone(), self.relays[*url].holds.clone()))
+            .collect();
+        let plan: Vec<(String, Vec<String>)> = mailbox::repairs(&held)
+            .into_iter()
+            .map(|(url, ids)| (url.to_owned(), ids.into_iter().map(str::to_owned).collect()))
+            .collect();
+        let mut out = Vec::new();
+        for (url, ids) in plan {
+            let relay = self.relays.get_mut(&url).expect("listed");
+            for id in ids {
+                if self.events.contains_key(&id)
+                    && !relay.queue.contains(&id)
+                    && !relay.in_flight.contains_key(&id)
+                {
+                    relay.queue.push_back(id);
+                }
+            }
+            out.extend(self.flush(&url, now));
+        }
+        out
+    }
+
+    /// The relay sent something that is not the room's: a strike; too many and it is dropped.
+    pub fn garbage(&mut self, url: &str, now: i64, out: &mut Vec<Out>) {
+        let Some(relay) = self.relays.get_mut(url) else {
+            return;
+        };
+        relay.garbage.push_back(now);
+        while relay
+            .garbage
+            .front()
+            .is_some_and(|at| now - at > GARBAGE_WINDOW_MS)
+        {
+            relay.garbage.pop_front();
+        }
+        if relay.garbage.len() >= GARBAGE_LIMIT && now >= relay.dropped_until {
+            relay.dropped_until = now + DROPPED_MS;
+            relay.garbage.clear();
+            out.push(Out::Drop {
+                relay: url.to_owned(),
+                until: relay.dropped_until,
+            });
+        }
+    }
+
+    /// Whether this device should publish a snapshot of the room now: a relay has sent all it
+    /// holds, and none holds one of this week (see `mailbox::snapshot_due`).
+    pub fn snapshot_due(&self, now: i64) -> bool {
+        self.relays.values().any(|r| r.up && r.complete)
+            && mailbox::snapshot_due(self.last_snapshot, now)
+    }
+
+    /// Which relays stored which of this device's events.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Whether every one of `ids` reached at least one relay.
+    pub fn reached_all(&self, ids: &[String]) -> bool {
+        ids.iter().all(|id| self.ledger.reached_by(id) > 0)
+    }
+
+    /// What the room shows of each relay.
+    pub fn status(&self, now: i64) -> Vec<RelayStatus> {
+        self.relays
+            .iter()
+            .map(|(url, r)| RelayStatus {
+                url: url.clone(),
+                up: r.up && now >= r.dropped_until,
+                caught_up: r.mark.caught_up,
+                slowed_until: (now < r.slowed_until).then_some(r.slowed_until),
+                dropped_until: (now < r.dropped_until).then_some(r.dropped_until),
+                refused: r.refused.clone(),
+                queued: r.queue.len() + r.in_flight.len(),
+            })
+            .collect()
+    }
+}

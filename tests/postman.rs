@@ -11,7 +11,7 @@ use tequio::domain::{NewPost, PostKind, RoomDoc};
 use tequio::replica::memory::{MemoryLinks, MemoryStore};
 use tequio::replica::Replica;
 use tequio::sync::mailbox::{self, Plain};
-use tequio::sync::postman::{Out, Postman, RelayMark, GARBAGE_LIMIT};
+use tequio::sync::postman::{Out, Postman, RelayMark, GARBAGE_LIMIT, LIVE_PER_MINUTE, PAGE};
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -678,4 +678,71 @@ fn what_was_written_offline_is_mailed_at_the_next_opening() {
     );
     ben.replica.resume_mail(&kept.heads, &kept.actors);
     assert!(ben.replica.take_mail(|| [0; 16]).is_empty());
+}
+
+/// A relay that floods — answering with more events than asked for, or pushing more new events
+/// than any room writes — is dropped too; each event it sent was valid, and so was each of its
+/// messages.
+#[test]
+fn a_relay_that_floods_is_dropped() {
+    let secret = RoomSecret::generate();
+    let topic = mailbox::publishing(&secret, NOW);
+    let key = tequio::sync::nostr::NostrKey::generate();
+    // One event, sent again and again (a flood need not be new to flood).
+    let event = {
+        let plain = Plain {
+            kind: mailbox::Kind::Changes,
+            id: [0; 16],
+            part: 0,
+            parts: 1,
+            payload: vec![1],
+        };
+        let (_, msg) = key.stored_event(
+            &topic,
+            &plain.seal(&secret.room_key()),
+            (NOW / 1000) as u64,
+            None,
+        );
+        let ev: Value = serde_json::from_str(&msg).unwrap();
+        ev[1].clone()
+    };
+    let message = json!(["EVENT", "mail1", event]).to_string();
+    let relay = "ws://relay0".to_owned();
+    // More stored events than the request asked for.
+    let mut postman = Postman::new(
+        secret.clone(),
+        std::slice::from_ref(&relay),
+        &BTreeMap::new(),
+        NOW,
+    );
+    let asked = postman.connected(&relay, NOW);
+    let Out::Send { text, .. } = &asked[0] else {
+        panic!("a request")
+    };
+    let req: Value = serde_json::from_str(text).unwrap();
+    let sub = req[1].as_str().unwrap().to_owned();
+    let mut dropped = false;
+    for _ in 0..PAGE + GARBAGE_LIMIT {
+        let got = postman.received(&relay, &message, NOW);
+        dropped |= got.out.iter().any(|o| matches!(o, Out::Drop { .. }));
+    }
+    assert!(dropped, "more than asked for");
+    // A stream of new events on the open request, past what any room writes in a minute.
+    let mut postman = Postman::new(
+        secret.clone(),
+        std::slice::from_ref(&relay),
+        &BTreeMap::new(),
+        NOW,
+    );
+    postman.connected(&relay, NOW);
+    postman.received(&relay, &json!(["EOSE", sub]).to_string(), NOW);
+    let mut dropped_at = None;
+    for i in 0..LIVE_PER_MINUTE + GARBAGE_LIMIT {
+        let got = postman.received(&relay, &message, NOW + i as i64);
+        if got.out.iter().any(|o| matches!(o, Out::Drop { .. })) {
+            dropped_at.get_or_insert(i);
+        }
+    }
+    assert_eq!(dropped_at, Some(LIVE_PER_MINUTE + GARBAGE_LIMIT - 1));
+    assert!(postman.status(NOW + 1_000)[0].dropped_until.is_some());
 }

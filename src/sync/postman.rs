@@ -13,8 +13,9 @@
 //! - **Repair.** Once every connected relay has sent all it holds, each is given the room's
 //!   events another one had and it lacked, as they were (the same signed event).
 //! - **Hostile relays.** A relay that sends what is not the room's (unreadable messages, events
-//!   under the room's topic that do not open with its key) [`GARBAGE_LIMIT`] times in a minute
-//!   is dropped for [`DROPPED_MS`].
+//!   under the room's topic that do not open with its key, more events than asked for, more
+//!   than [`LIVE_PER_MINUTE`] new ones a minute) [`GARBAGE_LIMIT`] times in a minute is dropped
+//!   for [`DROPPED_MS`].
 
 use super::mailbox::{self, Assembler, Cursor, Kind, Ledger, Plain};
 use super::nostr::{self, MailMessage, NostrKey};
@@ -39,6 +40,9 @@ pub const GARBAGE_LIMIT: usize = 20;
 pub const GARBAGE_WINDOW_MS: i64 = 60_000;
 /// How long a relay that sent garbage is left alone.
 pub const DROPPED_MS: i64 = 10 * 60 * 1000;
+/// Events a relay may push on an open request in a minute, once it sent what it holds; more
+/// is a flood, counted as garbage.
+pub const LIVE_PER_MINUTE: usize = 600;
 /// Events held as they came, to give to a relay that lacks them (bytes, in all).
 pub const MAX_HELD_BYTES: usize = 32 * 1024 * 1024;
 
@@ -98,6 +102,8 @@ struct Request {
     new: usize,
     /// The request that stays open (the first of a catch-up); the others are closed once done.
     live: bool,
+    /// The relay sent what it holds for it (what comes now is new).
+    ended: bool,
 }
 
 #[derive(Default)]
@@ -119,6 +125,8 @@ struct Relay {
     refused: Option<String>,
     garbage: VecDeque<i64>,
     dropped_until: i64,
+    /// When events arrived on open requests in the last minute, once they had ended.
+    live: VecDeque<i64>,
 }
 
 impl Relay {
@@ -263,6 +271,7 @@ impl Postman {
             oldest: None,
             new: 0,
             live: true,
+            ended: false,
         });
         relay.asked_at = Some(now);
         relay.complete = false;
@@ -459,6 +468,19 @@ impl Postman {
         };
         request.count += 1;
         request.oldest = Some(request.oldest.map_or(created_at, |o| o.min(created_at)));
+        // More than was asked for, or a stream of new events no room writes: a flood.
+        let flood = if request.ended {
+            relay.live.push_back(now);
+            while relay.live.front().is_some_and(|at| now - at > 60_000) {
+                relay.live.pop_front();
+            }
+            relay.live.len() > LIVE_PER_MINUTE
+        } else {
+            request.count > PAGE
+        };
+        if flood {
+            return self.garbage(url, now, &mut got.out);
+        }
         if relay.holds.contains(&id) || self.seen.contains(&id) {
             // One of this device's events coming back is as good as the relay's word.
             relay.in_flight.remove(&id);
@@ -516,6 +538,7 @@ impl Postman {
             // The open request keeps bringing new events: they count towards no page.
             relay.requests[index].count = 0;
             relay.requests[index].new = 0;
+            relay.requests[index].ended = true;
         }
         if let (true, Some(until)) = (full, oldest) {
             relay.requests.push(Request {
@@ -525,6 +548,7 @@ impl Postman {
                 oldest: None,
                 new: 0,
                 live: false,
+                ended: false,
             });
             out.push(Out::Send {
                 relay: url.to_owned(),

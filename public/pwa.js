@@ -1,4 +1,15 @@
 // Registers the service worker and tells the person when a new version is ready.
+// Where the installed app may sync in the background (Chromium), the service worker catches the
+// rooms up from their relays now and then with no page open (see sw.js). Elsewhere nothing
+// pretends to.
+async function registerCatchUp (registration) {
+  if (!('periodicSync' in registration)) return
+  const state = await navigator.permissions.query({ name: 'periodic-background-sync' }).catch(() => null)
+  if (state?.state !== 'granted') return
+  await registration.periodicSync.register('tequio-catch-up', { minInterval: 6 * 60 * 60 * 1000 })
+    .catch(e => console.warn('tequio: no background catch-up:', e))
+}
+
 if ('serviceWorker' in navigator) {
   const reloadWhenTakenOver = () => {
     let reloading = false
@@ -30,5 +41,6 @@ if ('serviceWorker' in navigator) {
         if (worker.state === 'installed' && navigator.serviceWorker.controller) offer(worker)
       })
     })
+    registerCatchUp(registration)
   }).catch(e => console.warn('tequio: no offline support:', e))
 }

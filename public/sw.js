@@ -51,3 +51,40 @@ self.addEventListener('fetch', event => {
     return (await cache.match(key, { ignoreSearch: true })) ?? fetch(request)
   })())
 })
+
+// The catch-up with no page open (src/background.rs, built as catchup.js and catchup_bg.wasm),
+// where the browser has Periodic Background Sync (Chromium, for an installed app): the rooms'
+// mailboxes are read from their relays and saved; what newly needs the person is shown as a
+// notification if they allowed notifications, and counted on the app's badge.
+try { importScripts('./catchup.js') } catch { /* a build without it: no background catch-up */ }
+let catchUpReady = null
+
+async function catchUp () {
+  // A page of the app that is open catches up by itself.
+  if ((await self.clients.matchAll({ type: 'window' })).length > 0) return
+  catchUpReady ??= wasm_bindgen({ module_or_path: './catchup_bg.wasm' })
+  await catchUpReady
+  let config = '{}'
+  try {
+    const response = (await fetch('./config.json').catch(() => null)) ??
+      (await (await caches.open(CACHE)).match('./config.json'))
+    if (response?.ok) config = await response.text()
+  } catch { /* no configuration: the person's own settings, if any, are read from storage */ }
+  const reminders = JSON.parse(await wasm_bindgen.catchUp(config))
+  if (self.Notification?.permission === 'granted') {
+    for (const r of reminders) {
+      await self.registration.showNotification(r.title, { body: r.body, tag: `${r.room}:${r.body}`, data: { room: r.room } })
+    }
+  }
+  if (reminders.length > 0) await self.navigator.setAppBadge?.(reminders.length).catch(() => {})
+}
+
+self.addEventListener('periodicsync', event => {
+  if (event.tag === 'tequio-catch-up' && typeof wasm_bindgen === 'function') event.waitUntil(catchUp())
+})
+
+self.addEventListener('notificationclick', event => {
+  event.notification.close()
+  const room = event.notification.data?.room
+  event.waitUntil(self.clients.openWindow(room ? `./#/room/${encodeURIComponent(room)}` : './'))
+})

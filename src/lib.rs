@@ -1,6 +1,8 @@
 //! Tequio: a local-first commons app. `domain`, `crypto` and `sync` are pure Rust and tested
-//! natively; `store`, `net` and `ui` are the browser edge and exist only on wasm32.
+//! natively; `store`, `net`, `ui` and `background` are the browser edge and exist only on wasm32.
 
+#[cfg(target_arch = "wasm32")]
+pub mod background;
 pub mod crypto;
 pub mod domain;
 pub mod i18n;

@@ -24,6 +24,7 @@ mod resources;
 mod room;
 mod runtime;
 mod settings;
+pub use settings::NET_SETTING;
 mod start;
 mod tasks;
 

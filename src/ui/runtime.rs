@@ -567,6 +567,13 @@ impl RoomHandle {
         f: impl FnOnce(&mut RoomDoc, &Identity, i64) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
         let out = self.act(|replica, store, links| replica.command(f, now_ms(), store, links))?;
+        // Written here and not yet at any relay: the header says so until a relay has it.
+        {
+            let rt = self.0.borrow();
+            if rt.mailbox.is_some() {
+                rt.view.update(|v| v.mail.waiting = v.mail.waiting.max(1));
+            }
+        }
         self.after_change();
         Ok(out)
     }

@@ -4,8 +4,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, NostrRelay, WAIT, boardIs, createRoom, freePort, post, relayEvents,
-  section, shareLink, waitFor,
+  App, Device, NostrRelay, WAIT, boardIs, createRoom, freePort, joinAndBeVouched, post, relayEvents,
+  section, shareLink, standing, waitFor,
 } from './harness.mjs'
 
 const started = []
@@ -27,8 +27,8 @@ async function app (config) {
   await a.start()
   return a
 }
-async function device (name) {
-  const d = new Device(name)
+async function device (name, options) {
+  const d = new Device(name, options)
   devices.push(d)
   return d.open()
 }
@@ -138,5 +138,59 @@ describe('the mailbox on Nostr relays', () => {
     const cy = await device('rc')
     const pc = await cy.page(onlyR2.url + link.slice(link.indexOf('#')))
     await boardIs(pc, ['Wheelbarrow'])
+  }))
+
+  test('g: with no page open, the installed app catches up from the relay in the background and says what needs the member', () => withLogs(async () => {
+    const relay = new NostrRelay(await freePort())
+    started.push(relay)
+    await relay.start()
+    const served = await app({ nostr: [relay.url] })
+    const ana = await device('ga')
+    const ben = await device('gb', { permissions: ['notifications'] })
+    const cy = await device('gc')
+    const pa = await ana.page(served.url)
+    await createRoom(pa, 'Evening pantry')
+    const link = await shareLink(pa)
+    const roomId = pa.url().match(/#\/room\/([^/]+)/)[1]
+    const pb = await ben.page()
+    await joinAndBeVouched(pb, link, 'Evening pantry', 'Ben', pa)
+    // Ben closes the app; his browser (and the app's service worker) stays.
+    await pb.goto('about:blank')
+
+    // Meanwhile Cy asks to join and Ana posts; then both close.
+    const pc = await cy.page(link)
+    await section(pc, 'members')
+    await pc.getByTestId('profile-name').fill('Cy')
+    await pc.getByTestId('profile-save').click()
+    await standing(pc, 'pending')
+    await sentTo(pc, 1)
+    await post(pa, { title: 'Bike pump' })
+    await sentTo(pa, 1)
+    await cy.close()
+    await ana.close()
+
+    // The browser runs the app's periodic background sync (as Chromium does for an installed app).
+    const cdp = await ben.context.newCDPSession(pb)
+    const registration = new Promise(resolve => cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const r = registrations.find(r => r.scopeURL.startsWith(served.url) && !r.isDeleted)
+      if (r) resolve(r.registrationId)
+    }))
+    await cdp.send('ServiceWorker.enable')
+    const registrationId = await registration
+    await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { origin: served.url.replace(/\/$/, ''), registrationId, tag: 'tequio-catch-up' })
+
+    // It said what needs Ben, as a notification of the app.
+    const probe = await ben.newPage(`${served.url}manifest.webmanifest`)
+    await waitFor('the notification', async () => {
+      const shown = await probe.evaluate(async () =>
+        (await (await navigator.serviceWorker.ready).getNotifications()).map(n => `${n.title}: ${n.body}`))
+      return shown.includes('Evening pantry: A newcomer is waiting for vouches') || JSON.stringify(shown)
+    })
+    await probe.close()
+
+    // What it fetched was saved: with the relay gone and no one else online, the room has it.
+    await relay.stop()
+    await pb.goto(`${served.url}#/room/${roomId}`)
+    await boardIs(pb, ['Bike pump'])
   }))
 })

@@ -330,7 +330,11 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
         <Language device/>
         <Storage handle device/>
         <Servers handle/>
-        <Network device/>
+        // Filled again if the configuration arrives while shown (the network came back).
+        {move || {
+            device.config_version.track();
+            view! { <Network device/> }
+        }}
     }
 }
 

@@ -6,8 +6,28 @@ const SHELL = __SHELL__
 const CACHE = `tequio-shell-${VERSION}`
 
 self.addEventListener('install', event => {
-  event.waitUntil(caches.open(CACHE).then(cache => cache.addAll(SHELL)))
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE)
+    await cache.addAll(SHELL)
+    await keepConfig(cache)
+  })())
 })
+
+// The deployment's network settings go with the shell, so an app first started offline after
+// installing knows where devices meet. They are not in SHELL: a deployment may have none (the
+// install must not fail for it), and editing them is no new version. Failing a fresh copy, the
+// one an earlier version kept stays.
+async function keepConfig (cache) {
+  try {
+    const response = await fetch('./config.json', { cache: 'no-cache' })
+    if (response.ok) {
+      await cache.put('./config.json', response)
+      return
+    }
+  } catch {}
+  const kept = await caches.match('./config.json')
+  if (kept) await cache.put('./config.json', kept)
+}
 
 self.addEventListener('activate', event => {
   event.waitUntil((async () => {

@@ -46,6 +46,7 @@ async function files (root, prefix = '') {
   }
   return out
 }
+// config.json is no part of the version: the worker keeps it apart (keepConfig in sw.js).
 const shell = (await files(dir)).filter(f => f !== 'sw.js' && f !== 'config.json').sort()
 const hash = createHash('sha256')
 for (const f of shell) hash.update(f).update(await readFile(path.join(dir, f)))

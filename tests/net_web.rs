@@ -1,7 +1,8 @@
 //! The data-channel outbox between two real RTCPeerConnections in headless Chromium
 //! (wasm-bindgen-test): a 50 MB sync message, split into frames under the channel's message
 //! size, is handed over at once — far more than the browser's send buffer — and arrives whole,
-//! reassembled, with the channel still open.
+//! reassembled, with the channel still open. Also which network configuration a device
+//! starts with (`NetConfig::at_start`).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::Cell;
@@ -163,4 +164,41 @@ async fn a_50_mb_message_crosses_in_frames_and_arrives_whole() {
     );
     assert_eq!(send.ready_state(), RtcDataChannelState::Open);
     assert_eq!(outbox.queued(), 0);
+}
+
+/// Where a device meets at start-up: the person's own settings win, then `config.json` as
+/// fetched now, then the copy kept from the last fetch (a device started offline); nothing
+/// readable means none, and the app fetches `config.json` again once the network is back.
+#[wasm_bindgen_test]
+fn the_network_configuration_at_start_prefers_own_then_fetched_then_kept() {
+    use tequio::net::NetConfig;
+    let config = |url: &str| NetConfig {
+        signaling: vec![url.to_owned()],
+        ..NetConfig::default()
+    };
+    let text = |c: &NetConfig| serde_json::to_string(c).unwrap();
+    let (own, fetched, kept) = (
+        config("ws://own"),
+        config("ws://fetched"),
+        config("ws://kept"),
+    );
+    let pick =
+        |o: Option<&str>, f: Option<NetConfig>, k: Option<&str>| NetConfig::at_start(o, f, k);
+    assert_eq!(
+        pick(Some(&text(&own)), Some(fetched.clone()), Some(&text(&kept))),
+        Some(own.clone())
+    );
+    assert_eq!(
+        pick(None, Some(fetched.clone()), Some(&text(&kept))),
+        Some(fetched.clone())
+    );
+    assert_eq!(pick(None, None, Some(&text(&kept))), Some(kept.clone()));
+    assert_eq!(pick(None, None, None), None);
+    // Unreadable settings count as none; a late config.json does not replace own settings.
+    assert_eq!(pick(Some("{"), None, Some("[")), None);
+    assert_eq!(pick(Some("{"), Some(fetched.clone()), None), Some(fetched));
+    assert_eq!(
+        pick(Some(&text(&own)), Some(config("ws://late")), None),
+        Some(own)
+    );
 }

@@ -73,6 +73,19 @@ pub struct NetConfig {
 }
 
 impl NetConfig {
+    /// The configuration a device starts with, best first: the person's own settings (the
+    /// device setting `net`, JSON), `config.json` as fetched now, `config.json` as last fetched
+    /// (kept in the device settings, so a device that starts offline still knows where to
+    /// meet). `None` when there is none of them. Unreadable settings count as none.
+    pub fn at_start(
+        own: Option<&str>,
+        fetched: Option<NetConfig>,
+        kept: Option<&str>,
+    ) -> Option<NetConfig> {
+        let read = |text: Option<&str>| text.and_then(|t| serde_json::from_str(t).ok());
+        read(own).or(fetched).or_else(|| read(kept))
+    }
+
     /// Checks settings typed by a person: every signaling server a WebSocket URL, every ICE
     /// server a STUN or TURN URL. Returns (field, problem) for the first that is not.
     pub fn check(&self) -> Result<(), (&'static str, String)> {

@@ -91,6 +91,9 @@ fn choose_language(setting: Option<String>) {
 pub struct Device {
     pub store: StoredValue<Store, LocalStorage>,
     pub config: StoredValue<NetConfig, LocalStorage>,
+    /// Moves when `config` is replaced while the app runs (the device started without one and
+    /// `config.json` arrived once the network came back): the open room re-joins with it.
+    pub config_version: RwSignal<u64>,
     /// Whether the browser granted persistent storage (`None` until it answers).
     pub persisted: RwSignal<Option<bool>>,
     /// Whether the browser says it has a network.
@@ -134,22 +137,103 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
-/// The network configuration shipped beside the app (`config.json`); none if absent.
-pub async fn load_config() -> NetConfig {
-    async fn fetch() -> Result<NetConfig, JsValue> {
-        let window = web_sys::window().ok_or("no window")?;
-        let response: web_sys::Response =
-            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str("config.json"))
-                .await?
-                .dyn_into()?;
-        if !response.ok() {
-            return Err("no config.json".into());
-        }
-        let text = wasm_bindgen_futures::JsFuture::from(response.text()?).await?;
-        let text = text.as_string().unwrap_or_default();
-        serde_json::from_str(&text).map_err(|e| JsValue::from_str(&e.to_string()))
+/// The device setting keeping the last `config.json` fetched (JSON of `NetConfig`): a device
+/// that starts offline, or from an app cache without it, still knows where to meet.
+pub const SHIPPED_NET_SETTING: &str = "shipped_net";
+
+/// How often `config.json` is fetched again while the app runs without any configuration.
+const CONFIG_RETRY_MS: u32 = 5_000;
+
+/// The network configuration shipped beside the app (`config.json`): `Ok(None)` if the
+/// deployment has none (404); an error if it could not be reached or read (worth trying again).
+async fn fetch_config() -> Result<Option<NetConfig>, JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str("config.json"))
+            .await?
+            .dyn_into()?;
+    if response.status() == 404 {
+        return Ok(None);
     }
-    fetch().await.unwrap_or_default()
+    if !response.ok() {
+        return Err(format!("config.json: {}", response.status()).into());
+    }
+    let text = wasm_bindgen_futures::JsFuture::from(response.text()?).await?;
+    let text = text.as_string().unwrap_or_default();
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// Keeps `config` as the last `config.json` fetched, unless `kept` (the copy kept) says so
+/// already.
+async fn keep_shipped(store: &Store, config: &NetConfig, kept: Option<&str>) {
+    let text = serde_json::to_string(config).unwrap_or_default();
+    if kept != Some(text.as_str()) {
+        if let Err(e) = store.set_setting(SHIPPED_NET_SETTING, &text).await {
+            web_sys::console::warn_1(&format!("tequio: config.json not kept: {e}").into());
+        }
+    }
+}
+
+/// `config.json` arrived after start-up: keeps it and, unless the person's own settings
+/// replace it, uses it from now on (the open room re-joins with it, later rooms open with it).
+async fn adopt_config(device: Device, config: NetConfig) {
+    let store = device.store.get_value();
+    let kept = store.setting(SHIPPED_NET_SETTING).await.ok().flatten();
+    keep_shipped(&store, &config, kept.as_deref()).await;
+    // Read again now: the person may have saved their own settings meanwhile.
+    let own = store.setting(settings::NET_SETTING).await.ok().flatten();
+    let Some(chosen) = NetConfig::at_start(own.as_deref(), Some(config), None) else {
+        return;
+    };
+    if chosen != device.config.get_value() {
+        device.config.set_value(chosen);
+        device.config_version.update(|v| *v += 1);
+    }
+}
+
+/// The app started with no network configuration (`config.json` unreachable and none kept):
+/// fetches it again when the browser says the network is back, and every few seconds while it
+/// says so (an `online` event does not always come), until it arrives.
+fn fetch_config_when_online(device: Device) {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let done = Rc::new(Cell::new(false));
+    let busy = Rc::new(Cell::new(false));
+    let timer = Rc::new(RefCell::new(None::<gloo_timers::callback::Interval>));
+    let attempt = {
+        let (window, timer) = (window.clone(), timer.clone());
+        Rc::new(move || {
+            if done.get() || busy.get() || !window.navigator().on_line() {
+                return;
+            }
+            busy.set(true);
+            let (done, busy, timer) = (done.clone(), busy.clone(), timer.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(found) = fetch_config().await {
+                    done.set(true);
+                    timer.borrow_mut().take();
+                    if let Some(config) = found {
+                        adopt_config(device, config).await;
+                    }
+                }
+                busy.set(false);
+            });
+        })
+    };
+    let on_timer = attempt.clone();
+    *timer.borrow_mut() = Some(gloo_timers::callback::Interval::new(
+        CONFIG_RETRY_MS,
+        move || on_timer(),
+    ));
+    let on_online = Closure::<dyn FnMut()>::new(move || attempt());
+    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    // Does nothing once the configuration arrived; cheaper to keep than to unhook.
+    on_online.forget();
 }
 
 /// Opens the database, reads the configuration and mounts the app.
@@ -172,25 +256,33 @@ pub fn start() {
     }
     // Leptos's executor is set up by mounting, so the start-up work runs on wasm-bindgen's.
     wasm_bindgen_futures::spawn_local(async {
-        let mut config = load_config().await;
+        let fetched = fetch_config().await;
         match Store::open("tequio").await {
             Ok(store) => {
                 choose_language(store.setting(LANG_SETTING).await.ok().flatten());
-                // The person's own network settings, if any, replace the deployment's.
-                if let Ok(Some(text)) = store.setting(settings::NET_SETTING).await {
-                    if let Ok(own) = serde_json::from_str::<NetConfig>(&text) {
-                        config = own;
-                    }
+                // The person's own network settings, if any, replace the deployment's; the
+                // deployment's last copy stands in when it cannot be fetched now.
+                let own = store.setting(settings::NET_SETTING).await.ok().flatten();
+                let kept = store.setting(SHIPPED_NET_SETTING).await.ok().flatten();
+                if let Ok(Some(shipped)) = &fetched {
+                    keep_shipped(&store, shipped, kept.as_deref()).await;
                 }
+                let shipped = fetched.as_ref().ok().cloned().flatten();
+                let config = NetConfig::at_start(own.as_deref(), shipped, kept.as_deref());
+                let missing = config.is_none() && fetched.is_err();
                 let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
                 let device = Device {
                     store: StoredValue::new_local(store),
-                    config: StoredValue::new_local(config),
+                    config: StoredValue::new_local(config.unwrap_or_default()),
+                    config_version: RwSignal::new(0),
                     persisted: RwSignal::new(None),
                     online: RwSignal::new(online),
                 };
                 request_persistent_storage(device.persisted);
                 watch_network(device.online);
+                if missing {
+                    fetch_config_when_online(device);
+                }
                 leptos::mount::mount_to_body(move || view! { <App device/> });
             }
             Err(e) => {

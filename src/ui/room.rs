@@ -38,6 +38,8 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         let _ = store.put_room(&record).await;
         match RoomHandle::open(store, record, config).await {
             Ok(h) => {
+                // The configuration may have arrived while the room was opening.
+                h.set_config(device.config.get_value());
                 view_signal.set(Some(h.view()));
                 handle.set_value(Some(h));
             }
@@ -47,6 +49,14 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
     on_cleanup(move || {
         if let Some(h) = handle.try_get_value().flatten() {
             h.close();
+        }
+    });
+    // The device started without a network configuration and it arrived (the network came
+    // back): the open room meets where it says, with no reload.
+    Effect::new(move |_| {
+        device.config_version.track();
+        if let Some(h) = handle.try_get_value().flatten() {
+            h.set_config(device.config.get_value());
         }
     });
 

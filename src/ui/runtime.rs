@@ -419,6 +419,52 @@ impl RoomHandle {
         mailbox.map(|m| m.status()).unwrap_or_default()
     }
 
+    /// Replaces the network configuration (it arrived after the room opened: the device
+    /// started without one and the network came back). Meshes hold their transports from the
+    /// start, so each is left and joined again under the same key, with the configured ones.
+    pub fn set_config(&self, config: NetConfig) {
+        let (old, secrets) = {
+            let mut rt = self.0.borrow_mut();
+            if rt.config == config {
+                return;
+            }
+            rt.config = config;
+            // The keys the meshes speak: the one in force and former ones still heard.
+            let known: Vec<RoomSecret> = std::iter::once(rt.replica.secret().clone())
+                .chain(
+                    rt.record
+                        .former_keys
+                        .iter()
+                        .filter_map(|(s, _)| RoomSecret::from_base64url(s).ok()),
+                )
+                .collect();
+            let old = std::mem::take(&mut rt.meshes);
+            let secrets: Vec<RoomSecret> = old
+                .iter()
+                .filter_map(|(key, _)| known.iter().find(|s| s.fingerprint() == *key).cloned())
+                .collect();
+            (old, secrets)
+        };
+        for (_, mesh) in old {
+            // Leaving reports no disconnection: the replica is told here its peers are gone.
+            for peer in mesh.connected_peers() {
+                self.act(|replica, _, _| replica.disconnected(&peer));
+            }
+            mesh.leave();
+        }
+        for secret in &secrets {
+            self.join_mesh(secret);
+        }
+        // The mailbox reads and writes on the relays of the new configuration.
+        let mailbox = self.0.borrow_mut().mailbox.take();
+        if let Some(mailbox) = mailbox {
+            self.0.borrow_mut().record.relays = mailbox.marks();
+            mailbox.close();
+        }
+        self.open_mailbox();
+        self.refresh();
+    }
+
     /// The mesh of the room key in force.
     fn mesh(&self) -> Option<Mesh> {
         let rt = self.0.borrow();

@@ -331,7 +331,11 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
         <Storage handle device/>
         <Servers handle/>
         <MailboxRelays handle/>
-        <Network device/>
+        // Filled again if the configuration arrives while shown (the network came back).
+        {move || {
+            device.config_version.track();
+            view! { <Network device/> }
+        }}
     }
 }
 

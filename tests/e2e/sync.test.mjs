@@ -196,13 +196,16 @@ describe('a room that syncs between browsers', () => {
 describe('storage failures', () => {
   test('h: a write refused for lack of space gives a clear error and creates nothing', () => withLogs(async () => {
     const d = await device('h').open()
-    const p = await d.page(servers.app.url)
-    await p.getByTestId('no-rooms').waitFor()
     // Shrink this origin's quota to one byte (Chromium's own quota override, through the
-    // DevTools protocol): IndexedDB now refuses writes with a real QuotaExceededError.
+    // DevTools protocol): IndexedDB now refuses writes with a real QuotaExceededError. Before
+    // the app starts: once it wrote (it keeps config.json), Chromium goes by the space it
+    // found free then for a while.
+    const p = await d.page()
     const cdp = await d.context.newCDPSession(p)
     const origin = new URL(servers.app.url).origin
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 })
+    await p.goto(servers.app.url)
+    await p.getByTestId('no-rooms').waitFor()
     await p.getByLabel('Room name').fill('Small disk')
     await p.getByLabel('Your name in this room').fill('Ana')
     await p.getByRole('button', { name: 'Create a room' }).click()

@@ -51,3 +51,18 @@ self.addEventListener('fetch', event => {
     return (await cache.match(key, { ignoreSearch: true })) ?? fetch(request)
   })())
 })
+
+// A reminder shown through the worker (browsers that allow no other way) opens the app at what
+// it is about: an open window is brought forward, or a new one opened there.
+self.addEventListener('notificationclick', event => {
+  event.notification.close()
+  const link = new URL(event.notification.data?.link ?? '', self.registration.scope).href
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: 'window' })
+    if (windows.length > 0) return windows[0].focus()
+    return self.clients.openWindow(link)
+  })())
+})
+
+// No `periodicsync` handler: catching up with the room from relays is not yet something this
+// worker can do (it runs in the page, in Rust), so no periodic background sync is registered.

@@ -639,4 +639,5 @@
     ("{} is due back", "Hay que devolver {}"),
     ("Work party: {}", "Tequio: {}"),
     ("Decision closes: {}", "Se cierra la decisión: {}"),
+    ("Lending circle {}: a round is due", "Tanda {}: toca una ronda"),
 ]

@@ -60,8 +60,10 @@ pub struct Event {
     pub description: String,
     pub location: String,
     pub span: Span,
-    /// Repeats every this many days (0: once).
+    /// Repeats every this many days (0: once)…
     pub every_days: i64,
+    /// …this many times in all (0: without end).
+    pub times: u32,
     /// How long before the start the calendar reminds, in minutes.
     pub alarm_minutes: u32,
 }
@@ -103,7 +105,12 @@ pub fn calendar(event: &Event, stamp_ms: i64) -> Option<String> {
     ];
     lines.extend(end);
     if event.every_days > 0 {
-        lines.push(format!("RRULE:FREQ=DAILY;INTERVAL={}", event.every_days));
+        let count = match event.times {
+            0 => String::new(),
+            n => format!(";COUNT={n}"),
+        };
+        let every = event.every_days;
+        lines.push(format!("RRULE:FREQ=DAILY;INTERVAL={every}{count}"));
     }
     lines.push(format!("SUMMARY:{}", text(&event.summary)));
     for (name, value) in [
@@ -205,6 +212,7 @@ mod tests {
             location: String::new(),
             span,
             every_days: 0,
+            times: 0,
             alarm_minutes: 24 * 60,
         }
     }
@@ -383,6 +391,9 @@ mod tests {
         let props = parse(&calendar(&e, PARTY).unwrap());
         assert_eq!(value(&props, "RRULE"), ["FREQ=DAILY;INTERVAL=7"]);
         assert_eq!(value(&props, "TRIGGER"), ["-PT1H"]);
+        e.times = 5;
+        let props = parse(&calendar(&e, PARTY).unwrap());
+        assert_eq!(value(&props, "RRULE"), ["FREQ=DAILY;INTERVAL=7;COUNT=5"]);
         assert_eq!(before(90), "-PT90M");
         assert_eq!(before(2 * 24 * 60), "-P2D");
     }

@@ -11,7 +11,7 @@ use super::form::Handle;
 use super::runtime::RoomView;
 use super::{now_ms, t, Device};
 use crate::domain::ics::{self, Event};
-use crate::domain::{Booking, DecisionView, Need, ResourceView, WorkPartyView};
+use crate::domain::{Booking, CircleView, DecisionView, Need, ResourceView, WorkPartyView};
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 use wasm_bindgen::{JsCast, JsValue};
@@ -67,6 +67,10 @@ pub fn Reminders(
         let on = on.get();
         // A room that has not arrived yet has nothing of anyone's in it.
         if !loaded.get() || !ready {
+            return;
+        }
+        // Deriving the needs costs time in a large room: only for a badge or a notification.
+        if !on && !has_badge() {
             return;
         }
         let needs = handle
@@ -190,6 +194,13 @@ fn show_through_worker(title: &str, options: &js_sys::Object) -> Result<(), JsVa
         }
     });
     Ok(())
+}
+
+/// Whether the browser can show a count on the app's icon.
+fn has_badge() -> bool {
+    web_sys::window().is_some_and(|w| {
+        js_sys::Reflect::has(&w.navigator(), &"setAppBadge".into()).unwrap_or(false)
+    })
 }
 
 /// The app's badge shows `count` (cleared at 0), where the browser has badges.
@@ -319,6 +330,7 @@ fn event(kind: &str, id: &str, summary: String, span: ics::Span, alarm: u32) -> 
         location: String::new(),
         span,
         every_days: 0,
+        times: 0,
         alarm_minutes: alarm,
     }
 }
@@ -363,6 +375,20 @@ pub fn party_event(p: &WorkPartyView, now: i64) -> Option<Event> {
         every_days: p.every_days,
         ..event("party", &p.id, summary, span, A_DAY_BEFORE)
     })
+}
+
+/// The rounds of a lending circle, each on its due date.
+pub fn circle_event(c: &CircleView) -> Event {
+    let span = ics::Span::At {
+        start: c.starts_at,
+        end: None,
+    };
+    let summary = tr!("Lending circle {}: a round is due", c.name);
+    Event {
+        every_days: c.period_days,
+        times: u32::try_from(c.rounds.len()).unwrap_or(u32::MAX),
+        ..event("circle", &c.id, summary, span, A_DAY_BEFORE)
+    }
 }
 
 /// When an open decision closes: the alarm leaves an hour to take a stance.

@@ -74,8 +74,8 @@ self.addEventListener('fetch', event => {
 
 // The catch-up with no page open (src/background.rs, built as catchup.js and catchup_bg.wasm),
 // where the browser has Periodic Background Sync (Chromium, for an installed app): the rooms'
-// mailboxes are read from their relays and saved; what newly needs the person is shown as a
-// notification if they allowed notifications, and counted on the app's badge.
+// mailboxes are read from their relays and saved; what needs the person and was not reminded of
+// is shown as a notification if they turned reminders on, and counted on the app's badge.
 try { importScripts('./catchup.js') } catch { /* a build without it: no background catch-up */ }
 let catchUpReady = null
 
@@ -90,21 +90,28 @@ async function catchUp () {
       (await (await caches.open(CACHE)).match('./config.json'))
     if (response?.ok) config = await response.text()
   } catch { /* no configuration: the person's own settings, if any, are read from storage */ }
-  const reminders = JSON.parse(await wasm_bindgen.catchUp(config))
+  const found = JSON.parse(await wasm_bindgen.catchUp(config))
   if (self.Notification?.permission === 'granted') {
-    for (const r of reminders) {
-      await self.registration.showNotification(r.title, { body: r.body, tag: `${r.room}:${r.body}`, data: { room: r.room } })
+    for (const r of found.reminders) {
+      await self.registration.showNotification(r.title, { body: r.body, tag: r.tag, icon: 'icons/icon-192.png', data: { link: r.link } })
     }
   }
-  if (reminders.length > 0) await self.navigator.setAppBadge?.(reminders.length).catch(() => {})
+  if (found.badge > 0) await self.navigator.setAppBadge?.(found.badge).catch(() => {})
+  else await self.navigator.clearAppBadge?.().catch(() => {})
 }
 
 self.addEventListener('periodicsync', event => {
   if (event.tag === 'tequio-catch-up' && typeof wasm_bindgen === 'function') event.waitUntil(catchUp())
 })
 
+// A reminder shown through the worker (browsers that allow no other way) opens the app at what
+// it is about: an open window is brought forward, or a new one opened there.
 self.addEventListener('notificationclick', event => {
   event.notification.close()
-  const room = event.notification.data?.room
-  event.waitUntil(self.clients.openWindow(room ? `./#/room/${encodeURIComponent(room)}` : './'))
+  const link = new URL(event.notification.data?.link ?? '', self.registration.scope).href
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: 'window' })
+    if (windows.length > 0) return windows[0].focus()
+    return self.clients.openWindow(link)
+  })())
 })

@@ -2,8 +2,9 @@
 //! on Periodic Background Sync, where the browser has it (Chromium, for an installed app).
 //! For each room on the device, its mailbox is read on the configured relays from where this
 //! device left off; what arrives goes through the room's replica exactly as when the room is
-//! open (hostile until checked) and is saved; what now needs this device's member, and did not
-//! before, comes back to be shown as a notification. Nothing is written to the rooms.
+//! open (hostile until checked) and is saved; what needs this device's member and was not
+//! reminded of before (the keys `ui::reminders` keeps) comes back to be shown as a
+//! notification, if reminders are on. Nothing is written to the rooms.
 
 use crate::crypto::{Identity, RoomSecret};
 use crate::domain::RoomDoc;
@@ -13,17 +14,28 @@ use crate::net::NetConfig;
 use crate::replica::{ChunkStore, PeerLinks, Replica, Sent, StoreEvent, Unwritten};
 use crate::store::{RoomRecord, Store};
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 /// How long one room's relays are waited for.
 const ROOM_MS: u32 = 20_000;
 
-/// Something that needs this device's member, to show.
+/// Something that needs this device's member, to show (as `ui::reminders` shows it).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Reminder {
-    pub room: String,
     pub title: String,
     pub body: String,
+    /// One per room and kind of thing: a newer count replaces the older.
+    pub tag: String,
+    /// Where a click opens the app.
+    pub link: String,
+}
+
+/// What the catch-up found: reminders to show, and how many things wait in all (the badge).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Found {
+    pub reminders: Vec<Reminder>,
+    pub badge: usize,
 }
 
 /// The store writes the replica asks for, carried out after each step (the replica's port is
@@ -93,32 +105,53 @@ async fn write(store: &Store, room: &str, replica: &mut Replica, mut writes: Wri
     }
 }
 
-/// What needs `me` in `room`, as text in `lang`.
-fn needs(room: &RoomDoc, me: &str, lang: Lang) -> Vec<String> {
-    room.needs_me(me, now_ms())
-        .into_iter()
+/// What needs `me` in `room` and was not reminded of (`known` keys) as reminders in `lang`;
+/// with the keys of everything that waits now, and how many things wait.
+fn reminders(
+    room: &RoomDoc,
+    id: &str,
+    me: &str,
+    known: &BTreeSet<String>,
+    lang: Lang,
+) -> (Vec<Reminder>, BTreeSet<String>, usize) {
+    let needs = room.needs_me(me, now_ms());
+    let title = room.name().unwrap_or_else(|| "Tequio".into());
+    let fresh = needs
+        .iter()
+        .filter(|n| n.keys.iter().any(|k| !known.contains(k)))
         .map(|n| {
-            let values: Vec<String> = n.values.clone();
-            crate::i18n::fill_strings(lookup(lang, n.phrase), &values)
+            let kind = n.keys[0].split(':').next().unwrap_or_default();
+            Reminder {
+                title: title.clone(),
+                body: crate::i18n::fill_strings(lookup(lang, n.phrase), &n.values),
+                tag: format!("tequio/{id}/{kind}"),
+                link: format!("#/room/{id}/{}", n.section),
+            }
         })
-        .collect()
+        .collect();
+    let count = needs.iter().map(|n| n.keys.len()).sum();
+    let now = needs.into_iter().flat_map(|n| n.keys).collect();
+    (fresh, now, count)
 }
 
-/// Catches up one room from its relays; returns what newly needs this device's member.
+/// Catches up one room from its relays; returns what needs this device's member and was not
+/// reminded of (`notify`: remembered as reminded), and how many things wait.
 async fn room(
     store: &Store,
     mut record: RoomRecord,
     config: &NetConfig,
     lang: Lang,
-) -> Vec<String> {
+    notify: bool,
+) -> (Vec<Reminder>, usize) {
+    let nothing = (Vec::new(), 0);
     let (Ok(secret), Some(me)) = (
         RoomSecret::from_base64url(&record.secret),
         Identity::from_secret(&record.identity),
     ) else {
-        return Vec::new();
+        return nothing;
     };
     let Ok(loaded) = store.load_room(&record.id).await else {
-        return Vec::new();
+        return nothing;
     };
     let facts = store.facts(&record.id).await;
     let Ok(mut doc) = RoomDoc::load_with_facts(
@@ -126,13 +159,12 @@ async fn room(
         loaded.chunks.iter().map(Vec::as_slice),
         facts.as_deref(),
     ) else {
-        return Vec::new();
+        return nothing;
     };
     doc.pin_founder((!record.founder.is_empty()).then(|| record.founder.clone()));
-    let before = needs(&doc, &me.public(), lang);
     let mut replica = Replica::new(doc, me.clone(), secret, loaded.keys);
     if replica.cut_off() {
-        return Vec::new();
+        return nothing;
     }
     let arrived: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
     let deliver = {
@@ -174,13 +206,27 @@ async fn room(
             let _ = store.put_room(&current).await;
         }
     }
-    let after = needs(replica.room(), &me.public(), lang);
-    after.into_iter().filter(|n| !before.contains(n)).collect()
+    let key = crate::ui::reminders::reminded_setting(&record.id);
+    let known: BTreeSet<String> = match store.setting(&key).await {
+        Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_default(),
+        _ => BTreeSet::new(),
+    };
+    let (fresh, now, count) = reminders(replica.room(), &record.id, &me.public(), &known, lang);
+    if !notify {
+        return (Vec::new(), count);
+    }
+    // Reminded of now: the page does not remind of them again (only what waits is kept).
+    if now != known {
+        if let Ok(text) = serde_json::to_string(&now) {
+            let _ = store.set_setting(&key, &text).await;
+        }
+    }
+    (fresh, count)
 }
 
 /// Catches up every room on this device from its relays (`config_json`: the deployment's
-/// `config.json`, which the person's own network settings replace); returns the reminders to
-/// show, as JSON (`[{room, title, body}]`).
+/// `config.json`, which the person's own network settings replace); returns what to show, as
+/// JSON (see [`Found`]): reminders only if the person turned them on.
 pub async fn catch_up(config_json: &str) -> Result<String, String> {
     let store = Store::open("tequio").await.map_err(|e| e.to_string())?;
     let mut config: NetConfig = serde_json::from_str(config_json).unwrap_or_default();
@@ -196,24 +242,20 @@ pub async fn catch_up(config_json: &str) -> Result<String, String> {
         .flatten()
         .map(|tag| Lang::from_tag(&tag))
         .unwrap_or(Lang::En);
-    if config.nostr.is_empty() {
-        return Ok("[]".into());
-    }
-    let mut reminders = Vec::new();
-    for record in store.rooms().await.map_err(|e| e.to_string())? {
-        let name = record.name.clone();
-        let id = record.id.clone();
-        for body in room(&store, record, &config, lang).await {
-            reminders.push(Reminder {
-                room: id.clone(),
-                title: if name.is_empty() {
-                    "Tequio".to_owned()
-                } else {
-                    name.clone()
-                },
-                body,
-            });
+    let notify = store
+        .setting(crate::ui::reminders::REMINDERS_SETTING)
+        .await
+        .ok()
+        .flatten()
+        .as_deref()
+        == Some("on");
+    let mut found = Found::default();
+    if !config.nostr.is_empty() {
+        for record in store.rooms().await.map_err(|e| e.to_string())? {
+            let (reminders, count) = room(&store, record, &config, lang, notify).await;
+            found.reminders.extend(reminders);
+            found.badge += count;
         }
     }
-    serde_json::to_string(&reminders).map_err(|e| e.to_string())
+    serde_json::to_string(&found).map_err(|e| e.to_string())
 }

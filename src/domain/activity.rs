@@ -48,6 +48,10 @@ pub struct Need {
     pub phrase: &'static str,
     pub values: Vec<String>,
     pub section: &'static str,
+    /// One stable key per thing waiting (`approve:<line id>`, `reply:<response id>`…), so a
+    /// reminder is given once per thing however often the needs are derived. Empty for the
+    /// member's own standing: nobody else did anything there to be reminded of.
+    pub keys: Vec<String>,
 }
 
 impl Need {
@@ -56,10 +60,14 @@ impl Need {
     }
 }
 
+/// How far ahead a decision closing or a loan falling due counts as soon.
+const SOON_MS: i64 = 24 * 60 * 60 * 1000;
+
 impl RoomDoc {
     /// What waits for the member `me` at `now_ms`: their own admission, newcomers to vouch
-    /// for, open decisions they have not answered, others' expenses to approve, contributions
-    /// to validate or confirm, and things they hold past their due date.
+    /// for, open decisions they have not answered (those closing within a day apart), others'
+    /// expenses to approve, contributions to validate or confirm, replies to their open posts
+    /// they have not answered, and things they hold falling due within a day or past due.
     pub fn needs_me(&self, me: &str, now_ms: i64) -> Vec<Need> {
         let mut needs = Vec::new();
         let members = self.members();
@@ -79,46 +87,58 @@ impl RoomDoc {
                 phrase,
                 values,
                 section: "members",
+                keys: vec![],
             });
         }
         if !self.admitted().contains(me) {
             return needs;
         }
-        // One phrase for one thing, another for several.
-        let mut need = |n: usize, one: &'static str, many: &'static str, section: &'static str| {
-            if n > 0 {
-                let (phrase, values) = if n == 1 {
-                    (one, vec![])
-                } else {
-                    (many, vec![n.to_string()])
-                };
-                needs.push(Need {
-                    phrase,
-                    values,
-                    section,
-                });
-            }
-        };
+        // One phrase for one thing, another for several; each thing named by its key.
+        let mut need =
+            |keys: Vec<String>, one: &'static str, many: &'static str, section: &'static str| {
+                if !keys.is_empty() {
+                    let (phrase, values) = if keys.len() == 1 {
+                        (one, vec![])
+                    } else {
+                        (many, vec![keys.len().to_string()])
+                    };
+                    needs.push(Need {
+                        phrase,
+                        values,
+                        section,
+                        keys,
+                    });
+                }
+            };
+        let keyed = |kind: &str, id: &str| format!("{kind}:{id}");
         let pending = members
             .iter()
             .filter(|m| matches!(m.standing, super::Standing::Pending { .. }))
-            .count();
+            .map(|m| keyed("vouch", &m.key))
+            .collect();
         need(
             pending,
             phrase("A newcomer is waiting for vouches"),
             phrase("{} newcomers are waiting for vouches"),
             "members",
         );
-        let unanswered = self
+        let (closing, unanswered): (Vec<_>, Vec<_>) = self
             .decisions(now_ms)
             .into_iter()
             .filter(|d| d.outcome == super::Outcome::Open)
             .filter(|d| !self.has_stance(&d.id, me))
-            .count();
+            .partition(|d| d.closes_at.saturating_sub(now_ms) <= SOON_MS);
         need(
-            unanswered,
+            unanswered.iter().map(|d| keyed("stance", &d.id)).collect(),
             phrase("A decision is waiting for your stance"),
             phrase("{} decisions are waiting for your stance"),
+            "decisions",
+        );
+        // A second reminder, under a key of its own, as the vote is about to close.
+        need(
+            closing.iter().map(|d| keyed("closing", &d.id)).collect(),
+            phrase("A decision closes within a day without your stance"),
+            phrase("{} decisions close within a day without your stance"),
             "decisions",
         );
         let pots = self.pots(now_ms);
@@ -127,7 +147,8 @@ impl RoomDoc {
             .flat_map(|p| p.lines.iter())
             .filter(|l| matches!(l.state, super::EntryState::AwaitingApproval { .. }))
             .filter(|l| l.author != me && !self.approvers(&l.id).contains(me))
-            .count();
+            .map(|l| keyed("approve", &l.id))
+            .collect();
         need(
             to_approve,
             phrase("An expense is waiting for your approval"),
@@ -139,7 +160,8 @@ impl RoomDoc {
             .iter()
             .flat_map(|p| p.lines.iter())
             .filter(|l| l.state == super::EntryState::AwaitingConfirmation && l.author != me)
-            .count();
+            .map(|l| keyed("confirm", &l.id))
+            .collect();
         need(
             to_confirm,
             phrase("Money in is waiting for your confirmation"),
@@ -153,7 +175,8 @@ impl RoomDoc {
             // The beneficiary confirms rather than validates.
             .filter(|c| c.beneficiary.as_deref() != Some(me))
             .filter(|c| !c.counts && !c.reversed && c.reverses.is_none())
-            .count();
+            .map(|c| keyed("validate", &c.id))
+            .collect();
         need(
             to_validate,
             phrase("A contribution is waiting for validation"),
@@ -163,18 +186,41 @@ impl RoomDoc {
         let to_confirm = contributions
             .iter()
             .filter(|c| c.beneficiary.as_deref() == Some(me) && !c.confirmed && !c.reversed)
-            .count();
+            .map(|c| keyed("countersign", &c.id))
+            .collect();
         need(
             to_confirm,
             phrase("Someone logged a contribution for you to confirm"),
             phrase("{} contributions for you to confirm"),
             "contributions",
         );
-        let overdue = self
-            .resources()
+        need(
+            self.replies_to(me, now_ms),
+            phrase("Someone replied to your post"),
+            phrase("{} replies to your posts"),
+            "board",
+        );
+        let resources = self.resources();
+        // A loan is named by its hand-over: the next loan of the same thing is another.
+        let loan =
+            |r: &super::ResourceView| r.transfers.last().map_or(String::new(), |t| t.id.clone());
+        let due_soon = resources
+            .iter()
+            .filter(|r| r.holder.as_deref() == Some(me) && !r.overdue(now_ms))
+            .filter(|r| r.due.is_some_and(|d| d.saturating_sub(now_ms) <= SOON_MS))
+            .map(|r| keyed("due", &loan(r)))
+            .collect();
+        need(
+            due_soon,
+            phrase("Something you borrowed is due back within a day"),
+            phrase("{} things you borrowed are due back within a day"),
+            "things",
+        );
+        let overdue = resources
             .iter()
             .filter(|r| r.overdue(now_ms) && (r.holder.as_deref() == Some(me) || r.steward == me))
-            .count();
+            .map(|r| keyed("overdue", &loan(r)))
+            .collect();
         need(
             overdue,
             phrase("A loan you hold or steward is overdue"),
@@ -182,6 +228,29 @@ impl RoomDoc {
             "things",
         );
         needs
+    }
+
+    /// Keys of others' replies to `me`'s posts that are still open, written after `me` last
+    /// replied there: answering, or closing the post, settles them.
+    fn replies_to(&self, me: &str, now_ms: i64) -> Vec<String> {
+        // The named author is checked first: verifying every post's signature costs too much.
+        let mine: Vec<String> = self
+            .posts()
+            .into_iter()
+            .filter(|p| p.author.as_deref() == Some(me))
+            .filter(|p| !p.status.is_final() && !p.is_expired(now_ms))
+            .filter(|p| self.post_signer(p).as_deref() == Some(me))
+            .map(|p| p.id)
+            .collect();
+        let mut keys = Vec::new();
+        for post in &mine {
+            let replies = self.responses(Some(post));
+            // Oldest first: only what came after my last reply waits for me.
+            let answered = replies.iter().rposition(|r| r.author == me);
+            let unanswered = replies[answered.map_or(0, |i| i + 1)..].iter();
+            keys.extend(unanswered.map(|r| format!("reply:{}", r.id)));
+        }
+        keys
     }
 
     /// Everything that happened, newest first (ties: by text, so every device shows one order).
@@ -296,8 +365,28 @@ impl RoomDoc {
 mod tests {
     use crate::domain::testing::community;
     use crate::domain::{
-        EntryKind, NewContribution, NewEntry, NewPost, NewProposal, PostKind, Stance,
+        EntryKind, NewContribution, NewEntry, NewPost, NewProposal, NewResource, PostKind,
+        PostStatus, RoomDoc, Stance,
     };
+
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    const HOUR: i64 = 60 * 60 * 1000;
+
+    /// What needs `who` at `now`, as English text.
+    fn texts(room: &RoomDoc, who: &str, now: i64) -> Vec<String> {
+        room.needs_me(who, now)
+            .into_iter()
+            .map(|n| n.text())
+            .collect()
+    }
+
+    /// Every key of what needs `who` at `now`.
+    fn keys(room: &RoomDoc, who: &str, now: i64) -> Vec<String> {
+        room.needs_me(who, now)
+            .into_iter()
+            .flat_map(|n| n.keys)
+            .collect()
+    }
 
     #[test]
     fn what_needs_me_follows_what_is_waiting_and_clears_when_done() {
@@ -312,7 +401,7 @@ mod tests {
                     title: "Paint".into(),
                     method: crate::domain::Method::Consent,
                     options: vec![],
-                    closes_at: 1_000,
+                    closes_at: 2 * DAY,
                     quorum_percent: 50,
                     amendment: None,
                 },
@@ -342,14 +431,8 @@ mod tests {
             14,
         )
         .unwrap();
-        let texts = |room: &crate::domain::RoomDoc, who: &str| -> Vec<String> {
-            room.needs_me(who, 20)
-                .into_iter()
-                .map(|n| n.text())
-                .collect()
-        };
         assert_eq!(
-            texts(&room, &b),
+            texts(&room, &b, 20),
             [
                 "A decision is waiting for your stance",
                 "An expense is waiting for your approval",
@@ -358,7 +441,10 @@ mod tests {
             ]
         );
         // Ana's own expense and contribution are not hers to approve; the decision is.
-        assert_eq!(texts(&room, &a), ["A decision is waiting for your stance"]);
+        assert_eq!(
+            texts(&room, &a, 20),
+            ["A decision is waiting for your stance"]
+        );
         room.take_stance(bo, &d, Stance::Agree, "", 21).unwrap();
         let line = room.pots(22)[0].lines[1].id.clone();
         room.approve(bo, &pot, &line, 22).unwrap();
@@ -366,11 +452,145 @@ mod tests {
         room.confirm(bo, &pot, &inflow, 22).unwrap();
         let c = room.contributions(22)[0].id.clone();
         room.countersign(bo, &c, 23).unwrap();
-        assert!(texts(&room, &b).is_empty(), "{:?}", texts(&room, &b));
+        assert!(
+            texts(&room, &b, 20).is_empty(),
+            "{:?}",
+            texts(&room, &b, 20)
+        );
         assert_eq!(
-            texts(&room, "stranger"),
+            texts(&room, "stranger", 20),
             ["Introduce yourself so the members can vouch for you"]
         );
+    }
+
+    #[test]
+    fn each_thing_waiting_has_a_key_of_its_own() {
+        let (mut room, m) = community(3);
+        let pot = room.open_pot(&m[0], "Pot", "EUR", 10).unwrap();
+        for (i, memo) in ["paint", "brushes"].into_iter().enumerate() {
+            let e = NewEntry::new(EntryKind::Expense, 100, memo);
+            room.record(&m[0], &pot, e, 11 + i as i64).unwrap();
+        }
+        let lines: Vec<String> = room.pots(20)[0]
+            .lines
+            .iter()
+            .map(|l| l.id.clone())
+            .collect();
+        let bo = m[1].public();
+        assert_eq!(
+            texts(&room, &bo, 20),
+            ["2 expenses are waiting for your approval"]
+        );
+        let mut expected: Vec<String> = lines.iter().map(|l| format!("approve:{l}")).collect();
+        expected.sort();
+        let mut got = keys(&room, &bo, 20);
+        got.sort();
+        assert_eq!(got, expected);
+        // The same things keep the same keys whenever the needs are derived.
+        let mut later = keys(&room, &bo, 5_000);
+        later.sort();
+        assert_eq!(later, expected);
+        // Asked of others, not of the one who asked.
+        assert!(keys(&room, &m[0].public(), 20).is_empty());
+        // A newcomer's own standing waits, but is nothing to be reminded of.
+        let newcomer = crate::crypto::Identity::generate();
+        assert!(keys(&room, &newcomer.public(), 20).is_empty());
+        assert_eq!(room.needs_me(&newcomer.public(), 20).len(), 1);
+    }
+
+    #[test]
+    fn a_decision_closing_within_a_day_without_my_stance_is_a_second_reminder() {
+        let (mut room, m) = community(2);
+        let proposal = NewProposal {
+            title: "Paint".into(),
+            method: crate::domain::Method::Consent,
+            options: vec![],
+            closes_at: 3 * DAY,
+            quorum_percent: 50,
+            amendment: None,
+        };
+        let d = room.propose(&m[0], proposal, 10).unwrap();
+        let bo = m[1].public();
+        assert_eq!(
+            texts(&room, &bo, DAY),
+            ["A decision is waiting for your stance"]
+        );
+        assert_eq!(keys(&room, &bo, DAY), [format!("stance:{d}")]);
+        let soon = 3 * DAY - HOUR;
+        assert_eq!(
+            texts(&room, &bo, soon),
+            ["A decision closes within a day without your stance"]
+        );
+        assert_eq!(keys(&room, &bo, soon), [format!("closing:{d}")]);
+        // Closed, or answered: nothing waits.
+        assert!(keys(&room, &bo, 3 * DAY).is_empty());
+        room.take_stance(&m[1], &d, Stance::Agree, "", soon)
+            .unwrap();
+        assert!(keys(&room, &bo, soon).is_empty());
+    }
+
+    #[test]
+    fn replies_to_my_open_post_wait_until_i_answer_or_close_it() {
+        let (mut room, m) = community(3);
+        let (ana, bo) = (m[0].public(), m[1].public());
+        let need = NewPost {
+            kind: PostKind::Need,
+            title: "Ladder".into(),
+            description: String::new(),
+            category: "Goods".into(),
+        };
+        let post = room.add_post(&m[0], need, 10).unwrap();
+        let reply = room.respond(&m[1], &post, "I have one", 20).unwrap();
+        assert_eq!(texts(&room, &ana, 30), ["Someone replied to your post"]);
+        assert_eq!(keys(&room, &ana, 30), [format!("reply:{reply}")]);
+        // The one who replied is not reminded of their own reply, nor is anyone else.
+        assert!(keys(&room, &bo, 30).is_empty());
+        assert!(keys(&room, &m[2].public(), 30).is_empty());
+        room.respond(&m[0], &post, "Thanks, when?", 40).unwrap();
+        assert!(keys(&room, &ana, 50).is_empty());
+        let second = room.respond(&m[1], &post, "Tomorrow", 60).unwrap();
+        let third = room.respond(&m[2], &post, "Mine too", 61).unwrap();
+        assert_eq!(texts(&room, &ana, 70), ["2 replies to your posts"]);
+        assert_eq!(
+            keys(&room, &ana, 70),
+            [format!("reply:{second}"), format!("reply:{third}")]
+        );
+        room.set_post_status(&m[0], &post, PostStatus::Fulfilled, 80)
+            .unwrap();
+        assert!(keys(&room, &ana, 90).is_empty());
+    }
+
+    #[test]
+    fn a_loan_due_within_a_day_reminds_its_holder_then_overdue_both() {
+        let (mut room, m) = community(2);
+        let (ana, bo) = (m[0].public(), m[1].public());
+        let thing = NewResource {
+            kind: "physical".into(),
+            name: "Drill".into(),
+            rules: String::new(),
+            condition: String::new(),
+            location: String::new(),
+            licence: crate::domain::LICENCES[0].into(),
+        };
+        let drill = room.add_resource(&m[0], thing, 10).unwrap();
+        let due = 3 * DAY;
+        room.transfer_custody(&m[0], &drill, Some(&bo), Some(due), "", 20, false)
+            .unwrap();
+        let loan = room.resource(&drill).unwrap().transfers[0].id.clone();
+        assert!(keys(&room, &bo, DAY).is_empty());
+        assert_eq!(
+            texts(&room, &bo, due - HOUR),
+            ["Something you borrowed is due back within a day"]
+        );
+        assert_eq!(keys(&room, &bo, due - HOUR), [format!("due:{loan}")]);
+        // The steward hears of it once it is overdue, as the holder does.
+        assert!(keys(&room, &ana, due - HOUR).is_empty());
+        for who in [&ana, &bo] {
+            assert_eq!(keys(&room, who, due + 1), [format!("overdue:{loan}")]);
+        }
+        room.transfer_custody(&m[1], &drill, None, None, "", due + 2, false)
+            .unwrap();
+        assert!(keys(&room, &bo, due + 3).is_empty());
     }
 
     #[test]

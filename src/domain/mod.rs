@@ -12,6 +12,7 @@ mod decisions;
 mod exports;
 #[cfg(test)]
 mod golden;
+pub mod ics;
 mod kinds;
 mod members;
 mod pages;

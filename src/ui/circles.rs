@@ -3,6 +3,7 @@
 
 use super::form::{derived, error_for, field_error, name_of, names_of, run, when, Handle};
 use super::now_ms;
+use super::reminders::{circle_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
 use crate::domain::{parse_amount, CircleView, Member, NewCircle, CREDIT_LIMIT_MINUTES};
@@ -64,6 +65,7 @@ fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> im
                 </tbody>
             </table>
             </div>
+            {c.members.contains(&me).then(|| view! { <AddToCalendar event=circle_event(&c) name=c.name.clone()/> })}
             {error_for(errors, "")}
             {error_for(errors, "round")}
         </article>

@@ -3,6 +3,7 @@
 
 use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::now_ms;
+use super::reminders::{closing_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
 use crate::domain::{Amendment, DecisionView, Method, NewProposal, Outcome, Stance};
@@ -404,6 +405,7 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                                 <h3>{d.title.clone()}</h3>
                                 <p class="muted">
                                     {tr!("{} · proposed by {} · {} {}", method_label(d.method), name_of(&members, &d.author), if open { t("closes") } else { t("closed") }, when(d.closes_at))}
+                                    {open.then(|| view! { " " <AddToCalendar event=closing_event(&d) name=d.title.clone()/> })}
                                 </p>
                                 {d.amendment.as_ref().map(|a| view! {
                                     <p>{tr!("Enacts: {} = {}", a.key, a.value)}{d.enacted.then_some(" (enacted)")}</p>

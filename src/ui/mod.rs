@@ -20,6 +20,7 @@ mod members;
 mod pages;
 mod pairing;
 mod pot;
+pub(crate) mod reminders;
 mod resources;
 mod room;
 mod runtime;

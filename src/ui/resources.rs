@@ -5,6 +5,7 @@
 
 use super::form::{app_base, derived, error_for, field_error, name_of, run, when, Handle, Qr};
 use super::now_ms;
+use super::reminders::{booking_event, loan_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
 use crate::domain::{DomainError, NewResource, ResourceView, LICENCES};
@@ -151,13 +152,16 @@ fn ResourceItem(
             <p data-testid="holder">{match &r.holder {
                 Some(h) => tr!("With {}{}{}", name_of(&members, h), r.due.map(|d| format!(", due back {}", when(d))).unwrap_or_default(), if r.overdue(now) { t(" — overdue") } else { "" }),
                 None => t("Available").to_string(),
-            }}</p>
+            }}
+                {(holder || steward).then(|| loan_event(&r).map(|e| view! { <AddToCalendar event=e name=r.resource.name.clone()/> }))}
+            </p>
             {(!r.bookings.is_empty()).then(|| view! {
                 <ul class="bookings">
                     {r.bookings.iter().map(|b| view! {
                         <li data-testid="booking" data-conflict=(!b.conflicts_with.is_empty()).to_string()>
                             {format!("{} – {} · {}", when(b.start), when(b.end), name_of(&members, &b.member))}
                             {(!b.conflicts_with.is_empty()).then(|| view! { <strong class="error">{t(" overlaps another booking")}</strong> })}
+                            {(b.member == me || steward).then(|| view! { <AddToCalendar event=booking_event(&r, b) name=r.resource.name.clone()/> })}
                         </li>
                     }).collect_view()}
                 </ul>

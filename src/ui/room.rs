@@ -154,6 +154,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
             <section class="card"><p class="error" role="alert">{e}</p><p><a href="#/">{t("Back to my rooms")}</a></p></section>
         })}
         {move || view_signal.get().map(|v| view! {
+            <super::reminders::Reminders handle view=v device room_id=pair_room.get_value()/>
             <section class="room-head">
                 <h1 data-testid="room-name">{move || v.get().name.unwrap_or_else(|| "Waiting for the room…".into())}</h1>
                 {move || (v.get().tampered > 0).then(|| view! {

@@ -37,7 +37,7 @@ pub fn download(name: &str, mime: &str, text: &str) -> Result<(), JsValue> {
 }
 
 /// A file-name-safe form of a room name.
-fn file_stem(name: &str) -> String {
+pub(super) fn file_stem(name: &str) -> String {
     let stem: String = name
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { '-' })
@@ -327,6 +327,7 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
             </form>
         </section>
         <Exports handle/>
+        <super::reminders::RemindersSettings device/>
         <Language device/>
         <Storage handle device/>
         <Servers handle/>

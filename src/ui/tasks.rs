@@ -3,6 +3,7 @@
 
 use super::form::{derived, error_for, field_error, names_of, run, when, Handle};
 use super::now_ms;
+use super::reminders::{party_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
 use crate::domain::{parse_amount, DomainError, Member, TaskView, WorkPartyView};
@@ -108,6 +109,7 @@ fn PartyItem(
                 {(!p.signed_up.is_empty()).then(|| format!(": {}", names_of(&members, &p.signed_up)))}</p>
             {(!p.waiting.is_empty()).then(|| view! { <p>{t("Waiting: ")} {names_of(&members, &p.waiting)}</p> })}
             {can_sign.then(|| view! { <button data-testid="sign-up" on:click=sign_up>{t("Sign me up")}</button> })}
+            {party_event(&p, now_ms()).map(|e| view! { <AddToCalendar event=e name=p.title.clone()/> })}
             {error_for(errors, "")}
         </li>
     }

@@ -154,6 +154,9 @@ describe('the mailbox on Nostr relays', () => {
     const roomId = pa.url().match(/#\/room\/([^/]+)/)[1]
     const pb = await ben.page()
     await joinAndBeVouched(pb, link, 'Evening pantry', 'Ben', pa)
+    await section(pb, 'settings')
+    await pb.getByTestId('reminders-on').click()
+    await pb.locator('[data-testid=reminders-state][data-state=on]').waitFor({ timeout: WAIT })
     // Ben closes the app; his browser (and the app's service worker) stays.
     await pb.goto('about:blank')
 

@@ -624,7 +624,6 @@
     ("The key was not changed: {}", "La clave no se cambió: {}"),
     ("This device has its own key in this room, which is not a member's; the backup's key is {}'s. Use it here to take part as {}? (This device's own key is then no longer used.)", "Este dispositivo tiene su propia clave en esta sala, que no es la de un miembro; la clave de la copia es la de {}. ¿Usarla aquí para participar como {}? (La clave propia de este dispositivo deja de usarse.)"),
     ("Use the backup's key", "Usar la clave de la copia"),
-    ("the room could not be opened: {}", "la sala no se pudo abrir: {}"),
     ("waiting to reach a relay", "esperando llegar a un relay"),
     ("sent to 1 relay", "enviado a 1 relay"),
     ("sent to {} relays", "enviado a {} relays"),

@@ -242,10 +242,11 @@ impl RoomHandle {
         record.mail_actors.push(replica.mail_mark().1);
         let excess = record.mail_actors.len().saturating_sub(MAIL_ACTORS);
         record.mail_actors.drain(..excess);
-        store
-            .put_room(&record)
-            .await
-            .map_err(|e| tr!("the room could not be opened: {}", e))?;
+        // Kept before this opening writes; a full disk does not keep the room from opening (at
+        // worst, this opening's changes are not mailed again at the next).
+        if let Err(e) = store.put_room(&record).await {
+            warn(&format!("the room's record was not updated: {e}"));
+        }
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
             replica,

@@ -81,7 +81,7 @@ let catchUpReady = null
 
 async function catchUp () {
   // A page of the app that is open catches up by itself.
-  if ((await self.clients.matchAll({ type: 'window' })).length > 0) return
+  if ((await self.clients.matchAll({ type: 'window', includeUncontrolled: true })).length > 0) return
   catchUpReady ??= wasm_bindgen({ module_or_path: './catchup_bg.wasm' })
   await catchUpReady
   let config = '{}'

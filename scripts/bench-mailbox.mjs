@@ -3,14 +3,14 @@
 // IndexedDB as the app stores rooms), opens it with only a relay configured, leaves the week's
 // snapshot there and closes; then fresh Chromium processes open the join link. Prints the
 // figures. Run: source scripts/setup.sh && trunk build --release && node scripts/bench-mailbox.mjs
-import { execFileSync } from 'node:child_process'
+import { benchRoom, storeRoom } from './bench-room.mjs'
 import { App, Device, NostrRelay, WAIT, follow, freePort, relayEvents } from '../tests/e2e/harness.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = xs => `median ${median(xs)} ms (runs: ${xs.join(', ')})`
 
-const room = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--release', '--example', 'bench_room', '--', '5000'], { maxBuffer: 1 << 28 }))
+const room = benchRoom(5000)
 const relay = new NostrRelay(await freePort())
 await relay.start()
 const app = new App(await freePort(), { nostr: [relay.url] })
@@ -19,21 +19,7 @@ const devices = []
 try {
   const a = await new Device('mail-a').open(); devices.push(a)
   const page = await a.page(app.url)
-  await page.evaluate(async ({ id, name, secret, doc }) => {
-    const b64 = doc.replace(/-/g, '+').replace(/_/g, '/')
-    const bin = Uint8Array.from(atob(b64 + '='.repeat((4 - b64.length % 4) % 4)), c => c.charCodeAt(0))
-    const db = await new Promise((resolve, reject) => {
-      const r = indexedDB.open('tequio', 1); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error)
-    })
-    await new Promise((resolve, reject) => {
-      const tx = db.transaction(['rooms', 'chunks'], 'readwrite')
-      const now = Date.now()
-      tx.objectStore('rooms').put(JSON.stringify({ id, name, secret, joined_at: now, last_opened: now }), id)
-      tx.objectStore('chunks').put(bin, `${id}/bench`)
-      tx.oncomplete = resolve; tx.onerror = () => reject(tx.error)
-    })
-    db.close()
-  }, room)
+  await storeRoom(page, room)
   // A opens the room: it finds no snapshot of this week on the relay and leaves one.
   const t0 = Date.now()
   await page.goto(`${app.url}#/room/${room.id}/board`)

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { benchRoom, storeRoom } from './bench-room.mjs'
 import { App, Device, NostrRelay, Signaling, createRoom, follow, freePort, WAIT } from '../tests/e2e/harness.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -18,7 +19,7 @@ const wasm = readdirSync('dist').find(f => f.endsWith('.wasm'))
 const bytes = readFileSync(`dist/${wasm}`)
 console.log(`wasm: ${bytes.length} bytes raw, ${gzipSync(bytes, { level: 9 }).length} bytes gzipped`)
 
-const room = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--release', '--example', 'bench_room', '--', '5000'], { maxBuffer: 1 << 28 }))
+const room = benchRoom(5000)
 
 const signaling = new Signaling(await freePort())
 await signaling.start()
@@ -71,21 +72,7 @@ try {
   }
 
   // Put the 5,000-post room into this device's IndexedDB, as the app itself stores rooms.
-  await page.evaluate(async ({ id, name, secret, doc }) => {
-    const b64 = doc.replace(/-/g, '+').replace(/_/g, '/')
-    const bin = Uint8Array.from(atob(b64 + '='.repeat((4 - b64.length % 4) % 4)), c => c.charCodeAt(0))
-    const db = await new Promise((resolve, reject) => {
-      const r = indexedDB.open('tequio', 1); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error)
-    })
-    await new Promise((resolve, reject) => {
-      const tx = db.transaction(['rooms', 'chunks'], 'readwrite')
-      const now = Date.now()
-      tx.objectStore('rooms').put(JSON.stringify({ id, name, secret, joined_at: now, last_opened: now }), id)
-      tx.objectStore('chunks').put(bin, `${id}/bench`)
-      tx.oncomplete = resolve; tx.onerror = () => reject(tx.error)
-    })
-    db.close()
-  }, room)
+  await storeRoom(page, room)
   const bigUrl = `${app.url}#/room/${room.id}/board`
   const big = []
   for (let i = 0; i < RUNS; i++) big.push(await interactive(bigUrl, 5000))

@@ -4,7 +4,9 @@
 //! device left off; what arrives goes through the room's replica exactly as when the room is
 //! open (hostile until checked) and is saved; what needs this device's member and was not
 //! reminded of before (the keys `ui::reminders` keeps) comes back to be shown as a
-//! notification, if reminders are on. Nothing is written to the rooms.
+//! notification, if reminders are on. The only changes it may write are the replica's own
+//! (following the room's keys); its actor is kept with the room, so the next opening mails
+//! them.
 
 use crate::crypto::{Identity, RoomSecret};
 use crate::domain::RoomDoc;
@@ -199,10 +201,17 @@ async fn room(
     }
     record.relays = mailbox.marks();
     mailbox.close();
-    // The record as it is now (the room may have been opened meanwhile), with the marks.
+    // The record as it is now (the room may have been opened meanwhile), with the marks and
+    // this run's actor.
     if let Ok(rooms) = store.rooms().await {
         if let Some(mut current) = rooms.into_iter().find(|r| r.id == record.id) {
             current.relays = record.relays.clone();
+            let actor = replica.mail_mark().1;
+            if !current.mail_actors.contains(&actor) {
+                current.mail_actors.push(actor);
+                let excess = current.mail_actors.len().saturating_sub(64);
+                current.mail_actors.drain(..excess);
+            }
             let _ = store.put_room(&current).await;
         }
     }

@@ -7,7 +7,7 @@ mod support;
 
 use support::leb;
 use tequio::crypto::{Identity, RoomKey, RoomSecret};
-use tequio::domain::{NewPost, PostKind, Profile, RoomDoc};
+use tequio::domain::{Profile, RoomDoc};
 use tequio::replica::memory::{MemoryLinks, MemoryStore};
 use tequio::replica::{Outcome, Replica};
 use tequio::sync::mailbox::{self, Assembler, Cursor, Kind, Plain};
@@ -69,20 +69,14 @@ impl Device {
     }
 
     fn post(&mut self, title: &str, now: i64) {
-        let post = NewPost {
-            kind: PostKind::Offer,
-            title: title.into(),
-            description: "x".repeat(300),
-            category: "Tools".into(),
-        };
-        self.replica
-            .command(
-                |room, me, at| room.add_post(me, post, at),
-                now,
-                &mut self.store,
-                &mut self.links,
-            )
-            .unwrap();
+        support::post_offer(
+            &mut self.replica,
+            &mut self.store,
+            &mut self.links,
+            title,
+            300,
+            now,
+        );
     }
 
     fn send(&mut self, relay: &mut Relay, secret: &RoomSecret, now: i64) -> usize {

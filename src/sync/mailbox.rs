@@ -329,8 +329,8 @@ pub fn parts(kind: Kind, payload: &[u8], id: [u8; 16]) -> Vec<Plain> {
 }
 
 /// Payloads arriving in parts, put back together. Bounded: at most [`MAX_PENDING_BYTES`] held
-/// in all; past it, the payload that has waited longest is let go (it is asked for again on
-/// the next catch-up).
+/// in all (twice the largest message); past it, the payload that has waited longest is let go:
+/// parts that never complete would otherwise hold memory without end.
 #[derive(Default)]
 pub struct Assembler {
     pending: BTreeMap<[u8; 16], Pending>,
@@ -340,6 +340,8 @@ pub struct Assembler {
 
 /// Bytes of payloads in parts held at once.
 pub const MAX_PENDING_BYTES: usize = 2 * super::MAX_MESSAGE;
+/// What holding one part costs besides its payload (counted against [`MAX_PENDING_BYTES`]).
+const PART_COST: usize = 64;
 
 struct Pending {
     kind: Kind,
@@ -369,12 +371,17 @@ impl Assembler {
         if entry.got.contains_key(&plain.part) {
             return None;
         }
-        self.held += plain.payload.len();
+        // Each part costs its bookkeeping too: parts with nothing in them are not free.
+        self.held += plain.payload.len() + PART_COST;
         entry.got.insert(plain.part, plain.payload);
         if entry.got.len() == usize::from(entry.parts) {
             let done = self.pending.remove(&plain.id)?;
+            self.held -= done
+                .got
+                .values()
+                .map(|p| p.len() + PART_COST)
+                .sum::<usize>();
             let payload: Vec<u8> = done.got.into_values().flatten().collect();
-            self.held -= payload.len();
             return Some((done.kind, payload));
         }
         while self.held > MAX_PENDING_BYTES {
@@ -384,7 +391,7 @@ impl Assembler {
                 .min_by_key(|(_, p)| p.first)
                 .map(|(id, _)| *id)?;
             if let Some(p) = self.pending.remove(&oldest) {
-                self.held -= p.got.values().map(Vec::len).sum::<usize>();
+                self.held -= p.got.values().map(|p| p.len() + PART_COST).sum::<usize>();
             }
         }
         None

@@ -184,6 +184,9 @@ pub enum MailMessage {
         reason: String,
         slow_down: bool,
     },
+    /// A well-formed event not of the room's mailbox now (another topic or kind: one of a week
+    /// or key this device no longer reads). Not the relay's fault.
+    OffTopic,
     /// The relay sent every stored event it has for subscription `sub`.
     EndOfStored(String),
     /// The relay ended subscription `sub` (NIP-01 `CLOSED`), with its reason.
@@ -246,7 +249,10 @@ pub fn read_mail(text: &str, topics: &[Topic]) -> Option<MailMessage> {
         "EVENT" => {
             let (sub, event) = (items.get(1)?.as_str()?, items.get(2)?);
             let id = id_of(event).filter(|id| event["id"] == id.as_str())?;
-            on_topics(event, topics).then(|| MailMessage::Event {
+            if !on_topics(event, topics) {
+                return Some(MailMessage::OffTopic);
+            }
+            Some(MailMessage::Event {
                 sub: sub.to_owned(),
                 id,
                 content: event["content"].as_str().unwrap_or("").to_owned(),
@@ -343,7 +349,10 @@ mod tests {
         // Published again as it came: the same event, its signature intact.
         let republished: Value = serde_json::from_str(&republish(&again)).unwrap();
         assert_eq!(republished[1], ev[1]);
-        assert_eq!(read_mail(&delivered, &[topic("week", 4_322)]), None);
+        assert_eq!(
+            read_mail(&delivered, &[topic("week", 4_322)]),
+            Some(MailMessage::OffTopic)
+        );
         // An id its fields do not give (a relay's made-up or altered event) is not read.
         let mut altered = ev[1].clone();
         altered["content"] = json!("other");

@@ -22,11 +22,21 @@ use super::nostr::{self, MailMessage, NostrKey};
 use super::topic::Topic;
 use super::Backoff;
 use crate::crypto::RoomSecret;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The most events asked for at once (relays cap answers too: strfry at 500); an answer with
 /// new events is followed by a request for those before the oldest it held.
 pub const PAGE: usize = 500;
+/// Events given one `created_at` second at most: the parts of a large snapshot spread over
+/// several seconds (back from now, never ahead), so a relay answering fewer events per request
+/// than one second holds cannot hide the rest (paging goes by seconds).
+pub const PER_STAMP: usize = 50;
+/// Pages asked for in one catch-up at most.
+pub const MAX_PAGES: usize = 256;
+/// How long a catch-up waits for every connected relay before it plans repairs and snapshots
+/// with those that answered.
+pub const SETTLE_MS: i64 = 30_000;
 /// Events per relay sent and not yet answered.
 pub const IN_FLIGHT: usize = 4;
 /// Events per relay sent in one second at most.
@@ -96,14 +106,46 @@ pub struct Got {
 struct Request {
     sub: String,
     since: u64,
+    /// None after this time (s), for a page back.
+    until: Option<u64>,
     /// Events it brought, the oldest time among them, and how many were new.
     count: usize,
     oldest: Option<u64>,
     new: usize,
     /// The request that stays open (the first of a catch-up); the others are closed once done.
     live: bool,
+    /// This page asked up to the oldest second of the one before, not a second past it.
+    retry: bool,
     /// The relay sent what it holds for it (what comes now is new).
     ended: bool,
+}
+
+/// Event ids waiting to be sent to a relay, in order, each once.
+#[derive(Default)]
+struct Queue {
+    order: VecDeque<String>,
+    set: BTreeSet<String>,
+}
+
+impl Queue {
+    fn push_back(&mut self, id: String) {
+        if self.set.insert(id.clone()) {
+            self.order.push_back(id);
+        }
+    }
+    fn push_front(&mut self, id: String) {
+        if self.set.insert(id.clone()) {
+            self.order.push_front(id);
+        }
+    }
+    fn pop_front(&mut self) -> Option<String> {
+        let id = self.order.pop_front()?;
+        self.set.remove(&id);
+        Some(id)
+    }
+    fn len(&self) -> usize {
+        self.order.len()
+    }
 }
 
 #[derive(Default)]
@@ -116,7 +158,17 @@ struct Relay {
     complete: bool,
     /// Ids of the room's events it returned or stored for this device.
     holds: BTreeSet<String>,
-    queue: VecDeque<String>,
+    /// Ids it refused for good: not given to it again.
+    refused_ids: BTreeSet<String>,
+    /// The newest event heard in the catch-up under way: the cursor moves there once every page
+    /// came, so an interrupted catch-up is asked for again from where the last one ended.
+    pending: Cursor,
+    /// Pages asked for in the catch-up under way.
+    pages: usize,
+    /// In the catch-up under way, a page a second past the oldest brought nothing new and one
+    /// up to the oldest did: the relay reads `until` as inclusive, and pages go by the oldest.
+    inclusive: bool,
+    queue: Queue,
     in_flight: BTreeMap<String, i64>,
     /// Sends in the current second: (second, count).
     sent: (i64, usize),
@@ -144,8 +196,14 @@ pub struct Postman {
     /// repair another relay with.
     events: BTreeMap<String, String>,
     held: usize,
-    /// Ids of the room's events read (opened) in this opening: not opened twice.
+    /// Ids of the room's events read (opened) in this opening, and this device's own: not
+    /// opened twice.
     seen: BTreeSet<String>,
+    /// Digests of the contents read: the same content under another id (a relay re-signing
+    /// what it holds) is neither read, nor counted as new, nor held.
+    contents: BTreeSet<[u8; 32]>,
+    /// How many events were stamped with each recent second (see [`PER_STAMP`]).
+    stamps: BTreeMap<u64, usize>,
     ledger: Ledger,
     assembler: Assembler,
     /// The newest snapshot heard of or published (s).
@@ -190,6 +248,8 @@ impl Postman {
             events: BTreeMap::new(),
             held: 0,
             seen: BTreeSet::new(),
+            contents: BTreeSet::new(),
+            stamps: BTreeMap::new(),
             ledger: Ledger::default(),
             assembler: Assembler::default(),
             last_snapshot: None,
@@ -202,8 +262,11 @@ impl Postman {
     pub fn set_secret(&mut self, secret: RoomSecret, now: i64) -> Vec<Out> {
         self.secret = secret;
         self.topics = mailbox::reading(&self.secret, now);
+        // Another mailbox: nothing of the former one's counts for it.
+        self.last_snapshot = None;
         for relay in self.relays.values_mut() {
             relay.mark = RelayMark::default();
+            relay.holds.clear();
         }
         self.ask_all(now)
     }
@@ -267,14 +330,19 @@ impl Postman {
         relay.requests.push(Request {
             sub: sub.clone(),
             since,
+            until: None,
             count: 0,
             oldest: None,
             new: 0,
             live: true,
+            retry: false,
             ended: false,
         });
         relay.asked_at = Some(now);
         relay.complete = false;
+        relay.pending = Cursor::default();
+        relay.pages = 1;
+        relay.inclusive = false;
         self.repaired = false;
         out.push(Out::Send {
             relay: url.to_owned(),
@@ -296,10 +364,10 @@ impl Postman {
             return (ids, Vec::new());
         }
         let topic = mailbox::publishing(&self.secret, now);
-        let created_at = (now / 1000).max(0) as u64;
         let expires = Some(mailbox::expires(now));
         let room_key = self.secret.room_key();
         for plain in plains {
+            let created_at = self.stamp(now);
             let content = plain.seal(&room_key);
             let (id, message) = self.key.stored_event(&topic, &content, created_at, expires);
             if plain.kind == Kind::Snapshot {
@@ -316,6 +384,19 @@ impl Postman {
         let urls: Vec<String> = self.relays.keys().cloned().collect();
         let out = urls.iter().flat_map(|url| self.flush(url, now)).collect();
         (ids, out)
+    }
+
+    /// The `created_at` of the next event published at `now`: this second, or the latest one
+    /// before it with room (see [`PER_STAMP`]).
+    fn stamp(&mut self, now: i64) -> u64 {
+        let now_s = (now / 1000).max(0) as u64;
+        self.stamps.retain(|at, _| at.saturating_add(3_600) > now_s);
+        let mut at = now_s;
+        while at > 0 && self.stamps.get(&at).is_some_and(|n| *n >= PER_STAMP) {
+            at -= 1;
+        }
+        *self.stamps.entry(at).or_default() += 1;
+        at
     }
 
     /// Sends what waits for `url`, as far as its limits allow.
@@ -384,6 +465,8 @@ impl Postman {
             }
             out.extend(self.flush(url, now));
         }
+        // Relays that never finish answering hold no repair up for long.
+        out.extend(self.repair(now));
         out
     }
 
@@ -438,12 +521,13 @@ impl Postman {
                             .failed();
                         relay.slowed_until = now + i64::from(wait);
                     } else {
+                        relay.refused_ids.insert(id);
                         relay.refused = Some(reason);
                     }
                 }
                 got.out.extend(self.flush(url, now));
             }
-            Some(MailMessage::Other) => {}
+            Some(MailMessage::Other) | Some(MailMessage::OffTopic) => {}
         }
         got
     }
@@ -466,52 +550,72 @@ impl Postman {
             // relay's fault.
             return;
         };
+        // Outside what was asked for: not read (and it moves no page).
+        if created_at < request.since || request.until.is_some_and(|u| created_at > u) {
+            return;
+        }
         request.count += 1;
-        request.oldest = Some(request.oldest.map_or(created_at, |o| o.min(created_at)));
-        // More than was asked for, or a stream of new events no room writes: a flood.
-        let flood = if request.ended {
+        if !request.ended {
+            // More stored events than asked for: a flood.
+            if request.count > PAGE {
+                return self.garbage(url, now, &mut got.out);
+            }
+            request.oldest = Some(request.oldest.map_or(created_at, |o| o.min(created_at)));
+        }
+        let ended = request.ended;
+        let digest: [u8; 32] = Sha256::digest(content.as_bytes()).into();
+        if self.seen.contains(&id) {
+            // Read already, or this device's own. One of its own coming back with what the
+            // relay holds is as good as the relay's word (not a copy passed on live).
+            if !ended {
+                relay.in_flight.remove(&id);
+                self.ledger.stored(&id, url);
+            }
+            relay.holds.insert(id);
+            return;
+        }
+        if self.contents.contains(&digest) {
+            // The same content under another id: a copy, not an event of the room's.
+            return;
+        }
+        if ended {
+            // New events pushed on an open request: more than any room writes is a flood.
             relay.live.push_back(now);
             while relay.live.front().is_some_and(|at| now - at > 60_000) {
                 relay.live.pop_front();
             }
-            relay.live.len() > LIVE_PER_MINUTE
-        } else {
-            request.count > PAGE
-        };
-        if flood {
-            return self.garbage(url, now, &mut got.out);
+            if relay.live.len() > LIVE_PER_MINUTE {
+                return self.garbage(url, now, &mut got.out);
+            }
         }
-        if relay.holds.contains(&id) || self.seen.contains(&id) {
-            // One of this device's events coming back is as good as the relay's word.
-            relay.in_flight.remove(&id);
-            self.ledger.stored(&id, url);
-            relay.holds.insert(id);
+        // What does not open with the room key is not the room's; whoever put it under the
+        // room's topic (a link holder may), it is not the relay's fault.
+        let Ok(plain) = Plain::open(&self.secret.room_key(), content) else {
             return;
-        }
-        let plain = match Plain::open(&self.secret.room_key(), content) {
-            Ok(plain) => plain,
-            Err(_) => return self.garbage(url, now, &mut got.out),
         };
-        let relay = self.relays.get_mut(url).expect("checked");
         if let Some(request) = relay.requests.iter_mut().find(|r| r.sub == sub) {
             request.new += 1;
         }
         relay.holds.insert(id.clone());
-        relay
-            .mark
-            .cursor
-            .heard(created_at, (now / 1000).max(0) as u64);
+        let now_s = (now / 1000).max(0) as u64;
+        if relay.complete {
+            relay.mark.cursor.heard(created_at, now_s);
+        } else {
+            relay.pending.heard(created_at, now_s);
+        }
         self.seen.insert(id.clone());
+        self.contents.insert(digest);
         if self.held + event.len() <= MAX_HELD_BYTES {
             self.held += event.len();
             self.events.insert(id, nostr::republish(&event));
         }
-        if plain.kind == Kind::Snapshot {
-            let at = created_at.min((now / 1000).max(0) as u64);
-            self.last_snapshot = Some(self.last_snapshot.map_or(at, |s| s.max(at)));
-        }
-        if let Some(payload) = self.assembler.push(plain) {
-            got.payloads.push(payload);
+        if let Some((kind, payload)) = self.assembler.push(plain) {
+            // A snapshot counts once it is whole (a stray part of one does not).
+            if kind == Kind::Snapshot {
+                let at = created_at.min(now_s);
+                self.last_snapshot = Some(self.last_snapshot.map_or(at, |s| s.max(at)));
+            }
+            got.payloads.push((kind, payload));
         }
     }
 
@@ -524,37 +628,56 @@ impl Postman {
             return;
         };
         let request = &relay.requests[index];
+        if request.ended {
+            // Said twice: nothing more to do.
+            return;
+        }
         // Relays cap answers at their own limits (often below ours): page back for as long as
-        // a page brings events not seen yet.
-        let full = request.new > 0;
-        let (since, oldest, live) = (request.since, request.oldest, request.live);
-        if !live {
+        // pages bring unseen events, move back, and stay within bounds. Some relays read
+        // `until` as inclusive (NIP-01), others not: a page goes up to a second past the oldest
+        // of the one before (the events of that second come again, and are known); if that
+        // brings nothing new, once more up to the oldest itself.
+        if request.retry && request.new > 0 {
+            relay.inclusive = true;
+        }
+        let (until, retry) = match (request.new > 0, request.oldest) {
+            (true, Some(oldest)) if relay.inclusive => (Some(oldest), false),
+            (true, Some(oldest)) => (Some(oldest.saturating_add(1)), false),
+            (false, Some(oldest)) if !request.retry && !relay.inclusive => (Some(oldest), true),
+            _ => (None, false),
+        };
+        let page_back = relay.pages < MAX_PAGES
+            && until.is_some_and(|u| request.until.is_none_or(|before| u < before));
+        let (since, live) = (request.since, request.live);
+        if live {
+            // The open request keeps bringing new events: they count towards no page.
+            let request = &mut relay.requests[index];
+            request.ended = true;
+            request.count = 0;
+            request.new = 0;
+        } else {
             out.push(Out::Send {
                 relay: url.to_owned(),
                 text: nostr::unsubscribe(sub),
             });
             relay.requests.remove(index);
-        } else {
-            // The open request keeps bringing new events: they count towards no page.
-            relay.requests[index].count = 0;
-            relay.requests[index].new = 0;
-            relay.requests[index].ended = true;
         }
-        if let (true, Some(until)) = (full, oldest) {
+        if let (true, Some(until)) = (page_back, until) {
+            relay.pages += 1;
             relay.requests.push(Request {
                 sub: next.clone(),
                 since,
+                until: Some(until),
                 count: 0,
                 oldest: None,
                 new: 0,
                 live: false,
+                retry,
                 ended: false,
             });
             out.push(Out::Send {
                 relay: url.to_owned(),
-                // A second past the oldest: some relays read `until` as inclusive (NIP-01),
-                // others not; the events of that second come again, and are known.
-                text: nostr::mail_request(&next, &self.topics, since, Some(until + 1), PAGE),
+                text: nostr::mail_request(&next, &self.topics, since, Some(until), PAGE),
             });
             return;
         }
@@ -563,25 +686,49 @@ impl Postman {
         }
         relay.complete = true;
         relay.mark.caught_up = Some(now);
+        if let Some(newest) = relay.pending.newest {
+            relay.mark.cursor.heard(newest, (now / 1000).max(0) as u64);
+        }
         out.extend(self.repair(now));
     }
 
-    /// Once every connected relay sent all it holds: gives each the events another had and it
-    /// lacked (those held here as they came).
-    fn repair(&mut self, now: i64) -> Vec<Out> {
-        let up: Vec<&String> = self
+    /// Whether the relays of this catch-up have answered: every connected one sent all it
+    /// holds, or [`SETTLE_MS`] passed; with the relays that did.
+    fn settled(&self, now: i64) -> Option<Vec<String>> {
+        let up: Vec<(&String, &Relay)> = self
             .relays
             .iter()
             .filter(|(_, r)| r.up && now >= r.dropped_until)
-            .map(|(url, _)| url)
             .collect();
-        if self.repaired || up.len() < 2 || up.iter().any(|url| !self.relays[*url].complete) {
+        let complete: Vec<String> = up
+            .iter()
+            .filter(|(_, r)| r.complete)
+            .map(|(url, _)| (*url).clone())
+            .collect();
+        let waited = up
+            .iter()
+            .filter_map(|(_, r)| r.asked_at)
+            .min()
+            .is_some_and(|at| now - at >= SETTLE_MS);
+        (!complete.is_empty() && (complete.len() == up.len() || waited)).then_some(complete)
+    }
+
+    /// Once the relays of this catch-up answered (see [`Postman::settled`]): gives each the
+    /// events another had and it lacked (those held here as they came), but none it refused.
+    fn repair(&mut self, now: i64) -> Vec<Out> {
+        if self.repaired {
             return Vec::new();
         }
+        let Some(complete) = self.settled(now) else {
+            return Vec::new();
+        };
         self.repaired = true;
-        let held: BTreeMap<String, BTreeSet<String>> = up
+        if complete.len() < 2 {
+            return Vec::new();
+        }
+        let held: BTreeMap<String, BTreeSet<String>> = complete
             .iter()
-            .map(|url| ((*url).clone(), self.relays[*url].holds.clone()))
+            .map(|url| (url.clone(), self.relays[url].holds.clone()))
             .collect();
         let plan: Vec<(String, Vec<String>)> = mailbox::repairs(&held)
             .into_iter()
@@ -592,7 +739,7 @@ impl Postman {
             let relay = self.relays.get_mut(&url).expect("listed");
             for id in ids {
                 if self.events.contains_key(&id)
-                    && !relay.queue.contains(&id)
+                    && !relay.refused_ids.contains(&id)
                     && !relay.in_flight.contains_key(&id)
                 {
                     relay.queue.push_back(id);
@@ -629,8 +776,7 @@ impl Postman {
     /// Whether this device should publish a snapshot of the room now: a relay has sent all it
     /// holds, and none holds one of this week (see `mailbox::snapshot_due`).
     pub fn snapshot_due(&self, now: i64) -> bool {
-        self.relays.values().any(|r| r.up && r.complete)
-            && mailbox::snapshot_due(self.last_snapshot, now)
+        self.settled(now).is_some() && mailbox::snapshot_due(self.last_snapshot, now)
     }
 
     /// Which relays stored which of this device's events.

@@ -456,11 +456,19 @@ impl RoomHandle {
         for secret in &secrets {
             self.join_mesh(secret);
         }
-        // The mailbox reads and writes on the relays of the new configuration.
+        // The mailbox reads and writes on the relays of the new configuration: what the old one
+        // had not had confirmed is handed to the new one again (from what the record says
+        // reached a relay).
         let mailbox = self.0.borrow_mut().mailbox.take();
         if let Some(mailbox) = mailbox {
-            self.0.borrow_mut().record.relays = mailbox.marks();
+            let mut rt = self.0.borrow_mut();
+            let rt = &mut *rt;
+            rt.record.relays = mailbox.marks();
             mailbox.close();
+            rt.unmailed.clear();
+            rt.replica
+                .resume_mail(&rt.record.mail_heads, &rt.record.mail_actors);
+            rt.mail_due = true;
         }
         self.open_mailbox();
         self.refresh();

@@ -3,7 +3,7 @@
 //! uses (for every room).
 
 use super::form::{derived, error_for, run, Handle};
-use super::runtime::RoomView;
+use super::runtime::{RoomHandle, RoomView};
 use super::t;
 use super::{now_ms, Device};
 use crate::domain::{iso_time, Profile};
@@ -344,24 +344,7 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
 /// every two seconds while shown).
 #[component]
 fn Servers(handle: Handle) -> impl IntoView {
-    let read = move || {
-        handle
-            .get_value()
-            .map(|h| h.transports())
-            .unwrap_or_default()
-    };
-    let list = RwSignal::new(read());
-    let tick = gloo_timers::callback::Interval::new(2_000, move || {
-        if let Some(h) = handle.try_get_value().flatten() {
-            list.try_set(h.transports());
-        }
-    });
-    let tick = StoredValue::new_local(Some(tick));
-    on_cleanup(move || {
-        if let Some(t) = tick.try_update_value(Option::take).flatten() {
-            t.cancel();
-        }
-    });
+    let list = every_two_seconds(handle, RoomHandle::transports);
     view! {
         <section class="card">
             <h2>{t("Meeting points")}</h2>
@@ -400,24 +383,7 @@ fn Servers(handle: Handle) -> impl IntoView {
 /// seconds while shown).
 #[component]
 fn MailboxRelays(handle: Handle) -> impl IntoView {
-    let read = move || {
-        handle
-            .get_value()
-            .map(|h| h.mail_status())
-            .unwrap_or_default()
-    };
-    let list = RwSignal::new(read());
-    let tick = gloo_timers::callback::Interval::new(2_000, move || {
-        if let Some(h) = handle.try_get_value().flatten() {
-            list.try_set(h.mail_status());
-        }
-    });
-    let tick = StoredValue::new_local(Some(tick));
-    on_cleanup(move || {
-        if let Some(t) = tick.try_update_value(Option::take).flatten() {
-            t.cancel();
-        }
-    });
+    let list = every_two_seconds(handle, RoomHandle::mail_status);
     view! {
         <section class="card">
             <h2>{t("Mailbox on relays")}</h2>
@@ -457,4 +423,24 @@ fn MailboxRelays(handle: Handle) -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// What `read` says of the open room, read again every two seconds while the component is shown.
+fn every_two_seconds<T: Default + Send + Sync + 'static>(
+    handle: Handle,
+    read: fn(&RoomHandle) -> T,
+) -> RwSignal<T> {
+    let list = RwSignal::new(handle.get_value().map(|h| read(&h)).unwrap_or_default());
+    let tick = gloo_timers::callback::Interval::new(2_000, move || {
+        if let Some(h) = handle.try_get_value().flatten() {
+            list.try_set(read(&h));
+        }
+    });
+    let tick = StoredValue::new_local(Some(tick));
+    on_cleanup(move || {
+        if let Some(t) = tick.try_update_value(Option::take).flatten() {
+            t.cancel();
+        }
+    });
+    list
 }

@@ -352,3 +352,31 @@ export async function relayEvents (relay) {
   ws.close()
   return events
 }
+
+/**
+ * What a test file starts and opens — servers (relays, signaling servers, apps) and devices —
+ * stopped after its tests, with `withLogs` printing the devices' consoles when a test fails.
+ * `servers` are started before the tests, in order.
+ */
+export function fleet (before, after, servers = () => []) {
+  const started = []
+  const devices = []
+  const ctx = {
+    started,
+    async start (server) { started.push(server); await server.start(); return server },
+    async app (config) { return ctx.start(new App(await freePort(), config)) },
+    async device (name, options) { const d = new Device(name, options); devices.push(d); return d.open() },
+    async withLogs (fn) {
+      try { await fn() } catch (e) {
+        for (const d of devices) console.error(d.logs.slice(-30).join('\n'))
+        throw e
+      }
+    },
+  }
+  before(async () => { for (const s of await servers()) await ctx.start(s) })
+  after(async () => {
+    for (const d of devices) await d.dispose().catch(() => {})
+    for (const s of started.reverse()) await (s.dispose ?? s.stop).call(s).catch(() => {})
+  })
+  return ctx
+}

@@ -4,40 +4,15 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, NostrRelay, WAIT, boardIs, createRoom, freePort, joinAndBeVouched, post, relayEvents,
+  NostrRelay, WAIT, fleet, boardIs, createRoom, freePort, joinAndBeVouched, post, relayEvents,
   section, shareLink, standing, waitFor,
 } from './harness.mjs'
 
-const started = []
-const devices = []
 let r1
-before(async () => {
+const { start, app, device, withLogs } = fleet(before, after, async () => {
   r1 = new NostrRelay(await freePort())
-  started.push(r1)
-  await r1.start()
+  return [r1]
 })
-after(async () => {
-  for (const d of devices) await d.dispose().catch(() => {})
-  for (const s of started.reverse()) await (s.dispose ?? s.stop).call(s).catch(() => {})
-})
-
-async function app (config) {
-  const a = new App(await freePort(), config)
-  started.push(a)
-  await a.start()
-  return a
-}
-async function device (name, options) {
-  const d = new Device(name, options)
-  devices.push(d)
-  return d.open()
-}
-async function withLogs (fn) {
-  try { await fn() } catch (e) {
-    for (const d of devices) console.error(d.logs.slice(-30).join('\n'))
-    throw e
-  }
-}
 
 /** Waits until the header says every event of this device's reached `n` relays. */
 async function sentTo (page, n) {
@@ -110,7 +85,7 @@ describe('the mailbox on Nostr relays', () => {
   test('c: a relay that lost everything is given the room again by the next member online', () => withLogs(async () => {
     // Relays of this room alone: what each holds is this room's.
     const [r1, r2] = [new NostrRelay(await freePort()), new NostrRelay(await freePort())]
-    for (const s of [r1, r2]) { started.push(s); await s.start() }
+    for (const s of [r1, r2]) await start(s)
     const both = await app({ nostr: [r1.url, r2.url] })
     const [ana, ben] = [await device('ra'), await device('rb')]
     const pa = await ana.page(both.url)
@@ -141,9 +116,7 @@ describe('the mailbox on Nostr relays', () => {
   }))
 
   test('g: with no page open, the installed app catches up from the relay in the background and says what needs the member', () => withLogs(async () => {
-    const relay = new NostrRelay(await freePort())
-    started.push(relay)
-    await relay.start()
+    const relay = await start(new NostrRelay(await freePort()))
     const served = await app({ nostr: [relay.url] })
     const ana = await device('ga')
     const ben = await device('gb', { permissions: ['notifications'] })

@@ -4,41 +4,18 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  App, Device, NostrRelay, Signaling, WAIT, boardIs, createRoom, decodeQr, follow, freePort, peers,
+  NostrRelay, Signaling, fleet, WAIT, boardIs, createRoom, decodeQr, follow, freePort, peers,
   post, section, shareLink,
 } from './harness.mjs'
 
-const started = []
-const devices = []
 let relay, s1, s2
-before(async () => {
+const { app, device, withLogs } = fleet(before, after, async () => {
   relay = new NostrRelay(await freePort())
   s1 = new Signaling(await freePort())
   s2 = new Signaling(await freePort())
-  for (const s of [relay, s1, s2]) { started.push(s); await s.start() }
-})
-after(async () => {
-  for (const d of devices) await d.dispose().catch(() => {})
-  for (const s of started.reverse()) await (s.dispose ?? s.stop).call(s).catch(() => {})
+  return [relay, s1, s2]
 })
 
-async function app (config) {
-  const a = new App(await freePort(), config)
-  started.push(a)
-  await a.start()
-  return a
-}
-async function device (name) {
-  const d = new Device(name)
-  devices.push(d)
-  return d.open()
-}
-async function withLogs (fn) {
-  try { await fn() } catch (e) {
-    for (const d of devices) console.error(d.logs.slice(-30).join('\n'))
-    throw e
-  }
-}
 /** The join link of `page`'s room, opened through another deployment of the app. */
 function via (link, appUrl) { return appUrl + link.slice(link.indexOf('#')) }
 

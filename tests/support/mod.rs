@@ -30,3 +30,28 @@ impl Rng {
 pub fn leb(out: &mut Vec<u8>, v: u64) {
     leb128::write::unsigned(out, v).expect("writing to memory");
 }
+
+/// Posts an offer titled `title` through `replica` (saved to `store`, offered to `links`).
+pub fn post_offer(
+    replica: &mut tequio::replica::Replica,
+    store: &mut tequio::replica::memory::MemoryStore,
+    links: &mut tequio::replica::memory::MemoryLinks,
+    title: &str,
+    description: usize,
+    now: i64,
+) {
+    let post = tequio::domain::NewPost {
+        kind: tequio::domain::PostKind::Offer,
+        title: title.into(),
+        description: "x".repeat(description),
+        category: "Tools".into(),
+    };
+    replica
+        .command(
+            |room, me, at| room.add_post(me, post, at),
+            now,
+            store,
+            links,
+        )
+        .unwrap();
+}

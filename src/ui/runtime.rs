@@ -235,18 +235,7 @@ impl RoomHandle {
         )
         .map_err(|e| tr!("the saved room could not be read: {}", e))?;
         room.pin_founder((!record.founder.is_empty()).then(|| record.founder.clone()));
-        let mut replica = Replica::new(room, me, secret, loaded.keys);
-        // This device's changes not known to have reached a relay are mailed again; this
-        // opening's actor is remembered before it writes anything.
-        replica.resume_mail(&record.mail_heads, &record.mail_actors);
-        record.mail_actors.push(replica.mail_mark().1);
-        let excess = record.mail_actors.len().saturating_sub(MAIL_ACTORS);
-        record.mail_actors.drain(..excess);
-        // Kept before this opening writes; a full disk does not keep the room from opening (at
-        // worst, this opening's changes are not mailed again at the next).
-        if let Err(e) = store.put_room(&record).await {
-            warn(&format!("the room's record was not updated: {e}"));
-        }
+        let replica = Replica::new(room, me, secret, loaded.keys);
         let handle = RoomHandle(Rc::new(RefCell::new(Runtime {
             record,
             replica,
@@ -336,6 +325,25 @@ impl RoomHandle {
         if relays.is_empty() {
             return;
         }
+        // This device's changes not known to have reached a relay are mailed again; this
+        // opening's actor is remembered (in the record saved now, in the background: a full
+        // disk keeps no room from opening — at worst, this opening's changes are not mailed
+        // again at the next).
+        {
+            let mut rt = self.0.borrow_mut();
+            let rt = &mut *rt;
+            rt.replica
+                .resume_mail(&rt.record.mail_heads, &rt.record.mail_actors);
+            let actor = rt.replica.mail_mark().1;
+            if !rt.record.mail_actors.contains(&actor) {
+                rt.record.mail_actors.push(actor);
+                let excess = rt.record.mail_actors.len().saturating_sub(MAIL_ACTORS);
+                rt.record.mail_actors.drain(..excess);
+            }
+            rt.unmailed.clear();
+            rt.mail_due = true;
+        }
+        self.save_record();
         let weak = Rc::downgrade(&self.0);
         let deliver = Rc::new(move |payload: Vec<u8>| {
             if let Some(rt) = weak.upgrade() {
@@ -465,10 +473,6 @@ impl RoomHandle {
             let rt = &mut *rt;
             rt.record.relays = mailbox.marks();
             mailbox.close();
-            rt.unmailed.clear();
-            rt.replica
-                .resume_mail(&rt.record.mail_heads, &rt.record.mail_actors);
-            rt.mail_due = true;
         }
         self.open_mailbox();
         self.refresh();

@@ -47,7 +47,9 @@ async function files (root, prefix = '') {
   return out
 }
 // config.json is no part of the version: the worker keeps it apart (keepConfig in sw.js).
-const shell = (await files(dir)).filter(f => f !== 'sw.js' && f !== 'config.json').sort()
+// The background catch-up's wasm is fetched when it first runs (it needs the network then
+// anyway), not with the shell every install downloads.
+const shell = (await files(dir)).filter(f => f !== 'sw.js' && f !== 'config.json' && f !== 'catchup_bg.wasm').sort()
 const hash = createHash('sha256')
 for (const f of shell) hash.update(f).update(await readFile(path.join(dir, f)))
 const version = hash.digest('hex').slice(0, 16)

@@ -186,6 +186,22 @@ impl Writer {
     }
 
     fn start(&mut self, tag: Tag) {
+        // A block inside a tight list item starts on a line of its own, after the item's text.
+        let block = !matches!(
+            tag,
+            Tag::Item
+                | Tag::Emphasis
+                | Tag::Strong
+                | Tag::Strikethrough
+                | Tag::Link { .. }
+                | Tag::Image { .. }
+        );
+        if block {
+            self.block();
+            if !self.out.is_empty() && !self.out.ends_with(['\n', '>']) {
+                self.out.push('\n');
+            }
+        }
         match tag {
             Tag::Paragraph => self.leaf("<p>", false),
             Tag::Heading { level, .. } => {

@@ -1051,13 +1051,21 @@ mod tests {
         ];
         for (name, shape) in &shapes {
             let (small, large) = (shape(40_000), shape(160_000));
-            let (t_small, t_large) = (time(&small), time(&large));
-            assert!(
-                t_large < t_small * 10 + std::time::Duration::from_millis(10),
-                "{name}: {t_small:?} for {} characters, {t_large:?} for {}",
-                small.len(),
-                large.len()
-            );
+            // Measured again before failing: other tests share the cores.
+            let linear = || {
+                let (t_small, t_large) = (time(&small), time(&large));
+                (t_large < t_small * 10 + std::time::Duration::from_millis(10))
+                    .then_some(())
+                    .ok_or((t_small, t_large))
+            };
+            let result = linear().or_else(|_| linear()).or_else(|_| linear());
+            if let Err((t_small, t_large)) = result {
+                panic!(
+                    "{name}: {t_small:?} for {} characters, {t_large:?} for {}",
+                    small.len(),
+                    large.len()
+                );
+            }
         }
     }
 

@@ -961,39 +961,4 @@ mod tests {
         }
         assert_eq!(checked, 8 * 10_000);
     }
-
-    /// Counts the CommonMark spec's examples rendered as the spec says (after
-    /// [`as_in_the_spec`], and with line breaks between tags ignored, as pulldown-cmark's own
-    /// tests do). Reads the examples from pulldown-cmark's test suite, named by
-    /// `COMMONMARK_EXAMPLES` (its `tests/suite/spec.rs`, as in its repository; the crate's
-    /// package holds it too): `COMMONMARK_EXAMPLES=… cargo test spec_examples -- --ignored
-    /// --nocapture`.
-    #[test]
-    #[ignore = "needs pulldown-cmark's tests/suite/spec.rs"]
-    fn spec_examples_passing() {
-        let Ok(path) = std::env::var("COMMONMARK_EXAMPLES") else {
-            return;
-        };
-        let suite = std::fs::read_to_string(path).expect("the examples");
-        let tidy = |s: &str| as_in_the_spec(s).replace(">\n<", "><");
-        let (mut passed, mut failed) = (0, vec![]);
-        for test in suite.split("fn spec_test_").skip(1) {
-            let number = test.split("()").next().unwrap_or("");
-            let raw = |after: &str| {
-                let start = test.find(after).map(|k| k + after.len()).unwrap_or(0);
-                test[start..].split("\"##;").next().unwrap_or("").to_owned()
-            };
-            let (md, expected) = (raw("let original = r##\""), raw("let expected = r##\""));
-            if tidy(&to_html(&md)) == tidy(&expected) {
-                passed += 1;
-            } else {
-                failed.push(number.to_owned());
-            }
-        }
-        println!(
-            "{passed} of {} pass; failing: {}",
-            passed + failed.len(),
-            failed.join(" ")
-        );
-    }
 }

@@ -541,6 +541,7 @@
     ("Abstain", "Me abstengo"),
     ("Disagree", "En desacuerdo"),
     ("Block", "Bloqueo"),
+    ("Not answered yet: {}", "Aún sin responder: {}"),
     ("Goods", "Bienes"),
     ("Services", "Servicios"),
     ("Skills", "Habilidades"),

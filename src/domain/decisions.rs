@@ -204,6 +204,21 @@ pub struct DecisionView {
     pub statement: Option<Statement>,
     /// True once a recorded outcome enacted this decision's change.
     pub enacted: bool,
+    /// The stances that count (those the tally counted), earliest first.
+    pub stances: Vec<ShownStance>,
+    /// The members the tally counts among who have not answered (no stance that counts), by
+    /// key.
+    pub not_answered: Vec<String>,
+}
+
+/// A stance that counts, as the decision lists it for everyone: who, what, why and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownStance {
+    /// The member's key.
+    pub member: String,
+    pub stance: Stance,
+    pub reason: String,
+    pub at: i64,
 }
 
 /// An outcome statement: what was decided, in words, and when to review it.
@@ -524,6 +539,23 @@ impl RoomDoc {
         self.view_decision(id, f, &g, &self.charter(now_ms), now_ms)
     }
 
+    /// The stances on `decision` that count as of `now_ms`, earliest first: exactly those its
+    /// tally counts (signed, by a member it counts, written after the proposal and before its
+    /// close, each member's latest; for a recorded outcome, those it was recorded with).
+    pub fn stances_shown(&self, decision: &str, now_ms: i64) -> Vec<ShownStance> {
+        self.decision(decision, now_ms)
+            .map(|d| d.stances)
+            .unwrap_or_default()
+    }
+
+    /// The members the tally of `decision` counts among (the member a removal names is not
+    /// one) who have no stance that counts, by key.
+    pub fn not_answered(&self, decision: &str, now_ms: i64) -> Vec<String> {
+        self.decision(decision, now_ms)
+            .map(|d| d.not_answered)
+            .unwrap_or_default()
+    }
+
     /// Records the outcome of a closed decision: a statement and an optional review date. If
     /// the decision passed and carries a change, recording its outcome enacts the change.
     pub fn record_outcome(
@@ -674,7 +706,7 @@ impl RoomDoc {
         let eligible = |who: &str| admitted.contains(who) && subject != Some(who);
         // The latest verified stance of each eligible member between the proposal and its
         // close, by (time, id).
-        let mut latest: BTreeMap<&str, (i64, &str, Stance)> = BTreeMap::new();
+        let mut latest: BTreeMap<&str, (i64, &str, Stance, &str)> = BTreeMap::new();
         let stances: Box<dyn Iterator<Item = (&str, &Raw)>> = match cut {
             // A recorded outcome re-checks the stances its recorder had.
             Some(outcome) => Box::new(self.entries_before(&stance_prefix(id), outcome)),
@@ -712,7 +744,7 @@ impl RoomDoc {
             }
             if latest
                 .get(author)
-                .is_some_and(|(t, i, _)| (stance_at, stance_id) < (*t, *i))
+                .is_some_and(|(t, i, _, _)| (stance_at, stance_id) < (*t, *i))
             {
                 continue;
             }
@@ -721,24 +753,48 @@ impl RoomDoc {
                 stance_id,
                 s,
             ) {
-                latest.insert(author, (stance_at, stance_id, stance));
+                latest.insert(author, (stance_at, stance_id, stance, reason));
             }
         }
-        let stances: Vec<&Stance> = latest.values().map(|(_, _, s)| s).collect();
+        let stances: Vec<&Stance> = latest.values().map(|(_, _, s, _)| s).collect();
         let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
         let floors = p.amendment.is_some().then(|| Floors {
             quorum_percent: charter.quorum_percent,
             min_open_ms: charter.min_open_ms(),
             opened_at: self.opened_at(f, at, admitted),
         });
-        Some(tally(
+        // What the tally counted, listed for everyone; and who it counts among but has not
+        // answered.
+        let mut shown: Vec<(i64, &str, ShownStance)> = latest
+            .iter()
+            .map(|(member, (at, stance_id, stance, reason))| {
+                let s = ShownStance {
+                    member: (*member).to_owned(),
+                    stance: stance.clone(),
+                    reason: (*reason).to_owned(),
+                    at: *at,
+                };
+                (*at, *stance_id, s)
+            })
+            .collect();
+        shown.sort_by_key(|(t, i, _)| (*t, *i));
+        let stances_shown: Vec<ShownStance> = shown.into_iter().map(|(_, _, s)| s).collect();
+        let not_answered: Vec<String> = admitted
+            .iter()
+            .filter(|who| eligible(who) && !latest.contains_key(who.as_str()))
+            .cloned()
+            .collect();
+        let mut view = tally(
             id.to_owned(),
             (author.to_owned(), at),
             p,
             &stances,
             (members, floors),
             now_ms,
-        ))
+        );
+        view.stances = stances_shown;
+        view.not_answered = not_answered;
+        Some(view)
     }
 }
 
@@ -935,6 +991,8 @@ fn tally(
         outcome,
         statement: None,
         enacted: false,
+        stances: Vec::new(),
+        not_answered: Vec::new(),
     }
 }
 
@@ -976,6 +1034,109 @@ mod tests {
         let v = r.decision(&d, 1_000).unwrap();
         assert_eq!((v.participants, v.totals.clone()), (3, vec![2, 0, 1, 0]));
         assert_eq!(v.outcome, Outcome::Passed { winner: None });
+    }
+
+    /// The listed stances, as (member key, stance, reason, at).
+    fn shown(r: &RoomDoc, d: &str, now: i64) -> Vec<(String, Stance, String, i64)> {
+        r.stances_shown(d, now)
+            .into_iter()
+            .map(|s| (s.member, s.stance, s.reason, s.at))
+            .collect()
+    }
+
+    fn keys(of: &[&Identity]) -> Vec<String> {
+        let mut k: Vec<String> = of.iter().map(|m| m.public()).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn counted_stances_are_listed_with_their_reasons_a_later_one_replacing_an_earlier() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], proposal(Method::Consent, &[]), 100)
+            .unwrap();
+        assert!(r.stances_shown(&d, 100).is_empty());
+        assert_eq!(r.not_answered(&d, 100), keys(&[&m[0], &m[1], &m[2], &m[3]]));
+        r.take_stance(&m[1], &d, Stance::Block, "too dear", 101)
+            .unwrap();
+        r.take_stance(&m[2], &d, Stance::Agree, "", 102).unwrap();
+        assert_eq!(
+            shown(&r, &d, 200),
+            vec![
+                (m[1].public(), Stance::Block, "too dear".into(), 101),
+                (m[2].public(), Stance::Agree, String::new(), 102),
+            ]
+        );
+        // Bo changes their mind: the later stance replaces the earlier one in the list.
+        r.take_stance(&m[1], &d, Stance::Disagree, "still dear", 103)
+            .unwrap();
+        assert_eq!(
+            shown(&r, &d, 200),
+            vec![
+                (m[2].public(), Stance::Agree, String::new(), 102),
+                (m[1].public(), Stance::Disagree, "still dear".into(), 103),
+            ]
+        );
+        assert_eq!(r.not_answered(&d, 200), keys(&[&m[0], &m[3]]));
+        // The list is what the tally counts.
+        let v = r.decision(&d, 200).unwrap();
+        assert_eq!(v.participants, v.stances.len());
+        assert!(r.stances_shown("no-such-decision", 200).is_empty());
+    }
+
+    #[test]
+    fn a_forged_or_uncounted_stance_is_not_listed() {
+        use automerge::{transaction::Transactable, ObjType, ROOT};
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], proposal(Method::Consent, &[]), 100)
+            .unwrap();
+        // Dated before the proposal; by someone not admitted; not fitting the method; after
+        // the close.
+        raw_stance(&mut r, &m[1], &d, &Stance::Block, 99);
+        let stranger = Identity::generate();
+        raw_stance(&mut r, &stranger, &d, &Stance::Block, 101);
+        raw_stance(&mut r, &m[2], &d, &Stance::Choose(0), 102);
+        raw_stance(&mut r, &m[3], &d, &Stance::Block, 1_000);
+        // A block claiming Member 2 as its author, with a signature that holds for nobody.
+        let key = format!("{}forged", stance_prefix(&d));
+        let obj = r.doc.put_object(ROOT, key.as_str(), ObjType::Map).unwrap();
+        for (k, v) in [
+            ("decision", d.as_str()),
+            ("value", "block"),
+            ("reason", "forged"),
+        ] {
+            r.doc.put(&obj, k, v).unwrap();
+        }
+        r.doc.put(&obj, "at", 103).unwrap();
+        r.doc.put(&obj, "author", m[2].public()).unwrap();
+        r.doc.put(&obj, "sig", "forged").unwrap();
+        r.commit();
+        r.take_stance(&m[0], &d, Stance::Agree, "fine", 104)
+            .unwrap();
+        assert_eq!(
+            shown(&r, &d, 2_000),
+            vec![(m[0].public(), Stance::Agree, "fine".into(), 104)]
+        );
+        assert_eq!(r.decision(&d, 2_000).unwrap().participants, 1);
+        assert_eq!(r.not_answered(&d, 2_000), keys(&[&m[1], &m[2], &m[3]]));
+    }
+
+    #[test]
+    fn the_member_a_removal_names_is_neither_listed_nor_waited_for() {
+        let (mut r, m) = room(3);
+        let d = r
+            .propose(&m[0], change("remove", &m[2].public(), 50, LONG), 0)
+            .unwrap();
+        r.take_stance(&m[2], &d, Stance::Block, "not me", 1)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Agree, "", 2).unwrap();
+        assert_eq!(
+            shown(&r, &d, 3),
+            vec![(m[0].public(), Stance::Agree, String::new(), 2)]
+        );
+        assert_eq!(r.not_answered(&d, 3), vec![m[1].public()]);
     }
 
     #[test]

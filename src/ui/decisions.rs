@@ -1,7 +1,7 @@
 //! Decisions: propose (method, options, closing time, an optional change to enact), state a
 //! stance with a reason, the live tally, and recording the outcome once closed.
 
-use super::form::{derived, error_for, name_of, run, when, Handle};
+use super::form::{derived, error_for, name_of, names_of, run, when, Handle};
 use super::now_ms;
 use super::reminders::{closing_event, AddToCalendar};
 use super::runtime::RoomView;
@@ -57,6 +57,73 @@ fn outcome_label(o: &Outcome, options: &[String]) -> String {
         Outcome::NoQuorum => t("no quorum").into(),
         Outcome::TooShort => t("not passed: open too short a time for a change").into(),
         Outcome::TooFewAgreed => t("not passed: a change needs two members to agree").into(),
+    }
+}
+
+/// A counted stance as the list shows it: (a tag for `data-stance`, the words).
+fn stance_label(s: &Stance, options: &[String]) -> (&'static str, String) {
+    let option = |i: usize| options.get(i).cloned().unwrap_or_default();
+    let per_option = |v: &[u32]| {
+        v.iter()
+            .enumerate()
+            .map(|(i, n)| format!("{}: {n}", option(i)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match s {
+        Stance::Agree => ("agree", t("Agree").into()),
+        Stance::Abstain => ("abstain", t("Abstain").into()),
+        Stance::Disagree => ("disagree", t("Disagree").into()),
+        Stance::Block => ("block", t("Block").into()),
+        Stance::Choose(i) => ("choose", option(*i)),
+        Stance::Scores(v) => ("scores", per_option(v)),
+        Stance::Dots(v) => ("dots", per_option(v)),
+        Stance::Ranking(v) => (
+            "ranking",
+            v.iter()
+                .enumerate()
+                .map(|(rank, i)| format!("{}. {}", rank + 1, option(*i)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    }
+}
+
+/// Every stance that counts, for everyone: who, what (objections marked), why and when; and,
+/// while the decision is open, who has not answered yet.
+fn stance_list(d: &DecisionView, members: &[crate::domain::Member], open: bool) -> impl IntoView {
+    let rows = d
+        .stances
+        .iter()
+        .map(|s| {
+            let name = name_of(members, &s.member);
+            let shown_name = name.clone();
+            let (tag, label) = stance_label(&s.stance, &d.options);
+            let block = s.stance == Stance::Block;
+            let objection = block || s.stance == Stance::Disagree;
+            view! {
+                <li data-testid="stance-row" data-name=name data-stance=tag
+                    class="stance-row" class:objection=objection class:block=block>
+                    <strong>{shown_name}</strong>": "
+                    <span class="stance-value">{block.then_some("⛔ ")}{label}</span>
+                    {(!s.reason.is_empty()).then(|| view! {
+                        " — "<q data-testid="stance-reason">{s.reason.clone()}</q>
+                    })}
+                    <span class="muted">" · "{when(s.at)}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    let waiting = (open && !d.not_answered.is_empty()).then(|| {
+        view! {
+            <p class="muted" data-testid="not-answered">
+                {tr!("Not answered yet: {}", names_of(members, &d.not_answered))}
+            </p>
+        }
+    });
+    view! {
+        <ul class="stances" data-testid="stances">{rows}</ul>
+        {waiting}
     }
 }
 
@@ -411,6 +478,7 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                                     <p>{tr!("Enacts: {} = {}", a.key, a.value)}{d.enacted.then_some(" (enacted)")}</p>
                                 })}
                                 <p data-testid="tally">{tr!("{} taking part · {}", d.participants, tally)}</p>
+                                {stance_list(&d, &members, open)}
                                 <p><strong data-testid="outcome">{outcome}</strong></p>
                                 {d.statement.as_ref().map(|s| view! {
                                     <p data-testid="statement">{format!("“{}” — {}, {}", s.text, name_of(&members, &s.author), when(s.at))}

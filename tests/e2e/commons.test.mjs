@@ -639,3 +639,30 @@ describe('strong removal', () => {
     assert.deepEqual(await titles(pc), [])
   }))
 })
+
+describe('stances in the open', () => {
+  test('everyone sees who blocked and why, and who has not answered yet', () => withLogs(async () => {
+    const [a, b, c] = await Promise.all(['sa', 'sb', 'sc'].map(n => device(n).open()))
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Soup kitchen', 'Ana')
+    const link = await shareLink(pa)
+    const [pb, pc] = [await b.page(), await c.page()]
+    await joinAndBeVouched(pb, link, 'Soup kitchen', 'Bo', pa)
+    await joinAndBeVouched(pc, link, 'Soup kitchen', 'Cy', pa)
+
+    const title = 'Our purpose: soup'
+    await propose(pa, { title, change: 'purpose', value: 'Soup for all' })
+    await stance(pa, title, 'Agree')
+    await stance(pb, title, 'Block', 'Bread too, not only soup')
+    await tallyShows(pa, title, 2)
+
+    await section(pa, 'decisions')
+    const bo = decision(pa, title).locator('[data-testid=stance-row][data-name=Bo][data-stance=block]')
+    await bo.waitFor({ timeout: WAIT })
+    assert.equal(await bo.getByTestId('stance-reason').innerText(), 'Bread too, not only soup')
+    assert.match(await bo.innerText(), /Block/)
+    await decision(pa, title).locator('[data-testid=stance-row][data-name=Ana][data-stance=agree]').waitFor({ timeout: WAIT })
+    assert.equal(await decision(pa, title).getByTestId('stance-row').count(), 2)
+    assert.equal(await decision(pa, title).getByTestId('not-answered').innerText(), 'Not answered yet: Cy')
+  }))
+})

@@ -654,4 +654,13 @@
     ("Work party: {}", "Tequio: {}"),
     ("Decision closes: {}", "Se cierra la decisión: {}"),
     ("Lending circle {}: a round is due", "Tanda {}: toca una ronda"),
+    ("Waiting for the room…", "Esperando la sala…"),
+    ("This browser cannot connect directly to other devices (it has no WebRTC, or it is switched off). Changes still travel through the relays' mailbox, just not live: what others write arrives once their device has sent it to a relay, and what you write reaches them the same way.", "Este navegador no puede conectarse directamente con otros dispositivos (no tiene WebRTC, o está desactivado). Los cambios siguen viajando por el buzón de los relés, solo que no al instante: lo que otros escriben llega cuando su dispositivo lo ha enviado a un relé, y lo que escribes tú les llega igual."),
+    ("This browser cannot connect directly to other devices (it has no WebRTC, or it is switched off), and no relays are set up: nothing written on other devices reaches this one, and nothing written here reaches them. Open the room in another browser, or add a Nostr relay in Settings.", "Este navegador no puede conectarse directamente con otros dispositivos (no tiene WebRTC, o está desactivado), y no hay relés configurados: nada de lo escrito en otros dispositivos llega a este, y nada de lo escrito aquí les llega a ellos. Abre la sala en otro navegador, o añade un relé Nostr en Ajustes."),
+    ("This room has not arrived yet. It will arrive through the relays' mailbox once a member's device has sent it there.", "Esta sala aún no ha llegado. Llegará por el buzón de los relés cuando el dispositivo de un miembro la haya enviado allí."),
+    ("This room cannot arrive in this browser: it cannot connect to other devices, and no relays are set up.", "Esta sala no puede llegar a este navegador: no puede conectarse con otros dispositivos y no hay relés configurados."),
+    ("Safari may delete Tequio's data on this device after 7 days without using it: rooms that no other device has would be lost. Installing the app keeps it.", "Safari puede borrar los datos de Tequio en este dispositivo tras 7 días sin usarlo: se perderían las salas que ningún otro dispositivo tenga. Instalar la aplicación los conserva."),
+    ("To install it, tap Share, then Add to Home Screen, and open Tequio from there.", "Para instalarla, toca Compartir y luego Añadir a pantalla de inicio, y abre Tequio desde allí."),
+    ("To install it, choose File → Add to Dock in Safari, and open Tequio from the Dock.", "Para instalarla, elige Archivo → Añadir al Dock en Safari, y abre Tequio desde el Dock."),
+    ("Got it", "Entendido"),
 ]

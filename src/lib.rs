@@ -3,6 +3,7 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod background;
+pub mod browser;
 pub mod crypto;
 pub mod domain;
 pub mod i18n;

@@ -214,6 +214,27 @@ fn log(text: &str) {
     web_sys::console::warn_1(&text.into());
 }
 
+thread_local! {
+    static WEBRTC: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
+}
+
+/// Whether this browser can make direct connections to other devices: it has
+/// `RTCPeerConnection` (WebKitGTK and browsers with WebRTC switched off do not). Looked at
+/// once, the first time it is asked. Without it a room still travels through the relays'
+/// mailbox, just not live; the mesh still signals, but makes no connections.
+pub fn webrtc_available() -> bool {
+    WEBRTC.with(|known| {
+        *known.get_or_init(|| {
+            let Some(window) = web_sys::window() else {
+                return false;
+            };
+            // The name `web_sys` constructs (no prefixed variant).
+            js_sys::Reflect::get(&window, &"RTCPeerConnection".into())
+                .is_ok_and(|v| v.is_function())
+        })
+    })
+}
+
 impl Mesh {
     /// Starts finding peers for the room, as a device of `member` (this device's key in the
     /// room). `handler` is called outside of any internal borrow.

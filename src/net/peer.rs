@@ -58,7 +58,26 @@ struct LinkInner {
 #[derive(Clone)]
 pub(crate) struct PeerLink(Rc<RefCell<LinkInner>>);
 
+thread_local! {
+    /// A connection could not be made once already (said once: the mesh keeps trying).
+    static WARNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Says once per page that no peer connection can be made, and why.
+fn cannot_connect(e: &JsValue) {
+    if !WARNED.with(|w| w.replace(true)) {
+        log(&format!(
+            "tequio: cannot create a peer connection (direct connections are off; the \
+             relays' mailbox still carries the room): {e:?}"
+        ));
+    }
+}
+
 fn new_connection(net: &NetConfig) -> Result<RtcPeerConnection, JsValue> {
+    // Without WebRTC (WebKitGTK, WebRTC switched off) nothing is constructed: no exception.
+    if !super::webrtc_available() {
+        return Err(JsValue::from_str("this browser has no RTCPeerConnection"));
+    }
     let config = RtcConfiguration::new();
     let servers = Array::new();
     if net.relay_only {
@@ -345,7 +364,7 @@ impl PeerLink {
         let link = match PeerLink::new(config, &remote, report) {
             Ok(l) => l,
             Err(e) => {
-                log(&format!("tequio: cannot create a peer connection: {e:?}"));
+                cannot_connect(&e);
                 return None;
             }
         };
@@ -387,7 +406,7 @@ impl PeerLink {
         let link = match PeerLink::new(config, &remote, report) {
             Ok(l) => l,
             Err(e) => {
-                log(&format!("tequio: cannot create a peer connection: {e:?}"));
+                cannot_connect(&e);
                 return None;
             }
         };

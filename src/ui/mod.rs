@@ -323,6 +323,98 @@ fn watch_network(online: RwSignal<bool>) {
     }
 }
 
+/// The device setting recording that the person dismissed the notice on Safari's storage
+/// ("dismissed"; absent: not yet).
+pub const SAFARI_NOTICE_SETTING: &str = "safari_notice";
+
+/// Whether the app runs installed (from the Home Screen or the Dock) rather than in a tab.
+fn installed() -> bool {
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
+    let standalone = js_sys::Reflect::get(&w.navigator(), &"standalone".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    // `matchMedia` through Reflect: no web-sys feature for one boolean.
+    let display_mode = js_sys::Reflect::get(&w, &"matchMedia".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(&w, &"(display-mode: standalone)".into()).ok())
+        .and_then(|m| js_sys::Reflect::get(&m, &"matches".into()).ok())
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    standalone || display_mode
+}
+
+/// The Apple WebKit browser the app runs in, in a tab (see `crate::browser`).
+fn apple_webkit_tab() -> Option<crate::browser::AppleWebKit> {
+    let navigator = web_sys::window()?.navigator();
+    let ua = navigator.user_agent().unwrap_or_default();
+    let vendor = js_sys::Reflect::get(&navigator, &"vendor".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default();
+    let kind = crate::browser::apple_webkit(&ua, &vendor, navigator.max_touch_points());
+    kind.filter(|_| !installed())
+}
+
+/// On Safari (and any browser on an iPhone or iPad), in a tab: says once that the browser may
+/// delete the app's data after 7 days without use, and how installing the app prevents it.
+/// Dismissed, it stays dismissed on this device.
+#[component]
+fn SafariNotice(device: Device) -> impl IntoView {
+    use crate::browser::AppleWebKit;
+    let shown = RwSignal::new(None::<AppleWebKit>);
+    // What was decided, for the end-to-end tests: "checking", "shown", "dismissing" (being
+    // remembered), "dismissed" or "none" (not such a browser, or installed).
+    let state = RwSignal::new("none");
+    if let Some(kind) = apple_webkit_tab() {
+        state.set("checking");
+        let store = device.store.get_value();
+        leptos::task::spawn_local(async move {
+            let dismissed = store.setting(SAFARI_NOTICE_SETTING).await.ok().flatten();
+            if dismissed.is_none() {
+                shown.set(Some(kind));
+                state.set("shown");
+            } else {
+                state.set("dismissed");
+            }
+        });
+    }
+    let dismiss = move |_| {
+        shown.set(None);
+        state.set("dismissing");
+        let store = device.store.get_value();
+        leptos::task::spawn_local(async move {
+            match store.set_setting(SAFARI_NOTICE_SETTING, "dismissed").await {
+                Ok(()) => state.set("dismissed"),
+                Err(e) => web_sys::console::warn_1(
+                    &format!("tequio: the notice will show again: {e}").into(),
+                ),
+            }
+        });
+    };
+    let notice = move || {
+        shown.get().map(|kind| {
+            view! {
+                <div class="notice" role="status" data-testid="safari-storage-notice">
+                    <p>{t("Safari may delete Tequio's data on this device after 7 days without using it: rooms that no other device has would be lost. Installing the app keeps it.")}</p>
+                    <p>{match kind {
+                        AppleWebKit::Ios => t("To install it, tap Share, then Add to Home Screen, and open Tequio from there."),
+                        AppleWebKit::MacSafari => t("To install it, choose File → Add to Dock in Safari, and open Tequio from the Dock."),
+                    }}</p>
+                    <button data-testid="safari-notice-dismiss" on:click=dismiss>{t("Got it")}</button>
+                </div>
+            }
+        })
+    };
+    view! {
+        <span hidden data-testid="safari-notice-state" data-state=move || state.get()></span>
+        {notice}
+    }
+}
+
 #[component]
 fn App(device: Device) -> impl IntoView {
     let route = RwSignal::new(current_route());
@@ -354,6 +446,7 @@ fn App(device: Device) -> impl IntoView {
                 {t("This browser did not promise to keep Tequio's data: it may clear it when space runs low. Installing the app usually fixes this; keep your room links safe.")}
             </p>
         })}
+        <SafariNotice device/>
         <main>
             {move || match page.get() {
                 Route::Start => view! { <start::StartPage device/> }.into_any(),

@@ -128,6 +128,8 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
             }
         });
     }
+    // Looked at once per page (see `net::webrtc_available`).
+    let direct = crate::net::webrtc_available();
     let settings_link = StoredValue::new(format!("#/room/{}/settings", room_id));
     let integrity_link = StoredValue::new(format!("#/room/{}/members", room_id));
     let pair_room = StoredValue::new(room_id.clone());
@@ -156,7 +158,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         {move || view_signal.get().map(|v| view! {
             <super::reminders::Reminders handle view=v device room_id=pair_room.get_value()/>
             <section class="room-head">
-                <h1 data-testid="room-name">{move || v.get().name.unwrap_or_else(|| "Waiting for the room…".into())}</h1>
+                <h1 data-testid="room-name">{move || v.get().name.unwrap_or_else(|| t("Waiting for the room…").into())}</h1>
                 {move || (v.get().tampered > 0).then(|| view! {
                     <p class="warning" role="status">
                         <a data-testid="tamper-warning" href=integrity_link.get_value()>
@@ -258,9 +260,21 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         </p>
                     }
                 })}
+                {move || (!direct).then(|| {
+                    let relays = v.get().mail.relays > 0;
+                    view! {
+                        <p class="notice" role="status" data-testid="no-webrtc" data-relays=relays.to_string()>
+                            {if relays {
+                                t("This browser cannot connect directly to other devices (it has no WebRTC, or it is switched off). Changes still travel through the relays' mailbox, just not live: what others write arrives once their device has sent it to a relay, and what you write reaches them the same way.")
+                            } else {
+                                t("This browser cannot connect directly to other devices (it has no WebRTC, or it is switched off), and no relays are set up: nothing written on other devices reaches this one, and nothing written here reaches them. Open the room in another browser, or add a Nostr relay in Settings.")
+                            }}
+                        </p>
+                    }
+                })}
                 {move || {
                     let v = v.get();
-                    (v.unreachable > 0 && v.peers == 0).then(|| view! {
+                    (direct && v.unreachable > 0 && v.peers == 0).then(|| view! {
                         <p class="notice" role="status" data-testid="cant-connect">
                             {t("Other devices of this room were found, but this device can't connect to them directly. A TURN server can relay the connection: ")}
                             <a href=settings_link.get_value()>{t("add one in Settings")}</a>
@@ -275,7 +289,8 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         <button on:click=copy>{move || if copied.get() { t("Copied") } else { t("Copy link") }}</button>
                         <p class="hint">{t("Or let them scan this code with their phone's camera:")}</p>
                         <super::form::Qr text=share_link() label="QR code of the room link" testid="share-qr"/>
-                        <super::pairing::Pairing handle room_id=pair_room.get_value() incoming/>
+                        // Pairing by hand makes a direct connection: not offered without one.
+                        {direct.then(|| view! { <super::pairing::Pairing handle room_id=pair_room.get_value() incoming/> })}
                     </div>
                 })}
             </section>
@@ -315,7 +330,12 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         }}}
                     }.into_any()
                 } else {
-                    view! { <p class="card" data-testid="waiting">{t("This room has not arrived yet. It will appear as soon as another member's device is online.")}</p> }.into_any()
+                    let text = match (direct, v.get().mail.relays > 0) {
+                        (true, _) => t("This room has not arrived yet. It will appear as soon as another member's device is online."),
+                        (false, true) => t("This room has not arrived yet. It will arrive through the relays' mailbox once a member's device has sent it there."),
+                        (false, false) => t("This room cannot arrive in this browser: it cannot connect to other devices, and no relays are set up."),
+                    };
+                    view! { <p class="card" data-testid="waiting">{text}</p> }.into_any()
                 }
             }
         })}

@@ -284,6 +284,12 @@ impl Net {
         }
     }
 
+    /// Hands the relays what the device wrote since it last did.
+    fn mail(&mut self, device: &mut Device, now: i64) {
+        let outs = device.mail(now);
+        self.deliver(device, outs, now);
+    }
+
     /// Connects the device to every relay (not one it dropped, until then).
     fn connect(&mut self, device: &mut Device, now: i64) {
         let all = urls(self.relays.len());
@@ -387,8 +393,7 @@ fn gets_the_room_page_by_page(inclusive: bool) {
     for i in 0..60 {
         let now = NOW + i * 1000;
         ana.post(&format!("post {i:02}"), now);
-        let outs = ana.mail(now);
-        net.deliver(&mut ana, outs, now);
+        net.mail(&mut ana, now);
         net.run(&mut ana, now, 1);
     }
     assert_eq!(ana.postman.ledger().waiting(), 0, "every event stored");
@@ -413,8 +418,7 @@ fn a_relay_that_says_slow_down_is_left_alone_for_a_while_and_gets_everything() {
     net.connect(&mut ana, NOW);
     for i in 0..12 {
         ana.post(&format!("post {i}"), NOW);
-        let outs = ana.mail(NOW);
-        net.deliver(&mut ana, outs, NOW);
+        net.mail(&mut ana, NOW);
     }
     net.settle(&mut ana, NOW);
     let status = ana.postman.status(NOW);
@@ -448,8 +452,7 @@ fn nothing_claims_delivery_a_relay_did_not_confirm() {
     let mut ana = Device::new(0, room, &secret, 2, &BTreeMap::new(), NOW);
     net.connect(&mut ana, NOW);
     ana.post("hello", NOW);
-    let outs = ana.mail(NOW);
-    net.deliver(&mut ana, outs, NOW);
+    net.mail(&mut ana, NOW);
     net.run(&mut ana, NOW, 90);
     assert_eq!(ana.postman.ledger().reached(), Some(0));
     assert!(ana.postman.ledger().waiting() > 0);
@@ -469,8 +472,7 @@ fn a_relay_that_lost_everything_is_given_it_again_by_the_next_device_online() {
     for i in 0..5 {
         ana.post(&format!("post {i}"), NOW);
     }
-    let outs = ana.mail(NOW);
-    net.deliver(&mut ana, outs, NOW);
+    net.mail(&mut ana, NOW);
     net.settle(&mut ana, NOW);
     net.disconnect(&mut ana);
     let held: Vec<Value> = net.relays[0].events.clone();
@@ -511,8 +513,7 @@ fn a_relay_that_sends_garbage_is_dropped_and_the_room_still_arrives() {
     let mut ana = Device::new(0, room, &secret, 3, &BTreeMap::new(), NOW);
     net.connect(&mut ana, NOW);
     ana.post("real", NOW);
-    let outs = ana.mail(NOW);
-    net.deliver(&mut ana, outs, NOW);
+    net.mail(&mut ana, NOW);
     net.settle(&mut ana, NOW);
     net.disconnect(&mut ana);
     // Relay 1 also holds events under the room's topic sealed with another key, well formed
@@ -556,8 +557,7 @@ fn a_weekly_snapshot_lets_a_new_device_start_when_older_batches_are_gone() {
     for i in 0..3 {
         ana.post(&format!("old {i}"), NOW);
     }
-    let outs = ana.mail(NOW);
-    net.deliver(&mut ana, outs, NOW);
+    net.mail(&mut ana, NOW);
     net.settle(&mut ana, NOW);
     assert!(ana.postman.snapshot_due(NOW));
     let batches = net.relays[0].events.len();
@@ -602,8 +602,7 @@ fn devices_never_online_together_converge_and_cursors_resume_where_they_left_off
             net.connect(&mut device, now);
             if device.replica.room().is_ready() {
                 device.post(&format!("round {round} device {d}"), now);
-                let outs = device.mail(now);
-                net.deliver(&mut device, outs, now);
+                net.mail(&mut device, now);
             }
             net.run(&mut device, now, 120);
             assert_eq!(device.postman.ledger().waiting(), 0);
@@ -647,8 +646,7 @@ fn what_was_written_offline_is_mailed_at_the_next_opening() {
     let mut net = Net::new(vec![Relay::default()]);
     let mut ana = Device::new(0, created(), &secret, 1, &BTreeMap::new(), NOW);
     net.connect(&mut ana, NOW);
-    let outs = ana.mail(NOW);
-    net.deliver(&mut ana, outs, NOW);
+    net.mail(&mut ana, NOW);
     net.settle(&mut ana, NOW);
     net.disconnect(&mut ana);
     let mut ana_doc = reopened(ana.replica.room_mut());
@@ -662,8 +660,7 @@ fn what_was_written_offline_is_mailed_at_the_next_opening() {
     ben.replica.resume_mail(&kept.heads, &kept.actors);
     kept.actors.push(ben.replica.mail_mark().1);
     ben.post("written offline", NOW + 2_000);
-    let outs = ben.mail(NOW + 2_000);
-    net.deliver(&mut ben, outs, NOW + 2_000);
+    net.mail(&mut ben, NOW + 2_000);
     assert_eq!(ben.postman.ledger().reached(), Some(0));
     let ben_doc = reopened(ben.replica.room_mut());
 
@@ -672,8 +669,7 @@ fn what_was_written_offline_is_mailed_at_the_next_opening() {
     let mut ben = Device::new(1, ben_doc, &secret, 1, &BTreeMap::new(), later);
     ben.replica.resume_mail(&kept.heads, &kept.actors);
     net.connect(&mut ben, later);
-    let outs = ben.mail(later);
-    net.deliver(&mut ben, outs, later);
+    net.mail(&mut ben, later);
     net.settle(&mut ben, later);
     assert_eq!(ben.postman.ledger().waiting(), 0);
     assert_eq!(ben.postman.ledger().reached(), Some(1));
@@ -714,62 +710,24 @@ fn what_was_written_offline_is_mailed_at_the_next_opening() {
 #[test]
 fn a_relay_that_floods_is_dropped() {
     let secret = RoomSecret::generate();
-    let topic = mailbox::publishing(&secret, NOW);
-    let key = tequio::sync::nostr::NostrKey::generate();
     // One event, sent again and again (a flood need not be new to flood).
-    let event = {
-        let plain = Plain {
-            kind: mailbox::Kind::Changes,
-            id: [0; 16],
-            part: 0,
-            parts: 1,
-            payload: vec![1],
-        };
-        let (_, msg) = key.stored_event(
-            &topic,
-            &plain.seal(&secret.room_key()),
-            (NOW / 1000) as u64,
-            None,
-        );
-        let ev: Value = serde_json::from_str(&msg).unwrap();
-        ev[1].clone()
-    };
-    let message = json!(["EVENT", "mail1", event]).to_string();
-    let relay = "ws://relay0".to_owned();
-    // More stored events than the request asked for.
-    let mut postman = Postman::new(
-        secret.clone(),
-        std::slice::from_ref(&relay),
-        &BTreeMap::new(),
-        NOW,
-    );
-    let asked = postman.connected(&relay, NOW);
-    let Out::Send { text, .. } = &asked[0] else {
-        panic!("a request")
-    };
-    let req: Value = serde_json::from_str(text).unwrap();
-    let sub = req[1].as_str().unwrap().to_owned();
+    let (mut postman, sub) = lone_postman(&secret);
+    let message = json!(["EVENT", sub, forged(&secret, 1, (NOW / 1000) as u64)]).to_string();
     let mut dropped = false;
     for _ in 0..PAGE + GARBAGE_LIMIT {
-        let got = postman.received(&relay, &message, NOW);
+        let got = postman.received(LONE_RELAY, &message, NOW);
         dropped |= got.out.iter().any(|o| matches!(o, Out::Drop { .. }));
     }
     assert!(dropped, "more than asked for");
     // A stream of new events on the open request, past what any room writes in a minute
     // (each its own content: copies of one are not new).
-    let mut postman = Postman::new(
-        secret.clone(),
-        std::slice::from_ref(&relay),
-        &BTreeMap::new(),
-        NOW,
-    );
-    postman.connected(&relay, NOW);
-    postman.received(&relay, &json!(["EOSE", sub]).to_string(), NOW);
+    let (mut postman, sub) = lone_postman(&secret);
+    postman.received(LONE_RELAY, &json!(["EOSE", sub]).to_string(), NOW);
     let mut dropped_at = None;
     for i in 0..LIVE_PER_MINUTE + GARBAGE_LIMIT {
         let live = forged(&secret, i as u64, (NOW / 1000) as u64);
         let got = postman.received(
-            &relay,
+            LONE_RELAY,
             &json!(["EVENT", sub, live]).to_string(),
             NOW + i as i64,
         );
@@ -781,10 +739,30 @@ fn a_relay_that_floods_is_dropped() {
     assert!(postman.status(NOW + 1_000)[0].dropped_until.is_some());
 }
 
+const LONE_RELAY: &str = "ws://relay0";
+
+/// A postman with one relay, connected at `NOW`, and the subscription of its first request.
+fn lone_postman(secret: &RoomSecret) -> (Postman, String) {
+    let mut postman = Postman::new(
+        secret.clone(),
+        &[LONE_RELAY.to_owned()],
+        &BTreeMap::new(),
+        NOW,
+    );
+    let asked = postman.connected(LONE_RELAY, NOW);
+    let Some(Out::Send { text, .. }) = asked.first() else {
+        panic!("a request")
+    };
+    let sub = serde_json::from_str::<Value>(text).unwrap()[1]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (postman, sub)
+}
+
 /// An event of the room's mailbox with payload `n`, as a relay may make one: its id is right,
 /// its signature is not checked by readers (relays check it), its content opens.
 fn forged(secret: &RoomSecret, n: u64, created_at: u64) -> Value {
-    use sha2::{Digest, Sha256};
     let topic = mailbox::publishing(secret, NOW);
     let plain = Plain {
         kind: mailbox::Kind::Changes,
@@ -793,17 +771,14 @@ fn forged(secret: &RoomSecret, n: u64, created_at: u64) -> Value {
         parts: 1,
         payload: n.to_be_bytes().to_vec(),
     };
-    let content = plain.seal(&secret.room_key());
-    let pubkey = "ab".repeat(32);
-    let tags = json!([["t", topic.name]]);
-    let id = Sha256::digest(
-        json!([0, pubkey, created_at, topic.kind, tags, content])
-            .to_string()
-            .as_bytes(),
-    );
-    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    json!({"id": id, "pubkey": pubkey, "created_at": created_at, "kind": topic.kind,
-           "tags": tags, "content": content, "sig": "00".repeat(64)})
+    forged_with(&json!({
+        "pubkey": "ab".repeat(32),
+        "created_at": created_at,
+        "kind": topic.kind,
+        "tags": [["t", topic.name]],
+        "content": plain.seal(&secret.room_key()),
+        "sig": "00".repeat(64),
+    }))
 }
 
 /// A relay that re-signs what it holds under new ids (or replays one content for ever) makes
@@ -811,23 +786,13 @@ fn forged(secret: &RoomSecret, n: u64, created_at: u64) -> Value {
 #[test]
 fn copies_of_one_content_under_new_ids_are_not_new() {
     let secret = RoomSecret::generate();
-    let relay = "ws://relay0".to_owned();
-    let mut postman = Postman::new(
-        secret.clone(),
-        std::slice::from_ref(&relay),
-        &BTreeMap::new(),
+    let (mut postman, sub) = lone_postman(&secret);
+    let original = forged(&secret, 7, (NOW / 1000) as u64);
+    let got = postman.received(
+        LONE_RELAY,
+        &json!(["EVENT", sub, original]).to_string(),
         NOW,
     );
-    let asked = postman.connected(&relay, NOW);
-    let Out::Send { text, .. } = &asked[0] else {
-        panic!("a request")
-    };
-    let sub = serde_json::from_str::<Value>(text).unwrap()[1]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let original = forged(&secret, 7, (NOW / 1000) as u64);
-    let got = postman.received(&relay, &json!(["EVENT", sub, original]).to_string(), NOW);
     assert_eq!(got.payloads.len(), 1);
     // The same content under other ids (another time, so another id).
     let mut payloads = 0;
@@ -836,13 +801,13 @@ fn copies_of_one_content_under_new_ids_are_not_new() {
         copy["created_at"] = json!((NOW / 1000) as u64 - i);
         let copy = forged_with(&copy);
         payloads += postman
-            .received(&relay, &json!(["EVENT", sub, copy]).to_string(), NOW)
+            .received(LONE_RELAY, &json!(["EVENT", sub, copy]).to_string(), NOW)
             .payloads
             .len();
     }
     assert_eq!(payloads, 0, "a copy is read once");
     // Its answer ends: nothing new came but the first, so one page back and no more.
-    let got = postman.received(&relay, &json!(["EOSE", sub]).to_string(), NOW);
+    let got = postman.received(LONE_RELAY, &json!(["EOSE", sub]).to_string(), NOW);
     let pages = got
         .out
         .iter()
@@ -851,7 +816,7 @@ fn copies_of_one_content_under_new_ids_are_not_new() {
     assert_eq!(pages, 1);
 }
 
-/// `event` with its id made right again after a field changed.
+/// `event` with the id its fields give it (NIP-01), as after a field changed.
 fn forged_with(event: &Value) -> Value {
     use sha2::{Digest, Sha256};
     let id = Sha256::digest(
@@ -934,8 +899,7 @@ fn an_interrupted_catch_up_is_taken_up_again_from_before_it() {
     for i in 0..60 {
         let now = NOW + i * 30_000;
         ana.post(&format!("post {i:02}"), now);
-        let outs = ana.mail(now);
-        net.deliver(&mut ana, outs, now);
+        net.mail(&mut ana, now);
         net.run(&mut ana, now, 1);
     }
     net.disconnect(&mut ana);

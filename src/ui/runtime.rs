@@ -398,10 +398,13 @@ impl RoomHandle {
             rt.record.mail_actors = vec![rt.replica.mail_mark().1];
             keep = true;
         }
-        let marks = mailbox.marks();
-        if rt.ticks.is_multiple_of(10) && marks != rt.record.relays {
-            rt.record.relays = marks;
-            keep = true;
+        // What was last heard from each relay is kept now and then, not each second.
+        if rt.ticks.is_multiple_of(10) {
+            let marks = mailbox.marks();
+            if marks != rt.record.relays {
+                rt.record.relays = marks;
+                keep = true;
+            }
         }
         let (reached, waiting) = mailbox.delivery();
         let mail = MailView {

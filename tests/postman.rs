@@ -932,3 +932,19 @@ fn an_interrupted_catch_up_is_taken_up_again_from_before_it() {
     net.connect(&mut ben, later + 60_000);
     assert_eq!(ben.posts().len(), 60);
 }
+
+/// Events of another week or key (the room moved on to a new key while a page was under way)
+/// are not the relay's fault: however many come, it is not dropped, and none is read.
+#[test]
+fn events_of_a_mailbox_no_longer_read_hold_nothing_against_the_relay() {
+    let secret = RoomSecret::generate();
+    let (mut postman, sub) = lone_postman(&secret);
+    let former = RoomSecret::generate();
+    for i in 0..(GARBAGE_LIMIT * 3) as u64 {
+        let event = forged(&former, i, (NOW / 1000) as u64);
+        let got = postman.received(LONE_RELAY, &json!(["EVENT", sub, event]).to_string(), NOW);
+        assert!(got.payloads.is_empty());
+        assert!(!got.out.iter().any(|o| matches!(o, Out::Drop { .. })));
+    }
+    assert!(postman.status(NOW)[0].dropped_until.is_none());
+}

@@ -1,7 +1,7 @@
 //! Lending circles (who receives which round, who has paid, paying one's share; opening one) and
 //! the time bank (accounts in hours, transfers). Shown in the common pot section.
 
-use super::form::{derived, error_for, field_error, name_of, names_of, run, when, Handle};
+use super::form::{day, derived, error_for, field_error, name_of, names_of, run, when, Handle};
 use super::now_ms;
 use super::reminders::{circle_event, AddToCalendar};
 use super::runtime::RoomView;
@@ -55,7 +55,7 @@ fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> im
                                 data-complete=complete.to_string() aria-current=(round == current).then_some("step")>
                                 <td>{round + 1}</td>
                                 <td>{name_of(&members, &r.receiver)}" · "{super::money(r.total, &c.unit)}</td>
-                                <td>{when(r.due_at)}</td>
+                                <td>{day(r.due_at)}</td>
                                 <td data-testid="paid">{names_of(&members, &r.paid)}</td>
                                 <td data-testid="owing">{names_of(&members, &r.owing)}</td>
                                 <td>{mine.then(|| view! { <button data-testid="pay-round" on:click=move |_| pay(round)>{t("Pay my share")}</button> })}</td>

@@ -128,12 +128,39 @@ pub fn names_of(members: &[crate::domain::Member], keys: &[String]) -> String {
         .join(", ")
 }
 
-/// A time as the browser's locale writes it.
-pub fn when(ms: i64) -> String {
+/// The locale dates are written in: the browser's own when it speaks the app's language (so an
+/// English reader in Britain gets day/month), else the app's language itself.
+pub fn locale() -> String {
+    let lang = super::lang();
+    let browser = web_sys::window()
+        .and_then(|w| w.navigator().language())
+        .unwrap_or_default();
+    if crate::i18n::Lang::from_tag(&browser) == lang && !browser.is_empty() {
+        browser
+    } else {
+        lang.tag().to_owned()
+    }
+}
+
+fn written(ms: i64, options: &[(&str, &str)]) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+    let opts = js_sys::Object::new();
+    for (k, v) in options {
+        let _ = js_sys::Reflect::set(&opts, &(*k).into(), &(*v).into());
+    }
+    date.to_locale_string(&locale(), &opts)
         .as_string()
         .unwrap_or_default()
+}
+
+/// A date and time as the app's language writes it ("1 Dec 2026, 14:05"; "1 dic 2026, 14:05").
+pub fn when(ms: i64) -> String {
+    written(ms, &[("dateStyle", "medium"), ("timeStyle", "short")])
+}
+
+/// A date alone, as the app's language writes it.
+pub fn day(ms: i64) -> String {
+    written(ms, &[("dateStyle", "medium")])
 }
 
 /// Where the app is served (origin and path, without the `#` route): links shared out of the

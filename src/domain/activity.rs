@@ -122,8 +122,20 @@ impl RoomDoc {
             phrase("{} newcomers are waiting for vouches"),
             "members",
         );
-        let (closing, unanswered): (Vec<_>, Vec<_>) = self
-            .decisions(now_ms)
+        let decisions = self.decisions(now_ms);
+        // As soon as a decision a member proposed closes, its outcome is theirs to record.
+        need(
+            decisions
+                .iter()
+                .filter(|d| d.author == me && d.outcome != super::Outcome::Open)
+                .filter(|d| d.statement.is_none())
+                .map(|d| keyed("outcome", &d.id))
+                .collect(),
+            phrase("A decision you proposed has closed: record its outcome"),
+            phrase("{} decisions you proposed have closed: record their outcomes"),
+            "decisions",
+        );
+        let (closing, unanswered): (Vec<_>, Vec<_>) = decisions
             .into_iter()
             .filter(|d| d.outcome == super::Outcome::Open)
             .filter(|d| !self.has_stance(&d.id, me))
@@ -299,6 +311,17 @@ impl RoomDoc {
         for d in self.decisions(now_ms) {
             let what = phrase("proposed: {}");
             push(d.proposed_at, Some(&d.author), what, vec![d.title.clone()]);
+            match d.closed_early {
+                Some(super::ClosedEarly::ByProposer) => {
+                    let what = phrase("closed {} early");
+                    push(d.closes_at, Some(&d.author), what, vec![d.title.clone()]);
+                }
+                Some(super::ClosedEarly::AllAnswered) => {
+                    let what = phrase("{} closed: everyone had answered");
+                    push(d.closes_at, None, what, vec![d.title.clone()]);
+                }
+                None => {}
+            }
             if let Some(st) = &d.statement {
                 let what = if d.enacted {
                     phrase("recorded the outcome of {} (enacted)")
@@ -527,6 +550,38 @@ mod tests {
         room.take_stance(&m[1], &d, Stance::Agree, "", soon)
             .unwrap();
         assert!(keys(&room, &bo, soon).is_empty());
+    }
+
+    #[test]
+    fn a_closed_decision_asks_its_proposer_alone_to_record_the_outcome_until_recorded() {
+        let (mut room, m) = community(3);
+        let proposal = NewProposal {
+            title: "Paint".into(),
+            method: crate::domain::Method::Consent,
+            options: vec![],
+            closes_at: 3 * DAY,
+            quorum_percent: 50,
+            amendment: None,
+        };
+        let d = room.propose(&m[0], proposal, 10).unwrap();
+        let (ana, bo) = (m[0].public(), m[1].public());
+        room.take_stance(&m[1], &d, Stance::Agree, "", 20).unwrap();
+        assert!(!keys(&room, &ana, DAY).contains(&format!("outcome:{d}")));
+        // Ana closes it early: recording its outcome waits for her, and for nobody else.
+        room.close_decision(&m[0], &d, DAY).unwrap();
+        assert_eq!(
+            texts(&room, &ana, DAY + 1),
+            ["A decision you proposed has closed: record its outcome"]
+        );
+        assert_eq!(keys(&room, &ana, DAY + 1), [format!("outcome:{d}")]);
+        assert!(!keys(&room, &bo, DAY + 1).contains(&format!("outcome:{d}")));
+        assert!(room
+            .activity(DAY + 1)
+            .iter()
+            .any(|i| i.text() == "closed Paint early" && i.author.as_deref() == Some(&*ana)));
+        room.record_outcome(&m[0], &d, "We paint", None, DAY + 2)
+            .unwrap();
+        assert!(keys(&room, &ana, DAY + 3).is_empty());
     }
 
     #[test]

@@ -445,9 +445,10 @@ mod tests {
             .unwrap();
         room.take_stance(&bo, &blocked, Stance::Block, "keep copyleft", 21)
             .unwrap();
-        // No outcome can be recorded while a decision is open.
+        // No outcome can be recorded while a decision is open: though both have answered, a
+        // change stays open the charter's minimum time.
         assert!(matches!(
-            room.record_outcome(&ana, &sooner, "Food it is", None, OPEN + 199),
+            room.record_outcome(&ana, &sooner, "Food it is", None, OPEN + 5),
             Err(DomainError::Invalid {
                 field: "outcome",
                 ..

@@ -209,6 +209,21 @@ pub struct DecisionView {
     /// The members the tally counts among who have not answered (no stance that counts), by
     /// key.
     pub not_answered: Vec<String>,
+    /// Why the decision closed before the time it was proposed with, if it did (`closes_at` is
+    /// then when it closed).
+    pub closed_early: Option<ClosedEarly>,
+    /// From when its proposer may close it: when it was proposed, or for a decision that
+    /// carries a change, the charter's minimum open time after it opened.
+    pub earliest_close: i64,
+}
+
+/// How a decision came to close before its closing time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedEarly {
+    /// Its proposer closed it (a signed closure).
+    ByProposer,
+    /// Every member it counts among had answered.
+    AllAnswered,
 }
 
 /// A stance that counts, as the decision lists it for everyone: who, what, why and when.
@@ -238,6 +253,15 @@ signed_entry! {
         statement: String,
         /// When to look at the decision again (0: no review planned).
         review: i64,
+        at: i64,
+    }
+}
+
+signed_entry! {
+    /// Its proposer closing a decision early (`closure:<decision>:<id>`): only the stances
+    /// written before it (in the change graph) count.
+    pub(crate) struct ClosureEntry = "closure" {
+        decision: String,
         at: i64,
     }
 }
@@ -479,6 +503,42 @@ impl RoomDoc {
         Ok(())
     }
 
+    /// Closes a decision now, before its closing time: only its proposer can, and a decision
+    /// that carries a change only once it has been open the charter's minimum time.
+    pub fn close_decision(
+        &mut self,
+        me: &Identity,
+        decision: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.writable_posts()?;
+        self.require_admitted(me)?;
+        let d = self
+            .decision(decision, now_ms)
+            .ok_or_else(|| DomainError::NoSuchEntry(decision.to_owned()))?;
+        if d.author != me.public() {
+            return Err(DomainError::Invalid {
+                field: "decision",
+                problem: "can be closed early only by the member who proposed it".into(),
+            });
+        }
+        if d.outcome != Outcome::Open {
+            return Err(DomainError::DecisionClosed);
+        }
+        if now_ms < d.earliest_close {
+            return Err(DomainError::Invalid {
+                field: "decision",
+                problem: "cannot close before the charter's minimum open time for a change".into(),
+            });
+        }
+        let entry = ClosureEntry {
+            decision: decision.to_owned(),
+            at: now_ms,
+        };
+        self.add_entry(me, &format!("closure:{decision}:"), &entry)?;
+        Ok(())
+    }
+
     /// Every decision with its tally and outcome as of `now_ms`: counted with the members
     /// admitted now, under the charter in force at `now_ms` (what recording an outcome now would
     /// be replayed with); a decision whose outcome was recorded, as it was when recorded.
@@ -704,9 +764,18 @@ impl RoomDoc {
             .filter(|a| a.key == "remove")
             .map(|a| a.value.as_str());
         let eligible = |who: &str| admitted.contains(who) && subject != Some(who);
-        // The latest verified stance of each eligible member between the proposal and its
-        // close, by (time, id).
-        let mut latest: BTreeMap<&str, (i64, &str, Stance, &str)> = BTreeMap::new();
+        let floors = p.amendment.is_some().then(|| Floors {
+            quorum_percent: charter.quorum_percent,
+            min_open_ms: charter.min_open_ms(),
+            opened_at: self.opened_at(f, at, admitted),
+        });
+        let earliest_close = floors.map_or(at, |f| f.opened_at.saturating_add(f.min_open_ms));
+        let closure = self.closure_of(id, f, (author, earliest_close, p.closes_at), cut);
+        // Every stance that may count, by member: verified, by a member it counts, written
+        // after the proposal (and before its proposer's closure, if any), dated between the
+        // proposal and its close; each member's in (time, id) order.
+        type Candidate<'r> = (i64, &'r str, Stance, &'r str, &'r str, &'r Raw);
+        let mut by_member: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
         let stances: Box<dyn Iterator<Item = (&str, &Raw)>> = match cut {
             // A recorded outcome re-checks the stances its recorder had.
             Some(outcome) => Box::new(self.entries_before(&stance_prefix(id), outcome)),
@@ -737,37 +806,70 @@ impl RoomDoc {
             else {
                 continue;
             };
-            // A stance counts only if its author had the proposal, and (for a recorded
-            // outcome) only if the outcome's recorder had the stance.
-            if !self.index.precedes(f, s) || cut.is_some_and(|o| !self.index.precedes(s, o)) {
-                continue;
-            }
-            if latest
-                .get(author)
-                .is_some_and(|(t, i, _, _)| (stance_at, stance_id) < (*t, *i))
+            // A stance counts only if its author had the proposal, (for a recorded outcome)
+            // only if the outcome's recorder had the stance, and (once its proposer closed
+            // it) only if it was written before the closure.
+            if !self.index.precedes(f, s)
+                || cut.is_some_and(|o| !self.index.precedes(s, o))
+                || closure.is_some_and(|(_, c)| !self.index.precedes(s, c))
             {
                 continue;
             }
-            if StanceEntry::new(decision, value, reason, stance_at).signed(
-                self.room_id(),
-                stance_id,
-                s,
-            ) {
-                latest.insert(author, (stance_at, stance_id, stance, reason));
-            }
+            by_member
+                .entry(author)
+                .or_default()
+                .push((stance_at, stance_id, stance, reason, value, s));
         }
-        let stances: Vec<&Stance> = latest.values().map(|(_, _, s, _)| s).collect();
+        for list in by_member.values_mut() {
+            list.sort_by_key(|c| (c.0, c.1));
+        }
+        // Signatures are checked only of the stances read (a member's first and latest).
+        let holds =
+            |c: &&Candidate| StanceEntry::new(id, c.4, c.3, c.0).signed(self.room_id(), c.1, c.5);
+        let firsts: BTreeMap<&str, i64> = by_member
+            .iter()
+            .filter_map(|(who, list)| Some((*who, list.iter().find(holds)?.0)))
+            .collect();
+        // Once every member it counts among has answered, the decision closes by itself: no
+        // answer is left to change its result. It closes at the latest of their first answers
+        // (for a change, no sooner than the charter's minimum open time); a stance dated after
+        // that comes after the close.
+        let answered_all = admitted.iter().any(|who| eligible(who))
+            && admitted
+                .iter()
+                .filter(|who| eligible(who))
+                .all(|who| firsts.contains_key(who.as_str()));
+        let all_answered_at = answered_all
+            .then(|| firsts.values().copied().max())
+            .flatten()
+            .map(|t| t.max(earliest_close))
+            .filter(|t| *t < p.closes_at);
+        let (mut closes_at, mut closed_early) = (p.closes_at, None);
+        if let Some((t, _)) = closure {
+            (closes_at, closed_early) = (t, Some(ClosedEarly::ByProposer));
+        }
+        if let Some(t) = all_answered_at.filter(|t| *t < closes_at) {
+            (closes_at, closed_early) = (t, Some(ClosedEarly::AllAnswered));
+        }
+        // Each member's latest stance (dated no later than an all-answered close).
+        let latest: BTreeMap<&str, &Candidate> = by_member
+            .iter()
+            .filter_map(|(who, list)| {
+                let last = list
+                    .iter()
+                    .rev()
+                    .filter(|c| all_answered_at.is_none_or(|t| c.0 <= t))
+                    .find(holds)?;
+                Some((*who, last))
+            })
+            .collect();
+        let stances: Vec<&Stance> = latest.values().map(|c| &c.2).collect();
         let members = admitted.len() - usize::from(subject.is_some_and(|s| admitted.contains(s)));
-        let floors = p.amendment.is_some().then(|| Floors {
-            quorum_percent: charter.quorum_percent,
-            min_open_ms: charter.min_open_ms(),
-            opened_at: self.opened_at(f, at, admitted),
-        });
         // What the tally counted, listed for everyone; and who it counts among but has not
         // answered.
         let mut shown: Vec<(i64, &str, ShownStance)> = latest
             .iter()
-            .map(|(member, (at, stance_id, stance, reason))| {
+            .map(|(member, (at, stance_id, stance, reason, _, _))| {
                 let s = ShownStance {
                     member: (*member).to_owned(),
                     stance: stance.clone(),
@@ -784,6 +886,7 @@ impl RoomDoc {
             .filter(|who| eligible(who) && !latest.contains_key(who.as_str()))
             .cloned()
             .collect();
+        let p = NewProposal { closes_at, ..p };
         let mut view = tally(
             id.to_owned(),
             (author.to_owned(), at),
@@ -792,9 +895,50 @@ impl RoomDoc {
             (members, floors),
             now_ms,
         );
+        view.closed_early = closed_early.filter(|_| view.outcome != Outcome::Open);
+        view.earliest_close = earliest_close;
         view.stances = stances_shown;
         view.not_answered = not_answered;
         Some(view)
+    }
+}
+
+impl RoomDoc {
+    /// The closure of decision `id` (proposal `f`) that counts, as (when, entry): signed by
+    /// the proposer `author`, written after the proposal (and, with `cut`, before it), dated
+    /// from `earliest` (the charter's minimum for a change) to before `closes_at`; of several,
+    /// the earliest by (time, id).
+    fn closure_of<'r>(
+        &'r self,
+        id: &str,
+        f: &Raw,
+        (author, earliest, closes_at): (&str, i64, i64),
+        cut: Option<&Raw>,
+    ) -> Option<(i64, &'r Raw)> {
+        let mut found: Vec<(i64, &str, &Raw)> = self
+            .every(&format!("closure:{id}:"))
+            .filter_map(|(cid, c)| {
+                let at = int(c, "at")?;
+                (text(c, "author") == Some(author)
+                    && text(c, "decision") == Some(id)
+                    && (earliest..closes_at).contains(&at))
+                .then_some((at, cid, c))
+            })
+            .filter(|(_, _, c)| {
+                self.index.precedes(f, c) && cut.is_none_or(|o| self.index.precedes(c, o))
+            })
+            .collect();
+        found.sort_by_key(|(at, cid, _)| (*at, *cid));
+        found
+            .into_iter()
+            .find(|(at, cid, c)| {
+                ClosureEntry {
+                    decision: id.to_owned(),
+                    at: *at,
+                }
+                .signed(self.room_id(), cid, c)
+            })
+            .map(|(at, _, c)| (at, c))
     }
 }
 
@@ -993,6 +1137,8 @@ fn tally(
         enacted: false,
         stances: Vec::new(),
         not_answered: Vec::new(),
+        closed_early: None,
+        earliest_close: proposed_at,
     }
 }
 
@@ -1332,6 +1478,166 @@ mod tests {
             quorum_percent,
             amendment: Some(Amendment::new(key, value)),
         }
+    }
+
+    /// A closure written directly, with any claimed time.
+    fn raw_closure(r: &mut RoomDoc, by: &Identity, decision: &str, at: i64) {
+        let entry = ClosureEntry {
+            decision: decision.to_owned(),
+            at,
+        };
+        r.add_entry(by, &format!("closure:{decision}:"), &entry)
+            .unwrap();
+    }
+
+    #[test]
+    fn its_proposer_closes_a_decision_early_and_what_comes_after_counts_for_nothing() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], proposal(Method::Consent, &[]), 100)
+            .unwrap();
+        r.take_stance(&m[1], &d, Stance::Agree, "", 101).unwrap();
+        r.take_stance(&m[2], &d, Stance::Agree, "", 102).unwrap();
+        // Only the proposer may close it.
+        assert!(matches!(
+            r.close_decision(&m[1], &d, 150),
+            Err(DomainError::Invalid {
+                field: "decision",
+                ..
+            })
+        ));
+        // A modified client's closure signed by another member does nothing either.
+        raw_closure(&mut r, &m[1], &d, 150);
+        assert_eq!(r.decision(&d, 300).unwrap().outcome, Outcome::Open);
+        r.close_decision(&m[0], &d, 200).unwrap();
+        let v = r.decision(&d, 200).unwrap();
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+        assert_eq!(
+            (v.closes_at, v.closed_early),
+            (200, Some(ClosedEarly::ByProposer))
+        );
+        // Before its closure's time it still shows open (a closure dated ahead closes nothing
+        // sooner).
+        assert_eq!(r.decision(&d, 199).unwrap().outcome, Outcome::Open);
+        assert!(matches!(
+            r.take_stance(&m[3], &d, Stance::Block, "", 201),
+            Err(DomainError::DecisionClosed)
+        ));
+        assert!(matches!(
+            r.close_decision(&m[0], &d, 201),
+            Err(DomainError::DecisionClosed)
+        ));
+        // A block written after the closure, dated before it, does not count.
+        raw_stance(&mut r, &m[3], &d, &Stance::Block, 150);
+        let v = r.decision(&d, 300).unwrap();
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+        assert_eq!(v.participants, 2);
+        assert_eq!(v.not_answered, keys(&[&m[0], &m[3]]));
+    }
+
+    #[test]
+    fn of_two_closures_the_earlier_counts_and_one_before_the_proposal_none() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], proposal(Method::Consent, &[]), 100)
+            .unwrap();
+        raw_closure(&mut r, &m[0], &d, 50);
+        assert_eq!(r.decision(&d, 300).unwrap().outcome, Outcome::Open);
+        raw_closure(&mut r, &m[0], &d, 400);
+        raw_closure(&mut r, &m[0], &d, 300);
+        let v = r.decision(&d, 500).unwrap();
+        assert_eq!(
+            (v.closes_at, v.outcome),
+            (300, Outcome::NoQuorum),
+            "closed at the earlier"
+        );
+    }
+
+    #[test]
+    fn a_change_cannot_be_closed_before_the_charter_s_minimum_open_time() {
+        let (mut r, m) = room(4);
+        let d = r
+            .propose(&m[0], change("purpose", "Tools", 50, 10 + 2 * LONG), 10)
+            .unwrap();
+        for who in &m[..3] {
+            r.take_stance(who, &d, Stance::Agree, "", 20).unwrap();
+        }
+        let min = r.decision(&d, 30).unwrap().earliest_close;
+        assert_eq!(min, 10 + r.charter(30).min_open_ms());
+        assert!(matches!(
+            r.close_decision(&m[0], &d, min - 1),
+            Err(DomainError::Invalid {
+                field: "decision",
+                ..
+            })
+        ));
+        // A closure dated before the minimum, written by a modified client, is ignored.
+        raw_closure(&mut r, &m[0], &d, min - 1);
+        assert_eq!(r.decision(&d, min).unwrap().outcome, Outcome::Open);
+        r.close_decision(&m[0], &d, min).unwrap();
+        let v = r.decision(&d, min).unwrap();
+        assert_eq!(v.outcome, Outcome::Passed { winner: None });
+        // Recording its outcome enacts it.
+        r.record_outcome(&m[1], &d, "Tools", None, min + 1).unwrap();
+        assert!(r.decision(&d, min + 2).unwrap().enacted);
+        assert_eq!(r.charter(min + 2).purpose, "Tools");
+    }
+
+    #[test]
+    fn a_decision_closes_by_itself_once_every_member_has_answered() {
+        let (mut r, m) = room(3);
+        let d = r
+            .propose(&m[0], proposal(Method::Majority, &["Red", "Blue"]), 100)
+            .unwrap();
+        r.take_stance(&m[0], &d, Stance::Choose(0), "", 110)
+            .unwrap();
+        r.take_stance(&m[1], &d, Stance::Choose(1), "", 120)
+            .unwrap();
+        // Changing one's mind while others have not answered counts.
+        r.take_stance(&m[0], &d, Stance::Choose(1), "", 130)
+            .unwrap();
+        assert_eq!(r.decision(&d, 500).unwrap().outcome, Outcome::Open);
+        r.take_stance(&m[2], &d, Stance::Choose(0), "", 140)
+            .unwrap();
+        let v = r.decision(&d, 140).unwrap();
+        assert_eq!(v.outcome, Outcome::Passed { winner: Some(1) });
+        assert_eq!(
+            (v.closes_at, v.closed_early),
+            (140, Some(ClosedEarly::AllAnswered))
+        );
+        assert!(matches!(
+            r.take_stance(&m[0], &d, Stance::Choose(0), "", 150),
+            Err(DomainError::DecisionClosed)
+        ));
+        // A change of mind dated after everyone had answered does not count.
+        raw_stance(&mut r, &m[0], &d, &Stance::Choose(0), 150);
+        raw_stance(&mut r, &m[1], &d, &Stance::Choose(0), 151);
+        let v = r.decision(&d, 500).unwrap();
+        assert_eq!(v.outcome, Outcome::Passed { winner: Some(1) });
+        assert_eq!(v.totals, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_change_everyone_answered_closes_no_sooner_than_the_charter_allows() {
+        let (mut r, m) = room(3);
+        let target = m[2].public();
+        let d = r
+            .propose(&m[0], change("remove", &target, 50, 10 + 2 * LONG), 10)
+            .unwrap();
+        // Everyone it counts among (not the member it would remove) agrees at once.
+        r.take_stance(&m[0], &d, Stance::Agree, "", 20).unwrap();
+        r.take_stance(&m[1], &d, Stance::Agree, "", 30).unwrap();
+        let min = r.decision(&d, 40).unwrap().earliest_close;
+        assert_eq!(r.decision(&d, min - 1).unwrap().outcome, Outcome::Open);
+        let v = r.decision(&d, min).unwrap();
+        assert_eq!(
+            (v.outcome, v.closes_at, v.closed_early),
+            (
+                Outcome::Passed { winner: None },
+                min,
+                Some(ClosedEarly::AllAnswered)
+            )
+        );
     }
 
     /// Two members' entries are dated two hours ahead of this device's clock: a change it

@@ -221,6 +221,10 @@ fn written_by_hand() -> Vec<(&'static str, Canonical)> {
                 .int("expires_at", 35)
                 .int("at", 36),
         ),
+        (
+            "closure",
+            c("closure", "z1").text("decision", "d1").int("at", 37),
+        ),
     ]
 }
 
@@ -342,6 +346,10 @@ const PINNED: &[(&str, &str)] = &[
         "postver",
         "8f12e4696e6815cb997f581f5015ae485a82c3a93ad19f189d1df1fefcc64417",
     ),
+    (
+        "closure",
+        "abd207c7324db535bef955a96638471931c59f3bee0a1d105b1ae37795874e39",
+    ),
 ];
 
 #[test]
@@ -359,7 +367,7 @@ fn written_as_entries() -> Vec<(&'static str, Canonical)> {
     use super::board::{LegacyPostFields, PostFields, ResponseFields, StatusFields, VersionFields};
     use super::circles::{CircleEntry, PaymentEntry};
     use super::contributions::ContributionEntry;
-    use super::decisions::{OutcomeEntry, ProposalEntry, StanceEntry};
+    use super::decisions::{ClosureEntry, OutcomeEntry, ProposalEntry, StanceEntry};
     use super::members::{FounderEntry, LeaveEntry, ProfileEntry, VouchEntry};
     use super::pages::PageEntry;
     use super::pot::{ConfirmationEntry, LedgerEntry, PotEntry};
@@ -648,6 +656,14 @@ fn written_as_entries() -> Vec<(&'static str, Canonical)> {
             }
             .canonical(ROOM, "v2"),
         ),
+        (
+            "closure",
+            ClosureEntry {
+                decision: s("d1"),
+                at: 37,
+            }
+            .canonical(ROOM, "z1"),
+        ),
     ]
 }
 
@@ -699,6 +715,7 @@ fn every_kind_is_checked_by_the_key_it_lives_at() {
         ("response", "response:r1"),
         ("post", "post:p2"),
         ("postver", "postver:v2"),
+        ("closure", "closure:d1:z1"),
     ];
     let me = crate::crypto::Identity::generate();
     let mut room = RoomDoc::create(ROOM, "Kinds", 0).unwrap();

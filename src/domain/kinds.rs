@@ -5,7 +5,7 @@
 use super::board::{PostFields, ResponseFields, StatusFields, VersionFields};
 use super::circles::{CircleEntry, PaymentEntry};
 use super::contributions::ContributionEntry;
-use super::decisions::{OutcomeEntry, ProposalEntry, StanceEntry};
+use super::decisions::{ClosureEntry, OutcomeEntry, ProposalEntry, StanceEntry};
 use super::members::{LeaveEntry, ProfileEntry, VouchEntry};
 use super::pages::{PageEntry, PageVersionEntry};
 use super::pot::{ConfirmationEntry, LedgerEntry, PotEntry};
@@ -52,6 +52,7 @@ impl RoomDoc {
             "decision" => holds::<ProposalEntry>(room, id, raw),
             "stance" => holds::<StanceEntry>(room, id, raw),
             "outcome" => holds::<OutcomeEntry>(room, id, raw),
+            "closure" => holds::<ClosureEntry>(room, id, raw),
             "pot" => holds::<PotEntry>(room, id, raw),
             "ledger" if id.contains('/') => holds::<ConfirmationEntry>(room, id, raw),
             "ledger" => holds::<LedgerEntry>(room, id, raw),

@@ -628,26 +628,28 @@ impl RoomDoc {
                     if at > self.index.latest_before(raw).saturating_add(AHEAD_MS) {
                         continue;
                     }
+                    let Some(mut d) =
+                        self.derive_decision(decision, f, &g.admitted, &g.charter, at, Some(raw))
+                    else {
+                        continue;
+                    };
+                    // (When it closed: its closing time, or earlier if its proposer closed it
+                    // or everyone had answered.)
+                    if at < d.closes_at {
+                        continue;
+                    }
                     let seen = self.stances_before(decision, raw);
                     let better_informed = outcomes.get(decision).into_iter().flatten().any(
                         |(other_author, other_at, other)| {
                             !std::ptr::eq(*other, raw)
                                 && g.admitted.contains(*other_author)
-                                && *other_at >= int(f, "closes_at").unwrap_or(i64::MAX)
+                                && *other_at >= d.closes_at
                                 && !self.index.precedes(other, raw)
                                 && !self.index.precedes(raw, other)
                                 && self.stances_before(decision, other) > seen
                         },
                     );
                     if better_informed {
-                        continue;
-                    }
-                    let Some(mut d) =
-                        self.derive_decision(decision, f, &g.admitted, &g.charter, at, Some(raw))
-                    else {
-                        continue;
-                    };
-                    if at < d.closes_at {
                         continue;
                     }
                     d.statement = Some(super::decisions::Statement {

@@ -36,7 +36,8 @@ pub use contributions::{
     format_quantity, is_time, parse_quantity, ContributionTotals, ContributionView, NewContribution,
 };
 pub use decisions::{
-    instant_runoff, DecisionView, Method, NewProposal, Outcome, ShownStance, Stance, Statement,
+    instant_runoff, ClosedEarly, DecisionView, Method, NewProposal, Outcome, ShownStance, Stance,
+    Statement,
 };
 pub use exports::{iso_time, Backup, MAX_BACKUP_BYTES};
 pub use members::{admission_threshold, pin_matches, Member, Profile, Standing};

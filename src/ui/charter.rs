@@ -6,6 +6,22 @@ use super::runtime::RoomView;
 use super::t;
 use leptos::prelude::*;
 
+/// A charter rule's name, by the key amendments use.
+pub fn rule_label(key: &str) -> String {
+    match key {
+        "purpose" => t("Purpose").into(),
+        "values" => t("Values").into(),
+        "admission" => t("Vouches a newcomer needs").into(),
+        "method" => t("Default decision method").into(),
+        "quorum_percent" => t("Default quorum").into(),
+        "min_open_hours" => t("Changes stay open at least").into(),
+        "approvals" => t("Approvals an expense needs").into(),
+        "licence" => t("Default licence").into(),
+        "value_types" => t("Value types (weight)").into(),
+        other => other.to_owned(),
+    }
+}
+
 #[component]
 pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     let data = derived(handle, view, |room, _| {
@@ -79,7 +95,7 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
                         <ol class="history">
                             {history.into_iter().map(|(by, at, a)| {
                                 let how = if by == "founding" { t("starter charter") } else { t("by decision") };
-                                view! { <li>{format!("{}: {} = {} ({how})", when(at), a.key, a.value)}</li> }
+                                view! { <li>{format!("{}: {} → {} ({how})", when(at), rule_label(&a.key), a.value)}</li> }
                             }).collect_view()}
                         </ol>
                     }.into_any()

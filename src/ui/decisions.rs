@@ -6,7 +6,7 @@ use super::now_ms;
 use super::reminders::{closing_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
-use crate::domain::{Amendment, DecisionView, Method, NewProposal, Outcome, Stance};
+use crate::domain::{Amendment, ClosedEarly, DecisionView, Method, NewProposal, Outcome, Stance};
 use leptos::prelude::*;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -31,8 +31,57 @@ fn changes() -> [(&'static str, &'static str); 11] {
             t("Change how long a change stays open at least (hours)"),
         ),
         ("remove", t("Remove a member")),
-        ("expense", t("Approve an expense (its entry id)")),
+        ("expense", t("Approve an expense")),
     ]
+}
+
+/// Expenses waiting for approval, as (entry id, "memo — amount from pot").
+fn pending_expenses(room: &crate::domain::RoomDoc) -> Vec<(String, String)> {
+    room.pots(now_ms())
+        .into_iter()
+        .flat_map(|p| {
+            p.lines
+                .into_iter()
+                .filter(|l| {
+                    l.kind.is_outflow()
+                        && matches!(l.state, crate::domain::EntryState::AwaitingApproval { .. })
+                })
+                .map(move |l| {
+                    let label = tr!(
+                        "{} — {} from {}",
+                        l.memo,
+                        super::money(l.amount, &p.unit),
+                        p.name
+                    );
+                    (l.id, label)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// What a decision enacts, in words: the member it removes by name, the expense it approves by
+/// its memo, the charter rule it changes by the rule's name.
+fn change_text(
+    a: &Amendment,
+    members: &[crate::domain::Member],
+    expenses: &[(String, String)],
+) -> String {
+    match a.key.as_str() {
+        "remove" => tr!("Removes {} from the room", name_of(members, &a.value)),
+        "expense" => {
+            let what = expenses
+                .iter()
+                .find(|(id, _)| *id == a.value)
+                .map_or_else(|| t("an expense").to_owned(), |(_, l)| l.clone());
+            tr!("Approves {}", what)
+        }
+        key => tr!(
+            "Changes the charter: {} → {}",
+            super::charter::rule_label(key),
+            a.value
+        ),
+    }
 }
 
 fn method_label(m: Method) -> String {
@@ -143,6 +192,8 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             })
             .collect::<Vec<_>>()
     });
+    // Which expenses an approval can name: those waiting for approval, by memo and amount.
+    let expenses = derived(handle, view, |room, _| pending_expenses(room));
     let errors = RwSignal::new(None::<(String, String)>);
     let title = RwSignal::new(String::new());
     let method = RwSignal::new("consent".to_string());
@@ -250,8 +301,18 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     }).collect_view()}
                 </select>
             })}
+            {move || (change.get() == "expense").then(|| view! {
+                <label for="d-expense">{t("Expense to approve")}</label>
+                <select id="d-expense" data-testid="decision-expense" on:change=move |ev| value.set(event_target_value(&ev))>
+                    <option value="" selected=move || value.get().is_empty()>{t("Choose an expense")}</option>
+                    {expenses.get().unwrap_or_default().into_iter().map(|(id, label)| {
+                        let k = id.clone();
+                        view! { <option value=id selected=move || value.get() == k>{label}</option> }
+                    }).collect_view()}
+                </select>
+            })}
             {move || (!change.get().is_empty()).then(|| view! {
-                {(change.get() != "remove").then(|| view! {
+                {(change.get() != "remove" && change.get() != "expense").then(|| view! {
                     <label for="d-value">{t("New value")}</label>
                     <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
                         on:input=move |ev| value.set(event_target_value(&ev))/>
@@ -386,6 +447,34 @@ fn StanceForm(handle: Handle, decision: DecisionView) -> impl IntoView {
     }
 }
 
+/// The proposer's "close it now" (for a change, once the charter's minimum open time is over).
+#[component]
+fn CloseEarly(handle: Handle, decision: DecisionView) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let id = StoredValue::new(decision.id.clone());
+    let from = decision.earliest_close;
+    if now_ms() < from {
+        return view! {
+            <p class="hint" data-testid="close-from">{tr!("You can close it early from {}.", when(from))}</p>
+        }
+        .into_any();
+    }
+    let close = move |_| {
+        let id = id.get_value();
+        run(handle, errors, |room, me, now| {
+            room.close_decision(me, &id, now)
+        });
+    };
+    view! {
+        <div class="close-early">
+            <button type="button" data-testid="close-decision" on:click=close>{t("Close it now")}</button>
+            {error_for(errors, "decision")}
+            {error_for(errors, "")}
+        </div>
+    }
+    .into_any()
+}
+
 #[component]
 fn OutcomeForm(handle: Handle, id: String) -> impl IntoView {
     let errors = RwSignal::new(None::<(String, String)>);
@@ -435,13 +524,15 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
             room.decisions(now),
             room.members(),
             room.admitted().contains(&me.public()),
+            me.public(),
+            pending_expenses(room),
         )
     });
     view! {
         <section class="card">
             <h2>{t("Propose")}</h2>
             {move || match data.get() {
-                Some((_, _, true)) => view! { <ProposeForm handle view/> }.into_any(),
+                Some((_, _, true, _, _)) => view! { <ProposeForm handle view/> }.into_any(),
                 _ => view! { <p>{t("Once you are a member, you can propose and take part.")}</p> }.into_any(),
             }}
         </section>
@@ -449,7 +540,7 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
             <h2>{t("Decisions")}</h2>
             <ul class="decisions" data-testid="decision-list">
                 {move || {
-                    let (mut list, members, admitted) = data.get().unwrap_or_default();
+                    let (mut list, members, admitted, me, expenses) = data.get().unwrap_or_default();
                     list.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at).then(a.id.cmp(&b.id)));
                     if list.is_empty() {
                         return view! { <p>{t("No decisions yet.")}</p> }.into_any();
@@ -470,12 +561,17 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                         view! {
                             <li class="decision" data-testid="decision" data-title=d.title.clone() data-outcome=outcome_tag>
                                 <h3>{d.title.clone()}</h3>
-                                <p class="muted">
+                                <p class="muted" data-testid="decision-meta">
                                     {tr!("{} · proposed by {} · {} {}", method_label(d.method), name_of(&members, &d.author), if open { t("closes") } else { t("closed") }, when(d.closes_at))}
+                                    {match d.closed_early {
+                                        Some(ClosedEarly::ByProposer) => Some(t(" · closed early by its proposer")),
+                                        Some(ClosedEarly::AllAnswered) => Some(t(" · closed: everyone had answered")),
+                                        None => None,
+                                    }}
                                     {open.then(|| view! { " " <AddToCalendar event=closing_event(&d) name=d.title.clone()/> })}
                                 </p>
                                 {d.amendment.as_ref().map(|a| view! {
-                                    <p>{tr!("Enacts: {} = {}", a.key, a.value)}{d.enacted.then_some(" (enacted)")}</p>
+                                    <p data-testid="enacts">{change_text(a, &members, &expenses)}{d.enacted.then(|| t(" (enacted)"))}</p>
                                 })}
                                 <p data-testid="tally">{tr!("{} taking part · {}", d.participants, tally)}</p>
                                 {stance_list(&d, &members, open)}
@@ -485,6 +581,7 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                                     {(s.review_at > 0).then(|| tr!(" · review {}", when(s.review_at)))}</p>
                                 })}
                                 {(open && admitted).then(|| view! { <StanceForm handle decision=d.clone()/> })}
+                                {(open && admitted && d.author == me).then(|| view! { <CloseEarly handle decision=d.clone()/> })}
                                 {(!open && admitted && d.statement.is_none()).then(|| view! { <OutcomeForm handle id=d.id.clone()/> })}
                             </li>
                         }

@@ -28,7 +28,8 @@ async function propose (page, { title, change, value, member, days = '2' }) {
   await page.getByTestId('decision-change').selectOption(change)
   if (member) {
     const who = page.getByTestId('decision-member')
-    await who.selectOption(await who.locator('option', { hasText: member }).getAttribute('value'))
+    // By name: the option reads "Name (key fingerprint)", and a fingerprint may hold a name's letters.
+    await who.selectOption(await who.locator('option', { hasText: new RegExp(`^${member} \\(`) }).getAttribute('value'))
   } else {
     await page.getByTestId('decision-value').fill(value)
   }
@@ -122,7 +123,7 @@ describe('the commons through the UI', () => {
     for (const p of [pa, pb]) {
       await section(p, 'charter')
       await p.getByTestId('charter-purpose').filter({ hasText: 'Share seeds and skills' }).waitFor({ timeout: WAIT })
-      assert.match(await p.locator('ol.history').innerText(), /purpose = Share seeds and skills/)
+      assert.match(await p.locator('ol.history').innerText(), /Purpose → Share seeds and skills/)
     }
   }))
 
@@ -664,5 +665,68 @@ describe('stances in the open', () => {
     await decision(pa, title).locator('[data-testid=stance-row][data-name=Ana][data-stance=agree]').waitFor({ timeout: WAIT })
     assert.equal(await decision(pa, title).getByTestId('stance-row').count(), 2)
     assert.equal(await decision(pa, title).getByTestId('not-answered').innerText(), 'Not answered yet: Cy')
+  }))
+
+  test('a proposer closes a decision early and is asked to record its outcome; one everyone answered closes by itself', () => withLogs(async () => {
+    const [a, b, c] = await Promise.all(['ea', 'eb', 'ec'].map(n => device(n).open()))
+    const pa = await a.page(servers.app.url)
+    await createRoom(pa, 'Bike shed', 'Ana')
+    const link = await shareLink(pa)
+    const [pb, pc] = [await b.page(), await c.page()]
+    await joinAndBeVouched(pb, link, 'Bike shed', 'Bo', pa)
+    await joinAndBeVouched(pc, link, 'Bike shed', 'Cy', pa)
+
+    // Ana proposes (nothing to enact: no minimum open time), Ana and Bo agree, Cy does not
+    // answer.
+    const title = 'Paint the shed green'
+    await section(pa, 'decisions')
+    await pa.getByLabel('What should we decide?').fill(title)
+    await pa.getByRole('button', { name: 'Propose' }).click()
+    await decision(pa, title).waitFor({ timeout: WAIT })
+    await stance(pa, title, 'Agree')
+    await stance(pb, title, 'Agree', 'Green is fine')
+    await tallyShows(pa, title, 2)
+    // Only its proposer is offered to close it.
+    assert.equal(await decision(pb, title).getByRole('button', { name: 'Close it now' }).count(), 0)
+    await decision(pa, title).getByRole('button', { name: 'Close it now' }).click()
+    await pa.locator(`[data-testid=decision][data-title="${title}"][data-outcome=passed]`).waitFor({ timeout: WAIT })
+    await saved(pa)
+    // Everyone sees it closed early; Cy can no longer answer.
+    await section(pc, 'decisions')
+    const closed = pc.locator(`[data-testid=decision][data-title="${title}"][data-outcome=passed]`)
+    await closed.waitFor({ timeout: WAIT })
+    assert.match(await closed.getByTestId('decision-meta').innerText(), /closed early by its proposer/)
+    assert.equal(await closed.getByTestId('stance').count(), 0)
+
+    // "What needs you" asks Ana, and only Ana, to record the outcome; its link leads there.
+    await section(pa, 'home')
+    const ask = pa.getByTestId('needs-me').getByRole('link', { name: 'A decision you proposed has closed: record its outcome' })
+    await ask.waitFor({ timeout: WAIT })
+    await section(pb, 'home')
+    await pb.getByTestId('needs-me').waitFor({ timeout: WAIT })
+    assert.doesNotMatch(await pb.getByTestId('needs-me').innerText(), /record its outcome/)
+    await ask.click()
+    await decision(pa, title).getByLabel('Outcome statement').fill('We paint it green in May')
+    await decision(pa, title).getByRole('button', { name: 'Record the outcome' }).click()
+    await section(pb, 'decisions')
+    await decision(pb, title).getByTestId('statement').filter({ hasText: 'We paint it green in May' }).waitFor({ timeout: WAIT })
+    await section(pa, 'home')
+    await pa.getByTestId('activity').filter({ hasText: `closed ${title} early` }).waitFor({ timeout: WAIT })
+    assert.equal(await pa.getByTestId('needs-me').getByRole('link', { name: /record its outcome/ }).count(), 0)
+
+    // A decision all three answer closes by itself.
+    const lunch = 'Lunch after the work party'
+    await section(pb, 'decisions')
+    await pb.getByLabel('What should we decide?').fill(lunch)
+    await pb.getByRole('button', { name: 'Propose' }).click()
+    await decision(pb, lunch).waitFor({ timeout: WAIT })
+    await saved(pb)
+    for (const p of [pa, pb, pc]) await stance(p, lunch, 'Agree')
+    for (const p of [pa, pb, pc]) {
+      await section(p, 'decisions')
+      const done = p.locator(`[data-testid=decision][data-title="${lunch}"][data-outcome=passed]`)
+      await done.waitFor({ timeout: WAIT })
+      assert.match(await done.getByTestId('decision-meta').innerText(), /closed: everyone had answered/)
+    }
   }))
 })

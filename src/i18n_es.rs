@@ -691,4 +691,12 @@
     ("{} decisions you proposed have closed: record their outcomes", "Se cerraron {} decisiones que propusiste: registra sus resultados"),
     ("closed {} early", "cerró {} antes de tiempo"),
     ("{} closed: everyone had answered", "{} se cerró: todo el mundo había respondido"),
+    ("must say why the entry is corrected", "debe decir por qué se corrige el movimiento"),
+    ("No, change it", "No, cambiarlo"),
+    ("Why is it wrong?", "¿Por qué está mal?"),
+    ("Record the correction", "Registrar la corrección"),
+    ("Correct", "Corregir"),
+    ("That is {}, far more than this pot has seen. Is it right?", "Son {}, mucho más de lo que este fondo ha visto nunca. ¿Es correcto?"),
+    ("Yes, record {}", "Sí, registrar {}"),
+    ("of “{}”: {}", "de «{}»: {}"),
 ]

@@ -116,7 +116,10 @@ pub struct LedgerLine {
     pub id: String,
     pub kind: EntryKind,
     pub amount: i64,
+    /// What it is for; for a correction, why.
     pub memo: String,
+    /// For a correction, the entry it undoes.
+    pub target: Option<String>,
     pub author: String,
     pub at: i64,
     pub state: EntryState,
@@ -131,6 +134,26 @@ pub struct PotView {
     pub unit: String,
     pub balance: i64,
     pub lines: Vec<LedgerLine>,
+}
+
+impl PotView {
+    /// Whether `amount` is far beyond what this pot has seen, so a person is asked to confirm
+    /// it (a slip of the keyboard, "1000000000"): more than ten times its largest counted entry
+    /// and more than 100 units (100 EUR, 100 hours); in a pot with nothing counted yet, more
+    /// than 1,000 units.
+    pub fn unusual(&self, amount: i64) -> bool {
+        let unit = if self.unit == "hours" { 60 } else { 100 };
+        let largest = self
+            .lines
+            .iter()
+            .filter(|l| l.state == EntryState::Counted)
+            .map(|l| l.amount)
+            .max();
+        match largest {
+            Some(l) => amount > l.saturating_mul(10) && amount > 100 * unit,
+            None => amount > 1_000 * unit,
+        }
+    }
 }
 
 signed_entry! {
@@ -319,6 +342,12 @@ impl RoomDoc {
             }
             EntryKind::Reversal => {
                 checked_id("target", target)?;
+                if memo.trim().is_empty() {
+                    return Err(DomainError::Invalid {
+                        field: "reason",
+                        problem: "must say why the entry is corrected".into(),
+                    });
+                }
                 let view = self
                     .pot(pot, now_ms)
                     .ok_or_else(|| DomainError::NoSuchEntry(pot.to_owned()))?;
@@ -857,6 +886,7 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
             kind: e.kind,
             amount: e.amount,
             memo: text(e.raw, "memo").unwrap_or_default().to_owned(),
+            target: (e.kind == EntryKind::Reversal).then(|| e.target.to_owned()),
             author: e.author.to_owned(),
             at: e.at,
             state,
@@ -1129,10 +1159,60 @@ mod tests {
         assert_eq!(view.balance, 90);
         assert_eq!(view.lines[0].state, EntryState::Reversed);
         assert_eq!(view.lines.len(), 3);
+        // The correction says which entry it undoes, and why.
+        let line = view.lines.iter().find(|l| l.id == undo).unwrap();
+        assert_eq!(
+            (line.target.as_deref(), line.memo.as_str()),
+            (Some(wrong.as_str()), "undo typo")
+        );
+        assert_eq!(view.lines[0].target, None);
         // The same entry cannot be reversed twice, nor for another amount.
-        assert!(room
-            .record(&bo, &pot, NewEntry::reversal(&wrong, 900, ""), 15)
-            .is_err());
+        assert!(matches!(
+            room.record(&bo, &pot, NewEntry::reversal(&wrong, 900, "again"), 15),
+            Err(DomainError::Invalid {
+                field: "target",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_correction_needs_a_reason() {
+        let (mut room, ana, bo, _) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 90, 12);
+        let line = room.pot(&pot, NOW).unwrap().lines[0].id.clone();
+        assert!(matches!(
+            room.record(&bo, &pot, NewEntry::reversal(&line, 90, "  "), 13),
+            Err(DomainError::Invalid {
+                field: "reason",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_amount_far_beyond_what_the_pot_has_seen_is_unusual() {
+        let (mut room, ana, bo, _) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        let empty = room.pot(&pot, NOW).unwrap();
+        assert!(!empty.unusual(100_000), "1,000 EUR in a new pot");
+        assert!(empty.unusual(100_001));
+        fund(&mut room, &pot, &ana, &bo, 20, 12);
+        let view = room.pot(&pot, NOW).unwrap();
+        // Largest counted: 20 EUR. Ten times that is below 100 EUR: up to 100 EUR is usual.
+        assert!(!view.unusual(10_000));
+        assert!(view.unusual(10_001));
+        assert!(view.unusual(100_000_000_000));
+        // Largest counted: 500 EUR; ten times that is the line.
+        fund(&mut room, &pot, &ana, &bo, 50_000, 13);
+        let view = room.pot(&pot, NOW).unwrap();
+        assert!(!view.unusual(500_000));
+        assert!(view.unusual(500_001));
+        let hours = room.open_pot(&ana, "Hours", "hours", 14).unwrap();
+        let hours = room.pot(&hours, NOW).unwrap();
+        assert!(!hours.unusual(1_000 * 60));
+        assert!(hours.unusual(1_000 * 60 + 1));
     }
 
     #[test]

@@ -50,18 +50,16 @@ fn kind_text(k: EntryKind) -> &'static str {
 }
 
 #[component]
-fn RecordForm(handle: Handle, pot: String, unit: String) -> impl IntoView {
+fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
     let errors = RwSignal::new(None::<(String, String)>);
     let kind = RwSignal::new("expense".to_string());
     let amount = RwSignal::new(String::new());
     let memo = RwSignal::new(String::new());
-    let (pot, unit) = (StoredValue::new(pot), StoredValue::new(unit));
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let minor = match parse_amount(&amount.get_untracked(), &unit.get_value()) {
-            Ok(m) => m,
-            Err(e) => return errors.set(Some(super::form::field_error(e))),
-        };
+    // An unusually large amount waiting for the person to confirm it (in minor units).
+    let confirming = RwSignal::new(None::<i64>);
+    let unit = StoredValue::new(pot.unit.clone());
+    let pot = StoredValue::new(pot);
+    let record = move |minor: i64| {
         // Money goes out only as an expense that others approve (a payout follows the same
         // rules, so the form does not offer both).
         let kind = match kind.get_untracked().as_str() {
@@ -69,32 +67,98 @@ fn RecordForm(handle: Handle, pot: String, unit: String) -> impl IntoView {
             _ => EntryKind::Expense,
         };
         let entry = NewEntry::new(kind, minor, &memo.get_untracked());
-        let pot = pot.get_value();
+        let id = pot.with_value(|p| p.id.clone());
         if run(handle, errors, |room, me, now| {
-            room.record(me, &pot, entry, now)
+            room.record(me, &id, entry, now)
         })
         .is_some()
         {
             amount.set(String::new());
             memo.set(String::new());
         }
+        confirming.set(None);
     };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let minor = match parse_amount(&amount.get_untracked(), &unit.get_value()) {
+            Ok(m) => m,
+            Err(e) => return errors.set(Some(super::form::field_error(e))),
+        };
+        if pot.with_value(|p| p.unusual(minor)) && confirming.get_untracked() != Some(minor) {
+            errors.set(None);
+            return confirming.set(Some(minor));
+        }
+        record(minor);
+    };
+    let id = pot.with_value(|p| p.id.clone());
     view! {
         <form class="record" on:submit=submit data-testid="record-form">
-            <label for=move || format!("kind-{}", pot.get_value())>{t("What")}</label>
-            <select id=move || format!("kind-{}", pot.get_value()) data-testid="record-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+            <label for=format!("kind-{id}")>{t("What")}</label>
+            <select id=format!("kind-{id}") data-testid="record-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
                 <option value="expense">{t("Ask for an expense (others approve it)")}</option>
                 <option value="inflow">{t("Money in (another member confirms it)")}</option>
             </select>
             <label>{move || tr!("Amount ({})", unit.get_value())}
                 <input data-testid="record-amount" inputmode="decimal" prop:value=move || amount.get()
-                    on:input=move |ev| amount.set(event_target_value(&ev))/></label>
+                    on:input=move |ev| { confirming.set(None); amount.set(event_target_value(&ev)) }/></label>
             {error_for(errors, "amount")}
+            {move || confirming.get().map(|minor| {
+                let money = super::money(minor, &unit.get_value());
+                view! {
+                    <div class="confirm" role="alert" data-testid="confirm-large">
+                        <p>{tr!("That is {}, far more than this pot has seen. Is it right?", money.clone())}</p>
+                        <button type="button" data-testid="confirm-large-yes" on:click=move |_| record(minor)>{tr!("Yes, record {}", money)}</button>
+                        " "<button type="button" on:click=move |_| confirming.set(None)>{t("No, change it")}</button>
+                    </div>
+                }
+            })}
             <label>{t("What for")}<input data-testid="record-memo" maxlength="200" prop:value=move || memo.get()
                 on:input=move |ev| memo.set(event_target_value(&ev))/></label>
             {error_for(errors, "memo")}
             {error_for(errors, "")}
             <button type="submit" data-testid="record">{t("Record")}</button>
+        </form>
+    }
+}
+
+/// A counted entry's correction: why, then a reversing entry for its full amount (which
+/// another member confirms).
+#[component]
+fn CorrectForm(
+    handle: Handle,
+    pot: String,
+    line: LedgerLine,
+    done: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let errors = RwSignal::new(None::<(String, String)>);
+    let reason = RwSignal::new(String::new());
+    let (pot, line) = (StoredValue::new(pot), StoredValue::new(line));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (pot, (id, amount)) = (
+            pot.get_value(),
+            line.with_value(|l| (l.id.clone(), l.amount)),
+        );
+        let entry = NewEntry::reversal(&id, amount, &reason.get_untracked());
+        if run(handle, errors, |room, me, now| {
+            room.record(me, &pot, entry, now)
+        })
+        .is_some()
+        {
+            done.set(None);
+        }
+    };
+    let label_id = line.with_value(|l| format!("reason-{}", l.id));
+    view! {
+        <form class="correct" on:submit=submit data-testid="correct-form">
+            <label for=label_id.clone()>{t("Why is it wrong?")}</label>
+            <input id=label_id maxlength="200" prop:value=move || reason.get()
+                on:input=move |ev| reason.set(event_target_value(&ev))/>
+            {error_for(errors, "reason")}
+            {error_for(errors, "target")}
+            {error_for(errors, "")}
+            <button type="submit">{t("Record the correction")}</button>
+            " "<button type="button" on:click=move |_| done.set(None)>{t("Cancel")}</button>
         </form>
     }
 }
@@ -112,6 +176,8 @@ fn Ledger(
 ) -> impl IntoView {
     let errors = RwSignal::new(None::<(String, String)>);
     let limit = RwSignal::new(LINES);
+    // The line whose correction is being written, if any.
+    let correcting = RwSignal::new(None::<String>);
     let pot_id = StoredValue::new(pot.id.clone());
     let approve = move |id: String| {
         let pot = pot_id.get_value();
@@ -130,6 +196,11 @@ fn Ledger(
         });
     };
     let unit = pot.unit.clone();
+    let memos: std::collections::BTreeMap<String, String> = pot
+        .lines
+        .iter()
+        .map(|l| (l.id.clone(), l.memo.clone()))
+        .collect();
     let mut lines: Vec<LedgerLine> = pot.lines;
     lines.reverse();
     let total = lines.len();
@@ -145,15 +216,34 @@ fn Ledger(
                     && !approved.contains(&l.id);
                 let can_confirm = member && l.state == EntryState::AwaitingConfirmation && !mine;
                 let can_pay = member && l.state == EntryState::Approved;
+                let can_correct = member && l.state == EntryState::Counted && l.kind != EntryKind::Reversal;
+                let what = match &l.target {
+                    Some(target) => tr!(
+                        "of “{}”: {}",
+                        memos.get(target).cloned().unwrap_or_default(),
+                        l.memo.clone()
+                    ),
+                    None => l.memo.clone(),
+                };
+                let line = l.clone();
                 view! {
                     <li data-testid="line" data-memo=l.memo.clone() data-state=state_key(&l.state)>
                         <span class="muted">{when(l.at)}</span>" "
                         <strong>{format!("{} {}", kind_text(l.kind), super::money(l.amount, &unit))}</strong>" "
-                        {l.memo.clone()}" · "{name_of(&members, &l.author)}" · "
+                        <span data-testid="line-memo">{what}</span>" · "{name_of(&members, &l.author)}" · "
                         <span data-testid="line-state">{state_text(&l.state)}</span>
                         {can_approve.then(|| { let id = id.clone(); view! { <button data-testid="approve" on:click=move |_| approve(id.clone())>{t("Approve")}</button> } })}
                         {can_confirm.then(|| { let id = id.clone(); view! { <button data-testid="confirm" on:click=move |_| confirm(id.clone())>{t("Confirm")}</button> } })}
                         {can_pay.then(|| { let id = id.clone(); view! { <button data-testid="pay" on:click=move |_| pay(id.clone())>{t("Pay out")}</button> } })}
+                        {can_correct.then(|| {
+                            let (open_id, shown_id) = (id.clone(), id.clone());
+                            view! {
+                                <button type="button" on:click=move |_| correcting.set(Some(open_id.clone()))>{t("Correct")}</button>
+                                {move || (correcting.get().as_deref() == Some(shown_id.as_str())).then(|| view! {
+                                    <CorrectForm handle pot=pot_id.get_value() line=line.clone() done=correcting/>
+                                })}
+                            }
+                        })}
                     </li>
                 }
             }).collect_view()}
@@ -214,7 +304,7 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                 view! {
                     <section class="card" data-testid="pot" data-name=p.name.clone()>
                         <h2>{p.name.clone()}" "<span data-testid="balance">{balance}</span></h2>
-                        {admitted.then(|| view! { <RecordForm handle pot=p.id.clone() unit=p.unit.clone()/> })}
+                        {admitted.then(|| view! { <RecordForm handle pot=p.clone()/> })}
                         <Ledger handle pot=p.clone() my_key=my_key.clone() member=admitted members=members.clone() approved=approved.clone()/>
                     </section>
                 }

@@ -180,6 +180,37 @@ describe('the commons through the UI', () => {
       await potOf(p).getByTestId('balance').filter({ hasText: '60.00 EUR' }).waitFor({ timeout: WAIT })
       await line(p).getByTestId('line-state').filter({ hasText: 'counted' }).waitFor({ timeout: WAIT })
     }
+
+    // A slip of the keyboard: an amount far beyond what the pot has seen is asked about first
+    // and nothing is written until the person says yes.
+    await potOf(pb).getByLabel('What', { exact: true }).selectOption('inflow')
+    await potOf(pb).getByLabel('Amount (EUR)').fill('1000000000')
+    await potOf(pb).getByLabel('What for').fill('Raffle')
+    await potOf(pb).getByRole('button', { name: 'Record', exact: true }).click()
+    await potOf(pb).getByRole('alert').filter({ hasText: 'far more than this pot has seen' }).waitFor({ timeout: WAIT })
+    assert.equal(await potOf(pb).locator('[data-testid=line][data-memo=Raffle]').count(), 0)
+    await potOf(pb).getByRole('button', { name: 'No, change it' }).click()
+    await potOf(pb).getByLabel('Amount (EUR)').fill('10')
+    await potOf(pb).getByRole('button', { name: 'Record', exact: true }).click()
+    const raffle = p => potOf(p).locator('[data-testid=line][data-memo=Raffle]')
+    await raffle(pb).waitFor({ timeout: WAIT })
+    await section(pc, 'pot')
+    await raffle(pc).getByRole('button', { name: 'Confirm' }).click()
+    await potOf(pb).getByTestId('balance').filter({ hasText: '70.00 EUR' }).waitFor({ timeout: WAIT })
+
+    // The seeds were returned: Ana corrects the expense with a reason; Bo confirms the
+    // correction, and everyone's ledger shows the entry reversed and why.
+    await line(pa).getByRole('button', { name: 'Correct' }).click()
+    await line(pa).getByLabel('Why is it wrong?').fill('Seeds returned to the shop')
+    await line(pa).getByRole('button', { name: 'Record the correction' }).click()
+    const correction = p => potOf(p).getByTestId('line').filter({ hasText: 'Seeds returned to the shop' })
+    await correction(pa).filter({ hasText: 'of “Seeds”' }).waitFor({ timeout: WAIT })
+    await saved(pa)
+    await correction(pb).getByRole('button', { name: 'Confirm' }).click()
+    for (const p of [pa, pb, pc]) {
+      await potOf(p).getByTestId('balance').filter({ hasText: '110.00 EUR' }).waitFor({ timeout: WAIT })
+      await line(p).getByTestId('line-state').filter({ hasText: 'reversed' }).waitFor({ timeout: WAIT })
+    }
   }))
 
   test('a tool is shared, booked, handed over and returned', () => withLogs(async () => {

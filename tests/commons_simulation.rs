@@ -469,7 +469,7 @@ fn invariants(first: &RoomDoc, end: i64, at: &str) -> (usize, usize, usize) {
         for l in pot.lines.iter().filter(|l| l.state == EntryState::Counted) {
             sum += match l.kind {
                 EntryKind::Inflow => l.amount,
-                EntryKind::Payout | EntryKind::Expense => -l.amount,
+                EntryKind::Payout | EntryKind::Expense | EntryKind::Dividend => -l.amount,
                 EntryKind::Reversal => 0,
             };
         }

@@ -298,11 +298,16 @@ impl RoomDoc {
         }
         for pot in self.pots(now_ms) {
             for l in &pot.lines {
+                // A dividend share is news once paid.
+                if l.kind == super::EntryKind::Dividend && l.state != super::EntryState::Counted {
+                    continue;
+                }
                 let what = match l.kind {
                     super::EntryKind::Inflow => phrase("recorded money in: {} in {}"),
                     super::EntryKind::Payout => phrase("recorded money out: {} from {}"),
                     super::EntryKind::Expense => phrase("asked for an expense: {} from {}"),
                     super::EntryKind::Reversal => phrase("reversed an entry: {} in {}"),
+                    super::EntryKind::Dividend => phrase("received a dividend: {} from {}"),
                 };
                 let amount = super::format_amount(l.amount, &pot.unit);
                 push(l.at, Some(&l.author), what, vec![amount, pot.name.clone()]);

@@ -192,7 +192,8 @@ const MAX_ENCODED: usize = 8 * 1024;
 /// `approvals`, `admission` (vouches needed; 0 for the default rule), `min_open_hours` (1 to
 /// 720: how long a decision carrying a change stays open at least), `licence` or
 /// `value_type:<name>` (weight in percent; 0 removes the type). Or an action: `remove` (value: a
-/// member's key) or `expense` (value: an expense entry's id, approved).
+/// member's key), `expense` (value: an expense entry's id, approved) or `dividend` (value:
+/// `<pot>:<amount>:<equal|shares>`, paid to every admitted member; see `pot::Dividend`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amendment {
     pub key: String,
@@ -274,6 +275,10 @@ impl Amendment {
             {
                 Ok(())
             }
+            "dividend" if super::pot::Dividend::parse(&self.value).is_some() => Ok(()),
+            "dividend" => Err(Self::invalid(
+                "dividend takes a pot, a whole amount and how it is split",
+            )),
             "remove" => Err(Self::invalid("remove takes a member's key")),
             "expense" => Err(Self::invalid("expense takes an expense entry's id")),
             "licence" if LICENCES.contains(&self.value.as_str()) => Ok(()),

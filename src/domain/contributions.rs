@@ -224,23 +224,35 @@ impl RoomDoc {
 
     /// Every contribution, oldest work first.
     pub fn contributions(&self, now_ms: i64) -> Vec<ContributionView> {
+        self.contributions_seen(now_ms, None)
+    }
+
+    /// [`RoomDoc::contributions`] as whoever wrote at `cut` had them (with `cut`): only
+    /// contributions, validations and countersignatures in its causal past.
+    pub(crate) fn contributions_seen(
+        &self,
+        now_ms: i64,
+        cut: Option<super::signed::Anchor>,
+    ) -> Vec<ContributionView> {
+        let seen = |a: super::signed::Anchor| cut.is_none_or(|c| self.index.precedes_anchor(a, c));
         // Validations, countersignatures and contributions count if their authors were
         // admitted when they wrote them: leaving later rewrites no one's contributions.
         let types = self.charter(now_ms).value_types;
         let mut validators: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for m in self.marks("validation") {
-            if self.admitted_at(&m.author, m.anchor) {
+            if seen(m.anchor) && self.admitted_at(&m.author, m.anchor) {
                 validators.entry(m.target).or_default().insert(m.author);
             }
         }
         let countersigned: BTreeSet<(String, String)> = self
             .marks("countersign")
             .into_iter()
-            .filter(|m| self.admitted_at(&m.author, m.anchor))
+            .filter(|m| seen(m.anchor) && self.admitted_at(&m.author, m.anchor))
             .map(|m| (m.target, m.author))
             .collect();
         let mut list: Vec<ContributionView> = self
             .entries("contribution:")
+            .filter(|(_, f)| seen(f.anchor()))
             .filter_map(|(id, f)| {
                 let entry = ContributionEntry::decode(f)?;
                 let verified = entry.signed(self.room_id(), id, f);
@@ -311,9 +323,22 @@ impl RoomDoc {
     /// Totals per member and per value type, weighted by the charter. Every sum is checked: a
     /// contribution that would overflow one is left out of all of them, never wrapped or clipped.
     pub fn contribution_totals(&self, now_ms: i64) -> ContributionTotals {
+        self.contribution_totals_seen(now_ms, None)
+    }
+
+    /// [`RoomDoc::contribution_totals`] of [`RoomDoc::contributions_seen`].
+    pub(crate) fn contribution_totals_seen(
+        &self,
+        now_ms: i64,
+        cut: Option<super::signed::Anchor>,
+    ) -> ContributionTotals {
         let weights = self.charter(now_ms).value_types;
         let mut t = ContributionTotals::default();
-        for c in self.contributions(now_ms).into_iter().filter(|c| c.counts) {
+        for c in self
+            .contributions_seen(now_ms, cut)
+            .into_iter()
+            .filter(|c| c.counts)
+        {
             let weight = i64::from(*weights.get(&c.value_type).unwrap_or(&0));
             let raw_key = (c.contributor.clone(), c.value_type.clone());
             let sums = c.quantity.checked_mul(weight).and_then(|weighted| {

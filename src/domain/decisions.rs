@@ -418,6 +418,24 @@ impl RoomDoc {
                         problem: "names no expense waiting for approval".into(),
                     })
                 }
+                "dividend" => {
+                    let d = super::pot::Dividend::parse(&a.value).ok_or_else(|| {
+                        DomainError::Invalid {
+                            field: "amendment",
+                            problem: "dividend takes a pot, a whole amount and how it is split"
+                                .into(),
+                        }
+                    })?;
+                    let pot = self
+                        .pot(&d.pot, now_ms)
+                        .ok_or_else(|| DomainError::NoSuchEntry(d.pot.clone()))?;
+                    if d.amount > pot.balance {
+                        return Err(DomainError::InsufficientFunds {
+                            balance: pot.balance,
+                            amount: d.amount,
+                        });
+                    }
+                }
                 _ => {}
             }
         }

@@ -54,6 +54,8 @@ pub(crate) struct Governance {
     pub vouchers: BTreeMap<String, BTreeSet<String>>,
     /// Expense entries approved by decision.
     pub approved_expenses: BTreeSet<String>,
+    /// Dividends paid by decision, in the order their outcomes were recorded.
+    pub dividends: Vec<super::pot::EnactedDividend>,
     /// Decisions whose outcome was recorded: whether each passed (and so enacted its change).
     pub enacted: BTreeMap<String, bool>,
     /// Where each member who was ever admitted was admitted, and where they left or were
@@ -217,7 +219,7 @@ impl RoomDoc {
         let profile = checked_profile(profile)?;
         for a in starter {
             a.validate()?;
-            if matches!(a.key.as_str(), "remove" | "expense") {
+            if matches!(a.key.as_str(), "remove" | "expense" | "dividend") {
                 return Err(DomainError::Invalid {
                     field: "amendment",
                     problem: "a starter charter holds rules only".into(),
@@ -259,7 +261,9 @@ impl RoomDoc {
             .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| Amendment { key: k, value: v })
-            .filter(|a| a.validate().is_ok() && !matches!(a.key.as_str(), "remove" | "expense"))
+            .filter(|a| {
+                a.validate().is_ok() && !matches!(a.key.as_str(), "remove" | "expense" | "dividend")
+            })
             .collect();
         Some((fields.author()?.to_owned(), at, starter))
     }
@@ -661,12 +665,28 @@ impl RoomDoc {
                     let passed = d.outcome == super::decisions::Outcome::Passed { winner: None };
                     g.enacted.insert(decision.to_owned(), passed);
                     let change = d.amendment.clone();
+                    let title = d.title.clone();
                     g.decided.insert(decision.to_owned(), d);
                     if let (true, Some(change)) = (passed, change) {
                         if change.key == "remove" && g.admitted.contains(&change.value) {
                             g.until.insert(change.value.clone(), raw.anchor());
                         }
-                        g.enact(decision, at, change);
+                        if change.key == "dividend" {
+                            // Paid to the members admitted as its outcome is recorded.
+                            if let Some(dividend) = super::pot::Dividend::parse(&change.value) {
+                                g.dividends.push(super::pot::EnactedDividend {
+                                    decision: decision.to_owned(),
+                                    title,
+                                    at,
+                                    anchor: raw.anchor(),
+                                    recorder: author.to_owned(),
+                                    members: g.admitted.clone(),
+                                    dividend,
+                                });
+                            }
+                        } else {
+                            g.enact(decision, at, change);
+                        }
                     }
                 }
             }

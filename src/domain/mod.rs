@@ -42,7 +42,10 @@ pub use decisions::{
 pub use exports::{iso_time, Backup, MAX_BACKUP_BYTES};
 pub use members::{admission_threshold, pin_matches, Member, Profile, Standing};
 pub use pages::PageView;
-pub use pot::{format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView};
+pub use pot::{
+    format_amount, parse_amount, Dividend, EntryKind, EntryState, LedgerLine, NewEntry, PotView,
+    Split,
+};
 pub use resources::{Booking, NewResource, ResourceView, Transfer};
 pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
 pub use rotation::KeyChain;

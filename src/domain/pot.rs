@@ -45,6 +45,8 @@ pub enum EntryKind {
     Payout,
     Expense,
     Reversal,
+    /// A member's share of a dividend a passed decision paid (derived, never written).
+    Dividend,
 }
 
 impl EntryKind {
@@ -54,8 +56,10 @@ impl EntryKind {
             EntryKind::Payout => "payout",
             EntryKind::Expense => "expense",
             EntryKind::Reversal => "reversal",
+            EntryKind::Dividend => "dividend",
         }
     }
+    /// The kinds an entry may be written as (a dividend is derived from a decision).
     fn parse(s: &str) -> Option<Self> {
         [Self::Inflow, Self::Payout, Self::Expense, Self::Reversal]
             .into_iter()
@@ -93,6 +97,78 @@ impl NewEntry {
     }
 }
 
+/// How a dividend is split among the members admitted when it is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// The same whole amount to each.
+    Equal,
+    /// In proportion to each member's weighted contributions (open-cooperative style), as they
+    /// stood for whoever recorded the decision's outcome.
+    Shares,
+}
+
+/// What a dividend decision pays: `amount` (minor units) out of pot `pot`, split by `split`.
+/// It travels as the value of a `dividend` amendment: `<pot>:<amount>:<equal|shares>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dividend {
+    pub pot: String,
+    pub amount: i64,
+    pub split: Split,
+}
+
+impl Dividend {
+    pub fn encode(&self) -> String {
+        let split = match self.split {
+            Split::Equal => "equal",
+            Split::Shares => "shares",
+        };
+        format!("{}:{}:{split}", self.pot, self.amount)
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut parts = value.split(':');
+        let (pot, amount, split) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || pot.len() > 100 || !plain_id(pot) {
+            return None;
+        }
+        let amount: i64 = amount
+            .parse()
+            .ok()
+            .filter(|a| (1..=MAX_AMOUNT).contains(a))?;
+        let split = match split {
+            "equal" => Split::Equal,
+            "shares" => Split::Shares,
+            _ => return None,
+        };
+        Some(Dividend {
+            pot: pot.to_owned(),
+            amount,
+            split,
+        })
+    }
+}
+
+/// A dividend as the governance replay enacted it: by which decision, when its outcome was
+/// recorded (and where, in the change graph), and the members admitted at that moment.
+#[derive(Debug, Clone)]
+pub(crate) struct EnactedDividend {
+    pub decision: String,
+    pub title: String,
+    pub at: i64,
+    pub anchor: super::signed::Anchor,
+    pub recorder: String,
+    pub members: BTreeSet<String>,
+    pub dividend: Dividend,
+}
+
+/// A dividend's shares, worked out: (member, amount) in key order, each a whole number of minor
+/// units rounded down; what rounding leaves stays in the pot.
+#[derive(Debug, Clone)]
+struct DividendPlan {
+    enacted: EnactedDividend,
+    shares: Vec<(String, i64)>,
+}
+
 /// Where a ledger entry stands after replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryState {
@@ -120,6 +196,7 @@ pub struct LedgerLine {
     pub memo: String,
     /// For a correction, the entry it undoes.
     pub target: Option<String>,
+    /// Who wrote it; for a dividend share, the member it is paid to.
     pub author: String,
     pub at: i64,
     pub state: EntryState,
@@ -587,6 +664,54 @@ impl RoomDoc {
         read_entry(self.room_id(), id, self.entry(&format!("pot:{id}"))?)
     }
 
+    /// Each member's share of an enacted dividend, derived alike on every device: split equally,
+    /// or by weighted contributions as they stood in the causal past of the outcome record
+    /// (what its recorder had: a contribution or validation written later changes no share).
+    /// Members with no share get no line; rounding down leaves the remainder in the pot.
+    fn dividend_shares(&self, d: &EnactedDividend) -> Vec<(String, i64)> {
+        self.shares_of(&d.dividend, &d.members, d.at, Some(d.anchor))
+    }
+
+    /// What a dividend would pay each admitted member if it were paid now (shown with the
+    /// proposal, so members know what they agree to): (member, amount), in key order.
+    pub fn dividend_preview(&self, d: &Dividend, now_ms: i64) -> Vec<(String, i64)> {
+        self.shares_of(d, &self.admitted(), now_ms, None)
+    }
+
+    fn shares_of(
+        &self,
+        d: &Dividend,
+        members: &BTreeSet<String>,
+        at: i64,
+        cut: Option<super::signed::Anchor>,
+    ) -> Vec<(String, i64)> {
+        let amount = i128::from(d.amount);
+        let weights: Vec<(String, i128)> = match d.split {
+            Split::Equal => members.iter().map(|m| (m.clone(), 1)).collect(),
+            Split::Shares => {
+                let totals = self.contribution_totals_seen(at, cut);
+                members
+                    .iter()
+                    .filter_map(|m| {
+                        let w = *totals.weighted_by_member.get(m)?;
+                        (w > 0).then(|| (m.clone(), i128::from(w)))
+                    })
+                    .collect()
+            }
+        };
+        let total: i128 = weights.iter().map(|(_, w)| w).sum();
+        if total == 0 {
+            return Vec::new();
+        }
+        weights
+            .into_iter()
+            .filter_map(|(m, w)| {
+                let share = i64::try_from(amount * w / total).ok()?;
+                (share > 0).then_some((m, share))
+            })
+            .collect()
+    }
+
     /// What a replay needs from the rest of the room: approvals and first payment times by
     /// members admitted when they gave them, and the charter's approval count.
     fn replay_context(&self, now_ms: i64) -> ReplayContext {
@@ -603,9 +728,20 @@ impl RoomDoc {
                 *first = (*first).min(m.at);
             }
         }
+        let g = self.governance();
+        let dividends = g
+            .dividends
+            .iter()
+            .filter(|d| d.at <= now_ms)
+            .map(|d| DividendPlan {
+                shares: self.dividend_shares(d),
+                enacted: d.clone(),
+            })
+            .collect();
         ReplayContext {
             needed: self.charter(now_ms).approvals,
-            approved_by_decision: self.governance().approved_expenses.clone(),
+            dividends,
+            approved_by_decision: g.approved_expenses.clone(),
             approvals,
             paid,
         }
@@ -749,7 +885,12 @@ impl RoomDoc {
         }
         // Versions signed apart that nobody confirmed: none of them counts.
         entries.retain(|e| e.apart.is_none());
-        let (balance, lines) = replay(&entries, ctx, with_lines);
+        let dividends: Vec<&DividendPlan> = ctx
+            .dividends
+            .iter()
+            .filter(|d| d.enacted.dividend.pot == id)
+            .collect();
+        let (balance, lines) = replay(&entries, &dividends, ctx, with_lines);
         Some(PotView {
             id: id.to_owned(),
             name,
@@ -774,6 +915,8 @@ impl EntryKind {
 
 struct ReplayContext {
     needed: usize,
+    /// Dividends passed decisions pay, with their shares.
+    dividends: Vec<DividendPlan>,
     /// Expenses (and payouts) approved by a passed decision.
     approved_by_decision: BTreeSet<String>,
     approvals: BTreeMap<String, BTreeSet<String>>,
@@ -782,7 +925,13 @@ struct ReplayContext {
 
 /// Replays a pot's entries in (time, id) order. Money in and corrections take effect when they
 /// are first confirmed; expenses and payouts when they are paid.
-fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec<LedgerLine>) {
+/// A dividend is paid when its outcome was recorded, whole or not at all.
+fn replay(
+    entries: &[Entry],
+    dividends: &[&DividendPlan],
+    ctx: &ReplayContext,
+    with_lines: bool,
+) -> (i64, Vec<LedgerLine>) {
     let ReplayContext {
         needed,
         approvals,
@@ -791,6 +940,7 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
     } = ctx;
     let needed = *needed;
     // Each event: (time, id, what). Entries still waiting come last and move nothing.
+    // (Dividends, by `usize::MAX - n`, sort after entries of the same time and id.)
     let mut order: Vec<(i64, &str, usize)> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let when = if e.kind.is_outflow() {
@@ -800,12 +950,32 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
         };
         order.push((when.unwrap_or(i64::MAX), e.id, i));
     }
+    for (n, d) in dividends.iter().enumerate() {
+        order.push((d.enacted.at, &d.enacted.decision, usize::MAX - n));
+    }
     order.sort();
     let mut states: Vec<EntryState> = vec![EntryState::Counted; entries.len()];
+    let mut paid_out: Vec<EntryState> = vec![EntryState::Counted; dividends.len()];
     let mut effect: Vec<i64> = vec![0; entries.len()];
     let mut balance: i64 = 0;
     let refuse = |why: &str| EntryState::Refused(why.to_owned());
     for (_, _, i) in order {
+        if i >= entries.len() {
+            let n = usize::MAX - i;
+            let total = dividends[n]
+                .shares
+                .iter()
+                .try_fold(0i64, |sum, (_, a)| sum.checked_add(*a));
+            paid_out[n] = match total {
+                _ if dividends[n].shares.is_empty() => refuse("no member has a share"),
+                Some(t) if t <= balance => {
+                    balance -= t;
+                    EntryState::Counted
+                }
+                _ => refuse("insufficient funds"),
+            };
+            continue;
+        }
         let e = &entries[i];
         if !e.verified {
             states[i] = refuse("signature does not verify");
@@ -841,6 +1011,11 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
                     continue;
                 }
                 -e.amount
+            }
+            // Never written: read as nothing.
+            EntryKind::Dividend => {
+                states[i] = refuse("amount out of range");
+                continue;
             }
             EntryKind::Reversal => {
                 let Some(t) = entries.iter().position(|x| x.id == e.target) else {
@@ -892,6 +1067,34 @@ fn replay(entries: &[Entry], ctx: &ReplayContext, with_lines: bool) -> (i64, Vec
             state,
         })
         .collect();
+    for (d, state) in dividends.iter().zip(paid_out) {
+        let e = &d.enacted;
+        if d.shares.is_empty() {
+            lines.push(LedgerLine {
+                id: format!("dividend:{}", e.decision),
+                kind: EntryKind::Dividend,
+                amount: e.dividend.amount,
+                memo: e.title.clone(),
+                target: None,
+                author: e.recorder.clone(),
+                at: e.at,
+                state,
+            });
+            continue;
+        }
+        for (member, amount) in &d.shares {
+            lines.push(LedgerLine {
+                id: format!("dividend:{}:{member}", e.decision),
+                kind: EntryKind::Dividend,
+                amount: *amount,
+                memo: e.title.clone(),
+                target: None,
+                author: member.clone(),
+                at: e.at,
+                state: state.clone(),
+            });
+        }
+    }
     lines.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
     (balance, lines)
 }
@@ -932,6 +1135,188 @@ mod tests {
             .record(by, pot, NewEntry::new(EntryKind::Inflow, amount, "in"), at)
             .unwrap();
         room.confirm(confirmer, pot, &id, at).unwrap();
+    }
+
+    const HOUR: i64 = 60 * 60 * 1000;
+    /// Dividend decisions open at 100 and close three days later.
+    const PAID: i64 = 100 + 72 * HOUR;
+
+    /// Decides a dividend by consent: proposed by the first of `yes`, agreed by them all,
+    /// recorded at `PAID` by the first; returns the decision id.
+    fn pay_dividend(room: &mut RoomDoc, yes: &[&Identity], d: &Dividend) -> String {
+        let id = room
+            .propose(
+                yes[0],
+                crate::domain::NewProposal {
+                    title: "Share the surplus".into(),
+                    method: crate::domain::Method::Consent,
+                    options: vec![],
+                    closes_at: PAID,
+                    quorum_percent: 50,
+                    amendment: Some(crate::domain::Amendment::new("dividend", &d.encode())),
+                },
+                100,
+            )
+            .unwrap();
+        for who in yes {
+            room.take_stance(who, &id, crate::domain::Stance::Agree, "", 200)
+                .unwrap();
+        }
+        room.record_outcome(yes[0], &id, "Shared", None, PAID)
+            .unwrap();
+        id
+    }
+
+    fn dividend_lines(room: &RoomDoc, pot: &str) -> Vec<(String, i64, EntryState)> {
+        room.pot(pot, NOW * 1_000)
+            .unwrap()
+            .lines
+            .into_iter()
+            .filter(|l| l.kind == EntryKind::Dividend)
+            .map(|l| (l.author, l.amount, l.state))
+            .collect()
+    }
+
+    #[test]
+    fn a_dividend_pays_each_member_an_equal_share_and_the_remainder_stays() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 10_000, 11);
+        let d = Dividend {
+            pot: pot.clone(),
+            amount: 10_000,
+            split: Split::Equal,
+        };
+        assert_eq!(Dividend::parse(&d.encode()), Some(d.clone()));
+        pay_dividend(&mut room, &[&ana, &bo], &d);
+        let mut expected: Vec<(String, i64, EntryState)> = [&ana, &bo, &cy]
+            .iter()
+            .map(|m| (m.public(), 3_333, EntryState::Counted))
+            .collect();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(dividend_lines(&room, &pot), expected);
+        assert_eq!(room.pot(&pot, NOW * 1_000).unwrap().balance, 1);
+        // Before its outcome was recorded, nothing was paid.
+        assert_eq!(room.pot(&pot, PAID - 1).unwrap().balance, 10_000);
+        // A newcomer admitted afterwards gets no share of it.
+        let newcomer = Identity::generate();
+        let profile = crate::domain::Profile {
+            name: "Nia".into(),
+            ..Default::default()
+        };
+        room.set_profile(&newcomer, profile, PAID + 1).unwrap();
+        room.vouch(&ana, &newcomer.public(), PAID + 2).unwrap();
+        room.vouch(&bo, &newcomer.public(), PAID + 3).unwrap();
+        assert!(room.admitted().contains(&newcomer.public()));
+        assert_eq!(dividend_lines(&room, &pot).len(), 3);
+    }
+
+    #[test]
+    fn a_dividend_by_contribution_shares_follows_what_its_recorder_had() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 1_000, 11);
+        let work = |minutes: i64| crate::domain::NewContribution {
+            value_type: "work".into(),
+            quantity: minutes,
+            description: "garden".into(),
+            date: 20,
+            beneficiary: None,
+            reverses: None,
+        };
+        let c = room.log_contribution(&bo, work(90), 20).unwrap();
+        room.validate_contribution(&ana, &c, 21).unwrap();
+        let c = room.log_contribution(&cy, work(30), 22).unwrap();
+        room.validate_contribution(&ana, &c, 23).unwrap();
+        let d = Dividend {
+            pot: pot.clone(),
+            amount: 1_000,
+            split: Split::Shares,
+        };
+        pay_dividend(&mut room, &[&ana, &bo], &d);
+        let mut expected = vec![
+            (bo.public(), 750, EntryState::Counted),
+            (cy.public(), 250, EntryState::Counted),
+        ];
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(dividend_lines(&room, &pot), expected);
+        // Work logged and validated after the outcome changes no share of it.
+        let c = room.log_contribution(&ana, work(600), PAID + 1).unwrap();
+        room.validate_contribution(&bo, &c, PAID + 2).unwrap();
+        assert_eq!(dividend_lines(&room, &pot), expected);
+        assert_eq!(room.pot(&pot, NOW * 1_000).unwrap().balance, 0);
+    }
+
+    #[test]
+    fn a_dividend_the_pot_cannot_cover_at_its_turn_pays_nobody() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 900, 11);
+        let d = Dividend {
+            pot: pot.clone(),
+            amount: 900,
+            split: Split::Equal,
+        };
+        // More than the pot holds is refused when proposed.
+        let too_much = Dividend {
+            amount: 901,
+            ..d.clone()
+        };
+        assert!(matches!(
+            room.propose(
+                &ana,
+                crate::domain::NewProposal {
+                    title: "Too much".into(),
+                    method: crate::domain::Method::Consent,
+                    options: vec![],
+                    closes_at: PAID,
+                    quorum_percent: 50,
+                    amendment: Some(crate::domain::Amendment::new(
+                        "dividend",
+                        &too_much.encode()
+                    )),
+                },
+                100,
+            ),
+            Err(DomainError::InsufficientFunds { .. })
+        ));
+        // An expense paid before the dividend's outcome leaves too little for it.
+        let exp = room
+            .record(
+                &cy,
+                &pot,
+                NewEntry::new(EntryKind::Expense, 100, "rent"),
+                50,
+            )
+            .unwrap();
+        room.approve(&ana, &pot, &exp, 51).unwrap();
+        room.approve(&bo, &pot, &exp, 52).unwrap();
+        pay_dividend(&mut room, &[&ana, &bo], &d);
+        room.pay(&ana, &pot, &exp, 300).unwrap();
+        let lines = dividend_lines(&room, &pot);
+        assert_eq!(lines.len(), 3);
+        assert!(lines
+            .iter()
+            .all(|(_, _, s)| *s == EntryState::Refused("insufficient funds".into())));
+        assert_eq!(room.pot(&pot, NOW * 1_000).unwrap().balance, 800);
+    }
+
+    #[test]
+    fn a_dividend_nobody_decided_moves_no_money() {
+        let (mut room, ana, bo, cy) = room3();
+        let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
+        fund(&mut room, &pot, &ana, &bo, 900, 11);
+        // A ledger entry written as a dividend by a modified client is not read as one.
+        forge(&mut room, &pot, "x1", &cy, "dividend", 900, "", 12);
+        // A dividend decision that one member alone agreed to does not pass.
+        let d = Dividend {
+            pot: pot.clone(),
+            amount: 900,
+            split: Split::Equal,
+        };
+        pay_dividend(&mut room, &[&ana], &d);
+        assert!(dividend_lines(&room, &pot).is_empty());
+        assert_eq!(room.pot(&pot, NOW * 1_000).unwrap().balance, 900);
     }
 
     /// Writes a ledger entry straight into the document, as a modified client could.

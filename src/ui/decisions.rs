@@ -6,14 +6,17 @@ use super::now_ms;
 use super::reminders::{closing_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
-use crate::domain::{Amendment, ClosedEarly, DecisionView, Method, NewProposal, Outcome, Stance};
+use crate::domain::{
+    parse_amount, Amendment, ClosedEarly, DecisionView, Dividend, Method, NewProposal, Outcome,
+    Split, Stance,
+};
 use leptos::prelude::*;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The changes a proposal can carry, as (amendment key, label).
 /// What a proposal can enact: (amendment key, label).
-fn changes() -> [(&'static str, &'static str); 11] {
+fn changes() -> [(&'static str, &'static str); 12] {
     [
         ("", t("Nothing: just decide")),
         ("purpose", t("Change the purpose")),
@@ -32,6 +35,7 @@ fn changes() -> [(&'static str, &'static str); 11] {
         ),
         ("remove", t("Remove a member")),
         ("expense", t("Approve an expense")),
+        ("dividend", t("Pay a dividend from a pot to every member")),
     ]
 }
 
@@ -60,14 +64,66 @@ fn pending_expenses(room: &crate::domain::RoomDoc) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The pots a dividend can come from: (id, name, unit, balance).
+fn pot_list(room: &crate::domain::RoomDoc) -> Vec<(String, String, String, i64)> {
+    room.pots(now_ms())
+        .into_iter()
+        .map(|p| (p.id, p.name, p.unit, p.balance))
+        .collect()
+}
+
+/// A dividend's split in words, each member's share by name and what rounding leaves.
+fn shares_text(
+    shares: &[(String, i64)],
+    amount: i64,
+    unit: &str,
+    members: &[crate::domain::Member],
+) -> String {
+    if shares.is_empty() {
+        return t("No member has a share to be paid.").into();
+    }
+    let each = shares
+        .iter()
+        .map(|(m, a)| format!("{} {}", name_of(members, m), super::money(*a, unit)))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let left = amount - shares.iter().map(|(_, a)| a).sum::<i64>();
+    if left > 0 {
+        tr!("{}; {} stays in the pot", each, super::money(left, unit))
+    } else {
+        each
+    }
+}
+
 /// What a decision enacts, in words: the member it removes by name, the expense it approves by
 /// its memo, the charter rule it changes by the rule's name.
 fn change_text(
     a: &Amendment,
     members: &[crate::domain::Member],
     expenses: &[(String, String)],
+    pots: &[(String, String, String, i64)],
 ) -> String {
     match a.key.as_str() {
+        "dividend" => {
+            let Some(d) = Dividend::parse(&a.value) else {
+                return a.value.clone();
+            };
+            let (name, unit) = pots
+                .iter()
+                .find(|p| p.0 == d.pot)
+                .map(|p| (p.1.clone(), p.2.clone()))
+                .unwrap_or_default();
+            let split = match d.split {
+                Split::Equal => t("equally"),
+                Split::Shares => t("by contribution shares"),
+            };
+            tr!(
+                "Pays {} from {} to every member, {}",
+                super::money(d.amount, &unit),
+                name,
+                split
+            )
+        }
         "remove" => tr!("Removes {} from the room", name_of(members, &a.value)),
         "expense" => {
             let what = expenses
@@ -194,6 +250,28 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     });
     // Which expenses an approval can name: those waiting for approval, by memo and amount.
     let expenses = derived(handle, view, |room, _| pending_expenses(room));
+    let pots = derived(handle, view, |room, _| pot_list(room));
+    let dividend_pot = RwSignal::new(String::new());
+    let dividend_amount = RwSignal::new(String::new());
+    let split = RwSignal::new("equal".to_string());
+    // The dividend as typed so far (None until the pot and amount read).
+    let dividend = move || {
+        let pot = dividend_pot.get();
+        let unit = pots.get()?.into_iter().find(|p| p.0 == pot)?.2;
+        let amount = parse_amount(&dividend_amount.get(), &unit).ok()?;
+        let split = if split.get() == "shares" {
+            Split::Shares
+        } else {
+            Split::Equal
+        };
+        Some((Dividend { pot, amount, split }, unit))
+    };
+    let preview = derived(handle, view, move |room, _| {
+        dividend().map(|(d, unit)| {
+            let shares = room.dividend_preview(&d, now_ms());
+            shares_text(&shares, d.amount, &unit, &room.members())
+        })
+    });
     let errors = RwSignal::new(None::<(String, String)>);
     let title = RwSignal::new(String::new());
     let method = RwSignal::new("consent".to_string());
@@ -239,6 +317,30 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             },
         };
         let key = change.get_untracked();
+        if key == "dividend" {
+            let pot = dividend_pot.get_untracked();
+            let Some(unit) = pots
+                .get_untracked()
+                .and_then(|l| l.into_iter().find(|p| p.0 == pot))
+                .map(|p| p.2)
+            else {
+                return errors.set(Some((
+                    "pot".into(),
+                    t("Choose the pot the dividend comes from.").into(),
+                )));
+            };
+            match parse_amount(&dividend_amount.get_untracked(), &unit) {
+                Ok(amount) => {
+                    let split = if split.get_untracked() == "shares" {
+                        Split::Shares
+                    } else {
+                        Split::Equal
+                    };
+                    value.set(Dividend { pot, amount, split }.encode());
+                }
+                Err(e) => return errors.set(Some(super::form::field_error(e))),
+            }
+        }
         let amendment = (!key.is_empty()).then(|| Amendment::new(&key, &value.get_untracked()));
         let mut proposal = NewProposal {
             title: title.get_untracked(),
@@ -311,8 +413,29 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     }).collect_view()}
                 </select>
             })}
+            {move || (change.get() == "dividend").then(|| view! {
+                <label for="d-pot">{t("From the pot")}</label>
+                <select id="d-pot" data-testid="dividend-pot" on:change=move |ev| dividend_pot.set(event_target_value(&ev))>
+                    <option value="" selected=move || dividend_pot.get().is_empty()>{t("Choose a pot")}</option>
+                    {pots.get().unwrap_or_default().into_iter().map(|(id, name, unit, balance)| {
+                        let k = id.clone();
+                        view! { <option value=id selected=move || dividend_pot.get() == k>{format!("{name} ({})", super::money(balance, &unit))}</option> }
+                    }).collect_view()}
+                </select>
+                {error_for(errors, "pot")}
+                <label for="d-amount">{t("Amount to share")}</label>
+                <input id="d-amount" inputmode="decimal" prop:value=move || dividend_amount.get()
+                    on:input=move |ev| dividend_amount.set(event_target_value(&ev))/>
+                {error_for(errors, "amount")}
+                <label for="d-split">{t("Split")}</label>
+                <select id="d-split" on:change=move |ev| split.set(event_target_value(&ev))>
+                    <option value="equal">{t("Equally among the members")}</option>
+                    <option value="shares">{t("By contribution shares")}</option>
+                </select>
+                <p class="hint" data-testid="dividend-preview" aria-live="polite">{move || preview.get().flatten()}</p>
+            })}
             {move || (!change.get().is_empty()).then(|| view! {
-                {(change.get() != "remove" && change.get() != "expense").then(|| view! {
+                {(!matches!(change.get().as_str(), "remove" | "expense" | "dividend")).then(|| view! {
                     <label for="d-value">{t("New value")}</label>
                     <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
                         on:input=move |ev| value.set(event_target_value(&ev))/>
@@ -526,13 +649,14 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
             room.admitted().contains(&me.public()),
             me.public(),
             pending_expenses(room),
+            pot_list(room),
         )
     });
     view! {
         <section class="card">
             <h2>{t("Propose")}</h2>
             {move || match data.get() {
-                Some((_, _, true, _, _)) => view! { <ProposeForm handle view/> }.into_any(),
+                Some((_, _, true, _, _, _)) => view! { <ProposeForm handle view/> }.into_any(),
                 _ => view! { <p>{t("Once you are a member, you can propose and take part.")}</p> }.into_any(),
             }}
         </section>
@@ -540,7 +664,7 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
             <h2>{t("Decisions")}</h2>
             <ul class="decisions" data-testid="decision-list">
                 {move || {
-                    let (mut list, members, admitted, me, expenses) = data.get().unwrap_or_default();
+                    let (mut list, members, admitted, me, expenses, pots) = data.get().unwrap_or_default();
                     list.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at).then(a.id.cmp(&b.id)));
                     if list.is_empty() {
                         return view! { <p>{t("No decisions yet.")}</p> }.into_any();
@@ -571,7 +695,7 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                                     {open.then(|| view! { " " <AddToCalendar event=closing_event(&d) name=d.title.clone()/> })}
                                 </p>
                                 {d.amendment.as_ref().map(|a| view! {
-                                    <p data-testid="enacts">{change_text(a, &members, &expenses)}{d.enacted.then(|| t(" (enacted)"))}</p>
+                                    <p data-testid="enacts">{change_text(a, &members, &expenses, &pots)}{d.enacted.then(|| t(" (enacted)"))}</p>
                                 })}
                                 <p data-testid="tally">{tr!("{} taking part · {}", d.participants, tally)}</p>
                                 {stance_list(&d, &members, open)}

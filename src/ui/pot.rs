@@ -46,6 +46,7 @@ fn kind_text(k: EntryKind) -> &'static str {
         EntryKind::Payout => t("money out"),
         EntryKind::Expense => t("expense"),
         EntryKind::Reversal => t("correction"),
+        EntryKind::Dividend => t("dividend"),
     }
 }
 
@@ -216,7 +217,9 @@ fn Ledger(
                     && !approved.contains(&l.id);
                 let can_confirm = member && l.state == EntryState::AwaitingConfirmation && !mine;
                 let can_pay = member && l.state == EntryState::Approved;
-                let can_correct = member && l.state == EntryState::Counted && l.kind != EntryKind::Reversal;
+                let can_correct = member
+                    && l.state == EntryState::Counted
+                    && matches!(l.kind, EntryKind::Inflow | EntryKind::Expense | EntryKind::Payout);
                 let what = match &l.target {
                     Some(target) => tr!(
                         "of “{}”: {}",

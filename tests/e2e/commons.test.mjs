@@ -213,6 +213,67 @@ describe('the commons through the UI', () => {
     }
   }))
 
+  test('a dividend is decided and paid: each member\'s share is a line in every ledger, the remainder stays', () => withLogs(async () => {
+    const [a, b, c] = await Promise.all(['da', 'db', 'dc'].map(n => device(n).open()))
+    const pa = await a.page(servers.app.url)
+    const t0 = Date.now()
+    await clockAt([pa], t0)
+    await createRoom(pa, 'Food coop', 'Ana')
+    const link = await shareLink(pa)
+    const pages = [pa]
+    for (const [d, name] of [[b, 'Bo'], [c, 'Cy']]) {
+      const p = await d.page()
+      await clockAt([p], t0)
+      await joinAndBeVouched(p, link, 'Food coop', name, pa)
+      pages.push(p)
+    }
+    const [, pb, pc] = pages
+
+    await section(pa, 'pot')
+    await pa.getByTestId('pot-name').fill('Common pot')
+    await pa.getByTestId('open-pot-submit').click()
+    const potOf = p => p.locator('[data-testid=pot][data-name="Common pot"]')
+    await record(pa, 'inflow', '100', 'Surplus')
+    await section(pb, 'pot')
+    await potOf(pb).locator('[data-testid=line][data-memo=Surplus]').getByRole('button', { name: 'Confirm' }).click()
+    await potOf(pa).getByTestId('balance').filter({ hasText: '100.00 EUR' }).waitFor({ timeout: WAIT })
+
+    // Ana proposes to share it equally; everyone sees what each would get before agreeing.
+    const title = 'Share the surplus'
+    await section(pa, 'decisions')
+    await pa.getByLabel('What should we decide?').fill(title)
+    await pa.getByLabel('If it passes, it enacts').selectOption('dividend')
+    const from = pa.getByLabel('From the pot')
+    await from.selectOption(await from.locator('option', { hasText: 'Common pot' }).getAttribute('value'))
+    await pa.getByLabel('Amount to share').fill('100')
+    await pa.getByLabel('Split').selectOption('equal')
+    await pa.getByTestId('dividend-preview').filter({ hasText: 'Ana 33.33 EUR' }).waitFor({ timeout: WAIT })
+    const preview = await pa.getByTestId('dividend-preview').innerText()
+    for (const name of ['Bo', 'Cy']) assert.match(preview, new RegExp(`${name} 33\\.33 EUR`))
+    assert.match(preview, /; 0\.01 EUR stays in the pot$/)
+    await pa.getByRole('button', { name: 'Propose' }).click()
+    await decision(pa, title).waitFor({ timeout: WAIT })
+    await saved(pa)
+    await section(pc, 'decisions')
+    await decision(pc, title).getByTestId('enacts').filter({ hasText: 'Pays 100.00 EUR from Common pot to every member, equally' }).waitFor({ timeout: WAIT })
+    await stance(pa, title, 'Agree')
+    await stance(pb, title, 'Agree', 'Good year')
+    await tallyShows(pa, title, 2)
+
+    // Three days later it has closed and passed; recording its outcome pays it.
+    await clockAt([pa, pb, pc], t0 + 3 * DAY)
+    await recordPassed(pa, title, 'Paid out equally')
+    await saved(pa)
+    for (const p of [pa, pb, pc]) {
+      await section(p, 'pot')
+      await potOf(p).getByTestId('balance').filter({ hasText: '0.01 EUR' }).waitFor({ timeout: WAIT })
+      for (const name of ['Ana', 'Bo', 'Cy']) {
+        const share = potOf(p).getByTestId('line').filter({ hasText: `dividend 33.33 EUR` }).filter({ hasText: name })
+        await share.getByTestId('line-state').filter({ hasText: 'counted' }).waitFor({ timeout: WAIT })
+      }
+    }
+  }))
+
   test('a tool is shared, booked, handed over and returned', () => withLogs(async () => {
     const [a, b] = await Promise.all(['ra', 'rb'].map(n => device(n).open()))
     const pa = await a.page(servers.app.url)

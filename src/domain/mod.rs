@@ -42,7 +42,7 @@ pub use exports::{iso_time, Backup, MAX_BACKUP_BYTES};
 pub use members::{admission_threshold, pin_matches, Member, Profile, Standing};
 pub use pages::PageView;
 pub use pot::{format_amount, parse_amount, EntryKind, EntryState, LedgerLine, NewEntry, PotView};
-pub use resources::{Booking, NewResource, ResourceView, Transfer};
+pub use resources::{Booking, Cancellation, Loan, NewResource, ResourceView, Transfer};
 pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
 pub use rotation::KeyChain;
 pub use signed::{TamperKind, Tampering};

@@ -360,6 +360,27 @@ impl RoomDoc {
                 };
                 push(t.at, Some(&t.by), what, vec![r.resource.name.clone()]);
             }
+            for c in &r.cancelled {
+                let what = phrase("cancelled a booking of {}");
+                push(
+                    c.at,
+                    Some(&c.booking.member),
+                    what,
+                    vec![r.resource.name.clone()],
+                );
+            }
+        }
+        for task in self.tasks() {
+            for (who, at) in &task.given_back {
+                let what = phrase("gave back the task {}");
+                push(*at, Some(who), what, vec![task.title.clone()]);
+            }
+        }
+        for party in self.work_parties() {
+            for (who, at) in &party.withdrawn {
+                let what = phrase("withdrew from the work party {}");
+                push(*at, Some(who), what, vec![party.title.clone()]);
+            }
         }
         for page in self.pages() {
             if let Some((author, at)) = page.history.first() {

@@ -179,6 +179,18 @@ fn written_by_hand() -> Vec<(&'static str, Canonical)> {
             c("approval", "a1").text("target", "e1").int("at", 30),
         ),
         (
+            "unbook",
+            c("unbook", "u1").text("target", "b1").int("at", 37),
+        ),
+        (
+            "withdraw",
+            c("withdraw", "w2").text("target", "w1").int("at", 38),
+        ),
+        (
+            "giveback",
+            c("giveback", "g2").text("target", "t1").int("at", 39),
+        ),
+        (
             "legacy post",
             c("post", "p1").text("kind", "offer").int("created_at", 31),
         ),
@@ -232,7 +244,8 @@ fn digest(c: &Canonical) -> String {
     crate::crypto::hex(&Sha256::digest(c.bytes()))
 }
 
-/// SHA-256 of each kind's canonical bytes above, recorded before the change to one shape.
+/// SHA-256 of each kind's canonical bytes above, recorded before the change to one shape (the
+/// corrections `unbook`, `withdraw` and `giveback`, marks like the others, when they came).
 const PINNED: &[(&str, &str)] = &[
     (
         "profile",
@@ -325,6 +338,18 @@ const PINNED: &[(&str, &str)] = &[
     (
         "mark",
         "10c29a4644fd5357b4bdffd73bee62466db97e4d0155eed9110198b0668c0621",
+    ),
+    (
+        "unbook",
+        "6050fba9b0037f82b6cec1342742c57cb8caba7ec2a57644a0fcdc3fbc13bdef",
+    ),
+    (
+        "withdraw",
+        "3254a08960d4c38440902391170426f4324528e3097097518d19496897cd8698",
+    ),
+    (
+        "giveback",
+        "d3e1d5c1ad781cdbf20748491e6e93456332f076f2ce5008db6c9e4865891023",
     ),
     (
         "legacy post",
@@ -602,6 +627,30 @@ fn written_as_entries() -> Vec<(&'static str, Canonical)> {
             .canonical_as(ROOM, "approval", "a1"),
         ),
         (
+            "unbook",
+            MarkFields {
+                target: s("b1"),
+                at: 37,
+            }
+            .canonical_as(ROOM, "unbook", "u1"),
+        ),
+        (
+            "withdraw",
+            MarkFields {
+                target: s("w1"),
+                at: 38,
+            }
+            .canonical_as(ROOM, "withdraw", "w2"),
+        ),
+        (
+            "giveback",
+            MarkFields {
+                target: s("t1"),
+                at: 39,
+            }
+            .canonical_as(ROOM, "giveback", "g2"),
+        ),
+        (
             "legacy post",
             LegacyPostFields {
                 kind: s("offer"),
@@ -711,6 +760,9 @@ fn every_kind_is_checked_by_the_key_it_lives_at() {
         ("contribution", "contribution:k1"),
         ("page", "page:g1"),
         ("mark", "approval:a1"),
+        ("unbook", "unbook:u1"),
+        ("withdraw", "withdraw:w2"),
+        ("giveback", "giveback:g2"),
         ("poststatus", "poststatus:q1"),
         ("response", "response:r1"),
         ("post", "post:p2"),

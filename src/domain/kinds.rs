@@ -17,7 +17,7 @@ use super::tasks::{PartyEntry, TaskEntry};
 use super::timebank::HoursEntry;
 
 /// Kinds of marks (signed pointers: `<kind>:<id>`, fields `target` and `at`).
-const MARKS: [&str; 9] = [
+const MARKS: [&str; 12] = [
     "approval",
     "paid",
     "validation",
@@ -27,6 +27,9 @@ const MARKS: [&str; 9] = [
     "signup",
     "pageedit",
     "postedit",
+    "unbook",
+    "withdraw",
+    "giveback",
 ];
 
 fn holds<E: Entry>(room: &str, id: &str, raw: &Raw) -> bool {

@@ -46,7 +46,7 @@ pub use pot::{
     format_amount, parse_amount, Dividend, EntryKind, EntryState, LedgerLine, NewEntry, PotView,
     Split,
 };
-pub use resources::{Booking, NewResource, ResourceView, Transfer};
+pub use resources::{Booking, Cancellation, Loan, NewResource, ResourceView, Transfer};
 pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
 pub use rotation::KeyChain;
 pub use signed::{TamperKind, Tampering};

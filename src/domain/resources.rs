@@ -6,6 +6,9 @@
 //! hands it over, and only its holder or steward records its return: transfers written by anyone
 //! else are ignored where custody is derived. A hand-over during someone else's booking is
 //! refused unless the steward overrides it knowingly, and the override stays visible.
+//! A booking is cancelled by the member who made it (a signed `unbook` mark written after the
+//! booking): its time is free again, and the cancellation stays in the thing's history. A
+//! cancellation signed by anyone else, or not written after the booking, counts for nothing.
 
 use super::charter::LICENCES;
 use super::room::{required_text, DomainError, RoomDoc};
@@ -33,6 +36,28 @@ pub struct Booking {
     pub conflicts_with: Vec<String>,
 }
 
+/// A booking its member cancelled, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation {
+    pub booking: Booking,
+    pub at: i64,
+}
+
+/// One loan of a thing: its hand-over and, once back, its return, each with who, when and the
+/// condition note written then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loan {
+    pub to: String,
+    pub handed_over_by: String,
+    pub handed_over_at: i64,
+    pub handover_note: String,
+    pub due: Option<i64>,
+    /// Bookings by others the hand-over overrode.
+    pub overrides: Vec<String>,
+    /// Who recorded the return, when, and the note then (None: still out).
+    pub returned: Option<(String, i64, String)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
     pub id: String,
@@ -52,7 +77,10 @@ pub struct ResourceView {
     pub id: String,
     pub steward: String,
     pub resource: NewResource,
+    /// Bookings that stand (cancelled ones are in `cancelled`).
     pub bookings: Vec<Booking>,
+    /// Bookings cancelled by the member who made them, oldest cancellation first.
+    pub cancelled: Vec<Cancellation>,
     /// The transfers that counted, oldest first.
     pub transfers: Vec<Transfer>,
     /// Who has it now (None: with its steward).
@@ -74,6 +102,27 @@ impl ResourceView {
             .filter(|b| b.member != holder && b.start < end && at < b.end)
             .cloned()
             .collect()
+    }
+
+    /// The loan history, oldest first: each hand-over that counted with its return, if any.
+    pub fn loans(&self) -> Vec<Loan> {
+        let mut loans: Vec<Loan> = Vec::new();
+        for t in &self.transfers {
+            if t.kind == "handover" {
+                loans.push(Loan {
+                    to: t.holder.clone(),
+                    handed_over_by: t.by.clone(),
+                    handed_over_at: t.at,
+                    handover_note: t.note.clone(),
+                    due: t.due,
+                    overrides: t.overrides.clone(),
+                    returned: None,
+                });
+            } else if let Some(open) = loans.last_mut().filter(|l| l.returned.is_none()) {
+                open.returned = Some((t.by.clone(), t.at, t.note.clone()));
+            }
+        }
+        loans
     }
 }
 
@@ -218,6 +267,30 @@ impl RoomDoc {
         self.add_entry(me, "booking:", &booking)
     }
 
+    /// Cancels a booking of `me`'s: its time is free again. Only the member who booked it
+    /// cancels it.
+    pub fn cancel_booking(
+        &mut self,
+        me: &Identity,
+        booking: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        let b = self
+            .resources()
+            .into_iter()
+            .flat_map(|r| r.bookings)
+            .find(|b| b.id == booking)
+            .ok_or_else(|| DomainError::NoSuchEntry(booking.to_owned()))?;
+        if b.member != me.public() {
+            return Err(DomainError::Invalid {
+                field: "booking",
+                problem: "is cancelled only by the member who made it".into(),
+            });
+        }
+        self.put_mark(me, "unbook", booking, now_ms)
+    }
+
     /// Hands a resource over to `holder` (until `due`), or records its return (`holder` None).
     /// Only its steward hands it over; only its holder or steward records the return. A
     /// hand-over during someone else's booking is refused with [`DomainError::BookingConflict`]
@@ -304,10 +377,13 @@ impl RoomDoc {
     /// Every resource with its bookings (conflicts marked), custody history and holder.
     pub fn resources(&self) -> Vec<ResourceView> {
         let admitted = self.admitted();
+        // A cancellation counts when its booking's own member signed it after the booking.
+        let unbooks = self.marks("unbook");
+        let mut cancelled: Vec<(String, Cancellation)> = Vec::new();
         let mut bookings: Vec<(String, Booking)> = self
             .entries_of::<BookingEntry>("booking:")
             .filter(|b| admitted.contains(b.author) && b.entry.start < b.entry.end)
-            .map(|b| {
+            .filter_map(|b| {
                 let BookingEntry {
                     resource,
                     start,
@@ -320,9 +396,22 @@ impl RoomDoc {
                     end,
                     conflicts_with: vec![],
                 };
-                (resource, booking)
+                let cancel = unbooks.iter().find(|m| {
+                    m.target == b.id
+                        && m.author == b.author
+                        && self.index.precedes_anchor(b.raw.anchor(), m.anchor)
+                });
+                match cancel {
+                    Some(m) => {
+                        let at = m.at;
+                        cancelled.push((resource, Cancellation { booking, at }));
+                        None
+                    }
+                    None => Some((resource, booking)),
+                }
             })
             .collect();
+        cancelled.sort_by(|a, b| (a.1.at, &a.1.booking.id).cmp(&(b.1.at, &b.1.booking.id)));
         bookings.sort_by(|a, b| (&a.0, a.1.start, &a.1.id).cmp(&(&b.0, b.1.start, &b.1.id)));
         let snapshot = bookings.clone();
         for (res, b) in &mut bookings {
@@ -386,6 +475,11 @@ impl RoomDoc {
                         .iter()
                         .filter(|(r, _)| *r == id)
                         .map(|(_, b)| b.clone())
+                        .collect(),
+                    cancelled: cancelled
+                        .iter()
+                        .filter(|(r, _)| *r == id)
+                        .map(|(_, c)| c.clone())
                         .collect(),
                     id,
                     resource: r,
@@ -606,5 +700,133 @@ mod tests {
         };
         assert_eq!((get(&x), get(&y)), (vec![y.clone()], vec![x.clone()]));
         assert_eq!(ra.bookings.len(), 4);
+    }
+
+    const HOUR: i64 = 60 * 60 * 1000;
+
+    #[test]
+    fn a_booking_is_cancelled_by_its_member_and_its_time_is_free_again() {
+        let (mut room, m) = crate::domain::testing::community(3);
+        let (ana, bo, cy) = (&m[0], &m[1], &m[2]);
+        let id = room.add_resource(ana, drill(), 10).unwrap();
+        // Bo books 10:00 to 12:00; Cy's 11:00 to 13:00 overlaps in hours and is refused.
+        let b = room.book(bo, &id, 10 * HOUR, 12 * HOUR).unwrap();
+        assert_eq!(
+            room.book(cy, &id, 11 * HOUR, 13 * HOUR),
+            Err(DomainError::BookingConflict(b.clone()))
+        );
+        room.book(cy, &id, 12 * HOUR, 13 * HOUR).unwrap();
+        // Nobody but Bo cancels it: the command refuses, and a signed cancellation by Ana (the
+        // steward, with a modified client) counts for nothing.
+        assert!(matches!(
+            room.cancel_booking(ana, &b, 20),
+            Err(DomainError::Invalid {
+                field: "booking",
+                ..
+            })
+        ));
+        room.put_mark(ana, "unbook", &b, 20).unwrap();
+        let r = room.resource(&id).unwrap();
+        assert!(r.bookings.iter().any(|x| x.id == b) && r.cancelled.is_empty());
+        room.cancel_booking(bo, &b, 30).unwrap();
+        let r = room.resource(&id).unwrap();
+        assert!(r.bookings.iter().all(|x| x.id != b));
+        assert_eq!(r.cancelled.len(), 1);
+        assert_eq!(
+            (r.cancelled[0].booking.id.as_str(), r.cancelled[0].at),
+            (b.as_str(), 30)
+        );
+        // The time is free again.
+        room.book(cy, &id, 11 * HOUR, 12 * HOUR).unwrap();
+        assert!(
+            room.cancel_booking(bo, &b, 40).is_err(),
+            "already cancelled"
+        );
+        let feed = room.activity(100);
+        let lines: Vec<String> = feed.iter().map(|i| i.text()).collect();
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| *l == "cancelled a booking of Drill")
+                .count(),
+            1
+        );
+        let line = feed
+            .iter()
+            .find(|i| i.text() == "cancelled a booking of Drill")
+            .unwrap();
+        assert_eq!(line.author, Some(bo.public()));
+    }
+
+    #[test]
+    fn a_cancellation_written_before_its_booking_counts_for_nothing() {
+        let (mut room, m) = crate::domain::testing::community(2);
+        let (ana, bo) = (&m[0], &m[1]);
+        let id = room.add_resource(ana, drill(), 10).unwrap();
+        // A modified client signs a cancellation first, then writes a booking at that id.
+        let b = crate::crypto::entry_id(&bo.public());
+        room.put_mark(bo, "unbook", &b, 50).unwrap();
+        let booking = BookingEntry {
+            resource: id.clone(),
+            start: 100,
+            end: 200,
+        };
+        room.put_entry(bo, &format!("booking:{b}"), &b, &booking)
+            .unwrap();
+        room.commit();
+        let r = room.resource(&id).unwrap();
+        assert_eq!(r.bookings.len(), 1);
+        assert!(r.cancelled.is_empty());
+    }
+
+    #[test]
+    fn the_loan_history_pairs_each_hand_over_with_its_return_and_both_notes() {
+        let (mut room, m) = crate::domain::testing::community(3);
+        let (ana, bo, cy) = (&m[0], &m[1], &m[2]);
+        let id = room.add_resource(ana, drill(), 10).unwrap();
+        room.transfer_custody(
+            ana,
+            &id,
+            Some(&bo.public()),
+            Some(900),
+            "one scratch",
+            20,
+            false,
+        )
+        .unwrap();
+        room.transfer_custody(bo, &id, None, None, "clean, battery flat", 30, false)
+            .unwrap();
+        room.transfer_custody(ana, &id, Some(&cy.public()), None, "charged", 40, false)
+            .unwrap();
+        let loans = room.resource(&id).unwrap().loans();
+        assert_eq!(loans.len(), 2);
+        assert_eq!(
+            (
+                loans[0].to.as_str(),
+                loans[0].handed_over_by.as_str(),
+                loans[0].handed_over_at,
+                loans[0].handover_note.as_str(),
+                loans[0].due
+            ),
+            (
+                bo.public().as_str(),
+                ana.public().as_str(),
+                20,
+                "one scratch",
+                Some(900)
+            )
+        );
+        assert_eq!(
+            loans[0].returned,
+            Some((bo.public(), 30, "clean, battery flat".to_owned()))
+        );
+        assert_eq!(
+            (
+                loans[1].to.as_str(),
+                loans[1].handover_note.as_str(),
+                &loans[1].returned
+            ),
+            (cy.public().as_str(), "charged", &None)
+        );
     }
 }

@@ -2,10 +2,15 @@
 //! the first claims (in (time, id) order) fill them and later ones wait. Marking one's part done
 //! logs a contribution for peers to validate. A work party (a tequio) has a date, place and slots
 //! and may recur every N days.
+//!
+//! Corrections: a member gives a task back (a signed `giveback` mark) and withdraws from a work
+//! party (a signed `withdraw` mark). Each cancels that member's own claims or sign-ups written
+//! before it in the change graph, so the slot is open again; one signed by anyone else cancels
+//! nothing, and claiming or signing up again afterwards counts anew.
 
 use super::contributions::NewContribution;
 use super::room::{required_text, DomainError, RoomDoc};
-use super::signed::signed_entry;
+use super::signed::{signed_entry, Anchor, Mark};
 use crate::crypto::Identity;
 use std::collections::BTreeSet;
 
@@ -27,6 +32,8 @@ pub struct TaskView {
     /// Claims beyond the slots, in order.
     pub waiting: Vec<String>,
     pub done_by: BTreeSet<String>,
+    /// Members who gave it back, and when (each give-back that cancelled a claim).
+    pub given_back: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +47,8 @@ pub struct WorkPartyView {
     pub slots: usize,
     pub signed_up: Vec<String>,
     pub waiting: Vec<String>,
+    /// Members who withdrew, and when (each withdrawal that cancelled a sign-up).
+    pub withdrawn: Vec<(String, i64)>,
 }
 
 impl WorkPartyView {
@@ -93,6 +102,50 @@ impl PartyEntry {
     }
 }
 
+/// Members whose claim or sign-up stands, with where it was written, in order; and the
+/// corrections that cancelled something, as (author, time).
+type Standing = (Vec<(String, Anchor)>, Vec<(String, i64)>);
+
+/// Of `marks` (claims or sign-ups, in (time, id) order) on `target`, the first that stands per
+/// admitted author, in order, with where it was written: a mark stands unless a correction by
+/// its own author on the same target was written after it. Also the corrections that cancelled
+/// something, as (author, time).
+fn standing(
+    room: &RoomDoc,
+    admitted: &BTreeSet<String>,
+    marks: &[Mark],
+    corrections: &[Mark],
+    target: &str,
+) -> Standing {
+    let corrections: Vec<&Mark> = corrections.iter().filter(|c| c.target == target).collect();
+    let cancelled = |m: &Mark| {
+        corrections
+            .iter()
+            .any(|c| c.author == m.author && room.index.precedes_anchor(m.anchor, c.anchor))
+    };
+    let mut stands: Vec<(String, Anchor)> = Vec::new();
+    for m in marks.iter().filter(|m| m.target == target) {
+        if admitted.contains(&m.author)
+            && !stands.iter().any(|(a, _)| *a == m.author)
+            && !cancelled(m)
+        {
+            stands.push((m.author.clone(), m.anchor));
+        }
+    }
+    let undone = corrections
+        .iter()
+        .filter(|c| {
+            marks.iter().any(|m| {
+                m.target == target
+                    && m.author == c.author
+                    && room.index.precedes_anchor(m.anchor, c.anchor)
+            })
+        })
+        .map(|c| (c.author.clone(), c.at))
+        .collect();
+    (stands, undone)
+}
+
 impl RoomDoc {
     pub fn add_task(
         &mut self,
@@ -131,6 +184,34 @@ impl RoomDoc {
             return Err(DomainError::AlreadyClaimed);
         }
         self.put_mark(me, "claim", task, now_ms)
+    }
+
+    /// Gives a task back: `me`'s claim no longer holds a slot (or a place on its waiting list),
+    /// so the slot is open for others. Not once `me` marked their part done.
+    pub fn give_back_task(
+        &mut self,
+        me: &Identity,
+        task: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        let t = self
+            .task(task)
+            .ok_or_else(|| DomainError::NoSuchEntry(task.to_owned()))?;
+        let key = me.public();
+        if !t.claimed_by.contains(&key) && !t.waiting.contains(&key) {
+            return Err(DomainError::Invalid {
+                field: "task",
+                problem: "is given back only by a member who took it on".into(),
+            });
+        }
+        if t.done_by.contains(&key) {
+            return Err(DomainError::Invalid {
+                field: "task",
+                problem: "is done: your time is logged as a contribution".into(),
+            });
+        }
+        self.put_mark(me, "giveback", task, now_ms)
     }
 
     /// Marks one's part of a task done and logs the time as a contribution to validate.
@@ -174,6 +255,7 @@ impl RoomDoc {
         let admitted = self.admitted();
         let claims = self.marks("claim");
         let dones = self.marks("done");
+        let givebacks = self.marks("giveback");
         self.entries_of::<TaskEntry>("task:")
             .filter_map(|t| {
                 let id = t.id.to_owned();
@@ -181,18 +263,24 @@ impl RoomDoc {
                 // Bounded as the command bounds it: a peer's huge count is not a task.
                 (1..=MAX_TASK_SLOTS).contains(&slots).then_some(())?;
                 let slots = usize::try_from(slots).ok()?;
-                let mut claimants: Vec<String> = Vec::new();
-                for m in claims.iter().filter(|m| m.target == id) {
-                    if admitted.contains(&m.author) && !claimants.contains(&m.author) {
-                        claimants.push(m.author.clone());
-                    }
-                }
-                let waiting = claimants.split_off(slots.min(claimants.len()));
+                let (mut stands, given_back) = standing(self, &admitted, &claims, &givebacks, &id);
+                let waiting: Vec<String> = stands
+                    .split_off(slots.min(stands.len()))
+                    .into_iter()
+                    .map(|(m, _)| m)
+                    .collect();
+                // Done counts for a slot holder's claim that stands, written after it.
                 let done_by = dones
                     .iter()
-                    .filter(|m| m.target == id && claimants.contains(&m.author))
+                    .filter(|m| m.target == id)
+                    .filter(|m| {
+                        stands.iter().any(|(a, claim)| {
+                            *a == m.author && self.index.precedes_anchor(*claim, m.anchor)
+                        })
+                    })
                     .map(|m| m.author.clone())
                     .collect();
+                let claimants = stands.into_iter().map(|(m, _)| m).collect();
                 Some(TaskView {
                     title,
                     slots,
@@ -200,6 +288,7 @@ impl RoomDoc {
                     claimed_by: claimants,
                     waiting,
                     done_by,
+                    given_back,
                     id,
                 })
             })
@@ -228,6 +317,7 @@ impl RoomDoc {
             slots,
             signed_up: vec![],
             waiting: vec![],
+            withdrawn: vec![],
         };
         if !(0..=MAX_EVERY_DAYS).contains(&every_days) || !(1..=MAX_PARTY_SLOTS).contains(&slots) {
             return Err(DomainError::Invalid {
@@ -252,6 +342,27 @@ impl RoomDoc {
         self.put_mark(me, "signup", party, now_ms)
     }
 
+    /// Withdraws `me`'s sign-up for a work party: the place is free again.
+    pub fn withdraw_sign_up(
+        &mut self,
+        me: &Identity,
+        party: &str,
+        now_ms: i64,
+    ) -> Result<(), DomainError> {
+        self.require_admitted(me)?;
+        let p = self
+            .work_party(party)
+            .ok_or_else(|| DomainError::NoSuchEntry(party.to_owned()))?;
+        let key = me.public();
+        if !p.signed_up.contains(&key) && !p.waiting.contains(&key) {
+            return Err(DomainError::Invalid {
+                field: "party",
+                problem: "is withdrawn from only by a member who signed up".into(),
+            });
+        }
+        self.put_mark(me, "withdraw", party, now_ms)
+    }
+
     pub fn task(&self, id: &str) -> Option<TaskView> {
         self.tasks().into_iter().find(|t| t.id == id)
     }
@@ -263,6 +374,7 @@ impl RoomDoc {
     pub fn work_parties(&self) -> Vec<WorkPartyView> {
         let admitted = self.admitted();
         let signups = self.marks("signup");
+        let withdrawals = self.marks("withdraw");
         self.entries_of::<PartyEntry>("party:")
             .filter_map(|e| {
                 let PartyEntry {
@@ -282,15 +394,14 @@ impl RoomDoc {
                     slots: usize::try_from(slots).ok()?,
                     signed_up: vec![],
                     waiting: vec![],
+                    withdrawn: vec![],
                 };
                 ((0..=MAX_EVERY_DAYS).contains(&p.every_days)
                     && (1..=MAX_PARTY_SLOTS).contains(&p.slots))
                 .then_some(())?;
-                for m in signups.iter().filter(|m| m.target == p.id) {
-                    if admitted.contains(&m.author) && !p.signed_up.contains(&m.author) {
-                        p.signed_up.push(m.author.clone());
-                    }
-                }
+                let (stands, withdrawn) = standing(self, &admitted, &signups, &withdrawals, &p.id);
+                p.signed_up = stands.into_iter().map(|(m, _)| m).collect();
+                p.withdrawn = withdrawn;
                 p.waiting = p.signed_up.split_off(p.slots.min(p.signed_up.len()));
                 Some(p)
             })
@@ -398,6 +509,7 @@ mod tests {
                 slots,
                 signed_up: vec![],
                 waiting: vec![],
+                withdrawn: vec![],
             };
             let party = PartyEntry::new(&p, 1);
             room.put_entry(&ana, &format!("party:{id}"), id, &party)
@@ -429,5 +541,99 @@ mod tests {
         room.put_entry(&ana, "task:t1", "t1", &huge).unwrap();
         room.commit();
         assert!(room.tasks().is_empty());
+    }
+
+    #[test]
+    fn a_task_given_back_is_open_again_and_only_its_taker_gives_it_back() {
+        let (mut room, ana, bo, cy) = room3();
+        let t = room.add_task(&ana, "Fix the gate", 1, 10).unwrap();
+        room.claim_task(&bo, &t, 11).unwrap();
+        room.claim_task(&cy, &t, 12).unwrap();
+        assert_eq!(room.task(&t).unwrap().waiting, vec![cy.public()]);
+        // Ana never took it on: the command refuses, and her signed give-back (a modified
+        // client) frees nothing.
+        assert!(matches!(
+            room.give_back_task(&ana, &t, 13),
+            Err(DomainError::Invalid { field: "task", .. })
+        ));
+        room.put_mark(&ana, "giveback", &t, 13).unwrap();
+        let v = room.task(&t).unwrap();
+        assert_eq!(
+            (v.claimed_by.clone(), v.given_back.len()),
+            (vec![bo.public()], 0)
+        );
+        // Bo gives it back: Cy moves up from the waiting list; the feed says so, signed by Bo.
+        room.give_back_task(&bo, &t, 20).unwrap();
+        let v = room.task(&t).unwrap();
+        assert_eq!(v.claimed_by, vec![cy.public()]);
+        assert!(v.waiting.is_empty());
+        assert_eq!(v.given_back, vec![(bo.public(), 20)]);
+        let feed = room.activity(100);
+        let line = feed
+            .iter()
+            .find(|i| i.text() == "gave back the task Fix the gate")
+            .unwrap();
+        assert_eq!(line.author, Some(bo.public()));
+        // Cy gives it back too: the task is open, and Ana takes it on.
+        room.give_back_task(&cy, &t, 21).unwrap();
+        assert!(room.task(&t).unwrap().claimed_by.is_empty());
+        room.claim_task(&ana, &t, 22).unwrap();
+        assert_eq!(room.task(&t).unwrap().claimed_by, vec![ana.public()]);
+        // Bo may take it on again later: his new claim counts (after Ana's, who holds the slot).
+        room.claim_task(&bo, &t, 23).unwrap();
+        assert_eq!(room.task(&t).unwrap().waiting, vec![bo.public()]);
+        // Once done, one's part is not given back.
+        room.finish_task(&ana, &t, 30, 24).unwrap();
+        assert!(room.give_back_task(&ana, &t, 25).is_err());
+    }
+
+    #[test]
+    fn a_give_back_written_before_the_claim_frees_nothing() {
+        let (mut room, ana, bo, _) = room3();
+        let t = room.add_task(&ana, "Sweep", 1, 10).unwrap();
+        // A modified client writes the give-back first (with a later claimed time), then claims.
+        room.put_mark(&bo, "giveback", &t, 99).unwrap();
+        room.claim_task(&bo, &t, 11).unwrap();
+        let v = room.task(&t).unwrap();
+        assert_eq!(v.claimed_by, vec![bo.public()]);
+        assert!(v.given_back.is_empty());
+    }
+
+    #[test]
+    fn a_sign_up_is_withdrawn_by_its_member_only_and_the_place_is_free() {
+        let (mut room, ana, bo, cy) = room3();
+        let p = room
+            .plan_work_party(&ana, "Clean the creek", "Bridge", 10 * DAY_MS, 0, 1, 1)
+            .unwrap();
+        room.sign_up(&bo, &p, 2).unwrap();
+        room.sign_up(&cy, &p, 3).unwrap();
+        assert!(matches!(
+            room.withdraw_sign_up(&ana, &p, 4),
+            Err(DomainError::Invalid { field: "party", .. })
+        ));
+        // Ana never signed up: her signed withdrawal (a modified client) frees no place.
+        room.put_mark(&ana, "withdraw", &p, 4).unwrap();
+        let v = room.work_party(&p).unwrap();
+        assert_eq!(
+            (v.signed_up.clone(), v.withdrawn.len()),
+            (vec![bo.public()], 0)
+        );
+        room.withdraw_sign_up(&bo, &p, 5).unwrap();
+        let v = room.work_party(&p).unwrap();
+        assert_eq!(v.signed_up, vec![cy.public()]);
+        assert_eq!(v.withdrawn, vec![(bo.public(), 5)]);
+        assert!(
+            room.withdraw_sign_up(&bo, &p, 6).is_err(),
+            "not signed up any more"
+        );
+        let feed = room.activity(100);
+        let line = feed
+            .iter()
+            .find(|i| i.text() == "withdrew from the work party Clean the creek")
+            .unwrap();
+        assert_eq!(line.author, Some(bo.public()));
+        // Signing up again counts anew.
+        room.sign_up(&bo, &p, 7).unwrap();
+        assert_eq!(room.work_party(&p).unwrap().waiting, vec![bo.public()]);
     }
 }

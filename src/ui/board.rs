@@ -1,11 +1,13 @@
-//! Needs and offers: the post form, the list (paged) and each post's edit and status controls
-//! (shown only on one's own posts: only a post's author changes it).
+//! Needs and offers: the post form, the list (paged) and each post with its author and the date
+//! it was posted, its edit and status controls (shown only on one's own posts: only a post's
+//! author changes it) and its replies, each with its author and date.
 
 use super::form::{error_for, field_error};
 use super::runtime::{RoomHandle, RoomView};
 use super::t;
 use crate::domain::{
-    DomainError, NewPost, Post, PostDetails, PostEdit, PostKind, PostStatus, Urgency, CATEGORIES,
+    DomainError, Member, NewPost, Post, PostDetails, PostEdit, PostKind, PostStatus, Urgency,
+    CATEGORIES,
 };
 use leptos::prelude::*;
 
@@ -96,6 +98,8 @@ pub fn Board(
             .take(limit.get())
             .collect::<Vec<_>>()
     };
+    // Members' names, for the posts' authors.
+    let members = super::form::derived(handle, view, |room, _| room.members());
     // Matching suggestions pair every open need with every open offer: computed only on request.
     let suggesting = RwSignal::new(false);
     let suggestions = super::form::derived(handle, view, move |room, _| {
@@ -186,7 +190,7 @@ pub fn Board(
             {move || (total.get() == 0).then(|| view! { <p>{t("Nothing posted yet.")}</p> })}
             <ul class="posts">
                 <For each=shown key=|p: &Post| (p.id.clone(), p.updated_at, p.status, p.description.clone(), p.title.clone()) let:post>
-                    <PostItem post handle view writable/>
+                    <PostItem post handle view writable members/>
                 </For>
             </ul>
             {move || (filtered.with(Vec::len) > limit.get()).then(|| view! {
@@ -280,6 +284,7 @@ fn PostItem(
     handle: StoredValue<Option<RoomHandle>, LocalStorage>,
     view: RwSignal<RoomView>,
     writable: Memo<bool>,
+    members: Memo<Option<Vec<Member>>>,
 ) -> impl IntoView {
     let editing = RwSignal::new(false);
     let errors = RwSignal::new(None::<(String, String)>);
@@ -366,6 +371,19 @@ fn PostItem(
         .with_value(|h| h.as_ref().map(|h| (h.post_signer(&post), h.my_key())))
         .unwrap_or_default();
     let mine = signer.is_some() && signer.as_deref() == Some(me.as_str());
+    // Who posted it (only a verified author is named) and when.
+    let posted_at = post.created_at;
+    let author = signer.clone();
+    let byline = move || {
+        let when = super::form::when(posted_at);
+        match &author {
+            Some(key) => members.with(|m| {
+                let name = super::form::name_of(m.as_deref().unwrap_or_default(), key);
+                tr!("by {} · {}", name, when)
+            }),
+            None => when,
+        }
+    };
     view! {
         <li class=format!("post {} {}{}", post.kind.as_str(), status.as_str(), if expired { " expired" } else { "" }) data-testid="post"
             data-title=post.title.clone() data-status=status.as_str() data-expired=expired.to_string()>
@@ -393,6 +411,7 @@ fn PostItem(
                     </span>
                 })}
             </div>
+            <p class="muted" data-testid="post-byline">{byline}</p>
             <p class="description" data-testid="post-description">{post.description.clone()}</p>
             {(!post.tags.is_empty()).then(|| view! {
                 <p class="tags" data-testid="tags">{post.tags.iter().map(|tag| view! { <span class="tag">{format!("#{tag}")}</span>" " }).collect_view()}</p>

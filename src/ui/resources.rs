@@ -1,28 +1,107 @@
-//! Shared resources: the registry (steward, licence, rules, condition, location), bookings with
-//! conflicts shown, and lending (hand over, return) with condition notes. The steward hands a
-//! thing over (asked first when that falls in someone else's booking); its holder or steward
+//! Shared resources: the registry (steward, licence, rules, condition, location), bookings from a
+//! date and time to another (conflicts shown; a booking's member may cancel it), and lending
+//! (hand over, return) with condition notes, kept as the thing's loan history. The steward hands
+//! a thing over (asked first when that falls in someone else's booking); its holder or steward
 //! records its return.
 
-use super::form::{app_base, derived, error_for, field_error, name_of, run, when, Handle, Qr};
+use super::form::{
+    app_base, derived, error_for, field_error, locale, name_of, run, when, Handle, Qr,
+};
 use super::now_ms;
 use super::reminders::{booking_event, loan_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
-use crate::domain::{DomainError, NewResource, ResourceView, LICENCES};
+use crate::domain::{Booking, DomainError, Loan, Member, NewResource, ResourceView, LICENCES};
 use leptos::prelude::*;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// A date typed in a date field ("2026-11-21") as the start of that day, UTC.
-fn day_start(text: &str) -> Result<i64, DomainError> {
-    let ms = js_sys::Date::parse(text.trim());
-    if ms.is_nan() {
+/// What a member is typing for one thing (booking times, a condition note), kept outside the
+/// thing's item: the list is drawn again on every change to the room, and what was typed must
+/// survive a peer's change arriving meanwhile.
+#[derive(Clone)]
+struct Draft {
+    from: ArcRwSignal<String>,
+    to: ArcRwSignal<String>,
+    note: ArcRwSignal<String>,
+}
+
+impl Draft {
+    fn new() -> Self {
+        Draft {
+            from: ArcRwSignal::new(String::new()),
+            to: ArcRwSignal::new(String::new()),
+            note: ArcRwSignal::new(String::new()),
+        }
+    }
+}
+
+/// A date and time typed in a date-time field ("2026-11-21T10:30"), in this device's time zone.
+fn date_time(text: &str, field: &'static str) -> Result<i64, DomainError> {
+    let text = text.trim();
+    let ms = js_sys::Date::parse(text);
+    if text.is_empty() || ms.is_nan() {
         return Err(DomainError::Invalid {
-            field: "start",
-            problem: "is not a date".into(),
+            field,
+            problem: "is missing or not a date and time".into(),
         });
     }
     Ok(ms as i64)
+}
+
+/// A booking's span: "1 Dec 2026, 10:00 – 1 Dec 2026, 12:00". One made before bookings had
+/// times (whole days, from midnight UTC to midnight UTC) reads as its days.
+fn span(b: &Booking) -> String {
+    if b.start.rem_euclid(DAY_MS) == 0 && b.end.rem_euclid(DAY_MS) == 0 {
+        let utc_day = |ms: i64| {
+            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+            let opts = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&opts, &"dateStyle".into(), &"medium".into());
+            let _ = js_sys::Reflect::set(&opts, &"timeZone".into(), &"UTC".into());
+            date.to_locale_date_string(&locale(), &opts)
+                .as_string()
+                .unwrap_or_default()
+        };
+        return format!("{} – {}", utc_day(b.start), utc_day(b.end - DAY_MS));
+    }
+    format!("{} – {}", when(b.start), when(b.end))
+}
+
+/// A condition note as written, or that none was.
+fn note_text(note: &str) -> String {
+    if note.trim().is_empty() {
+        t("(no note)").to_owned()
+    } else {
+        format!("“{note}”")
+    }
+}
+
+/// One loan in the history: who had it, from when and until when, with both condition notes.
+fn loan_item(loan: Loan, members: &[Member]) -> impl IntoView {
+    let out = tr!(
+        "Lent to {} by {}, {}",
+        name_of(members, &loan.to),
+        name_of(members, &loan.handed_over_by),
+        when(loan.handed_over_at)
+    );
+    let back = match &loan.returned {
+        Some((by, at, _)) => tr!(
+            "Returned, recorded by {}, {}",
+            name_of(members, by),
+            when(*at)
+        ),
+        None => t("Not returned yet").to_owned(),
+    };
+    view! {
+        <li data-testid="loan">
+            <p>{out}</p>
+            <p data-testid="handover-note">{tr!("Condition at hand-over: {}", note_text(&loan.handover_note))}</p>
+            <p>{back}</p>
+            {loan.returned.map(|(_, _, note)| view! {
+                <p data-testid="return-note">{tr!("Condition at return: {}", note_text(&note))}</p>
+            })}
+        </li>
+    }
 }
 
 #[component]
@@ -37,6 +116,7 @@ fn ResourceItem(
     link: String,
     /// Opened through that link: shown highlighted and scrolled to.
     focused: bool,
+    draft: Draft,
 ) -> impl IntoView {
     let errors = RwSignal::new(None::<(String, String)>);
     let show_qr = RwSignal::new(false);
@@ -49,22 +129,30 @@ fn ResourceItem(
         });
     }
     let id = StoredValue::new(r.id.clone());
-    let from = RwSignal::new(String::new());
-    let to = RwSignal::new(String::new());
+    let cancel = move |booking: String| {
+        run(handle, errors, |room, me, now| {
+            room.cancel_booking(me, &booking, now)
+        });
+    };
+    let from = RwSignal::from(draft.from);
+    let to = RwSignal::from(draft.to);
     let lend_to = RwSignal::new(admitted.first().cloned().unwrap_or_default());
     let due_days = RwSignal::new("7".to_string());
-    let note = RwSignal::new(String::new());
+    let note = RwSignal::from(draft.note);
     let book = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (start, end) = match (
-            day_start(&from.get_untracked()),
-            day_start(&to.get_untracked()),
+            date_time(&from.get_untracked(), "start"),
+            date_time(&to.get_untracked(), "end"),
         ) {
-            (Ok(s), Ok(e)) => (s, e + DAY_MS),
+            (Ok(s), Ok(e)) => (s, e),
             (Err(e), _) | (_, Err(e)) => return errors.set(Some(field_error(e))),
         };
         let id = id.get_value();
-        run(handle, errors, |room, me, _| room.book(me, &id, start, end));
+        if run(handle, errors, |room, me, _| room.book(me, &id, start, end)).is_some() {
+            from.set(String::new());
+            to.set(String::new());
+        }
     };
     // A hand-over that falls in someone else's booking waits here, with what it overlaps,
     // until the steward says to go ahead anyway.
@@ -111,14 +199,7 @@ fn ResourceItem(
         let members = members_for_prompt.get_value();
         let list = conflicts
             .iter()
-            .map(|b| {
-                format!(
-                    "{} ({} – {})",
-                    name_of(&members, &b.member),
-                    when(b.start),
-                    when(b.end)
-                )
-            })
+            .map(|b| format!("{} ({})", name_of(&members, &b.member), span(b)))
             .collect::<Vec<_>>()
             .join(", ");
         pending.set(Some((who, due, list)));
@@ -140,6 +221,8 @@ fn ResourceItem(
     let steward = r.steward == me;
     let holder = r.holder.as_deref() == Some(me.as_str());
     let physical = r.resource.kind == "physical";
+    let loans = r.loans();
+    let item_id = r.id.clone();
     view! {
         <li class="resource" class:focused=focused node_ref=item data-testid="resource" data-name=r.resource.name.clone()
             data-focused=focused.to_string()
@@ -150,31 +233,39 @@ fn ResourceItem(
             {(!r.resource.condition.is_empty()).then(|| view! { <p>{tr!("Condition: {}", r.resource.condition)}</p> })}
             {(!r.resource.rules.is_empty()).then(|| view! { <p>{tr!("Rules: {}", r.resource.rules)}</p> })}
             <p data-testid="holder">{match &r.holder {
-                Some(h) => tr!("With {}{}{}", name_of(&members, h), r.due.map(|d| format!(", due back {}", when(d))).unwrap_or_default(), if r.overdue(now) { t(" — overdue") } else { "" }),
+                Some(h) => tr!("With {}{}{}", name_of(&members, h), r.due.map(|d| tr!(", due back {}", when(d))).unwrap_or_default(), if r.overdue(now) { t(" — overdue") } else { "" }),
                 None => t("Available").to_string(),
             }}
                 {(holder || steward).then(|| loan_event(&r).map(|e| view! { <AddToCalendar event=e name=r.resource.name.clone()/> }))}
             </p>
             {(!r.bookings.is_empty()).then(|| view! {
                 <ul class="bookings">
-                    {r.bookings.iter().map(|b| view! {
+                    {r.bookings.iter().map(|b| {
+                        let booking = b.id.clone();
+                        view! {
                         <li data-testid="booking" data-conflict=(!b.conflicts_with.is_empty()).to_string()>
-                            {format!("{} – {} · {}", when(b.start), when(b.end), name_of(&members, &b.member))}
+                            {format!("{} · {}", span(b), name_of(&members, &b.member))}
                             {(!b.conflicts_with.is_empty()).then(|| view! { <strong class="error">{t(" overlaps another booking")}</strong> })}
                             {(b.member == me || steward).then(|| view! { <AddToCalendar event=booking_event(&r, b) name=r.resource.name.clone()/> })}
+                            {(b.member == me).then(|| view! {
+                                <button class="secondary" data-testid="cancel-booking" on:click=move |_| cancel(booking.clone())>{t("Cancel this booking")}</button>
+                            })}
                         </li>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </ul>
             })}
             {physical.then(|| view! {
-                <form class="book" on:submit=book>
-                    <label class="inline">{t("From")}<input type="date" data-testid="book-from" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/></label>
-                    <label class="inline">{t("To")}<input type="date" data-testid="book-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/></label>
+                <form class="book" on:submit=book novalidate>
+                    <label for=format!("book-from-{item_id}")>{t("Booked from (date and time)")}</label>
+                    <input id=format!("book-from-{item_id}") type="datetime-local" data-testid="book-from" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/>
+                    {error_for(errors, "start")}
+                    <label for=format!("book-to-{item_id}")>{t("Until (date and time)")}</label>
+                    <input id=format!("book-to-{item_id}") type="datetime-local" data-testid="book-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
+                    {error_for(errors, "end")}
                     <button type="submit" data-testid="book">{t("Book")}</button>
                 </form>
             })}
-            {error_for(errors, "start")}
-            {error_for(errors, "end")}
+            {error_for(errors, "booking")}
             {(steward || holder).then(|| view! {
                 <label>{t("Condition note")}<input data-testid="custody-note" maxlength="500" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/></label>
             })}
@@ -203,6 +294,12 @@ fn ResourceItem(
             {error_for(errors, "holder")}
             {error_for(errors, "note")}
             {error_for(errors, "")}
+            {(!loans.is_empty()).then(|| view! {
+                <h4>{t("Loan history")}</h4>
+                <ol class="loans" data-testid="loan-history">
+                    {loans.into_iter().map(|l| loan_item(l, &members)).collect_view()}
+                </ol>
+            })}
             <button class="secondary" data-testid="show-qr" aria-expanded=move || show_qr.get().to_string()
                 on:click=move |_| show_qr.update(|s| *s = !*s)>{t("QR code for a label")}</button>
             {move || show_qr.get().then(|| {
@@ -237,6 +334,7 @@ pub fn ResourcesSection(
         )
     });
     let errors = RwSignal::new(None::<(String, String)>);
+    let drafts = StoredValue::new(std::collections::HashMap::<String, Draft>::new());
     let kind = RwSignal::new("physical".to_string());
     let name = RwSignal::new(String::new());
     let location = RwSignal::new(String::new());
@@ -268,12 +366,17 @@ pub fn ResourcesSection(
                 {move || {
                     let (list, members, admitted, _, me) = data.get().unwrap_or_default();
                     if list.is_empty() {
-                        return view! { <p>{t("Nothing shared yet.")}</p> }.into_any();
+                        return view! { <li>{t("Nothing shared yet.")}</li> }.into_any();
                     }
                     list.into_iter().map(|r| {
                         let link = format!("{base}{}", r.id);
                         let focused = r.id == focus;
-                        view! { <ResourceItem handle r members=members.clone() admitted=admitted.clone() me=me.clone() link focused/> }
+                        let mut draft = None;
+                        drafts.update_value(|d| {
+                            draft = Some(d.entry(r.id.clone()).or_insert_with(Draft::new).clone());
+                        });
+                        let draft = draft.unwrap_or_else(Draft::new);
+                        view! { <ResourceItem handle r members=members.clone() admitted=admitted.clone() me=me.clone() link focused draft/> }
                     }).collect_view().into_any()
                 }}
             </ul>

@@ -1,5 +1,6 @@
-//! Tasks and work parties: add a task with slots, claim one, mark it done (logging the time as a
-//! contribution for others to validate); plan a work party, possibly recurring, and sign up.
+//! Tasks and work parties: add a task with slots, claim one, give it back, mark it done (logging
+//! the time as a contribution for others to validate); plan a work party, possibly recurring,
+//! sign up and withdraw.
 
 use super::form::{derived, error_for, field_error, names_of, run, when, Handle};
 use super::now_ms;
@@ -27,6 +28,12 @@ fn TaskItem(
             room.claim_task(me, &id, now)
         });
     };
+    let give_back = move |_| {
+        let id = id.get_value();
+        run(handle, errors, |room, me, now| {
+            room.give_back_task(me, &id, now)
+        });
+    };
     let finish = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let minutes = match parse_amount(&time.get_untracked(), "hours") {
@@ -45,6 +52,7 @@ fn TaskItem(
     let holds = task.claimed_by.contains(&me);
     let can_claim = member && !holds && !task.waiting.contains(&me);
     let can_finish = holds && !task.done_by.contains(&me);
+    let can_give_back = (holds || task.waiting.contains(&me)) && !task.done_by.contains(&me);
     let open = task.slots.saturating_sub(task.claimed_by.len());
     let done: Vec<String> = task.done_by.iter().cloned().collect();
     view! {
@@ -56,6 +64,9 @@ fn TaskItem(
             {(!done.is_empty()).then(|| view! { <p data-testid="done-by">{t("Done by ")} {names_of(&members, &done)}</p> })}
             {can_claim.then(|| view! {
                 <button data-testid="claim" on:click=claim>{if open > 0 { t("Take it on") } else { t("Join the waiting list") }}</button>
+            })}
+            {can_give_back.then(|| view! {
+                <button class="secondary" data-testid="give-back" on:click=give_back>{t("Give it back")}</button>
             })}
             {can_finish.then(|| view! {
                 <button data-testid="finish" aria-expanded=move || finishing.get().to_string()
@@ -91,26 +102,35 @@ fn PartyItem(
         let id = id.get_value();
         run(handle, errors, |room, me, now| room.sign_up(me, &id, now));
     };
+    let withdraw = move |_| {
+        let id = id.get_value();
+        run(handle, errors, |room, me, now| {
+            room.withdraw_sign_up(me, &id, now)
+        });
+    };
     let next = p.next_date(now_ms());
     let can_sign =
         member && !p.signed_up.contains(&me) && !p.waiting.contains(&me) && next.is_some();
+    let can_withdraw = p.signed_up.contains(&me) || p.waiting.contains(&me);
     let repeats = match p.every_days {
         0 => String::new(),
-        1 => " · every day".to_string(),
-        7 => " · every week".to_string(),
+        1 => t(" · every day").to_string(),
+        7 => t(" · every week").to_string(),
         n => tr!(" · every {} days", n),
     };
     view! {
         <li data-testid="party" data-title=p.title.clone()>
             <strong>{p.title.clone()}</strong>
             <span class="muted">{format!(" · {} · {}{}", p.place,
-                next.map(when).unwrap_or_else(|| format!("was {}", when(p.date))), repeats)}</span>
+                next.map(when).unwrap_or_else(|| tr!("was {}", when(p.date))), repeats)}</span>
             <p data-testid="signed-up">{tr!("{} of {} places taken", p.signed_up.len(), p.slots)}
                 {(!p.signed_up.is_empty()).then(|| format!(": {}", names_of(&members, &p.signed_up)))}</p>
             {(!p.waiting.is_empty()).then(|| view! { <p>{t("Waiting: ")} {names_of(&members, &p.waiting)}</p> })}
             {can_sign.then(|| view! { <button data-testid="sign-up" on:click=sign_up>{t("Sign me up")}</button> })}
+            {can_withdraw.then(|| view! { <button class="secondary" data-testid="withdraw" on:click=withdraw>{t("Withdraw my sign-up")}</button> })}
             {party_event(&p, now_ms()).map(|e| view! { <AddToCalendar event=e name=p.title.clone()/> })}
             {error_for(errors, "")}
+            {error_for(errors, "party")}
         </li>
     }
 }

@@ -302,12 +302,12 @@ describe('the commons through the UI', () => {
 
     // Bo books it for two days; Ana's overlapping booking is refused and shows why.
     await section(pb, 'things')
-    await ladder(pb).getByTestId('book-from').fill('2030-05-01')
-    await ladder(pb).getByTestId('book-to').fill('2030-05-02')
+    await ladder(pb).getByTestId('book-from').fill('2030-05-01T09:00')
+    await ladder(pb).getByTestId('book-to').fill('2030-05-02T18:00')
     await ladder(pb).getByTestId('book').click()
     await ladder(pa).getByTestId('booking').waitFor({ timeout: WAIT })
-    await ladder(pa).getByTestId('book-from').fill('2030-05-02')
-    await ladder(pa).getByTestId('book-to').fill('2030-05-03')
+    await ladder(pa).getByTestId('book-from').fill('2030-05-02T10:00')
+    await ladder(pa).getByTestId('book-to').fill('2030-05-03T10:00')
     await ladder(pa).getByTestId('book').click()
     await ladder(pa).getByText('already booked').waitFor({ timeout: WAIT })
     assert.equal(await ladder(pa).getByTestId('booking').count(), 1)
@@ -326,8 +326,8 @@ describe('the commons through the UI', () => {
     // Bo books it from tomorrow; a week's hand-over to anyone else falls in his booking: the
     // steward is asked first, and nothing moves until she says so.
     const day = n => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10)
-    await ladder(pb).getByTestId('book-from').fill(day(1))
-    await ladder(pb).getByTestId('book-to').fill(day(3))
+    await ladder(pb).getByTestId('book-from').fill(`${day(1)}T09:00`)
+    await ladder(pb).getByTestId('book-to').fill(`${day(3)}T18:00`)
     await ladder(pb).getByTestId('book').click()
     await ladder(pa).getByTestId('booking').nth(1).waitFor({ timeout: WAIT })
     await ladder(pa).getByTestId('lend-to').selectOption({ label: 'Ana' })

@@ -120,18 +120,20 @@ describe('reminders', () => {
     assert.deepEqual(alarm.filter(l => /^(ACTION|TRIGGER):/.test(l)), ['ACTION:DISPLAY', 'TRIGGER:-P1D'])
     assert.match(ics.find(l => l.startsWith('UID:')), /^UID:party-.+@tequio$/)
 
-    // A booking of whole days: dates, so the calendar shows those days wherever it is.
+    // A booking from a time to a time: both in UTC, with a reminder the day before.
     await section(pb, 'things')
     await pb.getByTestId('resource-name').fill('Ladder')
     await pb.getByTestId('add-resource-submit').click()
     const ladder = pb.locator('[data-testid=resource][data-name=Ladder]')
-    await ladder.getByTestId('book-from').fill('2031-06-01')
-    await ladder.getByTestId('book-to').fill('2031-06-02')
+    await ladder.getByTestId('book-from').fill('2031-06-01T10:00')
+    await ladder.getByTestId('book-to').fill('2031-06-02T12:30')
     await ladder.getByTestId('book').click()
     const booking = ladder.getByTestId('booking')
     const booked = lines((await download(pb, booking.getByTestId('add-to-calendar'))).text)
-    assert.ok(booked.includes('DTSTART;VALUE=DATE:20310601'), booked.join('\n'))
-    assert.ok(booked.includes('DTEND;VALUE=DATE:20310603'), booked.join('\n'))
-    assert.ok(booked.includes('BEGIN:VALARM') && booked.includes('TRIGGER:-PT15H'), booked.join('\n'))
+    const [from, to] = await pb.evaluate(() => ['2031-06-01T10:00', '2031-06-02T12:30']
+      .map(t => new Date(t).toISOString().replace(/[-:]/g, '').replace('.000', '')))
+    assert.ok(booked.includes(`DTSTART:${from}`), booked.join('\n'))
+    assert.ok(booked.includes(`DTEND:${to}`), booked.join('\n'))
+    assert.ok(booked.includes('BEGIN:VALARM') && booked.includes('TRIGGER:-P1D'), booked.join('\n'))
   }))
 })

@@ -36,6 +36,23 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# Firefox ESR and geckodriver for the one end-to-end flow in Firefox (tests/e2e/firefox.test.mjs);
+# only when asked for (test.sh does), as serving the app does not need them.
+geckodriver_version="0.37.1"
+if [ "${TEQUIO_FIREFOX:-}" = 1 ]; then
+  if [ ! -x /usr/bin/firefox-esr ]; then
+    say "installing Debian's firefox-esr"
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq firefox-esr >/dev/null
+  fi
+  if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')" != "$geckodriver_version" ]; then
+    say "installing geckodriver $geckodriver_version"
+    cargo install --locked --force "geckodriver@$geckodriver_version"
+  fi
+fi
+
 if [ ! -d node_modules/y-webrtc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (wasm-opt, y-webrtc signaling server, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error

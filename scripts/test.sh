@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every check: formatting, clippy (native and wasm32),
 # native tests, wasm-bindgen tests in headless Chromium, and the end-to-end tests against the
-# release build with the real signaling server and a real Nostr relay.
+# release build with the real signaling server and a real Nostr relay (one flow in Firefox ESR).
 set -euo pipefail
-export TEQUIO_NOSTR_RELAY=1
+export TEQUIO_NOSTR_RELAY=1 TEQUIO_FIREFOX=1
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 say "cargo fmt --check"

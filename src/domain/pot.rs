@@ -217,7 +217,7 @@ impl PotView {
     /// Whether `amount` is far beyond what this pot has seen, so a person is asked to confirm
     /// it (a slip of the keyboard, "1000000000"): more than ten times its largest counted entry
     /// and more than 100 units (100 EUR, 100 hours); in a pot with nothing counted yet, more
-    /// than 1,000 units.
+    /// than 10,000 units.
     pub fn unusual(&self, amount: i64) -> bool {
         let unit = if self.unit == "hours" { 60 } else { 100 };
         let largest = self
@@ -228,7 +228,7 @@ impl PotView {
             .max();
         match largest {
             Some(l) => amount > l.saturating_mul(10) && amount > 100 * unit,
-            None => amount > 1_000 * unit,
+            None => amount > 10_000 * unit,
         }
     }
 }
@@ -1581,8 +1581,8 @@ mod tests {
         let (mut room, ana, bo, _) = room3();
         let pot = room.open_pot(&ana, "Pot", "EUR", 10).unwrap();
         let empty = room.pot(&pot, NOW).unwrap();
-        assert!(!empty.unusual(100_000), "1,000 EUR in a new pot");
-        assert!(empty.unusual(100_001));
+        assert!(!empty.unusual(1_000_000), "10,000 EUR in a new pot");
+        assert!(empty.unusual(1_000_001));
         fund(&mut room, &pot, &ana, &bo, 20, 12);
         let view = room.pot(&pot, NOW).unwrap();
         // Largest counted: 20 EUR. Ten times that is below 100 EUR: up to 100 EUR is usual.
@@ -1596,8 +1596,8 @@ mod tests {
         assert!(view.unusual(500_001));
         let hours = room.open_pot(&ana, "Hours", "hours", 14).unwrap();
         let hours = room.pot(&hours, NOW).unwrap();
-        assert!(!hours.unusual(1_000 * 60));
-        assert!(hours.unusual(1_000 * 60 + 1));
+        assert!(!hours.unusual(10_000 * 60));
+        assert!(hours.unusual(10_000 * 60 + 1));
     }
 
     #[test]

@@ -101,6 +101,8 @@ pub struct PeerState {
     pub up_to_date: bool,
     /// When it was last known to hold exactly what this device holds.
     pub synced_at: Option<i64>,
+    /// The member whose key signed for the device, as its signals said.
+    pub member: Option<String>,
 }
 
 struct Peer {
@@ -801,6 +803,7 @@ impl Replica {
                 id: short(id),
                 up_to_date,
                 synced_at: p.synced_at,
+                member: p.member.clone(),
             });
         }
         states.sort_by(|a, b| a.id.cmp(&b.id));

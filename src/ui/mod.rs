@@ -297,7 +297,7 @@ pub fn start() {
 }
 
 /// Asks the browser not to evict the rooms under storage pressure.
-fn request_persistent_storage(persisted: RwSignal<Option<bool>>) {
+pub(crate) fn request_persistent_storage(persisted: RwSignal<Option<bool>>) {
     if let Some(storage) = web_sys::window().map(|w| w.navigator().storage()) {
         if let Ok(promise) = storage.persist() {
             wasm_bindgen_futures::spawn_local(async move {
@@ -320,6 +320,45 @@ fn watch_network(online: RwSignal<bool>) {
         let _ = w.add_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
         // Listens for the life of the page.
         cb.forget();
+    }
+}
+
+/// The device setting recording that the person dismissed the notice that the browser did not
+/// promise to keep the data ("dismissed"; absent: not yet).
+pub const PERSIST_NOTICE_SETTING: &str = "persist_notice";
+
+/// Where the browser did not promise to keep the app's data: says so once, with a way to act
+/// (ask again; install the app), until dismissed; Settings says it from then on.
+#[component]
+fn PersistNotice(device: Device) -> impl IntoView {
+    // None until the setting is read; then whether it was dismissed.
+    let dismissed = RwSignal::new(None::<bool>);
+    let store = device.store.get_value();
+    leptos::task::spawn_local(async move {
+        let seen = store.setting(PERSIST_NOTICE_SETTING).await.ok().flatten();
+        dismissed.set(Some(seen.is_some()));
+    });
+    let dismiss = move |_| {
+        dismissed.set(Some(true));
+        let store = device.store.get_value();
+        leptos::task::spawn_local(async move {
+            if let Err(e) = store.set_setting(PERSIST_NOTICE_SETTING, "dismissed").await {
+                web_sys::console::warn_1(
+                    &format!("tequio: the notice will show again: {e}").into(),
+                );
+            }
+        });
+    };
+    move || {
+        (device.persisted.get() == Some(false) && dismissed.get() == Some(false)).then(|| {
+            view! {
+                <div class="notice" role="status" data-testid="not-persisted">
+                    <p>{t("This browser did not promise to keep Tequio's data: it may clear it when space runs low. Installing the app usually fixes this; keep your room links safe.")}</p>
+                    <button type="button" on:click=move |_| request_persistent_storage(device.persisted)>{t("Ask the browser again")}</button>
+                    <button type="button" data-testid="not-persisted-dismiss" on:click=dismiss>{t("Got it")}</button>
+                </div>
+            }
+        })
     }
 }
 
@@ -441,11 +480,7 @@ fn App(device: Device) -> impl IntoView {
                 <span class="offline" data-testid="offline" role="status">{t("Offline: changes are kept on this device and sync when you are back")}</span>
             })}
         </header>
-        {move || (device.persisted.get() == Some(false)).then(|| view! {
-            <p class="notice" role="status" data-testid="not-persisted">
-                {t("This browser did not promise to keep Tequio's data: it may clear it when space runs low. Installing the app usually fixes this; keep your room links safe.")}
-            </p>
-        })}
+        <PersistNotice device/>
         <SafariNotice device/>
         <main>
             {move || match page.get() {

@@ -134,6 +134,17 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
     let integrity_link = StoredValue::new(format!("#/room/{}/members", room_id));
     let pair_room = StoredValue::new(room_id.clone());
     let copied = RwSignal::new(false);
+    // Whether the phone layout's "More" menu is open.
+    let more_open = RwSignal::new(false);
+    // The room's members, for naming who is here (read again when the room changes).
+    let members = Memo::new(move |_| {
+        if let Some(v) = view_signal.get() {
+            v.with(|v| v.version);
+        }
+        handle
+            .with_value(|h| h.as_ref().map(|h| h.read(|room, _| room.members())))
+            .unwrap_or_default()
+    });
     let share_link = move || {
         // Read again when the room changes: the link follows the room's key.
         if let Some(v) = view_signal.get() {
@@ -173,11 +184,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                     <details class="peer-details">
                         <summary class="status-line">
                             <span data-testid="peer-count" data-count=move || v.get().peers.to_string()>
-                                {move || match v.get().peers {
-                                    0 => t("No peers connected").to_string(),
-                                    1 => t("1 peer connected").to_string(),
-                                    n => tr!("{} peers connected", n),
-                                }}
+                                {move || who_is_here(&here(&v.get().peer_sync, &members.get()))}
                             </span>
                             {move || {
                                 let v = v.get();
@@ -186,12 +193,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                                 (!v.peer_sync.is_empty()).then(|| view! {
                                     " · "
                                     <span data-testid="sync-state" data-in-sync=in_sync.to_string() data-behind=behind.to_string()>
-                                        {match (in_sync, behind) {
-                                            (0, _) => t("syncing…").to_string(),
-                                            (1, 0) => t("up to date with 1 peer").to_string(),
-                                            (n, 0) => tr!("up to date with {} peers", n),
-                                            (n, k) => tr!("up to date with {}, syncing with {}", n, k),
-                                        }}
+                                        {if behind == 0 { t("everything is shared") } else { t("sharing changes…") }}
                                     </span>
                                 })
                             }}
@@ -202,9 +204,10 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                                 if v.peer_sync.is_empty() {
                                     return view! { <li>{t("No other device of this room is connected right now.")}</li> }.into_any();
                                 }
+                                let members = members.get();
                                 v.peer_sync.iter().map(|p| view! {
                                     <li data-testid="peer" data-up-to-date=p.up_to_date.to_string()>
-                                        {tr!("Device {}…: {}", p.id, if p.up_to_date { t("has everything this device has, and this device has everything it has") } else { t("still exchanging changes") })}
+                                        {tr!("{}'s device: {}", member_name(&members, p.member.as_deref()), if p.up_to_date { t("has everything this device has, and this device has everything it has") } else { t("still exchanging changes") })}
                                         {p.synced_at.map(|at| tr!(" · last in step {}", super::form::when(at)))}
                                     </li>
                                 }).collect_view().into_any()
@@ -300,15 +303,17 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                 move || if ready.get() {
                     let room_id = room_id.clone();
                     view! {
-                        <nav class="sections" aria-label="Room sections">
-                            {SECTIONS.iter().map(|(slug, label)| {
-                                let href = format!("#/room/{room_id}/{slug}");
-                                let slug = *slug;
-                                view! {
-                                    <a href=href data-testid=format!("nav-{}", if slug.is_empty() { "home" } else { slug })
-                                        aria-current=move || (section.get().split('/').next() == Some(slug)).then_some("page")>{t(label)}</a>
-                                }
-                            }).collect_view()}
+                        // On a phone: the sections most used in a bar at the bottom, the rest
+                        // behind "More"; on a wide screen all of them in a row.
+                        <nav class="sections" class:more-open=move || more_open.get() aria-label=t("Room sections")>
+                            {SECTIONS[..PRIMARY].iter().map(|(slug, label)| section_link(&room_id, slug, label, section)).collect_view()}
+                            <button type="button" class="more" data-testid="nav-more"
+                                aria-expanded=move || more_open.get().to_string() aria-controls="more-sections"
+                                class:current=move || SECTIONS[PRIMARY..].iter().any(|(slug, _)| section.get().split('/').next() == Some(*slug))
+                                on:click=move |_| more_open.update(|o| *o = !*o)>{t("More")}</button>
+                            <div id="more-sections" class="more-sections" on:click=move |_| more_open.set(false)>
+                                {SECTIONS[PRIMARY..].iter().map(|(slug, label)| section_link(&room_id, slug, label, section)).collect_view()}
+                            </div>
                         </nav>
                         {move || {
                             // A section may name one of its items: `things/<id>`.
@@ -342,17 +347,75 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
     }
 }
 
-/// The sections of a room, as (route slug, menu label).
+/// The name of the member a device speaks for ("someone new" before they introduce themselves).
+fn member_name(members: &[crate::domain::Member], key: Option<&str>) -> String {
+    key.and_then(|k| members.iter().find(|m| m.key == k))
+        .map(|m| m.profile.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| t("someone new").to_owned())
+}
+
+/// The members whose devices are connected, each once, by name.
+fn here(peers: &[crate::replica::PeerState], members: &[crate::domain::Member]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut keys: Vec<Option<&str>> = Vec::new();
+    for p in peers {
+        let key = p.member.as_deref();
+        // Two devices of one member are one person here (a newcomer's each count).
+        if key.is_some() && keys.contains(&key) {
+            continue;
+        }
+        keys.push(key);
+        names.push(member_name(members, key));
+    }
+    names
+}
+
+/// Who is here, in words: "Ben and Carla are here".
+fn who_is_here(names: &[String]) -> String {
+    let text: String = match names {
+        [] => t("Nobody else is here right now").into(),
+        [a] => tr!("{} is here", a),
+        [a, b] => tr!("{} and {} are here", a, b),
+        [a, b, c] => tr!("{}, {} and {} are here", a, b, c),
+        [a, b, rest @ ..] => tr!("{}, {} and {} others are here", a, b, rest.len()),
+    };
+    // ("someone new is here" starts a sentence.)
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// A link to one of the room's sections, marked when it is the one shown.
+fn section_link(
+    room_id: &str,
+    slug: &'static str,
+    label: &'static str,
+    section: Memo<String>,
+) -> impl IntoView {
+    let href = format!("#/room/{room_id}/{slug}");
+    view! {
+        <a href=href data-testid=format!("nav-{}", if slug.is_empty() { "home" } else { slug })
+            aria-current=move || (section.get().split('/').next() == Some(slug)).then_some("page")>{t(label)}</a>
+    }
+}
+
+/// How many of [`SECTIONS`] (the first) a phone shows in its bottom bar.
+const PRIMARY: usize = 4;
+
+/// The sections of a room, as (route slug, menu label): the most used first.
 const SECTIONS: [(&str, &str); 11] = [
     ("", "Home"),
     ("board", "Needs & offers"),
     ("things", "Shared things"),
+    ("decisions", "Decisions"),
     ("tasks", "Tasks"),
     ("pages", "Pages"),
     ("members", "Members"),
     ("pot", "Common pot"),
     ("contributions", "Contributions"),
-    ("decisions", "Decisions"),
     ("charter", "Charter"),
     ("settings", "Settings"),
 ];

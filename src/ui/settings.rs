@@ -145,11 +145,14 @@ fn Storage(handle: Handle, device: Device) -> impl IntoView {
             <p data-testid="storage-estimate">{move || estimate.get().map(|(used, quota)| {
                 tr!("Tequio uses {} of the {} this browser allows.", kilobytes(used), kilobytes(quota))
             })}</p>
-            <p>{move || match device.persisted.get() {
+            <p data-testid="persisted">{move || match device.persisted.get() {
                 Some(true) => t("The browser has promised to keep this data."),
                 Some(false) => t("The browser has not promised to keep this data: it may clear it when space runs low. Installing the app usually helps; keep a backup."),
                 None => "",
             }}</p>
+            {move || (device.persisted.get() == Some(false)).then(|| view! {
+                <button type="button" on:click=move |_| super::request_persistent_storage(device.persisted)>{t("Ask the browser to keep it")}</button>
+            })}
         </section>
     }
 }

@@ -181,9 +181,13 @@ export async function createRoom (page, name, me = 'Ana') {
 /** Opens a section of the open room from its menu ('board', 'members', 'decisions', ...). */
 export async function section (page, name) {
   const nav = page.getByTestId(`nav-${name}`)
-  await nav.waitFor({ timeout: WAIT })
-  if ((await nav.getAttribute('aria-current')) !== 'page') await nav.click()
-  await page.locator(`[data-testid=nav-${name}][aria-current=page]`).waitFor({ timeout: WAIT })
+  await nav.waitFor({ state: 'attached', timeout: WAIT })
+  if ((await nav.getAttribute('aria-current')) !== 'page') {
+    // On a phone, sections other than the most used are behind "More".
+    if (!(await nav.isVisible())) await page.getByTestId('nav-more').click()
+    await nav.click()
+  }
+  await page.locator(`[data-testid=nav-${name}][aria-current=page]`).waitFor({ state: 'attached', timeout: WAIT })
 }
 
 /** Waits until the Members section says this device is `tag` (stranger, pending, admitted, ...). */

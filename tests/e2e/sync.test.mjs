@@ -56,10 +56,12 @@ describe('a room that syncs between browsers', () => {
     await pb.locator('[data-testid=post][data-title="Ladder"][data-status=fulfilled]').waitFor({ timeout: WAIT })
     await saved(pa)
     await saved(pb)
-    // Both say they are up to date with their one peer, and that it is up to date with them.
-    for (const p of [pa, pb]) {
+    // Both say who is here, by name (B has not introduced themselves), and that everything is
+    // shared with them.
+    for (const [p, who] of [[pa, 'Someone new is here'], [pb, 'Ana is here']]) {
       await p.locator('[data-testid=sync-state][data-in-sync="1"][data-behind="0"]').waitFor({ timeout: WAIT })
-      assert.equal(await p.getByTestId('sync-state').innerText(), 'up to date with 1 peer')
+      assert.equal(await p.getByTestId('sync-state').innerText(), 'everything is shared')
+      assert.equal(await p.getByTestId('peer-count').innerText(), who)
     }
 
     // The room is in B's own list.

@@ -749,4 +749,6 @@
     ("{} and {} are here", "{} y {} están aquí"),
     ("{}, {} and {} are here", "{}, {} y {} están aquí"),
     ("{}, {} and {} others are here", "{}, {} y {} más están aquí"),
+    ("Amount", "Importe"),
+    ("{} ({})", "{} ({})"),
 ]

@@ -1,7 +1,10 @@
 //! Decisions: propose (method, options, closing time, an optional change to enact), state a
 //! stance with a reason, the live tally, and recording the outcome once closed.
 
-use super::form::{derived, error_for, name_of, names_of, run, when, Handle};
+use super::form::{
+    derived, error_for, name_of, names_of, run, when, AmountField, Handle, MemberPicker,
+    SelectField, TextArea, TextField,
+};
 use super::now_ms;
 use super::reminders::{closing_event, AddToCalendar};
 use super::runtime::RoomView;
@@ -235,17 +238,11 @@ fn stance_list(d: &DecisionView, members: &[crate::domain::Member], open: bool) 
 #[component]
 fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     let charter = derived(handle, view, |room, _| room.charter(now_ms()));
-    // Who a removal can name: admitted members, by name and key fingerprint.
+    // Who a removal can name: the other admitted members.
     let removable = derived(handle, view, |room, me| {
         room.members()
             .into_iter()
             .filter(|m| m.standing == crate::domain::Standing::Admitted && m.key != me.public())
-            .map(|m| {
-                (
-                    m.key.clone(),
-                    format!("{} ({})", m.profile.name, &m.key[..8.min(m.key.len())]),
-                )
-            })
             .collect::<Vec<_>>()
     });
     // Which expenses an approval can name: those waiting for approval, by memo and amount.
@@ -373,108 +370,99 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             value.set(String::new());
         }
     };
+    // A change stays open at least the charter's minimum: the closing starts from there.
+    Effect::new(move |_| {
+        if let (false, Some(c)) = (change.get().is_empty(), charter.get_untracked()) {
+            let least = i64::from(c.min_open_hours.div_ceil(24));
+            if !matches!(days.get_untracked().trim().parse::<i64>(), Ok(d) if d >= least) {
+                days.set(least.to_string());
+            }
+        }
+    });
+    let change_options = Signal::derive(|| {
+        changes()
+            .into_iter()
+            .map(|(k, label)| (k.to_owned(), label.to_owned()))
+            .collect::<Vec<_>>()
+    });
+    let expense_options = Signal::derive(move || expenses.get().unwrap_or_default());
+    let pot_options = Signal::derive(move || {
+        pots.get()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, name, unit, balance)| {
+                (id, format!("{name} ({})", super::money(balance, &unit)))
+            })
+            .collect::<Vec<_>>()
+    });
+    let dividend_unit = Signal::derive(move || {
+        let pot = dividend_pot.get();
+        pots.get()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|p| p.0 == pot)
+            .map(|p| p.2)
+            .unwrap_or_default()
+    });
+    let split_options = Signal::derive(|| {
+        vec![
+            (
+                "equal".to_owned(),
+                t("Equally among the members").to_owned(),
+            ),
+            ("shares".to_owned(), t("By contribution shares").to_owned()),
+        ]
+    });
+    let method_options = Signal::derive(|| {
+        [
+            ("consent", t("Consent (agree, abstain, disagree, block)")),
+            ("majority", t("Majority (one option each)")),
+            ("score", t("Score each option 0–5")),
+            ("ranked", t("Ranked choice")),
+            ("dots", t("Dot vote")),
+        ]
+        .map(|(k, words)| (k.to_owned(), words.to_owned()))
+        .to_vec()
+    });
+    let removable = Signal::derive(move || removable.get().unwrap_or_default());
     view! {
         <form class="propose" on:submit=submit data-testid="propose-form">
-            <label for="d-title">{t("What should we decide?")}</label>
-            <input id="d-title" data-testid="decision-title" maxlength="160" prop:value=move || title.get()
-                on:input=move |ev| title.set(event_target_value(&ev))/>
-            {error_for(errors, "title")}
-            <label for="d-change">{t("If it passes, it enacts")}</label>
-            <select id="d-change" data-testid="decision-change" on:change=move |ev| {
-                let key = event_target_value(&ev);
-                // A change stays open at least the charter's minimum: start from there.
-                if let (false, Some(c)) = (key.is_empty(), charter.get_untracked()) {
-                    let least = i64::from(c.min_open_hours.div_ceil(24));
-                    if !matches!(days.get_untracked().trim().parse::<i64>(), Ok(d) if d >= least) {
-                        days.set(least.to_string());
-                    }
-                }
-                change.set(key)
-            }>
-                {changes().into_iter().map(|(k, label)| view! { <option value=k selected=move || change.get() == k>{label}</option> }).collect_view()}
-            </select>
-            {move || (change.get() == "remove").then(|| view! {
-                <label for="d-member">{t("Member to remove")}</label>
-                <select id="d-member" data-testid="decision-member" on:change=move |ev| value.set(event_target_value(&ev))>
-                    <option value="" selected=move || value.get().is_empty()>{t("Choose a member")}</option>
-                    {removable.get().unwrap_or_default().into_iter().map(|(key, label)| {
-                        let k = key.clone();
-                        view! { <option value=key selected=move || value.get() == k>{label}</option> }
-                    }).collect_view()}
-                </select>
-            })}
-            {move || (change.get() == "expense").then(|| view! {
-                <label for="d-expense">{t("Expense to approve")}</label>
-                <select id="d-expense" data-testid="decision-expense" on:change=move |ev| value.set(event_target_value(&ev))>
-                    <option value="" selected=move || value.get().is_empty()>{t("Choose an expense")}</option>
-                    {expenses.get().unwrap_or_default().into_iter().map(|(id, label)| {
-                        let k = id.clone();
-                        view! { <option value=id selected=move || value.get() == k>{label}</option> }
-                    }).collect_view()}
-                </select>
-            })}
-            {move || (change.get() == "dividend").then(|| view! {
-                <label for="d-pot">{t("From the pot")}</label>
-                <select id="d-pot" data-testid="dividend-pot" on:change=move |ev| dividend_pot.set(event_target_value(&ev))>
-                    <option value="" selected=move || dividend_pot.get().is_empty()>{t("Choose a pot")}</option>
-                    {pots.get().unwrap_or_default().into_iter().map(|(id, name, unit, balance)| {
-                        let k = id.clone();
-                        view! { <option value=id selected=move || dividend_pot.get() == k>{format!("{name} ({})", super::money(balance, &unit))}</option> }
-                    }).collect_view()}
-                </select>
-                {error_for(errors, "pot")}
-                <label for="d-amount">{t("Amount to share")}</label>
-                <input id="d-amount" inputmode="decimal" prop:value=move || dividend_amount.get()
-                    on:input=move |ev| dividend_amount.set(event_target_value(&ev))/>
-                {error_for(errors, "amount")}
-                <label for="d-split">{t("Split")}</label>
-                <select id="d-split" on:change=move |ev| split.set(event_target_value(&ev))>
-                    <option value="equal">{t("Equally among the members")}</option>
-                    <option value="shares">{t("By contribution shares")}</option>
-                </select>
-                <p class="hint" data-testid="dividend-preview" aria-live="polite">{move || preview.get().flatten()}</p>
-            })}
+            <TextField label=t("What should we decide?") field="title" value=title errors maxlength=160 testid="decision-title"/>
+            <SelectField label=t("If it passes, it enacts") field="amendment" value=change errors options=change_options testid="decision-change"/>
+            {move || match change.get().as_str() {
+                "remove" => view! {
+                    <MemberPicker label=t("Member to remove") field="member" value errors members=removable testid="decision-member"/>
+                }.into_any(),
+                "expense" => view! {
+                    <SelectField label=t("Expense to approve") field="expense" value errors options=expense_options prompt=t("Choose an expense") testid="decision-expense"/>
+                }.into_any(),
+                "dividend" => view! {
+                    <SelectField label=t("From the pot") field="pot" value=dividend_pot errors options=pot_options prompt=t("Choose a pot") testid="dividend-pot"/>
+                    <AmountField label=t("Amount to share") unit=dividend_unit field="amount" value=dividend_amount errors/>
+                    <SelectField label=t("Split") field="split" value=split errors options=split_options/>
+                    <p class="hint" data-testid="dividend-preview" aria-live="polite">{move || preview.get().flatten()}</p>
+                }.into_any(),
+                "" => view! {
+                    <SelectField label=t("How we decide") field="method" value=method errors options=method_options testid="decision-method"/>
+                    {move || (method.get() == "dots").then(|| view! {
+                        <TextField label=t("Dots per member") field="dots" value=dots errors inputmode="numeric"/>
+                    })}
+                    {move || (method.get() != "consent").then(|| view! {
+                        <TextArea label=t("Options, one per line") field="options" value=options errors testid="decision-options"/>
+                    })}
+                }.into_any(),
+                _ => view! {
+                    <TextField label=t("New value") field="value" value errors testid="decision-value"/>
+                }.into_any(),
+            }}
             {move || (!change.get().is_empty()).then(|| view! {
-                {(!matches!(change.get().as_str(), "remove" | "expense" | "dividend")).then(|| view! {
-                    <label for="d-value">{t("New value")}</label>
-                    <input id="d-value" data-testid="decision-value" prop:value=move || value.get()
-                        on:input=move |ev| value.set(event_target_value(&ev))/>
-                })}
                 <p class="hint">{t("A change is decided by consent.")}" "{move || charter.get().map(|c| tr!(
                     "It stays open at least {} hours, needs a quorum of at least {}% and two members who agree.",
                     c.min_open_hours, c.quorum_percent
                 ))}</p>
             })}
-            {error_for(errors, "amendment")}
-            {move || change.get().is_empty().then(|| view! {
-                <label for="d-method">{t("How we decide")}</label>
-                <select id="d-method" data-testid="decision-method" on:change=move |ev| method.set(event_target_value(&ev))>
-                    <option value="consent">{t("Consent (agree, abstain, disagree, block)")}</option>
-                    <option value="majority">{t("Majority (one option each)")}</option>
-                    <option value="score">{t("Score each option 0–5")}</option>
-                    <option value="ranked">{t("Ranked choice")}</option>
-                    <option value="dots">{t("Dot vote")}</option>
-                </select>
-                {move || (method.get() == "dots").then(|| view! {
-                    <label for="d-dots">{t("Dots per member")}</label>
-                    <input id="d-dots" inputmode="numeric" prop:value=move || dots.get() on:input=move |ev| dots.set(event_target_value(&ev))/>
-                    {error_for(errors, "dots")}
-                })}
-                {move || (method.get() != "consent").then(|| view! {
-                    <label for="d-options">{t("Options, one per line")}</label>
-                    <textarea id="d-options" data-testid="decision-options" rows="3" prop:value=move || options.get()
-                        on:input=move |ev| options.set(event_target_value(&ev))></textarea>
-                    {error_for(errors, "options")}
-                })}
-            })}
-            <label for="d-days">{t("Closes in (days)")}</label>
-            <input id="d-days" data-testid="decision-days" inputmode="numeric" prop:value=move || days.get()
-                on:input=move |ev| days.set(event_target_value(&ev))/>
-            {error_for(errors, "closes_at")}
-            <label for="d-quorum">{t("Quorum (% of members; empty: the charter's)")}</label>
-            <input id="d-quorum" inputmode="numeric" prop:value=move || quorum.get()
-                on:input=move |ev| quorum.set(event_target_value(&ev))/>
-            {error_for(errors, "quorum")}
+            <TextField label=t("Closes in (days)") field="closes_at" value=days errors inputmode="numeric" testid="decision-days"/>
+            <TextField label=t("Quorum (% of members; empty: the charter's)") field="quorum" value=quorum errors inputmode="numeric"/>
             {error_for(errors, "")}
             <button type="submit" data-testid="propose">{t("Propose")}</button>
         </form>

@@ -10,6 +10,174 @@ use leptos::prelude::*;
 /// The open room, as sections receive it.
 pub type Handle = StoredValue<Option<RoomHandle>, LocalStorage>;
 
+/// Where a form keeps its refused command (see [`field_error`]).
+pub type Errors = RwSignal<Option<(String, String)>>;
+
+/// An element id unique on the page, for a label's `for` (forms repeat: one per pot, per thing).
+pub fn unique_id(name: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("f-{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+// --- The form kit: every section writes its fields with these, so a field is always a label, a
+// control and the error the domain reported for it, the same way everywhere. ------------------
+
+/// A labelled one-line text field, with the error reported for `field` below it.
+#[component]
+pub fn TextField(
+    #[prop(into)] label: String,
+    /// The name the domain reports this field's errors under.
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: Errors,
+    #[prop(optional)] maxlength: Option<u32>,
+    /// The input's `inputmode` ("numeric", "decimal"…).
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
+    /// The input's `type` ("text" when absent).
+    #[prop(optional)]
+    kind: Option<&'static str>,
+    #[prop(optional, into)] placeholder: Option<String>,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let id = unique_id(field);
+    view! {
+        <label for=id.clone()>{label}</label>
+        <input id=id type=kind.unwrap_or("text") maxlength=maxlength inputmode=inputmode
+            placeholder=placeholder data-testid=testid prop:value=move || value.get()
+            on:input=move |ev| value.set(event_target_value(&ev))/>
+        {error_for(errors, field)}
+    }
+}
+
+/// A labelled text area, with the error reported for `field` below it.
+#[component]
+pub fn TextArea(
+    #[prop(into)] label: String,
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: Errors,
+    #[prop(default = 3)] rows: u32,
+    #[prop(optional)] maxlength: Option<u32>,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let id = unique_id(field);
+    view! {
+        <label for=id.clone()>{label}</label>
+        <textarea id=id rows=rows maxlength=maxlength data-testid=testid prop:value=move || value.get()
+            on:input=move |ev| value.set(event_target_value(&ev))></textarea>
+        {error_for(errors, field)}
+    }
+}
+
+/// A labelled choice among `options` (value, words), with the error reported for `field`.
+#[component]
+pub fn SelectField(
+    #[prop(into)] label: String,
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: Errors,
+    #[prop(into)] options: Signal<Vec<(String, String)>>,
+    /// A first option with no value ("Choose a member"), if any.
+    #[prop(optional, into)]
+    prompt: Option<String>,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let id = unique_id(field);
+    view! {
+        <label for=id.clone()>{label}</label>
+        <select id=id data-testid=testid on:change=move |ev| value.set(event_target_value(&ev))>
+            {prompt.map(|p| view! { <option value="" selected=move || value.get().is_empty()>{p}</option> })}
+            {move || options.get().into_iter().map(|(v, words)| {
+                let chosen = v.clone();
+                view! { <option value=v selected=move || value.get() == chosen>{words}</option> }
+            }).collect_view()}
+        </select>
+        {error_for(errors, field)}
+    }
+}
+
+/// A labelled amount in `unit` ("Amount (EUR)"), typed as people write it and read with
+/// [`crate::domain::parse_amount`]; errors under `field`.
+#[component]
+pub fn AmountField(
+    #[prop(into)] label: String,
+    #[prop(into)] unit: Signal<String>,
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: Errors,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let id = unique_id(field);
+    view! {
+        <label for=id.clone()>{move || tr!("{} ({})", label.clone(), unit.get())}</label>
+        <input id=id inputmode="decimal" data-testid=testid prop:value=move || value.get()
+            on:input=move |ev| value.set(event_target_value(&ev))/>
+        {error_for(errors, field)}
+    }
+}
+
+/// A labelled date and time, readable at every width (the browser's own picker, full width);
+/// read with [`local_time`]; errors under `field`.
+#[component]
+pub fn DateTimeField(
+    #[prop(into)] label: String,
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: Errors,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let id = unique_id(field);
+    view! {
+        <label for=id.clone()>{label}</label>
+        <input id=id type="datetime-local" class="datetime" data-testid=testid prop:value=move || value.get()
+            on:input=move |ev| value.set(event_target_value(&ev))/>
+        {error_for(errors, field)}
+    }
+}
+
+/// A labelled choice of a member, by name and key fingerprint (never a key to copy).
+#[component]
+pub fn MemberPicker(
+    #[prop(into)] label: String,
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: Errors,
+    /// The members to choose among.
+    #[prop(into)]
+    members: Signal<Vec<crate::domain::Member>>,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let options = Signal::derive(move || {
+        members
+            .get()
+            .into_iter()
+            .map(|m| {
+                let words = format!("{} ({})", m.profile.name, &m.key[..8.min(m.key.len())]);
+                (m.key, words)
+            })
+            .collect::<Vec<_>>()
+    });
+    view! {
+        <SelectField label field value errors options prompt=t("Choose a member") testid=testid.unwrap_or("member-picker")/>
+    }
+}
+
+/// What a `datetime-local` field holds ("2026-12-01T14:30"), as ms since the epoch in this
+/// device's time zone; refused (as `field`) when empty or not a date and time.
+pub fn local_time(text: &str, field: &'static str) -> Result<i64, DomainError> {
+    let text = text.trim();
+    let ms = js_sys::Date::parse(text);
+    if text.is_empty() || ms.is_nan() {
+        return Err(DomainError::Invalid {
+            field,
+            problem: "is missing or not a date and time".into(),
+        });
+    }
+    Ok(ms as i64)
+}
+
 /// A refused command as (field, message); field is "" when it concerns no single field. The
 /// message goes through the translation table: field names and fixed problems are entries of
 /// their own (a test keeps the table complete for every one the domain writes).

@@ -3,7 +3,9 @@
 //! confirming others' entries and paying approved ones.
 
 use super::circles::{CirclesCard, TimeBankCard};
-use super::form::{derived, error_for, name_of, run, when, Handle};
+use super::form::{
+    derived, error_for, name_of, run, when, AmountField, Handle, SelectField, TextField,
+};
 use super::now_ms;
 use super::runtime::RoomView;
 use super::t;
@@ -60,6 +62,11 @@ fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
     let confirming = RwSignal::new(None::<i64>);
     let unit = StoredValue::new(pot.unit.clone());
     let pot = StoredValue::new(pot);
+    // A changed amount is asked about afresh.
+    Effect::new(move |_| {
+        amount.track();
+        confirming.set(None);
+    });
     let record = move |minor: i64| {
         // Money goes out only as an expense that others approve (a payout follows the same
         // rules, so the form does not offer both).
@@ -91,18 +98,23 @@ fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
         }
         record(minor);
     };
-    let id = pot.with_value(|p| p.id.clone());
+    let kinds = Signal::derive(|| {
+        vec![
+            (
+                "expense".to_owned(),
+                t("Ask for an expense (others approve it)").to_owned(),
+            ),
+            (
+                "inflow".to_owned(),
+                t("Money in (another member confirms it)").to_owned(),
+            ),
+        ]
+    });
+    let unit_shown = Signal::derive(move || unit.get_value());
     view! {
         <form class="record" on:submit=submit data-testid="record-form">
-            <label for=format!("kind-{id}")>{t("What")}</label>
-            <select id=format!("kind-{id}") data-testid="record-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                <option value="expense">{t("Ask for an expense (others approve it)")}</option>
-                <option value="inflow">{t("Money in (another member confirms it)")}</option>
-            </select>
-            <label>{move || tr!("Amount ({})", unit.get_value())}
-                <input data-testid="record-amount" inputmode="decimal" prop:value=move || amount.get()
-                    on:input=move |ev| { confirming.set(None); amount.set(event_target_value(&ev)) }/></label>
-            {error_for(errors, "amount")}
+            <SelectField label=t("What") field="kind" value=kind errors options=kinds testid="record-kind"/>
+            <AmountField label=t("Amount") unit=unit_shown field="amount" value=amount errors testid="record-amount"/>
             {move || confirming.get().map(|minor| {
                 let money = super::money(minor, &unit.get_value());
                 view! {
@@ -113,9 +125,7 @@ fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
                     </div>
                 }
             })}
-            <label>{t("What for")}<input data-testid="record-memo" maxlength="200" prop:value=move || memo.get()
-                on:input=move |ev| memo.set(event_target_value(&ev))/></label>
-            {error_for(errors, "memo")}
+            <TextField label=t("What for") field="memo" value=memo errors maxlength=200 testid="record-memo"/>
             {error_for(errors, "")}
             <button type="submit" data-testid="record">{t("Record")}</button>
         </form>
@@ -149,13 +159,9 @@ fn CorrectForm(
             done.set(None);
         }
     };
-    let label_id = line.with_value(|l| format!("reason-{}", l.id));
     view! {
         <form class="correct" on:submit=submit data-testid="correct-form">
-            <label for=label_id.clone()>{t("Why is it wrong?")}</label>
-            <input id=label_id maxlength="200" prop:value=move || reason.get()
-                on:input=move |ev| reason.set(event_target_value(&ev))/>
-            {error_for(errors, "reason")}
+            <TextField label=t("Why is it wrong?") field="reason" value=reason errors maxlength=200/>
             {error_for(errors, "target")}
             {error_for(errors, "")}
             <button type="submit">{t("Record the correction")}</button>
@@ -317,14 +323,8 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             <section class="card">
                 <h2>{t("Open a pot")}</h2>
                 <form on:submit=open data-testid="open-pot">
-                    <label for="pot-name">{t("Name")}</label>
-                    <input id="pot-name" data-testid="pot-name" maxlength="60" prop:value=move || name.get()
-                        on:input=move |ev| name.set(event_target_value(&ev))/>
-                    {error_for(errors, "name")}
-                    <label for="pot-unit">{t("Currency code (EUR, MXN, …) or \"hours\"")}</label>
-                    <input id="pot-unit" data-testid="pot-unit" maxlength="5" prop:value=move || unit.get()
-                        on:input=move |ev| unit.set(event_target_value(&ev))/>
-                    {error_for(errors, "unit")}
+                    <TextField label=t("Name") field="name" value=name errors maxlength=60 testid="pot-name"/>
+                    <TextField label=t("Currency code (EUR, MXN, …) or \"hours\"") field="unit" value=unit errors maxlength=5 testid="pot-unit"/>
                     {error_for(errors, "")}
                     <button type="submit" data-testid="open-pot-submit">{t("Open the pot")}</button>
                 </form>

@@ -5,13 +5,14 @@
 //! records its return.
 
 use super::form::{
-    app_base, derived, error_for, field_error, locale, name_of, run, when, Handle, Qr,
+    app_base, derived, error_for, field_error, local_time, locale, name_of, run, when,
+    DateTimeField, Handle, Qr,
 };
 use super::now_ms;
 use super::reminders::{booking_event, loan_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
-use crate::domain::{Booking, DomainError, Loan, Member, NewResource, ResourceView, LICENCES};
+use crate::domain::{Booking, Loan, Member, NewResource, ResourceView, LICENCES};
 use leptos::prelude::*;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -34,19 +35,6 @@ impl Draft {
             note: ArcRwSignal::new(String::new()),
         }
     }
-}
-
-/// A date and time typed in a date-time field ("2026-11-21T10:30"), in this device's time zone.
-fn date_time(text: &str, field: &'static str) -> Result<i64, DomainError> {
-    let text = text.trim();
-    let ms = js_sys::Date::parse(text);
-    if text.is_empty() || ms.is_nan() {
-        return Err(DomainError::Invalid {
-            field,
-            problem: "is missing or not a date and time".into(),
-        });
-    }
-    Ok(ms as i64)
 }
 
 /// A booking's span: "1 Dec 2026, 10:00 – 1 Dec 2026, 12:00". One made before bookings had
@@ -142,8 +130,8 @@ fn ResourceItem(
     let book = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (start, end) = match (
-            date_time(&from.get_untracked(), "start"),
-            date_time(&to.get_untracked(), "end"),
+            local_time(&from.get_untracked(), "start"),
+            local_time(&to.get_untracked(), "end"),
         ) {
             (Ok(s), Ok(e)) => (s, e),
             (Err(e), _) | (_, Err(e)) => return errors.set(Some(field_error(e))),
@@ -222,7 +210,6 @@ fn ResourceItem(
     let holder = r.holder.as_deref() == Some(me.as_str());
     let physical = r.resource.kind == "physical";
     let loans = r.loans();
-    let item_id = r.id.clone();
     view! {
         <li class="resource" class:focused=focused node_ref=item data-testid="resource" data-name=r.resource.name.clone()
             data-focused=focused.to_string()
@@ -256,12 +243,8 @@ fn ResourceItem(
             })}
             {physical.then(|| view! {
                 <form class="book" on:submit=book novalidate>
-                    <label for=format!("book-from-{item_id}")>{t("Booked from (date and time)")}</label>
-                    <input id=format!("book-from-{item_id}") type="datetime-local" data-testid="book-from" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/>
-                    {error_for(errors, "start")}
-                    <label for=format!("book-to-{item_id}")>{t("Until (date and time)")}</label>
-                    <input id=format!("book-to-{item_id}") type="datetime-local" data-testid="book-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
-                    {error_for(errors, "end")}
+                    <DateTimeField label=t("Booked from (date and time)") field="start" value=from errors testid="book-from"/>
+                    <DateTimeField label=t("Until (date and time)") field="end" value=to errors testid="book-to"/>
                     <button type="submit" data-testid="book">{t("Book")}</button>
                 </form>
             })}

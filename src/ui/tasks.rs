@@ -2,12 +2,14 @@
 //! the time as a contribution for others to validate); plan a work party, possibly recurring,
 //! sign up and withdraw.
 
-use super::form::{derived, error_for, field_error, names_of, run, when, Handle};
+use super::form::{
+    derived, error_for, field_error, local_time, names_of, run, when, DateTimeField, Handle,
+};
 use super::now_ms;
 use super::reminders::{party_event, AddToCalendar};
 use super::runtime::RoomView;
 use super::t;
-use crate::domain::{parse_amount, DomainError, Member, TaskView, WorkPartyView};
+use crate::domain::{parse_amount, Member, TaskView, WorkPartyView};
 use leptos::prelude::*;
 
 #[component]
@@ -175,13 +177,10 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
     let p_slots = RwSignal::new("10".to_string());
     let plan = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let at = js_sys::Date::parse(date.get_untracked().trim());
-        if at.is_nan() {
-            return party_errors.set(Some(field_error(DomainError::Invalid {
-                field: "date",
-                problem: "is missing or not a date and time".into(),
-            })));
-        }
+        let at = match local_time(&date.get_untracked(), "date") {
+            Ok(at) => at,
+            Err(e) => return party_errors.set(Some(field_error(e))),
+        };
         let (Ok(every), Ok(n)) = (
             every.get_untracked().trim().parse::<i64>(),
             p_slots.get_untracked().trim().parse::<usize>(),
@@ -193,7 +192,7 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         };
         let (t, pl) = (p_title.get_untracked(), place.get_untracked());
         if run(handle, party_errors, |room, me, now| {
-            room.plan_work_party(me, &t, &pl, at as i64, every, n, now)
+            room.plan_work_party(me, &t, &pl, at, every, n, now)
         })
         .is_some()
         {
@@ -260,10 +259,7 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     <input id="party-place" data-testid="party-place" maxlength="160" prop:value=move || place.get()
                         on:input=move |ev| place.set(event_target_value(&ev))/>
                     {error_for(party_errors, "place")}
-                    <label for="party-date">{t("When")}</label>
-                    <input id="party-date" data-testid="party-date" type="datetime-local" prop:value=move || date.get()
-                        on:input=move |ev| date.set(event_target_value(&ev))/>
-                    {error_for(party_errors, "date")}
+                    <DateTimeField label=t("When") field="date" value=date errors=party_errors testid="party-date"/>
                     <label for="party-every">{t("Repeat every how many days (0: once)")}</label>
                     <input id="party-every" data-testid="party-every" type="number" min="0" max="365" prop:value=move || every.get()
                         on:input=move |ev| every.set(event_target_value(&ev))/>

@@ -329,7 +329,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             "things" => view! { <ResourcesSection handle view=v room_id=room_id.clone() focus=item/> }.into_any(),
                             "contributions" => view! { <ContributionsSection handle view=v/> }.into_any(),
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
-                            "tasks" => view! { <TasksSection handle view=v/> }.into_any(),
+                            "tasks" => view! { <TasksSection handle view=v focus=item/> }.into_any(),
                             "pages" => view! { <PagesSection handle view=v focus=item/> }.into_any(),
                             "settings" => view! { <SettingsSection handle view=v device/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),

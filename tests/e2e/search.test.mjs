@@ -61,6 +61,18 @@ describe('search', () => {
     await postItem(page, 'Ladder for the roof').and(page.locator('[data-focused=true]')).waitFor({ timeout: WAIT })
     assert.equal(await page.locator('[data-testid=post][data-focused=true]').count(), 1)
 
+    // A task is found by its title and opens highlighted among the tasks.
+    await section(page, 'tasks')
+    await page.getByLabel('What needs doing').fill('Sharpen the chisels')
+    await page.getByRole('button', { name: 'Add the task' }).click()
+    await page.locator('[data-testid=task][data-title="Sharpen the chisels"]').waitFor({ timeout: WAIT })
+    await section(page, 'home')
+    await field.fill('chisel')
+    await results.first().waitFor({ timeout: WAIT })
+    assert.equal(await results.first().getAttribute('data-kind'), 'task')
+    await results.first().getByRole('link', { name: 'Sharpen the chisels' }).click()
+    await page.locator('[data-testid=task][data-focused=true][data-title="Sharpen the chisels"]').waitFor({ timeout: WAIT })
+
     // Every word must match; a word found nowhere says so.
     await field.fill('ladder battery')
     await status.filter({ hasText: 'Nothing in this room matches “ladder battery”.' }).waitFor({ timeout: WAIT })

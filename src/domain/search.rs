@@ -110,19 +110,26 @@ impl SearchIndex {
     pub fn build_with_posts(room: &RoomDoc, posts: &[Post], now_ms: i64) -> Self {
         let mut index = SearchIndex::default();
         for page in room.pages() {
-            index.push(SearchKind::Page, page.id, page.title, page.body, None);
+            index.push(
+                SearchKind::Page,
+                page.id,
+                page.title,
+                (page.body, String::new()),
+                None,
+            );
         }
         for post in posts {
-            let mut body = post.description.clone();
-            for part in std::iter::once(&post.category).chain(&post.tags) {
-                body.push('\n');
-                body.push_str(part);
-            }
+            // The category and tags are found, but not shown in the snippet.
+            let also = std::iter::once(&post.category)
+                .chain(&post.tags)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join("\n");
             index.push(
                 SearchKind::Post,
                 post.id.clone(),
                 post.title.clone(),
-                body,
+                (post.description.clone(), also),
                 Some(post.clone()),
             );
         }
@@ -133,13 +140,31 @@ impl SearchIndex {
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join("\n");
-            index.push(SearchKind::Thing, thing.id, r.name, body, None);
+            index.push(
+                SearchKind::Thing,
+                thing.id,
+                r.name,
+                (body, String::new()),
+                None,
+            );
         }
         for task in room.tasks() {
-            index.push(SearchKind::Task, task.id, task.title, String::new(), None);
+            index.push(
+                SearchKind::Task,
+                task.id,
+                task.title,
+                Default::default(),
+                None,
+            );
         }
         for party in room.work_parties() {
-            index.push(SearchKind::Task, party.id, party.title, party.place, None);
+            index.push(
+                SearchKind::Task,
+                party.id,
+                party.title,
+                (party.place, String::new()),
+                None,
+            );
         }
         for d in room.decisions(now_ms) {
             let mut body = d.options.join("\n");
@@ -147,7 +172,13 @@ impl SearchIndex {
                 body.push('\n');
                 body.push_str(&s.text);
             }
-            index.push(SearchKind::Decision, d.id, d.title, body, None);
+            index.push(
+                SearchKind::Decision,
+                d.id,
+                d.title,
+                (body, String::new()),
+                None,
+            );
         }
         for m in room.members() {
             if matches!(m.standing, Standing::Left | Standing::Removed) {
@@ -159,7 +190,13 @@ impl SearchIndex {
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join("\n");
-            index.push(SearchKind::Member, m.key, p.name, body, None);
+            index.push(
+                SearchKind::Member,
+                m.key,
+                p.name,
+                (body, String::new()),
+                None,
+            );
         }
         index
     }
@@ -169,13 +206,19 @@ impl SearchIndex {
         kind: SearchKind,
         id: String,
         title: String,
-        body: String,
+        // The text shown in snippets, and more text found but not shown.
+        (body, also): (String, String),
         post: Option<Post>,
     ) {
+        let mut body_folded = fold(&body);
+        if !also.is_empty() {
+            body_folded.push('\n');
+            body_folded.push_str(&fold(&also));
+        }
         self.items.push(Item {
             kind,
             title_folded: fold(&title),
-            body_folded: fold(&body),
+            body_folded,
             id,
             title,
             body,
@@ -308,17 +351,22 @@ fn snippet(body: &str, words: &[String], all_in_title: bool) -> String {
             })
             .min()
     };
-    let start_char = found
-        .map(|i| folded[i].1)
-        .map(|byte| body[..byte].chars().count().saturating_sub(BEFORE_MATCH))
-        .unwrap_or(0);
+    let chars: Vec<char> = body.chars().collect();
+    let mut start_char = 0;
+    if let Some(at) = found.map(|i| body[..folded[i].1].chars().count()) {
+        // Some context before the match, from the start of a word.
+        start_char = at.saturating_sub(BEFORE_MATCH);
+        while start_char > 0 && start_char < at && !chars[start_char - 1].is_whitespace() {
+            start_char += 1;
+        }
+    }
     let mut out = String::new();
     if start_char > 0 {
         out.push('…');
     }
     let mut taken = 0;
     let mut space = false;
-    let mut chars = body.chars().skip(start_char);
+    let mut chars = chars.into_iter().skip(start_char);
     for c in chars.by_ref() {
         if c.is_whitespace() {
             space = !out.is_empty() && !out.ends_with('…');
@@ -463,6 +511,11 @@ mod tests {
             find(&room, "manana"),
             vec![(SearchKind::Post, post), (SearchKind::Page, page)]
         );
+        // A post's category is found, but its snippet is its description.
+        let hits = SearchIndex::build(&room, 10)
+            .search(&room, "goods desayuno")
+            .hits;
+        assert_eq!(hits[0].snippet, "Para el desayuno");
         // The snippet shows the text as written.
         let index = SearchIndex::build(&room, 10);
         let hits = index.search(&room, "manana ocho").hits;
@@ -552,6 +605,12 @@ mod tests {
         assert!(s.contains("the word is here"));
         assert!(s.chars().count() <= SNIPPET_CHARS + 2);
         assert_eq!(snippet("Short\n\ntext", &["x".into()], false), "Short text");
+        // The context starts at a word's start.
+        let text = format!("{}unbroken words before the match", "x".repeat(30));
+        assert_eq!(
+            snippet(&text, &["match".into()], false),
+            "…words before the match"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 // Benchmarks (not tests): wasm size, time to an interactive board (empty and 5,000-post rooms),
 // time for a 5,000-post room to reach a freshly joined peer, time from opening a room link to
-// the first synced peer per transport, and the initial sync of a large room. Prints the figures.
+// the first synced peer per transport, the initial sync of a large room, and room search on 5,000
+// posts. Prints the figures.
 // Run: source scripts/setup.sh && trunk build --release && node scripts/bench.mjs
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -20,6 +21,30 @@ const bytes = readFileSync(`dist/${wasm}`)
 console.log(`wasm: ${bytes.length} bytes raw, ${gzipSync(bytes, { level: 9 }).length} bytes gzipped`)
 
 const room = benchRoom(5000)
+
+/**
+ * Room search on the open 5,000-post room: from typing a first word (the index is built, the
+ * query run, the results shown) and from changing it (the query alone), to the results shown.
+ */
+async function searchBench (page) {
+  const field = page.getByRole('searchbox', { name: 'Search this room' })
+  const first = []
+  const next = []
+  for (let i = 0; i < RUNS; i++) {
+    await field.fill('')
+    await page.getByTestId('search-results').waitFor({ state: 'detached', timeout: WAIT })
+    let t0 = Date.now()
+    await field.fill(`number ${i}`)
+    await page.getByTestId('search-result').first().waitFor({ timeout: WAIT })
+    first.push(Date.now() - t0)
+    t0 = Date.now()
+    await field.fill(`number ${4990 + i}`)
+    await page.locator(`[data-testid=search-result]:has-text("Post number ${4990 + i}")`).first().waitFor({ timeout: WAIT })
+    next.push(Date.now() - t0)
+  }
+  await field.fill('')
+  return `first word ${fmt(first)}; next word ${fmt(next)}`
+}
 
 const signaling = new Signaling(await freePort())
 await signaling.start()
@@ -81,6 +106,7 @@ try {
   // A stays in the room; fresh devices join by link and wait for all 5,000 posts.
   await page.goto(bigUrl)
   await page.locator('[data-testid=post-count]:text-is("5000")').waitFor({ timeout: WAIT * 4 })
+  console.log(`room search on 5,000 posts: ${await searchBench(page)}`)
   const synced = []
   for (let i = 0; i < RUNS; i++) {
     const b = await new Device(`bench-b${i}`).open(); devices.push(b)

@@ -20,6 +20,7 @@ mod pot;
 mod resources;
 mod room;
 mod rotation;
+mod search;
 mod signed;
 mod tasks;
 #[cfg(test)]
@@ -49,6 +50,7 @@ pub use pot::{
 pub use resources::{Booking, Cancellation, Loan, NewResource, ResourceView, Transfer};
 pub use room::{DocMut, DomainError, RoomDoc, SCHEMA_VERSION};
 pub use rotation::KeyChain;
+pub use search::{fold, SearchHit, SearchIndex, SearchKind, SearchResults, MAX_RESULTS};
 pub use signed::{TamperKind, Tampering};
 pub use tasks::{TaskView, WorkPartyView};
 pub use timebank::{HourTransfer, CREDIT_LIMIT_MINUTES};

@@ -27,7 +27,12 @@ fn category_options(selected: String) -> impl IntoView {
 pub fn Board(
     handle: StoredValue<Option<RoomHandle>, LocalStorage>,
     view: RwSignal<RoomView>,
+    /// A post named by the route (`board/<id>`, as search links): shown even past the first
+    /// page, highlighted and scrolled to.
+    #[prop(optional)]
+    focus: String,
 ) -> impl IntoView {
+    let focus = StoredValue::new(focus);
     let run = move |f: &dyn Fn(&RoomHandle) -> Result<(), DomainError>| -> Result<(), DomainError> {
         handle.with_value(|h| match h {
             Some(h) => f(h),
@@ -92,10 +97,12 @@ pub fn Board(
         })
     });
     let shown = move || {
-        filtered
-            .get()
-            .into_iter()
-            .take(limit.get())
+        let list = filtered.get();
+        let to_focus = focus
+            .with_value(|f| list.iter().position(|p| &p.id == f))
+            .map_or(0, |i| i + 1);
+        list.into_iter()
+            .take(limit.get().max(to_focus))
             .collect::<Vec<_>>()
     };
     // Members' names, for the posts' authors.
@@ -190,7 +197,7 @@ pub fn Board(
             {move || (total.get() == 0).then(|| view! { <p>{t("Nothing posted yet.")}</p> })}
             <ul class="posts">
                 <For each=shown key=|p: &Post| (p.id.clone(), p.updated_at, p.status, p.description.clone(), p.title.clone()) let:post>
-                    <PostItem post handle view writable members/>
+                    <PostItem focused=focus.with_value(|f| *f == post.id) post handle view writable members/>
                 </For>
             </ul>
             {move || (filtered.with(Vec::len) > limit.get()).then(|| view! {
@@ -285,7 +292,17 @@ fn PostItem(
     view: RwSignal<RoomView>,
     writable: Memo<bool>,
     members: Memo<Option<Vec<Member>>>,
+    /// Opened through a link to it: highlighted and scrolled to.
+    focused: bool,
 ) -> impl IntoView {
+    let item = NodeRef::<leptos::html::Li>::new();
+    if focused {
+        Effect::new(move |_| {
+            if let Some(el) = item.get() {
+                el.scroll_into_view();
+            }
+        });
+    }
     let editing = RwSignal::new(false);
     let errors = RwSignal::new(None::<(String, String)>);
     let title = RwSignal::new(post.title.clone());
@@ -385,7 +402,8 @@ fn PostItem(
         }
     };
     view! {
-        <li class=format!("post {} {}{}", post.kind.as_str(), status.as_str(), if expired { " expired" } else { "" }) data-testid="post"
+        <li class=format!("post {} {}{}{}", post.kind.as_str(), status.as_str(), if expired { " expired" } else { "" }, if focused { " focused" } else { "" }) data-testid="post"
+            node_ref=item data-focused=focused.to_string()
             data-title=post.title.clone() data-status=status.as_str() data-expired=expired.to_string()>
             <div class="post-head">
                 <span class="badge">{kind_label}</span>

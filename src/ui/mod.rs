@@ -24,6 +24,7 @@ pub(crate) mod reminders;
 mod resources;
 mod room;
 mod runtime;
+mod search;
 mod settings;
 pub use settings::NET_SETTING;
 mod start;

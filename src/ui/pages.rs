@@ -40,7 +40,13 @@ fn Editor(
 }
 
 #[component]
-pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+pub fn PagesSection(
+    handle: Handle,
+    view: RwSignal<RoomView>,
+    /// A page named by the route (`pages/<id>`, as search links): opened at once.
+    #[prop(optional)]
+    focus: String,
+) -> impl IntoView {
     let data = derived(handle, view, |room, me| {
         let admitted = room.admitted();
         (
@@ -49,7 +55,7 @@ pub fn PagesSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             admitted.contains(&me.public()),
         )
     });
-    let open = RwSignal::new(None::<String>);
+    let open = RwSignal::new((!focus.is_empty()).then_some(focus));
     let errors = RwSignal::new(None::<(String, String)>);
     let title = RwSignal::new(String::new());
     let draft = RwSignal::new(String::new());

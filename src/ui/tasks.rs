@@ -12,6 +12,19 @@ use super::t;
 use crate::domain::{parse_amount, Member, TaskView, WorkPartyView};
 use leptos::prelude::*;
 
+/// A list item's node, scrolled into view once shown if `focused`.
+fn scroll_to(focused: bool) -> NodeRef<leptos::html::Li> {
+    let item = NodeRef::<leptos::html::Li>::new();
+    if focused {
+        Effect::new(move |_| {
+            if let Some(el) = item.get() {
+                el.scroll_into_view();
+            }
+        });
+    }
+    item
+}
+
 #[component]
 fn TaskItem(
     handle: Handle,
@@ -19,7 +32,10 @@ fn TaskItem(
     members: Vec<Member>,
     me: String,
     member: bool,
+    /// Opened through a link to it (as search gives): highlighted and scrolled to.
+    focused: bool,
 ) -> impl IntoView {
+    let item = scroll_to(focused);
     let errors = RwSignal::new(None::<(String, String)>);
     let finishing = RwSignal::new(false);
     let time = RwSignal::new(String::new());
@@ -58,7 +74,7 @@ fn TaskItem(
     let open = task.slots.saturating_sub(task.claimed_by.len());
     let done: Vec<String> = task.done_by.iter().cloned().collect();
     view! {
-        <li data-testid="task" data-title=task.title.clone() data-done=(!task.done_by.is_empty()).to_string()>
+        <li data-testid="task" node_ref=item class:focused=focused data-focused=focused.to_string() data-title=task.title.clone() data-done=(!task.done_by.is_empty()).to_string()>
             <strong>{task.title.clone()}</strong>
             <span class="muted">{tr!(" · {} of {} taken{}", task.claimed_by.len(), task.slots, if open == 0 { t(", full").to_string() } else { String::new() })}</span>
             {(!task.claimed_by.is_empty()).then(|| view! { <p data-testid="claimed-by">{t("Taken by ")} {names_of(&members, &task.claimed_by)}</p> })}
@@ -97,7 +113,10 @@ fn PartyItem(
     members: Vec<Member>,
     me: String,
     member: bool,
+    /// Opened through a link to it (as search gives): highlighted and scrolled to.
+    focused: bool,
 ) -> impl IntoView {
+    let item = scroll_to(focused);
     let errors = RwSignal::new(None::<(String, String)>);
     let id = StoredValue::new(p.id.clone());
     let sign_up = move |_| {
@@ -121,7 +140,7 @@ fn PartyItem(
         n => tr!(" · every {} days", n),
     };
     view! {
-        <li data-testid="party" data-title=p.title.clone()>
+        <li data-testid="party" node_ref=item class:focused=focused data-focused=focused.to_string() data-title=p.title.clone()>
             <strong>{p.title.clone()}</strong>
             <span class="muted">{format!(" · {} · {}{}", p.place,
                 next.map(when).unwrap_or_else(|| tr!("was {}", when(p.date))), repeats)}</span>
@@ -138,7 +157,14 @@ fn PartyItem(
 }
 
 #[component]
-pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+pub fn TasksSection(
+    handle: Handle,
+    view: RwSignal<RoomView>,
+    /// A task or work party named by the route (`tasks/<id>`, as search links).
+    #[prop(optional)]
+    focus: String,
+) -> impl IntoView {
+    let focus = StoredValue::new(focus);
     let data = derived(handle, view, |room, me| {
         (
             room.tasks(),
@@ -213,7 +239,7 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                         return view! { <li>{t("No tasks yet.")}</li> }.into_any();
                     }
                     tasks.into_iter().map(|task| view! {
-                        <TaskItem handle task members=members.clone() me=me.clone() member/>
+                        <TaskItem handle focused=focus.with_value(|f| *f == task.id) task members=members.clone() me=me.clone() member/>
                     }).collect_view().into_any()
                 }}
             </ul>
@@ -244,7 +270,7 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                         return view! { <li>{t("No work parties planned.")}</li> }.into_any();
                     }
                     parties.into_iter().map(|p| view! {
-                        <PartyItem handle p members=members.clone() me=me.clone() member/>
+                        <PartyItem handle focused=focus.with_value(|f| *f == p.id) p members=members.clone() me=me.clone() member/>
                     }).collect_view().into_any()
                 }}
             </ul>

@@ -31,8 +31,12 @@ pub fn Board(
     /// page, highlighted and scrolled to.
     #[prop(optional)]
     focus: String,
+    /// The room's id, for links to its posts.
+    #[prop(optional, into)]
+    room_id: String,
 ) -> impl IntoView {
     let focus = StoredValue::new(focus);
+    let post_link = StoredValue::new(format!("#/room/{room_id}/board/"));
     let run = move |f: &dyn Fn(&RoomHandle) -> Result<(), DomainError>| -> Result<(), DomainError> {
         handle.with_value(|h| match h {
             Some(h) => f(h),
@@ -109,24 +113,64 @@ pub fn Board(
     let members = super::form::derived(handle, view, |room, _| room.members());
     // Matching suggestions pair every open need with every open offer: computed only on request.
     let suggesting = RwSignal::new(false);
-    let suggestions = super::form::derived(handle, view, move |room, _| {
+    let suggestions = super::form::derived(handle, view, move |room, me| {
         if !suggesting.get_untracked() {
             return Vec::new();
         }
         let posts = room.posts();
-        let title = |id: &str| {
-            posts
-                .iter()
-                .find(|p| p.id == id)
-                .map(|p| p.title.clone())
-                .unwrap_or_default()
-        };
+        let post = |id: &str| posts.iter().find(|p| p.id == id).cloned();
+        let me = me.public();
         room.matches(super::now_ms())
             .into_iter()
             .take(10)
-            .map(|m| (title(&m.need), title(&m.offer), m.score))
+            .filter_map(|m| {
+                let (need, offer) = (post(&m.need)?, post(&m.offer)?);
+                let mine = if need.author.as_deref() == Some(me.as_str()) {
+                    Mine::Need
+                } else if offer.author.as_deref() == Some(me.as_str()) {
+                    Mine::Offer
+                } else {
+                    Mine::Neither
+                };
+                Some(Suggestion {
+                    need: (need.id, need.title),
+                    offer: (offer.id, offer.title),
+                    mine,
+                })
+            })
             .collect::<Vec<_>>()
     });
+    // What acting on a suggestion says, and on which post: replied once per suggestion.
+    let match_errors = RwSignal::new(None::<(String, String)>);
+    let acted = RwSignal::new(std::collections::BTreeSet::<(String, String)>::new());
+    let act = move |s: Suggestion| {
+        let (post, text) = match s.mine {
+            Mine::Need => (
+                s.offer.0.clone(),
+                tr!(
+                    "This could meet my need “{}”. Is it still on offer?",
+                    s.need.1
+                ),
+            ),
+            Mine::Offer => (
+                s.need.0.clone(),
+                tr!("My offer “{}” could meet this need.", s.offer.1),
+            ),
+            Mine::Neither => (
+                s.need.0.clone(),
+                tr!("The offer “{}” could meet this need.", s.offer.1),
+            ),
+        };
+        if super::form::run(handle, match_errors, |room, me, now| {
+            room.respond(me, &post, &text, now)
+        })
+        .is_some()
+        {
+            acted.update(|a| {
+                a.insert((s.need.0, s.offer.0));
+            });
+        }
+    };
 
     view! {
         {move || view.get().newer_schema.then(|| view! {
@@ -186,14 +230,32 @@ pub fn Board(
                         if list.is_empty() {
                             return view! { <li>{t("No open need shares a category or tag with an open offer.")}</li> }.into_any();
                         }
-                        list.into_iter().map(|(need, offer, score)| view! {
-                            <li data-testid="match" data-need=need.clone() data-offer=offer.clone()>
-                                {tr!("Need “{}” ↔ offer “{}” (score {})", need, offer, score)}
-                            </li>
+                        let base = post_link.get_value();
+                        list.into_iter().map(|s| {
+                            let done = acted.with(|a| a.contains(&(s.need.0.clone(), s.offer.0.clone())));
+                            let action = match s.mine {
+                                Mine::Need => t("Ask about this offer"),
+                                Mine::Offer => t("Offer it"),
+                                Mine::Neither => t("Point them to each other"),
+                            };
+                            let suggestion = s.clone();
+                            view! {
+                                <li data-testid="match" data-need=s.need.1.clone() data-offer=s.offer.1.clone()>
+                                    {t("Need")}" "<a href=format!("{base}{}", s.need.0)>{format!("“{}”", s.need.1)}</a>
+                                    " ↔ "{t("offer")}" "<a href=format!("{base}{}", s.offer.0)>{format!("“{}”", s.offer.1)}</a>" "
+                                    {if done {
+                                        view! { <span class="ok" role="status">{t("Replied: they will see it under the post.")}</span> }.into_any()
+                                    } else {
+                                        view! { <button type="button" on:click=move |_| act(suggestion.clone())>{action}</button> }.into_any()
+                                    }}
+                                </li>
+                            }
                         }).collect_view().into_any()
                     }}
                 </ul>
             })}
+            {super::form::error_for(match_errors, "")}
+            {super::form::error_for(match_errors, "text")}
             {move || (total.get() == 0).then(|| view! { <p>{t("Nothing posted yet.")}</p> })}
             <ul class="posts">
                 <For each=shown key=|p: &Post| (p.id.clone(), p.updated_at, p.status, p.description.clone(), p.title.clone()) let:post>
@@ -470,4 +532,20 @@ fn PostItem(
             <Responses post=post.id.clone() handle view/>
         </li>
     }
+}
+
+/// Whose side of a suggested match this device's member is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mine {
+    Need,
+    Offer,
+    Neither,
+}
+
+/// A suggested match as the board shows it: (id, title) of the need and the offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Suggestion {
+    need: (String, String),
+    offer: (String, String),
+    mine: Mine,
 }

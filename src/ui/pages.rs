@@ -46,7 +46,15 @@ pub fn PagesSection(
     /// A page named by the route (`pages/<id>`, as search links): opened at once.
     #[prop(optional)]
     focus: String,
+    /// The room's id, for a page's link.
+    #[prop(optional, into)]
+    room_id: String,
 ) -> impl IntoView {
+    let page_link = StoredValue::new(format!(
+        "{}#/room/{room_id}/pages/",
+        super::form::app_base()
+    ));
+    let copied = RwSignal::new(false);
     let data = derived(handle, view, |room, me| {
         let admitted = room.admitted();
         (
@@ -148,6 +156,24 @@ pub fn PagesSection(
                 <p><button class="link" on:click=move |_| { editing.set(None); open.set(None) }>{t("← All pages")}</button></p>
                 <h2>{p.title.clone()}</h2>
                 <p class="muted" data-testid="page-history">{history}</p>
+                {
+                    let link = format!("{}{id}", page_link.get_value());
+                    let field = super::form::unique_id("page-link");
+                    let to_copy = link.clone();
+                    view! {
+                        <details class="page-link">
+                            <summary>{t("Link to this page")}</summary>
+                            <label for=field.clone()>{t("Members of this room open the page with it:")}</label>
+                            <input id=field readonly data-testid="page-link" prop:value=link/>
+                            <button type="button" on:click=move |_| {
+                                if let Some(w) = web_sys::window() {
+                                    let _ = w.navigator().clipboard().write_text(&to_copy);
+                                    copied.set(true);
+                                }
+                            }>{move || if copied.get() { t("Copied") } else { t("Copy link") }}</button>
+                        </details>
+                    }
+                }
                 {(!p.signed).then(|| view! {
                     <p class="muted" data-testid="page-unsigned">{t("Written with an older version of Tequio: this text is not signed, so anyone with the link could have changed it. The next edit signs it.")}</p>
                 })}

@@ -322,7 +322,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             let (name, item) = full.split_once('/').unwrap_or((full.as_str(), ""));
                             let item = item.to_owned();
                             match name {
-                            "board" => view! { <Board handle view=v focus=item/> }.into_any(),
+                            "board" => view! { <Board handle view=v focus=item room_id=room_id.clone()/> }.into_any(),
                             "members" => view! { <MembersSection handle view=v room_id=room_id.clone()/> }.into_any(),
                             "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
                             "pot" => view! { <PotSection handle view=v/> }.into_any(),
@@ -330,7 +330,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             "contributions" => view! { <ContributionsSection handle view=v/> }.into_any(),
                             "charter" => view! { <CharterSection handle view=v/> }.into_any(),
                             "tasks" => view! { <TasksSection handle view=v focus=item/> }.into_any(),
-                            "pages" => view! { <PagesSection handle view=v focus=item/> }.into_any(),
+                            "pages" => view! { <PagesSection handle view=v focus=item room_id=room_id.clone()/> }.into_any(),
                             "settings" => view! { <SettingsSection handle view=v device/> }.into_any(),
                             _ => view! { <HomeSection handle view=v room_id=room_id.clone()/> }.into_any(),
                         }}}

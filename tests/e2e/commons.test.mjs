@@ -397,6 +397,13 @@ describe('the commons through the UI', () => {
     const match = pa.locator('[data-testid=match][data-need="Need a ladder"][data-offer="Ladder to lend"]')
     await match.waitFor({ timeout: WAIT })
     assert.equal(await pa.getByTestId('match').count(), 1, 'only the pair sharing a category')
+    // A suggestion can be acted on: its posts are links, and its author asks about the offer.
+    await match.getByRole('button', { name: 'Ask about this offer' }).click()
+    await match.getByRole('status').filter({ hasText: 'Replied' }).waitFor({ timeout: WAIT })
+    const asked = postItem(pa, 'Ladder to lend')
+    await asked.getByTestId('responses-toggle').filter({ hasText: 'Responses (1)' }).waitFor({ timeout: WAIT })
+    await match.getByRole('link', { name: '“Ladder to lend”' }).click()
+    await pa.locator('[data-testid=post][data-title="Ladder to lend"][data-focused=true]').waitFor({ timeout: WAIT })
     await pa.getByTestId('filter-kind').selectOption('offer')
     await pa.getByTestId('filtered-count').filter({ hasText: '2 shown' }).waitFor({ timeout: WAIT })
     await pa.getByTestId('filter-text').fill('soup')
@@ -434,7 +441,8 @@ describe('the commons through the UI', () => {
     await offer.getByTestId('response-text').fill('Is it still free on Saturday?')
     await offer.getByTestId('send-response').click()
     await offer.getByTestId('response').filter({ hasText: 'Is it still free on Saturday?' }).waitFor({ timeout: WAIT })
-    await offer.getByTestId('responses-toggle').filter({ hasText: 'Responses (1)' }).waitFor({ timeout: WAIT })
+    await offer.getByTestId('responses-toggle').filter({ hasText: 'Responses (2)' }).waitFor({ timeout: WAIT })
+    await offer.getByTestId('response').filter({ hasText: 'This could meet my need “Need a ladder”' }).waitFor({ timeout: WAIT })
   }))
 
   test('a page is edited on two devices at once and both edits survive', () => withLogs(async () => {
@@ -472,6 +480,13 @@ describe('the commons through the UI', () => {
       assert.deepEqual(await items.allInnerTexts(), ['Monday: Ana and Dee', 'Tuesday: Bo', 'Wednesday: Cy'])
       await p.getByTestId('page-history').filter({ hasText: 'edited 2 times' }).waitFor({ timeout: WAIT })
     }
+    // A page has a link of its own: Ana passes it on, and Bo's browser opens the page with it.
+    await pa.getByText('Link to this page').click()
+    const pageLink = await pa.getByLabel('Members of this room open the page with it:').inputValue()
+    assert.match(pageLink, /#\/room\/[^/]+\/pages\/[^/]+$/)
+    await section(pb, 'home')
+    await pb.goto(pageLink)
+    await pb.locator('[data-testid=page][data-title="Watering rota"]').getByTestId('page-rendered').locator('li').filter({ hasText: 'Wednesday: Cy' }).waitFor({ timeout: WAIT })
   }))
 
   test('a task is taken on and done, its time logged; members sign up to a work party', () => withLogs(async () => {

@@ -628,7 +628,14 @@ fn OutcomeForm(handle: Handle, id: String) -> impl IntoView {
 }
 
 #[component]
-pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
+pub fn DecisionsSection(
+    handle: Handle,
+    view: RwSignal<RoomView>,
+    /// A decision named by the route (`decisions/<id>`, as search links): highlighted and
+    /// scrolled to.
+    #[prop(optional)]
+    focus: String,
+) -> impl IntoView {
     let data = derived(handle, view, |room, me| {
         let now = now_ms();
         (
@@ -640,6 +647,10 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
             pot_list(room),
         )
     });
+    super::form::scroll_to_focus("decision-", focus.clone(), move || {
+        data.with(Option::is_some)
+    });
+    let focus = StoredValue::new(focus);
     view! {
         <section class="card">
             <h2>{t("Propose")}</h2>
@@ -671,7 +682,9 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                         let outcome_tag = outcome.clone();
                         let open = d.outcome == Outcome::Open;
                         view! {
-                            <li class="decision" data-testid="decision" data-title=d.title.clone() data-outcome=outcome_tag>
+                            <li class="decision" class:focused=focus.with_value(|f| *f == d.id) id=format!("decision-{}", d.id)
+                                data-testid="decision" data-title=d.title.clone() data-outcome=outcome_tag
+                                data-focused=focus.with_value(|f| *f == d.id).to_string()>
                                 <h3>{d.title.clone()}</h3>
                                 <p class="muted" data-testid="decision-meta">
                                     {tr!("{} · proposed by {} · {} {}", method_label(d.method), name_of(&members, &d.author), if open { t("closes") } else { t("closed") }, when(d.closes_at))}

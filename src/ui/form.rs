@@ -164,6 +164,30 @@ pub fn MemberPicker(
     }
 }
 
+/// Scrolls to the item a route named (`decisions/<id>`, as search results link) once `ready`
+/// says the list is shown: the item carries `id="<prefix><item>"`.
+pub fn scroll_to_focus(prefix: &'static str, focus: String, ready: impl Fn() -> bool + 'static) {
+    if focus.is_empty() {
+        return;
+    }
+    let done = StoredValue::new(false);
+    Effect::new(move |_| {
+        if !ready() || done.get_value() {
+            return;
+        }
+        done.set_value(true);
+        let id = format!("{prefix}{focus}");
+        request_animation_frame(move || {
+            if let Some(el) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id(&id))
+            {
+                el.scroll_into_view();
+            }
+        });
+    });
+}
+
 /// What a `datetime-local` field holds ("2026-12-01T14:30"), as ms since the epoch in this
 /// device's time zone; refused (as `field`) when empty or not a date and time.
 pub fn local_time(text: &str, field: &'static str) -> Result<i64, DomainError> {

@@ -71,9 +71,21 @@ pub fn ProfileForm(handle: Handle, view: RwSignal<RoomView>, me: Option<Member>)
 }
 
 #[component]
-pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) -> impl IntoView {
+pub fn MembersSection(
+    handle: Handle,
+    view: RwSignal<RoomView>,
+    room_id: String,
+    /// A member named by the route (`members/<key>`, as search links): highlighted and
+    /// scrolled to.
+    #[prop(optional)]
+    focus: String,
+) -> impl IntoView {
     let charter_link = format!("#/room/{room_id}/charter");
     let members = derived(handle, view, |room, _| room.members());
+    super::form::scroll_to_focus("member-", focus.clone(), move || {
+        members.with(Option::is_some)
+    });
+    let focus = StoredValue::new(focus);
     let my_key = handle.with_value(|h| h.as_ref().map(|h| h.my_key()).unwrap_or_default());
     let errors = RwSignal::new(None::<(String, String)>);
     let me = {
@@ -199,7 +211,8 @@ pub fn MembersSection(handle: Handle, view: RwSignal<RoomView>, room_id: String)
                 {move || members.get().unwrap_or_default().into_iter()
                     .filter(|m| !matches!(m.standing, Standing::Pending { .. }))
                     .map(|m| view! {
-                        <li data-testid="member" data-name=m.profile.name.clone()>
+                        <li data-testid="member" data-name=m.profile.name.clone() id=format!("member-{}", m.key)
+                            class:focused=focus.with_value(|f| *f == m.key) data-focused=focus.with_value(|f| *f == m.key).to_string()>
                             <strong>{m.profile.name.clone()}</strong>
                             " "<code class="fp" data-testid="fingerprint" title=t("Key fingerprint")>{fingerprint(&m.key)}</code>
                             " "<span class="muted">{standing_text(&m.standing)}{m.founder.then_some(" · founder")}</span>

@@ -323,8 +323,8 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                             let item = item.to_owned();
                             match name {
                             "board" => view! { <Board handle view=v focus=item room_id=room_id.clone()/> }.into_any(),
-                            "members" => view! { <MembersSection handle view=v room_id=room_id.clone()/> }.into_any(),
-                            "decisions" => view! { <DecisionsSection handle view=v/> }.into_any(),
+                            "members" => view! { <MembersSection handle view=v room_id=room_id.clone() focus=item/> }.into_any(),
+                            "decisions" => view! { <DecisionsSection handle view=v focus=item/> }.into_any(),
                             "pot" => view! { <PotSection handle view=v/> }.into_any(),
                             "things" => view! { <ResourcesSection handle view=v room_id=room_id.clone() focus=item/> }.into_any(),
                             "contributions" => view! { <ContributionsSection handle view=v/> }.into_any(),

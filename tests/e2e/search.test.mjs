@@ -73,6 +73,23 @@ describe('search', () => {
     await results.first().getByRole('link', { name: 'Sharpen the chisels' }).click()
     await page.locator('[data-testid=task][data-focused=true][data-title="Sharpen the chisels"]').waitFor({ timeout: WAIT })
 
+    // A decision and a member open highlighted too.
+    await section(page, 'decisions')
+    await page.getByLabel('What should we decide?').fill('Buy a wheelbarrow')
+    await page.getByRole('button', { name: 'Propose' }).click()
+    await page.locator('[data-testid=decision][data-title="Buy a wheelbarrow"]').waitFor({ timeout: WAIT })
+    await section(page, 'home')
+    await field.fill('wheelbarrow')
+    await results.first().waitFor({ timeout: WAIT })
+    assert.equal(await results.first().getAttribute('data-kind'), 'decision')
+    await results.first().getByRole('link', { name: 'Buy a wheelbarrow' }).click()
+    await page.locator('[data-testid=decision][data-focused=true][data-title="Buy a wheelbarrow"]').waitFor({ timeout: WAIT })
+    await field.fill('ana')
+    const member = page.locator('[data-testid=search-result][data-kind=member]')
+    await member.first().waitFor({ timeout: WAIT })
+    await member.first().getByRole('link', { name: 'Ana' }).click()
+    await page.locator('[data-testid=member][data-focused=true][data-name=Ana]').waitFor({ timeout: WAIT })
+
     // Every word must match; a word found nowhere says so.
     await field.fill('ladder battery')
     await status.filter({ hasText: 'Nothing in this room matches “ladder battery”.' }).waitFor({ timeout: WAIT })

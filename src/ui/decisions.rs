@@ -447,14 +447,23 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             })}
             {error_for(errors, "amendment")}
             {move || change.get().is_empty().then(|| view! {
-                <label for="d-method">{t("How we decide")}</label>
-                <select id="d-method" data-testid="decision-method" on:change=move |ev| method.set(event_target_value(&ev))>
-                    <option value="consent">{t("Consent (agree, abstain, disagree, block)")}</option>
-                    <option value="majority">{t("Majority (one option each)")}</option>
-                    <option value="score">{t("Score each option 0–5")}</option>
-                    <option value="ranked">{t("Ranked choice")}</option>
-                    <option value="dots">{t("Dot vote")}</option>
-                </select>
+                // Radio buttons, not a select: the longest choice would not fit a phone's width.
+                <fieldset data-testid="decision-method">
+                    <legend>{t("How we decide")}</legend>
+                    {[
+                        ("consent", t("Consent (agree, abstain, disagree, block)")),
+                        ("majority", t("Majority (one option each)")),
+                        ("score", t("Score each option 0–5")),
+                        ("ranked", t("Ranked choice")),
+                        ("dots", t("Dot vote")),
+                    ].into_iter().map(|(value, label)| view! {
+                        <label class="check">
+                            <input type="radio" name="d-method" value=value data-testid=format!("method-{value}")
+                                prop:checked=move || method.get() == value on:change=move |_| method.set(value.to_owned())/>
+                            " "{label}
+                        </label>
+                    }).collect_view()}
+                </fieldset>
                 {move || (method.get() == "dots").then(|| view! {
                     <label for="d-dots">{t("Dots per member")}</label>
                     <input id="d-dots" inputmode="numeric" prop:value=move || dots.get() on:input=move |ev| dots.set(event_target_value(&ev))/>
@@ -667,7 +676,7 @@ pub fn DecisionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoVi
                     let (mut list, members, admitted, me, expenses, pots) = data.get().unwrap_or_default();
                     list.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at).then(a.id.cmp(&b.id)));
                     if list.is_empty() {
-                        return view! { <p>{t("No decisions yet.")}</p> }.into_any();
+                        return view! { <li>{t("No decisions yet.")}</li> }.into_any();
                     }
                     list.into_iter().map(|d| {
                         let labels: Vec<String> = if d.method == Method::Consent {

@@ -94,11 +94,20 @@ fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
     let id = pot.with_value(|p| p.id.clone());
     view! {
         <form class="record" on:submit=submit data-testid="record-form">
-            <label for=format!("kind-{id}")>{t("What")}</label>
-            <select id=format!("kind-{id}") data-testid="record-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                <option value="expense">{t("Ask for an expense (others approve it)")}</option>
-                <option value="inflow">{t("Money in (another member confirms it)")}</option>
-            </select>
+            // Radio buttons, not a select: the choices would not fit a phone's width.
+            <fieldset data-testid="record-kind">
+                <legend>{t("What")}</legend>
+                {[
+                    ("expense", t("Ask for an expense (others approve it)")),
+                    ("inflow", t("Money in (another member confirms it)")),
+                ].into_iter().map(|(value, label)| view! {
+                    <label class="check">
+                        <input type="radio" name=format!("kind-{id}") value=value data-testid=format!("record-kind-{value}")
+                            prop:checked=move || kind.get() == value on:change=move |_| kind.set(value.to_owned())/>
+                        " "{label}
+                    </label>
+                }).collect_view()}
+            </fieldset>
             <label>{move || tr!("Amount ({})", unit.get_value())}
                 <input data-testid="record-amount" inputmode="decimal" prop:value=move || amount.get()
                     on:input=move |ev| { confirming.set(None); amount.set(event_target_value(&ev)) }/></label>

@@ -260,7 +260,7 @@ export function postItem (page, title) {
 /** Records money in or out (or an expense request) in the named pot and waits for its line. */
 export async function recordInPot (page, potName, kind, amount, memo) {
   const pot = page.locator(`[data-testid=pot][data-name="${potName}"]`)
-  await pot.getByTestId('record-kind').selectOption(kind)
+  await pot.getByTestId(`record-kind-${kind}`).check()
   await pot.getByTestId('record-amount').fill(amount)
   await pot.getByTestId('record-memo').fill(memo)
   await pot.getByTestId('record').click()

@@ -3,7 +3,7 @@
 
 use super::form::{
     derived, error_for, name_of, names_of, run, when, AmountField, Handle, MemberPicker,
-    SelectField, TextArea, TextField,
+    RadioField, SelectField, TextArea, TextField,
 };
 use super::now_ms;
 use super::reminders::{closing_event, AddToCalendar};
@@ -443,7 +443,7 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                     <p class="hint" data-testid="dividend-preview" aria-live="polite">{move || preview.get().flatten()}</p>
                 }.into_any(),
                 "" => view! {
-                    <SelectField label=t("How we decide") field="method" value=method errors options=method_options testid="decision-method"/>
+                    <RadioField label=t("How we decide") field="method" value=method errors options=method_options testid="method"/>
                     {move || (method.get() == "dots").then(|| view! {
                         <TextField label=t("Dots per member") field="dots" value=dots errors inputmode="numeric"/>
                     })}
@@ -666,7 +666,7 @@ pub fn DecisionsSection(
                     let (mut list, members, admitted, me, expenses, pots) = data.get().unwrap_or_default();
                     list.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at).then(a.id.cmp(&b.id)));
                     if list.is_empty() {
-                        return view! { <p>{t("No decisions yet.")}</p> }.into_any();
+                        return view! { <li>{t("No decisions yet.")}</li> }.into_any();
                     }
                     list.into_iter().map(|d| {
                         let labels: Vec<String> = if d.method == Method::Consent {

@@ -98,6 +98,37 @@ pub fn SelectField(
     }
 }
 
+/// A labelled choice among a few `options` (value, words) as radio buttons: readable at any
+/// width, where a select's longest choice would not fit a phone. Each button's test id is
+/// `<testid>-<value>`.
+#[component]
+pub fn RadioField(
+    #[prop(into)] label: String,
+    field: &'static str,
+    value: RwSignal<String>,
+    errors: Errors,
+    #[prop(into)] options: Signal<Vec<(String, String)>>,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let name = unique_id(field);
+    view! {
+        <fieldset class="choices" data-testid=testid>
+            <legend>{label}</legend>
+            {move || options.get().into_iter().map(|(v, words)| {
+                let (shown, chosen) = (v.clone(), v.clone());
+                view! {
+                    <label class="check">
+                        <input type="radio" name=name.clone() value=v.clone() data-testid=testid.map(|t| format!("{t}-{v}"))
+                            prop:checked=move || value.get() == shown on:change=move |_| value.set(chosen.clone())/>
+                        " "{words}
+                    </label>
+                }
+            }).collect_view()}
+        </fieldset>
+        {error_for(errors, field)}
+    }
+}
+
 /// A labelled amount in `unit` ("Amount (EUR)"), typed as people write it and read with
 /// [`crate::domain::parse_amount`]; errors under `field`.
 #[component]

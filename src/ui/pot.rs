@@ -4,7 +4,7 @@
 
 use super::circles::{CirclesCard, TimeBankCard};
 use super::form::{
-    derived, error_for, name_of, run, when, AmountField, Handle, SelectField, TextField,
+    derived, error_for, name_of, run, when, AmountField, Handle, RadioField, TextField,
 };
 use super::now_ms;
 use super::runtime::RoomView;
@@ -113,7 +113,7 @@ fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
     let unit_shown = Signal::derive(move || unit.get_value());
     view! {
         <form class="record" on:submit=submit data-testid="record-form">
-            <SelectField label=t("What") field="kind" value=kind errors options=kinds testid="record-kind"/>
+            <RadioField label=t("What") field="kind" value=kind errors options=kinds testid="record-kind"/>
             <AmountField label=t("Amount") unit=unit_shown field="amount" value=amount errors testid="record-amount"/>
             {move || confirming.get().map(|minor| {
                 let money = super::money(minor, &unit.get_value());

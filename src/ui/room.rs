@@ -288,7 +288,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                 {move || share_open.get().then(|| view! {
                     <div class="share">
                         <label for="share-link">{t("Anyone with this link can read and change the room:")}</label>
-                        <input id="share-link" data-testid="share-link" readonly prop:value=share_link/>
+                        <textarea id="share-link" data-testid="share-link" readonly rows="3" prop:value=share_link></textarea>
                         <button on:click=copy>{move || if copied.get() { t("Copied") } else { t("Copy link") }}</button>
                         <p class="hint">{t("Or let them scan this code with their phone's camera:")}</p>
                         <super::form::Qr text=share_link() label="QR code of the room link" testid="share-qr"/>

@@ -183,7 +183,7 @@ describe('the commons through the UI', () => {
 
     // A slip of the keyboard: an amount far beyond what the pot has seen is asked about first
     // and nothing is written until the person says yes.
-    await potOf(pb).getByLabel('What', { exact: true }).selectOption('inflow')
+    await potOf(pb).getByLabel('Money in (another member confirms it)').check()
     await potOf(pb).getByLabel('Amount (EUR)').fill('1000000000')
     await potOf(pb).getByLabel('What for').fill('Raffle')
     await potOf(pb).getByRole('button', { name: 'Record', exact: true }).click()

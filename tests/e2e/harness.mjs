@@ -2,7 +2,7 @@
 // y-webrtc signaling server on 127.0.0.1, and each device a separate Chromium process with its
 // own profile directory (so IndexedDB survives closing and reopening "the browser").
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -264,7 +264,7 @@ export function postItem (page, title) {
 /** Records money in or out (or an expense request) in the named pot and waits for its line. */
 export async function recordInPot (page, potName, kind, amount, memo) {
   const pot = page.locator(`[data-testid=pot][data-name="${potName}"]`)
-  await pot.getByTestId('record-kind').selectOption(kind)
+  await pot.getByTestId(`record-kind-${kind}`).check()
   await pot.getByTestId('record-amount').fill(amount)
   await pot.getByTestId('record-memo').fill(memo)
   await pot.getByTestId('record').click()
@@ -383,4 +383,90 @@ export function fleet (before, after, servers = () => []) {
     for (const s of started.reverse()) await (s.dispose ?? s.stop).call(s).catch(() => {})
   })
   return ctx
+}
+
+// --- accessibility --------------------------------------------------------------------------
+
+let axeSource
+/**
+ * Runs axe-core (node_modules/axe-core) on what `page` shows and returns its WCAG 2.1 A and AA
+ * violations, each as { id, impact, help, nodes: [{ target, html }] }. axe is evaluated over the
+ * DevTools protocol, which the app's Content-Security-Policy does not govern, so the policy stays
+ * as shipped (no inline script is added to the page).
+ */
+export async function axeViolations (page) {
+  axeSource ??= await readFile(path.join(root, 'node_modules/axe-core/axe.min.js'), 'utf8')
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource)
+  return page.evaluate(async () => {
+    const { violations } = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      resultTypes: ['violations'],
+    })
+    return violations.map(v => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map(n => ({ target: n.target.join(' '), html: n.html.replace(/\s+/g, ' ').slice(0, 160) })),
+    }))
+  })
+}
+
+/** Fails, saying which rule, where and on what markup, if axe finds any WCAG 2.1 A/AA violation. */
+export async function checkA11y (page, where) {
+  const violations = await axeViolations(page)
+  if (!violations.length) return
+  const lines = violations.flatMap(v => [`${v.id} (${v.impact}): ${v.help}`,
+    ...v.nodes.slice(0, 5).map(n => `    at ${n.target}: ${n.html}`),
+    ...(v.nodes.length > 5 ? [`    … and ${v.nodes.length - 5} more`] : [])])
+  throw new Error(`${where}: ${violations.length} kind(s) of WCAG 2.1 A/AA violation\n  ${lines.join('\n  ')}`)
+}
+
+/**
+ * Inputs, selects and text areas narrower than what they show: a value that scrolls inside its
+ * box, a select whose chosen option is wider than the select, a date or time input whose text is
+ * cut off. Returns a description of each.
+ */
+export async function narrowInputs (page) {
+  return page.evaluate(() => {
+    const out = []
+    const canvas = document.createElement('canvas').getContext('2d')
+    const textWidth = (el, text) => {
+      const s = getComputedStyle(el)
+      canvas.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`
+      return canvas.measureText(text).width
+    }
+    const inner = el => {
+      const s = getComputedStyle(el)
+      return el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)
+    }
+    const describe = el => `${el.outerHTML.replace(/\s+/g, ' ').slice(0, 120)}`
+    for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      if (!el.getClientRects().length) continue
+      const type = el.tagName === 'INPUT' ? el.type : el.tagName.toLowerCase()
+      if (['checkbox', 'radio', 'range', 'color', 'file', 'submit', 'button', 'reset', 'image'].includes(type)) continue
+      if (type === 'select') {
+        // Room for the chosen option's text and for the arrow (about one line's height).
+        const option = el.selectedOptions[0]
+        if (!option) continue
+        const need = textWidth(el, option.text) + parseFloat(getComputedStyle(el).fontSize)
+        if (need > inner(el) + 1) out.push(`${describe(el)} shows "${option.text}" in ${inner(el)}px, needs ${Math.ceil(need)}px`)
+      } else if (['date', 'time', 'datetime-local', 'month', 'week'].includes(type)) {
+        // The shown text (e.g. "mm/dd/yyyy" or "12/01/2026, 07:30 PM") and the picker icon.
+        const shown = type === 'time' ? '00:00 PM' : type === 'date' ? '00/00/0000' : type === 'datetime-local' ? '00/00/0000, 00:00 PM' : type === 'month' ? 'September 0000' : 'Week 00, 0000'
+        const need = textWidth(el, shown) + 1.5 * parseFloat(getComputedStyle(el).fontSize)
+        if (need > inner(el) + 1) out.push(`${describe(el)} is ${inner(el)}px wide inside, its "${shown}" needs ${Math.ceil(need)}px`)
+      } else if (type === 'textarea') {
+        if (el.scrollWidth > el.clientWidth + 1) out.push(`${describe(el)} scrolls sideways (${el.scrollWidth}px in ${el.clientWidth}px)`)
+        // What a person cannot change (a link to copy) shows whole.
+        if (el.readOnly && el.scrollHeight > el.clientHeight + 1) out.push(`${describe(el)} hides part of its text (${el.scrollHeight}px in ${el.clientHeight}px)`)
+      } else if (el.value || el.placeholder) {
+        const text = el.value || el.placeholder
+        const need = textWidth(el, type === 'number' ? text + '00' : text)
+        if (el.scrollWidth > el.clientWidth + 1 || (type === 'number' && need > inner(el) + 1)) {
+          out.push(`${describe(el)} shows "${text.slice(0, 40)}" in ${inner(el)}px, needs ${Math.ceil(need)}px`)
+        }
+      }
+    }
+    return out
+  })
 }

@@ -99,7 +99,7 @@ fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
                 <option value="expense">{t("Ask for an expense (others approve it)")}</option>
                 <option value="inflow">{t("Money in (another member confirms it)")}</option>
             </select>
-            <label>{move || tr!("Amount ({})", unit.get_value())}
+            <label>{move || tr!("Amount ({})", super::labels::unit(&unit.get_value()))}
                 <input data-testid="record-amount" inputmode="decimal" prop:value=move || amount.get()
                     on:input=move |ev| { confirming.set(None); amount.set(event_target_value(&ev)) }/></label>
             {error_for(errors, "amount")}
@@ -287,7 +287,12 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             name.get_untracked(),
             unit.get_untracked().trim().to_uppercase(),
         );
-        let u = if u == "HOURS" { "hours".to_string() } else { u };
+        // "hours" is the model's word for a pot of time; it may be typed in the app's language.
+        let u = if u == "HOURS" || u == t("hours").to_uppercase() {
+            "hours".to_string()
+        } else {
+            u
+        };
         if run(handle, errors, |room, me, now| {
             room.open_pot(me, &n, &u, now)
         })

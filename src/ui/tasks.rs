@@ -154,7 +154,7 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         let Ok(n) = slots.get_untracked().trim().parse::<usize>() else {
             return errors.set(Some((
                 "slots".into(),
-                "The slots must be a whole number.".into(),
+                t("The slots must be a whole number.").into(),
             )));
         };
         let t = title.get_untracked();
@@ -188,7 +188,7 @@ pub fn TasksSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         ) else {
             return party_errors.set(Some((
                 "slots".into(),
-                "Places and repetition must be whole numbers.".into(),
+                t("Places and repetition must be whole numbers.").into(),
             )));
         };
         let (t, pl) = (p_title.get_untracked(), place.get_untracked());

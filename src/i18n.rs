@@ -183,28 +183,78 @@ mod tests {
         }
     }
 
+    /// The `.rs` files under `dir`, sub-folders included.
+    fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    /// Where the string literal passed to each `t(` / `tr!(` call in `code` starts, also when
+    /// rustfmt put the literal on the next line. Calls whose argument is not a literal are skipped.
+    fn call_literals(code: &str) -> Vec<usize> {
+        let mut starts = Vec::new();
+        for opener in ["t(", "tr!("] {
+            for (i, _) in code.match_indices(opener) {
+                // Only the calls themselves, not names ending in `t`.
+                let before = code[..i].chars().last().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' {
+                    continue;
+                }
+                let after = &code[i + opener.len()..];
+                let args = after.trim_start();
+                if args.starts_with('"') {
+                    starts.push(i + opener.len() + (after.len() - args.len()) + 1);
+                }
+            }
+        }
+        starts
+    }
+
+    #[test]
+    fn the_scan_sees_calls_split_over_lines() {
+        let code =
+            "let a = t(\"One\");\nlet b = tr!(\n    \"Two {}\",\n    x\n);\nlet c = part(\"no\");";
+        let found: Vec<&str> = call_literals(code)
+            .into_iter()
+            .map(|s| &code[s..s + literal_len(&code[s..]).unwrap()])
+            .collect();
+        assert_eq!(found, ["One", "Two {}"]);
+    }
+
     /// Every `t("…")` and `tr!("…"` in the UI code has a Spanish entry.
     #[test]
     fn every_string_the_ui_shows_is_translated() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
         let mut missing = Vec::new();
         let mut count = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
+        for path in rust_files(&dir) {
             let code = std::fs::read_to_string(&path).unwrap();
-            for opener in ["t(\"", "tr!(\""] {
+            for start in call_literals(&code) {
+                let Some(len) = literal_len(&code[start..]) else {
+                    continue;
+                };
+                let key = unescape(&code[start..start + len]);
+                count += 1;
+                if !spanish().contains_key(key.as_str()) {
+                    missing.push(format!("{}: {key}", path.display()));
+                }
+            }
+            // Problems the UI reports in the domain's form (looked up by `form::field_error`).
+            for opener in ["field: \"", "problem: \""] {
                 for (i, _) in code.match_indices(opener) {
-                    // Only the calls themselves, not names ending in `t`.
-                    let before = code[..i].chars().last().unwrap_or(' ');
-                    if before.is_alphanumeric() || before == '_' {
-                        continue;
-                    }
                     let start = i + opener.len();
                     let Some(len) = literal_len(&code[start..]) else {
                         continue;
                     };
                     let key = unescape(&code[start..start + len]);
-                    count += 1;
                     if !spanish().contains_key(key.as_str()) {
                         missing.push(format!("{}: {key}", path.display()));
                     }
@@ -231,7 +281,13 @@ mod tests {
         let mut count = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let code = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            for opener in ["field: \"", "problem: \"", "required_text(\"", "phrase(\""] {
+            for opener in [
+                "field: \"",
+                "problem: \"",
+                "required_text(\"",
+                "phrase(\"",
+                "refuse(\"",
+            ] {
                 for (i, _) in code.match_indices(opener) {
                     let start = i + opener.len();
                     let Some(len) = literal_len(&code[start..]) else {
@@ -259,6 +315,25 @@ mod tests {
             "not in the Spanish table:\n{}",
             missing.join("\n")
         );
+    }
+
+    /// What a starter charter writes into a new room (its name, its line and its values) is
+    /// offered in the creator's language.
+    #[test]
+    fn every_starter_charter_is_translated() {
+        let mut missing = Vec::new();
+        for tpl in crate::domain::TEMPLATES {
+            let values = tpl.rules.iter().filter(|(k, _)| *k == "values");
+            for text in [tpl.name, tpl.about]
+                .into_iter()
+                .chain(values.map(|(_, v)| *v))
+            {
+                if !spanish().contains_key(text) {
+                    missing.push(text);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in the Spanish table: {missing:?}");
     }
 
     fn literal_len(s: &str) -> Option<usize> {

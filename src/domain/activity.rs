@@ -12,13 +12,49 @@ pub struct ActivityItem {
     /// What happened, in English with `{}` for the values: the UI looks it up in the
     /// translation table (every phrase is written with `phrase(…)`, which a test checks).
     pub phrase: &'static str,
-    pub values: Vec<String>,
+    pub values: Vec<FeedValue>,
 }
 
 impl ActivityItem {
     /// What happened, in English.
     pub fn text(&self) -> String {
-        crate::i18n::fill_strings(self.phrase, &self.values)
+        let values: Vec<&dyn std::fmt::Display> = self
+            .values
+            .iter()
+            .map(|v| v as &dyn std::fmt::Display)
+            .collect();
+        crate::i18n::fill(self.phrase, &values)
+    }
+}
+
+/// A value in a feed phrase, kept typed so the UI writes it the way its language does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FeedValue {
+    /// Text as it was written (a title, a name, a round's number).
+    Text(String),
+    /// Money in minor units of `unit`, or minutes when `unit` is `hours`.
+    Amount { minor: i64, unit: String },
+    /// A contribution: a quantity of a value type (minutes for time).
+    Quantity { quantity: i64, value_type: String },
+}
+
+/// In English (`1234.50 EUR`, `1:30 h`, `3 materials`).
+impl std::fmt::Display for FeedValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedValue::Text(text) => f.write_str(text),
+            FeedValue::Amount { minor, unit } => f.write_str(&super::format_amount(*minor, unit)),
+            FeedValue::Quantity {
+                quantity,
+                value_type,
+            } => f.write_str(&super::format_quantity(*quantity, value_type)),
+        }
+    }
+}
+
+impl From<String> for FeedValue {
+    fn from(text: String) -> Self {
+        FeedValue::Text(text)
     }
 }
 
@@ -269,7 +305,7 @@ impl RoomDoc {
     pub fn activity(&self, now_ms: i64) -> Vec<ActivityItem> {
         let mut items: Vec<ActivityItem> = Vec::new();
         let mut push =
-            |at: i64, author: Option<&str>, phrase: &'static str, values: Vec<String>| {
+            |at: i64, author: Option<&str>, phrase: &'static str, values: Vec<FeedValue>| {
                 items.push(ActivityItem {
                     at,
                     author: author.map(str::to_owned),
@@ -286,7 +322,7 @@ impl RoomDoc {
                 p.created_at,
                 self.post_signer(&p).as_deref(),
                 what,
-                vec![p.title],
+                vec![p.title.into()],
             );
         }
         for r in self.responses(None) {
@@ -294,7 +330,7 @@ impl RoomDoc {
         }
         for m in self.members() {
             let what = phrase("introduced themselves as {}");
-            push(m.since, Some(&m.key), what, vec![m.profile.name]);
+            push(m.since, Some(&m.key), what, vec![m.profile.name.into()]);
         }
         for pot in self.pots(now_ms) {
             for l in &pot.lines {
@@ -309,21 +345,39 @@ impl RoomDoc {
                     super::EntryKind::Reversal => phrase("reversed an entry: {} in {}"),
                     super::EntryKind::Dividend => phrase("received a dividend: {} from {}"),
                 };
-                let amount = super::format_amount(l.amount, &pot.unit);
-                push(l.at, Some(&l.author), what, vec![amount, pot.name.clone()]);
+                let amount = FeedValue::Amount {
+                    minor: l.amount,
+                    unit: pot.unit.clone(),
+                };
+                push(
+                    l.at,
+                    Some(&l.author),
+                    what,
+                    vec![amount, pot.name.clone().into()],
+                );
             }
         }
         for d in self.decisions(now_ms) {
             let what = phrase("proposed: {}");
-            push(d.proposed_at, Some(&d.author), what, vec![d.title.clone()]);
+            push(
+                d.proposed_at,
+                Some(&d.author),
+                what,
+                vec![d.title.clone().into()],
+            );
             match d.closed_early {
                 Some(super::ClosedEarly::ByProposer) => {
                     let what = phrase("closed {} early");
-                    push(d.closes_at, Some(&d.author), what, vec![d.title.clone()]);
+                    push(
+                        d.closes_at,
+                        Some(&d.author),
+                        what,
+                        vec![d.title.clone().into()],
+                    );
                 }
                 Some(super::ClosedEarly::AllAnswered) => {
                     let what = phrase("{} closed: everyone had answered");
-                    push(d.closes_at, None, what, vec![d.title.clone()]);
+                    push(d.closes_at, None, what, vec![d.title.clone().into()]);
                 }
                 None => {}
             }
@@ -333,23 +387,31 @@ impl RoomDoc {
                 } else {
                     phrase("recorded the outcome of {}")
                 };
-                push(st.at, Some(&st.author), what, vec![d.title.clone()]);
+                push(st.at, Some(&st.author), what, vec![d.title.clone().into()]);
             }
         }
         for c in self.circles() {
             let what = phrase("started the lending circle {}");
-            push(c.opened_at, Some(&c.author), what, vec![c.name.clone()]);
+            push(
+                c.opened_at,
+                Some(&c.author),
+                what,
+                vec![c.name.clone().into()],
+            );
             for r in &c.rounds {
                 for (payer, at) in r.paid.iter().zip(&r.paid_at) {
                     let what = phrase("paid into round {} of {}");
-                    let values = vec![(r.index + 1).to_string(), c.name.clone()];
+                    let values = vec![(r.index + 1).to_string().into(), c.name.clone().into()];
                     push(*at, Some(payer), what, values);
                 }
             }
         }
         for c in self.contributions(now_ms) {
             let what = phrase("contributed {}");
-            let values = vec![super::format_quantity(c.quantity, &c.value_type)];
+            let values = vec![FeedValue::Quantity {
+                quantity: c.quantity,
+                value_type: c.value_type.clone(),
+            }];
             push(c.date, Some(&c.contributor), what, values);
         }
         for r in self.resources() {
@@ -358,7 +420,12 @@ impl RoomDoc {
                     "handover" => phrase("lent out {}"),
                     _ => phrase("recorded the return of {}"),
                 };
-                push(t.at, Some(&t.by), what, vec![r.resource.name.clone()]);
+                push(
+                    t.at,
+                    Some(&t.by),
+                    what,
+                    vec![r.resource.name.clone().into()],
+                );
             }
             for c in &r.cancelled {
                 let what = phrase("cancelled a booking of {}");
@@ -366,20 +433,20 @@ impl RoomDoc {
                     c.at,
                     Some(&c.booking.member),
                     what,
-                    vec![r.resource.name.clone()],
+                    vec![r.resource.name.clone().into()],
                 );
             }
         }
         for task in self.tasks() {
             for (who, at) in &task.given_back {
                 let what = phrase("gave back the task {}");
-                push(*at, Some(who), what, vec![task.title.clone()]);
+                push(*at, Some(who), what, vec![task.title.clone().into()]);
             }
         }
         for party in self.work_parties() {
             for (who, at) in &party.withdrawn {
                 let what = phrase("withdrew from the work party {}");
-                push(*at, Some(who), what, vec![party.title.clone()]);
+                push(*at, Some(who), what, vec![party.title.clone().into()]);
             }
         }
         for page in self.pages() {
@@ -388,7 +455,7 @@ impl RoomDoc {
                     *at,
                     Some(author),
                     phrase("wrote the page {}"),
-                    vec![page.title.clone()],
+                    vec![page.title.clone().into()],
                 );
             }
             for (author, at) in page.history.iter().skip(1) {
@@ -414,8 +481,8 @@ impl RoomDoc {
 mod tests {
     use crate::domain::testing::community;
     use crate::domain::{
-        EntryKind, NewContribution, NewEntry, NewPost, NewProposal, NewResource, PostKind,
-        PostStatus, RoomDoc, Stance,
+        EntryKind, FeedValue, NewContribution, NewEntry, NewPost, NewProposal, NewResource,
+        PostKind, PostStatus, RoomDoc, Stance,
     };
 
     const DAY: i64 = 24 * 60 * 60 * 1000;
@@ -707,6 +774,17 @@ mod tests {
             ]
         );
         assert_eq!(feed[0].author, Some(m[0].public()));
+        // The amount stays a number with its unit, for the UI to write in its language.
+        assert_eq!(
+            feed[2].values,
+            [
+                FeedValue::Amount {
+                    minor: 500,
+                    unit: "EUR".into()
+                },
+                FeedValue::Text("Pot".into())
+            ]
+        );
         assert!(feed.windows(2).all(|w| w[0].at >= w[1].at));
         assert_eq!(
             feed.iter()

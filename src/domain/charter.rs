@@ -175,7 +175,7 @@ pub const TEMPLATES: [Template; 5] = [
     },
 ];
 
-/// Licences a room or resource may use.
+/// Licences a room or resource may use, by the names stored in the document.
 pub const LICENCES: [&str; 5] = [
     "CC BY-SA 4.0",
     "CC0",
@@ -183,6 +183,42 @@ pub const LICENCES: [&str; 5] = [
     "Peer Production Licence",
     "members only",
 ];
+
+/// A licence of [`LICENCES`] as a type, so whatever shows one (in any language) names every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Licence {
+    CcBySa4,
+    Cc0,
+    Gpl3,
+    PeerProduction,
+    MembersOnly,
+}
+
+impl Licence {
+    pub const ALL: [Licence; 5] = [
+        Licence::CcBySa4,
+        Licence::Cc0,
+        Licence::Gpl3,
+        Licence::PeerProduction,
+        Licence::MembersOnly,
+    ];
+
+    /// The name stored in the document.
+    pub fn name(self) -> &'static str {
+        match self {
+            Licence::CcBySa4 => LICENCES[0],
+            Licence::Cc0 => LICENCES[1],
+            Licence::Gpl3 => LICENCES[2],
+            Licence::PeerProduction => LICENCES[3],
+            Licence::MembersOnly => LICENCES[4],
+        }
+    }
+
+    /// The licence stored under `name` (`None` for a name outside [`LICENCES`]).
+    pub fn from_name(name: &str) -> Option<Licence> {
+        Licence::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
 
 /// The longest encoded amendment read from a document, in bytes.
 const MAX_ENCODED: usize = 8 * 1024;
@@ -351,6 +387,14 @@ impl RoomDoc {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_licence_name_reads_back_as_its_licence() {
+        for name in LICENCES {
+            assert_eq!(Licence::from_name(name).map(Licence::name), Some(name));
+        }
+        assert_eq!(Licence::from_name("mine"), None);
+    }
+
     use super::*;
     use crate::crypto::Identity;
     use crate::domain::{EntryKind, EntryState, Method, NewEntry, NewProposal, Stance};

@@ -27,11 +27,11 @@ mod tasks;
 mod testing;
 mod timebank;
 
-pub use activity::{ActivityItem, Need};
+pub use activity::{ActivityItem, FeedValue, Need};
 pub use board::{
     Match, NewPost, Post, PostDetails, PostEdit, PostKind, PostStatus, Urgency, CATEGORIES,
 };
-pub use charter::{starter_charter, Amendment, Charter, Template, LICENCES, TEMPLATES};
+pub use charter::{starter_charter, Amendment, Charter, Licence, Template, LICENCES, TEMPLATES};
 pub use circles::{CircleView, NewCircle, Round};
 pub use contributions::{
     format_quantity, is_time, parse_quantity, ContributionTotals, ContributionView, NewContribution,

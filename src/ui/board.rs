@@ -480,7 +480,7 @@ fn PostItem(
                 }}
                 {signer.is_none().then(|| view! {
                     <span class="unverified" data-testid="unverified"
-                        title="This post carries no valid signature: it was written by an older version, or altered after it was signed.">
+                        title=t("This post carries no valid signature: it was written by an older version, or altered after it was signed.")>
                         {t("unverified")}
                     </span>
                 })}

@@ -18,7 +18,13 @@ pub fn rule_label(key: &str) -> String {
         "approvals" => t("Approvals an expense needs").into(),
         "licence" => t("Default licence").into(),
         "value_types" => t("Value types (weight)").into(),
-        other => other.to_owned(),
+        other => match other.strip_prefix("value_type:") {
+            Some(name) => tr!(
+                "Weight of the value type {}",
+                super::labels::value_type(name)
+            ),
+            None => other.to_owned(),
+        },
     }
 }
 
@@ -38,42 +44,55 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
         };
         let or_none = |s: &str| {
             if s.is_empty() {
-                "(not written yet)".to_string()
+                t("(not written yet)").to_string()
             } else {
                 s.to_owned()
             }
         };
         let admission = if c.admission == 0 {
-            format!(
+            tr!(
                 "min(3, half the members, rounded up): {} now",
                 c.admission_threshold(admitted)
             )
         } else {
             tr!("{} (at most the number of members)", c.admission)
         };
+        // (rule key, test id, value): test ids stay the same in every language.
         let rows = vec![
-            ("Purpose", or_none(&c.purpose)),
-            ("Values", or_none(&c.values)),
-            ("Vouches a newcomer needs", admission),
+            ("purpose", "purpose", or_none(&c.purpose)),
+            ("values", "values", or_none(&c.values)),
+            ("admission", "vouches-a-newcomer-needs", admission),
             (
-                "Default decision method",
-                format!("{:?}", c.method).to_lowercase(),
+                "method",
+                "default-decision-method",
+                super::labels::method(c.method),
             ),
-            ("Default quorum", tr!("{}% of members", c.quorum_percent)),
             (
-                "Changes stay open at least",
+                "quorum_percent",
+                "default-quorum",
+                tr!("{}% of members", c.quorum_percent),
+            ),
+            (
+                "min_open_hours",
+                "changes-stay-open-at-least",
                 tr!("{} hours", c.min_open_hours),
             ),
             (
-                "Approvals an expense needs",
+                "approvals",
+                "approvals-an-expense-needs",
                 tr!("{} (never the requester's own)", c.approvals),
             ),
-            ("Default licence", c.licence.clone()),
             (
-                "Value types (weight)",
+                "licence",
+                "default-licence",
+                super::labels::licence(&c.licence),
+            ),
+            (
+                "value_types",
+                "value-types-(weight)",
                 c.value_types
                     .iter()
-                    .map(|(t, w)| format!("{t} ({w}%)"))
+                    .map(|(t, w)| tr!("{} ({}%)", super::labels::value_type(t), w))
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
@@ -82,7 +101,7 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
             <section class="card" data-testid="charter">
                 <h2>{t("Charter")}</h2>
                 <dl class="charter">
-                    {rows.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd data-testid=format!("charter-{}", k.to_lowercase().replace(' ', "-"))>{v}</dd> }).collect_view()}
+                    {rows.into_iter().map(|(key, id, v)| view! { <dt>{rule_label(key)}</dt><dd data-testid=format!("charter-{id}")>{v}</dd> }).collect_view()}
                 </dl>
                 <p class="hint">{t("The charter changes only when a decision that proposes the change passes and its outcome is recorded (see Decisions).")}</p>
             </section>
@@ -95,7 +114,7 @@ pub fn CharterSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView
                         <ol class="history">
                             {history.into_iter().map(|(by, at, a)| {
                                 let how = if by == "founding" { t("starter charter") } else { t("by decision") };
-                                view! { <li>{format!("{}: {} → {} ({how})", when(at), rule_label(&a.key), a.value)}</li> }
+                                view! { <li>{format!("{}: {} → {} ({how})", when(at), rule_label(&a.key), super::labels::rule_value(&a.key, &a.value))}</li> }
                             }).collect_view()}
                         </ol>
                     }.into_any()

@@ -25,12 +25,13 @@ fn Circle(handle: Handle, c: CircleView, members: Vec<Member>, me: String) -> im
     let now = now_ms();
     let current = c.current_round(now);
     let each = super::money(c.amount, &c.unit);
-    let summary = format!(
-        "{each} each, every {} · {} members · started {}",
+    let summary = tr!(
+        "{} each, {} · {} members · started {}",
+        each,
         match c.period_days {
-            7 => "week".to_string(),
-            1 => "day".to_string(),
-            n => tr!("{} days", n),
+            7 => t("every week").to_string(),
+            1 => t("every day").to_string(),
+            n => tr!("every {} days", n),
         },
         c.members.len(),
         when(c.starts_at)
@@ -95,7 +96,7 @@ pub fn CirclesCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         let Ok(period_days) = period.get_untracked().trim().parse::<i64>() else {
             return errors.set(Some((
                 "period".into(),
-                "The period must be a whole number of days.".into(),
+                t("The period must be a whole number of days.").into(),
             )));
         };
         let starts_at = match start.get_untracked().trim() {
@@ -103,7 +104,8 @@ pub fn CirclesCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             s => {
                 let ms = js_sys::Date::parse(s);
                 if ms.is_nan() {
-                    return errors.set(Some(("start".into(), "The start is not a date.".into())));
+                    return errors
+                        .set(Some(("start".into(), t("The start is not a date.").into())));
                 }
                 ms as i64
             }
@@ -208,7 +210,10 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         };
         let (who, note) = (to.get_untracked(), memo.get_untracked());
         if who.is_empty() {
-            return errors.set(Some(("to".into(), "Choose whom the time goes to.".into())));
+            return errors.set(Some((
+                "to".into(),
+                t("Choose whom the time goes to.").into(),
+            )));
         }
         if run(handle, errors, |room, me, now| {
             room.pay_hours(me, &who, minutes, &note, now)

@@ -6,7 +6,7 @@ use super::form::{derived, error_for, name_of, run, when, Handle};
 use super::now_ms;
 use super::runtime::RoomView;
 use super::t;
-use crate::domain::{format_quantity, is_time, parse_quantity, NewContribution};
+use crate::domain::{is_time, parse_quantity, NewContribution};
 use leptos::prelude::*;
 
 const SHOWN: usize = 50;
@@ -80,12 +80,12 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                     <form on:submit=log data-testid="log-contribution">
                         <label for="c-type">{t("Kind of value")}</label>
                         <select id="c-type" data-testid="contribution-type" on:change=move |ev| value_type.set(event_target_value(&ev))>
-                            {types.into_iter().map(|t| view! { <option value=t.clone() selected=t == "work">{t.clone()}</option> }).collect_view()}
+                            {types.into_iter().map(|t| view! { <option value=t.clone() selected=t == "work">{super::labels::value_type(&t)}</option> }).collect_view()}
                         </select>
                         <label for="c-qty">{move || if is_time(&value_type.get()) {
                             t("Time spent (hours like 1:30, or minutes)").to_string()
                         } else {
-                            tr!("How much {} (a whole number)", value_type.get())
+                            tr!("How much {} (a whole number)", super::labels::value_type(&value_type.get()))
                         }}</label>
                         <input id="c-qty" data-testid="contribution-quantity" inputmode="decimal" prop:value=move || quantity.get()
                             on:input=move |ev| quantity.set(event_target_value(&ev))/>
@@ -133,7 +133,7 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                             <li data-testid="contribution" data-description=c.description.clone() data-confirmed=c.confirmed.to_string()>
                                 <span class="muted">{when(c.date)}</span>
                                 <strong>{name_of(&members, &c.contributor)}</strong>
-                                {format!(" · {} · {}", if is_time(&c.value_type) { format!("{} of {}", format_quantity(c.quantity, "work"), c.value_type) } else { format_quantity(c.quantity, &c.value_type) }, c.description)}
+                                {format!(" · {} · {}", if is_time(&c.value_type) { tr!("{} of {}", super::money(c.quantity, "hours"), super::labels::value_type(&c.value_type)) } else { super::labels::quantity(c.quantity, &c.value_type) }, c.description)}
                                 {c.beneficiary.as_ref().map(|b| tr!(" · for {}", name_of(&members, b)))}
                                 " · "<span data-testid="contribution-status">{status}</span>
                                 {can_validate.then(|| { let id = id.clone(); view! { <button data-testid="validate" on:click=move |_| validate(id.clone())>{t("Validate")}</button> } })}
@@ -150,7 +150,7 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
         <section class="card">
             <h2>{t("Totals")}</h2>
             <table class="totals" data-testid="contribution-totals">
-                <thead><tr><th scope="col">{t("Member")}</th><th scope="col">{t("Time")}</th><th scope="col">{t("Other value")}</th><th scope="col">{t("Share")}</th><th scope="col"><span class="sr-only">{t("Bar")}</span></th></tr></thead>
+                <thead><tr><th scope="col">{t("Member")}</th><th scope="col">{t("Time")}</th><th scope="col">{t("Other value")}</th><th scope="col">{t("Share of the total")}</th><th scope="col"><span class="sr-only">{t("Bar")}</span></th></tr></thead>
                 <tbody>
                     {move || {
                         let (_, totals, members, _, _, _) = data.get().unwrap_or_default();
@@ -158,13 +158,13 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                             let bp = totals.share_basis_points.get(k).copied().unwrap_or(0);
                             let mine = totals.by_member_and_type.iter().filter(|((m, _), _)| m == k);
                             let time: i64 = mine.clone().filter(|((_, t), _)| is_time(t)).map(|(_, q)| q).sum();
-                            let other: Vec<String> = mine.filter(|((_, t), _)| !is_time(t)).map(|((_, t), q)| format_quantity(*q, t)).collect();
+                            let other: Vec<String> = mine.filter(|((_, t), _)| !is_time(t)).map(|((_, t), q)| super::labels::quantity(*q, t)).collect();
                             view! {
                                 <tr data-testid="total" data-name=name_of(&members, k)>
                                     <td>{name_of(&members, k)}</td>
                                     <td>{super::money(time, "hours")}</td>
                                     <td>{if other.is_empty() { "—".to_string() } else { other.join(", ") }}</td>
-                                    <td>{format!("{}.{:02} %", bp / 100, bp % 100)}</td>
+                                    <td>{super::labels::percent(bp)}</td>
                                     <td><progress max="10000" value=bp.to_string()></progress></td>
                                 </tr>
                             }

@@ -138,18 +138,8 @@ fn change_text(
         key => tr!(
             "Changes the charter: {} → {}",
             super::charter::rule_label(key),
-            a.value
+            super::labels::rule_value(key, &a.value)
         ),
-    }
-}
-
-fn method_label(m: Method) -> String {
-    match m {
-        Method::Consent => t("consent").into(),
-        Method::Majority => t("majority").into(),
-        Method::Score => t("score (0–5)").into(),
-        Method::Ranked => t("ranked choice").into(),
-        Method::Dots(n) => tr!("dot vote ({} dots)", n),
     }
 }
 
@@ -165,6 +155,19 @@ fn outcome_label(o: &Outcome, options: &[String]) -> String {
         Outcome::NoQuorum => t("no quorum").into(),
         Outcome::TooShort => t("not passed: open too short a time for a change").into(),
         Outcome::TooFewAgreed => t("not passed: a change needs two members to agree").into(),
+    }
+}
+
+/// The outcome as a word for tests and styles, the same in every language.
+fn outcome_key(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Open => "open",
+        Outcome::Passed { .. } => "passed",
+        Outcome::Rejected => "rejected",
+        Outcome::Blocked => "blocked",
+        Outcome::NoQuorum => "no-quorum",
+        Outcome::TooShort => "too-short",
+        Outcome::TooFewAgreed => "too-few-agreed",
     }
 }
 
@@ -289,7 +292,7 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                 _ => {
                     return errors.set(Some((
                         "dots".into(),
-                        "The number of dots must be a whole number from 1 to 100.".into(),
+                        t("The number of dots must be a whole number from 1 to 100.").into(),
                     )))
                 }
             },
@@ -298,7 +301,7 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
         let Ok(days) = days.get_untracked().trim().parse::<i64>() else {
             return errors.set(Some((
                 "closes_at".into(),
-                "Say in how many days the decision closes (a whole number).".into(),
+                t("Say in how many days the decision closes (a whole number).").into(),
             )));
         };
         let quorum_percent = match quorum.get_untracked().trim() {
@@ -308,7 +311,7 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
                 Err(_) => {
                     return errors.set(Some((
                         "quorum".into(),
-                        "The quorum is a whole percentage from 0 to 100.".into(),
+                        t("The quorum is a whole percentage from 0 to 100.").into(),
                     )))
                 }
             },
@@ -510,8 +513,8 @@ fn StanceForm(handle: Handle, decision: DecisionView) -> impl IntoView {
         _ => {
             let inputs = numbers.clone();
             let hint = match method {
-                Method::Score => "Score each option from 0 to 5.".to_string(),
-                Method::Ranked => "Number the options in your order of preference (1 = first); leave out any you would not accept.".to_string(),
+                Method::Score => t("Score each option from 0 to 5.").to_string(),
+                Method::Ranked => t("Number the options in your order of preference (1 = first); leave out any you would not accept.").to_string(),
                 Method::Dots(d) => tr!("Spread up to {} dots over the options.", d),
                 _ => String::new(),
             };
@@ -594,19 +597,18 @@ fn OutcomeForm(handle: Handle, id: String) -> impl IntoView {
     let id = StoredValue::new(id);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let review_at = match review.get_untracked().trim() {
-            "" => None,
-            d => match d.parse::<i64>() {
-                Ok(d) if d > 0 => Some(now_ms() + d * DAY_MS),
-                _ => {
-                    return errors.set(Some((
+        let review_at =
+            match review.get_untracked().trim() {
+                "" => None,
+                d => match d.parse::<i64>() {
+                    Ok(d) if d > 0 => Some(now_ms() + d * DAY_MS),
+                    _ => return errors.set(Some((
                         "review".into(),
-                        "Review in how many days? A whole number above 0, or leave it empty."
+                        t("Review in how many days? A whole number above 0, or leave it empty.")
                             .into(),
-                    )))
-                }
-            },
-        };
+                    ))),
+                },
+            };
         let (id, text) = (id.get_value(), statement.get_untracked());
         run(handle, errors, |room, me, now| {
             room.record_outcome(me, &id, &text, review_at, now)
@@ -670,7 +672,7 @@ pub fn DecisionsSection(
                     }
                     list.into_iter().map(|d| {
                         let labels: Vec<String> = if d.method == Method::Consent {
-                            ["agree", "abstain", "disagree", "block"].map(String::from).to_vec()
+                            [t("agree"), t("abstain"), t("disagree"), t("block")].map(String::from).to_vec()
                         } else {
                             d.options.clone()
                         };
@@ -679,7 +681,7 @@ pub fn DecisionsSection(
                             .collect::<Vec<_>>()
                             .join(" · ");
                         let outcome = outcome_label(&d.outcome, &d.options);
-                        let outcome_tag = outcome.clone();
+                        let outcome_tag = outcome_key(&d.outcome);
                         let open = d.outcome == Outcome::Open;
                         view! {
                             <li class="decision" class:focused=focus.with_value(|f| *f == d.id) id=format!("decision-{}", d.id)
@@ -687,7 +689,7 @@ pub fn DecisionsSection(
                                 data-focused=focus.with_value(|f| *f == d.id).to_string()>
                                 <h3>{d.title.clone()}</h3>
                                 <p class="muted" data-testid="decision-meta">
-                                    {tr!("{} · proposed by {} · {} {}", method_label(d.method), name_of(&members, &d.author), if open { t("closes") } else { t("closed") }, when(d.closes_at))}
+                                    {tr!("{} · proposed by {} · {} {}", super::labels::method(d.method), name_of(&members, &d.author), if open { t("closes") } else { t("closed") }, when(d.closes_at))}
                                     {match d.closed_early {
                                         Some(ClosedEarly::ByProposer) => Some(t(" · closed early by its proposer")),
                                         Some(ClosedEarly::AllAnswered) => Some(t(" · closed: everyone had answered")),

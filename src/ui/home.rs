@@ -8,9 +8,15 @@ use leptos::prelude::*;
 
 const FEED_PAGE: usize = 50;
 
-/// A feed or needs phrase in the app's language, with its values.
+/// A needs phrase in the app's language, with its values.
 fn localised(phrase: &'static str, values: &[String]) -> String {
     crate::i18n::fill_strings(super::t(phrase), values)
+}
+
+/// A feed item in the app's language, amounts and quantities written its way.
+fn feed_text(item: &crate::domain::ActivityItem) -> String {
+    let values: Vec<String> = item.values.iter().map(super::labels::feed_value).collect();
+    crate::i18n::fill_strings(super::t(item.phrase), &values)
 }
 
 #[component]
@@ -61,12 +67,12 @@ pub fn HomeSection(handle: Handle, view: RwSignal<RoomView>, room_id: String) ->
                     let (_, feed, members, me) = data.get().unwrap_or_default();
                     let total = feed.len();
                     let items = feed.into_iter().take(limit.get()).map(|item| {
-                        let who = item.author.as_deref().map(|k| name_of(&members, k)).unwrap_or_else(|| "Someone".into());
+                        let who = item.author.as_deref().map(|k| name_of(&members, k)).unwrap_or_else(|| t("Someone").into());
                         let new = item.at > seen_before && item.author.as_deref() != Some(me.as_str());
                         view! {
                             <li class:unread=new data-testid="activity-item" data-new=new.to_string()>
                                 {new.then(|| view! { <span class="new-badge">{t("New")}</span>" " })}
-                                <span class="muted">{when(item.at)}</span>" "<strong>{who}</strong>" "{localised(item.phrase, &item.values)}
+                                <span class="muted">{when(item.at)}</span>" "<strong>{who}</strong>" "{feed_text(&item)}
                             </li>
                         }
                     }).collect_view();

@@ -13,17 +13,6 @@ fn fingerprint(key: &str) -> String {
 }
 use leptos::prelude::*;
 
-fn standing_text(s: &Standing) -> String {
-    match s {
-        Standing::Admitted => "member".into(),
-        Standing::Pending { vouches, needed } => {
-            tr!("pending: {} of {} vouches", vouches, needed)
-        }
-        Standing::Left => "left".into(),
-        Standing::Removed => "removed by decision".into(),
-    }
-}
-
 /// The form a device fills in to introduce itself (or update its profile).
 #[component]
 pub fn ProfileForm(handle: Handle, view: RwSignal<RoomView>, me: Option<Member>) -> impl IntoView {
@@ -105,9 +94,9 @@ pub fn MembersSection(
     let leave = move |_| {
         let sure = web_sys::window()
             .and_then(|w| {
-                w.confirm_with_message(
+                w.confirm_with_message(t(
                     "Leave this room? Your stances and vouches stop counting from now on.",
-                )
+                ))
                 .ok()
             })
             .unwrap_or(false);
@@ -157,7 +146,7 @@ pub fn MembersSection(
                 }.into_any(),
                 Some(m) => {
                     let standing = m.standing.clone();
-                    let label = standing_text(&standing);
+                    let label = super::labels::standing(&standing);
                     let tag = match standing {
                         Standing::Admitted => "admitted",
                         Standing::Pending { .. } => "pending",
@@ -189,7 +178,7 @@ pub fn MembersSection(
                 <ul class="members">
                     {pending.get().into_iter().map(|m| {
                         let key = m.key.clone();
-                        let label = standing_text(&m.standing);
+                        let label = super::labels::standing(&m.standing);
                         view! {
                             <li data-testid="pending-member" data-name=m.profile.name.clone()>
                                 <strong>{m.profile.name.clone()}</strong>" "<code class="fp" title=t("Key fingerprint")>{fingerprint(&m.key)}</code>" "<span class="muted">{label}</span>
@@ -215,7 +204,7 @@ pub fn MembersSection(
                             class:focused=focus.with_value(|f| *f == m.key) data-focused=focus.with_value(|f| *f == m.key).to_string()>
                             <strong>{m.profile.name.clone()}</strong>
                             " "<code class="fp" data-testid="fingerprint" title=t("Key fingerprint")>{fingerprint(&m.key)}</code>
-                            " "<span class="muted">{standing_text(&m.standing)}{m.founder.then_some(" · founder")}</span>
+                            " "<span class="muted">{super::labels::standing(&m.standing)}{m.founder.then(|| t(" · founder"))}</span>
                             {(!m.profile.skills.is_empty()).then(|| view! { <p>{tr!("Skills: {}", m.profile.skills)}</p> })}
                         </li>
                     }).collect_view()}

@@ -16,6 +16,7 @@ mod contributions;
 mod decisions;
 mod form;
 mod home;
+mod labels;
 mod members;
 mod pages;
 mod pairing;

@@ -138,12 +138,12 @@ pub fn PagesSection(
         let body = p.body.clone();
         let edits = p.history.len().saturating_sub(1);
         let (last_by, last_at) = p.history.last().cloned().unwrap_or_default();
-        let history = format!(
+        let history = tr!(
             "Written by {} · {} · last change by {}, {}",
             name_of(&members, &p.author),
             match edits {
-                0 => "never edited".to_string(),
-                1 => "edited once".to_string(),
+                0 => t("never edited").to_string(),
+                1 => t("edited once").to_string(),
                 n => tr!("edited {} times", n),
             },
             name_of(&members, &last_by),

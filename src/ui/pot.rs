@@ -110,7 +110,7 @@ fn RecordForm(handle: Handle, pot: PotView) -> impl IntoView {
             ),
         ]
     });
-    let unit_shown = Signal::derive(move || unit.get_value());
+    let unit_shown = Signal::derive(move || super::labels::unit(&unit.get_value()));
     view! {
         <form class="record" on:submit=submit data-testid="record-form">
             <RadioField label=t("What") field="kind" value=kind errors options=kinds testid="record-kind"/>
@@ -293,7 +293,12 @@ pub fn PotSection(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             name.get_untracked(),
             unit.get_untracked().trim().to_uppercase(),
         );
-        let u = if u == "HOURS" { "hours".to_string() } else { u };
+        // "hours" is the model's word for a pot of time; it may be typed in the app's language.
+        let u = if u == "HOURS" || u == t("hours").to_uppercase() {
+            "hours".to_string()
+        } else {
+            u
+        };
         if run(handle, errors, |room, me, now| {
             room.open_pot(me, &n, &u, now)
         })

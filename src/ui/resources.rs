@@ -215,7 +215,7 @@ fn ResourceItem(
             data-focused=focused.to_string()
             data-holder=r.holder.as_deref().map(|h| name_of(&members, h)).unwrap_or_default()>
             <h3>{r.resource.name.clone()}</h3>
-            <p class="muted">{tr!("{} · steward {} · {}", r.resource.kind, name_of(&members, &r.steward), r.resource.licence)}</p>
+            <p class="muted">{tr!("{} · steward {} · {}", super::labels::resource_kind(&r.resource.kind), name_of(&members, &r.steward), super::labels::licence(&r.resource.licence))}</p>
             {(!r.resource.location.is_empty()).then(|| view! { <p>{tr!("Where: {}", r.resource.location)}</p> })}
             {(!r.resource.condition.is_empty()).then(|| view! { <p>{tr!("Condition: {}", r.resource.condition)}</p> })}
             {(!r.resource.rules.is_empty()).then(|| view! { <p>{tr!("Rules: {}", r.resource.rules)}</p> })}
@@ -384,7 +384,7 @@ pub fn ResourcesSection(
                     <textarea id="r-rules" rows="2" prop:value=move || rules.get() on:input=move |ev| rules.set(event_target_value(&ev))></textarea>
                     <label for="r-licence">{t("Licence")}</label>
                     <select id="r-licence" on:change=move |ev| licence.set(event_target_value(&ev))>
-                        {LICENCES.iter().map(|l| view! { <option value=*l>{*l}</option> }).collect_view()}
+                        {LICENCES.iter().map(|l| view! { <option value=*l>{super::labels::licence(l)}</option> }).collect_view()}
                     </select>
                     {error_for(errors, "")}
                     <button type="submit" data-testid="add-resource-submit">{t("Share it")}</button>

@@ -31,7 +31,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
         };
         let Some(mut record) = rooms.into_iter().find(|r| r.id == id) else {
             return error.set(Some(
-                "This room is not on this device. Ask for its link to join it.".into(),
+                t("This room is not on this device. Ask for its link to join it.").into(),
             ));
         };
         record.last_opened = now_ms();
@@ -291,7 +291,7 @@ pub fn RoomPage(device: Device, id: String, section: Memo<String>) -> impl IntoV
                         <textarea id="share-link" data-testid="share-link" readonly rows="3" prop:value=share_link></textarea>
                         <button on:click=copy>{move || if copied.get() { t("Copied") } else { t("Copy link") }}</button>
                         <p class="hint">{t("Or let them scan this code with their phone's camera:")}</p>
-                        <super::form::Qr text=share_link() label="QR code of the room link" testid="share-qr"/>
+                        <super::form::Qr text=share_link() label=t("QR code of the room link") testid="share-qr"/>
                         // Pairing by hand makes a direct connection: not offered without one.
                         {direct.then(|| view! { <super::pairing::Pairing handle room_id=pair_room.get_value() incoming/> })}
                     </div>

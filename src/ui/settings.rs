@@ -94,7 +94,10 @@ fn Exports(handle: Handle) -> impl IntoView {
         let file = format!("tequio-{stem}-{day}-{name}");
         match download(&file, mime, &text) {
             Ok(()) => error.set(None),
-            Err(e) => error.set(Some(format!("The file could not be made: {e:?}"))),
+            Err(e) => error.set(Some(tr!(
+                "The file could not be made: {}",
+                format!("{e:?}")
+            ))),
         }
     };
     view! {
@@ -198,7 +201,16 @@ fn Network(device: Device) -> impl IntoView {
             relay_only: relay_only.get_untracked(),
         };
         if let Err((field, problem)) = config.check() {
-            return errors.set(Some((field.into(), format!("{problem}."))));
+            // The problem names the address typed: its words go through the table.
+            let message = if let Some(u) = problem.strip_suffix(" is not a ws:// or wss:// address")
+            {
+                tr!("{} is not a ws:// or wss:// address.", u)
+            } else if let Some(u) = problem.strip_suffix(" is not a stun: or turn: address") {
+                tr!("{} is not a stun: or turn: address.", u)
+            } else {
+                format!("{problem}.")
+            };
+            return errors.set(Some((field.into(), message)));
         }
         let store = device.store.get_value();
         leptos::task::spawn_local(async move {

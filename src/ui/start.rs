@@ -37,7 +37,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
         let secret = RoomSecret::generate();
         let mut room = match RoomDoc::create(&secret.room_id(), &new_name.get_untracked(), now) {
             Ok(room) => room,
-            Err(e) => return create_error.set(Some(e.to_string())),
+            Err(e) => return create_error.set(Some(super::form::field_error(e).1)),
         };
         // The creator founds the room: its first admitted member, under the name they chose.
         let me = Identity::generate();
@@ -45,9 +45,18 @@ pub fn StartPage(device: Device) -> impl IntoView {
             name: my_name.get_untracked(),
             ..Profile::default()
         };
-        let starter = starter_charter(&template.get_untracked(), &purpose.get_untracked());
+        // The template's values are written in the creator's language: they become the room's own.
+        let starter: Vec<_> = starter_charter(&template.get_untracked(), &purpose.get_untracked())
+            .into_iter()
+            .map(|mut a| {
+                if a.key == "values" {
+                    a.value = crate::i18n::lookup_dyn(super::lang(), &a.value);
+                }
+                a
+            })
+            .collect();
         if let Err(e) = room.found_with_charter(&me, profile, &starter, now) {
-            return my_name_error.set(Some(e.to_string()));
+            return my_name_error.set(Some(super::form::field_error(e).1));
         }
         creating.set(true);
         let record = RoomRecord {
@@ -159,7 +168,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
             <form on:submit=create>
                 <label for="room-name">{t("Room name")}</label>
                 <input id="room-name" name="room-name" maxlength="80" required
-                    placeholder="e.g. Elm Street tool library"
+                    placeholder=t("e.g. Elm Street tool library")
                     prop:value=move || new_name.get()
                     on:input=move |ev| { new_name.set(event_target_value(&ev)); create_error.set(None); }/>
                 {move || create_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
@@ -247,7 +256,7 @@ async fn import_backup(
 ) -> Result<(String, Option<KeyOffer>), String> {
     use crate::domain::{Backup, MAX_BACKUP_BYTES};
     if file.size() > MAX_BACKUP_BYTES as f64 {
-        return Err(format!(
+        return Err(tr!(
             "That file is too big to be a room backup (at most {} MB).",
             MAX_BACKUP_BYTES / (1024 * 1024)
         ));
@@ -256,9 +265,14 @@ async fn import_backup(
         .await
         .ok()
         .and_then(|t| t.as_string())
-        .ok_or("The file could not be read.")?;
+        .ok_or(t("The file could not be read."))?;
     let (backup, room) = Backup::from_json(text.as_bytes()).map_err(|e| match e {
-        crate::domain::DomainError::Invalid { problem, .. } => tr!("That file {}.", problem),
+        crate::domain::DomainError::Invalid { problem, .. } => {
+            tr!(
+                "That file {}.",
+                crate::i18n::lookup_dyn(super::lang(), &problem)
+            )
+        }
         other => other.to_string(),
     })?;
     match store.import(&backup, now_ms()).await {
@@ -286,7 +300,7 @@ async fn import_backup(
                 _ => None,
             };
             Ok((
-                format!(
+                tr!(
                     "Merged the backup into “{}”: everything already here was kept.",
                     backup.name
                 ),
@@ -332,7 +346,7 @@ pub fn JoinPage(device: Device, raw: String) -> impl IntoView {
                     let now = now_ms();
                     let record = RoomRecord {
                         id: id.clone(),
-                        name: "Joining room…".into(),
+                        name: t("Joining room…").into(),
                         secret: secret.to_base64url(),
                         joined_at: now,
                         last_opened: now,

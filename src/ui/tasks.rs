@@ -182,7 +182,7 @@ pub fn TasksSection(
         let Ok(n) = slots.get_untracked().trim().parse::<usize>() else {
             return errors.set(Some((
                 "slots".into(),
-                "The slots must be a whole number.".into(),
+                t("The slots must be a whole number.").into(),
             )));
         };
         let t = title.get_untracked();
@@ -213,7 +213,7 @@ pub fn TasksSection(
         ) else {
             return party_errors.set(Some((
                 "slots".into(),
-                "Places and repetition must be whole numbers.".into(),
+                t("Places and repetition must be whole numbers.").into(),
             )));
         };
         let (t, pl) = (p_title.get_untracked(), place.get_untracked());

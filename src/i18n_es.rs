@@ -4,8 +4,6 @@
     ("This room was changed by a newer version of Tequio. Update the app: this one may not show everything in it.", "Esta sala fue modificada por una versión más nueva de Tequio. Actualiza la aplicación: esta quizá no muestre todo lo que contiene."),
     ("Post a need or an offer", "Publica una necesidad o una oferta"),
     ("Kind", "Tipo"),
-    (" Need", " Necesidad"),
-    (" Offer", " Oferta"),
     ("Title", "Título"),
     ("Description", "Descripción"),
     ("Category", "Categoría"),

@@ -2,7 +2,7 @@
 //! it was posted, its edit and status controls (shown only on one's own posts: only a post's
 //! author changes it) and its replies, each with its author and date.
 
-use super::form::{error_for, field_error};
+use super::form::{error_for, field_error, RadioField, SelectField, TextArea, TextField};
 use super::runtime::{RoomHandle, RoomView};
 use super::t;
 use crate::domain::{
@@ -16,11 +16,36 @@ const PAGE: usize = 50;
 /// A change to one post, run against the open room.
 type PostCommand = Box<dyn FnOnce(&RoomHandle) -> Result<(), DomainError>>;
 
-fn category_options(selected: String) -> impl IntoView {
-    CATEGORIES
-        .iter()
-        .map(|c| view! { <option value=*c selected=selected == *c>{t(c)}</option> })
-        .collect_view()
+/// The categories a post can have, as choices.
+fn categories() -> Signal<Vec<(String, String)>> {
+    Signal::derive(|| {
+        CATEGORIES
+            .iter()
+            .map(|c| ((*c).to_owned(), t(c).to_owned()))
+            .collect()
+    })
+}
+
+/// Need or offer, as choices.
+fn post_kinds() -> Signal<Vec<(String, String)>> {
+    Signal::derive(|| {
+        [("need", t("Need")), ("offer", t("Offer"))]
+            .map(|(v, words)| (v.to_owned(), words.to_owned()))
+            .to_vec()
+    })
+}
+
+/// How urgent a post is, as choices.
+fn urgencies() -> Signal<Vec<(String, String)>> {
+    Signal::derive(|| {
+        [
+            ("low", t("low")),
+            ("normal", t("normal")),
+            ("high", t("urgent")),
+        ]
+        .map(|(v, words)| (v.to_owned(), words.to_owned()))
+        .to_vec()
+    })
 }
 
 #[component]
@@ -179,22 +204,10 @@ pub fn Board(
         <section class="card">
             <h2>{t("Post a need or an offer")}</h2>
             <form on:submit=submit class="post-form">
-                <fieldset class="kind">
-                    <legend>{t("Kind")}</legend>
-                    <label><input type="radio" name="kind" value="need" prop:checked=move || kind.get() == "need" on:change=move |_| kind.set("need".into())/>{t(" Need")}</label>
-                    <label><input type="radio" name="kind" value="offer" prop:checked=move || kind.get() == "offer" on:change=move |_| kind.set("offer".into())/>{t(" Offer")}</label>
-                </fieldset>
-                <label for="post-title">{t("Title")}</label>
-                <input id="post-title" maxlength="120" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/>
-                {error_for(errors, "title")}
-                <label for="post-description">{t("Description")}</label>
-                <textarea id="post-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea>
-                {error_for(errors, "description")}
-                <label for="post-category">{t("Category")}</label>
-                <select id="post-category" on:change=move |ev| category.set(event_target_value(&ev))>
-                    {category_options(CATEGORIES[0].to_string())}
-                </select>
-                {error_for(errors, "category")}
+                <RadioField label=t("Kind") field="kind" value=kind errors options=post_kinds()/>
+                <TextField label=t("Title") field="title" value=title errors maxlength=120/>
+                <TextArea label=t("Description") field="description" value=description errors/>
+                <SelectField label=t("Category") field="category" value=category errors options=categories()/>
                 {error_for(errors, "")}
                 <button type="submit" disabled=move || !writable.get()>{t("Post")}</button>
             </form>
@@ -335,10 +348,7 @@ fn Responses(
                     }).collect_view()}
                 </ul>
                 <form on:submit=send data-testid="respond">
-                    <label for=move || format!("reply-{}", id.get_value())>{t("Your reply")}</label>
-                    <textarea id=move || format!("reply-{}", id.get_value()) data-testid="response-text" rows="2" maxlength="1000"
-                        prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
-                    {error_for(errors, "response")}
+                    <TextArea label=t("Your reply") field="response" value=text errors rows=2 maxlength=1000 testid="response-text"/>
                     {error_for(errors, "")}
                     <button type="submit" data-testid="send-response">{t("Reply")}</button>
                 </form>
@@ -444,7 +454,6 @@ fn PostItem(
     .into_iter()
     .filter(|(to, _)| status.may_become(*to))
     .collect();
-    let original_category = post.category.clone();
     // The verified author, and whether that is this device's member: only they see the controls.
     let (signer, me) = handle
         .with_value(|h| h.as_ref().map(|h| (h.post_signer(&post), h.my_key())))
@@ -497,23 +506,14 @@ fn PostItem(
                 <p class="tags" data-testid="tags">{post.tags.iter().map(|tag| view! { <span class="tag">{format!("#{tag}")}</span>" " }).collect_view()}</p>
             })}
             {move || editing.get().then(|| {
-                let original_category = original_category.clone();
                 view! {
                 <form class="edit" on:submit=save>
-                    <label>{t("Title")}<input data-testid="edit-title" prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev))/></label>
-                    {error_for(errors, "title")}
-                    <label>{t("Description")}<textarea data-testid="edit-description" rows="3" prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea></label>
-                    {error_for(errors, "description")}
-                    <label>{t("Category")}<select on:change=move |ev| category.set(event_target_value(&ev))>{category_options(original_category)}</select></label>
-                    <label>{t("Tags, separated by commas")}<input data-testid="edit-tags" prop:value=move || tags.get() on:input=move |ev| tags.set(event_target_value(&ev))/></label>
-                    {error_for(errors, "tags")}
-                    <label>{t("Urgency")}<select data-testid="edit-urgency" on:change=move |ev| urgency.set(event_target_value(&ev))>
-                        <option value="low" selected=move || urgency.get() == "low">{t("low")}</option>
-                        <option value="normal" selected=move || urgency.get() == "normal">{t("normal")}</option>
-                        <option value="high" selected=move || urgency.get() == "high">{t("urgent")}</option>
-                    </select></label>
-                    <label>{t("Until (optional; after it the post shows as expired)")}<input type="date" data-testid="edit-expires" prop:value=move || expires.get() on:input=move |ev| expires.set(event_target_value(&ev))/></label>
-                    {error_for(errors, "expires_at")}
+                    <TextField label=t("Title") field="title" value=title errors maxlength=120 testid="edit-title"/>
+                    <TextArea label=t("Description") field="description" value=description errors testid="edit-description"/>
+                    <SelectField label=t("Category") field="category" value=category errors options=categories()/>
+                    <TextField label=t("Tags, separated by commas") field="tags" value=tags errors testid="edit-tags"/>
+                    <SelectField label=t("Urgency") field="urgency" value=urgency errors options=urgencies() testid="edit-urgency"/>
+                    <TextField label=t("Until (optional; after it the post shows as expired)") field="expires_at" value=expires errors kind="date" testid="edit-expires"/>
                     <button type="submit" data-testid="save-post">{t("Save")}</button>
                     <button type="button" on:click=move |_| editing.set(false)>{t("Cancel")}</button>
                 </form>

@@ -1,7 +1,10 @@
 //! Lending circles (who receives which round, who has paid, paying one's share; opening one) and
 //! the time bank (accounts in hours, transfers). Shown in the common pot section.
 
-use super::form::{day, derived, error_for, field_error, name_of, names_of, run, when, Handle};
+use super::form::{
+    day, derived, error_for, field_error, name_of, names_of, run, when, Handle, SelectField,
+    TextField,
+};
 use super::now_ms;
 use super::reminders::{circle_event, AddToCalendar};
 use super::runtime::RoomView;
@@ -138,26 +141,11 @@ pub fn CirclesCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             {move || data.get().filter(|d| d.2.contains(&d.3)).map(|(_, members, admitted, _)| view! {
                 <form on:submit=open data-testid="open-circle" novalidate>
                     <h3>{t("Start a lending circle")}</h3>
-                    <label for="circle-name">{t("Name")}</label>
-                    <input id="circle-name" data-testid="circle-name" maxlength="60" prop:value=move || name.get()
-                        on:input=move |ev| name.set(event_target_value(&ev))/>
-                    {error_for(errors, "name")}
-                    <label for="circle-unit">{t("Currency code")}</label>
-                    <input id="circle-unit" data-testid="circle-unit" maxlength="5" prop:value=move || unit.get()
-                        on:input=move |ev| unit.set(event_target_value(&ev))/>
-                    {error_for(errors, "unit")}
-                    <label for="circle-amount">{t("Each member puts in, per round")}</label>
-                    <input id="circle-amount" data-testid="circle-amount" inputmode="decimal" prop:value=move || amount.get()
-                        on:input=move |ev| amount.set(event_target_value(&ev))/>
-                    {error_for(errors, "amount")}
-                    <label for="circle-period">{t("Days between rounds")}</label>
-                    <input id="circle-period" data-testid="circle-period" type="number" min="1" max="366" prop:value=move || period.get()
-                        on:input=move |ev| period.set(event_target_value(&ev))/>
-                    {error_for(errors, "period")}
-                    <label for="circle-start">{t("First round due (empty: today)")}</label>
-                    <input id="circle-start" data-testid="circle-start" type="date" prop:value=move || start.get()
-                        on:input=move |ev| start.set(event_target_value(&ev))/>
-                    {error_for(errors, "start")}
+                    <TextField label=t("Name") field="name" value=name errors maxlength=60 testid="circle-name"/>
+                    <TextField label=t("Currency code") field="unit" value=unit errors maxlength=5 testid="circle-unit"/>
+                    <TextField label=t("Each member puts in, per round") field="amount" value=amount errors inputmode="decimal" testid="circle-amount"/>
+                    <TextField label=t("Days between rounds") field="period" value=period errors kind="number" min=1 max=366 testid="circle-period"/>
+                    <TextField label=t("First round due (empty: today)") field="start" value=start errors kind="date" testid="circle-start"/>
                     <fieldset>
                         <legend>{t("Members, in the order they receive")}</legend>
                         {admitted.into_iter().map(|k| {
@@ -244,21 +232,10 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             {move || data.get().filter(|d| d.3.contains(&d.4)).map(|(_, _, members, admitted, me)| view! {
                 <form on:submit=send data-testid="give-time" novalidate>
                     <h3>{t("Give time")}</h3>
-                    <label for="tb-to">{t("To")}</label>
-                    <select id="tb-to" data-testid="time-to" on:change=move |ev| to.set(event_target_value(&ev))>
-                        <option value="">{t("Choose a member")}</option>
-                        {admitted.into_iter().filter(|k| *k != me).map(|k| view! { <option value=k.clone()>{name_of(&members, &k)}</option> }).collect_view()}
-                    </select>
-                    {error_for(errors, "to")}
-                    <label for="tb-time">{t("Time (hours like 1:30, or minutes)")}</label>
-                    <input id="tb-time" data-testid="time-amount" inputmode="decimal" prop:value=move || time.get()
-                        on:input=move |ev| time.set(event_target_value(&ev))/>
-                    {error_for(errors, "amount")}
-                    {error_for(errors, "minutes")}
-                    <label for="tb-memo">{t("For what")}</label>
-                    <input id="tb-memo" data-testid="time-memo" maxlength="200" prop:value=move || memo.get()
-                        on:input=move |ev| memo.set(event_target_value(&ev))/>
-                    {error_for(errors, "memo")}
+                    <SelectField label=t("To") field="to" value=to errors prompt=t("Choose a member") testid="time-to"
+                        options=recipients(&admitted, &me, &members)/>
+                    <TextField label=t("Time (hours like 1:30, or minutes)") field="amount" also="minutes" value=time errors inputmode="decimal" testid="time-amount"/>
+                    <TextField label=t("For what") field="memo" value=memo errors maxlength=200 testid="time-memo"/>
                     {error_for(errors, "")}
                     <button type="submit" data-testid="give-time-submit">{t("Give the time")}</button>
                 </form>
@@ -285,4 +262,13 @@ pub fn TimeBankCard(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// Whom time can go to: the other admitted members, by name.
+fn recipients(admitted: &[String], me: &str, members: &[Member]) -> Vec<(String, String)> {
+    admitted
+        .iter()
+        .filter(|k| *k != me)
+        .map(|k| (k.clone(), name_of(members, k)))
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! validate others', countersign as beneficiary, and totals and shares per member and type
 //! (time in hours, other value types in whole units).
 
-use super::form::{derived, error_for, name_of, run, when, Handle};
+use super::form::{derived, error_for, name_of, run, when, Handle, SelectField, TextField};
 use super::now_ms;
 use super::runtime::RoomView;
 use super::t;
@@ -78,29 +78,18 @@ pub fn ContributionsSection(handle: Handle, view: RwSignal<RoomView>) -> impl In
                 <section class="card">
                     <h2>{t("Log a contribution")}</h2>
                     <form on:submit=log data-testid="log-contribution">
-                        <label for="c-type">{t("Kind of value")}</label>
-                        <select id="c-type" data-testid="contribution-type" on:change=move |ev| value_type.set(event_target_value(&ev))>
-                            {types.into_iter().map(|t| view! { <option value=t.clone() selected=t == "work">{super::labels::value_type(&t)}</option> }).collect_view()}
-                        </select>
-                        <label for="c-qty">{move || if is_time(&value_type.get()) {
-                            t("Time spent (hours like 1:30, or minutes)").to_string()
-                        } else {
-                            tr!("How much {} (a whole number)", super::labels::value_type(&value_type.get()))
-                        }}</label>
-                        <input id="c-qty" data-testid="contribution-quantity" inputmode="decimal" prop:value=move || quantity.get()
-                            on:input=move |ev| quantity.set(event_target_value(&ev))/>
-                        {error_for(errors, "amount")}
-                        {error_for(errors, "quantity")}
-                        <label for="c-desc">{t("What you did")}</label>
-                        <input id="c-desc" data-testid="contribution-description" maxlength="500" prop:value=move || description.get()
-                            on:input=move |ev| description.set(event_target_value(&ev))/>
-                        {error_for(errors, "description")}
-                        <label for="c-ben">{t("For whom (optional; they can confirm it)")}</label>
-                        <select id="c-ben" data-testid="contribution-beneficiary" on:change=move |ev| beneficiary.set(event_target_value(&ev))>
-                            <option value="">{t("The room")}</option>
-                            {admitted.iter().map(|k| view! { <option value=k.clone()>{name_of(&members, k)}</option> }).collect_view()}
-                        </select>
-                        {error_for(errors, "beneficiary")}
+                        <SelectField label=t("Kind of value") field="value_type" value=value_type errors testid="contribution-type"
+                            options={types.into_iter().map(|t| { let words = super::labels::value_type(&t); (t, words) }).collect::<Vec<_>>()}/>
+                        <TextField label=Signal::derive(move || if is_time(&value_type.get()) {
+                                t("Time spent (hours like 1:30, or minutes)").to_string()
+                            } else {
+                                tr!("How much {} (a whole number)", super::labels::value_type(&value_type.get()))
+                            })
+                            field="amount" also="quantity" value=quantity errors inputmode="decimal" testid="contribution-quantity"/>
+                        <TextField label=t("What you did") field="description" value=description errors maxlength=500 testid="contribution-description"/>
+                        <SelectField label=t("For whom (optional; they can confirm it)") field="beneficiary" value=beneficiary errors
+                            prompt=t("The room") testid="contribution-beneficiary"
+                            options={admitted.iter().map(|k| (k.clone(), name_of(&members, k))).collect::<Vec<_>>()}/>
                         {error_for(errors, "")}
                         <button type="submit" data-testid="log">{t("Log it")}</button>
                     </form>

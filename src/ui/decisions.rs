@@ -551,11 +551,9 @@ fn StanceForm(handle: Handle, decision: DecisionView) -> impl IntoView {
     };
     view! {
         <div class="stance">
-            <label>{t("Reason (optional)")}<input maxlength="1000" prop:value=move || reason.get()
-                on:input=move |ev| reason.set(event_target_value(&ev))/></label>
+            <TextField label=t("Reason (optional)") field="reason" value=reason errors maxlength=1000/>
             <div class="actions">{buttons}</div>
             {error_for(errors, "stance")}
-            {error_for(errors, "reason")}
             {error_for(errors, "")}
         </div>
     }
@@ -616,12 +614,8 @@ fn OutcomeForm(handle: Handle, id: String) -> impl IntoView {
     };
     view! {
         <form class="outcome" on:submit=submit>
-            <label>{t("Outcome statement")}<textarea data-testid="outcome-text" rows="2" prop:value=move || statement.get()
-                on:input=move |ev| statement.set(event_target_value(&ev))></textarea></label>
-            {error_for(errors, "statement")}
-            <label>{t("Review in (days, optional)")}<input inputmode="numeric" prop:value=move || review.get()
-                on:input=move |ev| review.set(event_target_value(&ev))/></label>
-            {error_for(errors, "review")}
+            <TextArea label=t("Outcome statement") field="statement" value=statement errors rows=2 testid="outcome-text"/>
+            <TextField label=t("Review in (days, optional)") field="review" value=review errors inputmode="numeric"/>
             {error_for(errors, "outcome")}
             {error_for(errors, "")}
             <button type="submit" data-testid="record-outcome">{t("Record the outcome")}</button>

@@ -26,7 +26,9 @@ pub fn unique_id(name: &str) -> String {
 /// A labelled one-line text field, with the error reported for `field` below it.
 #[component]
 pub fn TextField(
-    #[prop(into)] label: String,
+    /// What it asks (a closure when it follows other fields).
+    #[prop(into)]
+    label: Signal<String>,
     /// The name the domain reports this field's errors under.
     field: &'static str,
     value: RwSignal<String>,
@@ -38,16 +40,26 @@ pub fn TextField(
     /// The input's `type` ("text" when absent).
     #[prop(optional)]
     kind: Option<&'static str>,
+    /// Bounds of a `number` field.
+    #[prop(optional)]
+    min: Option<i64>,
+    #[prop(optional)] max: Option<i64>,
+    #[prop(optional)] autocomplete: Option<&'static str>,
     #[prop(optional, into)] placeholder: Option<String>,
     #[prop(optional)] testid: Option<&'static str>,
+    /// Further fields the domain may report about this one (an amount read as a quantity).
+    #[prop(optional)]
+    also: Option<&'static str>,
 ) -> impl IntoView {
     let id = unique_id(field);
     view! {
-        <label for=id.clone()>{label}</label>
+        <label for=id.clone()>{move || label.get()}</label>
         <input id=id type=kind.unwrap_or("text") maxlength=maxlength inputmode=inputmode
+            min=min max=max autocomplete=autocomplete
             placeholder=placeholder data-testid=testid prop:value=move || value.get()
             on:input=move |ev| value.set(event_target_value(&ev))/>
         {error_for(errors, field)}
+        {also.map(|f| error_for(errors, f))}
     }
 }
 

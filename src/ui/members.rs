@@ -1,7 +1,7 @@
 //! Members: introducing myself (a newcomer is pending until vouched for), my standing, pending
 //! newcomers that admitted members can vouch for, everyone's profile, and leaving the room.
 
-use super::form::{derived, error_for, run, Handle};
+use super::form::{derived, error_for, run, Handle, TextArea, TextField};
 use super::runtime::RoomView;
 use super::t;
 use crate::domain::{Member, Profile, Standing, TamperKind};
@@ -38,18 +38,9 @@ pub fn ProfileForm(handle: Handle, view: RwSignal<RoomView>, me: Option<Member>)
     let writable = Memo::new(move |_| view.with(|v| v.writable));
     view! {
         <form class="profile-form" on:submit=submit data-testid="profile-form">
-            <label for="profile-name">{t("Your name in this room")}</label>
-            <input id="profile-name" data-testid="profile-name" maxlength="60" autocomplete="nickname"
-                prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-            {error_for(errors, "name")}
-            <label for="profile-skills">{t("Skills you can share (optional)")}</label>
-            <input id="profile-skills" maxlength="200" prop:value=move || skills.get()
-                on:input=move |ev| skills.set(event_target_value(&ev))/>
-            {error_for(errors, "skills")}
-            <label for="profile-bio">{t("A few words about you (optional)")}</label>
-            <textarea id="profile-bio" rows="2" maxlength="500" prop:value=move || bio.get()
-                on:input=move |ev| bio.set(event_target_value(&ev))></textarea>
-            {error_for(errors, "bio")}
+            <TextField label=t("Your name in this room") field="name" value=name errors maxlength=60 autocomplete="nickname" testid="profile-name"/>
+            <TextField label=t("Skills you can share (optional)") field="skills" value=skills errors maxlength=200/>
+            <TextArea label=t("A few words about you (optional)") field="bio" value=bio errors rows=2 maxlength=500/>
             {error_for(errors, "")}
             <button type="submit" data-testid="profile-save" disabled=move || !writable.get()>
                 {if introducing { t("Introduce me") } else { t("Save my profile") }}

@@ -2,7 +2,7 @@
 //! whatever other devices changed while it was being written. Rendered pages are sanitised by
 //! `crate::markdown` (only its own tags; input is always text).
 
-use super::form::{derived, error_for, name_of, run, when, Handle};
+use super::form::{derived, error_for, name_of, run, when, Handle, TextField};
 use super::runtime::RoomView;
 use super::t;
 use crate::markdown::to_html;
@@ -221,10 +221,7 @@ pub fn PagesSection(
                     <section class="card">
                         <h2>{t("New page")}</h2>
                         <form on:submit=create data-testid="create-page">
-                            <label for="page-title">{t("Title")}</label>
-                            <input id="page-title" data-testid="page-title" maxlength="160" prop:value=move || title.get()
-                                on:input=move |ev| title.set(event_target_value(&ev))/>
-                            {error_for(errors, "title")}
+                            <TextField label=t("Title") field="title" value=title errors maxlength=160 testid="page-title"/>
                             <Editor draft label="Text" errors/>
                             {error_for(errors, "")}
                             <button type="submit" data-testid="create">{t("Create the page")}</button>

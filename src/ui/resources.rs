@@ -6,7 +6,7 @@
 
 use super::form::{
     app_base, derived, error_for, field_error, local_time, locale, name_of, run, when,
-    DateTimeField, Handle, Qr,
+    DateTimeField, Handle, Qr, RadioField, SelectField, TextArea, TextField,
 };
 use super::now_ms;
 use super::reminders::{booking_event, loan_event, AddToCalendar};
@@ -250,7 +250,7 @@ fn ResourceItem(
             })}
             {error_for(errors, "booking")}
             {(steward || holder).then(|| view! {
-                <label>{t("Condition note")}<input data-testid="custody-note" maxlength="500" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/></label>
+                <TextField label=t("Condition note") field="note" value=note errors maxlength=500 testid="custody-note"/>
             })}
             {if lent {
                 (holder || steward).then(|| view! {
@@ -261,7 +261,7 @@ fn ResourceItem(
                     <label class="inline">{t("Lend to")}<select data-testid="lend-to" on:change=move |ev| { lend_to.set(event_target_value(&ev)); pending.set(None); }>
                         {admitted.iter().map(|k| view! { <option value=k.clone()>{name_of(&members, k)}</option> }).collect_view()}
                     </select></label>
-                    <label class="inline">{t("for (days)")}<input inputmode="numeric" prop:value=move || due_days.get() on:input=move |ev| due_days.set(event_target_value(&ev))/></label>
+                    <TextField label=t("for (days)") field="due" value=due_days errors inputmode="numeric"/>
                     <button data-testid="hand-over" on:click=hand_over>{t("Hand over")}</button>
                     {move || pending.get().map(|(who, due, list)| view! {
                         <div class="card error" role="alertdialog" data-testid="booking-conflict">
@@ -368,28 +368,35 @@ pub fn ResourcesSection(
             <section class="card">
                 <h2>{t("Share something")}</h2>
                 <form on:submit=add data-testid="add-resource">
-                    <label for="r-kind">{t("Kind")}</label>
-                    <select id="r-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                        <option value="physical">{t("A thing (can be booked and lent)")}</option>
-                        <option value="knowledge">{t("Knowledge (a guide, a file, a skill)")}</option>
-                    </select>
-                    <label for="r-name">{t("Name")}</label>
-                    <input id="r-name" data-testid="resource-name" maxlength="100" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-                    {error_for(errors, "name")}
-                    <label for="r-location">{t("Where it is")}</label>
-                    <input id="r-location" prop:value=move || location.get() on:input=move |ev| location.set(event_target_value(&ev))/>
-                    <label for="r-condition">{t("Condition")}</label>
-                    <input id="r-condition" prop:value=move || condition.get() on:input=move |ev| condition.set(event_target_value(&ev))/>
-                    <label for="r-rules">{t("How to use it")}</label>
-                    <textarea id="r-rules" rows="2" prop:value=move || rules.get() on:input=move |ev| rules.set(event_target_value(&ev))></textarea>
-                    <label for="r-licence">{t("Licence")}</label>
-                    <select id="r-licence" on:change=move |ev| licence.set(event_target_value(&ev))>
-                        {LICENCES.iter().map(|l| view! { <option value=*l>{super::labels::licence(l)}</option> }).collect_view()}
-                    </select>
+                    <RadioField label=t("Kind") field="kind" value=kind errors options=resource_kinds() testid="resource-kind"/>
+                    <TextField label=t("Name") field="name" value=name errors maxlength=100 testid="resource-name"/>
+                    <TextField label=t("Where it is") field="location" value=location errors/>
+                    <TextField label=t("Condition") field="condition" value=condition errors/>
+                    <TextArea label=t("How to use it") field="rules" value=rules errors rows=2/>
+                    <SelectField label=t("Licence") field="licence" value=licence errors
+                        options=licences()/>
                     {error_for(errors, "")}
                     <button type="submit" data-testid="add-resource-submit">{t("Share it")}</button>
                 </form>
             </section>
         })}
     }
+}
+
+/// What can be shared, as choices.
+fn resource_kinds() -> Vec<(String, String)> {
+    [
+        ("physical", t("A thing (can be booked and lent)")),
+        ("knowledge", t("Knowledge (a guide, a file, a skill)")),
+    ]
+    .map(|(v, words)| (v.to_owned(), words.to_owned()))
+    .to_vec()
+}
+
+/// The licences a shared thing can carry, as choices.
+fn licences() -> Vec<(String, String)> {
+    LICENCES
+        .iter()
+        .map(|l| ((*l).to_owned(), super::labels::licence(l).to_string()))
+        .collect()
 }

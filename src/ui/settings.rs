@@ -2,7 +2,7 @@
 //! economic events as ValueFlows JSON); storage use; the signaling and ICE servers this device
 //! uses (for every room).
 
-use super::form::{derived, error_for, run, Handle};
+use super::form::{derived, error_for, run, Handle, TextArea, TextField};
 use super::runtime::{RoomHandle, RoomView};
 use super::t;
 use super::{now_ms, Device};
@@ -183,6 +183,13 @@ fn Network(device: Device) -> impl IntoView {
     let relay_only = RwSignal::new(current.relay_only);
     let errors = RwSignal::new(None::<(String, String)>);
     let saved = RwSignal::new(false);
+    // "Saved" goes once anything is changed again.
+    Effect::new(move |_| {
+        for field in [nostr, signaling, ice, user, credential, limit] {
+            field.track();
+        }
+        saved.set(false);
+    });
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Ok(mesh_limit) = limit.get_untracked().trim().parse::<usize>() else {
@@ -229,33 +236,17 @@ fn Network(device: Device) -> impl IntoView {
         <section class="card">
             <h2>{t("Connections (this device, every room)")}</h2>
             <form on:submit=save data-testid="network-settings">
-                <label for="set-nostr">{t("Nostr relays where devices find each other (ws:// or wss://, one per line)")}</label>
-                <textarea id="set-nostr" data-testid="set-nostr" rows="3" prop:value=move || nostr.get()
-                    on:input=move |ev| { nostr.set(event_target_value(&ev)); saved.set(false); }></textarea>
-                {error_for(errors, "nostr")}
-                <label for="set-signaling">{t("Signaling servers where devices find each other (ws:// or wss://, one per line)")}</label>
-                <textarea id="set-signaling" data-testid="set-signaling" rows="3" prop:value=move || signaling.get()
-                    on:input=move |ev| { signaling.set(event_target_value(&ev)); saved.set(false); }></textarea>
-                {error_for(errors, "signaling")}
-                <label for="set-ice">{t("STUN and TURN servers for crossing routers (stun: or turn:, one per line)")}</label>
-                <textarea id="set-ice" data-testid="set-ice" rows="3" prop:value=move || ice.get()
-                    on:input=move |ev| { ice.set(event_target_value(&ev)); saved.set(false); }></textarea>
-                {error_for(errors, "ice")}
-                <label for="set-turn-user">{t("TURN user name")}</label>
-                <input id="set-turn-user" data-testid="set-turn-user" autocomplete="off" prop:value=move || user.get()
-                    on:input=move |ev| { user.set(event_target_value(&ev)); saved.set(false); }/>
-                <label for="set-turn-credential">{t("TURN password")}</label>
-                <input id="set-turn-credential" type="password" autocomplete="off" prop:value=move || credential.get()
-                    on:input=move |ev| { credential.set(event_target_value(&ev)); saved.set(false); }/>
+                <TextArea label=t("Nostr relays where devices find each other (ws:// or wss://, one per line)") field="nostr" value=nostr errors testid="set-nostr"/>
+                <TextArea label=t("Signaling servers where devices find each other (ws:// or wss://, one per line)") field="signaling" value=signaling errors testid="set-signaling"/>
+                <TextArea label=t("STUN and TURN servers for crossing routers (stun: or turn:, one per line)") field="ice" value=ice errors testid="set-ice"/>
+                <TextField label=t("TURN user name") field="turn-user" value=user errors autocomplete="off" testid="set-turn-user"/>
+                <TextField label=t("TURN password") field="turn-credential" value=credential errors kind="password" autocomplete="off"/>
                 <label class="check">
                     <input type="checkbox" data-testid="set-relay-only" prop:checked=move || relay_only.get()
                         on:change=move |ev| { relay_only.set(event_target_checked(&ev)); saved.set(false); }/>
                     {t("Connect only through a TURN relay (hides this device's address; needs a TURN server above)")}
                 </label>
-                <label for="set-mesh">{t("Most devices to connect to at once (the others are reached through them)")}</label>
-                <input id="set-mesh" data-testid="set-mesh" inputmode="numeric" prop:value=move || limit.get()
-                    on:input=move |ev| { limit.set(event_target_value(&ev)); saved.set(false); }/>
-                {error_for(errors, "mesh")}
+                <TextField label=t("Most devices to connect to at once (the others are reached through them)") field="mesh" value=limit errors inputmode="numeric" testid="set-mesh"/>
                 {error_for(errors, "")}
                 <button type="submit" data-testid="save-network">{t("Save")}</button>
                 {move || saved.get().then(|| view! {
@@ -319,6 +310,10 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
     });
     let errors = RwSignal::new(None::<(String, String)>);
     let done = RwSignal::new(false);
+    Effect::new(move |_| {
+        name.track();
+        done.set(false);
+    });
     let rename = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let keep = profile.get_untracked().flatten().unwrap_or_default();
@@ -332,10 +327,7 @@ pub fn SettingsSection(handle: Handle, view: RwSignal<RoomView>, device: Device)
         <section class="card">
             <h2>{t("My name in this room")}</h2>
             <form on:submit=rename data-testid="rename">
-                <label for="set-name">{t("Name the members see")}</label>
-                <input id="set-name" data-testid="set-name" maxlength="60" prop:value=move || name.get()
-                    on:input=move |ev| { name.set(event_target_value(&ev)); done.set(false); }/>
-                {error_for(errors, "name")}
+                <TextField label=t("Name the members see") field="name" value=name errors maxlength=60 testid="set-name"/>
                 {error_for(errors, "")}
                 <button type="submit" data-testid="save-name">{t("Save my name")}</button>
                 {move || done.get().then(|| view! { <span class="ok" role="status">{t(" Saved")}</span> })}

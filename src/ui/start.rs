@@ -1,6 +1,7 @@
 //! The start page (my rooms, create with a starter charter, join by pasting a link, restore a
 //! backup) and the join route.
 
+use super::form::{TextArea, TextField};
 use super::t;
 use super::{go, now_ms, Device};
 use crate::crypto::{parse_join_link, Identity, RoomSecret};
@@ -25,8 +26,14 @@ pub fn StartPage(device: Device) -> impl IntoView {
     let purpose = RwSignal::new(String::new());
     let template = RwSignal::new(String::new());
     let my_name = RwSignal::new(String::new());
-    let my_name_error = RwSignal::new(None::<String>);
-    let create_error = RwSignal::new(None::<String>);
+    // What was refused, by field ("name": the room's, "my-name": the founder's).
+    let create_errors = RwSignal::new(None::<(String, String)>);
+    // What was refused goes once the person types again.
+    Effect::new(move |_| {
+        new_name.track();
+        my_name.track();
+        create_errors.set(None);
+    });
     let creating = RwSignal::new(false);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -37,7 +44,9 @@ pub fn StartPage(device: Device) -> impl IntoView {
         let secret = RoomSecret::generate();
         let mut room = match RoomDoc::create(&secret.room_id(), &new_name.get_untracked(), now) {
             Ok(room) => room,
-            Err(e) => return create_error.set(Some(super::form::field_error(e).1)),
+            Err(e) => {
+                return create_errors.set(Some(("name".into(), super::form::field_error(e).1)))
+            }
         };
         // The creator founds the room: its first admitted member, under the name they chose.
         let me = Identity::generate();
@@ -56,7 +65,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
             })
             .collect();
         if let Err(e) = room.found_with_charter(&me, profile, &starter, now) {
-            return my_name_error.set(Some(super::form::field_error(e).1));
+            return create_errors.set(Some(("my-name".into(), super::form::field_error(e).1)));
         }
         creating.set(true);
         let record = RoomRecord {
@@ -79,13 +88,20 @@ pub fn StartPage(device: Device) -> impl IntoView {
             creating.set(false);
             match saved {
                 Ok(()) => go(&format!("/room/{}", record.id)),
-                Err(e) => create_error.set(Some(tr!("The room was not created: {}", e))),
+                Err(e) => create_errors.set(Some((
+                    "name".into(),
+                    tr!("The room was not created: {}", e),
+                ))),
             }
         });
     };
 
     let link = RwSignal::new(String::new());
-    let join_error = RwSignal::new(None::<String>);
+    let join_errors = RwSignal::new(None::<(String, String)>);
+    Effect::new(move |_| {
+        link.track();
+        join_errors.set(None);
+    });
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match parse_join_link(&link.get_untracked()) {
@@ -99,7 +115,10 @@ pub fn StartPage(device: Device) -> impl IntoView {
                 );
                 go(&fragment[1..])
             }
-            Err(e) => join_error.set(Some(tr!("That link does not work: {}.", e))),
+            Err(e) => join_errors.set(Some((
+                "link".into(),
+                tr!("That link does not work: {}.", e),
+            ))),
         }
     };
 
@@ -166,20 +185,10 @@ pub fn StartPage(device: Device) -> impl IntoView {
         <section class="card">
             <h2>{t("Create a room")}</h2>
             <form on:submit=create>
-                <label for="room-name">{t("Room name")}</label>
-                <input id="room-name" name="room-name" maxlength="80" required
-                    placeholder=t("e.g. Elm Street tool library")
-                    prop:value=move || new_name.get()
-                    on:input=move |ev| { new_name.set(event_target_value(&ev)); create_error.set(None); }/>
-                {move || create_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                <label for="my-name">{t("Your name in this room")}</label>
-                <input id="my-name" name="my-name" maxlength="60" required autocomplete="nickname"
-                    prop:value=move || my_name.get()
-                    on:input=move |ev| { my_name.set(event_target_value(&ev)); my_name_error.set(None); }/>
-                {move || my_name_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                <label for="room-purpose">{t("What the room is for (optional; it opens the charter)")}</label>
-                <textarea id="room-purpose" data-testid="room-purpose" rows="2" maxlength="2000"
-                    prop:value=move || purpose.get() on:input=move |ev| purpose.set(event_target_value(&ev))></textarea>
+                <TextField label=t("Room name") field="name" value=new_name errors=create_errors maxlength=80
+                    placeholder=t("e.g. Elm Street tool library")/>
+                <TextField label=t("Your name in this room") field="my-name" value=my_name errors=create_errors maxlength=60 autocomplete="nickname"/>
+                <TextArea label=t("What the room is for (optional; it opens the charter)") field="purpose" value=purpose errors=create_errors rows=2 maxlength=2000 testid="room-purpose"/>
                 <fieldset class="templates">
                     <legend>{t("Starting rules")}</legend>
                     <label class="check">
@@ -201,11 +210,7 @@ pub fn StartPage(device: Device) -> impl IntoView {
         <section class="card">
             <h2>{t("Join a room")}</h2>
             <form on:submit=join>
-                <label for="join-link">{t("Room link")}</label>
-                <input id="join-link" name="join-link" placeholder="https://…/#/join/…"
-                    prop:value=move || link.get()
-                    on:input=move |ev| { link.set(event_target_value(&ev)); join_error.set(None); }/>
-                {move || join_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                <TextField label=t("Room link") field="link" value=link errors=join_errors placeholder="https://…/#/join/…"/>
                 <button type="submit">{t("Join")}</button>
             </form>
         </section>

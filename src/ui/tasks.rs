@@ -4,6 +4,7 @@
 
 use super::form::{
     derived, error_for, field_error, local_time, names_of, run, when, DateTimeField, Handle,
+    TextField,
 };
 use super::now_ms;
 use super::reminders::{party_event, AddToCalendar};
@@ -92,11 +93,8 @@ fn TaskItem(
             })}
             {move || finishing.get().then(|| view! {
                 <form on:submit=finish data-testid="finish-form">
-                    <label for=format!("t-time-{}", id.get_value())>{t("Time it took (hours like 1:30, or minutes): it is logged as your contribution for others to validate")}</label>
-                    <input id=format!("t-time-{}", id.get_value()) data-testid="finish-time" inputmode="decimal"
-                        prop:value=move || time.get() on:input=move |ev| time.set(event_target_value(&ev))/>
-                    {error_for(errors, "amount")}
-                    {error_for(errors, "quantity")}
+                    <TextField label=t("Time it took (hours like 1:30, or minutes): it is logged as your contribution for others to validate")
+                        field="amount" also="quantity" value=time errors inputmode="decimal" testid="finish-time"/>
                     <button type="submit" data-testid="finish-log">{t("Done, log my time")}</button>
                 </form>
             })}
@@ -246,14 +244,8 @@ pub fn TasksSection(
             {move || member().then(|| view! {
                 <form on:submit=add data-testid="add-task" novalidate>
                     <h3>{t("Add a task")}</h3>
-                    <label for="task-title">{t("What needs doing")}</label>
-                    <input id="task-title" data-testid="task-title" maxlength="160" prop:value=move || title.get()
-                        on:input=move |ev| title.set(event_target_value(&ev))/>
-                    {error_for(errors, "title")}
-                    <label for="task-slots">{t("How many people")}</label>
-                    <input id="task-slots" data-testid="task-slots" type="number" min="1" max="100" prop:value=move || slots.get()
-                        on:input=move |ev| slots.set(event_target_value(&ev))/>
-                    {error_for(errors, "slots")}
+                    <TextField label=t("What needs doing") field="title" value=title errors maxlength=160 testid="task-title"/>
+                    <TextField label=t("How many people") field="slots" value=slots errors kind="number" min=1 max=100 testid="task-slots"/>
                     {error_for(errors, "")}
                     <button type="submit" data-testid="add">{t("Add the task")}</button>
                 </form>
@@ -277,22 +269,11 @@ pub fn TasksSection(
             {move || member().then(|| view! {
                 <form on:submit=plan data-testid="plan-party" novalidate>
                     <h3>{t("Plan a work party")}</h3>
-                    <label for="party-title">{t("What we will do")}</label>
-                    <input id="party-title" data-testid="party-title" maxlength="160" prop:value=move || p_title.get()
-                        on:input=move |ev| p_title.set(event_target_value(&ev))/>
-                    {error_for(party_errors, "title")}
-                    <label for="party-place">{t("Where")}</label>
-                    <input id="party-place" data-testid="party-place" maxlength="160" prop:value=move || place.get()
-                        on:input=move |ev| place.set(event_target_value(&ev))/>
-                    {error_for(party_errors, "place")}
+                    <TextField label=t("What we will do") field="title" value=p_title errors=party_errors maxlength=160 testid="party-title"/>
+                    <TextField label=t("Where") field="place" value=place errors=party_errors maxlength=160 testid="party-place"/>
                     <DateTimeField label=t("When") field="date" value=date errors=party_errors testid="party-date"/>
-                    <label for="party-every">{t("Repeat every how many days (0: once)")}</label>
-                    <input id="party-every" data-testid="party-every" type="number" min="0" max="365" prop:value=move || every.get()
-                        on:input=move |ev| every.set(event_target_value(&ev))/>
-                    <label for="party-slots">{t("Places")}</label>
-                    <input id="party-slots" data-testid="party-slots" type="number" min="1" max="500" prop:value=move || p_slots.get()
-                        on:input=move |ev| p_slots.set(event_target_value(&ev))/>
-                    {error_for(party_errors, "slots")}
+                    <TextField label=t("Repeat every how many days (0: once)") field="every" value=every errors=party_errors kind="number" min=0 max=365 testid="party-every"/>
+                    <TextField label=t("Places") field="slots" value=p_slots errors=party_errors kind="number" min=1 max=500 testid="party-slots"/>
                     {error_for(party_errors, "")}
                     <button type="submit" data-testid="plan">{t("Plan it")}</button>
                 </form>

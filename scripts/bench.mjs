@@ -5,7 +5,7 @@
 // Run: source scripts/setup.sh && trunk build --release && node scripts/bench.mjs
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { gzipSync } from 'node:zlib'
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -16,9 +16,13 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = xs => `median ${median(xs)} ms (runs: ${xs.join(', ')})`
 
-const wasm = readdirSync('dist').find(f => f.endsWith('.wasm'))
-const bytes = readFileSync(`dist/${wasm}`)
-console.log(`wasm: ${bytes.length} bytes raw, ${gzipSync(bytes, { level: 9 }).length} bytes gzipped`)
+// Each wasm the build ships (the app, and the catch-up worker the service worker loads), raw,
+// gzipped and with brotli (what static hosts that serve it send).
+for (const wasm of readdirSync('dist').filter(f => f.endsWith('.wasm')).sort()) {
+  const bytes = readFileSync(`dist/${wasm}`)
+  const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length
+  console.log(`${wasm}: ${bytes.length} bytes raw, ${gzipSync(bytes, { level: 9 }).length} gzipped, ${brotli} with brotli`)
+}
 
 const room = benchRoom(5000)
 

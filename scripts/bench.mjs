@@ -69,7 +69,7 @@ try {
     const t0 = Date.now()
     await page.goto(url)
     await page.locator(`[data-testid=post-count]:text-is("${count}")`).waitFor({ timeout: WAIT * 4 })
-    await page.locator('#post-title:enabled').waitFor()
+    await page.getByRole('button', { name: 'Post', exact: true, disabled: false }).waitFor()
     return Date.now() - t0
   }
   const empty = []

@@ -213,6 +213,14 @@ pub struct PotView {
     pub lines: Vec<LedgerLine>,
 }
 
+impl LedgerLine {
+    /// Whether this is money out (an expense or payout) still waiting for approvals: what an
+    /// approval by decision can name.
+    pub fn awaits_approval(&self) -> bool {
+        self.kind.is_outflow() && matches!(self.state, EntryState::AwaitingApproval { .. })
+    }
+}
+
 impl PotView {
     /// Whether `amount` is far beyond what this pot has seen, so a person is asked to confirm
     /// it (a slip of the keyboard, "1000000000"): more than ten times its largest counted entry
@@ -642,13 +650,9 @@ impl RoomDoc {
 
     /// True if some pot holds expense (or payout) `entry`, still waiting for approvals.
     pub(crate) fn is_pending_expense(&self, entry: &str, now_ms: i64) -> bool {
-        self.pots(now_ms).iter().any(|p| {
-            p.lines.iter().any(|l| {
-                l.id == entry
-                    && l.kind.is_outflow()
-                    && matches!(l.state, EntryState::AwaitingApproval { .. })
-            })
-        })
+        self.pots(now_ms)
+            .iter()
+            .any(|p| p.lines.iter().any(|l| l.id == entry && l.awaits_approval()))
     }
 
     fn pot_balance(&self, id: &str, now_ms: i64) -> i64 {

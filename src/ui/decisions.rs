@@ -43,36 +43,37 @@ fn changes() -> [(&'static str, &'static str); 12] {
 }
 
 /// Expenses waiting for approval, as (entry id, "memo — amount from pot").
-fn pending_expenses(room: &crate::domain::RoomDoc) -> Vec<(String, String)> {
-    room.pots(now_ms())
-        .into_iter()
+fn pending_expenses(pots: &[crate::domain::PotView]) -> Vec<(String, String)> {
+    pots.iter()
         .flat_map(|p| {
-            p.lines
-                .into_iter()
-                .filter(|l| {
-                    l.kind.is_outflow()
-                        && matches!(l.state, crate::domain::EntryState::AwaitingApproval { .. })
-                })
-                .map(move |l| {
-                    let label = tr!(
-                        "{} — {} from {}",
-                        l.memo,
-                        super::money(l.amount, &p.unit),
-                        p.name
-                    );
-                    (l.id, label)
-                })
-                .collect::<Vec<_>>()
+            p.lines.iter().filter(|l| l.awaits_approval()).map(|l| {
+                let label = tr!(
+                    "{} — {} from {}",
+                    l.memo,
+                    super::money(l.amount, &p.unit),
+                    p.name
+                );
+                (l.id.clone(), label)
+            })
         })
         .collect()
 }
 
-/// The pots a dividend can come from: (id, name, unit, balance).
-fn pot_list(room: &crate::domain::RoomDoc) -> Vec<(String, String, String, i64)> {
-    room.pots(now_ms())
-        .into_iter()
-        .map(|p| (p.id, p.name, p.unit, p.balance))
+/// A pot a dividend can come from: (id, name, unit, balance).
+type PotChoice = (String, String, String, i64);
+
+/// The pots a dividend can come from.
+fn pot_list(pots: &[crate::domain::PotView]) -> Vec<PotChoice> {
+    pots.iter()
+        .map(|p| (p.id.clone(), p.name.clone(), p.unit.clone(), p.balance))
         .collect()
+}
+
+/// The pots (id, name, unit, balance) and the expenses waiting for approval, from one
+/// derivation of the pots.
+fn pots_and_expenses(room: &crate::domain::RoomDoc) -> (Vec<PotChoice>, Vec<(String, String)>) {
+    let pots = room.pots(now_ms());
+    (pot_list(&pots), pending_expenses(&pots))
 }
 
 /// A dividend's split in words, each member's share by name and what rounding leaves.
@@ -104,7 +105,7 @@ fn change_text(
     a: &Amendment,
     members: &[crate::domain::Member],
     expenses: &[(String, String)],
-    pots: &[(String, String, String, i64)],
+    pots: &[PotChoice],
 ) -> String {
     match a.key.as_str() {
         "dividend" => {
@@ -249,8 +250,9 @@ fn ProposeForm(handle: Handle, view: RwSignal<RoomView>) -> impl IntoView {
             .collect::<Vec<_>>()
     });
     // Which expenses an approval can name: those waiting for approval, by memo and amount.
-    let expenses = derived(handle, view, |room, _| pending_expenses(room));
-    let pots = derived(handle, view, |room, _| pot_list(room));
+    let pots_expenses = derived(handle, view, |room, _| pots_and_expenses(room));
+    let expenses = Memo::new(move |_| pots_expenses.get().map(|(_, e)| e));
+    let pots = Memo::new(move |_| pots_expenses.get().map(|(p, _)| p));
     let dividend_pot = RwSignal::new(String::new());
     let dividend_amount = RwSignal::new(String::new());
     let split = RwSignal::new("equal".to_string());
@@ -639,8 +641,7 @@ pub fn DecisionsSection(
             room.members(),
             room.admitted().contains(&me.public()),
             me.public(),
-            pending_expenses(room),
-            pot_list(room),
+            pots_and_expenses(room),
         )
     });
     super::form::scroll_to_focus("decision-", focus.clone(), move || {
@@ -651,7 +652,7 @@ pub fn DecisionsSection(
         <section class="card">
             <h2>{t("Propose")}</h2>
             {move || match data.get() {
-                Some((_, _, true, _, _, _)) => view! { <ProposeForm handle view/> }.into_any(),
+                Some((_, _, true, _, _)) => view! { <ProposeForm handle view/> }.into_any(),
                 _ => view! { <p>{t("Once you are a member, you can propose and take part.")}</p> }.into_any(),
             }}
         </section>
@@ -659,7 +660,7 @@ pub fn DecisionsSection(
             <h2>{t("Decisions")}</h2>
             <ul class="decisions" data-testid="decision-list">
                 {move || {
-                    let (mut list, members, admitted, me, expenses, pots) = data.get().unwrap_or_default();
+                    let (mut list, members, admitted, me, (pots, expenses)) = data.get().unwrap_or_default();
                     list.sort_by(|a, b| b.proposed_at.cmp(&a.proposed_at).then(a.id.cmp(&b.id)));
                     if list.is_empty() {
                         return view! { <li>{t("No decisions yet.")}</li> }.into_any();
